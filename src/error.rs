@@ -1,0 +1,239 @@
+//! One error type per operation: opening or creating a store ([`OpenError`]), reading a value
+//! ([`ReadError`]) and writing one ([`WriteError`]). None of them ever carries a passphrase, a key
+//! or a byte of a value.
+
+use core::fmt;
+
+use lightning::io;
+
+use crate::names::InvalidName;
+use crate::rng::RandomError;
+
+/// Why a store could not be created, opened, or have its passphrase or key changed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The inner store has no encrypted-store header. Nothing was written.
+    NotInitialized,
+    /// `create` found a header: the inner store already is an encrypted store. Nothing was written.
+    AlreadyInitialized,
+    /// `create` found values in the inner store but no header: it refuses to start an encrypted
+    /// store on top of existing data. Migrate that data instead (see
+    /// [`migrate_kv_store_data`](lightning::util::persist::migrate_kv_store_data)).
+    ExistingData {
+        /// A primary namespace where values were found (`""` for the top level).
+        primary_namespace: String,
+    },
+    /// The passphrase does not unlock this store.
+    WrongPassphrase,
+    /// The raw key does not unlock this store.
+    WrongKey,
+    /// The store is protected by a passphrase, but a raw key was given.
+    PassphraseRequired,
+    /// The store is protected by a raw key, but a passphrase was given.
+    RawKeyRequired,
+    /// An empty passphrase was given for a new store or a passphrase change.
+    EmptyPassphrase,
+    /// The header is not a well-formed header of a known version.
+    CorruptHeader {
+        /// What is wrong with it (no secret material).
+        reason: &'static str,
+    },
+    /// The header is of a format version this library does not know.
+    UnsupportedVersion {
+        /// The version byte found.
+        version: u8,
+    },
+    /// The header asks for Argon2id costs above the documented ceiling; refused before any
+    /// memory was allocated.
+    KdfParamsOutOfBounds,
+    /// The KDF's working memory could not be allocated.
+    OutOfMemory,
+    /// The operating system gave no random bytes.
+    Random(RandomError),
+    /// The inner store failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::NotInitialized => f.write_str(
+                "this is not an encrypted store: no encrypted-kvstore header was found \
+                 (create one with EncryptedStore::create; open never creates one)",
+            ),
+            OpenError::AlreadyInitialized => f.write_str(
+                "an encrypted store already exists here; open it instead of creating a new one",
+            ),
+            OpenError::ExistingData { primary_namespace } => write!(
+                f,
+                "the inner store already holds values (in primary namespace \"{primary_namespace}\") \
+                 but no encrypted-kvstore header; refusing to create an encrypted store on top of \
+                 existing data (migrate it into a new, empty store instead)"
+            ),
+            OpenError::WrongPassphrase => f.write_str("wrong passphrase: it does not unlock this store"),
+            OpenError::WrongKey => f.write_str("wrong key: it does not unlock this store"),
+            OpenError::PassphraseRequired => {
+                f.write_str("this store is protected by a passphrase, not a raw key")
+            }
+            OpenError::RawKeyRequired => {
+                f.write_str("this store is protected by a raw key, not a passphrase")
+            }
+            OpenError::EmptyPassphrase => f.write_str("the passphrase may not be empty"),
+            OpenError::CorruptHeader { reason } => {
+                write!(f, "the encrypted-kvstore header is corrupt: {reason}")
+            }
+            OpenError::UnsupportedVersion { version } => write!(
+                f,
+                "the encrypted-kvstore header has format version {version}, which this version \
+                 of the library does not support"
+            ),
+            OpenError::KdfParamsOutOfBounds => write!(
+                f,
+                "the header asks for Argon2id costs above the accepted ceiling; refused: {}",
+                crate::kdf::KdfParamsError::OutOfBounds
+            ),
+            OpenError::OutOfMemory => {
+                f.write_str("the memory for the key derivation could not be allocated")
+            }
+            OpenError::Random(_) => f.write_str("no random bytes could be obtained"),
+            OpenError::Io(_) => f.write_str("the inner store failed"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Random(e) => Some(e),
+            OpenError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a value could not be read. Inner-store errors (including `NotFound`) are passed up
+/// unchanged and are not wrapped in this type.
+///
+/// At the trait edge it travels inside an [`io::Error`]: [`ReadError::InvalidName`] with kind
+/// `InvalidInput`, [`ReadError::AuthenticationFailed`] with kind `InvalidData`. Get it back with
+/// `err.get_ref().and_then(|e| e.downcast_ref::<ReadError>())`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The namespace or key breaks LDK's naming rules, or is reserved.
+    InvalidName(InvalidName),
+    /// The bytes stored under this key are not an authentic record of this store for this
+    /// exact namespace and key: tampered, truncated, moved from another key or namespace,
+    /// copied from another store, or written behind the wrapper's back.
+    AuthenticationFailed {
+        /// Primary namespace of the value.
+        primary_namespace: String,
+        /// Secondary namespace of the value.
+        secondary_namespace: String,
+        /// Key of the value.
+        key: String,
+    },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::InvalidName(e) => write!(f, "invalid name: {e}"),
+            ReadError::AuthenticationFailed {
+                primary_namespace,
+                secondary_namespace,
+                key,
+            } => write!(
+                f,
+                "authentication failed for primary namespace \"{primary_namespace}\", secondary \
+                 namespace \"{secondary_namespace}\", key \"{key}\": the stored value is not an \
+                 authentic record of this store for this key"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::InvalidName(e) => Some(e),
+            ReadError::AuthenticationFailed { .. } => None,
+        }
+    }
+}
+
+/// Why a value could not be written. Inner-store errors are passed up unchanged.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The namespace or key breaks LDK's naming rules, or is reserved (kind `InvalidInput`).
+    InvalidName(InvalidName),
+    /// No nonce could be drawn from the random source (kind `Other`).
+    Random(RandomError),
+    /// The value is too large for the AEAD (kind `InvalidInput`).
+    ValueTooLarge,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::InvalidName(e) => write!(f, "invalid name: {e}"),
+            WriteError::Random(_) => f.write_str("no random nonce could be obtained"),
+            WriteError::ValueTooLarge => f.write_str("the value is too large to encrypt"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WriteError::InvalidName(e) => Some(e),
+            WriteError::Random(e) => Some(e),
+            WriteError::ValueTooLarge => None,
+        }
+    }
+}
+
+impl From<ReadError> for io::Error {
+    fn from(e: ReadError) -> io::Error {
+        let kind = match e {
+            ReadError::InvalidName(_) => io::ErrorKind::InvalidInput,
+            ReadError::AuthenticationFailed { .. } => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+impl From<WriteError> for io::Error {
+    fn from(e: WriteError) -> io::Error {
+        let kind = match e {
+            WriteError::InvalidName(_) | WriteError::ValueTooLarge => io::ErrorKind::InvalidInput,
+            WriteError::Random(_) => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+impl From<InvalidName> for io::Error {
+    fn from(e: InvalidName) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+impl From<OpenError> for io::Error {
+    fn from(e: OpenError) -> io::Error {
+        match e {
+            OpenError::Io(inner) => inner,
+            OpenError::Random(_) | OpenError::OutOfMemory => {
+                io::Error::new(io::ErrorKind::Other, e)
+            }
+            OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
+            OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
+            OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
+                io::Error::new(io::ErrorKind::AlreadyExists, e)
+            }
+            _ => io::Error::new(io::ErrorKind::InvalidData, e),
+        }
+    }
+}

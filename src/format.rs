@@ -1,0 +1,456 @@
+//! Format v1: the store header and the value record, byte by byte (see `docs/FORMAT.md`).
+//! Pure functions: no I/O, no panics on any input.
+
+use blake2::digest::consts::U32;
+use blake2::digest::{Digest, KeyInit, Mac};
+use blake2::{Blake2b, Blake2bMac};
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use crate::kdf::KdfParams;
+
+/// The only format version this code writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// First eight bytes of every header.
+pub(crate) const MAGIC: &[u8; 8] = b"EKVSTORE";
+
+const PROTECTION_PASSPHRASE: u8 = 1;
+const PROTECTION_RAW_KEY: u8 = 2;
+
+pub(crate) const SALT_LEN: usize = 32;
+pub(crate) const STORE_ID_LEN: usize = 16;
+pub(crate) const NONCE_LEN: usize = 24;
+pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const DATA_KEY_LEN: usize = 32;
+const WRAPPED_LEN: usize = DATA_KEY_LEN + TAG_LEN;
+const CHECKSUM_LEN: usize = 32;
+
+// Header offsets.
+const OFF_VERSION: usize = 8;
+const OFF_PROTECTION: usize = 9;
+const OFF_RESERVED: usize = 10;
+const OFF_M: usize = 12;
+const OFF_T: usize = 16;
+const OFF_P: usize = 20;
+const OFF_SALT: usize = 24;
+const OFF_STORE_ID: usize = OFF_SALT + SALT_LEN; // 56
+const OFF_KEY_ID: usize = OFF_STORE_ID + STORE_ID_LEN; // 72
+const OFF_WRAP_NONCE: usize = OFF_KEY_ID + 4; // 76
+const OFF_WRAPPED: usize = OFF_WRAP_NONCE + NONCE_LEN; // 100
+const OFF_CHECKSUM: usize = OFF_WRAPPED + WRAPPED_LEN; // 148
+/// Length of a v1 header.
+pub(crate) const HEADER_LEN: usize = OFF_CHECKSUM + CHECKSUM_LEN; // 180
+
+/// Record layout: version (1) | key id (4, LE) | nonce (24) | ciphertext | tag (16).
+pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + NONCE_LEN;
+/// Bytes a record adds to its value.
+pub const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
+
+const KEK_LABEL_PASSPHRASE: &[u8] = b"encrypted-kvstore v1 passphrase kek";
+const KEK_LABEL_RAW: &[u8] = b"encrypted-kvstore v1 raw-key kek";
+const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v1 record";
+const MAX_NAME_LEN: usize = lightning::util::persist::KVSTORE_NAMESPACE_KEY_MAX_LEN;
+const AD_MAX: usize = RECORD_AD_LABEL.len() + 1 + 4 + STORE_ID_LEN + 3 * (4 + MAX_NAME_LEN);
+
+/// How a store's data key is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protection {
+    /// By a key-encryption key derived from a passphrase with Argon2id.
+    Passphrase(KdfParams),
+    /// By a key-encryption key derived from a caller-held 32-byte key.
+    RawKey,
+}
+
+/// A parsed v1 header. Every field is public knowledge; the data key is wrapped.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub protection: Protection,
+    pub salt: [u8; SALT_LEN],
+    pub store_id: [u8; STORE_ID_LEN],
+    pub key_id: u32,
+    pub wrap_nonce: [u8; NONCE_LEN],
+    pub wrapped_key: [u8; WRAPPED_LEN],
+}
+
+/// Why header bytes did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderParseError {
+    Corrupt(&'static str),
+    UnsupportedVersion(u8),
+    KdfOutOfBounds,
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
+}
+
+fn array_at<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
+    let mut a = [0u8; N];
+    if let Some(s) = b.get(off..off + N) {
+        a.copy_from_slice(s);
+    }
+    a
+}
+
+fn checksum(prefix: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut h = Blake2b::<U32>::new();
+    Digest::update(&mut h, b"encrypted-kvstore v1 header checksum");
+    Digest::update(&mut h, prefix);
+    h.finalize().into()
+}
+
+impl Header {
+    /// Parses header bytes. Strict: a header that parses serializes back to the same bytes.
+    pub(crate) fn parse(b: &[u8]) -> Result<Header, HeaderParseError> {
+        if b.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+            return Err(HeaderParseError::Corrupt(
+                "it does not start with the encrypted-kvstore magic bytes",
+            ));
+        }
+        match b.get(OFF_VERSION) {
+            Some(&FORMAT_VERSION) => {}
+            Some(&v) => return Err(HeaderParseError::UnsupportedVersion(v)),
+            None => return Err(HeaderParseError::Corrupt("it is truncated")),
+        }
+        if b.len() != HEADER_LEN {
+            return Err(HeaderParseError::Corrupt(if b.len() < HEADER_LEN {
+                "it is truncated"
+            } else {
+                "it has trailing bytes"
+            }));
+        }
+        let (prefix, sum) = b.split_at(OFF_CHECKSUM);
+        if checksum(prefix) != sum {
+            return Err(HeaderParseError::Corrupt("its checksum does not match"));
+        }
+        if b.get(OFF_RESERVED..OFF_M) != Some(&[0u8, 0][..]) {
+            return Err(HeaderParseError::Corrupt("its reserved bytes are not zero"));
+        }
+        let (m, t, p) = (u32_at(b, OFF_M), u32_at(b, OFF_T), u32_at(b, OFF_P));
+        let protection = match b.get(OFF_PROTECTION) {
+            Some(&PROTECTION_PASSPHRASE) => Protection::Passphrase(
+                KdfParams::from_header(m, t, p).map_err(|_| HeaderParseError::KdfOutOfBounds)?,
+            ),
+            Some(&PROTECTION_RAW_KEY) => {
+                if (m, t, p) != (0, 0, 0) {
+                    return Err(HeaderParseError::Corrupt(
+                        "a raw-key header carries KDF parameters",
+                    ));
+                }
+                Protection::RawKey
+            }
+            _ => {
+                return Err(HeaderParseError::Corrupt(
+                    "its key protection method is unknown",
+                ))
+            }
+        };
+        Ok(Header {
+            protection,
+            salt: array_at(b, OFF_SALT),
+            store_id: array_at(b, OFF_STORE_ID),
+            key_id: u32_at(b, OFF_KEY_ID),
+            wrap_nonce: array_at(b, OFF_WRAP_NONCE),
+            wrapped_key: array_at(b, OFF_WRAPPED),
+        })
+    }
+
+    /// The authenticated part of the header (everything before the wrapped key), which is the
+    /// associated data of the key wrap.
+    fn wrap_ad(&self) -> [u8; OFF_WRAPPED] {
+        let mut b = [0u8; OFF_WRAPPED];
+        b[..8].copy_from_slice(MAGIC);
+        b[OFF_VERSION] = FORMAT_VERSION;
+        let (prot, m, t, p) = match self.protection {
+            Protection::Passphrase(k) => (
+                PROTECTION_PASSPHRASE,
+                k.memory_kib(),
+                k.iterations(),
+                k.parallelism(),
+            ),
+            Protection::RawKey => (PROTECTION_RAW_KEY, 0, 0, 0),
+        };
+        b[OFF_PROTECTION] = prot;
+        b[OFF_M..OFF_M + 4].copy_from_slice(&m.to_le_bytes());
+        b[OFF_T..OFF_T + 4].copy_from_slice(&t.to_le_bytes());
+        b[OFF_P..OFF_P + 4].copy_from_slice(&p.to_le_bytes());
+        b[OFF_SALT..OFF_STORE_ID].copy_from_slice(&self.salt);
+        b[OFF_STORE_ID..OFF_KEY_ID].copy_from_slice(&self.store_id);
+        b[OFF_KEY_ID..OFF_WRAP_NONCE].copy_from_slice(&self.key_id.to_le_bytes());
+        b[OFF_WRAP_NONCE..OFF_WRAPPED].copy_from_slice(&self.wrap_nonce);
+        b
+    }
+
+    /// The header's bytes.
+    pub(crate) fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..OFF_WRAPPED].copy_from_slice(&self.wrap_ad());
+        b[OFF_WRAPPED..OFF_CHECKSUM].copy_from_slice(&self.wrapped_key);
+        let sum = checksum(&b[..OFF_CHECKSUM]);
+        b[OFF_CHECKSUM..].copy_from_slice(&sum);
+        b
+    }
+
+    /// Builds a header whose wrapped key is `data_key` sealed under `kek`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn seal(
+        protection: Protection,
+        salt: [u8; SALT_LEN],
+        store_id: [u8; STORE_ID_LEN],
+        key_id: u32,
+        wrap_nonce: [u8; NONCE_LEN],
+        kek: &[u8; 32],
+        data_key: &[u8; DATA_KEY_LEN],
+    ) -> Header {
+        let mut h = Header {
+            protection,
+            salt,
+            store_id,
+            key_id,
+            wrap_nonce,
+            wrapped_key: [0u8; WRAPPED_LEN],
+        };
+        let ad = h.wrap_ad();
+        let mut buf = Zeroizing::new(*data_key);
+        let cipher = XChaCha20Poly1305::new(kek.into());
+        // A 32-byte message with 100 bytes of AD is far below every limit: cannot fail.
+        if let Ok(tag) =
+            cipher.encrypt_inout_detached(&XNonce::from(wrap_nonce), &ad, (&mut buf[..]).into())
+        {
+            h.wrapped_key[..DATA_KEY_LEN].copy_from_slice(&buf[..]);
+            h.wrapped_key[DATA_KEY_LEN..].copy_from_slice(&tag);
+        }
+        h
+    }
+
+    /// Unwraps the data key with `kek`; `None` when the key (or any header byte) is wrong.
+    pub(crate) fn unwrap_key(&self, kek: &[u8; 32]) -> Option<Zeroizing<[u8; DATA_KEY_LEN]>> {
+        let ad = self.wrap_ad();
+        let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        key.copy_from_slice(&self.wrapped_key[..DATA_KEY_LEN]);
+        let tag = chacha20poly1305::Tag::from(array_at::<TAG_LEN>(&self.wrapped_key, DATA_KEY_LEN));
+        let cipher = XChaCha20Poly1305::new(kek.into());
+        cipher
+            .decrypt_inout_detached(
+                &XNonce::from(self.wrap_nonce),
+                &ad,
+                (&mut key[..]).into(),
+                &tag,
+            )
+            .ok()?;
+        Some(key)
+    }
+}
+
+/// Salt input to Argon2id: a fixed label, then the header's random salt.
+pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN] {
+    let mut s = [0u8; PASSPHRASE_SALT_LEN];
+    let (label, random) = s.split_at_mut(KEK_LABEL_PASSPHRASE.len());
+    label.copy_from_slice(KEK_LABEL_PASSPHRASE);
+    random.copy_from_slice(salt);
+    s
+}
+
+const PASSPHRASE_SALT_LEN: usize = KEK_LABEL_PASSPHRASE.len() + SALT_LEN;
+
+/// KEK for the raw-key mode: BLAKE2b-256 keyed with the raw key over a label and the salt.
+pub(crate) fn raw_kek(raw: &[u8; 32], salt: &[u8; SALT_LEN]) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    if let Ok(mut mac) = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw) {
+        Mac::update(&mut mac, KEK_LABEL_RAW);
+        Mac::update(&mut mac, salt);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
+}
+
+/// The associated data of a record: label, version, key id, store id, then the three names,
+/// each preceded by its length as a 4-byte little-endian integer. Built on the stack.
+pub(crate) struct RecordAd {
+    buf: [u8; AD_MAX],
+    len: usize,
+}
+
+impl RecordAd {
+    /// `None` when a name is longer than LDK allows (callers check names first).
+    pub(crate) fn new(
+        store_id: &[u8; STORE_ID_LEN],
+        key_id: u32,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+    ) -> Option<RecordAd> {
+        let mut ad = RecordAd {
+            buf: [0u8; AD_MAX],
+            len: 0,
+        };
+        ad.push(RECORD_AD_LABEL)?;
+        ad.push(&[FORMAT_VERSION])?;
+        ad.push(&key_id.to_le_bytes())?;
+        ad.push(store_id)?;
+        for name in [primary, secondary, key] {
+            if name.len() > MAX_NAME_LEN {
+                return None;
+            }
+            ad.push(&(name.len() as u32).to_le_bytes())?;
+            ad.push(name.as_bytes())?;
+        }
+        Some(ad)
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Seals `value` in place into a record. The value's buffer becomes the record when it has
+/// room for the overhead; otherwise one buffer of the exact size is allocated.
+pub(crate) fn seal_record(
+    cipher: &XChaCha20Poly1305,
+    key_id: u32,
+    nonce: &[u8; NONCE_LEN],
+    ad: &RecordAd,
+    mut value: Vec<u8>,
+) -> Result<Vec<u8>, chacha20poly1305::aead::Error> {
+    let n = value.len();
+    let mut prefix = [0u8; RECORD_PREFIX_LEN];
+    prefix[0] = FORMAT_VERSION;
+    prefix[1..5].copy_from_slice(&key_id.to_le_bytes());
+    prefix[5..].copy_from_slice(nonce);
+    let mut rec = if value.capacity() - n >= RECORD_OVERHEAD {
+        value.splice(0..0, prefix);
+        value
+    } else {
+        let mut rec = Vec::with_capacity(n + RECORD_OVERHEAD);
+        rec.extend_from_slice(&prefix);
+        rec.extend_from_slice(&value);
+        drop(value);
+        rec
+    };
+    let body = rec
+        .get_mut(RECORD_PREFIX_LEN..)
+        .ok_or(chacha20poly1305::aead::Error)?;
+    let tag = cipher.encrypt_inout_detached(&XNonce::from(*nonce), ad.as_bytes(), body.into())?;
+    rec.extend_from_slice(&tag);
+    Ok(rec)
+}
+
+/// Opens a record in place; `Err(())` for anything that is not an authentic record for `ad`.
+pub(crate) fn open_record(
+    cipher: &XChaCha20Poly1305,
+    key_id: u32,
+    ad: &RecordAd,
+    mut rec: Vec<u8>,
+) -> Result<Vec<u8>, ()> {
+    if rec.len() < RECORD_OVERHEAD || rec.first() != Some(&FORMAT_VERSION) {
+        return Err(());
+    }
+    if u32_at(&rec, 1) != key_id {
+        return Err(());
+    }
+    let nonce: [u8; NONCE_LEN] = array_at(&rec, 5);
+    let tag_at = rec.len() - TAG_LEN;
+    let tag: [u8; TAG_LEN] = array_at(&rec, tag_at);
+    let body = rec.get_mut(RECORD_PREFIX_LEN..tag_at).ok_or(())?;
+    cipher
+        .decrypt_inout_detached(
+            &XNonce::from(nonce),
+            ad.as_bytes(),
+            body.into(),
+            &chacha20poly1305::Tag::from(tag),
+        )
+        .map_err(|_| ())?;
+    rec.truncate(tag_at);
+    rec.drain(..RECORD_PREFIX_LEN);
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header::seal(
+            Protection::Passphrase(KdfParams::default()),
+            [1; SALT_LEN],
+            [2; STORE_ID_LEN],
+            0,
+            [3; NONCE_LEN],
+            &[4; 32],
+            &[5; 32],
+        )
+    }
+
+    #[test]
+    fn header_layout_is_fixed() {
+        assert_eq!(HEADER_LEN, 180);
+        assert_eq!(RECORD_OVERHEAD, 45);
+        let b = header().to_bytes();
+        assert_eq!(&b[..8], b"EKVSTORE");
+        assert_eq!(b[8], 1);
+        assert_eq!(Header::parse(&b).map(|h| h.to_bytes()), Ok(b));
+    }
+
+    #[test]
+    fn header_round_trip_and_unwrap() {
+        let h = header();
+        let parsed = Header::parse(&h.to_bytes()).unwrap();
+        assert_eq!(*parsed.unwrap_key(&[4; 32]).unwrap(), [5; 32]);
+        assert!(parsed.unwrap_key(&[6; 32]).is_none());
+    }
+
+    #[test]
+    fn every_header_byte_flip_is_refused() {
+        let b = header().to_bytes();
+        for i in 0..b.len() {
+            let mut t = b;
+            t[i] ^= 0x01;
+            match Header::parse(&t) {
+                Err(_) => {}
+                Ok(h) => assert!(h.unwrap_key(&[4; 32]).is_none(), "flip at {i} opened"),
+            }
+        }
+    }
+
+    #[test]
+    fn ad_is_injective_on_boundaries() {
+        let id = [0u8; 16];
+        let a = RecordAd::new(&id, 0, "ab", "", "c").unwrap();
+        let b = RecordAd::new(&id, 0, "a", "b", "c").unwrap();
+        let c = RecordAd::new(&id, 0, "a", "", "bc").unwrap();
+        assert_ne!(a.as_bytes(), b.as_bytes());
+        assert_ne!(a.as_bytes(), c.as_bytes());
+        assert_ne!(b.as_bytes(), c.as_bytes());
+        let long = "x".repeat(120);
+        assert!(RecordAd::new(&id, 0, &long, &long, &long).is_some());
+        assert!(RecordAd::new(&id, 0, &format!("{long}x"), "", "k").is_none());
+    }
+
+    #[test]
+    fn record_round_trip_in_place() {
+        let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
+        let ad = RecordAd::new(&[1; 16], 0, "p", "s", "k").unwrap();
+        for (cap_extra, n) in [(0usize, 0usize), (0, 100), (64, 100), (0, 70_000)] {
+            let mut v = Vec::with_capacity(n + cap_extra);
+            v.extend((0..n).map(|i| i as u8));
+            let rec = seal_record(&cipher, 0, &[7; 24], &ad, v).unwrap();
+            assert_eq!(rec.len(), n + RECORD_OVERHEAD);
+            let back = open_record(&cipher, 0, &ad, rec).unwrap();
+            assert_eq!(back, (0..n).map(|i| i as u8).collect::<Vec<_>>());
+        }
+    }
+}

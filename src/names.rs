@@ -1,0 +1,145 @@
+//! LDK's rules for namespaces and keys, checked before anything reaches the inner store.
+
+use core::fmt;
+
+use lightning::util::persist::{KVSTORE_NAMESPACE_KEY_ALPHABET, KVSTORE_NAMESPACE_KEY_MAX_LEN};
+
+/// The primary namespace that holds the store header. User data can never be read, written,
+/// removed or listed there; [`MigratableKVStore::list_all_keys`] leaves it out.
+///
+/// [`MigratableKVStore::list_all_keys`]: lightning::util::persist::MigratableKVStore::list_all_keys
+pub const RESERVED_PRIMARY_NAMESPACE: &str = "encrypted_kvstore";
+/// The secondary namespace of the store header.
+pub const HEADER_SECONDARY_NAMESPACE: &str = "";
+/// The key of the store header.
+pub const HEADER_KEY: &str = "header";
+
+/// A namespace or key that LDK's store contract does not allow, or that is reserved.
+///
+/// Returned (inside an [`io::Error`](lightning::io::Error) of kind `InvalidInput`) before
+/// anything reaches the inner store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidName {
+    /// The key is empty.
+    EmptyKey,
+    /// The primary namespace is empty but the secondary namespace is not.
+    SecondaryWithoutPrimary,
+    /// A name is longer than LDK's limit of 120 characters.
+    TooLong {
+        /// Which name: "primary namespace", "secondary namespace" or "key".
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A name holds a character outside LDK's alphabet (`A-Z a-z 0-9 _ -`).
+    BadCharacter {
+        /// Which name: "primary namespace", "secondary namespace" or "key".
+        what: &'static str,
+    },
+    /// The primary namespace is the one this crate reserves for its header.
+    Reserved,
+}
+
+impl fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidName::EmptyKey => f.write_str("the key may not be empty"),
+            InvalidName::SecondaryWithoutPrimary => f.write_str(
+                "the primary namespace may not be empty when the secondary namespace is not",
+            ),
+            InvalidName::TooLong { what, len } => write!(
+                f,
+                "the {what} is {len} characters long, more than the {KVSTORE_NAMESPACE_KEY_MAX_LEN} allowed"
+            ),
+            InvalidName::BadCharacter { what } => write!(
+                f,
+                "the {what} holds a character outside [A-Za-z0-9_-]"
+            ),
+            InvalidName::Reserved => write!(
+                f,
+                "the primary namespace \"{RESERVED_PRIMARY_NAMESPACE}\" is reserved for the encrypted store's header"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InvalidName {}
+
+fn check_str(what: &'static str, s: &str) -> Result<(), InvalidName> {
+    if s.len() > KVSTORE_NAMESPACE_KEY_MAX_LEN {
+        return Err(InvalidName::TooLong { what, len: s.len() });
+    }
+    if !s
+        .chars()
+        .all(|c| KVSTORE_NAMESPACE_KEY_ALPHABET.contains(c))
+    {
+        return Err(InvalidName::BadCharacter { what });
+    }
+    Ok(())
+}
+
+/// Checks a (primary, secondary) namespace pair as `list` takes it.
+pub(crate) fn check_namespace(primary: &str, secondary: &str) -> Result<(), InvalidName> {
+    if primary.is_empty() && !secondary.is_empty() {
+        return Err(InvalidName::SecondaryWithoutPrimary);
+    }
+    check_str("primary namespace", primary)?;
+    check_str("secondary namespace", secondary)?;
+    if primary == RESERVED_PRIMARY_NAMESPACE {
+        return Err(InvalidName::Reserved);
+    }
+    Ok(())
+}
+
+/// Checks a full (primary, secondary, key) triple as `read`, `write` and `remove` take it.
+pub(crate) fn check_key(primary: &str, secondary: &str, key: &str) -> Result<(), InvalidName> {
+    if key.is_empty() {
+        return Err(InvalidName::EmptyKey);
+    }
+    check_namespace(primary, secondary)?;
+    check_str("key", key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert_eq!(check_key("", "", "k"), Ok(()));
+        assert_eq!(check_key("p", "", "k"), Ok(()));
+        assert_eq!(check_key("p", "s", "k"), Ok(()));
+        assert_eq!(check_key("", "", ""), Err(InvalidName::EmptyKey));
+        assert_eq!(
+            check_key("", "s", "k"),
+            Err(InvalidName::SecondaryWithoutPrimary)
+        );
+        assert_eq!(check_key(&"a".repeat(120), "", "k"), Ok(()));
+        assert!(matches!(
+            check_key(&"a".repeat(121), "", "k"),
+            Err(InvalidName::TooLong { len: 121, .. })
+        ));
+        assert!(matches!(
+            check_key("p", "", "a/b"),
+            Err(InvalidName::BadCharacter { what: "key" })
+        ));
+        assert!(matches!(
+            check_key("p.", "", "k"),
+            Err(InvalidName::BadCharacter { .. })
+        ));
+        assert!(matches!(
+            check_key("p", "", "é"),
+            Err(InvalidName::BadCharacter { .. })
+        ));
+        assert_eq!(
+            check_key(RESERVED_PRIMARY_NAMESPACE, "", "x"),
+            Err(InvalidName::Reserved)
+        );
+        assert_eq!(
+            check_namespace(RESERVED_PRIMARY_NAMESPACE, ""),
+            Err(InvalidName::Reserved)
+        );
+        assert_eq!(check_namespace("", ""), Ok(()));
+    }
+}
