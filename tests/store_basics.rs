@@ -268,3 +268,36 @@ async fn async_trait_over_filesystem_store() {
         .unwrap();
     assert!(KVStore::list(&reopened, "p", "s").await.unwrap().is_empty());
 }
+
+#[test]
+fn debug_and_errors_hold_no_secret() {
+    let inner = MemoryStore::new();
+    let passphrase = b"hunter2-very-secret-passphrase";
+    let store = EncryptedStore::create(inner.clone(), passphrase, cheap()).unwrap();
+    let debug = format!("{store:?}");
+    assert!(debug.starts_with("EncryptedStore { store_id: "), "{debug}");
+    assert!(debug.ends_with(", key_id: 0, .. }"), "{debug}");
+    assert_eq!(
+        debug.len(),
+        "EncryptedStore { store_id: , key_id: 0, .. }".len() + 32
+    );
+    let value = b"PLAINTEXT-MARKER-31337".to_vec();
+    store.write("p", "", "k", value.clone()).unwrap();
+    let mut rec = inner.read("p", "", "k").unwrap();
+    let last = rec.len() - 1;
+    rec[last] ^= 1;
+    inner.write("p", "", "k", rec).unwrap();
+    let err = store.read("p", "", "k").unwrap_err();
+    for text in [format!("{err}"), format!("{err:?}")] {
+        assert!(!text.contains("PLAINTEXT-MARKER"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let open_err = EncryptedStore::open(inner, b"wrong-passphrase-guess").unwrap_err();
+    for text in [format!("{open_err}"), format!("{open_err:?}")] {
+        assert!(!text.contains("wrong-passphrase-guess"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let key = RawKey::from_bytes([0x5a; 32]);
+    assert!(!format!("{key:?}").contains("5a"));
+    assert!(!format!("{:?}", encrypted_kvstore::OpenOptions::new()).contains("rng"));
+}
