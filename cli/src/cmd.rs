@@ -495,7 +495,8 @@ fn verify(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure> {
     let bar = Progress::new(keys.len(), "verify");
     let mut failures: Vec<ValueFailure> = Vec::new();
     for key in &keys {
-        if let Err(e) = KVStoreSync::read(&store, &key.0, &key.1, &key.2) {
+        // The plaintext is only authenticated, never shown; wipe it as soon as it is read.
+        if let Err(e) = KVStoreSync::read(&store, &key.0, &key.1, &key.2).map(Zeroizing::new) {
             let (kind, reason) = read_reason(&e);
             failures.push(ValueFailure {
                 key: key.clone(),
