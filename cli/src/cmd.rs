@@ -764,3 +764,54 @@ fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
     println!("{s}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_unambiguous() {
+        assert_eq!(path_of(("", "", "manager")), "manager");
+        assert_eq!(path_of(("monitors", "", "abc_1")), "monitors/abc_1");
+        assert_eq!(
+            path_of(("monitor_updates", "abc_1", "7")),
+            "monitor_updates/abc_1/7"
+        );
+    }
+
+    #[test]
+    fn kdf_flags_are_validated_by_the_library() {
+        let opts = |m, t, p, insecure| KdfOpts {
+            kdf_memory_kib: m,
+            kdf_iterations: t,
+            kdf_parallelism: p,
+            insecure_kdf_for_tests_only: insecure,
+        };
+        assert_eq!(
+            kdf_params(&opts(None, None, None, false)).unwrap(),
+            KdfParams::default()
+        );
+        assert_eq!(
+            kdf_params(&opts(Some(19 * 1024), Some(2), Some(1), false)).unwrap(),
+            KdfParams::new(19 * 1024, 2, 1).unwrap()
+        );
+        assert_eq!(
+            kdf_params(&opts(Some(1024), None, None, false))
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            kdf_params(&opts(None, None, Some(0), false))
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            kdf_params(&opts(None, None, None, true))
+                .unwrap()
+                .memory_kib(),
+            64
+        );
+    }
+}

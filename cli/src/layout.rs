@@ -311,3 +311,61 @@ impl Drop for Staging {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_artifacts_follow_filesystem_store() {
+        assert!(valid_name("monitors"));
+        assert!(valid_name(&"a".repeat(KVSTORE_NAMESPACE_KEY_MAX_LEN)));
+        assert!(!valid_name(&"a".repeat(KVSTORE_NAMESPACE_KEY_MAX_LEN + 1)));
+        assert!(!valid_name(""));
+        assert!(!valid_name("notes.txt"));
+        assert!(!valid_name("é"));
+        assert!(is_artifact(Path::new("monitors/abc_1.3.tmp")));
+        assert!(is_artifact(Path::new("x.trash")));
+        assert!(is_artifact(Path::new(STAGING_MARKER)));
+        assert!(!is_artifact(Path::new("monitors/abc_1")));
+    }
+
+    #[test]
+    fn staging_is_a_sibling_of_the_destination() {
+        assert_eq!(
+            staging_path(Path::new("/data/enc")).unwrap(),
+            PathBuf::from("/data/enc.partial")
+        );
+        assert_eq!(
+            staging_path(Path::new("enc/")).unwrap(),
+            PathBuf::from("enc.partial")
+        );
+        assert!(staging_path(Path::new("/")).is_err());
+        assert_eq!(parent_of(Path::new("enc")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn layout_check_refuses_what_ldk_never_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("monitor_updates").join("abc")).unwrap();
+        fs::write(root.join("manager"), b"m").unwrap();
+        fs::write(root.join("monitor_updates").join("abc").join("1"), b"u").unwrap();
+        fs::write(root.join("manager.0.tmp"), b"half").unwrap();
+        let l = check(root).unwrap();
+        assert_eq!(l.artifacts, vec![root.join("manager.0.tmp")]);
+
+        fs::create_dir(root.join("monitor_updates").join("abc").join("deeper")).unwrap();
+        let e = check(root).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFilesystemStore);
+        assert!(e.msg.contains("deeper"), "{}", e.msg);
+
+        fs::remove_dir(root.join("monitor_updates").join("abc").join("deeper")).unwrap();
+        fs::write(root.join("README.md"), b"x").unwrap();
+        assert!(check(root).unwrap_err().msg.contains("README.md"));
+        assert_eq!(
+            check(&root.join("missing")).unwrap_err().kind,
+            Kind::NotFilesystemStore
+        );
+    }
+}
