@@ -136,7 +136,7 @@ fn check_encrypted_dir(dir: &Path) -> Result<StoreInfo, Failure> {
         return Err(Failure::new(
             Kind::NotEncrypted,
             format!(
-                "{} is not an encrypted store: no such directory",
+                "{} is not an encrypted store: no such directory (or not a directory)",
                 dir.display()
             ),
         ));
