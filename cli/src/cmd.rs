@@ -28,9 +28,10 @@ pub fn run(c: Command) -> Result<(), Failure> {
         Command::Encrypt {
             from,
             to,
+            exclude,
             pass,
             kdf,
-        } => encrypt(&from, &to, &pass, &kdf),
+        } => encrypt(&from, &to, &exclude, &pass, &kdf),
         Command::Decrypt { from, to, pass } => decrypt(&from, &to, &pass),
         Command::Verify { dir, pass, json } => verify(&dir, &pass, json),
         Command::Passwd {
@@ -215,19 +216,21 @@ fn copy_all<S: KVStoreSync, D: KVStoreSync>(
 }
 
 /// Reads every value back from both stores and compares. Also checks that neither store's key
-/// list differs from `keys` (the source changing during the copy means the node is running).
+/// list (the source's from `relist_src`) differs from `keys`: the source changing during the
+/// copy means the node is running.
 fn compare_all<S, D>(
     src: &S,
     src_dir: &Path,
+    relist_src: impl FnOnce() -> Result<Vec<Key>, Failure>,
     copy: &D,
     copy_dir: &Path,
     keys: &[Key],
 ) -> Result<(), Failure>
 where
-    S: KVStoreSync + MigratableKVStore,
+    S: KVStoreSync,
     D: KVStoreSync + MigratableKVStore,
 {
-    if list_sorted(src, src_dir)? != keys {
+    if relist_src()? != keys {
         return Err(Failure::new(
             Kind::Verification,
             format!(
@@ -356,9 +359,33 @@ fn init(dir: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(), Failure> {
     }
 }
 
-fn encrypt(from: &Path, to: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(), Failure> {
+fn encrypt(
+    from: &Path,
+    to: &Path,
+    exclude: &[String],
+    pass: &PassOpts,
+    kdf: &KdfOpts,
+) -> Result<(), Failure> {
     let params = kdf_params(kdf)?;
-    let layout = layout::check(from)?;
+    if let Some(x) = exclude
+        .iter()
+        .find(|x| x.is_empty() || x.contains(['/', '\\']) || *x == "." || *x == "..")
+    {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!("--exclude takes the name of an entry directly in --from, not \"{x}\""),
+        ));
+    }
+    let layout = layout::check_excluding(from, exclude)?;
+    for x in exclude {
+        if !layout
+            .excluded
+            .iter()
+            .any(|p| p.file_name() == Some(x.as_ref()))
+        {
+            eprintln!("note: --exclude {x}: there is no {x} in {}", from.display());
+        }
+    }
     let src = FilesystemStore::new(from.to_path_buf());
     match EncryptedStore::inspect(&src) {
         Err(OpenError::NotInitialized) => {}
@@ -377,7 +404,17 @@ fn encrypt(from: &Path, to: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(),
     let staging_path = layout::staging_path(to)?;
     layout::refuse_overlap(from, to, &staging_path)?;
     layout::check_destination(to)?;
-    let keys = list_sorted(&src, from)?;
+    let keys = layout.keys.clone();
+    if exclude.is_empty() && list_sorted(&src, from)? != keys {
+        // The layout walk mirrors FilesystemStore::list_all_keys; never copy on a disagreement.
+        return Err(Failure::new(
+            Kind::Io,
+            format!(
+                "the keys of {} changed while it was being listed: is the node still running?",
+                from.display()
+            ),
+        ));
+    }
     if keys.iter().any(|k| k.0 == RESERVED_PRIMARY_NAMESPACE) {
         return Err(Failure::new(
             Kind::NotFilesystemStore,
@@ -412,7 +449,8 @@ fn encrypt(from: &Path, to: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(),
     // Read back through a freshly opened store: proves the header opens with the passphrase and
     // that every record authenticates and decrypts to the source's bytes.
     let enc = open_store(&staging.path, &pw)?;
-    compare_all(&src, from, &enc, &staging.path, &keys)?;
+    let relist = || Ok(layout::check_excluding(from, exclude)?.keys);
+    compare_all(&src, from, relist, &enc, &staging.path, &keys)?;
     drop(enc);
     staging.commit()?;
     println!(
@@ -422,6 +460,9 @@ fn encrypt(from: &Path, to: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(),
         from.display(),
         to.display()
     );
+    for x in &layout.excluded {
+        println!("left out (--exclude): {}", x.display());
+    }
     Ok(())
 }
 
@@ -450,7 +491,14 @@ fn decrypt(from: &Path, to: &Path, pass: &PassOpts) -> Result<(), Failure> {
     })?;
     drop(out);
     let out = FilesystemStore::new(staging.path.clone());
-    compare_all(&enc, from, &out, &staging.path, &keys)?;
+    compare_all(
+        &enc,
+        from,
+        || list_sorted(&enc, from),
+        &out,
+        &staging.path,
+        &keys,
+    )?;
     drop(out);
     staging.commit()?;
     println!(

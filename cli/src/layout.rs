@@ -12,12 +12,16 @@ use crate::fail::{io, Failure, Kind};
 /// extension makes `FilesystemStore` skip it, like its own temporary files.
 pub const STAGING_MARKER: &str = "encrypted-kvstore-staging.tmp";
 
-/// What a layout check found besides keys.
+/// What a layout check found.
 #[derive(Debug, Default)]
 pub struct Layout {
+    /// Every key, as `FilesystemStore::list_all_keys` would list it, sorted.
+    pub keys: Vec<(String, String, String)>,
     /// Temporary files (`*.tmp`, `*.trash`) left by interrupted `FilesystemStore` writes; the
     /// store ignores them, and so does this tool.
     pub artifacts: Vec<PathBuf>,
+    /// Top-level entries left out because they were excluded.
+    pub excluded: Vec<PathBuf>,
 }
 
 fn is_artifact(p: &Path) -> bool {
@@ -39,6 +43,11 @@ fn valid_name(s: &str) -> bool {
 /// most 120 characters, plus temporary files the store ignores. Anything else is refused, so a
 /// value can never be silently left out of a copy.
 pub fn check(dir: &Path) -> Result<Layout, Failure> {
+    check_excluding(dir, &[])
+}
+
+/// [`check`], leaving out the top-level entries named in `exclude` (neither checked nor listed).
+pub fn check_excluding(dir: &Path, exclude: &[String]) -> Result<Layout, Failure> {
     let meta = fs::metadata(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Failure::new(
@@ -56,15 +65,27 @@ pub fn check(dir: &Path) -> Result<Layout, Failure> {
         ));
     }
     let mut layout = Layout::default();
-    walk(dir, dir, 0, &mut layout)?;
+    walk(dir, dir, &[], exclude, &mut layout)?;
+    layout.keys.sort();
     Ok(layout)
 }
 
-fn walk(root: &Path, dir: &Path, depth: usize, layout: &mut Layout) -> Result<(), Failure> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    namespaces: &[&str],
+    exclude: &[String],
+    layout: &mut Layout,
+) -> Result<(), Failure> {
+    let depth = namespaces.len();
     let entries = fs::read_dir(dir).map_err(|e| io("cannot list", dir, &e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io("cannot list", dir, &e))?;
         let path = entry.path();
+        if depth == 0 && exclude.iter().any(|x| entry.file_name() == x.as_str()) {
+            layout.excluded.push(path);
+            continue;
+        }
         if is_artifact(&path) {
             layout.artifacts.push(path);
             continue;
@@ -99,8 +120,13 @@ fn walk(root: &Path, dir: &Path, depth: usize, layout: &mut Layout) -> Result<()
                     "is a directory nested deeper than the two namespace levels LDK uses",
                 ));
             }
-            walk(root, &path, depth + 1, layout)?;
-        } else if !meta.is_file() {
+            let mut inner = namespaces.to_vec();
+            inner.push(name);
+            walk(root, &path, &inner, exclude, layout)?;
+        } else if meta.is_file() {
+            let ns = |i: usize| namespaces.get(i).copied().unwrap_or("").to_owned();
+            layout.keys.push((ns(0), ns(1), name.to_owned()));
+        } else {
             return Err(not_fs("is neither a file nor a directory"));
         }
     }
@@ -354,6 +380,16 @@ mod tests {
         fs::write(root.join("manager.0.tmp"), b"half").unwrap();
         let l = check(root).unwrap();
         assert_eq!(l.artifacts, vec![root.join("manager.0.tmp")]);
+        assert_eq!(
+            l.keys,
+            vec![
+                ("".into(), "".into(), "manager".into()),
+                ("monitor_updates".into(), "abc".into(), "1".into())
+            ]
+        );
+        let l = check_excluding(root, &["monitor_updates".into()]).unwrap();
+        assert_eq!(l.keys, vec![("".into(), "".into(), "manager".into())]);
+        assert_eq!(l.excluded, vec![root.join("monitor_updates")]);
 
         fs::create_dir(root.join("monitor_updates").join("abc").join("deeper")).unwrap();
         let e = check(root).unwrap_err();

@@ -69,6 +69,11 @@ enum Command {
         /// Directory of the new encrypted store (must not exist, or be empty).
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
+        /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
+        /// that is not part of the key-value store, such as a `logs` directory. Excluded
+        /// entries are neither checked nor copied.
+        #[arg(long, value_name = "NAME")]
+        exclude: Vec<String>,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]

@@ -727,3 +727,82 @@ fn help_documents_passphrase_sources_and_exit_codes() {
     assert!(help.contains(".partial"));
     assert!(help.contains("Exit codes"));
 }
+
+#[test]
+fn files_outside_the_store_are_refused_or_explicitly_excluded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    small_store(&plain);
+    fs::create_dir(plain.join("logs")).unwrap();
+    fs::write(plain.join("logs").join("ldk.log"), b"log lines").unwrap();
+    let before = snapshot(&plain);
+    let pw = pass_file(t, "pw", "pw");
+    let enc = t.join("enc");
+
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("logs/ldk.log"));
+    assert!(!enc.exists());
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args([
+            "--exclude",
+            "logs/ldk.log",
+            "--passphrase-file",
+            s(&pw),
+            CHEAP,
+        ])
+        .assert()
+        .code(2);
+
+    cli()
+        .args([
+            "encrypt",
+            "--from",
+            s(&plain),
+            "--to",
+            s(&enc),
+            "--exclude",
+            "logs",
+        ])
+        .args([
+            "--exclude",
+            "nothing-here",
+            "--passphrase-file",
+            s(&pw),
+            CHEAP,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("encrypted 4 values"))
+        .stdout(predicate::str::contains("left out (--exclude):"))
+        .stderr(predicate::str::contains("no nothing-here"));
+    assert_eq!(snapshot(&plain), before);
+    assert!(!enc.join("logs").exists());
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verified 4 values"));
+
+    let out = t.join("out");
+    cli()
+        .args([
+            "decrypt",
+            "--from",
+            s(&enc),
+            "--to",
+            s(&out),
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success();
+    let mut expected = before;
+    expected.retain(|k, _| k != "logs" && !k.starts_with("logs/"));
+    assert_eq!(snapshot(&out), expected);
+}
