@@ -1,0 +1,181 @@
+//! Failures the tool reports, each with the exit code the help text documents.
+
+use std::fmt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use encrypted_kvstore::{OpenError, ReadError};
+
+/// What kind of failure ended the command; decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value did not authenticate, or a copy did not read back identical (exit 1).
+    Verification,
+    /// Bad arguments or options (exit 2, as clap uses for its own usage errors).
+    Usage,
+    /// The passphrase does not unlock the store (exit 3).
+    WrongPassphrase,
+    /// The directory is not an encrypted store (exit 4).
+    NotEncrypted,
+    /// The source is not a plaintext `FilesystemStore` directory (exit 5).
+    NotFilesystemStore,
+    /// The destination exists and is not empty (exit 6).
+    DestinationNotEmpty,
+    /// The header is corrupt, of an unknown version, or protected by a raw key (exit 7).
+    BadHeader,
+    /// No passphrase could be obtained (exit 8).
+    Passphrase,
+    /// The requested key does not exist (exit 9).
+    KeyNotFound,
+    /// Any other I/O or system failure (exit 10).
+    Io,
+}
+
+impl Kind {
+    /// The process exit code for this kind.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Verification => 1,
+            Kind::Usage => 2,
+            Kind::WrongPassphrase => 3,
+            Kind::NotEncrypted => 4,
+            Kind::NotFilesystemStore => 5,
+            Kind::DestinationNotEmpty => 6,
+            Kind::BadHeader => 7,
+            Kind::Passphrase => 8,
+            Kind::KeyNotFound => 9,
+            Kind::Io => 10,
+        }
+    }
+}
+
+/// The exit-code table printed at the end of `--help` (and copied into the README).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+   0  success
+   1  verification failed: a value did not authenticate, or a copy did not read back identical
+   2  usage error (bad arguments or options)
+   3  wrong passphrase
+   4  not an encrypted store (no encrypted-kvstore header in the directory)
+   5  not a plaintext FilesystemStore directory (missing, unexpected files, or already encrypted)
+   6  destination exists and is not empty
+   7  corrupt or unsupported store header (or a store protected by a raw key)
+   8  no passphrase available (no terminal to prompt on, unreadable or empty file, mismatch)
+   9  key not found
+  10  I/O or other error";
+
+/// A failure: its kind and a message a user can act on (never secret material).
+#[derive(Debug)]
+pub struct Failure {
+    /// Decides the exit code.
+    pub kind: Kind,
+    /// Printed after `error: `.
+    pub msg: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with message `msg`.
+    pub fn new(kind: Kind, msg: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            msg: msg.into(),
+        }
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.kind.code())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+/// An error and its chain of sources, on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = inner.source();
+    }
+    s
+}
+
+/// An I/O failure while doing `what` on `path`.
+pub fn io(what: &str, path: &Path, e: &dyn std::error::Error) -> Failure {
+    Failure::new(Kind::Io, format!("{what} {}: {}", path.display(), chain(e)))
+}
+
+/// Maps a library open/create/passphrase-change error for the store in `dir`.
+pub fn open_error(dir: &Path, e: OpenError) -> Failure {
+    let d = dir.display();
+    match e {
+        OpenError::NotInitialized => Failure::new(
+            Kind::NotEncrypted,
+            format!(
+                "{d} is not an encrypted store: it has no encrypted-kvstore header \
+                 (encrypted_kvstore/header). Use `encrypt` to make one from a plaintext store."
+            ),
+        ),
+        OpenError::AlreadyInitialized => Failure::new(
+            Kind::DestinationNotEmpty,
+            format!("{d} already holds an encrypted store; refusing to overwrite it"),
+        ),
+        OpenError::ExistingData { primary_namespace } => Failure::new(
+            Kind::DestinationNotEmpty,
+            format!(
+                "{d} already holds plaintext values (in primary namespace \"{primary_namespace}\"); \
+                 use `encrypt --from {d} --to NEW_DIR` instead"
+            ),
+        ),
+        OpenError::WrongPassphrase => Failure::new(
+            Kind::WrongPassphrase,
+            format!("wrong passphrase: it does not unlock the encrypted store in {d}"),
+        ),
+        OpenError::RawKeyRequired => Failure::new(
+            Kind::BadHeader,
+            format!(
+                "the store in {d} is protected by a raw 32-byte key, not a passphrase; \
+                 this tool only opens passphrase-protected stores"
+            ),
+        ),
+        OpenError::EmptyPassphrase => {
+            Failure::new(Kind::Passphrase, "the passphrase may not be empty")
+        }
+        e @ (OpenError::CorruptHeader { .. }
+        | OpenError::UnsupportedVersion { .. }
+        | OpenError::KdfParamsOutOfBounds) => {
+            Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
+        }
+        e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
+    }
+}
+
+/// Why reading one value failed, for reports (never value bytes).
+pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
+    if let Some(ReadError::AuthenticationFailed { .. }) =
+        e.get_ref().and_then(|i| i.downcast_ref::<ReadError>())
+    {
+        return (
+            Kind::Verification,
+            "authentication failed (tampered, truncated, moved or not written by this store)"
+                .to_owned(),
+        );
+    }
+    match e.kind() {
+        lightning::io::ErrorKind::NotFound => (
+            Kind::KeyNotFound,
+            "not found (removed while the tool ran?)".to_owned(),
+        ),
+        lightning::io::ErrorKind::InvalidInput => (Kind::Usage, chain(e)),
+        _ => (Kind::Io, format!("I/O error: {}", chain(e))),
+    }
+}

@@ -1,0 +1,216 @@
+//! `encrypted-kvstore`: encrypt an existing LDK node's `FilesystemStore` directory, verify it,
+//! change its passphrase, and inspect it.
+
+mod cmd;
+mod fail;
+mod layout;
+mod pass;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::fail::EXIT_CODES_HELP;
+
+const PASSPHRASE_HELP: &str = "\
+Passphrases are read from --passphrase-file FILE (one trailing newline is stripped), else from \
+the environment variable ENCRYPTED_KVSTORE_PASSPHRASE, else from a prompt with no echo when \
+standard input is a terminal (a new passphrase is asked twice). `passwd` reads the new \
+passphrase from --new-passphrase-file or ENCRYPTED_KVSTORE_NEW_PASSPHRASE the same way. \
+A passphrase is never taken as a plain command-line argument.";
+
+/// Encrypt an LDK node's data directory (a `FilesystemStore`) at rest, check it, and manage its
+/// passphrase.
+///
+/// Stop the node before `encrypt`, `decrypt` or `passwd`: the tool must be the only program
+/// using a directory while it works on it.
+#[derive(Parser, Debug)]
+#[command(name = "encrypted-kvstore", version)]
+#[command(after_help = after_help())]
+#[command(after_long_help = after_help())]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn after_help() -> String {
+    format!("{PASSPHRASE_HELP}\n\n{EXIT_CODES_HELP}")
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new, empty encrypted store in DIR.
+    ///
+    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
+    /// holds data or an encrypted-store header is refused). Asks for a new passphrase.
+    #[command(after_long_help = after_help())]
+    Init {
+        /// Directory of the new store.
+        dir: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+        #[command(flatten)]
+        kdf: KdfOpts,
+    },
+    /// Copy every value of a plaintext FilesystemStore into a new encrypted store.
+    ///
+    /// The copy is built in `<TO>.partial` next to TO; every value is then read back through
+    /// the encrypted store and compared with the source, and only then is the directory renamed
+    /// to TO. The source is only read, never modified. If the run is interrupted, run the same
+    /// command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
+    /// exist or be an empty directory. Stop the node first.
+    #[command(after_long_help = after_help())]
+    Encrypt {
+        /// The node's plaintext data directory (FilesystemStore layout).
+        #[arg(long, value_name = "PLAIN_DIR")]
+        from: PathBuf,
+        /// Directory of the new encrypted store (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
+        /// that is not part of the key-value store, such as a `logs` directory. Excluded
+        /// entries are neither checked nor copied.
+        #[arg(long, value_name = "NAME")]
+        exclude: Vec<String>,
+        #[command(flatten)]
+        pass: PassOpts,
+        #[command(flatten)]
+        kdf: KdfOpts,
+    },
+    /// Copy every value of an encrypted store into a new PLAINTEXT FilesystemStore.
+    ///
+    /// The reverse of `encrypt`, with the same staging, read-back comparison and rerun
+    /// behaviour. The output holds your node's secrets unencrypted: protect or delete it.
+    #[command(after_long_help = after_help())]
+    Decrypt {
+        /// The encrypted store.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Directory of the new plaintext store (must not exist, or be empty).
+        #[arg(long, value_name = "PLAIN_DIR")]
+        to: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+    },
+    /// Authenticate every value of an encrypted store.
+    ///
+    /// Prints each namespace/key whose value fails to authenticate (never any value bytes)
+    /// and exits 0 only if every value verifies (1 otherwise).
+    #[command(after_long_help = after_help())]
+    Verify {
+        /// The encrypted store.
+        dir: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the passphrase of an encrypted store.
+    ///
+    /// Asks for the current passphrase and twice for the new one. Only the header is
+    /// rewritten (in one atomic write); values are not re-encrypted, so a copy of the OLD
+    /// header (a backup) still opens the store with the OLD passphrase.
+    #[command(after_long_help = after_help())]
+    Passwd {
+        /// The encrypted store.
+        dir: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+        /// Read the new passphrase from FILE (one trailing newline is stripped).
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        kdf: KdfOpts,
+    },
+    /// List keys of an encrypted store (names are not secret; no passphrase needed).
+    ///
+    /// Without PRIMARY, lists every key as a path (`key`, `primary/key` or
+    /// `primary/secondary/key`). With PRIMARY (use "" for the top level) and optionally
+    /// SECONDARY, lists the keys of that namespace.
+    #[command(after_long_help = after_help())]
+    Ls {
+        /// The encrypted store.
+        dir: PathBuf,
+        /// Primary namespace.
+        primary: Option<String>,
+        /// Secondary namespace (default: "").
+        secondary: Option<String>,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one decrypted value to stdout, as raw bytes.
+    ///
+    /// Refuses to write to a terminal unless --force is given: redirect stdout to a file.
+    #[command(after_long_help = after_help())]
+    Cat {
+        /// The encrypted store.
+        dir: PathBuf,
+        /// Primary namespace ("" for the top level).
+        primary: String,
+        /// Secondary namespace ("" for none).
+        secondary: String,
+        /// Key.
+        key: String,
+        /// Write the raw bytes even when stdout is a terminal.
+        #[arg(long, alias = "raw")]
+        force: bool,
+        #[command(flatten)]
+        pass: PassOpts,
+    },
+    /// Show the store's format version, KDF parameters and number of values.
+    ///
+    /// Reads only the public header and the file list: no passphrase needed, no secret shown.
+    #[command(after_long_help = after_help())]
+    Info {
+        /// The encrypted store.
+        dir: PathBuf,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the passphrase of the store comes from.
+#[derive(Args, Debug)]
+pub struct PassOpts {
+    /// Read the passphrase from FILE (one trailing newline is stripped). Otherwise the
+    /// environment variable ENCRYPTED_KVSTORE_PASSPHRASE, otherwise a prompt.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+/// Argon2id costs for a new passphrase.
+#[derive(Args, Debug)]
+pub struct KdfOpts {
+    /// Argon2id memory cost in KiB [default: 65536 (64 MiB); at least 19456].
+    #[arg(long, value_name = "KIB")]
+    kdf_memory_kib: Option<u32>,
+    /// Argon2id passes over memory [default: 3; at least 2].
+    #[arg(long, value_name = "N")]
+    kdf_iterations: Option<u32>,
+    /// Argon2id lanes [default: 4].
+    #[arg(long, value_name = "N")]
+    kdf_parallelism: Option<u32>,
+    /// FOR TESTS ONLY, NEVER FOR REAL DATA: use a trivially cheap key derivation (64 KiB, one
+    /// pass), which makes the passphrase easy to brute-force from a copy of the store.
+    #[arg(
+        long,
+        conflicts_with_all = ["kdf_memory_kib", "kdf_iterations", "kdf_parallelism"]
+    )]
+    insecure_kdf_for_tests_only: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cmd::run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {f}");
+            f.exit_code()
+        }
+    }
+}

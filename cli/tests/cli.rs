@@ -1,0 +1,808 @@
+//! End-to-end tests of the `encrypted-kvstore` binary over real directories in temp dirs, with a
+//! plaintext `FilesystemStore` holding real LDK channel data produced by LDK's test utilities.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use encrypted_kvstore::EncryptedStore;
+use lightning::ln::functional_test_utils::{
+    create_announced_chan_between_nodes, create_chanmon_cfgs, create_network, create_node_cfgs,
+    create_node_chanmgrs, send_payment,
+};
+use lightning::util::persist::{read_channel_monitors, KVStoreSync};
+use lightning::util::ser::Writeable;
+use lightning::util::test_utils::{TestChainMonitor, TestKeysInterface};
+use lightning_persister::fs_store::FilesystemStore;
+use predicates::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
+const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
+const NEW_PASS_ENV: &str = "ENCRYPTED_KVSTORE_NEW_PASSPHRASE";
+const CHEAP: &str = "--insecure-kdf-for-tests-only";
+
+/// The binary with no passphrase in its environment and stdin not a terminal.
+fn cli() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove(PASS_ENV).env_remove(NEW_PASS_ENV);
+    c
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn pass_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, content).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    p
+}
+
+/// Every entry under `dir`: relative path -> file bytes (`None` for a directory).
+fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    fn go(root: &Path, d: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+            if p.is_dir() {
+                out.insert(rel, None);
+                go(root, &p, out);
+            } else {
+                out.insert(rel, Some(fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    go(dir, dir, &mut out);
+    out
+}
+
+/// Builds a real LDK node data directory in `dir`: two nodes whose chain monitors persist into
+/// `FilesystemStore`s, an announced channel, payments both ways, then node 0's channel manager
+/// and network graph written where LDK's background processor puts them. Then runs `check`
+/// with node 0's keys (to read the monitors back), while the nodes are alive.
+fn with_ldk_node_data(dir: &Path, check: impl FnOnce(&TestKeysInterface)) {
+    let other = tempfile::tempdir().unwrap();
+    let store_0 = FilesystemStore::new(dir.to_path_buf());
+    let store_1 = FilesystemStore::new(other.path().to_path_buf());
+    let chanmon_cfgs = create_chanmon_cfgs(2);
+    let mut node_cfgs = create_node_cfgs(2, &chanmon_cfgs);
+    let chain_mon_0 = TestChainMonitor::new(
+        Some(&chanmon_cfgs[0].chain_source),
+        &chanmon_cfgs[0].tx_broadcaster,
+        &chanmon_cfgs[0].logger,
+        &chanmon_cfgs[0].fee_estimator,
+        &store_0,
+        node_cfgs[0].keys_manager,
+    );
+    let chain_mon_1 = TestChainMonitor::new(
+        Some(&chanmon_cfgs[1].chain_source),
+        &chanmon_cfgs[1].tx_broadcaster,
+        &chanmon_cfgs[1].logger,
+        &chanmon_cfgs[1].fee_estimator,
+        &store_1,
+        node_cfgs[1].keys_manager,
+    );
+    node_cfgs[0].chain_monitor = chain_mon_0;
+    node_cfgs[1].chain_monitor = chain_mon_1;
+    let node_chanmgrs = create_node_chanmgrs(2, &node_cfgs, &[None, None]);
+    let nodes = create_network(2, &node_cfgs, &node_chanmgrs);
+
+    create_announced_chan_between_nodes(&nodes, 0, 1);
+    send_payment(&nodes[0], &[&nodes[1]], 8_000_000);
+    send_payment(&nodes[1], &[&nodes[0]], 4_000_000);
+
+    KVStoreSync::write(&store_0, "", "", "manager", nodes[0].node.encode()).unwrap();
+    KVStoreSync::write(
+        &store_0,
+        "",
+        "",
+        "network_graph",
+        nodes[0].network_graph.encode(),
+    )
+    .unwrap();
+    let monitors =
+        read_channel_monitors(&store_0, nodes[0].keys_manager, nodes[0].keys_manager).unwrap();
+    assert_eq!(monitors.len(), 1);
+    assert_eq!(monitors[0].1.get_latest_update_id(), 10);
+
+    check(nodes[0].keys_manager);
+}
+
+#[test]
+fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("ldk-data");
+    let enc = tmp.path().join("ldk-data-encrypted");
+    let out = tmp.path().join("ldk-data-decrypted");
+    let pw1 = pass_file(tmp.path(), "pw1", "first passphrase\n");
+    let pw2 = pass_file(tmp.path(), "pw2", "second passphrase");
+
+    with_ldk_node_data(&plain, |keys| {
+        let before = snapshot(&plain);
+        let files: Vec<_> = before.iter().filter(|(_, v)| v.is_some()).collect();
+        assert!(files.iter().any(|(k, _)| k.starts_with("monitors/")));
+        assert!(before.contains_key("manager") && before.contains_key("network_graph"));
+
+        cli()
+            .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+            .args(["--passphrase-file", s(&pw1), CHEAP])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "encrypted {} values",
+                files.len()
+            )));
+        assert_eq!(snapshot(&plain), before, "the source was modified");
+        assert!(!tmp.path().join("ldk-data-encrypted.partial").exists());
+
+        // Same keys on disk, plus the header; no file holds its plaintext.
+        let encrypted = snapshot(&enc);
+        assert!(encrypted.contains_key("encrypted_kvstore/header"));
+        for (k, v) in files.iter() {
+            let c = encrypted[k.as_str()].as_ref().unwrap();
+            let v = v.as_ref().unwrap();
+            assert_eq!(c.len(), v.len() + encrypted_kvstore::RECORD_OVERHEAD);
+            assert!(!c
+                .windows(v.len().min(32))
+                .any(|w| w == &v[..v.len().min(32)]));
+        }
+
+        // LDK itself reads the monitors back through EncryptedStore.
+        let store =
+            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"first passphrase").unwrap();
+        let monitors = read_channel_monitors(&store, keys, keys).unwrap();
+        assert_eq!(monitors.len(), 1);
+        assert_eq!(monitors[0].1.get_latest_update_id(), 10);
+        drop(store);
+
+        cli()
+            .args(["verify", s(&enc), "--passphrase-file", s(&pw1)])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "verified {} values",
+                files.len()
+            )));
+
+        cli()
+            .args(["passwd", s(&enc), "--passphrase-file", s(&pw1)])
+            .args(["--new-passphrase-file", s(&pw2), CHEAP])
+            .assert()
+            .success();
+        cli()
+            .args(["verify", s(&enc), "--passphrase-file", s(&pw1)])
+            .assert()
+            .code(3);
+        let v = cli()
+            .args(["verify", s(&enc), "--json", "--passphrase-file", s(&pw2)])
+            .assert()
+            .success();
+        let j: serde_json::Value = serde_json::from_slice(&v.get_output().stdout).unwrap();
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["values"], files.len());
+        assert_eq!(j["failed"].as_array().unwrap().len(), 0);
+
+        cli()
+            .args(["decrypt", "--from", s(&enc), "--to", s(&out)])
+            .args(["--passphrase-file", s(&pw2)])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("UNENCRYPTED"));
+        assert_eq!(
+            snapshot(&out),
+            before,
+            "decrypted copy differs from the source"
+        );
+    });
+}
+
+/// A small plaintext store with a distinctive value, for tests that do not need LDK data.
+fn small_store(dir: &Path) {
+    let st = FilesystemStore::new(dir.to_path_buf());
+    st.write("", "", "manager", b"MANAGER-BYTES-0123456789".to_vec())
+        .unwrap();
+    st.write("monitors", "", "aa_0", b"SECRET-MONITOR-VALUE".to_vec())
+        .unwrap();
+    st.write("monitors", "", "bb_1", vec![0u8; 3000]).unwrap();
+    st.write("monitor_updates", "aa_0", "1", b"update one".to_vec())
+        .unwrap();
+}
+
+fn encrypted_small(tmp: &Path) -> (PathBuf, PathBuf) {
+    let plain = tmp.join("plain");
+    let enc = tmp.join("enc");
+    small_store(&plain);
+    let pw = pass_file(tmp, "pw", "pw\n");
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .success();
+    (enc, pw)
+}
+
+#[test]
+fn tampered_value_fails_verify_naming_the_key_without_printing_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, pw) = encrypted_small(tmp.path());
+    let target = enc.join("monitors").join("aa_0");
+    let mut bytes = fs::read(&target).unwrap();
+    let i = bytes.len() - 20;
+    bytes[i] ^= 1;
+    fs::write(&target, bytes).unwrap();
+
+    let a = cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAILED monitors/aa_0"))
+        .stdout(predicate::str::contains("bb_1").not())
+        .stdout(predicate::str::contains("1 of 4 values"));
+    let o = a.get_output();
+    for stream in [&o.stdout, &o.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains("MANAGER-BYTES"), "{text}");
+    }
+
+    let v = cli()
+        .args(["verify", s(&enc), "--json", "--passphrase-file", s(&pw)])
+        .assert()
+        .code(1);
+    let j: serde_json::Value = serde_json::from_slice(&v.get_output().stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["verified"], 3);
+    let failed = j["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["primary_namespace"], "monitors");
+    assert_eq!(failed[0]["secondary_namespace"], "");
+    assert_eq!(failed[0]["key"], "aa_0");
+
+    // A value moved to another key also fails: records are bound to their names.
+    fs::copy(enc.join("monitors").join("bb_1"), enc.join("manager")).unwrap();
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAILED manager"))
+        .stdout(predicate::str::contains("2 of 4 values"));
+
+    // cat and decrypt refuse it too; decrypt leaves no plaintext behind.
+    cli()
+        .args(["cat", s(&enc), "monitors", "", "aa_0"])
+        .args(["--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty());
+    let out = tmp.path().join("out");
+    cli()
+        .args(["decrypt", "--from", s(&enc), "--to", s(&out)])
+        .args(["--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("monitors/aa_0"));
+    assert!(!out.exists());
+    assert!(!tmp.path().join("out.partial").exists());
+}
+
+#[test]
+fn wrong_passphrase_exits_3_everywhere_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, pw) = encrypted_small(tmp.path());
+    let bad = pass_file(tmp.path(), "bad", "not it");
+    let new = pass_file(tmp.path(), "new", "new one");
+    let before = snapshot(&enc);
+    let out = tmp.path().join("out");
+    for args in [
+        vec!["verify", s(&enc)],
+        vec!["cat", s(&enc), "", "", "manager"],
+        vec!["passwd", s(&enc), "--new-passphrase-file", s(&new), CHEAP],
+        vec!["decrypt", "--from", s(&enc), "--to", s(&out)],
+    ] {
+        cli()
+            .args(&args)
+            .args(["--passphrase-file", s(&bad)])
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("wrong passphrase"));
+    }
+    assert_eq!(snapshot(&enc), before);
+    assert!(!out.exists());
+    // The right one still works.
+    cli()
+        .args([
+            "cat",
+            s(&enc),
+            "",
+            "",
+            "manager",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::eq(b"MANAGER-BYTES-0123456789" as &[u8]));
+}
+
+#[test]
+fn json_outputs_parse_and_info_needs_no_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, _pw) = encrypted_small(tmp.path());
+
+    let a = cli().args(["info", s(&enc), "--json"]).assert().success();
+    let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(j["format_version"], 1);
+    assert_eq!(j["protection"], "passphrase");
+    assert_eq!(j["kdf"]["algorithm"], "argon2id");
+    assert_eq!(j["kdf"]["memory_kib"], 64);
+    assert_eq!(j["kdf"]["iterations"], 1);
+    assert_eq!(j["values"], 4);
+    assert_eq!(j["store_id"].as_str().unwrap().len(), 32);
+
+    cli()
+        .args(["info", s(&enc)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("values:         4"));
+
+    let a = cli().args(["ls", s(&enc), "--json"]).assert().success();
+    let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let keys: Vec<(String, String, String)> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["primary_namespace"].as_str().unwrap().to_owned(),
+                k["secondary_namespace"].as_str().unwrap().to_owned(),
+                k["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("".into(), "".into(), "manager".into()),
+            ("monitor_updates".into(), "aa_0".into(), "1".into()),
+            ("monitors".into(), "".into(), "aa_0".into()),
+            ("monitors".into(), "".into(), "bb_1".into()),
+        ]
+    );
+
+    cli()
+        .args(["ls", s(&enc)])
+        .assert()
+        .success()
+        .stdout("manager\nmonitor_updates/aa_0/1\nmonitors/aa_0\nmonitors/bb_1\n");
+    cli()
+        .args(["ls", s(&enc), "monitors"])
+        .assert()
+        .success()
+        .stdout("aa_0\nbb_1\n");
+    cli()
+        .args(["ls", s(&enc), "monitor_updates", "aa_0"])
+        .assert()
+        .success()
+        .stdout("1\n");
+    cli()
+        .args(["ls", s(&enc), ""])
+        .assert()
+        .success()
+        .stdout("manager\n");
+    cli()
+        .args(["ls", s(&enc), "encrypted_kvstore"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn interrupted_encrypt_is_rerun_to_completion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    small_store(&plain);
+    let pw = pass_file(tmp.path(), "pw", "pw");
+    let enc = tmp.path().join("enc");
+    let staging = tmp.path().join("enc.partial");
+
+    // What an interrupted run leaves: a staging directory with its marker, a header and only
+    // some of the values (here one of them truncated mid-write, and a temporary file).
+    cli()
+        .args([
+            "encrypt",
+            "--from",
+            s(&plain),
+            "--to",
+            s(&staging.with_file_name("x")),
+        ])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .success();
+    fs::rename(tmp.path().join("x"), &staging).unwrap();
+    fs::remove_file(staging.join("monitors").join("bb_1")).unwrap();
+    fs::write(staging.join("monitors").join("aa_0"), b"trunc").unwrap();
+    fs::write(staging.join("monitors").join("bb_1.3.tmp"), b"half").unwrap();
+    fs::write(staging.join("encrypted-kvstore-staging.tmp"), b"marker").unwrap();
+
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("interrupted"));
+    assert!(!staging.exists());
+    assert!(!enc.join("encrypted-kvstore-staging.tmp").exists());
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verified 4 values"));
+    let out = tmp.path().join("out");
+    cli()
+        .args([
+            "decrypt",
+            "--from",
+            s(&enc),
+            "--to",
+            s(&out),
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success();
+    assert_eq!(snapshot(&out), snapshot(&plain));
+
+    // A `<DEST>.partial` this tool did not make is never deleted.
+    let other = tmp.path().join("other");
+    let foreign = tmp.path().join("other.partial");
+    fs::create_dir(&foreign).unwrap();
+    fs::write(foreign.join("precious"), b"keep me").unwrap();
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&other)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("not made by this tool"));
+    assert_eq!(fs::read(foreign.join("precious")).unwrap(), b"keep me");
+    assert!(!other.exists());
+}
+
+#[test]
+fn refusals_have_documented_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (enc, pw) = encrypted_small(t);
+    let plain = t.join("plain");
+
+    // 6: destination exists and is not empty (here: the encrypted store itself, and a file).
+    let before = snapshot(&enc);
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("not empty"));
+    assert_eq!(snapshot(&enc), before);
+    cli()
+        .args(["decrypt", "--from", s(&enc), "--to", s(&plain)])
+        .args(["--passphrase-file", s(&pw)])
+        .assert()
+        .code(6);
+    // An empty destination directory is fine.
+    let empty = t.join("empty");
+    fs::create_dir(&empty).unwrap();
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&empty)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .success();
+
+    // 5: not a plaintext FilesystemStore directory.
+    cli()
+        .args([
+            "encrypt",
+            "--from",
+            s(&t.join("missing")),
+            "--to",
+            s(&t.join("o1")),
+        ])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("does not exist"));
+    cli()
+        .args(["encrypt", "--from", s(&enc), "--to", s(&t.join("o2"))])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("already an encrypted store"));
+    let odd = t.join("odd");
+    small_store(&odd);
+    fs::write(odd.join("monitors").join("notes.txt"), b"x").unwrap();
+    cli()
+        .args(["encrypt", "--from", s(&odd), "--to", s(&t.join("o3"))])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("monitors/notes.txt"));
+    assert!(!t.join("o3").exists() && !t.join("o3.partial").exists());
+
+    // 4: not an encrypted store.
+    cli().args(["verify", s(&plain)]).assert().code(4);
+    cli().args(["info", s(&plain)]).assert().code(4);
+    cli().args(["info", s(&t.join("missing"))]).assert().code(4);
+
+    // 2: usage, including KDF costs below the floor and overlapping directories.
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&t.join("o4"))])
+        .args(["--passphrase-file", s(&pw), "--kdf-memory-kib", "1024"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("weaker"));
+    cli()
+        .args([
+            "encrypt",
+            "--from",
+            s(&plain),
+            "--to",
+            s(&plain.join("inside")),
+        ])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("overlap"));
+    assert_eq!(snapshot(&plain).len(), {
+        let p2 = t.join("p2");
+        small_store(&p2);
+        snapshot(&p2).len()
+    });
+    cli()
+        .args(["verify", s(&enc), "--passphrase", "pw"])
+        .assert()
+        .code(2);
+
+    // 8: no passphrase and no terminal; empty passphrase file.
+    cli()
+        .args(["verify", s(&enc)])
+        .assert()
+        .code(8)
+        .stderr(predicate::str::contains("--passphrase-file"))
+        .stderr(predicate::str::contains(PASS_ENV));
+    let empty_pw = pass_file(t, "empty-pw", "\n");
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&empty_pw)])
+        .assert()
+        .code(8);
+
+    // 9: key not found.
+    cli()
+        .args([
+            "cat",
+            s(&enc),
+            "monitors",
+            "",
+            "zz_9",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .code(9);
+
+    // 7: corrupt header.
+    let header = enc.join("encrypted_kvstore").join("header");
+    let mut h = fs::read(&header).unwrap();
+    h[40] ^= 0x80;
+    fs::write(&header, h).unwrap();
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains("corrupt"));
+    cli().args(["info", s(&enc)]).assert().code(7);
+}
+
+#[test]
+fn passphrase_sources_env_file_and_passwd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let store = t.join("store");
+
+    // init from the environment; the file with a trailing newline is the same passphrase.
+    cli()
+        .args(["init", s(&store), CHEAP])
+        .env(PASS_ENV, "from env")
+        .assert()
+        .success();
+    let file = pass_file(t, "f", "from env\r\n");
+    cli()
+        .args(["verify", s(&store), "--passphrase-file", s(&file)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verified 0 values"));
+    // The file wins over the environment.
+    cli()
+        .args(["verify", s(&store), "--passphrase-file", s(&file)])
+        .env(PASS_ENV, "wrong")
+        .assert()
+        .success();
+    cli()
+        .args(["init", s(&store), CHEAP])
+        .env(PASS_ENV, "x")
+        .assert()
+        .code(6)
+        .stderr(predicate::str::contains("already holds an encrypted store"));
+    let nonempty = t.join("nonempty");
+    fs::create_dir(&nonempty).unwrap();
+    fs::write(nonempty.join("manager"), b"x").unwrap();
+    cli()
+        .args(["init", s(&nonempty), CHEAP])
+        .env(PASS_ENV, "x")
+        .assert()
+        .code(6);
+
+    // passwd through both environment variables.
+    cli()
+        .args(["passwd", s(&store), CHEAP])
+        .env(PASS_ENV, "from env")
+        .env(NEW_PASS_ENV, "newer")
+        .assert()
+        .success();
+    cli()
+        .args(["verify", s(&store)])
+        .env(PASS_ENV, "newer")
+        .assert()
+        .success();
+    // passwd with no source for the new passphrase and no terminal: refused, nothing changed.
+    cli()
+        .args(["passwd", s(&store), CHEAP])
+        .env(PASS_ENV, "newer")
+        .assert()
+        .code(8)
+        .stderr(predicate::str::contains("--new-passphrase-file"))
+        .stderr(predicate::str::contains(NEW_PASS_ENV));
+    cli()
+        .args(["info", s(&store)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("64 KiB"));
+    cli()
+        .args(["verify", s(&store)])
+        .env(PASS_ENV, "newer")
+        .assert()
+        .success();
+    // Real KDF costs through the flags (the floor), recorded in the header.
+    cli()
+        .args([
+            "passwd",
+            s(&store),
+            "--kdf-memory-kib",
+            "19456",
+            "--kdf-iterations",
+            "2",
+        ])
+        .args(["--kdf-parallelism", "1"])
+        .env(PASS_ENV, "newer")
+        .env(NEW_PASS_ENV, "newest")
+        .assert()
+        .success();
+    let a = cli().args(["info", s(&store), "--json"]).assert().success();
+    let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(j["kdf"]["memory_kib"], 19456);
+    assert_eq!(j["kdf"]["iterations"], 2);
+    assert_eq!(j["kdf"]["parallelism"], 1);
+}
+
+#[test]
+fn help_documents_passphrase_sources_and_exit_codes() {
+    let a = cli().arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    for needle in [
+        PASS_ENV,
+        NEW_PASS_ENV,
+        "--passphrase-file",
+        "Exit codes",
+        "3  wrong passphrase",
+        "encrypt",
+        "verify",
+        "passwd",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let a = cli().args(["encrypt", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(help.contains("FOR TESTS ONLY"));
+    assert!(help.contains(".partial"));
+    assert!(help.contains("Exit codes"));
+}
+
+#[test]
+fn files_outside_the_store_are_refused_or_explicitly_excluded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    small_store(&plain);
+    fs::create_dir(plain.join("logs")).unwrap();
+    fs::write(plain.join("logs").join("ldk.log"), b"log lines").unwrap();
+    let before = snapshot(&plain);
+    let pw = pass_file(t, "pw", "pw");
+    let enc = t.join("enc");
+
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("logs/ldk.log"));
+    assert!(!enc.exists());
+    cli()
+        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
+        .args([
+            "--exclude",
+            "logs/ldk.log",
+            "--passphrase-file",
+            s(&pw),
+            CHEAP,
+        ])
+        .assert()
+        .code(2);
+
+    cli()
+        .args([
+            "encrypt",
+            "--from",
+            s(&plain),
+            "--to",
+            s(&enc),
+            "--exclude",
+            "logs",
+        ])
+        .args([
+            "--exclude",
+            "nothing-here",
+            "--passphrase-file",
+            s(&pw),
+            CHEAP,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("encrypted 4 values"))
+        .stdout(predicate::str::contains("left out (--exclude):"))
+        .stderr(predicate::str::contains("no nothing-here"));
+    assert_eq!(snapshot(&plain), before);
+    assert!(!enc.join("logs").exists());
+    cli()
+        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verified 4 values"));
+
+    let out = t.join("out");
+    cli()
+        .args([
+            "decrypt",
+            "--from",
+            s(&enc),
+            "--to",
+            s(&out),
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success();
+    let mut expected = before;
+    expected.retain(|k, _| k != "logs" && !k.starts_with("logs/"));
+    assert_eq!(snapshot(&out), expected);
+}
