@@ -22,7 +22,6 @@ use common::{cheap, fs, Xorshift, PASSPHRASE};
 use encrypted_kvstore::EncryptedStore;
 use lightning::io::{self, ErrorKind};
 use lightning::util::persist::KVStoreSync;
-use lightning_persister::fs_store::FilesystemStore;
 
 const THREADS: usize = 6;
 const OPS_PER_THREAD: usize = 250;
