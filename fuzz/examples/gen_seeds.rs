@@ -23,29 +23,53 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "fuzz/seeds".into());
     let root = Path::new(&root);
 
-    // record_decrypt: selector byte, then the record. Each authentic record under its own
-    // triple, under the next triple (must fail), truncated by one, and empty.
+    // record_decrypt: triple byte, source byte, rest (see the target). Each authentic record
+    // under its own triple (by reference and as raw bytes), moved to the next triple, with one
+    // bit flipped, and truncated by one byte; and an empty record.
     let fx = record_fixture().expect("record fixture");
     let dir = root.join("record_decrypt");
     let n = fx.records.len();
     for (i, (rec, _)) in fx.records.iter().enumerate() {
-        let own = [&[i as u8][..], rec].concat();
-        put(&dir, &format!("authentic_{i}"), &own)?;
-        let other = [&[((i + 1) % n) as u8][..], rec].concat();
-        put(&dir, &format!("moved_{i}"), &other)?;
-        put(&dir, &format!("truncated_{i}"), &own[..own.len() - 1])?;
+        let (i8, next) = (i as u8, ((i + 1) % n) as u8);
+        put(&dir, &format!("authentic_{i}"), &[i8, i8])?;
+        put(
+            &dir,
+            &format!("authentic_raw_{i}"),
+            &[&[i8, 255][..], rec].concat(),
+        )?;
+        put(&dir, &format!("moved_{i}"), &[next, i8])?;
+        put(&dir, &format!("flipped_{i}"), &[i8, i8, 0, 0, 0, 0, 0, 1])?;
+        put(
+            &dir,
+            &format!("truncated_raw_{i}"),
+            &[&[i8, 255][..], &rec[..rec.len() - 1]].concat(),
+        )?;
     }
-    put(&dir, "empty_record", &[0])?;
+    put(&dir, "empty_record", &[0, 255])?;
 
-    // header_parse: every authentic header, and one of them truncated and extended.
+    // header_parse: mode byte, rest (see the target). Every authentic header by reference and as
+    // raw bytes; the first one truncated and extended; and one with its memory cost changed
+    // (the target recomputes the checksum, so this reaches the key unwrap).
     let headers = authentic_headers().expect("header fixture");
     let dir = root.join("header_parse");
     for (i, (h, u)) in headers.iter().enumerate() {
-        put(&dir, &format!("authentic_{i}_{u:?}").to_lowercase(), h)?;
+        put(
+            &dir,
+            &format!("authentic_{i}_{u:?}").to_lowercase(),
+            &[i as u8],
+        )?;
+        put(
+            &dir,
+            &format!("authentic_raw_{i}_{u:?}").to_lowercase(),
+            &[&[255][..], h].concat(),
+        )?;
     }
     if let Some((h, _)) = headers.first() {
-        put(&dir, "truncated", &h[..h.len() - 1])?;
-        put(&dir, "extended", &[&h[..], &[0]].concat())?;
+        put(&dir, "truncated", &[&[255][..], &h[..h.len() - 1]].concat())?;
+        put(&dir, "extended", &[0; 182])?;
+        let mut m = vec![0u8; 13];
+        m[12] = 0x10;
+        put(&dir, "memory_changed", &[&[0][..], &m].concat())?;
     }
 
     // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists.

@@ -2,8 +2,12 @@
 //! store. Never panics; only the authentic record written for that very key opens, and it opens
 //! to the value written.
 //!
-//! Input: one byte choosing the (primary, secondary, key) triple (modulo their number), then the
-//! bytes the inner store returns for it. Read through both the sync and the async trait.
+//! Input: one byte choosing the (primary, secondary, key) triple `i` (modulo their number), one
+//! byte choosing the source, then `rest`. Source 255: the inner store returns `rest` itself.
+//! Any other source `j`: it returns the fixture's authentic record of triple `j` (modulo) with
+//! `rest` XORed over it from the start (bytes past its end are appended), so the target does not
+//! depend on the seeds to reach authentic records, moved records and near-misses.
+//! Read through both the sync and the async trait.
 
 #![no_main]
 
@@ -19,10 +23,24 @@ static FIXTURE: OnceLock<RecordFixture> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let fx = FIXTURE.get_or_init(|| record_fixture().expect("the record fixture builds"));
-    let Some((&sel, bytes)) = data.split_first() else {
+    let [sel, src, rest @ ..] = data else {
         return;
     };
-    let i = usize::from(sel) % fx.triples.len();
+    let n = fx.triples.len();
+    let i = usize::from(*sel) % n;
+    let bytes = if *src == 255 {
+        rest.to_vec()
+    } else {
+        let mut rec = fx.records[usize::from(*src) % n].0.clone();
+        for (at, x) in rest.iter().enumerate() {
+            match rec.get_mut(at) {
+                Some(b) => *b ^= x,
+                None => rec.push(*x),
+            }
+        }
+        rec
+    };
+    let bytes = &bytes[..];
     let (p, s, k) = &fx.triples[i];
     let (authentic, value) = &fx.records[i];
     KVStoreSync::write(&fx.inner, p, s, k, bytes.to_vec()).expect("memory store write");

@@ -2,9 +2,12 @@
 //! passphrase or key / inner-store tampering / inner-store fault, through `EncryptedStore` over
 //! an in-memory store, checked against a model after every step.
 //!
-//! The model knows, per name, the bytes the inner store must hold and the authentic record (and
-//! value) last written through the wrapper; a read must return that value exactly when the
-//! inner bytes are that record, and fail authentication otherwise. Likewise for the header and
+//! The model knows, per name, the bytes the inner store must hold and every authentic record
+//! (with its value) ever written through the wrapper under that name; a read must return a
+//! value exactly when the inner bytes are one of those records, and fail authentication
+//! otherwise. An older authentic record of the same name put back behind the wrapper's back
+//! does open (to its old value): the format binds a record to its store and name, not to a
+//! version, so a rollback of one key is not detected. `TamperCopy` reaches that case. Likewise for the header and
 //! reopening. An armed fault makes the next inner call fail: the error must come back unchanged
 //! and nothing may change (a failed passphrase change leaves the old one working).
 
@@ -83,13 +86,11 @@ enum Cred {
     Key,
 }
 
-/// What the model expects under one name.
+/// What the model knows about one name.
 #[derive(Debug, Clone)]
 struct Entry {
     /// The bytes the inner store holds.
     stored: Vec<u8>,
-    /// The last authentic record written through the wrapper, and its value.
-    written: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 struct World {
@@ -98,6 +99,9 @@ struct World {
     names: Vec<(String, String, String)>,
     invalid: Vec<(String, String, String)>,
     model: BTreeMap<usize, Entry>,
+    /// Per name, every authentic record written through the wrapper, with its value. Kept
+    /// across removals: a removed record put back still opens.
+    written: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>>,
     cred: Cred,
     header_stored: Vec<u8>,
     header_authentic: Vec<u8>,
@@ -146,6 +150,7 @@ impl World {
             .chain([("p".to_string(), String::new(), "x".repeat(121))])
             .collect(),
             model: BTreeMap::new(),
+            written: BTreeMap::new(),
             cred: Cred::Pass(0),
             header_stored: header.clone(),
             header_authentic: header,
@@ -188,11 +193,18 @@ impl World {
                 let e = got.expect_err("read a value that is not there");
                 assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
             }
-            Some(Entry {
-                stored,
-                written: Some((rec, value)),
-            }) if stored == rec => {
-                assert_eq!(&got.expect("the authentic record must open"), value);
+            Some(Entry { stored })
+                if self
+                    .written
+                    .get(&i)
+                    .is_some_and(|w| w.iter().any(|(rec, _)| rec == stored)) =>
+            {
+                let got = got.expect("an authentic record must open");
+                let w = self.written.get(&i).map(Vec::as_slice).unwrap_or_default();
+                assert!(
+                    w.iter().any(|(rec, v)| rec == stored && *v == got),
+                    "an authentic record opened to another value"
+                );
             }
             Some(_) => {
                 let e = got.expect_err("a record that is not authentic opened");
@@ -239,13 +251,7 @@ impl World {
         match self.model.get_mut(&i) {
             Some(e) => e.stored = bytes,
             None => {
-                self.model.insert(
-                    i,
-                    Entry {
-                        stored: bytes,
-                        written: None,
-                    },
-                );
+                self.model.insert(i, Entry { stored: bytes });
             }
         }
     }
@@ -276,9 +282,9 @@ impl World {
                     i,
                     Entry {
                         stored: rec.clone(),
-                        written: Some((rec, value)),
                     },
                 );
+                self.written.entry(i).or_default().push((rec, value));
             }
             Op::Read { name } => {
                 let (i, t) = self.name(name);
