@@ -249,6 +249,15 @@ impl Header {
     }
 }
 
+/// `prefix` (the bytes before the checksum) followed by their checksum.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn header_with_checksum(prefix: &[u8; OFF_CHECKSUM]) -> [u8; HEADER_LEN] {
+    let mut b = [0u8; HEADER_LEN];
+    b[..OFF_CHECKSUM].copy_from_slice(prefix);
+    b[OFF_CHECKSUM..].copy_from_slice(&checksum(prefix));
+    b
+}
+
 /// Salt input to Argon2id: a fixed label, then the header's random salt.
 pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN] {
     let mut s = [0u8; PASSPHRASE_SALT_LEN];

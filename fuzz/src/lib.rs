@@ -1,0 +1,385 @@
+//! Fixtures shared by the fuzz targets and by `examples/gen_seeds.rs`: a deterministic random
+//! source, an allocation counter, an inner store that fails on demand, and the fixed stores
+//! whose authentic records and headers the targets use as oracles.
+//!
+//! Everything here is deterministic: the same build produces the same stores, records and
+//! headers on every run, so a crash reproduces from its input file alone.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use encrypted_kvstore::{
+    EncryptedStore, KdfParams, MemoryStore, OpenOptions, RandomError, RandomSource, RawKey,
+    HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
+use lightning::io;
+use lightning::util::async_poll::AsyncResult;
+use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
+
+// ---------------------------------------------------------------------------------------------
+// Allocation accounting.
+
+/// The global allocator of every fuzz binary: the system allocator, counting live bytes and
+/// their peak so a target can assert how much one input made the library allocate. It also
+/// refuses (returns null for) any single request above [`HARD_LIMIT`], which aborts the process
+/// (a crash libFuzzer records) unless the caller used a fallible API such as `try_reserve`.
+pub struct CountingAlloc;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Largest single allocation allowed: the documented Argon2id memory ceiling (1 GiB) plus
+/// 64 MiB. The targets themselves assert much tighter per-input budgets.
+pub const HARD_LIMIT: usize = (1 << 30) + (64 << 20);
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(size: usize) {
+    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+// SAFETY (for the whole impl): every method forwards to `System` with the caller's arguments
+// unchanged and only updates counters; a request above `HARD_LIMIT` gets a null pointer, which
+// `GlobalAlloc` allows.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > HARD_LIMIT {
+            return std::ptr::null_mut();
+        }
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > HARD_LIMIT {
+            return std::ptr::null_mut();
+        }
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > HARD_LIMIT {
+            return std::ptr::null_mut();
+        }
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        p
+    }
+}
+
+/// Starts measuring: returns the bytes live now, and resets the peak to it.
+pub fn alloc_baseline() -> usize {
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    live
+}
+
+/// Most bytes live at once since [`alloc_baseline`], above that baseline.
+pub fn alloc_peak_since(baseline: usize) -> usize {
+    PEAK.load(Ordering::Relaxed).saturating_sub(baseline)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism.
+
+/// A deterministic random source (SplitMix64 over a counter). Predictable by design: for fuzzing
+/// only, where reproducibility matters and secrecy does not.
+#[derive(Debug)]
+pub struct DetRandom(AtomicU64);
+
+impl DetRandom {
+    /// A source whose stream depends only on `seed`.
+    pub fn new(seed: u64) -> Self {
+        DetRandom(AtomicU64::new(seed))
+    }
+}
+
+impl RandomSource for DetRandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        for chunk in dest.chunks_mut(8) {
+            let mut z = self
+                .0
+                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+                .wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// Options whose random stream depends only on `seed`.
+pub fn det_options(seed: u64) -> OpenOptions {
+    OpenOptions::new().random_source_for_tests_only(Arc::new(DetRandom::new(seed)))
+}
+
+/// The cheapest Argon2id parameters (8 KiB, one pass, one lane): fuzzing tests parsing and
+/// logic, not the KDF's strength.
+pub fn cheap_kdf() -> KdfParams {
+    KdfParams::insecure_for_tests_only(8, 1, 1).expect("8 KiB, 1 pass, 1 lane is within bounds")
+}
+
+/// Polls a future that is ready at once (every future of [`MemoryStore`] is).
+pub fn now<T>(fut: AsyncResult<'static, T, io::Error>) -> Result<T, io::Error> {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(io::Error::new(io::ErrorKind::Other, "future not ready")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and names.
+
+/// The passphrase the header target tries on every input.
+pub const PASSPHRASE: &[u8] = b"fuzz passphrase";
+/// A passphrase that no fixture store uses.
+pub const WRONG_PASSPHRASE: &[u8] = b"not the fuzz passphrase";
+
+/// The raw key the fixture stores use.
+pub fn raw_key() -> RawKey {
+    RawKey::from_bytes([0x42; 32])
+}
+
+/// A raw key that no fixture store uses.
+pub fn wrong_raw_key() -> RawKey {
+    RawKey::from_bytes([0x43; 32])
+}
+
+/// Valid, pairwise different (primary, secondary, key) triples, chosen so several of them have
+/// the same concatenation (the associated data must still tell them apart), plus LDK's own
+/// namespaces and names of the maximum length.
+pub fn triples() -> Vec<(String, String, String)> {
+    let long = "L".repeat(120);
+    [
+        ("", "", "manager"),
+        ("", "", "k"),
+        ("monitors", "", "abc_0"),
+        ("monitor_updates", "abc_0", "1"),
+        ("p", "s", "k"),
+        ("p", "", "sk"),
+        ("ps", "", "k"),
+        ("p", "sk", "K"),
+        (long.as_str(), long.as_str(), long.as_str()),
+    ]
+    .iter()
+    .map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string()))
+    .collect()
+}
+
+/// The value the record fixture writes under triple `i` (the first one is empty).
+pub fn fixture_value(i: usize) -> Vec<u8> {
+    (0..i * 7).map(|j| (j as u8) ^ (i as u8)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The record fixture.
+
+/// A fixed raw-key store holding one authentic record per triple of [`triples`].
+pub struct RecordFixture {
+    /// The encrypted store.
+    pub store: EncryptedStore<MemoryStore>,
+    /// Its inner (plaintext) store, where targets put arbitrary bytes.
+    pub inner: MemoryStore,
+    /// The triples.
+    pub triples: Vec<(String, String, String)>,
+    /// For triple `i`: the authentic record written under it, and the value it holds.
+    pub records: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Builds the record fixture; `None` only if the library fails where it must not (the target
+/// then panics, which is the crash we want to see).
+pub fn record_fixture() -> Option<RecordFixture> {
+    let inner = MemoryStore::new();
+    let store = det_options(1)
+        .create_with_key(inner.clone(), &raw_key())
+        .ok()?;
+    let triples = triples();
+    let mut records = Vec::new();
+    for (i, (p, s, k)) in triples.iter().enumerate() {
+        let value = fixture_value(i);
+        KVStoreSync::write(&store, p, s, k, value.clone()).ok()?;
+        records.push((KVStoreSync::read(&inner, p, s, k).ok()?, value.clone()));
+        // The oracle is only worth something if the authentic records do open.
+        if KVStoreSync::read(&store, p, s, k).ok()? != value {
+            return None;
+        }
+    }
+    Some(RecordFixture {
+        store,
+        inner,
+        triples,
+        records,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The header fixture.
+
+/// What unlocks an authentic header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock {
+    /// [`PASSPHRASE`].
+    Passphrase,
+    /// [`raw_key`].
+    Key,
+}
+
+/// Authentic headers, each with what unlocks it: passphrase stores with several cheap costs
+/// (one and two lanes), one whose passphrase was changed, and raw-key stores.
+pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
+    let read = |inner: &MemoryStore| {
+        KVStoreSync::read(
+            inner,
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .ok()
+    };
+    let mut out = Vec::new();
+    for (seed, (m, t, p)) in [(10u64, (8, 1, 1)), (11, (64, 2, 1)), (12, (16, 1, 2))] {
+        let inner = MemoryStore::new();
+        let params = KdfParams::insecure_for_tests_only(m, t, p).ok()?;
+        det_options(seed)
+            .create(inner.clone(), PASSPHRASE, params)
+            .ok()?;
+        out.push((read(&inner)?, Unlock::Passphrase));
+    }
+    // A store created with another passphrase, then changed to PASSPHRASE; and one changed from
+    // PASSPHRASE to the raw key.
+    let inner = MemoryStore::new();
+    let store = det_options(13)
+        .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
+        .ok()?;
+    store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
+    out.push((read(&inner)?, Unlock::Passphrase));
+    store.change_key(&raw_key()).ok()?;
+    out.push((read(&inner)?, Unlock::Key));
+    let inner = MemoryStore::new();
+    det_options(14)
+        .create_with_key(inner.clone(), &raw_key())
+        .ok()?;
+    out.push((read(&inner)?, Unlock::Key));
+    // The oracle is only worth something if every authentic header does open.
+    for (h, unlock) in &out {
+        let inner = MemoryStore::new();
+        KVStoreSync::write(
+            &inner,
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            h.clone(),
+        )
+        .ok()?;
+        match unlock {
+            Unlock::Passphrase => EncryptedStore::open(inner, PASSPHRASE).ok()?,
+            Unlock::Key => EncryptedStore::open_with_key(inner, &raw_key()).ok()?,
+        };
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// An inner store that fails on demand.
+
+/// The error an armed [`FaultyStore`] returns.
+pub const FAULT_MESSAGE: &str = "injected inner-store fault";
+
+/// A [`MemoryStore`] whose next call fails (with kind `Other` and [`FAULT_MESSAGE`]) once
+/// armed. Clones share the map and the switch.
+#[derive(Debug, Clone, Default)]
+pub struct FaultyStore {
+    /// The plaintext map behind it.
+    pub mem: MemoryStore,
+    /// Set: the next call fails and clears it.
+    pub armed: Arc<AtomicBool>,
+}
+
+impl FaultyStore {
+    fn fault(&self) -> Result<(), io::Error> {
+        if self.armed.swap(false, Ordering::Relaxed) {
+            Err(io::Error::new(io::ErrorKind::Other, FAULT_MESSAGE))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether `e` is the fault a [`FaultyStore`] injects, passed up unchanged.
+pub fn is_fault(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Other
+        && e.get_ref().map(|inner| inner.to_string()).as_deref() == Some(FAULT_MESSAGE)
+}
+
+impl KVStoreSync for FaultyStore {
+    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
+        self.fault()?;
+        KVStoreSync::read(&self.mem, p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        self.fault()?;
+        KVStoreSync::write(&self.mem, p, s, k, buf)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
+        self.fault()?;
+        KVStoreSync::remove(&self.mem, p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
+        self.fault()?;
+        KVStoreSync::list(&self.mem, p, s)
+    }
+}
+
+impl KVStore for FaultyStore {
+    fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
+        let r = KVStoreSync::read(self, p, s, k);
+        Box::pin(async move { r })
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> AsyncResult<'static, (), io::Error> {
+        let r = KVStoreSync::write(self, p, s, k, buf);
+        Box::pin(async move { r })
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
+        let r = KVStoreSync::remove(self, p, s, k, lazy);
+        Box::pin(async move { r })
+    }
+    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
+        let r = KVStoreSync::list(self, p, s);
+        Box::pin(async move { r })
+    }
+}
+
+impl MigratableKVStore for FaultyStore {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        self.fault()?;
+        self.mem.list_all_keys()
+    }
+}
