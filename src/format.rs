@@ -8,6 +8,7 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
+use crate::aead::{TooLong, XChaCha20Poly1305 as XChaCha20Poly1305Record};
 use crate::kdf::KdfParams;
 
 /// The only format version this code writes and reads.
@@ -326,41 +327,42 @@ impl RecordAd {
     }
 }
 
-/// Seals `value` in place into a record. The value's buffer becomes the record when it has
-/// room for the overhead; otherwise one buffer of the exact size is allocated.
+/// Seals `value` into a record. The value's buffer becomes the record when it has room for
+/// the overhead; otherwise one buffer of the exact size is allocated and the value is copied
+/// into it chunk by chunk as it is encrypted (no separate copy pass).
 pub(crate) fn seal_record(
-    cipher: &XChaCha20Poly1305,
+    cipher: &XChaCha20Poly1305Record,
     key_id: u32,
     nonce: &[u8; NONCE_LEN],
     ad: &RecordAd,
     mut value: Vec<u8>,
-) -> Result<Vec<u8>, chacha20poly1305::aead::Error> {
+) -> Result<Vec<u8>, TooLong> {
     let n = value.len();
     let mut prefix = [0u8; RECORD_PREFIX_LEN];
     prefix[0] = FORMAT_VERSION;
     prefix[1..5].copy_from_slice(&key_id.to_le_bytes());
     prefix[5..].copy_from_slice(nonce);
-    let mut rec = if value.capacity() - n >= RECORD_OVERHEAD {
+    if value.capacity() - n >= RECORD_OVERHEAD {
         value.splice(0..0, prefix);
-        value
+        let body = value.get_mut(RECORD_PREFIX_LEN..).ok_or(TooLong)?;
+        let tag = cipher.seal_in_place(nonce, ad.as_bytes(), body)?;
+        value.extend_from_slice(&tag);
+        Ok(value)
     } else {
-        let mut rec = Vec::with_capacity(n + RECORD_OVERHEAD);
+        let mut rec = Vec::with_capacity(n.checked_add(RECORD_OVERHEAD).ok_or(TooLong)?);
         rec.extend_from_slice(&prefix);
-        rec.extend_from_slice(&value);
+        let tag = cipher.seal_append(nonce, ad.as_bytes(), &value, &mut rec)?;
         drop(value);
-        rec
-    };
-    let body = rec
-        .get_mut(RECORD_PREFIX_LEN..)
-        .ok_or(chacha20poly1305::aead::Error)?;
-    let tag = cipher.encrypt_inout_detached(&XNonce::from(*nonce), ad.as_bytes(), body.into())?;
-    rec.extend_from_slice(&tag);
-    Ok(rec)
+        rec.extend_from_slice(&tag);
+        Ok(rec)
+    }
 }
 
 /// Opens a record in place; `Err(())` for anything that is not an authentic record for `ad`.
+/// The plaintext ends up at the front of the record's own buffer (moved there chunk by chunk
+/// during decryption), so no buffer is allocated and no separate pass drops the prefix.
 pub(crate) fn open_record(
-    cipher: &XChaCha20Poly1305,
+    cipher: &XChaCha20Poly1305Record,
     key_id: u32,
     ad: &RecordAd,
     mut rec: Vec<u8>,
@@ -374,17 +376,16 @@ pub(crate) fn open_record(
     let nonce: [u8; NONCE_LEN] = array_at(&rec, 5);
     let tag_at = rec.len() - TAG_LEN;
     let tag: [u8; TAG_LEN] = array_at(&rec, tag_at);
-    let body = rec.get_mut(RECORD_PREFIX_LEN..tag_at).ok_or(())?;
-    cipher
-        .decrypt_inout_detached(
-            &XNonce::from(nonce),
-            ad.as_bytes(),
-            body.into(),
-            &chacha20poly1305::Tag::from(tag),
-        )
-        .map_err(|_| ())?;
-    rec.truncate(tag_at);
-    rec.drain(..RECORD_PREFIX_LEN);
+    let len = tag_at - RECORD_PREFIX_LEN;
+    cipher.open_shifted(
+        &nonce,
+        ad.as_bytes(),
+        &mut rec,
+        RECORD_PREFIX_LEN,
+        len,
+        &tag,
+    )?;
+    rec.truncate(len);
     Ok(rec)
 }
 
@@ -451,15 +452,58 @@ mod tests {
 
     #[test]
     fn record_round_trip_in_place() {
-        let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
+        let cipher = XChaCha20Poly1305Record::new(&[9u8; 32]);
         let ad = RecordAd::new(&[1; 16], 0, "p", "s", "k").unwrap();
-        for (cap_extra, n) in [(0usize, 0usize), (0, 100), (64, 100), (0, 70_000)] {
+        for (cap_extra, n) in [
+            (0usize, 0usize),
+            (0, 100),
+            (64, 100),
+            (0, 70_000),
+            (45, 70_000),
+        ] {
             let mut v = Vec::with_capacity(n + cap_extra);
             v.extend((0..n).map(|i| i as u8));
             let rec = seal_record(&cipher, 0, &[7; 24], &ad, v).unwrap();
             assert_eq!(rec.len(), n + RECORD_OVERHEAD);
             let back = open_record(&cipher, 0, &ad, rec).unwrap();
             assert_eq!(back, (0..n).map(|i| i as u8).collect::<Vec<_>>());
+        }
+    }
+
+    /// A record is version | key id | nonce | the `chacha20poly1305` crate's
+    /// XChaCha20-Poly1305 ciphertext and tag over the record AD, byte for byte.
+    #[test]
+    fn record_bytes_are_the_crate_aead() {
+        let key = [0x42u8; 32];
+        let cipher = XChaCha20Poly1305Record::new(&key);
+        let reference = XChaCha20Poly1305::new(&key.into());
+        let ad = RecordAd::new(&[3; 16], 9, "monitors", "", "ab_1").unwrap();
+        for n in [0usize, 1, 63, 64, 1000, 5000, 100_000] {
+            let value: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let nonce = [n as u8; NONCE_LEN];
+            let mut expected = vec![FORMAT_VERSION, 9, 0, 0, 0];
+            expected.extend_from_slice(&nonce);
+            let mut body = value.clone();
+            let tag = reference
+                .encrypt_inout_detached(&XNonce::from(nonce), ad.as_bytes(), (&mut body[..]).into())
+                .unwrap();
+            expected.extend_from_slice(&body);
+            expected.extend_from_slice(&tag);
+            for spare in [0usize, RECORD_OVERHEAD] {
+                let mut v = Vec::with_capacity(n + spare);
+                v.extend_from_slice(&value);
+                let rec = seal_record(&cipher, 9, &nonce, &ad, v).unwrap();
+                assert_eq!(rec, expected, "{n} {spare}");
+            }
+            assert_eq!(
+                open_record(&cipher, 9, &ad, expected.clone()).unwrap(),
+                value
+            );
+            let mut bad = expected.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            assert!(open_record(&cipher, 9, &ad, bad).is_err());
+            assert!(open_record(&cipher, 8, &ad, expected).is_err());
         }
     }
 }

@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aead;
 mod error;
 mod format;
 mod kdf;
 mod keys;
 mod memory;
 mod names;
+mod poly1305_soft;
 mod rng;
 mod store;
 

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use lightning::util::persist::{KVSTORE_NAMESPACE_KEY_ALPHABET, KVSTORE_NAMESPACE_KEY_MAX_LEN};
+use lightning::util::persist::KVSTORE_NAMESPACE_KEY_MAX_LEN;
 
 /// The primary namespace that holds the store header. User data can never be read, written,
 /// removed or listed there; [`MigratableKVStore::list_all_keys`] leaves it out.
@@ -70,13 +70,18 @@ fn check_str(what: &'static str, s: &str) -> Result<(), InvalidName> {
     if s.len() > KVSTORE_NAMESPACE_KEY_MAX_LEN {
         return Err(InvalidName::TooLong { what, len: s.len() });
     }
-    if !s
-        .chars()
-        .all(|c| KVSTORE_NAMESPACE_KEY_ALPHABET.contains(c))
-    {
+    // Byte test for LDK's alphabet (`A-Z a-z 0-9 _ -`, all ASCII): every byte of a non-ASCII
+    // character is >= 0x80 and fails it. (Searching the alphabet string for each character
+    // cost more than the encryption of a small value; see BENCHMARKS.md.)
+    if !s.bytes().all(in_alphabet) {
         return Err(InvalidName::BadCharacter { what });
     }
     Ok(())
+}
+
+/// Whether `b` is in LDK's `KVSTORE_NAMESPACE_KEY_ALPHABET`.
+fn in_alphabet(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
 /// Checks a (primary, secondary) namespace pair as `list` takes it.
@@ -104,6 +109,26 @@ pub(crate) fn check_key(primary: &str, secondary: &str, key: &str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_test_is_ldk_alphabet() {
+        use lightning::util::persist::KVSTORE_NAMESPACE_KEY_ALPHABET;
+        for b in 0..=u8::MAX {
+            assert_eq!(
+                in_alphabet(b),
+                KVSTORE_NAMESPACE_KEY_ALPHABET.contains(char::from(b)),
+                "byte {b:#x}"
+            );
+        }
+        for c in ['é', 'ß', '\u{2014}', '\u{1F600}', '\u{FF21}'] {
+            let s = format!("ab{c}");
+            assert_eq!(
+                check_str("key", &s).is_ok(),
+                s.chars()
+                    .all(|c| KVSTORE_NAMESPACE_KEY_ALPHABET.contains(c))
+            );
+        }
+    }
 
     #[test]
     fn rules() {

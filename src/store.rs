@@ -4,7 +4,6 @@
 use core::fmt;
 use std::sync::{Arc, Mutex};
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use lightning::io;
 use lightning::util::async_poll::AsyncResult;
 use lightning::util::persist::{
@@ -15,6 +14,7 @@ use lightning::util::persist::{
 };
 use zeroize::Zeroizing;
 
+use crate::aead::XChaCha20Poly1305;
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::format::{
     self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN,
@@ -208,7 +208,7 @@ impl OpenOptions {
 
     fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
         Arc::new(Keys {
-            cipher: XChaCha20Poly1305::new((&*data_key).into()),
+            cipher: XChaCha20Poly1305::new(&data_key),
             data_key,
             store_id: header.store_id,
             key_id: header.key_id,

@@ -1,0 +1,145 @@
+//! Question 1, wrapper overhead: `EncryptedStore<MemoryStore>` against the same in-memory store
+//! plus a bare XChaCha20-Poly1305 seal/open of the same value (chacha20poly1305 crate), for
+//! 64 B to 16 MiB, write and read. Prints `encrypted / (inner + bare AEAD)` per size and the
+//! seal/open throughput at 1 MiB and 16 MiB.
+//!
+//! `cargo bench --bench overhead -- --warm-up-time 1 --measurement-time 3`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use criterion::{criterion_group, criterion_main, Criterion};
+use encrypted_kvstore::{EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey};
+use lightning::util::persist::KVStoreSync;
+use support::{fresh, value, Recorder, SIZES};
+
+const P: &str = "monitors";
+const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
+
+/// The bare AEAD sealing into a new buffer, as `Aead::encrypt` does.
+fn seal_bare(cipher: &XChaCha20Poly1305, nonce: &XNonce, ad: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut ct = Vec::with_capacity(msg.len() + 16);
+    ct.extend_from_slice(msg);
+    let tag = cipher
+        .encrypt_inout_detached(nonce, ad, (&mut ct[..]).into())
+        .unwrap();
+    ct.extend_from_slice(&tag);
+    ct
+}
+
+fn overhead(c: &mut Criterion) {
+    let rec = Recorder::default();
+    let mut g = c.benchmark_group("overhead");
+    let key = RawKey::from_bytes([7; 32]);
+    let enc = EncryptedStore::create_with_key(MemoryStore::new(), &key).unwrap();
+    let plain = MemoryStore::new();
+    let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
+    // The bare AEAD still needs a fresh nonce per value, from the same OS source we use.
+    let nonce = || {
+        let mut n = [0u8; 24];
+        OsRandom.fill(&mut n).unwrap();
+        XNonce::from(n)
+    };
+    // Associated data of the same shape as ours (label, ids and the three names).
+    let ad = [0x5au8; 27 + 1 + 4 + 16 + 12 + 8 + 66];
+
+    for (n, label) in SIZES {
+        g.sample_size(if n >= 1 << 20 { 10 } else { 50 });
+        let v = value(n);
+
+        // Write: the caller hands over a Vec it no longer needs.
+        rec.bench(
+            &mut g,
+            "write_encrypted",
+            label,
+            n,
+            || fresh(&v),
+            |buf| KVStoreSync::write(&enc, P, "", K, buf).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "write_inner_plus_aead",
+            label,
+            n,
+            || fresh(&v),
+            |buf| {
+                // What the AEAD's allocating `encrypt` does: one new buffer of n + 16 bytes.
+                let ct = seal_bare(&cipher, &nonce(), &ad, &buf);
+                drop(buf);
+                KVStoreSync::write(&plain, P, "", K, ct).unwrap()
+            },
+        );
+
+        // Read: the inner store hands back its copy of the record.
+        KVStoreSync::write(&enc, P, "", K, fresh(&v)).unwrap();
+        let bare_nonce = nonce();
+        let ct = seal_bare(&cipher, &bare_nonce, &ad, &v);
+        KVStoreSync::write(&plain, P, "", K, ct).unwrap();
+        rec.bench(
+            &mut g,
+            "read_encrypted",
+            label,
+            n,
+            || (),
+            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "read_inner_plus_aead",
+            label,
+            n,
+            || (),
+            |()| {
+                let mut buf = KVStoreSync::read(&plain, P, "", K).unwrap();
+                let tag_at = buf.len() - 16;
+                let tag = chacha20poly1305::Tag::try_from(&buf[tag_at..]).unwrap();
+                cipher
+                    .decrypt_inout_detached(&bare_nonce, &ad, (&mut buf[..tag_at]).into(), &tag)
+                    .unwrap();
+                buf.truncate(tag_at);
+                buf
+            },
+        );
+        assert_eq!(KVStoreSync::read(&enc, P, "", K).unwrap(), *v);
+    }
+    g.finish();
+
+    println!();
+    for (n, label) in SIZES {
+        for op in ["write", "read"] {
+            rec.ratio(
+                &format!("overhead {op} {label}: encrypted / (inner + bare AEAD)"),
+                &format!("{op}_encrypted/{label}"),
+                &format!("{op}_inner_plus_aead/{label}"),
+                Some(1.10),
+            );
+        }
+        if n >= 1 << 20 {
+            for op in ["write", "read"] {
+                rec.throughput(
+                    &format!("{op} {label} through EncryptedStore<MemoryStore>"),
+                    &format!("{op}_encrypted/{label}"),
+                    n,
+                    Some(1.5),
+                );
+                rec.throughput(
+                    &format!("{op} {label} inner + bare AEAD"),
+                    &format!("{op}_inner_plus_aead/{label}"),
+                    n,
+                    None,
+                );
+            }
+        }
+    }
+}
+
+criterion_group!(benches, overhead);
+criterion_main!(benches);

@@ -1,0 +1,156 @@
+//! Shared by the benches: timing that keeps every sample, so each group can print the ratios
+//! it was asked about from numbers measured in the same run.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId};
+
+/// Per-iteration times (seconds) of every sample criterion took, by benchmark name.
+#[derive(Default)]
+pub struct Recorder {
+    samples: RefCell<BTreeMap<String, Vec<f64>>>,
+}
+
+/// Inputs prepared per batch stay under this many bytes (setup is not timed).
+const BATCH_BYTES: usize = 32 << 20;
+const MAX_BATCH: u64 = 4096;
+
+impl Recorder {
+    /// Benchmarks `routine` on inputs made by `setup` (not timed) and keeps the samples under
+    /// `name/param`. `input_bytes` sizes the batches of prepared inputs.
+    pub fn bench<I, O>(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        param: &str,
+        input_bytes: usize,
+        mut setup: impl FnMut() -> I,
+        mut routine: impl FnMut(I) -> O,
+    ) {
+        let key = format!("{name}/{param}");
+        let per_batch = ((BATCH_BYTES / input_bytes.max(1)) as u64).clamp(1, MAX_BATCH);
+        group.bench_function(BenchmarkId::new(name, param), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                let mut outputs = Vec::with_capacity(per_batch.min(iters) as usize);
+                while left > 0 {
+                    let n = left.min(per_batch);
+                    let inputs: Vec<I> = (0..n).map(|_| setup()).collect();
+                    let t = Instant::now();
+                    for input in inputs {
+                        outputs.push(routine(black_box(input)));
+                    }
+                    total += t.elapsed();
+                    black_box(&outputs);
+                    outputs.clear();
+                    left -= n;
+                }
+                self.samples
+                    .borrow_mut()
+                    .entry(key.clone())
+                    .or_default()
+                    .push(total.as_secs_f64() / iters as f64);
+                total
+            })
+        });
+    }
+
+    /// Median per-iteration time in seconds of `name/param` (as measured in this run).
+    pub fn median(&self, key: &str) -> Option<f64> {
+        let mut v = self.samples.borrow().get(key)?.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    }
+
+    /// Prints `ours / baseline` for one comparison, with the target it is held to.
+    pub fn ratio(&self, label: &str, ours: &str, baseline: &str, target: Option<f64>) {
+        match (self.median(ours), self.median(baseline)) {
+            (Some(a), Some(b)) => {
+                let r = a / b;
+                let verdict = match target {
+                    Some(t) if r <= t => format!("  (target <= {t:.2}: met)"),
+                    Some(t) => format!("  (target <= {t:.2}: NOT met)"),
+                    None => String::new(),
+                };
+                println!(
+                    "RATIO {label}: {r:.3}  [{ours} {} / {baseline} {}]{verdict}",
+                    fmt_time(a),
+                    fmt_time(b)
+                );
+            }
+            _ => println!("RATIO {label}: not measured (filtered out)"),
+        }
+    }
+
+    /// Prints the throughput of `key` for `bytes` per iteration.
+    pub fn throughput(&self, label: &str, key: &str, bytes: usize, target_gbps: Option<f64>) {
+        if let Some(t) = self.median(key) {
+            let gbps = bytes as f64 / t / 1e9;
+            let verdict = match target_gbps {
+                Some(g) if gbps >= g => format!("  (target >= {g:.1} GB/s: met)"),
+                Some(g) => format!("  (target >= {g:.1} GB/s: NOT met)"),
+                None => String::new(),
+            };
+            println!(
+                "THROUGHPUT {label}: {gbps:.2} GB/s  [{key} {}]{verdict}",
+                fmt_time(t)
+            );
+        }
+    }
+
+    /// Prints the absolute median of `key` against an absolute target.
+    pub fn absolute(&self, label: &str, key: &str, target: Duration) {
+        if let Some(t) = self.median(key) {
+            let met = if t <= target.as_secs_f64() {
+                "met"
+            } else {
+                "NOT met"
+            };
+            println!(
+                "TIME {label}: {}  (target <= {}: {met})",
+                fmt_time(t),
+                fmt_time(target.as_secs_f64())
+            );
+        }
+    }
+}
+
+/// A duration in seconds, human-readable.
+pub fn fmt_time(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{:.0} ns", s * 1e9)
+    } else if s < 1e-3 {
+        format!("{:.2} µs", s * 1e6)
+    } else {
+        format!("{:.2} ms", s * 1e3)
+    }
+}
+
+/// The value sizes the issue asks about, with their labels.
+pub const SIZES: [(usize, &str); 5] = [
+    (64, "64B"),
+    (1 << 10, "1KiB"),
+    (64 << 10, "64KiB"),
+    (1 << 20, "1MiB"),
+    (16 << 20, "16MiB"),
+];
+
+/// A deterministic value of `n` bytes (content does not matter to the ciphers).
+pub fn value(n: usize) -> Arc<Vec<u8>> {
+    Arc::new((0..n).map(|i| (i * 31 + 7) as u8).collect())
+}
+
+/// A copy of `v` with exactly its length as capacity, as LDK's serialisers hand values over.
+pub fn fresh(v: &[u8]) -> Vec<u8> {
+    v.to_vec()
+}

@@ -1,0 +1,52 @@
+//! Drives the record path for instruction counting: 1000 writes and reads of one value of the
+//! given size through `EncryptedStore` over a store that keeps one record and allocates
+//! nothing, so that the count is the wrapper's alone. Instruction counts are deterministic
+//! where times on a shared machine are not:
+//!
+//! `cargo build --release --example record_path &&
+//!  valgrind --tool=callgrind target/release/examples/record_path 64`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Mutex;
+
+use encrypted_kvstore::{EncryptedStore, RawKey};
+use lightning::io;
+use lightning::util::persist::KVStoreSync;
+
+/// Keeps the last record written and hands it back (moved) on the next read.
+#[derive(Default)]
+struct Slot(Mutex<Option<Vec<u8>>>);
+
+impl KVStoreSync for Slot {
+    fn read(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, io::Error> {
+        self.0
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+    fn write(&self, _: &str, _: &str, _: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        *self.0.lock().unwrap() = Some(buf);
+        Ok(())
+    }
+    fn remove(&self, _: &str, _: &str, _: &str, _: bool) -> Result<(), io::Error> {
+        Ok(())
+    }
+    fn list(&self, _: &str, _: &str) -> Result<Vec<String>, io::Error> {
+        Ok(Vec::new())
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("a value size in bytes"))
+        .unwrap_or(64);
+    let store =
+        EncryptedStore::create_with_key(Slot::default(), &RawKey::from_bytes([3; 32])).unwrap();
+    let key = "0101010101010101010101010101010101010101010101010101010101010101_0";
+    for _ in 0..1000 {
+        store.write("monitors", "", key, vec![5u8; n]).unwrap();
+        assert_eq!(store.read("monitors", "", key).unwrap().len(), n);
+    }
+}
