@@ -24,6 +24,26 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::poly1305_soft;
 
+#[cfg(feature = "parallel")]
+mod parallel;
+
+/// How a message is processed: `None` on the calling thread only, `Some(h)` on the calling
+/// thread and up to `h` helper threads (`parallel` feature; values of at least 256 KiB).
+type Threads = Option<usize>;
+
+/// The default for a message of `len` bytes.
+fn threads_for(len: usize) -> Threads {
+    #[cfg(feature = "parallel")]
+    if len >= parallel::MIN_LEN {
+        let helpers = parallel::helpers();
+        if helpers > 0 {
+            return Some(helpers);
+        }
+    }
+    let _ = len;
+    None
+}
+
 /// Bytes processed per step: a multiple of the ChaCha20 block (64) and of the Poly1305 block
 /// (16), small enough to stay in the L1 cache between encrypting and hashing it.
 const CHUNK: usize = 4096;
@@ -120,8 +140,26 @@ impl XChaCha20Poly1305 {
         ad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; 16], TooLong> {
+        self.seal_in_place_using(nonce, ad, buf, threads_for(buf.len()))
+    }
+
+    fn seal_in_place_using(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        buf: &mut [u8],
+        threads: Threads,
+    ) -> Result<[u8; 16], TooLong> {
         let (mut stream, mut mac) = self.start(nonce, ad.len(), buf.len())?;
         mac.update_padded(ad);
+        #[cfg(feature = "parallel")]
+        if let Some(helpers) = threads {
+            let (len, count) = (buf.len(), buf.len().div_ceil(parallel::UNIT));
+            let units = buf.chunks_mut(parallel::UNIT).map(|u| (u, &[][..]));
+            parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
+            return Ok(mac.finalize(ad.len(), len));
+        }
+        let _ = threads;
         for chunk in buf.chunks_mut(CHUNK) {
             stream.apply_keystream(chunk);
             mac.update_padded(chunk);
@@ -138,8 +176,35 @@ impl XChaCha20Poly1305 {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<[u8; 16], TooLong> {
+        self.seal_append_using(nonce, ad, plaintext, out, threads_for(plaintext.len()))
+    }
+
+    fn seal_append_using(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+        threads: Threads,
+    ) -> Result<[u8; 16], TooLong> {
         let (mut stream, mut mac) = self.start(nonce, ad.len(), plaintext.len())?;
         mac.update_padded(ad);
+        #[cfg(feature = "parallel")]
+        if let Some(helpers) = threads {
+            // Safe Rust cannot hand out uninitialised memory, so the ciphertext's place is
+            // zeroed first (one write-only pass); each thread then copies its units of
+            // plaintext there and encrypts them while they are in its cache.
+            let at = out.len();
+            out.resize(at.saturating_add(plaintext.len()), 0);
+            let dst = out.get_mut(at..).unwrap_or_default();
+            let count = plaintext.len().div_ceil(parallel::UNIT);
+            let units = dst
+                .chunks_mut(parallel::UNIT)
+                .zip(plaintext.chunks(parallel::UNIT));
+            parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
+            return Ok(mac.finalize(ad.len(), plaintext.len()));
+        }
+        let _ = threads;
         for chunk in plaintext.chunks(CHUNK) {
             let at = out.len();
             out.extend_from_slice(chunk);
@@ -163,11 +228,33 @@ impl XChaCha20Poly1305 {
         len: usize,
         tag: &[u8; 16],
     ) -> Result<(), ()> {
+        self.open_shifted_using(nonce, ad, buf, shift, len, tag, threads_for(len))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_shifted_using(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        buf: &mut [u8],
+        shift: usize,
+        len: usize,
+        tag: &[u8; 16],
+        threads: Threads,
+    ) -> Result<(), ()> {
         if shift.checked_add(len).is_none_or(|end| end > buf.len()) {
             return Err(());
         }
         let (mut stream, mut mac) = self.start(nonce, ad.len(), len).map_err(|_| ())?;
         mac.update_padded(ad);
+        #[cfg(feature = "parallel")]
+        if let Some(helpers) = threads {
+            if !parallel::open_shifted(&self.key, nonce, &mut mac, buf, shift, len, helpers) {
+                return Err(());
+            }
+            return self.check_tag(mac, ad.len(), len, tag, buf);
+        }
+        let _ = threads;
         let mut at = 0;
         while at < len {
             let n = CHUNK.min(len - at);
@@ -181,7 +268,20 @@ impl XChaCha20Poly1305 {
             }
             at += n;
         }
-        let expected = mac.finalize(ad.len(), len);
+        self.check_tag(mac, ad.len(), len, tag, buf)
+    }
+
+    /// Compares the tag in constant time; on mismatch zeroizes `buf`, which then holds
+    /// unauthenticated plaintext.
+    fn check_tag(
+        &self,
+        mac: Mac,
+        ad_len: usize,
+        len: usize,
+        tag: &[u8; 16],
+        buf: &mut [u8],
+    ) -> Result<(), ()> {
+        let expected = mac.finalize(ad_len, len);
         if bool::from(expected.ct_eq(tag)) {
             Ok(())
         } else {
@@ -260,6 +360,118 @@ mod tests {
                     assert_eq!(&rec[..len], &msg[..], "open {len} {ad_len} {shift}");
                 }
             }
+        }
+    }
+
+    /// The several-thread path against the crate, with 0 to 3 helpers, on lengths around the
+    /// unit size and past the ring of units in flight (so units wrap around it).
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn parallel_identical_to_chacha20poly1305_crate() {
+        use parallel::UNIT;
+        let mut rng = Lcg(11);
+        let lens = [
+            0,
+            1,
+            UNIT - 1,
+            UNIT,
+            UNIT + 1,
+            3 * UNIT + 17,
+            32 * UNIT,
+            33 * UNIT + 5,
+            100 * UNIT + 31,
+            parallel::MIN_LEN,
+        ];
+        for &len in &lens {
+            let (mut key, mut nonce) = ([0u8; 32], [0u8; 24]);
+            rng.fill(&mut key);
+            rng.fill(&mut nonce);
+            let mut ad = vec![0u8; 137];
+            let mut msg = vec![0u8; len];
+            rng.fill(&mut ad);
+            rng.fill(&mut msg);
+            let (ct, tag) = reference(&key, &nonce, &ad, &msg);
+            let ours = XChaCha20Poly1305::new(&key);
+            for helpers in 0..=3 {
+                let t = Some(helpers);
+                let mut buf = msg.clone();
+                assert_eq!(
+                    ours.seal_in_place_using(&nonce, &ad, &mut buf, t).unwrap(),
+                    tag,
+                    "seal_in_place {len} {helpers}"
+                );
+                assert!(buf == ct, "seal_in_place {len} {helpers}");
+
+                let mut out = vec![0xEE; 29];
+                let got = ours.seal_append_using(&nonce, &ad, &msg, &mut out, t);
+                assert_eq!(got.unwrap(), tag, "seal_append {len} {helpers}");
+                assert!(out[29..] == ct[..], "seal_append {len} {helpers}");
+
+                for shift in [0usize, 29] {
+                    let mut rec = vec![0xAB; shift];
+                    rec.extend_from_slice(&ct);
+                    rec.extend_from_slice(&tag);
+                    ours.open_shifted_using(&nonce, &ad, &mut rec, shift, len, &tag, t)
+                        .unwrap();
+                    assert!(rec[..len] == msg[..], "open {len} {helpers} {shift}");
+                }
+            }
+        }
+    }
+
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn parallel_any_flip_fails_and_zeroizes() {
+        let ours = XChaCha20Poly1305::new(&[5; 32]);
+        let nonce = [6; 24];
+        let len = 40 * parallel::UNIT + 3;
+        let msg: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut ct = msg.clone();
+        let tag = ours.seal_in_place(&nonce, b"ad", &mut ct).unwrap();
+        for (helpers, i) in [(1, 0), (2, len / 2), (3, len - 1), (1, 17 * parallel::UNIT)] {
+            let mut bad = vec![0xCD; 29];
+            bad.extend_from_slice(&ct);
+            bad[29 + i] ^= 0x01;
+            let r = ours.open_shifted_using(&nonce, b"ad", &mut bad, 29, len, &tag, Some(helpers));
+            assert!(r.is_err(), "flip at {i}");
+            assert!(
+                bad.iter().all(|&b| b == 0),
+                "not zeroized after flip at {i}"
+            );
+        }
+        // Buffer shorter than shift + len: refused, nothing touched.
+        let mut short = ct[..len - 1].to_vec();
+        assert!(ours
+            .open_shifted_using(&nonce, b"ad", &mut short, 0, len, &tag, Some(1))
+            .is_err());
+    }
+
+    /// The default choice (threads for long values when the feature is on) on long values.
+    #[test]
+    fn long_values_identical_to_crate() {
+        let mut rng = Lcg(3);
+        for len in [256 * 1024 - 1, 256 * 1024, 1 << 20, (1 << 20) + 12345] {
+            let (mut key, mut nonce) = ([0u8; 32], [0u8; 24]);
+            rng.fill(&mut key);
+            rng.fill(&mut nonce);
+            let mut msg = vec![0u8; len];
+            rng.fill(&mut msg);
+            let (ct, tag) = reference(&key, &nonce, b"names", &msg);
+            let ours = XChaCha20Poly1305::new(&key);
+            let mut out = Vec::new();
+            assert_eq!(
+                ours.seal_append(&nonce, b"names", &msg, &mut out).unwrap(),
+                tag
+            );
+            assert!(out == ct, "{len}");
+            let mut buf = msg.clone();
+            assert_eq!(ours.seal_in_place(&nonce, b"names", &mut buf).unwrap(), tag);
+            assert!(buf == ct, "{len}");
+            let mut rec = vec![1u8; 29];
+            rec.extend_from_slice(&ct);
+            ours.open_shifted(&nonce, b"names", &mut rec, 29, len, &tag)
+                .unwrap();
+            assert!(rec[..len] == msg[..], "{len}");
         }
     }
 
