@@ -28,7 +28,7 @@ use crate::poly1305_soft;
 mod parallel;
 
 /// How a message is processed: `None` on the calling thread only, `Some(h)` on the calling
-/// thread and up to `h` helper threads (`parallel` feature; values of at least 256 KiB).
+/// thread and up to `h` helper threads (`parallel` feature; values of at least 1 MiB).
 type Threads = Option<usize>;
 
 /// The default for a message of `len` bytes.
@@ -133,33 +133,15 @@ impl XChaCha20Poly1305 {
         Ok((stream, mac))
     }
 
-    /// Encrypts `buf` in place and returns the tag.
-    pub(crate) fn seal_in_place(
+    /// Encrypts `buf` in place on this thread and returns the tag.
+    fn seal_in_place(
         &self,
         nonce: &[u8; 24],
         ad: &[u8],
         buf: &mut [u8],
-    ) -> Result<[u8; 16], TooLong> {
-        self.seal_in_place_using(nonce, ad, buf, threads_for(buf.len()))
-    }
-
-    fn seal_in_place_using(
-        &self,
-        nonce: &[u8; 24],
-        ad: &[u8],
-        buf: &mut [u8],
-        threads: Threads,
     ) -> Result<[u8; 16], TooLong> {
         let (mut stream, mut mac) = self.start(nonce, ad.len(), buf.len())?;
         mac.update_padded(ad);
-        #[cfg(feature = "parallel")]
-        if let Some(helpers) = threads {
-            let (len, count) = (buf.len(), buf.len().div_ceil(parallel::UNIT));
-            let units = buf.chunks_mut(parallel::UNIT).map(|u| (u, &[][..]));
-            parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
-            return Ok(mac.finalize(ad.len(), len));
-        }
-        let _ = threads;
         for chunk in buf.chunks_mut(CHUNK) {
             stream.apply_keystream(chunk);
             mac.update_padded(chunk);
@@ -167,44 +149,111 @@ impl XChaCha20Poly1305 {
         Ok(mac.finalize(ad.len(), buf.len()))
     }
 
-    /// Appends `plaintext` to `out` encrypted, chunk by chunk (each chunk is copied once, then
-    /// encrypted while in cache), and returns the tag.
-    pub(crate) fn seal_append(
+    /// Moves the message at `buf[..len]` to `buf[shift..]` (`buf` is `shift + len` long, at
+    /// most 32 bytes of shift) and encrypts it there; returns the tag. On several threads the
+    /// move is done unit by unit as the units are encrypted, not in a separate pass.
+    pub(crate) fn seal_shifted(
         &self,
         nonce: &[u8; 24],
         ad: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
+        buf: &mut [u8],
+        shift: usize,
+        len: usize,
     ) -> Result<[u8; 16], TooLong> {
-        self.seal_append_using(nonce, ad, plaintext, out, threads_for(plaintext.len()))
+        self.seal_shifted_using(nonce, ad, buf, shift, len, threads_for(len))
     }
 
-    fn seal_append_using(
+    fn seal_shifted_using(
         &self,
         nonce: &[u8; 24],
         ad: &[u8],
-        plaintext: &[u8],
-        out: &mut Vec<u8>,
+        buf: &mut [u8],
+        shift: usize,
+        len: usize,
         threads: Threads,
     ) -> Result<[u8; 16], TooLong> {
-        let (mut stream, mut mac) = self.start(nonce, ad.len(), plaintext.len())?;
-        mac.update_padded(ad);
+        if shift.checked_add(len) != Some(buf.len()) {
+            return Err(TooLong);
+        }
         #[cfg(feature = "parallel")]
         if let Some(helpers) = threads {
-            // Safe Rust cannot hand out uninitialised memory, so the ciphertext's place is
-            // zeroed first (one write-only pass); each thread then copies its units of
-            // plaintext there and encrypts them while they are in its cache.
-            let at = out.len();
-            out.resize(at.saturating_add(plaintext.len()), 0);
-            let dst = out.get_mut(at..).unwrap_or_default();
+            if let Some(units) = parallel::ShiftedUnits::new(buf, shift, len) {
+                let (_, mut mac) = self.start(nonce, ad.len(), len)?;
+                mac.update_padded(ad);
+                let count = len.div_ceil(parallel::UNIT);
+                parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
+                return Ok(mac.finalize(ad.len(), len));
+            }
+        }
+        let _ = threads;
+        buf.copy_within(..len, shift);
+        let body = buf.get_mut(shift..).ok_or(TooLong)?;
+        self.seal_in_place(nonce, ad, body)
+    }
+
+    /// Returns `prefix ‖ ciphertext ‖ tag` in one new buffer of exactly that size.
+    pub(crate) fn seal_new(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        prefix: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, TooLong> {
+        self.seal_new_using(nonce, ad, prefix, plaintext, threads_for(plaintext.len()))
+    }
+
+    fn seal_new_using(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        prefix: &[u8],
+        plaintext: &[u8],
+        threads: Threads,
+    ) -> Result<Vec<u8>, TooLong> {
+        let total = prefix
+            .len()
+            .checked_add(plaintext.len())
+            .and_then(|n| n.checked_add(16))
+            .ok_or(TooLong)?;
+        #[cfg(feature = "parallel")]
+        if let Some(helpers) = threads {
+            let (_, mut mac) = self.start(nonce, ad.len(), plaintext.len())?;
+            mac.update_padded(ad);
+            // Safe Rust cannot hand out uninitialised memory, so the record is allocated
+            // zeroed: for a buffer this large the allocator usually maps fresh pages, which
+            // the kernel has zeroed already, so nothing is written twice, and each page is
+            // first touched by the thread that encrypts into it.
+            let mut rec = vec![0u8; total];
+            let (head, rest) = rec.split_at_mut(prefix.len());
+            head.copy_from_slice(prefix);
+            let (body, tag_out) = rest.split_at_mut(plaintext.len());
             let count = plaintext.len().div_ceil(parallel::UNIT);
-            let units = dst
+            let units = body
                 .chunks_mut(parallel::UNIT)
                 .zip(plaintext.chunks(parallel::UNIT));
             parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
-            return Ok(mac.finalize(ad.len(), plaintext.len()));
+            tag_out.copy_from_slice(&mac.finalize(ad.len(), plaintext.len()));
+            return Ok(rec);
         }
         let _ = threads;
+        let mut rec = Vec::with_capacity(total);
+        rec.extend_from_slice(prefix);
+        let tag = self.seal_append(nonce, ad, plaintext, &mut rec)?;
+        rec.extend_from_slice(&tag);
+        Ok(rec)
+    }
+
+    /// Appends `plaintext` to `out` encrypted, chunk by chunk on this thread (each chunk is
+    /// copied once, then encrypted while in cache), and returns the tag.
+    fn seal_append(
+        &self,
+        nonce: &[u8; 24],
+        ad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<[u8; 16], TooLong> {
+        let (mut stream, mut mac) = self.start(nonce, ad.len(), plaintext.len())?;
+        mac.update_padded(ad);
         for chunk in plaintext.chunks(CHUNK) {
             let at = out.len();
             out.extend_from_slice(chunk);
@@ -348,9 +397,19 @@ mod tests {
                 );
                 assert_eq!(buf, ct, "seal_in_place {len} {ad_len}");
 
+                let mut shifted = msg.clone();
+                shifted.resize(len + 29, 0);
+                let got = ours.seal_shifted(&nonce, &ad, &mut shifted, 29, len);
+                assert_eq!(got.unwrap(), tag, "seal_shifted {len} {ad_len}");
+                assert_eq!(&shifted[29..], &ct[..], "seal_shifted {len} {ad_len}");
+
                 let mut out = vec![0xEE; 3];
                 assert_eq!(ours.seal_append(&nonce, &ad, &msg, &mut out).unwrap(), tag);
                 assert_eq!(&out[3..], &ct[..], "seal_append {len} {ad_len}");
+                let rec = ours.seal_new(&nonce, &ad, &[0xEE; 3], &msg).unwrap();
+                assert_eq!((rec.len(), rec.capacity()), (3 + len + 16, 3 + len + 16));
+                assert_eq!(&rec[3..3 + len], &ct[..], "seal_new {len} {ad_len}");
+                assert_eq!(&rec[3 + len..], &tag[..], "seal_new {len} {ad_len}");
 
                 for shift in [0usize, 1, 29] {
                     let mut rec = vec![0xAB; shift];
@@ -373,6 +432,9 @@ mod tests {
         let lens = [
             0,
             1,
+            28,
+            29,
+            30,
             UNIT - 1,
             UNIT,
             UNIT + 1,
@@ -394,18 +456,25 @@ mod tests {
             let ours = XChaCha20Poly1305::new(&key);
             for helpers in 0..=3 {
                 let t = Some(helpers);
-                let mut buf = msg.clone();
-                assert_eq!(
-                    ours.seal_in_place_using(&nonce, &ad, &mut buf, t).unwrap(),
-                    tag,
-                    "seal_in_place {len} {helpers}"
-                );
-                assert!(buf == ct, "seal_in_place {len} {helpers}");
 
-                let mut out = vec![0xEE; 29];
-                let got = ours.seal_append_using(&nonce, &ad, &msg, &mut out, t);
-                assert_eq!(got.unwrap(), tag, "seal_append {len} {helpers}");
-                assert!(out[29..] == ct[..], "seal_append {len} {helpers}");
+                for shift in [0usize, 1, 29, 32] {
+                    let mut buf = msg.clone();
+                    buf.resize(len + shift, 0x77);
+                    let got = ours.seal_shifted_using(&nonce, &ad, &mut buf, shift, len, t);
+                    assert_eq!(got.unwrap(), tag, "seal_shifted {len} {helpers} {shift}");
+                    assert!(
+                        buf[shift..] == ct[..],
+                        "seal_shifted {len} {helpers} {shift}"
+                    );
+                }
+
+                let rec = ours
+                    .seal_new_using(&nonce, &ad, &[0xEE; 29], &msg, t)
+                    .unwrap();
+                assert_eq!(rec.len(), 29 + len + 16);
+                assert_eq!(rec[..29], [0xEE; 29]);
+                assert!(rec[29..29 + len] == ct[..], "seal_new {len} {helpers}");
+                assert_eq!(rec[29 + len..], tag, "seal_new {len} {helpers}");
 
                 for shift in [0usize, 29] {
                     let mut rec = vec![0xAB; shift];
@@ -450,7 +519,7 @@ mod tests {
     #[test]
     fn long_values_identical_to_crate() {
         let mut rng = Lcg(3);
-        for len in [256 * 1024 - 1, 256 * 1024, 1 << 20, (1 << 20) + 12345] {
+        for len in [(1 << 20) - 1, 1 << 20, (1 << 20) + 12345, 3 << 20] {
             let (mut key, mut nonce) = ([0u8; 32], [0u8; 24]);
             rng.fill(&mut key);
             rng.fill(&mut nonce);
@@ -458,15 +527,16 @@ mod tests {
             rng.fill(&mut msg);
             let (ct, tag) = reference(&key, &nonce, b"names", &msg);
             let ours = XChaCha20Poly1305::new(&key);
-            let mut out = Vec::new();
-            assert_eq!(
-                ours.seal_append(&nonce, b"names", &msg, &mut out).unwrap(),
-                tag
+            let rec = ours.seal_new(&nonce, b"names", &[9; 29], &msg).unwrap();
+            assert!(
+                rec[29..29 + len] == ct[..] && rec[29 + len..] == tag,
+                "{len}"
             );
-            assert!(out == ct, "{len}");
             let mut buf = msg.clone();
-            assert_eq!(ours.seal_in_place(&nonce, b"names", &mut buf).unwrap(), tag);
-            assert!(buf == ct, "{len}");
+            buf.resize(len + 29, 0);
+            let got = ours.seal_shifted(&nonce, b"names", &mut buf, 29, len);
+            assert_eq!(got.unwrap(), tag);
+            assert!(buf[29..] == ct[..], "{len}");
             let mut rec = vec![1u8; 29];
             rec.extend_from_slice(&ct);
             ours.open_shifted(&nonce, b"names", &mut rec, 29, len, &tag)

@@ -343,17 +343,19 @@ pub(crate) fn seal_record(
     prefix[1..5].copy_from_slice(&key_id.to_le_bytes());
     prefix[5..].copy_from_slice(nonce);
     if value.capacity() - n >= RECORD_OVERHEAD {
-        value.splice(0..0, prefix);
-        let body = value.get_mut(RECORD_PREFIX_LEN..).ok_or(TooLong)?;
-        let tag = cipher.seal_in_place(nonce, ad.as_bytes(), body)?;
+        // Within capacity: no allocation. The value moves 29 bytes up to make room for the
+        // prefix (on several threads, unit by unit as it is encrypted).
+        value.resize(n + RECORD_PREFIX_LEN, 0);
+        let tag = cipher.seal_shifted(nonce, ad.as_bytes(), &mut value, RECORD_PREFIX_LEN, n)?;
+        value
+            .get_mut(..RECORD_PREFIX_LEN)
+            .ok_or(TooLong)?
+            .copy_from_slice(&prefix);
         value.extend_from_slice(&tag);
         Ok(value)
     } else {
-        let mut rec = Vec::with_capacity(n.checked_add(RECORD_OVERHEAD).ok_or(TooLong)?);
-        rec.extend_from_slice(&prefix);
-        let tag = cipher.seal_append(nonce, ad.as_bytes(), &value, &mut rec)?;
+        let rec = cipher.seal_new(nonce, ad.as_bytes(), &prefix, &value)?;
         drop(value);
-        rec.extend_from_slice(&tag);
         Ok(rec)
     }
 }

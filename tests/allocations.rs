@@ -4,7 +4,7 @@
 //! decrypted in place in the buffer the inner store returned). Counts are deterministic, so
 //! this is a test; times are not, so the benches report those.
 //!
-//! Values of 256 KiB and more are sealed and opened on several threads (feature `parallel`,
+//! Values of 1 MiB and more are sealed and opened on several threads (feature `parallel`,
 //! src/aead/parallel.rs). Starting a scoped helper thread allocates its bookkeeping (a few
 //! small blocks, under 1 KiB per helper); the test holds those sizes to exactly one
 //! allocation of the value's size and that bound, and one-thread sizes to exact counts.
@@ -101,14 +101,14 @@ const SIZES: [usize; 10] = [
     1000,
     1 << 10,
     64 << 10,
-    (256 << 10) - 1,
     256 << 10,
+    (1 << 20) - 1,
     1 << 20,
     4 << 20,
 ];
 
 /// From this length on values may be processed on several threads.
-const THREADED: usize = 256 << 10;
+const THREADED: usize = 1 << 20;
 /// Bookkeeping of the helper threads, at most (bytes, allocations), for all helpers of one
 /// value together (at most three helpers start).
 const THREADS_BYTES: usize = 3 * 1024;
