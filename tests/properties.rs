@@ -15,16 +15,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll, Waker};
 
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RandomError, RandomSource,
-    RawKey, ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD,
-    RESERVED_PRIMARY_NAMESPACE,
+    EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RandomSource, RawKey,
+    ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning::io::ErrorKind;
 use lightning::util::persist::{KVStore, KVStoreSync};
@@ -32,27 +32,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngSeed};
 
-/// SplitMix64 over a counter: reproducible "randomness" for the stores under test.
-struct Seeded(AtomicU64);
-
-impl RandomSource for Seeded {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        for chunk in dest.chunks_mut(8) {
-            let mut z = self
-                .0
-                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-                .wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
 fn options(seed: u64) -> OpenOptions {
-    OpenOptions::new().random_source_for_tests_only(Arc::new(Seeded(AtomicU64::new(seed))))
+    common::seeded_options(seed)
 }
 
 /// A fresh raw-key store (no KDF cost) over a memory store, and that memory store.
@@ -111,7 +92,9 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
 /// `len` pseudo-random bytes from `seed` (cheaper than drawing each byte through proptest).
 fn bytes_from(seed: u64, len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
-    Seeded(AtomicU64::new(seed)).fill(&mut out).unwrap();
+    common::SplitMix(AtomicU64::new(seed))
+        .fill(&mut out)
+        .unwrap();
     out
 }
 

@@ -16,15 +16,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RandomError, RandomSource,
-    RawKey, ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RawKey, ReadError, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning::util::persist::KVStoreSync;
 
@@ -175,26 +176,8 @@ fn pinned_vectors_give_their_expected_outcome() {
 // ---------------------------------------------------------------------------------------------
 // Generator: deterministic, so regenerating must reproduce the pinned files byte for byte.
 
-/// SplitMix64: reproducible bytes for vectors. Never a source for real data.
-struct SplitMix(Mutex<u64>);
-
-impl RandomSource for SplitMix {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        let mut s = self.0.lock().unwrap();
-        for chunk in dest.chunks_mut(8) {
-            *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = *s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
 fn opts(seed: u64) -> OpenOptions {
-    OpenOptions::new().random_source_for_tests_only(Arc::new(SplitMix(Mutex::new(seed))))
+    common::seeded_options(seed)
 }
 
 const PASSPHRASE: &[u8] = b"correct horse battery staple";
