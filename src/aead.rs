@@ -63,6 +63,8 @@ pub(crate) struct TooLong;
 /// The XChaCha20-Poly1305 key of a store.
 pub(crate) struct XChaCha20Poly1305 {
     key: Zeroizing<[u8; 32]>,
+    /// Tests force a number of helper threads (or none) whatever the length.
+    forced: Option<Threads>,
 }
 
 // Lives on the stack for one message; boxing the large variant would cost an allocation.
@@ -105,7 +107,19 @@ impl XChaCha20Poly1305 {
     pub(crate) fn new(key: &[u8; 32]) -> Self {
         XChaCha20Poly1305 {
             key: Zeroizing::new(*key),
+            forced: None,
         }
+    }
+
+    /// The same key, always on `threads` (tests of the threaded path on short lengths).
+    #[cfg(all(test, feature = "parallel"))]
+    fn forcing(mut self, threads: Threads) -> Self {
+        self.forced = Some(threads);
+        self
+    }
+
+    fn threads(&self, len: usize) -> Threads {
+        self.forced.unwrap_or_else(|| threads_for(len))
     }
 
     /// The keystream positioned at block 1 and the Poly1305 state keyed from block 0.
@@ -160,21 +174,10 @@ impl XChaCha20Poly1305 {
         shift: usize,
         len: usize,
     ) -> Result<[u8; 16], TooLong> {
-        self.seal_shifted_using(nonce, ad, buf, shift, len, threads_for(len))
-    }
-
-    fn seal_shifted_using(
-        &self,
-        nonce: &[u8; 24],
-        ad: &[u8],
-        buf: &mut [u8],
-        shift: usize,
-        len: usize,
-        threads: Threads,
-    ) -> Result<[u8; 16], TooLong> {
         if shift.checked_add(len) != Some(buf.len()) {
             return Err(TooLong);
         }
+        let threads = self.threads(len);
         #[cfg(feature = "parallel")]
         if let Some(helpers) = threads {
             if let Some(units) = parallel::ShiftedUnits::new(buf, shift, len) {
@@ -199,17 +202,7 @@ impl XChaCha20Poly1305 {
         prefix: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, TooLong> {
-        self.seal_new_using(nonce, ad, prefix, plaintext, threads_for(plaintext.len()))
-    }
-
-    fn seal_new_using(
-        &self,
-        nonce: &[u8; 24],
-        ad: &[u8],
-        prefix: &[u8],
-        plaintext: &[u8],
-        threads: Threads,
-    ) -> Result<Vec<u8>, TooLong> {
+        let threads = self.threads(plaintext.len());
         let total = prefix
             .len()
             .checked_add(plaintext.len())
@@ -277,23 +270,10 @@ impl XChaCha20Poly1305 {
         len: usize,
         tag: &[u8; 16],
     ) -> Result<(), ()> {
-        self.open_shifted_using(nonce, ad, buf, shift, len, tag, threads_for(len))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn open_shifted_using(
-        &self,
-        nonce: &[u8; 24],
-        ad: &[u8],
-        buf: &mut [u8],
-        shift: usize,
-        len: usize,
-        tag: &[u8; 16],
-        threads: Threads,
-    ) -> Result<(), ()> {
         if shift.checked_add(len).is_none_or(|end| end > buf.len()) {
             return Err(());
         }
+        let threads = self.threads(len);
         let (mut stream, mut mac) = self.start(nonce, ad.len(), len).map_err(|_| ())?;
         mac.update_padded(ad);
         #[cfg(feature = "parallel")]
@@ -453,14 +433,13 @@ mod tests {
             rng.fill(&mut ad);
             rng.fill(&mut msg);
             let (ct, tag) = reference(&key, &nonce, &ad, &msg);
-            let ours = XChaCha20Poly1305::new(&key);
             for helpers in 0..=3 {
-                let t = Some(helpers);
+                let ours = XChaCha20Poly1305::new(&key).forcing(Some(helpers));
 
                 for shift in [0usize, 1, 29, 32] {
                     let mut buf = msg.clone();
                     buf.resize(len + shift, 0x77);
-                    let got = ours.seal_shifted_using(&nonce, &ad, &mut buf, shift, len, t);
+                    let got = ours.seal_shifted(&nonce, &ad, &mut buf, shift, len);
                     assert_eq!(got.unwrap(), tag, "seal_shifted {len} {helpers} {shift}");
                     assert!(
                         buf[shift..] == ct[..],
@@ -468,9 +447,7 @@ mod tests {
                     );
                 }
 
-                let rec = ours
-                    .seal_new_using(&nonce, &ad, &[0xEE; 29], &msg, t)
-                    .unwrap();
+                let rec = ours.seal_new(&nonce, &ad, &[0xEE; 29], &msg).unwrap();
                 assert_eq!(rec.len(), 29 + len + 16);
                 assert_eq!(rec[..29], [0xEE; 29]);
                 assert!(rec[29..29 + len] == ct[..], "seal_new {len} {helpers}");
@@ -480,7 +457,7 @@ mod tests {
                     let mut rec = vec![0xAB; shift];
                     rec.extend_from_slice(&ct);
                     rec.extend_from_slice(&tag);
-                    ours.open_shifted_using(&nonce, &ad, &mut rec, shift, len, &tag, t)
+                    ours.open_shifted(&nonce, &ad, &mut rec, shift, len, &tag)
                         .unwrap();
                     assert!(rec[..len] == msg[..], "open {len} {helpers} {shift}");
                 }
@@ -501,7 +478,8 @@ mod tests {
             let mut bad = vec![0xCD; 29];
             bad.extend_from_slice(&ct);
             bad[29 + i] ^= 0x01;
-            let r = ours.open_shifted_using(&nonce, b"ad", &mut bad, 29, len, &tag, Some(helpers));
+            let threaded = XChaCha20Poly1305::new(&[5; 32]).forcing(Some(helpers));
+            let r = threaded.open_shifted(&nonce, b"ad", &mut bad, 29, len, &tag);
             assert!(r.is_err(), "flip at {i}");
             assert!(
                 bad.iter().all(|&b| b == 0),
@@ -510,8 +488,9 @@ mod tests {
         }
         // Buffer shorter than shift + len: refused, nothing touched.
         let mut short = ct[..len - 1].to_vec();
-        assert!(ours
-            .open_shifted_using(&nonce, b"ad", &mut short, 0, len, &tag, Some(1))
+        let threaded = XChaCha20Poly1305::new(&[5; 32]).forcing(Some(1));
+        assert!(threaded
+            .open_shifted(&nonce, b"ad", &mut short, 0, len, &tag)
             .is_err());
     }
 

@@ -8,13 +8,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, MemoryStore, OpenOptions, RandomError, RandomSource, RawKey,
-    HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    EncryptedStore, KdfParams, MemoryStore, RawKey, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning::io;
 use lightning::util::async_poll::AsyncResult;
@@ -101,38 +101,12 @@ pub fn alloc_peak_since(baseline: usize) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Determinism.
 
-/// A deterministic random source (SplitMix64 over a counter). Predictable by design: for fuzzing
-/// only, where reproducibility matters and secrecy does not.
-#[derive(Debug)]
-pub struct DetRandom(AtomicU64);
-
-impl DetRandom {
-    /// A source whose stream depends only on `seed`.
-    pub fn new(seed: u64) -> Self {
-        DetRandom(AtomicU64::new(seed))
-    }
-}
-
-impl RandomSource for DetRandom {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
-        for chunk in dest.chunks_mut(8) {
-            let mut z = self
-                .0
-                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-                .wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
+// A deterministic random source (SplitMix64 over a counter), the test suite's own. Predictable
+// by design: for fuzzing only, where reproducibility matters and secrecy does not.
+#[path = "../../tests/common/splitmix.rs"]
+mod splitmix;
 /// Options whose random stream depends only on `seed`.
-pub fn det_options(seed: u64) -> OpenOptions {
-    OpenOptions::new().random_source_for_tests_only(Arc::new(DetRandom::new(seed)))
-}
+pub use splitmix::seeded_options as det_options;
 
 /// The cheapest Argon2id parameters (8 KiB, one pass, one lane): fuzzing tests parsing and
 /// logic, not the KDF's strength.
