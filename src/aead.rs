@@ -184,7 +184,9 @@ impl XChaCha20Poly1305 {
                 let (_, mut mac) = self.start(nonce, ad.len(), len)?;
                 mac.update_padded(ad);
                 let count = len.div_ceil(parallel::UNIT);
-                parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
+                if !parallel::seal(&self.key, nonce, &mut mac, units, count, helpers) {
+                    return Err(TooLong); // cannot happen: the units are cut to `count`
+                }
                 return Ok(mac.finalize(ad.len(), len));
             }
         }
@@ -224,7 +226,9 @@ impl XChaCha20Poly1305 {
             let units = body
                 .chunks_mut(parallel::UNIT)
                 .zip(plaintext.chunks(parallel::UNIT));
-            parallel::seal(&self.key, nonce, &mut mac, units, count, helpers);
+            if !parallel::seal(&self.key, nonce, &mut mac, units, count, helpers) {
+                return Err(TooLong); // cannot happen: the units are cut to `count`
+            }
             tag_out.copy_from_slice(&mac.finalize(ad.len(), plaintext.len()));
             return Ok(rec);
         }

@@ -257,7 +257,9 @@ fn seal_unit<'a>(stream: &mut XChaCha20, index: usize, (dst, src): SealUnit<'a>)
 }
 
 /// Encrypts the `units` (the message cut into [`UNIT`]-byte pieces, `count` of them, in
-/// order) and hashes the ciphertext into `mac`, with up to `helpers` helper threads.
+/// order) and hashes the ciphertext into `mac`, with up to `helpers` helper threads. `false`
+/// if the iterator did not yield exactly `count` units (a bug; the tag is then wrong and must
+/// not be used), rather than waiting for units that never come.
 pub(super) fn seal<'a, I>(
     key: &[u8; 32],
     nonce: &[u8; 24],
@@ -265,7 +267,8 @@ pub(super) fn seal<'a, I>(
     units: I,
     count: usize,
     helpers: usize,
-) where
+) -> bool
+where
     I: Iterator<Item = SealUnit<'a>> + Send,
 {
     let shared = Shared::new(SealState {
@@ -298,7 +301,7 @@ pub(super) fn seal<'a, I>(
         // The hashing thread.
         let mut stream = XChaCha20::new(key.into(), nonce.into());
         let mut st = shared.lock();
-        while st.hashed < count {
+        loop {
             let next = st.hashed;
             if let Some(ciphertext) = st.ready.get_mut(next % RING).and_then(Option::take) {
                 st.hashed += 1;
@@ -320,12 +323,15 @@ pub(super) fn seal<'a, I>(
                     st = shared.lock();
                     st.put_ready(index, ciphertext);
                 }
+            } else if st.claimed == st.hashed {
+                break; // nothing in flight and nothing left to claim
             } else {
                 // Unit `next` is being encrypted by a helper; it wakes us when it is done.
                 st = shared.wait(st);
             }
         }
-    });
+        st.hashed == count
+    })
 }
 
 struct OpenState<'a> {
@@ -438,4 +444,61 @@ pub(super) fn open_shifted(
         }
     });
     complete
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poly1305::universal_hash::KeyInit;
+
+    fn mac() -> Mac {
+        Mac::Simd(poly1305::Poly1305::new(&[1u8; 32].into()))
+    }
+
+    /// A count that does not match the units is reported, never waited on.
+    #[test]
+    fn wrong_unit_count_is_an_error_not_a_hang() {
+        let (key, nonce) = ([2u8; 32], [3u8; 24]);
+        for helpers in 0..=2 {
+            let mut buf = vec![7u8; 5 * UNIT + 9];
+            let units = buf.chunks_mut(UNIT).map(|u| (u, &[][..]));
+            assert!(seal(&key, &nonce, &mut mac(), units, 6, helpers));
+            for count in [0, 5, 7, 100] {
+                let units = buf.chunks_mut(UNIT).map(|u| (u, &[][..]));
+                assert!(!seal(&key, &nonce, &mut mac(), units, count, helpers));
+            }
+        }
+    }
+
+    /// The shifted units cover exactly the message, at every length around the shift and
+    /// the unit size.
+    #[test]
+    fn shifted_units_move_the_message_up() {
+        for shift in [0usize, 1, 29, 32] {
+            for len in [
+                0,
+                1,
+                shift,
+                shift + 1,
+                UNIT - 1,
+                UNIT,
+                UNIT + shift,
+                3 * UNIT + 5,
+            ] {
+                let msg: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let mut buf = msg.clone();
+                buf.resize(len + shift, 0xEE);
+                let units: Vec<usize> = ShiftedUnits::new(&mut buf, shift, len)
+                    .unwrap()
+                    .map(|(u, _)| u.len())
+                    .collect();
+                assert_eq!(units.iter().sum::<usize>(), len, "{shift} {len}");
+                assert_eq!(units.len(), len.div_ceil(UNIT), "{shift} {len}");
+                assert!(buf[shift..] == msg[..], "{shift} {len}");
+            }
+            let mut short = vec![0u8; 10];
+            assert!(ShiftedUnits::new(&mut short, shift, 11).is_none());
+        }
+        assert!(ShiftedUnits::new(&mut [0u8; 40], 33, 7).is_none());
+    }
 }
