@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use assert_cmd::assert::Assert;
 use assert_cmd::Command;
 use encrypted_kvstore::EncryptedStore;
 use lightning::ln::functional_test_utils::{
@@ -38,6 +39,36 @@ fn cli() -> Command {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `encrypt --from FROM --to TO --passphrase-file PW` with the cheap test KDF costs.
+fn encrypt_with(from: &Path, to: &Path, pw: &Path) -> Assert {
+    cli()
+        .args(["encrypt", "--from", s(from), "--to", s(to)])
+        .args(["--passphrase-file", s(pw), CHEAP])
+        .assert()
+}
+
+/// `verify STORE --passphrase-file PW`.
+fn verify_with(store: &Path, pw: &Path) -> Assert {
+    cli()
+        .args(["verify", s(store), "--passphrase-file", s(pw)])
+        .assert()
+}
+
+/// `decrypt --from FROM --to TO --passphrase-file PW`.
+fn decrypt_with(from: &Path, to: &Path, pw: &Path) -> Assert {
+    cli()
+        .args([
+            "decrypt",
+            "--from",
+            s(from),
+            "--to",
+            s(to),
+            "--passphrase-file",
+            s(pw),
+        ])
+        .assert()
 }
 
 fn pass_file(dir: &Path, name: &str, content: &str) -> PathBuf {
@@ -137,10 +168,7 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         assert!(files.iter().any(|(k, _)| k.starts_with("monitors/")));
         assert!(before.contains_key("manager") && before.contains_key("network_graph"));
 
-        cli()
-            .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
-            .args(["--passphrase-file", s(&pw1), CHEAP])
-            .assert()
+        encrypt_with(&plain, &enc, &pw1)
             .success()
             .stdout(predicate::str::contains(format!(
                 "encrypted {} values",
@@ -169,9 +197,7 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         assert_eq!(monitors[0].1.get_latest_update_id(), 10);
         drop(store);
 
-        cli()
-            .args(["verify", s(&enc), "--passphrase-file", s(&pw1)])
-            .assert()
+        verify_with(&enc, &pw1)
             .success()
             .stdout(predicate::str::contains(format!(
                 "verified {} values",
@@ -183,10 +209,7 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
             .args(["--new-passphrase-file", s(&pw2), CHEAP])
             .assert()
             .success();
-        cli()
-            .args(["verify", s(&enc), "--passphrase-file", s(&pw1)])
-            .assert()
-            .code(3);
+        verify_with(&enc, &pw1).code(3);
         let v = cli()
             .args(["verify", s(&enc), "--json", "--passphrase-file", s(&pw2)])
             .assert()
@@ -227,11 +250,7 @@ fn encrypted_small(tmp: &Path) -> (PathBuf, PathBuf) {
     let enc = tmp.join("enc");
     small_store(&plain);
     let pw = pass_file(tmp, "pw", "pw\n");
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
-        .success();
+    encrypt_with(&plain, &enc, &pw).success();
     (enc, pw)
 }
 
@@ -245,9 +264,7 @@ fn tampered_value_fails_verify_naming_the_key_without_printing_values() {
     bytes[i] ^= 1;
     fs::write(&target, bytes).unwrap();
 
-    let a = cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
+    let a = verify_with(&enc, &pw)
         .code(1)
         .stdout(predicate::str::contains("FAILED monitors/aa_0"))
         .stdout(predicate::str::contains("bb_1").not())
@@ -274,9 +291,7 @@ fn tampered_value_fails_verify_naming_the_key_without_printing_values() {
 
     // A value moved to another key also fails: records are bound to their names.
     fs::copy(enc.join("monitors").join("bb_1"), enc.join("manager")).unwrap();
-    cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
+    verify_with(&enc, &pw)
         .code(1)
         .stdout(predicate::str::contains("FAILED manager"))
         .stdout(predicate::str::contains("2 of 4 values"));
@@ -420,49 +435,23 @@ fn interrupted_encrypt_is_rerun_to_completion() {
 
     // What an interrupted run leaves: a staging directory with its marker, a header and only
     // some of the values (here one of them truncated mid-write, and a temporary file).
-    cli()
-        .args([
-            "encrypt",
-            "--from",
-            s(&plain),
-            "--to",
-            s(&staging.with_file_name("x")),
-        ])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
-        .success();
+    encrypt_with(&plain, &staging.with_file_name("x"), &pw).success();
     fs::rename(tmp.path().join("x"), &staging).unwrap();
     fs::remove_file(staging.join("monitors").join("bb_1")).unwrap();
     fs::write(staging.join("monitors").join("aa_0"), b"trunc").unwrap();
     fs::write(staging.join("monitors").join("bb_1.3.tmp"), b"half").unwrap();
     fs::write(staging.join("encrypted-kvstore-staging.tmp"), b"marker").unwrap();
 
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&plain, &enc, &pw)
         .success()
         .stderr(predicate::str::contains("interrupted"));
     assert!(!staging.exists());
     assert!(!enc.join("encrypted-kvstore-staging.tmp").exists());
-    cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
+    verify_with(&enc, &pw)
         .success()
         .stdout(predicate::str::contains("verified 4 values"));
     let out = tmp.path().join("out");
-    cli()
-        .args([
-            "decrypt",
-            "--from",
-            s(&enc),
-            "--to",
-            s(&out),
-            "--passphrase-file",
-            s(&pw),
-        ])
-        .assert()
-        .success();
+    decrypt_with(&enc, &out, &pw).success();
     assert_eq!(snapshot(&out), snapshot(&plain));
 
     // A `<DEST>.partial` this tool did not make is never deleted.
@@ -470,10 +459,7 @@ fn interrupted_encrypt_is_rerun_to_completion() {
     let foreign = tmp.path().join("other.partial");
     fs::create_dir(&foreign).unwrap();
     fs::write(foreign.join("precious"), b"keep me").unwrap();
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&other)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&plain, &other, &pw)
         .code(6)
         .stderr(predicate::str::contains("not made by this tool"));
     assert_eq!(fs::read(foreign.join("precious")).unwrap(), b"keep me");
@@ -489,10 +475,7 @@ fn refusals_have_documented_exit_codes() {
 
     // 6: destination exists and is not empty (here: the encrypted store itself, and a file).
     let before = snapshot(&enc);
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&plain, &enc, &pw)
         .code(6)
         .stderr(predicate::str::contains("not empty"));
     assert_eq!(snapshot(&enc), before);
@@ -504,11 +487,7 @@ fn refusals_have_documented_exit_codes() {
     // An empty destination directory is fine.
     let empty = t.join("empty");
     fs::create_dir(&empty).unwrap();
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&empty)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
-        .success();
+    encrypt_with(&plain, &empty, &pw).success();
 
     // 5: not a plaintext FilesystemStore directory.
     cli()
@@ -523,19 +502,13 @@ fn refusals_have_documented_exit_codes() {
         .assert()
         .code(5)
         .stderr(predicate::str::contains("does not exist"));
-    cli()
-        .args(["encrypt", "--from", s(&enc), "--to", s(&t.join("o2"))])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&enc, &t.join("o2"), &pw)
         .code(5)
         .stderr(predicate::str::contains("already an encrypted store"));
     let odd = t.join("odd");
     small_store(&odd);
     fs::write(odd.join("monitors").join("notes.txt"), b"x").unwrap();
-    cli()
-        .args(["encrypt", "--from", s(&odd), "--to", s(&t.join("o3"))])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&odd, &t.join("o3"), &pw)
         .code(5)
         .stderr(predicate::str::contains("monitors/notes.txt"));
     assert!(!t.join("o3").exists() && !t.join("o3.partial").exists());
@@ -552,16 +525,7 @@ fn refusals_have_documented_exit_codes() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("weaker"));
-    cli()
-        .args([
-            "encrypt",
-            "--from",
-            s(&plain),
-            "--to",
-            s(&plain.join("inside")),
-        ])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&plain, &plain.join("inside"), &pw)
         .code(2)
         .stderr(predicate::str::contains("overlap"));
     assert_eq!(snapshot(&plain).len(), {
@@ -582,10 +546,7 @@ fn refusals_have_documented_exit_codes() {
         .stderr(predicate::str::contains("--passphrase-file"))
         .stderr(predicate::str::contains(PASS_ENV));
     let empty_pw = pass_file(t, "empty-pw", "\n");
-    cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&empty_pw)])
-        .assert()
-        .code(8);
+    verify_with(&enc, &empty_pw).code(8);
 
     // 9: key not found.
     cli()
@@ -606,9 +567,7 @@ fn refusals_have_documented_exit_codes() {
     let mut h = fs::read(&header).unwrap();
     h[40] ^= 0x80;
     fs::write(&header, h).unwrap();
-    cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
+    verify_with(&enc, &pw)
         .code(7)
         .stderr(predicate::str::contains("corrupt"));
     cli().args(["info", s(&enc)]).assert().code(7);
@@ -627,9 +586,7 @@ fn passphrase_sources_env_file_and_passwd() {
         .assert()
         .success();
     let file = pass_file(t, "f", "from env\r\n");
-    cli()
-        .args(["verify", s(&store), "--passphrase-file", s(&file)])
-        .assert()
+    verify_with(&store, &file)
         .success()
         .stdout(predicate::str::contains("verified 0 values"));
     // The file wins over the environment.
@@ -740,10 +697,7 @@ fn files_outside_the_store_are_refused_or_explicitly_excluded() {
     let pw = pass_file(t, "pw", "pw");
     let enc = t.join("enc");
 
-    cli()
-        .args(["encrypt", "--from", s(&plain), "--to", s(&enc)])
-        .args(["--passphrase-file", s(&pw), CHEAP])
-        .assert()
+    encrypt_with(&plain, &enc, &pw)
         .code(5)
         .stderr(predicate::str::contains("logs/ldk.log"));
     assert!(!enc.exists());
@@ -783,25 +737,12 @@ fn files_outside_the_store_are_refused_or_explicitly_excluded() {
         .stderr(predicate::str::contains("no nothing-here"));
     assert_eq!(snapshot(&plain), before);
     assert!(!enc.join("logs").exists());
-    cli()
-        .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
+    verify_with(&enc, &pw)
         .success()
         .stdout(predicate::str::contains("verified 4 values"));
 
     let out = t.join("out");
-    cli()
-        .args([
-            "decrypt",
-            "--from",
-            s(&enc),
-            "--to",
-            s(&out),
-            "--passphrase-file",
-            s(&pw),
-        ])
-        .assert()
-        .success();
+    decrypt_with(&enc, &out, &pw).success();
     let mut expected = before;
     expected.retain(|k, _| k != "logs" && !k.starts_with("logs/"));
     assert_eq!(snapshot(&out), expected);
