@@ -7,35 +7,12 @@
 //!  valgrind --tool=callgrind target/release/examples/record_path 64`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Mutex;
-
 use encrypted_kvstore::{EncryptedStore, RawKey};
-use lightning::io;
 use lightning::util::persist::KVStoreSync;
 
-/// Keeps the last record written and hands it back (moved) on the next read.
-#[derive(Default)]
-struct Slot(Mutex<Option<Vec<u8>>>);
-
-impl KVStoreSync for Slot {
-    fn read(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, io::Error> {
-        self.0
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-    }
-    fn write(&self, _: &str, _: &str, _: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        *self.0.lock().unwrap() = Some(buf);
-        Ok(())
-    }
-    fn remove(&self, _: &str, _: &str, _: &str, _: bool) -> Result<(), io::Error> {
-        Ok(())
-    }
-    fn list(&self, _: &str, _: &str) -> Result<Vec<String>, io::Error> {
-        Ok(Vec::new())
-    }
-}
+#[path = "../tests/common/slot.rs"]
+mod slot;
+use slot::Slot;
 
 fn main() {
     let n: usize = std::env::args()

@@ -6,8 +6,11 @@
 //!
 //! Values of 1 MiB and more are sealed and opened on several threads (feature `parallel`,
 //! src/aead/parallel.rs). Starting a scoped helper thread allocates its bookkeeping (a few
-//! small blocks, under 1 KiB per helper); the test holds those sizes to exactly one
-//! allocation of the value's size and that bound, and one-thread sizes to exact counts.
+//! small blocks, under 1 KiB per helper), and the exiting helper frees some of it just after
+//! the call that started it has returned, possibly inside the next counted region. The test
+//! holds those sizes to exactly one allocation of the value's size plus that bound, and shows
+//! separately that nothing stays once the helpers have exited; one-thread sizes are held to
+//! exact counts.
 //!
 //! Runs without the test harness (`harness = false`) so that no other thread allocates while
 //! a region is counted.
@@ -19,78 +22,17 @@
 )]
 
 use std::alloc::System;
-use std::sync::Mutex;
 
 use encrypted_kvstore::{EncryptedStore, RawKey, RECORD_OVERHEAD};
-use lightning::io;
 use lightning::util::persist::{KVStore, KVStoreSync};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// An inner store that allocates nothing itself: it keeps the last record written and hands
-/// it back (moved, not copied) on the next read.
-#[derive(Default)]
-struct Slot(Mutex<Option<Vec<u8>>>);
-
-impl KVStoreSync for Slot {
-    fn read(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, io::Error> {
-        self.0
-            .lock()
-            .unwrap()
-            .take()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-    }
-    fn write(&self, _: &str, _: &str, _: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        *self.0.lock().unwrap() = Some(buf);
-        Ok(())
-    }
-    fn remove(&self, _: &str, _: &str, _: &str, _: bool) -> Result<(), io::Error> {
-        Ok(())
-    }
-    fn list(&self, _: &str, _: &str) -> Result<Vec<String>, io::Error> {
-        Ok(Vec::new())
-    }
-}
-
-impl KVStore for Slot {
-    fn read(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-    ) -> lightning::util::async_poll::AsyncResult<'static, Vec<u8>, io::Error> {
-        let r = KVStoreSync::read(self, p, s, k);
-        Box::pin(async move { r })
-    }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> lightning::util::async_poll::AsyncResult<'static, (), io::Error> {
-        let r = KVStoreSync::write(self, p, s, k, buf);
-        Box::pin(async move { r })
-    }
-    fn remove(
-        &self,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: bool,
-    ) -> lightning::util::async_poll::AsyncResult<'static, (), io::Error> {
-        Box::pin(async { Ok(()) })
-    }
-    fn list(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> lightning::util::async_poll::AsyncResult<'static, Vec<String>, io::Error> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
+#[path = "common/slot.rs"]
+mod slot;
+use slot::Slot;
 
 const P: &str = "monitors";
 const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
@@ -135,6 +77,22 @@ fn check(what: &str, n: usize, s: stats_alloc::Stats, value_allocs: usize, value
     }
 }
 
+/// Checks that a region's net change (bytes allocated minus freed) is `expected`: exactly
+/// below [`THREADED`]; from there on up to [`THREADS_BYTES`] either way, for the helpers'
+/// bookkeeping that is freed as they exit, which may be after the region (or, for the
+/// previous call's helpers, inside it). [`threaded_nothing_stays`] shows that it is all freed.
+fn check_net(what: &str, n: usize, s: stats_alloc::Stats, expected: isize) {
+    let net = s.bytes_allocated as isize - s.bytes_deallocated as isize;
+    if n < THREADED {
+        assert_eq!(net, expected, "{what} of {n} bytes, net bytes: {s:?}");
+    } else {
+        assert!(
+            net.abs_diff(expected) <= THREADS_BYTES,
+            "{what} of {n} bytes, net bytes {net} (expected {expected}): {s:?}"
+        );
+    }
+}
+
 fn value(n: usize, spare: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(n + spare);
     v.extend((0..n).map(|i| (i * 13 + 1) as u8));
@@ -151,18 +109,14 @@ fn sync_paths(store: &EncryptedStore<Slot>) {
         let w = reg.change();
         check("write (exact capacity)", n, w, 1, n + RECORD_OVERHEAD);
         // The caller's buffer was freed; only the record is live.
-        assert_eq!(
-            w.bytes_allocated - w.bytes_deallocated,
-            RECORD_OVERHEAD,
-            "write of {n} bytes: something besides the caller's buffer stayed or went: {w:?}"
-        );
+        check_net("write (exact capacity)", n, w, RECORD_OVERHEAD as isize);
 
         // Read: the value is decrypted where the inner store put the record; nothing new.
         let reg = Region::new(GLOBAL);
         let back = KVStoreSync::read(store, P, "", K).unwrap();
         let r = reg.change();
         check("read", n, r, 0, 0);
-        assert_eq!(r.bytes_deallocated, r.bytes_allocated, "read of {n}: {r:?}");
+        check_net("read", n, r, 0);
         assert_eq!(back, value(n, 0));
         drop(back);
 
@@ -172,12 +126,33 @@ fn sync_paths(store: &EncryptedStore<Slot>) {
         KVStoreSync::write(store, P, "", K, v).unwrap();
         let w = reg.change();
         check("write (spare capacity)", n, w, 0, 0);
-        assert_eq!(
-            w.bytes_deallocated, w.bytes_allocated,
-            "write of {n}: {w:?}"
-        );
+        check_net("write (spare capacity)", n, w, 0);
         assert_eq!(KVStoreSync::read(store, P, "", K).unwrap(), value(n, 0));
     }
+}
+
+/// Many threaded writes and reads, each freeing what it allocated: once the helper threads
+/// have exited (polled, up to 10 s, so a loaded machine only makes this slower), the region's
+/// net is exactly zero, so the helpers' bookkeeping is all freed.
+fn threaded_nothing_stays(store: &EncryptedStore<Slot>) {
+    let reg = Region::new(GLOBAL);
+    for i in 0..20 {
+        let v = value(THREADED, if i % 2 == 0 { 0 } else { RECORD_OVERHEAD });
+        KVStoreSync::write(store, P, "", K, v).unwrap();
+        let back = KVStoreSync::read(store, P, "", K).unwrap();
+        assert_eq!(back.len(), THREADED);
+    }
+    let net = |s: stats_alloc::Stats| s.bytes_allocated as isize - s.bytes_deallocated as isize;
+    for _ in 0..1000 {
+        if net(reg.change()) == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!(
+        "threaded writes and reads left bytes allocated: {:?}",
+        reg.change()
+    );
 }
 
 /// The async paths allocate their futures and owned copies of the three names, never anything
@@ -215,6 +190,7 @@ fn main() {
         Some(180)
     );
     sync_paths(&store);
+    threaded_nothing_stays(&store);
     async_paths(&store);
     println!("allocations: write and read paths allocate only what the AEAD needs");
 }
