@@ -283,6 +283,7 @@ impl XChaCha20Poly1305 {
         #[cfg(feature = "parallel")]
         if let Some(helpers) = threads {
             if !parallel::open_shifted(&self.key, nonce, &mut mac, buf, shift, len, helpers) {
+                buf.zeroize();
                 return Err(());
             }
             return self.check_tag(mac, ad.len(), len, tag, buf);

@@ -341,6 +341,8 @@ struct OpenState<'a> {
     tail: usize,
     /// Every unit has been hashed and queued.
     finished: bool,
+    /// Units taken off the queue for decryption.
+    taken: usize,
 }
 
 impl<'a> OpenState<'a> {
@@ -350,20 +352,27 @@ impl<'a> OpenState<'a> {
         }
         let unit = self.queue.get_mut(self.head % RING).and_then(Option::take);
         self.head += 1;
+        self.taken += usize::from(unit.is_some());
         unit
     }
 
-    fn push(&mut self, index: usize, unit: &'a mut [u8]) {
-        if let Some(slot) = self.queue.get_mut(self.tail % RING) {
-            *slot = Some((index, unit));
-            self.tail += 1;
+    /// `false` if the queue is full (the caller never lets it be).
+    fn push(&mut self, index: usize, unit: &'a mut [u8]) -> bool {
+        match self.queue.get_mut(self.tail % RING) {
+            Some(slot) if slot.is_none() => {
+                *slot = Some((index, unit));
+                self.tail += 1;
+                true
+            }
+            _ => false,
         }
     }
 }
 
 /// Hashes the ciphertext at `buf[shift..shift + len]` into `mac`, moves it to `buf[..len]`
-/// and decrypts it there, with up to `helpers` helper threads. `false` (and nothing hashed or
-/// decrypted) if `buf` is shorter than `shift + len`.
+/// and decrypts it there, with up to `helpers` helper threads. `false` if `buf` is shorter
+/// than `shift + len` (nothing touched), or if some unit was not decrypted (a bug; `buf` may
+/// then hold plaintext and must be zeroized, never used).
 pub(super) fn open_shifted(
     key: &[u8; 32],
     nonce: &[u8; 24],
@@ -384,6 +393,7 @@ pub(super) fn open_shifted(
         head: 0,
         tail: 0,
         finished: false,
+        taken: 0,
     });
     let shared = &shared;
     let helper = move || {
@@ -408,7 +418,7 @@ pub(super) fn open_shifted(
         // The hashing thread. `rest` is the buffer from the current unit's final place on.
         let mut stream = XChaCha20::new(key.into(), nonce.into());
         let mut rest: &mut [u8] = buf;
-        let (mut index, mut at) = (0usize, 0usize);
+        let (mut index, mut at, mut own) = (0usize, 0usize, 0usize);
         while at < len {
             let n = UNIT.min(len - at);
             let Some(ciphertext) = rest.get(shift..shift + n) else {
@@ -426,8 +436,9 @@ pub(super) fn open_shifted(
             if st.tail - st.head >= backlog {
                 drop(st);
                 apply_unit(&mut stream, index, unit);
+                own += 1;
             } else {
-                st.push(index, unit);
+                complete &= st.push(index, unit);
                 shared.wake();
             }
             index += 1;
@@ -442,6 +453,9 @@ pub(super) fn open_shifted(
             apply_unit(&mut stream, index, unit);
             st = shared.lock();
         }
+        // Every hashed unit was decrypted, by us or by a helper (a unit lost to a bug would
+        // otherwise be returned still encrypted, under a tag that verifies).
+        complete &= st.taken + own == index;
     });
     complete
 }
