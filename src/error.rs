@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use lightning::io;
+use bitcoin::io;
 
 use crate::names::InvalidName;
 use crate::rng::RandomError;
@@ -18,8 +18,8 @@ pub enum OpenError {
     /// `create` found a header: the inner store already is an encrypted store. Nothing was written.
     AlreadyInitialized,
     /// `create` found values in the inner store but no header: it refuses to start an encrypted
-    /// store on top of existing data. Migrate that data instead (see
-    /// [`migrate_kv_store_data`](lightning::util::persist::migrate_kv_store_data)).
+    /// store on top of existing data. Migrate that data instead (with LDK's
+    /// `migrate_kv_store_data`).
     ExistingData {
         /// A primary namespace where values were found (`""` for the top level).
         primary_namespace: String,

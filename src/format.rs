@@ -52,7 +52,7 @@ pub const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
 const KEK_LABEL_PASSPHRASE: &[u8] = b"encrypted-kvstore v1 passphrase kek";
 const KEK_LABEL_RAW: &[u8] = b"encrypted-kvstore v1 raw-key kek";
 const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v1 record";
-const MAX_NAME_LEN: usize = lightning::util::persist::KVSTORE_NAMESPACE_KEY_MAX_LEN;
+const MAX_NAME_LEN: usize = crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN;
 const AD_MAX: usize = RECORD_AD_LABEL.len() + 1 + 4 + STORE_ID_LEN + 3 * (4 + MAX_NAME_LEN);
 
 /// How a store's data key is protected.

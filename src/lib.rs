@@ -1,6 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(not(any(feature = "lightning-0-2", feature = "lightning-0-3")))]
+compile_error!(
+    "encrypted-kvstore implements LDK's store traits: enable `lightning-0-2` (the default; \
+     lightning 0.2, ldk-node 0.7) and/or `lightning-0-3` (lightning 0.3)"
+);
+
+// The core: format, keys, records, names, errors. Nothing here knows LDK's trait signatures.
 mod aead;
 mod error;
 mod format;
@@ -11,15 +18,20 @@ mod names;
 mod poly1305_soft;
 mod rng;
 mod store;
+// The header's life cycle (create, open, change of credential), over a private header I/O.
+mod open;
+// One adapter per LDK version, and the version markers.
+pub mod ldk;
 
 pub use error::{OpenError, ReadError, WriteError};
 pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 pub use kdf::{KdfParams, KdfParamsError};
 pub use keys::RawKey;
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, DEFAULT_PAGE_SIZE};
 pub use names::{InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+pub use open::OpenOptions;
 pub use rng::{OsRandom, RandomError, RandomSource};
-pub use store::{EncryptedStore, OpenOptions, SharedStore, StoreInfo};
+pub use store::{EncryptedStore, SharedStore, StoreInfo};
 
 /// Hooks for the fuzz targets in `fuzz/` (feature `fuzzing`). **Not an API**: hidden, unstable,
 /// and absent from normal builds. It reaches parts of the format that the public API only uses

@@ -1,20 +1,52 @@
-//! A plaintext in-memory store, for tests, examples and benchmarks.
+//! A plaintext in-memory store, for tests, examples and benchmarks. The LDK traits of each
+//! enabled version are implemented in `ldk/` over the methods here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use lightning::io;
-use lightning::util::async_poll::AsyncResult;
-use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
+use bitcoin::io;
 
-type Map = BTreeMap<(String, String, String), Vec<u8>>;
+type Map = BTreeMap<(String, String, String), Entry>;
+
+// Creation order and page size serve only LDK 0.3's paginated listing.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "lightning-0-3"), allow(dead_code))]
+struct Entry {
+    /// Creation order: set when the key is first written, kept when it is overwritten.
+    created: u64,
+    value: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    map: Map,
+    next_created: u64,
+}
+
+/// How many keys a page of [`MemoryStore`]'s paginated listing holds unless told otherwise
+/// (as many as LDK 0.3's `FilesystemStoreV2`).
+pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// A plaintext key-value store in memory: a sorted map behind a lock. Clones share the same
 /// map. It checks no names (the encrypted store does that before calling it); it exists for
 /// tests, examples and benchmarks, not for persistence.
-#[derive(Debug, Clone, Default)]
+///
+/// With LDK 0.3 it also lists keys page by page (`PaginatedKVStoreSync`), newest created first,
+/// with the creation sequence number as the page token.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "lightning-0-3"), allow(dead_code))]
 pub struct MemoryStore {
-    map: Arc<RwLock<Map>>,
+    state: Arc<RwLock<State>>,
+    page_size: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            state: Arc::default(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
 }
 
 impl MemoryStore {
@@ -23,14 +55,119 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// An empty store whose paginated listings hold at most `page_size` keys a page (at least
+    /// one).
+    pub fn with_page_size(page_size: usize) -> Self {
+        MemoryStore {
+            state: Arc::default(),
+            page_size: page_size.max(1),
+        }
+    }
+
     /// Number of values held (including an encrypted store's header).
     pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
+        self.state.read().map(|m| m.map.len()).unwrap_or(0)
     }
 
     /// Whether the store holds no value.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    pub(crate) fn get(&self, p: &str, s: &str, key: &str) -> Result<Vec<u8>, io::Error> {
+        let m = self.state.read().map_err(|_| poisoned())?;
+        m.map
+            .get(&k(p, s, key))
+            .map(|e| e.value.clone())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "key not found"))
+    }
+
+    pub(crate) fn put(&self, p: &str, s: &str, key: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        let mut m = self.state.write().map_err(|_| poisoned())?;
+        let State { map, next_created } = &mut *m;
+        match map.get_mut(&k(p, s, key)) {
+            Some(e) => e.value = buf,
+            None => {
+                *next_created += 1;
+                let created = *next_created;
+                map.insert(
+                    k(p, s, key),
+                    Entry {
+                        created,
+                        value: buf,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn delete(&self, p: &str, s: &str, key: &str) -> Result<(), io::Error> {
+        self.state
+            .write()
+            .map_err(|_| poisoned())?
+            .map
+            .remove(&k(p, s, key));
+        Ok(())
+    }
+
+    pub(crate) fn keys_in(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
+        let m = self.state.read().map_err(|_| poisoned())?;
+        Ok(m.map
+            .keys()
+            .filter(|(mp, ms, _)| mp == p && ms == s)
+            .map(|(_, _, key)| key.clone())
+            .collect())
+    }
+
+    pub(crate) fn all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        Ok(self
+            .state
+            .read()
+            .map_err(|_| poisoned())?
+            .map
+            .keys()
+            .cloned()
+            .collect())
+    }
+
+    /// One page of the keys of (`p`, `s`), newest created first, after the entry whose creation
+    /// number is `token` (a deleted entry's token resumes at the next older key). Returns the
+    /// keys and the token of the next page, if there is one.
+    #[cfg_attr(not(feature = "lightning-0-3"), allow(dead_code))]
+    pub(crate) fn page(
+        &self,
+        p: &str,
+        s: &str,
+        token: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), io::Error> {
+        let after = match token {
+            None => u64::MAX,
+            Some(t) => t.parse::<u64>().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a page token of this store",
+                )
+            })?,
+        };
+        let m = self.state.read().map_err(|_| poisoned())?;
+        let mut entries: Vec<(u64, &str)> = m
+            .map
+            .iter()
+            .filter(|((mp, ms, _), e)| mp == p && ms == s && e.created < after)
+            .map(|((_, _, key), e)| (e.created, key.as_str()))
+            .collect();
+        entries.sort_unstable_by_key(|&(created, _)| core::cmp::Reverse(created));
+        let more = entries.len() > self.page_size;
+        entries.truncate(self.page_size);
+        let next = match entries.last() {
+            Some((created, _)) if more => Some(created.to_string()),
+            _ => None,
+        };
+        Ok((
+            entries.into_iter().map(|(_, key)| key.to_owned()).collect(),
+            next,
+        ))
     }
 }
 
@@ -40,80 +177,4 @@ fn poisoned() -> io::Error {
 
 fn k(p: &str, s: &str, key: &str) -> (String, String, String) {
     (p.to_owned(), s.to_owned(), key.to_owned())
-}
-
-impl KVStoreSync for MemoryStore {
-    fn read(&self, p: &str, s: &str, key: &str) -> Result<Vec<u8>, io::Error> {
-        let m = self.map.read().map_err(|_| poisoned())?;
-        m.get(&k(p, s, key))
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "key not found"))
-    }
-
-    fn write(&self, p: &str, s: &str, key: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        self.map
-            .write()
-            .map_err(|_| poisoned())?
-            .insert(k(p, s, key), buf);
-        Ok(())
-    }
-
-    fn remove(&self, p: &str, s: &str, key: &str, _lazy: bool) -> Result<(), io::Error> {
-        self.map
-            .write()
-            .map_err(|_| poisoned())?
-            .remove(&k(p, s, key));
-        Ok(())
-    }
-
-    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        let m = self.map.read().map_err(|_| poisoned())?;
-        Ok(m.keys()
-            .filter(|(mp, ms, _)| mp == p && ms == s)
-            .map(|(_, _, key)| key.clone())
-            .collect())
-    }
-}
-
-impl KVStore for MemoryStore {
-    fn read(&self, p: &str, s: &str, key: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        let r = KVStoreSync::read(self, p, s, key);
-        Box::pin(async move { r })
-    }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> AsyncResult<'static, (), io::Error> {
-        let r = KVStoreSync::write(self, p, s, key, buf);
-        Box::pin(async move { r })
-    }
-    fn remove(
-        &self,
-        p: &str,
-        s: &str,
-        key: &str,
-        lazy: bool,
-    ) -> AsyncResult<'static, (), io::Error> {
-        let r = KVStoreSync::remove(self, p, s, key, lazy);
-        Box::pin(async move { r })
-    }
-    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
-        let r = KVStoreSync::list(self, p, s);
-        Box::pin(async move { r })
-    }
-}
-
-impl MigratableKVStore for MemoryStore {
-    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        Ok(self
-            .map
-            .read()
-            .map_err(|_| poisoned())?
-            .keys()
-            .cloned()
-            .collect())
-    }
 }

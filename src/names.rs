@@ -2,12 +2,13 @@
 
 use core::fmt;
 
-use lightning::util::persist::KVSTORE_NAMESPACE_KEY_MAX_LEN;
+/// LDK's longest namespace or key (`KVSTORE_NAMESPACE_KEY_MAX_LEN`, the same in every supported
+/// LDK version; each adapter's tests pin it).
+pub(crate) const KVSTORE_NAMESPACE_KEY_MAX_LEN: usize = 120;
 
 /// The primary namespace that holds the store header. User data can never be read, written,
-/// removed or listed there; [`MigratableKVStore::list_all_keys`] leaves it out.
-///
-/// [`MigratableKVStore::list_all_keys`]: lightning::util::persist::MigratableKVStore::list_all_keys
+/// removed or listed there (paginated listings included); `list_all_keys` of the migration
+/// traits leaves it out.
 pub const RESERVED_PRIMARY_NAMESPACE: &str = "encrypted_kvstore";
 /// The secondary namespace of the store header.
 pub const HEADER_SECONDARY_NAMESPACE: &str = "";
@@ -16,7 +17,7 @@ pub const HEADER_KEY: &str = "header";
 
 /// A namespace or key that LDK's store contract does not allow, or that is reserved.
 ///
-/// Returned (inside an [`io::Error`](lightning::io::Error) of kind `InvalidInput`) before
+/// Returned (inside an [`io::Error`](bitcoin::io::Error) of kind `InvalidInput`) before
 /// anything reaches the inner store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -107,12 +108,15 @@ pub(crate) fn check_key(primary: &str, secondary: &str, key: &str) -> Result<(),
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// LDK's `KVSTORE_NAMESPACE_KEY_ALPHABET` (each adapter's tests pin it to its version's).
+    pub(crate) const KVSTORE_NAMESPACE_KEY_ALPHABET: &str =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
 
     #[test]
     fn byte_test_is_ldk_alphabet() {
-        use lightning::util::persist::KVSTORE_NAMESPACE_KEY_ALPHABET;
         for b in 0..=u8::MAX {
             assert_eq!(
                 in_alphabet(b),

@@ -2,6 +2,7 @@
 //! in tests that need deterministic output (test vectors, fuzzing).
 
 use core::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use rand::TryRng;
@@ -34,7 +35,11 @@ impl std::error::Error for RandomError {}
 /// Production code never needs this: every constructor uses [`OsRandom`] unless told
 /// otherwise. It exists so tests can make output reproducible; a weak source here
 /// destroys the security of every value written with it.
-pub trait RandomSource: Send + Sync {
+///
+/// The unwind-safety bounds let [`EncryptedStore<S>`](crate::EncryptedStore) keep every auto
+/// trait of `S` (LDK's store test helpers require `RefUnwindSafe`); a source that holds its
+/// state in a `Mutex` or atomics has them.
+pub trait RandomSource: Send + Sync + UnwindSafe + RefUnwindSafe {
     /// Fills `dest` with random bytes, or fails without filling it.
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError>;
 }

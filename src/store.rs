@@ -1,35 +1,17 @@
-//! `EncryptedStore`: the wrapper itself, and its `KVStoreSync`, `KVStore` and
-//! `MigratableKVStore` implementations.
+//! `EncryptedStore`: the state of an open store (its inner store, keys and header) and the
+//! sealing and opening of one value. It knows nothing of LDK's trait signatures: the adapters in
+//! `ldk/` implement each LDK version's traits by calling it, and `open.rs` creates and opens it.
 
 use core::fmt;
 use std::sync::{Arc, Mutex};
 
-use lightning::io;
-use lightning::util::async_poll::AsyncResult;
-use lightning::util::persist::{
-    KVStore, KVStoreSync, MigratableKVStore,
-    ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-    CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-    CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
-};
 use zeroize::Zeroizing;
 
 use crate::aead::XChaCha20Poly1305;
-use crate::error::{OpenError, ReadError, WriteError};
-use crate::format::{
-    self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN,
-};
-use crate::kdf::{self, DeriveError, KdfParams};
-use crate::keys::RawKey;
-use crate::names::{self, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
-use crate::rng::{self, RandomSource, SharedRandom};
-
-/// What unlocks a store.
-#[derive(Clone, Copy)]
-enum Credential<'a> {
-    Passphrase(&'a [u8]),
-    Key(&'a RawKey),
-}
+use crate::error::{ReadError, WriteError};
+use crate::format::{self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, STORE_ID_LEN};
+use crate::names::{self, RESERVED_PRIMARY_NAMESPACE};
+use crate::rng::SharedRandom;
 
 /// Public facts about a store, read from its header. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +27,7 @@ pub struct StoreInfo {
 }
 
 impl StoreInfo {
-    fn of(h: &Header) -> StoreInfo {
+    pub(crate) fn of(h: &Header) -> StoreInfo {
         StoreInfo {
             format_version: format::FORMAT_VERSION,
             protection: h.protection,
@@ -56,15 +38,15 @@ impl StoreInfo {
 }
 
 /// The keys and identity of an open store, shared by the store and its in-flight futures.
-struct Keys {
-    cipher: XChaCha20Poly1305,
-    data_key: Zeroizing<[u8; DATA_KEY_LEN]>,
-    store_id: [u8; STORE_ID_LEN],
-    key_id: u32,
-    rng: SharedRandom,
+pub(crate) struct Keys {
+    pub(crate) cipher: XChaCha20Poly1305,
+    pub(crate) data_key: Zeroizing<[u8; DATA_KEY_LEN]>,
+    pub(crate) store_id: [u8; STORE_ID_LEN],
+    pub(crate) key_id: u32,
+    pub(crate) rng: SharedRandom,
     /// The current header. Locked only to change the passphrase or read `info`; never on the
     /// read/write path.
-    header: Mutex<Header>,
+    pub(crate) header: Mutex<Header>,
 }
 
 impl Keys {
@@ -72,7 +54,7 @@ impl Keys {
         RecordAd::new(&self.store_id, self.key_id, primary, secondary, key)
     }
 
-    fn seal(
+    pub(crate) fn seal(
         &self,
         primary: &str,
         secondary: &str,
@@ -89,7 +71,7 @@ impl Keys {
             .map_err(|_| WriteError::ValueTooLarge)
     }
 
-    fn open(
+    pub(crate) fn open(
         &self,
         primary: &str,
         secondary: &str,
@@ -106,360 +88,6 @@ impl Keys {
     }
 }
 
-/// Options for creating and opening stores. [`EncryptedStore::create`] and friends use the
-/// defaults; this type exists to replace the random source in tests.
-#[derive(Clone)]
-pub struct OpenOptions {
-    rng: SharedRandom,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions { rng: rng::os() }
-    }
-}
-
-impl fmt::Debug for OpenOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenOptions").finish_non_exhaustive()
-    }
-}
-
-fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
-    let mut b = [0u8; N];
-    rng.fill(&mut b).map_err(OpenError::Random)?;
-    Ok(b)
-}
-
-fn derive_kek(
-    protection: &Protection,
-    salt: &[u8; SALT_LEN],
-    cred: Credential<'_>,
-) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    match (protection, cred) {
-        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
-                DeriveError::OutOfMemory => OpenError::OutOfMemory,
-                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
-            })
-        }
-        (Protection::RawKey, Credential::Key(k)) => Ok(format::raw_kek(k.bytes(), salt)),
-        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
-        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
-    }
-}
-
-impl OpenOptions {
-    /// Default options: randomness from the operating system.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Replaces the random source (salts, store identity, data key, nonces).
-    ///
-    /// **For tests only**: a predictable source makes every value written with it readable by
-    /// anyone who can predict it, and a repeating one reuses nonces.
-    pub fn random_source_for_tests_only(mut self, rng: Arc<dyn RandomSource>) -> Self {
-        self.rng = rng;
-        self
-    }
-
-    /// Wraps `data_key` into a fresh header for `cred` (new salt and wrap nonce).
-    fn wrap(
-        &self,
-        store_id: [u8; STORE_ID_LEN],
-        key_id: u32,
-        data_key: &[u8; DATA_KEY_LEN],
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<Header, OpenError> {
-        let protection = match (cred, params) {
-            (Credential::Passphrase(p), Some(params)) => {
-                if p.is_empty() {
-                    return Err(OpenError::EmptyPassphrase);
-                }
-                Protection::Passphrase(params)
-            }
-            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
-            (Credential::Key(_), _) => Protection::RawKey,
-        };
-        let salt = fill::<SALT_LEN>(&*self.rng)?;
-        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&protection, &salt, cred)?;
-        Ok(Header::seal(
-            protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
-        ))
-    }
-
-    /// A new header and data key.
-    fn new_header(
-        &self,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<(Header, Zeroizing<[u8; DATA_KEY_LEN]>), OpenError> {
-        let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
-        let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
-        self.rng
-            .fill(&mut data_key[..])
-            .map_err(OpenError::Random)?;
-        let header = self.wrap(store_id, 0, &data_key, cred, params)?;
-        Ok((header, data_key))
-    }
-
-    fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
-        Arc::new(Keys {
-            cipher: XChaCha20Poly1305::new(&data_key),
-            data_key,
-            store_id: header.store_id,
-            key_id: header.key_id,
-            rng: Arc::clone(&self.rng),
-            header: Mutex::new(header),
-        })
-    }
-
-    /// Unlocks header bytes read from the inner store (`None`: there was no header).
-    fn unlock(&self, bytes: Option<Vec<u8>>, cred: Credential<'_>) -> Result<Arc<Keys>, OpenError> {
-        let bytes = bytes.ok_or(OpenError::NotInitialized)?;
-        let header = parse_header(&bytes)?;
-        let kek = derive_kek(&header.protection, &header.salt, cred)?;
-        let data_key = header.unwrap_key(&kek).ok_or(match cred {
-            Credential::Passphrase(_) => OpenError::WrongPassphrase,
-            Credential::Key(_) => OpenError::WrongKey,
-        })?;
-        Ok(self.keys(header, data_key))
-    }
-
-    fn do_create<S: KVStoreSync>(
-        &self,
-        inner: S,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        if read_header_sync(&inner)?.is_some() {
-            return Err(OpenError::AlreadyInitialized);
-        }
-        refuse_existing_data(&inner)?;
-        let (header, data_key) = self.new_header(cred, params)?;
-        write_header_sync(&inner, &header)?;
-        Ok(EncryptedStore {
-            inner,
-            keys: self.keys(header, data_key),
-        })
-    }
-
-    fn do_open<S: KVStoreSync>(
-        &self,
-        inner: S,
-        cred: Credential<'_>,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let bytes = read_header_sync(&inner)?;
-        let keys = self.unlock(bytes, cred)?;
-        Ok(EncryptedStore { inner, keys })
-    }
-
-    /// See [`EncryptedStore::create`].
-    pub fn create<S: KVStoreSync>(
-        &self,
-        inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create(inner, Credential::Passphrase(passphrase), Some(params))
-    }
-
-    /// See [`EncryptedStore::create_with_key`].
-    pub fn create_with_key<S: KVStoreSync>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create(inner, Credential::Key(key), None)
-    }
-
-    /// See [`EncryptedStore::open`].
-    pub fn open<S: KVStoreSync>(
-        &self,
-        inner: S,
-        passphrase: &[u8],
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_open(inner, Credential::Passphrase(passphrase))
-    }
-
-    /// See [`EncryptedStore::open_with_key`].
-    pub fn open_with_key<S: KVStoreSync>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_open(inner, Credential::Key(key))
-    }
-
-    async fn do_create_async<S: KVStore>(
-        &self,
-        inner: S,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        if header_result(
-            KVStore::read(
-                &inner,
-                RESERVED_PRIMARY_NAMESPACE,
-                HEADER_SECONDARY_NAMESPACE,
-                HEADER_KEY,
-            )
-            .await,
-        )?
-        .is_some()
-        {
-            return Err(OpenError::AlreadyInitialized);
-        }
-        for primary in LDK_PRIMARY_NAMESPACES {
-            let keys = KVStore::list(&inner, primary, "")
-                .await
-                .map_err(OpenError::Io)?;
-            if !keys.is_empty() {
-                return Err(OpenError::ExistingData {
-                    primary_namespace: primary.to_owned(),
-                });
-            }
-        }
-        let (header, data_key) = self.new_header(cred, params)?;
-        KVStore::write(
-            &inner,
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-            header.to_bytes().to_vec(),
-        )
-        .await
-        .map_err(OpenError::Io)?;
-        Ok(EncryptedStore {
-            inner,
-            keys: self.keys(header, data_key),
-        })
-    }
-
-    async fn do_open_async<S: KVStore>(
-        &self,
-        inner: S,
-        cred: Credential<'_>,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let bytes = header_result(
-            KVStore::read(
-                &inner,
-                RESERVED_PRIMARY_NAMESPACE,
-                HEADER_SECONDARY_NAMESPACE,
-                HEADER_KEY,
-            )
-            .await,
-        )?;
-        let keys = self.unlock(bytes, cred)?;
-        Ok(EncryptedStore { inner, keys })
-    }
-
-    /// [`create`](Self::create) over an asynchronous-only inner store. The Argon2id derivation
-    /// runs on the polling thread.
-    pub async fn create_async<S: KVStore>(
-        &self,
-        inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create_async(inner, Credential::Passphrase(passphrase), Some(params))
-            .await
-    }
-
-    /// [`open`](Self::open) over an asynchronous-only inner store. The Argon2id derivation runs
-    /// on the polling thread.
-    pub async fn open_async<S: KVStore>(
-        &self,
-        inner: S,
-        passphrase: &[u8],
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_open_async(inner, Credential::Passphrase(passphrase))
-            .await
-    }
-
-    /// [`create_with_key`](Self::create_with_key) over an asynchronous-only inner store.
-    pub async fn create_with_key_async<S: KVStore>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create_async(inner, Credential::Key(key), None)
-            .await
-    }
-
-    /// [`open_with_key`](Self::open_with_key) over an asynchronous-only inner store.
-    pub async fn open_with_key_async<S: KVStore>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_open_async(inner, Credential::Key(key)).await
-    }
-}
-
-/// LDK's own primary namespaces (besides the top level) that `create` checks for existing data.
-const LDK_PRIMARY_NAMESPACES: [&str; 4] = [
-    "",
-    CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-    CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
-    ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-];
-
-fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
-    Header::parse(bytes).map_err(|e| match e {
-        format::HeaderParseError::Corrupt(reason) => OpenError::CorruptHeader { reason },
-        format::HeaderParseError::UnsupportedVersion(version) => {
-            OpenError::UnsupportedVersion { version }
-        }
-        format::HeaderParseError::KdfOutOfBounds => OpenError::KdfParamsOutOfBounds,
-    })
-}
-
-fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
-    match r {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(OpenError::Io(e)),
-    }
-}
-
-fn read_header_sync<S: KVStoreSync>(inner: &S) -> Result<Option<Vec<u8>>, OpenError> {
-    header_result(KVStoreSync::read(
-        inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-    ))
-}
-
-fn write_header_sync<S: KVStoreSync>(inner: &S, header: &Header) -> Result<(), OpenError> {
-    KVStoreSync::write(
-        inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        header.to_bytes().to_vec(),
-    )
-    .map_err(OpenError::Io)
-}
-
-fn refuse_existing_data<S: KVStoreSync>(inner: &S) -> Result<(), OpenError> {
-    for primary in LDK_PRIMARY_NAMESPACES {
-        if !KVStoreSync::list(inner, primary, "")
-            .map_err(OpenError::Io)?
-            .is_empty()
-        {
-            return Err(OpenError::ExistingData {
-                primary_namespace: primary.to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// An LDK key-value store that encrypts every value it hands to an inner store.
 ///
 /// Values are sealed with XChaCha20-Poly1305 under the store's data key, with a fresh random
@@ -468,10 +96,14 @@ fn refuse_existing_data<S: KVStoreSync>(inner: &S) -> Result<(), OpenError> {
 /// See the crate documentation and `docs/FORMAT.md`.
 ///
 /// Works over any `S: KVStoreSync` (and `S: KVStore` for the async trait, `S:
-/// MigratableKVStore` for migration). To share one inner store, wrap it in [`SharedStore`].
+/// MigratableKVStore` for migration, `S: PaginatedKVStore` for paginated listing with LDK 0.3)
+/// of each LDK version whose feature is on (see [`ldk`](crate::ldk)). To share one inner store,
+/// wrap it in [`SharedStore`].
+///
+/// It has every auto trait `S` has (`Send`, `Sync`, `Unpin`, `UnwindSafe`, `RefUnwindSafe`).
 pub struct EncryptedStore<S> {
-    inner: S,
-    keys: Arc<Keys>,
+    pub(crate) inner: S,
+    pub(crate) keys: Arc<Keys>,
 }
 
 impl<S> fmt::Debug for EncryptedStore<S> {
@@ -487,78 +119,6 @@ struct Hex<'a>(&'a [u8]);
 impl fmt::Debug for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl<S: KVStoreSync> EncryptedStore<S> {
-    /// Initialises a new encrypted store in `inner` protected by `passphrase` (Argon2id with
-    /// `params`) and writes its header: one inner write.
-    ///
-    /// Refuses with [`OpenError::AlreadyInitialized`] where a header exists, and with
-    /// [`OpenError::ExistingData`] where the inner store holds values at the top level or in
-    /// LDK's monitor namespaces (it never starts an empty store on top of existing data).
-    pub fn create(inner: S, passphrase: &[u8], params: KdfParams) -> Result<Self, OpenError> {
-        OpenOptions::new().create(inner, passphrase, params)
-    }
-
-    /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
-    /// header it fails with [`OpenError::NotInitialized`].
-    pub fn open(inner: S, passphrase: &[u8]) -> Result<Self, OpenError> {
-        OpenOptions::new().open(inner, passphrase)
-    }
-
-    /// Like [`create`](Self::create), protected by a caller-held 32-byte key instead of a
-    /// passphrase (no KDF cost).
-    pub fn create_with_key(inner: S, key: &RawKey) -> Result<Self, OpenError> {
-        OpenOptions::new().create_with_key(inner, key)
-    }
-
-    /// Like [`open`](Self::open), with the raw key the store was created with
-    /// ([`OpenError::WrongKey`] otherwise).
-    pub fn open_with_key(inner: S, key: &RawKey) -> Result<Self, OpenError> {
-        OpenOptions::new().open_with_key(inner, key)
-    }
-
-    /// Replaces the passphrase (or raw key) that protects the store by a new passphrase.
-    ///
-    /// Rewrites only the header, in one inner write; values are untouched. If that write fails,
-    /// the header is unchanged and the old credential still opens the store.
-    pub fn change_passphrase(
-        &self,
-        new_passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<(), OpenError> {
-        self.rewrap(Credential::Passphrase(new_passphrase), Some(params))
-    }
-
-    /// Replaces the passphrase (or raw key) that protects the store by a raw key. One inner
-    /// write, as for [`change_passphrase`](Self::change_passphrase).
-    pub fn change_key(&self, new_key: &RawKey) -> Result<(), OpenError> {
-        self.rewrap(Credential::Key(new_key), None)
-    }
-
-    fn rewrap(&self, cred: Credential<'_>, params: Option<KdfParams>) -> Result<(), OpenError> {
-        let opts = OpenOptions {
-            rng: Arc::clone(&self.keys.rng),
-        };
-        let header = opts.wrap(
-            self.keys.store_id,
-            self.keys.key_id,
-            &self.keys.data_key,
-            cred,
-            params,
-        )?;
-        let mut current = self.keys.header.lock().unwrap_or_else(|p| p.into_inner());
-        write_header_sync(&self.inner, &header)?;
-        *current = header;
-        Ok(())
-    }
-
-    /// Reads the public facts of the header of the encrypted store in `inner`, without
-    /// unlocking it (no passphrase needed, nothing derived).
-    pub fn inspect(inner: &S) -> Result<StoreInfo, OpenError> {
-        let bytes = read_header_sync(inner)?.ok_or(OpenError::NotInitialized)?;
-        Ok(StoreInfo::of(&parse_header(&bytes)?))
     }
 }
 
@@ -579,144 +139,10 @@ impl<S> EncryptedStore<S> {
     }
 }
 
-impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
-    fn read(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, io::Error> {
-        names::check_key(primary_namespace, secondary_namespace, key)
-            .map_err(ReadError::InvalidName)?;
-        let rec = self
-            .inner
-            .read(primary_namespace, secondary_namespace, key)?;
-        Ok(self
-            .keys
-            .open(primary_namespace, secondary_namespace, key, rec)?)
-    }
-
-    fn write(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> Result<(), io::Error> {
-        let rec = self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)?;
-        self.inner
-            .write(primary_namespace, secondary_namespace, key, rec)
-    }
-
-    fn remove(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        lazy: bool,
-    ) -> Result<(), io::Error> {
-        names::check_key(primary_namespace, secondary_namespace, key)?;
-        self.inner
-            .remove(primary_namespace, secondary_namespace, key, lazy)
-    }
-
-    fn list(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-    ) -> Result<Vec<String>, io::Error> {
-        names::check_namespace(primary_namespace, secondary_namespace)?;
-        self.inner.list(primary_namespace, secondary_namespace)
-    }
-}
-
-impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
-    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        let mut all = self.inner.list_all_keys()?;
-        all.retain(|(primary, _, _)| primary != RESERVED_PRIMARY_NAMESPACE);
-        Ok(all)
-    }
-}
-
-fn ready<T: Send + 'static>(r: Result<T, io::Error>) -> AsyncResult<'static, T, io::Error> {
-    Box::pin(async move { r })
-}
-
-impl<S: KVStore> KVStore for EncryptedStore<S> {
-    fn read(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-    ) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        if let Err(e) = names::check_key(primary_namespace, secondary_namespace, key) {
-            return ready(Err(ReadError::InvalidName(e).into()));
-        }
-        let fut = self.inner.read(primary_namespace, secondary_namespace, key);
-        let keys = Arc::clone(&self.keys);
-        let (p, s, k) = (
-            primary_namespace.to_owned(),
-            secondary_namespace.to_owned(),
-            key.to_owned(),
-        );
-        Box::pin(async move {
-            let rec = fut.await?;
-            Ok(keys.open(&p, &s, &k, rec)?)
-        })
-    }
-
-    /// Encrypts before calling the inner `write`, so the inner store sees writes to a key in
-    /// the order they were made, as [`KVStore::write`] requires.
-    fn write(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> AsyncResult<'static, (), io::Error> {
-        match self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)
-        {
-            Ok(rec) => self
-                .inner
-                .write(primary_namespace, secondary_namespace, key, rec),
-            Err(e) => ready(Err(e.into())),
-        }
-    }
-
-    fn remove(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        lazy: bool,
-    ) -> AsyncResult<'static, (), io::Error> {
-        match names::check_key(primary_namespace, secondary_namespace, key) {
-            Ok(()) => self
-                .inner
-                .remove(primary_namespace, secondary_namespace, key, lazy),
-            Err(e) => ready(Err(e.into())),
-        }
-    }
-
-    fn list(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-    ) -> AsyncResult<'static, Vec<String>, io::Error> {
-        match names::check_namespace(primary_namespace, secondary_namespace) {
-            Ok(()) => self.inner.list(primary_namespace, secondary_namespace),
-            Err(e) => ready(Err(e.into())),
-        }
-    }
-}
-
 /// A shared inner store: `EncryptedStore<SharedStore<S>>` wraps an `Arc<S>` that other code
-/// holds too. (LDK has no blanket store implementation for `Arc<S>`, and coherence rules keep
-/// this crate from adding one; this newtype forwards every call.)
+/// holds too. (LDK has no blanket `KVStoreSync` implementation for `Arc<S>`, and coherence rules
+/// keep this crate from adding one; this newtype forwards every call of every enabled LDK
+/// version's traits.)
 #[derive(Debug)]
 pub struct SharedStore<S: ?Sized>(pub Arc<S>);
 
@@ -726,44 +152,7 @@ impl<S: ?Sized> Clone for SharedStore<S> {
     }
 }
 
-impl<S: KVStoreSync + ?Sized> KVStoreSync for SharedStore<S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
-        self.0.read(p, s, k)
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        self.0.write(p, s, k, buf)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
-        self.0.remove(p, s, k, lazy)
-    }
-    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        self.0.list(p, s)
-    }
-}
-
-impl<S: KVStore + ?Sized> KVStore for SharedStore<S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        self.0.read(p, s, k)
-    }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> AsyncResult<'static, (), io::Error> {
-        self.0.write(p, s, k, buf)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
-        self.0.remove(p, s, k, lazy)
-    }
-    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
-        self.0.list(p, s)
-    }
-}
-
-impl<S: MigratableKVStore + ?Sized> MigratableKVStore for SharedStore<S> {
-    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        self.0.list_all_keys()
-    }
+/// Leaves the reserved namespace (the header) out of a listing of every key.
+pub(crate) fn without_reserved(all: &mut Vec<(String, String, String)>) {
+    all.retain(|(primary, _, _)| primary != RESERVED_PRIMARY_NAMESPACE);
 }

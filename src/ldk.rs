@@ -1,0 +1,84 @@
+//! The LDK versions this crate speaks, one adapter module each (`ldk/v0_2.rs`, `ldk/v0_3.rs`),
+//! and the version markers the constructors infer.
+//!
+//! Each adapter implements one version's store traits for [`EncryptedStore`],
+//! [`SharedStore`] and [`MemoryStore`](crate::MemoryStore) by checking names, calling the store
+//! core and mapping its errors; nothing else lives there. Enable the versions you need with the
+//! features `lightning-0-2` (default) and `lightning-0-3`; both may be on at once.
+//!
+//! # Version markers
+//!
+//! The constructors ([`EncryptedStore::create`], [`open`](crate::EncryptedStore::open),
+//! [`inspect`](crate::EncryptedStore::inspect), [`OpenOptions`](crate::OpenOptions)'s methods, ...)
+//! take a marker type parameter, [`V0_2`] or [`V0_3`], that says through which LDK version's
+//! traits the header is read and written. The compiler infers it from the traits the inner store
+//! implements, so `EncryptedStore::create(FilesystemStore::new(dir), ...)` needs no annotation.
+//! Only a store that implements the traits of **both** versions (such as
+//! [`MemoryStore`](crate::MemoryStore) with both features on) needs it spelled out, and either
+//! choice gives the same store:
+//!
+//! ```ignore
+//! let store = EncryptedStore::create::<encrypted_kvstore::ldk::V0_3>(MemoryStore::new(), pass, params)?;
+//! ```
+//!
+//! [`EncryptedStore`]: crate::EncryptedStore
+//! [`EncryptedStore::create`]: crate::EncryptedStore::create
+//! [`SharedStore`]: crate::SharedStore
+
+#[cfg(feature = "lightning-0-2")]
+mod v0_2;
+#[cfg(feature = "lightning-0-3")]
+mod v0_3;
+
+/// Marker for `lightning` 0.2's store traits (feature `lightning-0-2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V0_2 {}
+
+/// Marker for `lightning` 0.3's store traits (feature `lightning-0-3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V0_3 {}
+
+/// A synchronous inner store of the LDK version `M`: implemented for every `KVStoreSync` of
+/// each enabled version. Sealed: the adapters implement it; it has no methods of its own.
+pub trait InnerStore<M>: sealed::SyncIo<M> {}
+impl<M, S: sealed::SyncIo<M> + ?Sized> InnerStore<M> for S {}
+
+/// An asynchronous inner store of the LDK version `M`: implemented for every `KVStore` of each
+/// enabled version. Sealed: the adapters implement it; it has no methods of its own.
+pub trait AsyncInnerStore<M>: sealed::AsyncIo<M> {}
+impl<M, S: sealed::AsyncIo<M> + ?Sized> AsyncInnerStore<M> for S {}
+
+pub(crate) mod sealed {
+    use core::future::Future;
+
+    use bitcoin::io;
+
+    /// The calls of one LDK version's `KVStoreSync` that creating and opening a store need.
+    pub trait SyncIo<M> {
+        fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error>;
+        fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error>;
+        fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error>;
+    }
+
+    /// The calls of one LDK version's `KVStore` that creating and opening a store need.
+    pub trait AsyncIo<M> {
+        fn read(
+            &self,
+            p: &str,
+            s: &str,
+            k: &str,
+        ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static;
+        fn write(
+            &self,
+            p: &str,
+            s: &str,
+            k: &str,
+            buf: Vec<u8>,
+        ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
+        fn list(
+            &self,
+            p: &str,
+            s: &str,
+        ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static;
+    }
+}

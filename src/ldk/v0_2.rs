@@ -1,0 +1,317 @@
+//! `lightning` 0.2's store traits (feature `lightning-0-2`): `KVStoreSync`, `KVStore` and
+//! `MigratableKVStore` for [`EncryptedStore`], [`SharedStore`] and [`MemoryStore`], and the
+//! sealed header I/O the constructors use. Each method checks names, calls the store core and
+//! maps its error; nothing else lives here.
+
+use core::future::Future;
+use std::sync::Arc;
+
+use lightning::io;
+use lightning::util::async_poll::AsyncResult;
+use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
+
+use crate::error::ReadError;
+use crate::ldk::{sealed, V0_2};
+use crate::memory::MemoryStore;
+use crate::names;
+use crate::store::{without_reserved, EncryptedStore, SharedStore};
+
+impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
+    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
+        KVStoreSync::read(self, p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        KVStoreSync::write(self, p, s, k, buf)
+    }
+    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
+        KVStoreSync::list(self, p, s)
+    }
+}
+
+impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_2> for S {
+    fn read(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        KVStore::read(self, p, s, k)
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        KVStore::write(self, p, s, k, buf)
+    }
+    fn list(
+        &self,
+        p: &str,
+        s: &str,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+        KVStore::list(self, p, s)
+    }
+}
+
+impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
+    fn read(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, io::Error> {
+        names::check_key(primary_namespace, secondary_namespace, key)
+            .map_err(ReadError::InvalidName)?;
+        let rec = self
+            .inner
+            .read(primary_namespace, secondary_namespace, key)?;
+        Ok(self
+            .keys
+            .open(primary_namespace, secondary_namespace, key, rec)?)
+    }
+
+    fn write(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        let rec = self
+            .keys
+            .seal(primary_namespace, secondary_namespace, key, buf)?;
+        self.inner
+            .write(primary_namespace, secondary_namespace, key, rec)
+    }
+
+    fn remove(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        lazy: bool,
+    ) -> Result<(), io::Error> {
+        names::check_key(primary_namespace, secondary_namespace, key)?;
+        self.inner
+            .remove(primary_namespace, secondary_namespace, key, lazy)
+    }
+
+    fn list(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+    ) -> Result<Vec<String>, io::Error> {
+        names::check_namespace(primary_namespace, secondary_namespace)?;
+        self.inner.list(primary_namespace, secondary_namespace)
+    }
+}
+
+impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        let mut all = self.inner.list_all_keys()?;
+        without_reserved(&mut all);
+        Ok(all)
+    }
+}
+
+fn ready<T: Send + 'static>(r: Result<T, io::Error>) -> AsyncResult<'static, T, io::Error> {
+    Box::pin(async move { r })
+}
+
+impl<S: KVStore> KVStore for EncryptedStore<S> {
+    fn read(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+    ) -> AsyncResult<'static, Vec<u8>, io::Error> {
+        if let Err(e) = names::check_key(primary_namespace, secondary_namespace, key) {
+            return ready(Err(ReadError::InvalidName(e).into()));
+        }
+        let fut = self.inner.read(primary_namespace, secondary_namespace, key);
+        let keys = Arc::clone(&self.keys);
+        let (p, s, k) = (
+            primary_namespace.to_owned(),
+            secondary_namespace.to_owned(),
+            key.to_owned(),
+        );
+        Box::pin(async move {
+            let rec = fut.await?;
+            Ok(keys.open(&p, &s, &k, rec)?)
+        })
+    }
+
+    /// Encrypts before calling the inner `write`, so the inner store sees writes to a key in
+    /// the order they were made, as [`KVStore::write`] requires.
+    fn write(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> AsyncResult<'static, (), io::Error> {
+        match self
+            .keys
+            .seal(primary_namespace, secondary_namespace, key, buf)
+        {
+            Ok(rec) => self
+                .inner
+                .write(primary_namespace, secondary_namespace, key, rec),
+            Err(e) => ready(Err(e.into())),
+        }
+    }
+
+    fn remove(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        lazy: bool,
+    ) -> AsyncResult<'static, (), io::Error> {
+        match names::check_key(primary_namespace, secondary_namespace, key) {
+            Ok(()) => self
+                .inner
+                .remove(primary_namespace, secondary_namespace, key, lazy),
+            Err(e) => ready(Err(e.into())),
+        }
+    }
+
+    fn list(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+    ) -> AsyncResult<'static, Vec<String>, io::Error> {
+        match names::check_namespace(primary_namespace, secondary_namespace) {
+            Ok(()) => self.inner.list(primary_namespace, secondary_namespace),
+            Err(e) => ready(Err(e.into())),
+        }
+    }
+}
+
+impl<S: KVStoreSync + ?Sized> KVStoreSync for SharedStore<S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
+        self.0.read(p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        self.0.write(p, s, k, buf)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
+        self.0.remove(p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
+        self.0.list(p, s)
+    }
+}
+
+impl<S: KVStore + ?Sized> KVStore for SharedStore<S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
+        self.0.read(p, s, k)
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> AsyncResult<'static, (), io::Error> {
+        self.0.write(p, s, k, buf)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
+        self.0.remove(p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
+        self.0.list(p, s)
+    }
+}
+
+impl<S: MigratableKVStore + ?Sized> MigratableKVStore for SharedStore<S> {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        self.0.list_all_keys()
+    }
+}
+
+impl KVStoreSync for MemoryStore {
+    fn read(&self, p: &str, s: &str, key: &str) -> Result<Vec<u8>, io::Error> {
+        self.get(p, s, key)
+    }
+    fn write(&self, p: &str, s: &str, key: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        self.put(p, s, key, buf)
+    }
+    fn remove(&self, p: &str, s: &str, key: &str, _lazy: bool) -> Result<(), io::Error> {
+        self.delete(p, s, key)
+    }
+    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
+        self.keys_in(p, s)
+    }
+}
+
+impl KVStore for MemoryStore {
+    fn read(&self, p: &str, s: &str, key: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
+        let r = self.get(p, s, key);
+        Box::pin(async move { r })
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> AsyncResult<'static, (), io::Error> {
+        let r = self.put(p, s, key, buf);
+        Box::pin(async move { r })
+    }
+    fn remove(
+        &self,
+        p: &str,
+        s: &str,
+        key: &str,
+        _lazy: bool,
+    ) -> AsyncResult<'static, (), io::Error> {
+        let r = self.delete(p, s, key);
+        Box::pin(async move { r })
+    }
+    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
+        let r = self.keys_in(p, s);
+        Box::pin(async move { r })
+    }
+}
+
+impl MigratableKVStore for MemoryStore {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        self.all_keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lightning::util::persist::{
+        ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+        CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+        CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, KVSTORE_NAMESPACE_KEY_ALPHABET,
+        KVSTORE_NAMESPACE_KEY_MAX_LEN,
+    };
+
+    /// The core's copies of LDK's naming constants are this version's.
+    #[test]
+    fn core_constants_are_ldk_0_2s() {
+        assert_eq!(
+            crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN,
+            KVSTORE_NAMESPACE_KEY_MAX_LEN
+        );
+        assert_eq!(
+            crate::names::tests::KVSTORE_NAMESPACE_KEY_ALPHABET,
+            KVSTORE_NAMESPACE_KEY_ALPHABET
+        );
+        assert_eq!(
+            crate::open::LDK_PRIMARY_NAMESPACES,
+            [
+                "",
+                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+                CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
+                ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+            ]
+        );
+    }
+}

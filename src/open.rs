@@ -1,0 +1,560 @@
+//! Creating, opening and re-keying a store: the header's life cycle, written once over a small
+//! private header-I/O abstraction ([`HeaderIo`]) so that the synchronous and asynchronous
+//! constructors of every supported LDK version share one body.
+//!
+//! A synchronous inner store is driven through the same `async` body: its calls return futures
+//! that are ready at once, so the body completes in a single poll ([`complete`]), and a body
+//! that did not would be an error, never a wait.
+
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+
+use bitcoin::io;
+use zeroize::Zeroizing;
+
+use crate::aead::XChaCha20Poly1305;
+use crate::error::OpenError;
+use crate::format::{self, Header, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
+use crate::kdf::{self, DeriveError, KdfParams};
+use crate::keys::RawKey;
+use crate::ldk::{sealed, AsyncInnerStore, InnerStore};
+use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+use crate::rng::{self, RandomSource, SharedRandom};
+use crate::store::{EncryptedStore, Keys, StoreInfo};
+
+/// What unlocks a store.
+#[derive(Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    Passphrase(&'a [u8]),
+    Key(&'a RawKey),
+}
+
+/// The inner-store calls the header's life cycle needs, as futures (ready at once for a
+/// synchronous store). Implemented by [`SyncIo`] and [`AsyncIo`] over the adapters' sealed
+/// per-version traits.
+pub(crate) trait HeaderIo {
+    fn read(
+        &self,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static;
+    fn write(
+        &self,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
+    fn list(
+        &self,
+        primary: &str,
+        secondary: &str,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static;
+}
+
+/// A synchronous inner store of LDK version `M`, seen as [`HeaderIo`].
+pub(crate) struct SyncIo<'a, S: ?Sized, M>(&'a S, PhantomData<fn() -> M>);
+
+impl<'a, S: InnerStore<M> + ?Sized, M> SyncIo<'a, S, M> {
+    pub(crate) fn new(inner: &'a S) -> Self {
+        SyncIo(inner, PhantomData)
+    }
+}
+
+impl<S: InnerStore<M> + ?Sized, M> HeaderIo for SyncIo<'_, S, M> {
+    fn read(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        core::future::ready(sealed::SyncIo::<M>::read(self.0, p, s, k))
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        core::future::ready(sealed::SyncIo::<M>::write(self.0, p, s, k, buf))
+    }
+    fn list(
+        &self,
+        p: &str,
+        s: &str,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+        core::future::ready(sealed::SyncIo::<M>::list(self.0, p, s))
+    }
+}
+
+/// An asynchronous inner store of LDK version `M`, seen as [`HeaderIo`].
+pub(crate) struct AsyncIo<'a, S: ?Sized, M>(&'a S, PhantomData<fn() -> M>);
+
+impl<'a, S: AsyncInnerStore<M> + ?Sized, M> AsyncIo<'a, S, M> {
+    pub(crate) fn new(inner: &'a S) -> Self {
+        AsyncIo(inner, PhantomData)
+    }
+}
+
+impl<S: AsyncInnerStore<M> + ?Sized, M> HeaderIo for AsyncIo<'_, S, M> {
+    fn read(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        sealed::AsyncIo::<M>::read(self.0, p, s, k)
+    }
+    fn write(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        sealed::AsyncIo::<M>::write(self.0, p, s, k, buf)
+    }
+    fn list(
+        &self,
+        p: &str,
+        s: &str,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+        sealed::AsyncIo::<M>::list(self.0, p, s)
+    }
+}
+
+/// Runs a body over [`SyncIo`] to its end. Every future such a body awaits is ready at once, so
+/// one poll completes it; if it ever did not, that is an error (nothing was half-done that a
+/// retry could not redo: every body writes at most once, as its last step).
+fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, OpenError> {
+    let mut body = pin!(body);
+    match body.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(OpenError::Io(io::Error::new(
+            io::ErrorKind::Other,
+            "a synchronous inner store call did not complete",
+        ))),
+    }
+}
+
+/// Options for creating and opening stores. [`EncryptedStore::create`] and friends use the
+/// defaults; this type exists to replace the random source in tests.
+///
+/// Every constructor takes a version marker `M` ([`ldk::V0_2`](crate::ldk::V0_2),
+/// [`ldk::V0_3`](crate::ldk::V0_3)) that the compiler infers from the LDK traits the inner
+/// store implements; see [`ldk`](crate::ldk) for a store that implements both.
+#[derive(Clone)]
+pub struct OpenOptions {
+    rng: SharedRandom,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { rng: rng::os() }
+    }
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions").finish_non_exhaustive()
+    }
+}
+
+fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
+    let mut b = [0u8; N];
+    rng.fill(&mut b).map_err(OpenError::Random)?;
+    Ok(b)
+}
+
+fn derive_kek(
+    protection: &Protection,
+    salt: &[u8; SALT_LEN],
+    cred: Credential<'_>,
+) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+    match (protection, cred) {
+        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
+            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
+                DeriveError::OutOfMemory => OpenError::OutOfMemory,
+                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
+            })
+        }
+        (Protection::RawKey, Credential::Key(k)) => Ok(format::raw_kek(k.bytes(), salt)),
+        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
+        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
+    }
+}
+
+impl OpenOptions {
+    /// Default options: randomness from the operating system.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the random source (salts, store identity, data key, nonces).
+    ///
+    /// **For tests only**: a predictable source makes every value written with it readable by
+    /// anyone who can predict it, and a repeating one reuses nonces.
+    pub fn random_source_for_tests_only(mut self, rng: Arc<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// Wraps `data_key` into a fresh header for `cred` (new salt and wrap nonce).
+    fn wrap(
+        &self,
+        store_id: [u8; STORE_ID_LEN],
+        key_id: u32,
+        data_key: &[u8; DATA_KEY_LEN],
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<Header, OpenError> {
+        let protection = match (cred, params) {
+            (Credential::Passphrase(p), Some(params)) => {
+                if p.is_empty() {
+                    return Err(OpenError::EmptyPassphrase);
+                }
+                Protection::Passphrase(params)
+            }
+            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
+            (Credential::Key(_), _) => Protection::RawKey,
+        };
+        let salt = fill::<SALT_LEN>(&*self.rng)?;
+        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
+        let kek = derive_kek(&protection, &salt, cred)?;
+        Ok(Header::seal(
+            protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
+        ))
+    }
+
+    /// A new header and data key.
+    fn new_header(
+        &self,
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<(Header, Zeroizing<[u8; DATA_KEY_LEN]>), OpenError> {
+        let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
+        let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        self.rng
+            .fill(&mut data_key[..])
+            .map_err(OpenError::Random)?;
+        let header = self.wrap(store_id, 0, &data_key, cred, params)?;
+        Ok((header, data_key))
+    }
+
+    fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
+        Arc::new(Keys {
+            cipher: XChaCha20Poly1305::new(&data_key),
+            data_key,
+            store_id: header.store_id,
+            key_id: header.key_id,
+            rng: Arc::clone(&self.rng),
+            header: Mutex::new(header),
+        })
+    }
+
+    /// Unlocks header bytes read from the inner store (`None`: there was no header).
+    fn unlock(&self, bytes: Option<Vec<u8>>, cred: Credential<'_>) -> Result<Arc<Keys>, OpenError> {
+        let bytes = bytes.ok_or(OpenError::NotInitialized)?;
+        let header = parse_header(&bytes)?;
+        let kek = derive_kek(&header.protection, &header.salt, cred)?;
+        let data_key = header.unwrap_key(&kek).ok_or(match cred {
+            Credential::Passphrase(_) => OpenError::WrongPassphrase,
+            Credential::Key(_) => OpenError::WrongKey,
+        })?;
+        Ok(self.keys(header, data_key))
+    }
+
+    /// The one body of every `create*`: refuse a header or existing data, then write a new
+    /// header (the only write).
+    async fn do_create<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<Arc<Keys>, OpenError> {
+        if read_header(io).await?.is_some() {
+            return Err(OpenError::AlreadyInitialized);
+        }
+        refuse_existing_data(io).await?;
+        let (header, data_key) = self.new_header(cred, params)?;
+        write_header(io, &header).await?;
+        Ok(self.keys(header, data_key))
+    }
+
+    /// The one body of every `open*`: read the header and unlock it. Never writes.
+    async fn do_open<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        cred: Credential<'_>,
+    ) -> Result<Arc<Keys>, OpenError> {
+        let bytes = read_header(io).await?;
+        self.unlock(bytes, cred)
+    }
+
+    /// See [`EncryptedStore::create`].
+    pub fn create<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params)))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// See [`EncryptedStore::create_with_key`].
+    pub fn create_with_key<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let keys = complete(self.do_create(&SyncIo::new(&inner), Credential::Key(key), None))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// See [`EncryptedStore::open`].
+    pub fn open<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let keys = complete(self.do_open(&SyncIo::new(&inner), cred))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// See [`EncryptedStore::open_with_key`].
+    pub fn open_with_key<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let keys = complete(self.do_open(&SyncIo::new(&inner), Credential::Key(key)))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// [`create`](Self::create) over an asynchronous-only inner store. The Argon2id derivation
+    /// runs on the polling thread.
+    pub async fn create_async<M, S: AsyncInnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let keys = self
+            .do_create(&AsyncIo::new(&inner), cred, Some(params))
+            .await?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// [`open`](Self::open) over an asynchronous-only inner store. The Argon2id derivation runs
+    /// on the polling thread.
+    pub async fn open_async<M, S: AsyncInnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let keys = self.do_open(&AsyncIo::new(&inner), cred).await?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// [`create_with_key`](Self::create_with_key) over an asynchronous-only inner store.
+    pub async fn create_with_key_async<M, S: AsyncInnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Key(key);
+        let keys = self.do_create(&AsyncIo::new(&inner), cred, None).await?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// [`open_with_key`](Self::open_with_key) over an asynchronous-only inner store.
+    pub async fn open_with_key_async<M, S: AsyncInnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let keys = self
+            .do_open(&AsyncIo::new(&inner), Credential::Key(key))
+            .await?;
+        Ok(EncryptedStore { inner, keys })
+    }
+}
+
+/// LDK's own primary namespaces (besides the top level) that `create` checks for existing data:
+/// `monitors`, `monitor_updates`, `archived_monitors` (the same in every supported LDK version;
+/// each adapter's tests pin them to that version's constants).
+pub(crate) const LDK_PRIMARY_NAMESPACES: [&str; 4] =
+    ["", "monitors", "monitor_updates", "archived_monitors"];
+
+fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
+    Header::parse(bytes).map_err(|e| match e {
+        format::HeaderParseError::Corrupt(reason) => OpenError::CorruptHeader { reason },
+        format::HeaderParseError::UnsupportedVersion(version) => {
+            OpenError::UnsupportedVersion { version }
+        }
+        format::HeaderParseError::KdfOutOfBounds => OpenError::KdfParamsOutOfBounds,
+    })
+}
+
+fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
+    match r {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(OpenError::Io(e)),
+    }
+}
+
+async fn read_header<IO: HeaderIo>(io: &IO) -> Result<Option<Vec<u8>>, OpenError> {
+    header_result(
+        io.read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .await,
+    )
+}
+
+async fn write_header<IO: HeaderIo>(io: &IO, header: &Header) -> Result<(), OpenError> {
+    io.write(
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        header.to_bytes().to_vec(),
+    )
+    .await
+    .map_err(OpenError::Io)
+}
+
+async fn refuse_existing_data<IO: HeaderIo>(inner: &IO) -> Result<(), OpenError> {
+    for primary in LDK_PRIMARY_NAMESPACES {
+        if !inner
+            .list(primary, "")
+            .await
+            .map_err(OpenError::Io)?
+            .is_empty()
+        {
+            return Err(OpenError::ExistingData {
+                primary_namespace: primary.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The constructors. `M` is the LDK version marker, inferred from the traits `S` implements
+/// (see [`ldk`](crate::ldk)).
+impl<S> EncryptedStore<S> {
+    /// Initialises a new encrypted store in `inner` protected by `passphrase` (Argon2id with
+    /// `params`) and writes its header: one inner write.
+    ///
+    /// Refuses with [`OpenError::AlreadyInitialized`] where a header exists, and with
+    /// [`OpenError::ExistingData`] where the inner store holds values at the top level or in
+    /// LDK's monitor namespaces (it never starts an empty store on top of existing data).
+    pub fn create<M>(inner: S, passphrase: &[u8], params: KdfParams) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().create(inner, passphrase, params)
+    }
+
+    /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
+    /// header it fails with [`OpenError::NotInitialized`].
+    pub fn open<M>(inner: S, passphrase: &[u8]) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().open(inner, passphrase)
+    }
+
+    /// Like [`create`](Self::create), protected by a caller-held 32-byte key instead of a
+    /// passphrase (no KDF cost).
+    pub fn create_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().create_with_key(inner, key)
+    }
+
+    /// Like [`open`](Self::open), with the raw key the store was created with
+    /// ([`OpenError::WrongKey`] otherwise).
+    pub fn open_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().open_with_key(inner, key)
+    }
+
+    /// Replaces the passphrase (or raw key) that protects the store by a new passphrase.
+    ///
+    /// Rewrites only the header, in one inner write; values are untouched. If that write fails,
+    /// the header is unchanged and the old credential still opens the store.
+    pub fn change_passphrase<M>(
+        &self,
+        new_passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<(), OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        self.rewrap(
+            &SyncIo::new(&self.inner),
+            Credential::Passphrase(new_passphrase),
+            Some(params),
+        )
+    }
+
+    /// Replaces the passphrase (or raw key) that protects the store by a raw key. One inner
+    /// write, as for [`change_passphrase`](Self::change_passphrase).
+    pub fn change_key<M>(&self, new_key: &RawKey) -> Result<(), OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        self.rewrap(&SyncIo::new(&self.inner), Credential::Key(new_key), None)
+    }
+
+    /// The one body of every credential change: a new header for the same data key, written in
+    /// one inner write under the header lock (so concurrent changes land in one order).
+    fn rewrap<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<(), OpenError> {
+        let opts = OpenOptions {
+            rng: Arc::clone(&self.keys.rng),
+        };
+        let header = opts.wrap(
+            self.keys.store_id,
+            self.keys.key_id,
+            &self.keys.data_key,
+            cred,
+            params,
+        )?;
+        let mut current = self.keys.header.lock().unwrap_or_else(|p| p.into_inner());
+        complete(write_header(io, &header))?;
+        *current = header;
+        Ok(())
+    }
+
+    /// Reads the public facts of the header of the encrypted store in `inner`, without
+    /// unlocking it (no passphrase needed, nothing derived).
+    pub fn inspect<M>(inner: &S) -> Result<StoreInfo, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        let bytes = complete(read_header(&SyncIo::new(inner)))?.ok_or(OpenError::NotInitialized)?;
+        Ok(StoreInfo::of(&parse_header(&bytes)?))
+    }
+}
