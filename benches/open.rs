@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use criterion::{criterion_group, criterion_main, Criterion};
+// MemoryStore implements the store traits of every enabled LDK version: name the one to use.
+use encrypted_kvstore::ldk::V0_2;
 use encrypted_kvstore::{EncryptedStore, KdfParams, MemoryStore, RawKey};
 use support::Recorder;
 
@@ -27,10 +29,13 @@ fn open(c: &mut Criterion) {
     g.sample_size(10);
 
     let pw_store = MemoryStore::new();
-    drop(EncryptedStore::create(pw_store.clone(), b"correct horse", KdfParams::default()).unwrap());
+    drop(
+        EncryptedStore::create::<V0_2>(pw_store.clone(), b"correct horse", KdfParams::default())
+            .unwrap(),
+    );
     let key = RawKey::from_bytes([7; 32]);
     let key_store = MemoryStore::new();
-    drop(EncryptedStore::create_with_key(key_store.clone(), &key).unwrap());
+    drop(EncryptedStore::create_with_key::<V0_2>(key_store.clone(), &key).unwrap());
 
     rec.bench(
         &mut g,
@@ -38,7 +43,7 @@ fn open(c: &mut Criterion) {
         "default",
         1 << 26,
         || (),
-        |()| EncryptedStore::open(pw_store.clone(), b"correct horse").unwrap(),
+        |()| EncryptedStore::open::<V0_2>(pw_store.clone(), b"correct horse").unwrap(),
     );
     rec.bench(
         &mut g,
@@ -70,7 +75,7 @@ fn open(c: &mut Criterion) {
         "-",
         1 << 10,
         || (),
-        |()| EncryptedStore::open_with_key(key_store.clone(), &key).unwrap(),
+        |()| EncryptedStore::open_with_key::<V0_2>(key_store.clone(), &key).unwrap(),
     );
     g.finish();
 

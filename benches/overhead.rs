@@ -18,6 +18,8 @@ mod support;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use criterion::{criterion_group, criterion_main, Criterion};
+// MemoryStore implements the store traits of every enabled LDK version: name the one to use.
+use encrypted_kvstore::ldk::V0_2;
 use encrypted_kvstore::{
     EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD,
 };
@@ -42,7 +44,7 @@ fn overhead(c: &mut Criterion) {
     let rec = Recorder::default();
     let mut g = c.benchmark_group("overhead");
     let key = RawKey::from_bytes([7; 32]);
-    let enc = EncryptedStore::create_with_key(MemoryStore::new(), &key).unwrap();
+    let enc = EncryptedStore::create_with_key::<V0_2>(MemoryStore::new(), &key).unwrap();
     let plain = MemoryStore::new();
     let hand_enc = EncryptedStore::create_with_key(Handoff::default(), &key).unwrap();
     let hand = hand_enc.inner();

@@ -1,4 +1,11 @@
-#![doc = include_str!("../README.md")]
+// The README is the crate documentation, and its example a doctest; that example speaks LDK 0.2
+// (as most users do today), so with LDK 0.3 alone the docs say where to look instead.
+#![cfg_attr(feature = "lightning-0-2", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "lightning-0-2"),
+    doc = "Encryption at rest for LDK key-value stores: see the README for the design and the \
+           [`ldk`] module for LDK 0.3 (its traits, the version markers, an example)."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(any(feature = "lightning-0-2", feature = "lightning-0-3")))]

@@ -1,6 +1,11 @@
 //! Helpers shared by the proof suite: cheap KDF costs, typed-error checks, snapshots of an inner
 //! store, header forging (the header checksum is unkeyed, so an attacker can recompute it), an
 //! adapter that drives a store through either LDK trait, and a fault-injecting inner store.
+//!
+//! Everything that names an LDK trait lives in `versioned/helpers.rs`, compiled once per enabled
+//! LDK version as `common::v0_2` and `common::v0_3`; each of those modules also names that
+//! version's crates (`ldk`, `persister`), its `FilesystemStore`, its sync migration trait (as
+//! `MigratableKVStoreSync`) and its version marker (`V`), so one suite body serves both.
 
 #![allow(
     dead_code, // every test file uses a different subset
@@ -12,18 +17,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
+use bitcoin::io;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
 use encrypted_kvstore::{KdfParams, ReadError};
-use lightning::io;
-use lightning::util::async_poll::AsyncResult;
-use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
-use lightning_persister::fs_store::FilesystemStore;
 
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
@@ -36,11 +35,6 @@ pub const CHECKSUM_AT: usize = 148;
 /// Argon2id costs that make tests fast. Never for real data.
 pub fn cheap() -> KdfParams {
     KdfParams::insecure_for_tests_only(64, 1, 1).unwrap()
-}
-
-/// A fresh `FilesystemStore` over `dir`.
-pub fn fs(dir: &Path) -> FilesystemStore {
-    FilesystemStore::new(dir.to_path_buf())
 }
 
 /// The typed read error carried by an I/O error, if any.
@@ -74,16 +68,6 @@ pub fn assert_auth_failed(r: Result<Vec<u8>, io::Error>, p: &str, s: &str, k: &s
 /// Every value of a store, with its names.
 pub type Snapshot = BTreeMap<(String, String, String), Vec<u8>>;
 
-/// Reads every value of `store` (for an inner store: headers and records, as stored).
-pub fn snapshot<S: MigratableKVStore>(store: &S) -> Snapshot {
-    let mut out = BTreeMap::new();
-    for (p, s, k) in store.list_all_keys().unwrap() {
-        let v = KVStoreSync::read(store, &p, &s, &k).unwrap();
-        out.insert((p, s, k), v);
-    }
-    out
-}
-
 /// The v1 header checksum: unkeyed BLAKE2b-256 over a label and the 148 bytes before it.
 pub fn header_checksum(prefix: &[u8]) -> [u8; 32] {
     let mut h = Blake2b::<U32>::new();
@@ -97,77 +81,6 @@ pub fn reseal_checksum(h: &mut [u8]) {
     assert_eq!(h.len(), HEADER_LEN);
     let sum = header_checksum(&h[..CHECKSUM_AT]);
     h[CHECKSUM_AT..].copy_from_slice(&sum);
-}
-
-/// One store operation, through whichever LDK trait an adapter drives.
-pub trait Ops {
-    /// `read`.
-    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>>;
-    /// `write`.
-    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()>;
-    /// `remove`.
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()>;
-    /// `list`, sorted.
-    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>>;
-}
-
-/// Drives a store through `KVStoreSync`.
-pub struct SyncOps<'a, S>(pub &'a S);
-
-impl<S: KVStoreSync> Ops for SyncOps<'_, S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
-        KVStoreSync::read(self.0, p, s, k)
-    }
-    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()> {
-        KVStoreSync::write(self.0, p, s, k, v)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
-        KVStoreSync::remove(self.0, p, s, k, lazy)
-    }
-    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
-        let mut l = KVStoreSync::list(self.0, p, s)?;
-        l.sort();
-        Ok(l)
-    }
-}
-
-/// Drives a store through the async `KVStore`, each future run to completion on a
-/// current-thread tokio runtime (LDK's `FilesystemStore` needs one for `spawn_blocking`).
-pub struct AsyncOps<'a, S> {
-    store: &'a S,
-    rt: tokio::runtime::Runtime,
-}
-
-impl<'a, S> AsyncOps<'a, S> {
-    /// An adapter with its own runtime.
-    pub fn new(store: &'a S) -> Self {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        AsyncOps { store, rt }
-    }
-}
-
-impl<S: KVStore> Ops for AsyncOps<'_, S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
-        let fut = KVStore::read(self.store, p, s, k);
-        self.rt.block_on(fut)
-    }
-    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()> {
-        let fut = KVStore::write(self.store, p, s, k, v);
-        self.rt.block_on(fut)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
-        let fut = KVStore::remove(self.store, p, s, k, lazy);
-        self.rt.block_on(fut)
-    }
-    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
-        let fut = KVStore::list(self.store, p, s);
-        let mut l = self.rt.block_on(fut)?;
-        l.sort();
-        Ok(l)
-    }
 }
 
 /// How an injected fault behaves.
@@ -211,166 +124,6 @@ pub fn injected(e: &io::Error) -> Option<u64> {
         .map(|f| f.op)
 }
 
-struct FaultState {
-    ops: AtomicU64,
-    fail_at: AtomicU64,
-    kind: Mutex<FaultKind>,
-    fired: AtomicBool,
-}
-
-/// An inner store that counts every operation on it and fails the armed one, once. Clones
-/// share the counter and the arming.
-pub struct FaultyStore<S> {
-    inner: S,
-    state: Arc<FaultState>,
-}
-
-impl<S: Clone> Clone for FaultyStore<S> {
-    fn clone(&self) -> Self {
-        FaultyStore {
-            inner: self.inner.clone(),
-            state: Arc::clone(&self.state),
-        }
-    }
-}
-
-impl<S> FaultyStore<S> {
-    /// Wraps `inner`; nothing armed.
-    pub fn new(inner: S) -> Self {
-        FaultyStore {
-            inner,
-            state: Arc::new(FaultState {
-                ops: AtomicU64::new(0),
-                fail_at: AtomicU64::new(u64::MAX),
-                kind: Mutex::new(FaultKind::Before),
-                fired: AtomicBool::new(false),
-            }),
-        }
-    }
-
-    /// Operations counted so far.
-    pub fn ops(&self) -> u64 {
-        self.state.ops.load(Ordering::SeqCst)
-    }
-
-    /// Fails operation number `at` (counted from when the store was wrapped) with `kind`.
-    pub fn arm(&self, at: u64, kind: FaultKind) {
-        *self.state.kind.lock().unwrap() = kind;
-        self.state.fired.store(false, Ordering::SeqCst);
-        self.state.fail_at.store(at, Ordering::SeqCst);
-    }
-
-    /// No more faults.
-    pub fn disarm(&self) {
-        self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
-    }
-
-    /// Whether the armed fault has fired.
-    pub fn fired(&self) -> bool {
-        self.state.fired.load(Ordering::SeqCst)
-    }
-
-    /// The wrapped store.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    /// `Some(kind)` when this operation is the one to fail.
-    fn tick(&self) -> Option<(u64, FaultKind)> {
-        let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
-        if n == self.state.fail_at.load(Ordering::SeqCst) {
-            self.state.fired.store(true, Ordering::SeqCst);
-            Some((n, *self.state.kind.lock().unwrap()))
-        } else {
-            None
-        }
-    }
-}
-
-fn fault(op: u64) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, InjectedFault { op })
-}
-
-impl<S: KVStoreSync> KVStoreSync for FaultyStore<S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
-        match self.tick() {
-            None => self.inner.read(p, s, k),
-            Some((n, FaultKind::After)) => {
-                let _ = self.inner.read(p, s, k);
-                Err(fault(n))
-            }
-            Some((n, _)) => Err(fault(n)),
-        }
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.write(p, s, k, buf),
-            Some((n, FaultKind::Before)) => Err(fault(n)),
-            Some((n, FaultKind::After)) => {
-                self.inner.write(p, s, k, buf)?;
-                Err(fault(n))
-            }
-            Some((n, FaultKind::TornWrite)) => {
-                let half = buf.len() / 2;
-                self.inner.write(p, s, k, buf[..half].to_vec())?;
-                Err(fault(n))
-            }
-        }
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.remove(p, s, k, lazy),
-            Some((n, FaultKind::After)) => {
-                self.inner.remove(p, s, k, lazy)?;
-                Err(fault(n))
-            }
-            Some((n, _)) => Err(fault(n)),
-        }
-    }
-    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
-        match self.tick() {
-            None => self.inner.list(p, s),
-            Some((n, _)) => Err(fault(n)),
-        }
-    }
-}
-
-fn ready<T: Send + 'static>(r: io::Result<T>) -> AsyncResult<'static, T, io::Error> {
-    Box::pin(async move { r })
-}
-
-/// The async trait, over the same counted synchronous operations (each runs when the call is
-/// made; the future only hands back its result).
-impl<S: KVStoreSync> KVStore for FaultyStore<S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        ready(KVStoreSync::read(self, p, s, k))
-    }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> AsyncResult<'static, (), io::Error> {
-        ready(KVStoreSync::write(self, p, s, k, buf))
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
-        ready(KVStoreSync::remove(self, p, s, k, lazy))
-    }
-    fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
-        ready(KVStoreSync::list(self, p, s))
-    }
-}
-
-impl<S: MigratableKVStore> MigratableKVStore for FaultyStore<S> {
-    fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
-        match self.tick() {
-            None => self.inner.list_all_keys(),
-            Some((n, _)) => Err(fault(n)),
-        }
-    }
-}
-
 /// A small deterministic generator (xorshift64*), so workloads are reproducible.
 pub struct Xorshift(pub u64);
 
@@ -394,3 +147,31 @@ impl Xorshift {
 mod splitmix;
 #[allow(unused_imports)] // every test file uses a different subset
 pub use splitmix::{seeded_options, SplitMix};
+
+/// LDK 0.2: its crates and names, and the helpers over its traits.
+#[cfg(feature = "lightning-0-2")]
+#[path = "versioned"]
+#[allow(unused_imports)] // every test file uses a different subset
+pub mod v0_2 {
+    pub use ::lightning as ldk;
+    pub use ::lightning::util::persist::MigratableKVStore as MigratableKVStoreSync;
+    pub use ::lightning_persister as persister;
+    pub use ::lightning_persister::fs_store::FilesystemStore;
+    pub use encrypted_kvstore::ldk::V0_2 as V;
+    mod helpers;
+    pub use helpers::*;
+}
+
+/// LDK 0.3: its crates and names, and the helpers over its traits.
+#[cfg(feature = "lightning-0-3")]
+#[path = "versioned"]
+#[allow(unused_imports)] // every test file uses a different subset
+pub mod v0_3 {
+    pub use ::lightning_0_3 as ldk;
+    pub use ::lightning_0_3::util::persist::MigratableKVStoreSync;
+    pub use ::lightning_persister_0_3 as persister;
+    pub use ::lightning_persister_0_3::fs_store::v1::FilesystemStore;
+    pub use encrypted_kvstore::ldk::V0_3 as V;
+    mod helpers;
+    pub use helpers::*;
+}

@@ -1,0 +1,258 @@
+//! The helpers that name LDK traits, compiled once per LDK version (see `common/mod.rs`).
+
+// Under LDK 0.3 the boxed futures of `Fut` refine the trait's `impl Future` return types.
+#![allow(refining_impl_trait)]
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::ldk::io;
+use super::ldk::util::persist::{KVStore, KVStoreSync};
+use super::{FilesystemStore, MigratableKVStoreSync};
+use crate::common::{FaultKind, InjectedFault, Snapshot};
+
+/// A boxed future, as both LDK versions' `KVStore` accept (0.2 names it `AsyncResult`).
+pub type Fut<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
+
+/// A fresh `FilesystemStore` over `dir`.
+pub fn fs(dir: &Path) -> FilesystemStore {
+    FilesystemStore::new(dir.to_path_buf())
+}
+
+/// Reads every value of `store` (for an inner store: headers and records, as stored).
+pub fn snapshot<S: MigratableKVStoreSync>(store: &S) -> Snapshot {
+    let mut out = Snapshot::new();
+    for (p, s, k) in store.list_all_keys().unwrap() {
+        let v = KVStoreSync::read(store, &p, &s, &k).unwrap();
+        out.insert((p, s, k), v);
+    }
+    out
+}
+
+/// One store operation, through whichever LDK trait an adapter drives.
+pub trait Ops {
+    /// `read`.
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>>;
+    /// `write`.
+    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()>;
+    /// `remove`.
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()>;
+    /// `list`, sorted.
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>>;
+}
+
+/// Drives a store through `KVStoreSync`.
+pub struct SyncOps<'a, S>(pub &'a S);
+
+impl<S: KVStoreSync> Ops for SyncOps<'_, S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
+        KVStoreSync::read(self.0, p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()> {
+        KVStoreSync::write(self.0, p, s, k, v)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
+        KVStoreSync::remove(self.0, p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
+        let mut l = KVStoreSync::list(self.0, p, s)?;
+        l.sort();
+        Ok(l)
+    }
+}
+
+/// Drives a store through the async `KVStore`, each future run to completion on a
+/// current-thread tokio runtime (LDK's `FilesystemStore` needs one for `spawn_blocking`).
+pub struct AsyncOps<'a, S> {
+    store: &'a S,
+    rt: tokio::runtime::Runtime,
+}
+
+impl<'a, S> AsyncOps<'a, S> {
+    /// An adapter with its own runtime.
+    pub fn new(store: &'a S) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        AsyncOps { store, rt }
+    }
+}
+
+impl<S: KVStore> Ops for AsyncOps<'_, S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
+        let fut = KVStore::read(self.store, p, s, k);
+        self.rt.block_on(fut)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, v: Vec<u8>) -> io::Result<()> {
+        let fut = KVStore::write(self.store, p, s, k, v);
+        self.rt.block_on(fut)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
+        let fut = KVStore::remove(self.store, p, s, k, lazy);
+        self.rt.block_on(fut)
+    }
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
+        let fut = KVStore::list(self.store, p, s);
+        let mut l = self.rt.block_on(fut)?;
+        l.sort();
+        Ok(l)
+    }
+}
+
+struct FaultState {
+    ops: AtomicU64,
+    fail_at: AtomicU64,
+    kind: Mutex<FaultKind>,
+    fired: AtomicBool,
+}
+
+/// An inner store that counts every operation on it and fails the armed one, once. Clones
+/// share the counter and the arming.
+pub struct FaultyStore<S> {
+    inner: S,
+    state: Arc<FaultState>,
+}
+
+impl<S: Clone> Clone for FaultyStore<S> {
+    fn clone(&self) -> Self {
+        FaultyStore {
+            inner: self.inner.clone(),
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+impl<S> FaultyStore<S> {
+    /// Wraps `inner`; nothing armed.
+    pub fn new(inner: S) -> Self {
+        FaultyStore {
+            inner,
+            state: Arc::new(FaultState {
+                ops: AtomicU64::new(0),
+                fail_at: AtomicU64::new(u64::MAX),
+                kind: Mutex::new(FaultKind::Before),
+                fired: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Operations counted so far.
+    pub fn ops(&self) -> u64 {
+        self.state.ops.load(Ordering::SeqCst)
+    }
+
+    /// Fails operation number `at` (counted from when the store was wrapped) with `kind`.
+    pub fn arm(&self, at: u64, kind: FaultKind) {
+        *self.state.kind.lock().unwrap() = kind;
+        self.state.fired.store(false, Ordering::SeqCst);
+        self.state.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// No more faults.
+    pub fn disarm(&self) {
+        self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// Whether the armed fault has fired.
+    pub fn fired(&self) -> bool {
+        self.state.fired.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// `Some(kind)` when this operation is the one to fail.
+    fn tick(&self) -> Option<(u64, FaultKind)> {
+        let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
+        if n == self.state.fail_at.load(Ordering::SeqCst) {
+            self.state.fired.store(true, Ordering::SeqCst);
+            Some((n, *self.state.kind.lock().unwrap()))
+        } else {
+            None
+        }
+    }
+}
+
+fn fault(op: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::Other, InjectedFault { op })
+}
+
+impl<S: KVStoreSync> KVStoreSync for FaultyStore<S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
+        match self.tick() {
+            None => self.inner.read(p, s, k),
+            Some((n, FaultKind::After)) => {
+                let _ = self.inner.read(p, s, k);
+                Err(fault(n))
+            }
+            Some((n, _)) => Err(fault(n)),
+        }
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
+        match self.tick() {
+            None => self.inner.write(p, s, k, buf),
+            Some((n, FaultKind::Before)) => Err(fault(n)),
+            Some((n, FaultKind::After)) => {
+                self.inner.write(p, s, k, buf)?;
+                Err(fault(n))
+            }
+            Some((n, FaultKind::TornWrite)) => {
+                let half = buf.len() / 2;
+                self.inner.write(p, s, k, buf[..half].to_vec())?;
+                Err(fault(n))
+            }
+        }
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
+        match self.tick() {
+            None => self.inner.remove(p, s, k, lazy),
+            Some((n, FaultKind::After)) => {
+                self.inner.remove(p, s, k, lazy)?;
+                Err(fault(n))
+            }
+            Some((n, _)) => Err(fault(n)),
+        }
+    }
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
+        match self.tick() {
+            None => self.inner.list(p, s),
+            Some((n, _)) => Err(fault(n)),
+        }
+    }
+}
+
+fn ready<T: Send + 'static>(r: io::Result<T>) -> Fut<T> {
+    Box::pin(async move { r })
+}
+
+/// The async trait, over the same counted synchronous operations (each runs when the call is
+/// made; the future only hands back its result).
+impl<S: KVStoreSync> KVStore for FaultyStore<S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> Fut<Vec<u8>> {
+        ready(KVStoreSync::read(self, p, s, k))
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Fut<()> {
+        ready(KVStoreSync::write(self, p, s, k, buf))
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Fut<()> {
+        ready(KVStoreSync::remove(self, p, s, k, lazy))
+    }
+    fn list(&self, p: &str, s: &str) -> Fut<Vec<String>> {
+        ready(KVStoreSync::list(self, p, s))
+    }
+}
+
+impl<S: MigratableKVStoreSync> MigratableKVStoreSync for FaultyStore<S> {
+    fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
+        match self.tick() {
+            None => self.inner.list_all_keys(),
+            Some((n, _)) => Err(fault(n)),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The core contract of `EncryptedStore` over LDK's `FilesystemStore` and the in-memory store:
+//! round trips, typed errors, header handling, passphrase change, sync and async.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::v::{ldk, FilesystemStore, MigratableKVStoreSync, V};
+use std::sync::Arc;
+
+use encrypted_kvstore::{
+    EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
+    RESERVED_PRIMARY_NAMESPACE,
+};
+use ldk::io::ErrorKind;
+use ldk::util::persist::{migrate_kv_store_data, KVStoreSync};
+
+fn cheap() -> KdfParams {
+    KdfParams::insecure_for_tests_only(64, 1, 1).unwrap()
+}
+
+fn fs(dir: &std::path::Path) -> FilesystemStore {
+    FilesystemStore::new(dir.to_path_buf())
+}
+
+#[test]
+fn filesystem_round_trip_reopen_and_ciphertext_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedStore::create::<V>(fs(dir.path()), b"correct horse", cheap()).unwrap();
+    let secret = b"channel monitor bytes: very secret".to_vec();
+    store
+        .write("monitors", "", "abcd_0", secret.clone())
+        .unwrap();
+    store.write("", "", "manager", vec![7; 1000]).unwrap();
+    assert_eq!(store.read("monitors", "", "abcd_0").unwrap(), secret);
+    drop(store);
+
+    let on_disk = std::fs::read(dir.path().join("monitors").join("abcd_0")).unwrap();
+    assert!(!on_disk.windows(6).any(|w| w == b"secret"));
+    assert_eq!(
+        on_disk.len(),
+        secret.len() + encrypted_kvstore::RECORD_OVERHEAD
+    );
+
+    let store = EncryptedStore::open::<V>(fs(dir.path()), b"correct horse").unwrap();
+    assert_eq!(store.read("monitors", "", "abcd_0").unwrap(), secret);
+    assert_eq!(store.list("", "").unwrap(), vec!["manager".to_string()]);
+    assert_eq!(
+        store.list("monitors", "").unwrap(),
+        vec!["abcd_0".to_string()]
+    );
+    let mut all = store.list_all_keys().unwrap();
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            ("".into(), "".into(), "manager".into()),
+            ("monitors".into(), "".into(), "abcd_0".into())
+        ]
+    );
+    store.remove("monitors", "", "abcd_0", false).unwrap();
+    assert_eq!(
+        store.read("monitors", "", "abcd_0").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn open_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        EncryptedStore::open::<V>(fs(dir.path()), b"pw"),
+        Err(OpenError::NotInitialized)
+    ));
+    assert!(
+        std::fs::read_dir(dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0
+    );
+    EncryptedStore::create::<V>(fs(dir.path()), b"pw", cheap()).unwrap();
+    assert!(matches!(
+        EncryptedStore::create::<V>(fs(dir.path()), b"pw", cheap()),
+        Err(OpenError::AlreadyInitialized)
+    ));
+    assert!(matches!(
+        EncryptedStore::open::<V>(fs(dir.path()), b"wrong"),
+        Err(OpenError::WrongPassphrase)
+    ));
+    assert!(matches!(
+        EncryptedStore::open_with_key::<V>(fs(dir.path()), &RawKey::from_bytes([1; 32])),
+        Err(OpenError::PassphraseRequired)
+    ));
+    assert!(matches!(
+        EncryptedStore::create::<V>(MemoryStore::new(), b"", cheap()),
+        Err(OpenError::EmptyPassphrase)
+    ));
+}
+
+#[test]
+fn create_refuses_existing_plaintext_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fs(dir.path());
+    plain.write("monitors", "", "x_1", vec![1, 2, 3]).unwrap();
+    match EncryptedStore::create::<V>(fs(dir.path()), b"pw", cheap()) {
+        Err(OpenError::ExistingData { primary_namespace }) => {
+            assert_eq!(primary_namespace, "monitors")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        EncryptedStore::open::<V>(fs(dir.path()), b"pw"),
+        Err(OpenError::NotInitialized)
+    ));
+}
+
+#[test]
+fn authentication_failure_names_the_key_and_is_invalid_data() {
+    let inner = MemoryStore::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), b"pw", cheap()).unwrap();
+    store.write("p", "s", "k", b"v".to_vec()).unwrap();
+    let rec = inner.read("p", "s", "k").unwrap();
+    inner.write("p", "s", "other", rec).unwrap();
+    let err = store.read("p", "s", "other").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    let typed = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ReadError>())
+        .unwrap();
+    assert_eq!(
+        typed,
+        &ReadError::AuthenticationFailed {
+            primary_namespace: "p".into(),
+            secondary_namespace: "s".into(),
+            key: "other".into()
+        }
+    );
+    assert!(err.to_string().contains("\"other\""));
+}
+
+#[test]
+fn invalid_and_reserved_names_are_invalid_input() {
+    let store = EncryptedStore::create::<V>(MemoryStore::new(), b"pw", cheap()).unwrap();
+    for (p, s, k) in [("", "s", "k"), ("p", "", ""), ("p", "", "a/b")] {
+        assert_eq!(
+            store.write(p, s, k, vec![1]).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            store.read(p, s, k).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+    assert_eq!(
+        store
+            .read(RESERVED_PRIMARY_NAMESPACE, "", "header")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        store
+            .list(RESERVED_PRIMARY_NAMESPACE, "")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn change_passphrase_rewrites_only_the_header() {
+    let inner = MemoryStore::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), b"old", cheap()).unwrap();
+    store.write("p", "", "k", b"value".to_vec()).unwrap();
+    let before = inner.read("p", "", "k").unwrap();
+    store.change_passphrase::<V>(b"new", cheap()).unwrap();
+    assert_eq!(inner.read("p", "", "k").unwrap(), before);
+    assert!(matches!(
+        EncryptedStore::open::<V>(inner.clone(), b"old"),
+        Err(OpenError::WrongPassphrase)
+    ));
+    let reopened = EncryptedStore::open::<V>(inner.clone(), b"new").unwrap();
+    assert_eq!(reopened.read("p", "", "k").unwrap(), b"value");
+    let key = RawKey::from_bytes([3; 32]);
+    reopened.change_key::<V>(&key).unwrap();
+    let by_key = EncryptedStore::open_with_key::<V>(inner, &key).unwrap();
+    assert_eq!(by_key.read("p", "", "k").unwrap(), b"value");
+}
+
+#[test]
+fn shared_inner_store_and_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<EncryptedStore<FilesystemStore>>();
+    assert_send_sync::<EncryptedStore<SharedStore<FilesystemStore>>>();
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Arc::new(fs(dir.path()));
+    let store =
+        EncryptedStore::create::<V>(SharedStore(Arc::clone(&shared)), b"pw", cheap()).unwrap();
+    store.write("a", "", "b", vec![1, 2]).unwrap();
+    assert_eq!(shared.list("a", "").unwrap(), vec!["b".to_string()]);
+}
+
+#[test]
+fn migrate_plaintext_to_encrypted_and_back() {
+    let mut plain = MemoryStore::new();
+    plain.write("", "", "manager", vec![1; 10]).unwrap();
+    plain.write("monitors", "", "m_0", vec![2; 10]).unwrap();
+    plain
+        .write("monitor_updates", "m_0", "1", vec![3; 10])
+        .unwrap();
+    let mut enc = EncryptedStore::create::<V>(MemoryStore::new(), b"pw", cheap()).unwrap();
+    migrate_kv_store_data(&mut plain, &mut enc).unwrap();
+    let mut back = MemoryStore::new();
+    migrate_kv_store_data(&mut enc, &mut back).unwrap();
+    assert_eq!(
+        plain.list_all_keys().unwrap(),
+        back.list_all_keys().unwrap()
+    );
+    for (p, s, k) in plain.list_all_keys().unwrap() {
+        assert_eq!(
+            plain.read(&p, &s, &k).unwrap(),
+            back.read(&p, &s, &k).unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn async_trait_over_filesystem_store() {
+    use ldk::util::persist::KVStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = encrypted_kvstore::OpenOptions::new()
+        .create_async(fs(dir.path()), b"pw", cheap())
+        .await
+        .unwrap();
+    KVStore::write(&store, "p", "s", "k", b"async value".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        KVStore::read(&store, "p", "s", "k").await.unwrap(),
+        b"async value"
+    );
+    assert_eq!(
+        KVStore::list(&store, "p", "s").await.unwrap(),
+        vec!["k".to_string()]
+    );
+    assert_eq!(
+        KVStore::read(&store, "p", "s", "missing")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    // Two writes in flight to one key: the later one wins.
+    let f1 = KVStore::write(&store, "p", "s", "k", b"first".to_vec());
+    let f2 = KVStore::write(&store, "p", "s", "k", b"second".to_vec());
+    f2.await.unwrap();
+    f1.await.unwrap();
+    assert_eq!(
+        KVStore::read(&store, "p", "s", "k").await.unwrap(),
+        b"second"
+    );
+    KVStore::remove(&store, "p", "s", "k", false).await.unwrap();
+    let reopened = encrypted_kvstore::OpenOptions::new()
+        .open_async(fs(dir.path()), b"pw")
+        .await
+        .unwrap();
+    assert!(KVStore::list(&reopened, "p", "s").await.unwrap().is_empty());
+}
+
+#[test]
+fn debug_and_errors_hold_no_secret() {
+    let inner = MemoryStore::new();
+    let passphrase = b"hunter2-very-secret-passphrase";
+    let store = EncryptedStore::create::<V>(inner.clone(), passphrase, cheap()).unwrap();
+    let debug = format!("{store:?}");
+    assert!(debug.starts_with("EncryptedStore { store_id: "), "{debug}");
+    assert!(debug.ends_with(", key_id: 0, .. }"), "{debug}");
+    assert_eq!(
+        debug.len(),
+        "EncryptedStore { store_id: , key_id: 0, .. }".len() + 32
+    );
+    let value = b"PLAINTEXT-MARKER-31337".to_vec();
+    store.write("p", "", "k", value.clone()).unwrap();
+    let mut rec = inner.read("p", "", "k").unwrap();
+    let last = rec.len() - 1;
+    rec[last] ^= 1;
+    inner.write("p", "", "k", rec).unwrap();
+    let err = store.read("p", "", "k").unwrap_err();
+    for text in [format!("{err}"), format!("{err:?}")] {
+        assert!(!text.contains("PLAINTEXT-MARKER"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let open_err = EncryptedStore::open::<V>(inner, b"wrong-passphrase-guess").unwrap_err();
+    for text in [format!("{open_err}"), format!("{open_err:?}")] {
+        assert!(!text.contains("wrong-passphrase-guess"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let key = RawKey::from_bytes([0x5a; 32]);
+    assert!(!format!("{key:?}").contains("5a"));
+    assert!(!format!("{:?}", encrypted_kvstore::OpenOptions::new()).contains("rng"));
+}
