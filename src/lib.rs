@@ -8,7 +8,6 @@ mod kdf;
 mod keys;
 mod memory;
 mod names;
-mod poly1305_soft;
 mod rng;
 mod store;
 

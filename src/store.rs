@@ -14,7 +14,7 @@ use lightning::util::persist::{
 };
 use zeroize::Zeroizing;
 
-use crate::aead::XChaCha20Poly1305;
+use crate::aead::Cipher;
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::format::{
     self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN,
@@ -57,7 +57,7 @@ impl StoreInfo {
 
 /// The keys and identity of an open store, shared by the store and its in-flight futures.
 struct Keys {
-    cipher: XChaCha20Poly1305,
+    cipher: Cipher,
     data_key: Zeroizing<[u8; DATA_KEY_LEN]>,
     store_id: [u8; STORE_ID_LEN],
     key_id: u32,
@@ -80,13 +80,17 @@ impl Keys {
         buf: Vec<u8>,
     ) -> Result<Vec<u8>, WriteError> {
         names::check_key(primary, secondary, key).map_err(WriteError::InvalidName)?;
+        // Names were checked just above, so their AD always fits; if it ever did not, that is
+        // an error, never a record under a shorter associated data.
         let ad = self
             .ad(primary, secondary, key)
-            .ok_or(WriteError::ValueTooLarge)?;
+            .ok_or(WriteError::EncryptionFailed)?;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
-        format::seal_record(&self.cipher, self.key_id, &nonce, &ad, buf)
-            .map_err(|_| WriteError::ValueTooLarge)
+        format::seal_record(&self.cipher, self.key_id, &nonce, &ad, buf).map_err(|e| match e {
+            format::SealError::TooLarge => WriteError::ValueTooLarge,
+            format::SealError::Failed => WriteError::EncryptionFailed,
+        })
     }
 
     fn open(
@@ -102,7 +106,7 @@ impl Keys {
             key: key.to_owned(),
         };
         let ad = self.ad(primary, secondary, key).ok_or_else(failed)?;
-        format::open_record(&self.cipher, self.key_id, &ad, rec).map_err(|()| failed())
+        format::open_record(&self.cipher, self.key_id, &ad, rec).map_err(|_| failed())
     }
 }
 
@@ -111,17 +115,23 @@ impl Keys {
 #[derive(Clone)]
 pub struct OpenOptions {
     rng: SharedRandom,
+    max_kdf_memory_kib: u32,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { rng: rng::os() }
+        OpenOptions {
+            rng: rng::os(),
+            max_kdf_memory_kib: KdfParams::CEILING_MEMORY_KIB,
+        }
     }
 }
 
 impl fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenOptions").finish_non_exhaustive()
+        f.debug_struct("OpenOptions")
+            .field("max_kdf_memory_kib", &self.max_kdf_memory_kib)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,7 +153,9 @@ fn derive_kek(
                 DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
             })
         }
-        (Protection::RawKey, Credential::Key(k)) => Ok(format::raw_kek(k.bytes(), salt)),
+        (Protection::RawKey, Credential::Key(k)) => {
+            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
+        }
         (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
         (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
     }
@@ -162,6 +174,31 @@ impl OpenOptions {
     pub fn random_source_for_tests_only(mut self, rng: Arc<dyn RandomSource>) -> Self {
         self.rng = rng;
         self
+    }
+
+    /// Lowers the most Argon2id memory (in KiB) that a header may ask for, below the
+    /// library-wide ceiling of [`KdfParams::CEILING_MEMORY_KIB`] (1 GiB), which stays in force
+    /// whatever is given here.
+    ///
+    /// A header asking for more is refused with [`OpenError::KdfParamsOutOfBounds`] before
+    /// anything is allocated, and so are new parameters above it (`create`,
+    /// `change_passphrase` through these options). Use it where memory is short (a phone, a
+    /// small VPS): without it, anyone who can write the inner store can make `open` allocate
+    /// up to 1 GiB, which there is an out-of-memory kill rather than an error.
+    /// [`KdfParams::default`] needs 65,536 KiB.
+    pub fn max_kdf_memory_kib(mut self, kib: u32) -> Self {
+        self.max_kdf_memory_kib = kib.min(KdfParams::CEILING_MEMORY_KIB);
+        self
+    }
+
+    /// Refuses Argon2id costs above this instance's memory ceiling.
+    fn check_memory(&self, protection: &Protection) -> Result<(), OpenError> {
+        match protection {
+            Protection::Passphrase(p) if p.memory_kib() > self.max_kdf_memory_kib => {
+                Err(OpenError::KdfParamsOutOfBounds)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Wraps `data_key` into a fresh header for `cred` (new salt and wrap nonce).
@@ -183,12 +220,14 @@ impl OpenOptions {
             (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
             (Credential::Key(_), _) => Protection::RawKey,
         };
+        self.check_memory(&protection)?;
         let salt = fill::<SALT_LEN>(&*self.rng)?;
         let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
         let kek = derive_kek(&protection, &salt, cred)?;
-        Ok(Header::seal(
+        Header::seal(
             protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
-        ))
+        )
+        .map_err(|_| OpenError::KeyWrapFailed)
     }
 
     /// A new header and data key.
@@ -208,7 +247,7 @@ impl OpenOptions {
 
     fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
         Arc::new(Keys {
-            cipher: XChaCha20Poly1305::new(&data_key),
+            cipher: Cipher::new(&data_key),
             data_key,
             store_id: header.store_id,
             key_id: header.key_id,
@@ -221,6 +260,7 @@ impl OpenOptions {
     fn unlock(&self, bytes: Option<Vec<u8>>, cred: Credential<'_>) -> Result<Arc<Keys>, OpenError> {
         let bytes = bytes.ok_or(OpenError::NotInitialized)?;
         let header = parse_header(&bytes)?;
+        self.check_memory(&header.protection)?;
         let kek = derive_kek(&header.protection, &header.salt, cred)?;
         let data_key = header.unwrap_key(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
@@ -234,11 +274,12 @@ impl OpenOptions {
         inner: S,
         cred: Credential<'_>,
         params: Option<KdfParams>,
+        refuse_data: fn(&S) -> Result<(), OpenError>,
     ) -> Result<EncryptedStore<S>, OpenError> {
         if read_header_sync(&inner)?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
-        refuse_existing_data(&inner)?;
+        refuse_data(&inner)?;
         let (header, data_key) = self.new_header(cred, params)?;
         write_header_sync(&inner, &header)?;
         Ok(EncryptedStore {
@@ -264,7 +305,12 @@ impl OpenOptions {
         passphrase: &[u8],
         params: KdfParams,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create(inner, Credential::Passphrase(passphrase), Some(params))
+        self.do_create(
+            inner,
+            Credential::Passphrase(passphrase),
+            Some(params),
+            refuse_existing_data,
+        )
     }
 
     /// See [`EncryptedStore::create_with_key`].
@@ -273,7 +319,31 @@ impl OpenOptions {
         inner: S,
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        self.do_create(inner, Credential::Key(key), None)
+        self.do_create(inner, Credential::Key(key), None, refuse_existing_data)
+    }
+
+    /// See [`EncryptedStore::create_in_empty`].
+    pub fn create_in_empty<S: KVStoreSync + MigratableKVStore>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        self.do_create(
+            inner,
+            Credential::Passphrase(passphrase),
+            Some(params),
+            refuse_any_data,
+        )
+    }
+
+    /// See [`EncryptedStore::create_with_key_in_empty`].
+    pub fn create_with_key_in_empty<S: KVStoreSync + MigratableKVStore>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        self.do_create(inner, Credential::Key(key), None, refuse_any_data)
     }
 
     /// See [`EncryptedStore::open`].
@@ -313,8 +383,8 @@ impl OpenOptions {
         {
             return Err(OpenError::AlreadyInitialized);
         }
-        for primary in LDK_PRIMARY_NAMESPACES {
-            let keys = KVStore::list(&inner, primary, "")
+        for (primary, secondary) in WELL_KNOWN_NAMESPACES {
+            let keys = KVStore::list(&inner, primary, secondary)
                 .await
                 .map_err(OpenError::Io)?;
             if !keys.is_empty() {
@@ -400,12 +470,28 @@ impl OpenOptions {
     }
 }
 
-/// LDK's own primary namespaces (besides the top level) that `create` checks for existing data.
-const LDK_PRIMARY_NAMESPACES: [&str; 4] = [
-    "",
-    CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-    CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
-    ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+/// The namespace pairs where LDK and ldk-node keep values, which `create` lists to refuse a store
+/// that already holds data. (`KVStoreSync` cannot enumerate namespaces; for stores that can,
+/// `create_in_empty` refuses any value at all.)
+const WELL_KNOWN_NAMESPACES: [(&str, &str); 14] = [
+    // LDK: channel manager, network graph, scorer, output sweeper (top level); monitors.
+    ("", ""),
+    (CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+    (CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+    (ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+    // lightning-liquidity.
+    ("lightning_liquidity_state", ""),
+    // ldk-node 0.7 and its main branch (events, peers and node metrics are top-level keys,
+    // listed above).
+    ("bdk_wallet", ""),
+    ("payments", ""),
+    ("pending_payments", ""),
+    ("forwarded_payments", "details"),
+    ("forwarded_payments", "replay_markers"),
+    ("forwarded_payments", "channel_stats"),
+    ("forwarded_payments", "channel_pair_stats"),
+    ("lsps2_leases", ""),
+    ("static_invoices", ""),
 ];
 
 fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
@@ -447,8 +533,8 @@ fn write_header_sync<S: KVStoreSync>(inner: &S, header: &Header) -> Result<(), O
 }
 
 fn refuse_existing_data<S: KVStoreSync>(inner: &S) -> Result<(), OpenError> {
-    for primary in LDK_PRIMARY_NAMESPACES {
-        if !KVStoreSync::list(inner, primary, "")
+    for (primary, secondary) in WELL_KNOWN_NAMESPACES {
+        if !KVStoreSync::list(inner, primary, secondary)
             .map_err(OpenError::Io)?
             .is_empty()
         {
@@ -458,6 +544,16 @@ fn refuse_existing_data<S: KVStoreSync>(inner: &S) -> Result<(), OpenError> {
         }
     }
     Ok(())
+}
+
+/// Refuses any value at all, in any namespace, found through `list_all_keys`.
+fn refuse_any_data<S: MigratableKVStore>(inner: &S) -> Result<(), OpenError> {
+    match inner.list_all_keys().map_err(OpenError::Io)?.first() {
+        Some((primary, _, _)) => Err(OpenError::ExistingData {
+            primary_namespace: primary.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// An LDK key-value store that encrypts every value it hands to an inner store.
@@ -495,10 +591,38 @@ impl<S: KVStoreSync> EncryptedStore<S> {
     /// `params`) and writes its header: one inner write.
     ///
     /// Refuses with [`OpenError::AlreadyInitialized`] where a header exists, and with
-    /// [`OpenError::ExistingData`] where the inner store holds values at the top level or in
-    /// LDK's monitor namespaces (it never starts an empty store on top of existing data).
+    /// [`OpenError::ExistingData`] where the inner store holds values in any namespace where
+    /// LDK or ldk-node keep them: the top level, the monitor namespaces, lightning-liquidity's,
+    /// and ldk-node's (`bdk_wallet`, `payments`, `pending_payments`, `forwarded_payments/*`,
+    /// `lsps2_leases`, `static_invoices`). It never starts an empty store on top of that data.
+    /// `KVStoreSync` cannot enumerate other namespaces: where the inner store can
+    /// (`MigratableKVStore`), [`create_in_empty`](Self::create_in_empty) refuses any value at
+    /// all.
     pub fn create(inner: S, passphrase: &[u8], params: KdfParams) -> Result<Self, OpenError> {
         OpenOptions::new().create(inner, passphrase, params)
+    }
+
+    /// Like [`create`](Self::create), but lists every key of the inner store
+    /// (`MigratableKVStore::list_all_keys`) and refuses with [`OpenError::ExistingData`] if
+    /// there is any value at all, in any namespace.
+    pub fn create_in_empty(
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<Self, OpenError>
+    where
+        S: MigratableKVStore,
+    {
+        OpenOptions::new().create_in_empty(inner, passphrase, params)
+    }
+
+    /// [`create_with_key`](Self::create_with_key) with the check of
+    /// [`create_in_empty`](Self::create_in_empty).
+    pub fn create_with_key_in_empty(inner: S, key: &RawKey) -> Result<Self, OpenError>
+    where
+        S: MigratableKVStore,
+    {
+        OpenOptions::new().create_with_key_in_empty(inner, key)
     }
 
     /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
@@ -540,6 +664,7 @@ impl<S: KVStoreSync> EncryptedStore<S> {
     fn rewrap(&self, cred: Credential<'_>, params: Option<KdfParams>) -> Result<(), OpenError> {
         let opts = OpenOptions {
             rng: Arc::clone(&self.keys.rng),
+            ..OpenOptions::default()
         };
         let header = opts.wrap(
             self.keys.store_id,
@@ -635,7 +760,7 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
 impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
         let mut all = self.inner.list_all_keys()?;
-        all.retain(|(primary, _, _)| primary != RESERVED_PRIMARY_NAMESPACE);
+        all.retain(|(primary, _, _)| !names::is_reserved(primary));
         Ok(all)
     }
 }
