@@ -5,7 +5,8 @@ use core::fmt;
 use lightning::util::persist::KVSTORE_NAMESPACE_KEY_MAX_LEN;
 
 /// The primary namespace that holds the store header. User data can never be read, written,
-/// removed or listed there; [`MigratableKVStore::list_all_keys`] leaves it out.
+/// removed or listed there, in any letter case (`ENCRYPTED_KVSTORE` is the same directory on a
+/// case-insensitive file system); [`MigratableKVStore::list_all_keys`] leaves it out.
 ///
 /// [`MigratableKVStore::list_all_keys`]: lightning::util::persist::MigratableKVStore::list_all_keys
 pub const RESERVED_PRIMARY_NAMESPACE: &str = "encrypted_kvstore";
@@ -91,10 +92,17 @@ pub(crate) fn check_namespace(primary: &str, secondary: &str) -> Result<(), Inva
     }
     check_str("primary namespace", primary)?;
     check_str("secondary namespace", secondary)?;
-    if primary == RESERVED_PRIMARY_NAMESPACE {
+    if is_reserved(primary) {
         return Err(InvalidName::Reserved);
     }
     Ok(())
+}
+
+/// Whether `primary` names the reserved namespace in any ASCII letter case: on a
+/// case-insensitive file system (macOS, Windows) `ENCRYPTED_KVSTORE/header` is the header's
+/// file.
+pub(crate) fn is_reserved(primary: &str) -> bool {
+    primary.eq_ignore_ascii_case(RESERVED_PRIMARY_NAMESPACE)
 }
 
 /// Checks a full (primary, secondary, key) triple as `read`, `write` and `remove` take it.
@@ -166,5 +174,18 @@ mod tests {
             Err(InvalidName::Reserved)
         );
         assert_eq!(check_namespace("", ""), Ok(()));
+        for spelling in [
+            "ENCRYPTED_KVSTORE",
+            "Encrypted_KVStore",
+            "encrypted_kvstorE",
+        ] {
+            assert_eq!(
+                check_key(spelling, "", "header"),
+                Err(InvalidName::Reserved)
+            );
+            assert_eq!(check_namespace(spelling, ""), Err(InvalidName::Reserved));
+        }
+        assert_eq!(check_namespace("encrypted_kvstore_x", ""), Ok(()));
+        assert_eq!(check_namespace("encrypted-kvstore", ""), Ok(()));
     }
 }
