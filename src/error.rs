@@ -51,6 +51,10 @@ pub enum OpenError {
     OutOfMemory,
     /// The operating system gave no random bytes.
     Random(RandomError),
+    /// Wrapping the data key (or deriving the raw-key KEK) failed inside the vetted crates,
+    /// which they document as impossible for our fixed sizes. Nothing was written; no weaker
+    /// header is ever produced instead.
+    KeyWrapFailed,
     /// The inner store failed.
     Io(io::Error),
 }
@@ -97,6 +101,10 @@ impl fmt::Display for OpenError {
                 f.write_str("the memory for the key derivation could not be allocated")
             }
             OpenError::Random(_) => f.write_str("no random bytes could be obtained"),
+            OpenError::KeyWrapFailed => f.write_str(
+                "the data key could not be wrapped (the key derivation or AEAD refused its \
+                 input); nothing was written",
+            ),
             OpenError::Io(_) => f.write_str("the inner store failed"),
         }
     }
@@ -173,6 +181,9 @@ pub enum WriteError {
     Random(RandomError),
     /// The value is too large for the AEAD (kind `InvalidInput`).
     ValueTooLarge,
+    /// The AEAD refused to seal the value for another reason (kind `Other`). The vetted
+    /// backends document no such case for values that fit; nothing was written.
+    EncryptionFailed,
 }
 
 impl fmt::Display for WriteError {
@@ -181,6 +192,9 @@ impl fmt::Display for WriteError {
             WriteError::InvalidName(e) => write!(f, "invalid name: {e}"),
             WriteError::Random(_) => f.write_str("no random nonce could be obtained"),
             WriteError::ValueTooLarge => f.write_str("the value is too large to encrypt"),
+            WriteError::EncryptionFailed => {
+                f.write_str("the value could not be encrypted; nothing was written")
+            }
         }
     }
 }
@@ -190,7 +204,7 @@ impl std::error::Error for WriteError {
         match self {
             WriteError::InvalidName(e) => Some(e),
             WriteError::Random(e) => Some(e),
-            WriteError::ValueTooLarge => None,
+            WriteError::ValueTooLarge | WriteError::EncryptionFailed => None,
         }
     }
 }
@@ -209,7 +223,7 @@ impl From<WriteError> for io::Error {
     fn from(e: WriteError) -> io::Error {
         let kind = match e {
             WriteError::InvalidName(_) | WriteError::ValueTooLarge => io::ErrorKind::InvalidInput,
-            WriteError::Random(_) => io::ErrorKind::Other,
+            WriteError::Random(_) | WriteError::EncryptionFailed => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -225,7 +239,7 @@ impl From<OpenError> for io::Error {
     fn from(e: OpenError) -> io::Error {
         match e {
             OpenError::Io(inner) => inner,
-            OpenError::Random(_) | OpenError::OutOfMemory => {
+            OpenError::Random(_) | OpenError::OutOfMemory | OpenError::KeyWrapFailed => {
                 io::Error::new(io::ErrorKind::Other, e)
             }
             OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),

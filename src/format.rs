@@ -4,11 +4,9 @@
 use blake2::digest::consts::U32;
 use blake2::digest::{Digest, KeyInit, Mac};
 use blake2::{Blake2b, Blake2bMac};
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::aead::{TooLong, XChaCha20Poly1305 as XChaCha20Poly1305Record};
+use crate::aead::{Cipher, OpenFailed, SealFailed};
 use crate::kdf::KdfParams;
 
 /// The only format version this code writes and reads.
@@ -22,9 +20,7 @@ const PROTECTION_RAW_KEY: u8 = 2;
 
 pub(crate) const SALT_LEN: usize = 32;
 pub(crate) const STORE_ID_LEN: usize = 16;
-pub(crate) const NONCE_LEN: usize = 24;
-pub(crate) const TAG_LEN: usize = 16;
-pub(crate) const DATA_KEY_LEN: usize = 32;
+pub(crate) use crate::aead::{KEY_LEN as DATA_KEY_LEN, NONCE_LEN, TAG_LEN};
 const WRAPPED_LEN: usize = DATA_KEY_LEN + TAG_LEN;
 const CHECKSUM_LEN: usize = 32;
 
@@ -84,20 +80,13 @@ pub(crate) enum HeaderParseError {
     KdfOutOfBounds,
 }
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    let mut w = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        w.copy_from_slice(s);
-    }
-    u32::from_le_bytes(w)
+/// The `N` bytes at `off`; `None` when `b` is too short (never a zero-filled stand-in).
+fn array_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+    b.get(off..off.checked_add(N)?)?.try_into().ok()
 }
 
-fn array_at<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    if let Some(s) = b.get(off..off + N) {
-        a.copy_from_slice(s);
-    }
-    a
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    array_at(b, off).map(u32::from_le_bytes)
 }
 
 fn checksum(prefix: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -134,7 +123,12 @@ impl Header {
         if b.get(OFF_RESERVED..OFF_M) != Some(&[0u8, 0][..]) {
             return Err(HeaderParseError::Corrupt("its reserved bytes are not zero"));
         }
-        let (m, t, p) = (u32_at(b, OFF_M), u32_at(b, OFF_T), u32_at(b, OFF_P));
+        let truncated = HeaderParseError::Corrupt("it is truncated");
+        let (m, t, p) = (
+            u32_at(b, OFF_M).ok_or(truncated)?,
+            u32_at(b, OFF_T).ok_or(truncated)?,
+            u32_at(b, OFF_P).ok_or(truncated)?,
+        );
         let protection = match b.get(OFF_PROTECTION) {
             Some(&PROTECTION_PASSPHRASE) => Protection::Passphrase(
                 KdfParams::from_header(m, t, p).map_err(|_| HeaderParseError::KdfOutOfBounds)?,
@@ -155,11 +149,11 @@ impl Header {
         };
         Ok(Header {
             protection,
-            salt: array_at(b, OFF_SALT),
-            store_id: array_at(b, OFF_STORE_ID),
-            key_id: u32_at(b, OFF_KEY_ID),
-            wrap_nonce: array_at(b, OFF_WRAP_NONCE),
-            wrapped_key: array_at(b, OFF_WRAPPED),
+            salt: array_at(b, OFF_SALT).ok_or(truncated)?,
+            store_id: array_at(b, OFF_STORE_ID).ok_or(truncated)?,
+            key_id: u32_at(b, OFF_KEY_ID).ok_or(truncated)?,
+            wrap_nonce: array_at(b, OFF_WRAP_NONCE).ok_or(truncated)?,
+            wrapped_key: array_at(b, OFF_WRAPPED).ok_or(truncated)?,
         })
     }
 
@@ -209,7 +203,7 @@ impl Header {
         wrap_nonce: [u8; NONCE_LEN],
         kek: &[u8; 32],
         data_key: &[u8; DATA_KEY_LEN],
-    ) -> Header {
+    ) -> Result<Header, SealFailed> {
         let mut h = Header {
             protection,
             salt,
@@ -220,15 +214,10 @@ impl Header {
         };
         let ad = h.wrap_ad();
         let mut buf = Zeroizing::new(*data_key);
-        let cipher = XChaCha20Poly1305::new(kek.into());
-        // A 32-byte message with 100 bytes of AD is far below every limit: cannot fail.
-        if let Ok(tag) =
-            cipher.encrypt_inout_detached(&XNonce::from(wrap_nonce), &ad, (&mut buf[..]).into())
-        {
-            h.wrapped_key[..DATA_KEY_LEN].copy_from_slice(&buf[..]);
-            h.wrapped_key[DATA_KEY_LEN..].copy_from_slice(&tag);
-        }
-        h
+        let tag = Cipher::new(kek).seal_in_place(&wrap_nonce, &ad, &mut buf[..])?;
+        h.wrapped_key[..DATA_KEY_LEN].copy_from_slice(&buf[..]);
+        h.wrapped_key[DATA_KEY_LEN..].copy_from_slice(&tag);
+        Ok(h)
     }
 
     /// Unwraps the data key with `kek`; `None` when the key (or any header byte) is wrong.
@@ -236,15 +225,9 @@ impl Header {
         let ad = self.wrap_ad();
         let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         key.copy_from_slice(&self.wrapped_key[..DATA_KEY_LEN]);
-        let tag = chacha20poly1305::Tag::from(array_at::<TAG_LEN>(&self.wrapped_key, DATA_KEY_LEN));
-        let cipher = XChaCha20Poly1305::new(kek.into());
-        cipher
-            .decrypt_inout_detached(
-                &XNonce::from(self.wrap_nonce),
-                &ad,
-                (&mut key[..]).into(),
-                &tag,
-            )
+        let tag: [u8; TAG_LEN] = array_at(&self.wrapped_key, DATA_KEY_LEN)?;
+        Cipher::new(kek)
+            .open_in_place(&self.wrap_nonce, &ad, &mut key[..], &tag)
             .ok()?;
         Some(key)
     }
@@ -270,15 +253,24 @@ pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN
 
 const PASSPHRASE_SALT_LEN: usize = KEK_LABEL_PASSPHRASE.len() + SALT_LEN;
 
+/// The keyed hash refused its key (BLAKE2b takes keys of 1 to 64 bytes, so a 32-byte key
+/// cannot be refused; if it ever were, no KEK is produced rather than a weak one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyedHashFailed;
+
 /// KEK for the raw-key mode: BLAKE2b-256 keyed with the raw key over a label and the salt.
-pub(crate) fn raw_kek(raw: &[u8; 32], salt: &[u8; SALT_LEN]) -> Zeroizing<[u8; 32]> {
+pub(crate) fn raw_kek(
+    raw: &[u8; 32],
+    salt: &[u8; SALT_LEN],
+) -> Result<Zeroizing<[u8; 32]>, KeyedHashFailed> {
+    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw).map_err(|_| KeyedHashFailed)?;
+    Mac::update(&mut mac, KEK_LABEL_RAW);
+    Mac::update(&mut mac, salt);
+    let mut digest = mac.finalize().into_bytes();
     let mut out = Zeroizing::new([0u8; 32]);
-    if let Ok(mut mac) = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw) {
-        Mac::update(&mut mac, KEK_LABEL_RAW);
-        Mac::update(&mut mac, salt);
-        out.copy_from_slice(&mac.finalize().into_bytes());
-    }
-    out
+    out.copy_from_slice(&digest);
+    digest.as_mut_slice().zeroize();
+    Ok(out)
 }
 
 /// The associated data of a record: label, version, key id, store id, then the three names,
@@ -322,71 +314,86 @@ impl RecordAd {
         Some(())
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+    /// The associated data; `None` only if the length were ever out of range, which `new`
+    /// rules out (an error for the caller, never an empty or shortened AD).
+    pub(crate) fn as_bytes(&self) -> Option<&[u8]> {
+        self.buf.get(..self.len)
     }
 }
 
-/// Seals `value` into a record. The value's buffer becomes the record when it has room for
-/// the overhead; otherwise one buffer of the exact size is allocated and the value is copied
-/// into it chunk by chunk as it is encrypted (no separate copy pass).
+/// Why a value could not be sealed into a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SealError {
+    /// The value (plus the record overhead) does not fit in memory or in one AEAD message.
+    TooLarge,
+    /// The AEAD refused to seal (or the associated data could not be formed).
+    Failed,
+}
+
+/// Seals `value` into a record: `version || key_id || nonce || ciphertext || tag`, encrypted
+/// in place. The value's buffer becomes the record when it has room for the 45 bytes of
+/// overhead (the value moves 29 bytes up, no allocation); otherwise one buffer of exactly the
+/// record's size is allocated.
 pub(crate) fn seal_record(
-    cipher: &XChaCha20Poly1305Record,
+    cipher: &Cipher,
     key_id: u32,
     nonce: &[u8; NONCE_LEN],
     ad: &RecordAd,
-    mut value: Vec<u8>,
-) -> Result<Vec<u8>, TooLong> {
+    value: Vec<u8>,
+) -> Result<Vec<u8>, SealError> {
+    let ad = ad.as_bytes().ok_or(SealError::Failed)?;
     let n = value.len();
-    let mut prefix = [0u8; RECORD_PREFIX_LEN];
-    prefix[0] = FORMAT_VERSION;
-    prefix[1..5].copy_from_slice(&key_id.to_le_bytes());
-    prefix[5..].copy_from_slice(nonce);
-    if value.capacity() - n >= RECORD_OVERHEAD {
-        // Within capacity: no allocation. The value moves 29 bytes up to make room for the
-        // prefix (on several threads, unit by unit as it is encrypted).
+    let total = n.checked_add(RECORD_OVERHEAD).ok_or(SealError::TooLarge)?;
+    let mut rec = if value.capacity() >= total {
+        let mut value = value;
         value.resize(n + RECORD_PREFIX_LEN, 0);
-        let tag = cipher.seal_shifted(nonce, ad.as_bytes(), &mut value, RECORD_PREFIX_LEN, n)?;
+        value.copy_within(..n, RECORD_PREFIX_LEN);
         value
-            .get_mut(..RECORD_PREFIX_LEN)
-            .ok_or(TooLong)?
-            .copy_from_slice(&prefix);
-        value.extend_from_slice(&tag);
-        Ok(value)
     } else {
-        let rec = cipher.seal_new(nonce, ad.as_bytes(), &prefix, &value)?;
+        let mut rec = Vec::new();
+        rec.try_reserve_exact(total)
+            .map_err(|_| SealError::TooLarge)?;
+        rec.resize(RECORD_PREFIX_LEN, 0);
+        rec.extend_from_slice(&value);
         drop(value);
-        Ok(rec)
-    }
+        rec
+    };
+    let (prefix, body) = rec.split_at_mut(RECORD_PREFIX_LEN);
+    let tag = cipher
+        .seal_in_place(nonce, ad, body)
+        .map_err(|SealFailed| SealError::Failed)?;
+    let (version, rest) = prefix.split_at_mut(1);
+    let (id, nonce_out) = rest.split_at_mut(4);
+    version.copy_from_slice(&[FORMAT_VERSION]);
+    id.copy_from_slice(&key_id.to_le_bytes());
+    nonce_out.copy_from_slice(nonce);
+    rec.extend_from_slice(&tag);
+    Ok(rec)
 }
 
-/// Opens a record in place; `Err(())` for anything that is not an authentic record for `ad`.
-/// The plaintext ends up at the front of the record's own buffer (moved there chunk by chunk
-/// during decryption), so no buffer is allocated and no separate pass drops the prefix.
+/// Opens a record in place; `Err` for anything that is not an authentic record for `ad` (the
+/// buffer is then zeroized). The plaintext is moved to the front of the record's own buffer,
+/// so no buffer is allocated.
 pub(crate) fn open_record(
-    cipher: &XChaCha20Poly1305Record,
+    cipher: &Cipher,
     key_id: u32,
     ad: &RecordAd,
     mut rec: Vec<u8>,
-) -> Result<Vec<u8>, ()> {
+) -> Result<Vec<u8>, OpenFailed> {
+    let ad = ad.as_bytes().ok_or(OpenFailed)?;
     if rec.len() < RECORD_OVERHEAD || rec.first() != Some(&FORMAT_VERSION) {
-        return Err(());
+        return Err(OpenFailed);
     }
-    if u32_at(&rec, 1) != key_id {
-        return Err(());
+    if u32_at(&rec, 1) != Some(key_id) {
+        return Err(OpenFailed);
     }
-    let nonce: [u8; NONCE_LEN] = array_at(&rec, 5);
+    let nonce: [u8; NONCE_LEN] = array_at(&rec, 5).ok_or(OpenFailed)?;
     let tag_at = rec.len() - TAG_LEN;
-    let tag: [u8; TAG_LEN] = array_at(&rec, tag_at);
+    let tag: [u8; TAG_LEN] = array_at(&rec, tag_at).ok_or(OpenFailed)?;
+    let body = rec.get_mut(RECORD_PREFIX_LEN..tag_at).ok_or(OpenFailed)?;
+    cipher.open_in_place(&nonce, ad, body, &tag)?;
     let len = tag_at - RECORD_PREFIX_LEN;
-    cipher.open_shifted(
-        &nonce,
-        ad.as_bytes(),
-        &mut rec,
-        RECORD_PREFIX_LEN,
-        len,
-        &tag,
-    )?;
+    rec.copy_within(RECORD_PREFIX_LEN..tag_at, 0);
     rec.truncate(len);
     Ok(rec)
 }
@@ -405,6 +412,7 @@ mod tests {
             &[4; 32],
             &[5; 32],
         )
+        .unwrap()
     }
 
     #[test]
@@ -444,9 +452,9 @@ mod tests {
         let a = RecordAd::new(&id, 0, "ab", "", "c").unwrap();
         let b = RecordAd::new(&id, 0, "a", "b", "c").unwrap();
         let c = RecordAd::new(&id, 0, "a", "", "bc").unwrap();
-        assert_ne!(a.as_bytes(), b.as_bytes());
-        assert_ne!(a.as_bytes(), c.as_bytes());
-        assert_ne!(b.as_bytes(), c.as_bytes());
+        assert_ne!(a.as_bytes().unwrap(), b.as_bytes().unwrap());
+        assert_ne!(a.as_bytes().unwrap(), c.as_bytes().unwrap());
+        assert_ne!(b.as_bytes().unwrap(), c.as_bytes().unwrap());
         let long = "x".repeat(120);
         assert!(RecordAd::new(&id, 0, &long, &long, &long).is_some());
         assert!(RecordAd::new(&id, 0, &format!("{long}x"), "", "k").is_none());
@@ -454,7 +462,7 @@ mod tests {
 
     #[test]
     fn record_round_trip_in_place() {
-        let cipher = XChaCha20Poly1305Record::new(&[9u8; 32]);
+        let cipher = Cipher::new(&[9u8; 32]);
         let ad = RecordAd::new(&[1; 16], 0, "p", "s", "k").unwrap();
         for (cap_extra, n) in [
             (0usize, 0usize),
@@ -477,7 +485,9 @@ mod tests {
     #[test]
     fn record_bytes_are_the_crate_aead() {
         let key = [0x42u8; 32];
-        let cipher = XChaCha20Poly1305Record::new(&key);
+        use chacha20poly1305::aead::{AeadInOut, KeyInit};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let cipher = Cipher::new(&key);
         let reference = XChaCha20Poly1305::new(&key.into());
         let ad = RecordAd::new(&[3; 16], 9, "monitors", "", "ab_1").unwrap();
         for n in [0usize, 1, 63, 64, 1000, 5000, 100_000] {
@@ -487,7 +497,11 @@ mod tests {
             expected.extend_from_slice(&nonce);
             let mut body = value.clone();
             let tag = reference
-                .encrypt_inout_detached(&XNonce::from(nonce), ad.as_bytes(), (&mut body[..]).into())
+                .encrypt_inout_detached(
+                    &XNonce::from(nonce),
+                    ad.as_bytes().unwrap(),
+                    (&mut body[..]).into(),
+                )
                 .unwrap();
             expected.extend_from_slice(&body);
             expected.extend_from_slice(&tag);

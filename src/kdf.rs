@@ -181,17 +181,9 @@ pub(crate) fn argon2id(
     Ok(out)
 }
 
-/// Argon2's working memory (64 MiB with the default costs), zeroized when dropped.
-///
-/// Safe Rust must initialise it before Argon2 overwrites it, and we wipe it afterwards: two
-/// passes over the memory that a bare derivation into a `vec!` pays only once, and the first
-/// one takes the page faults. With the `parallel` feature both run on the rayon pool that
-/// computes Argon2's lanes, so they cost about half (measured in `benches/open.rs`).
+/// Argon2's working memory (64 MiB with the default costs), handed to the `argon2` crate
+/// through `hash_password_into_with_memory` so that it is ours to zeroize before it is freed.
 struct Blocks(Vec<Block>);
-
-/// Blocks per task when filling or wiping on several threads (1 MiB).
-#[cfg(feature = "parallel")]
-const BLOCKS_PER_TASK: usize = 1024;
 
 impl Blocks {
     fn new(count: usize) -> Result<Self, DeriveError> {
@@ -199,17 +191,6 @@ impl Blocks {
         blocks
             .try_reserve_exact(count)
             .map_err(|_| DeriveError::OutOfMemory)?;
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            // Collects straight into the reserved buffer (an indexed iterator of known length).
-            (0..count)
-                .into_par_iter()
-                .with_min_len(BLOCKS_PER_TASK)
-                .map(|_| Block::new())
-                .collect_into_vec(&mut blocks);
-        }
-        #[cfg(not(feature = "parallel"))]
         blocks.resize(count, Block::new());
         Ok(Blocks(blocks))
     }
@@ -217,14 +198,6 @@ impl Blocks {
 
 impl Drop for Blocks {
     fn drop(&mut self) {
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            self.0
-                .par_chunks_mut(BLOCKS_PER_TASK)
-                .for_each(|chunk| chunk.iter_mut().for_each(Zeroize::zeroize));
-        }
-        #[cfg(not(feature = "parallel"))]
         self.0.zeroize();
     }
 }

@@ -48,6 +48,11 @@ impl<M, S: sealed::SyncIo<M> + ?Sized> InnerStore<M> for S {}
 pub trait AsyncInnerStore<M>: sealed::AsyncIo<M> {}
 impl<M, S: sealed::AsyncIo<M> + ?Sized> AsyncInnerStore<M> for S {}
 
+/// A synchronous inner store of the LDK version `M` that can list every key: implemented for
+/// every `MigratableKVStore` (0.2) or `MigratableKVStoreSync` (0.3). Sealed.
+pub trait MigratableInnerStore<M>: sealed::ListAll<M> {}
+impl<M, S: sealed::ListAll<M> + ?Sized> MigratableInnerStore<M> for S {}
+
 pub(crate) mod sealed {
     use core::future::Future;
 
@@ -58,6 +63,11 @@ pub(crate) mod sealed {
         fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error>;
         fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error>;
         fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error>;
+    }
+
+    /// `list_all_keys` of one LDK version's synchronous migration trait.
+    pub trait ListAll<M> {
+        fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error>;
     }
 
     /// The calls of one LDK version's `KVStore` that creating and opening a store need.

@@ -22,7 +22,6 @@ mod kdf;
 mod keys;
 mod memory;
 mod names;
-mod poly1305_soft;
 mod rng;
 mod store;
 // The header's life cycle (create, open, change of credential), over a private header I/O.

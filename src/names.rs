@@ -7,8 +7,9 @@ use core::fmt;
 pub(crate) const KVSTORE_NAMESPACE_KEY_MAX_LEN: usize = 120;
 
 /// The primary namespace that holds the store header. User data can never be read, written,
-/// removed or listed there (paginated listings included); `list_all_keys` of the migration
-/// traits leaves it out.
+/// removed or listed there (paginated listings included), in any letter case
+/// (`ENCRYPTED_KVSTORE` is the same directory on a case-insensitive file system); `list_all_keys`
+/// of the migration traits leaves it out.
 pub const RESERVED_PRIMARY_NAMESPACE: &str = "encrypted_kvstore";
 /// The secondary namespace of the store header.
 pub const HEADER_SECONDARY_NAMESPACE: &str = "";
@@ -92,10 +93,17 @@ pub(crate) fn check_namespace(primary: &str, secondary: &str) -> Result<(), Inva
     }
     check_str("primary namespace", primary)?;
     check_str("secondary namespace", secondary)?;
-    if primary == RESERVED_PRIMARY_NAMESPACE {
+    if is_reserved(primary) {
         return Err(InvalidName::Reserved);
     }
     Ok(())
+}
+
+/// Whether `primary` names the reserved namespace in any ASCII letter case: on a
+/// case-insensitive file system (macOS, Windows) `ENCRYPTED_KVSTORE/header` is the header's
+/// file.
+pub(crate) fn is_reserved(primary: &str) -> bool {
+    primary.eq_ignore_ascii_case(RESERVED_PRIMARY_NAMESPACE)
 }
 
 /// Checks a full (primary, secondary, key) triple as `read`, `write` and `remove` take it.
@@ -170,5 +178,18 @@ pub(crate) mod tests {
             Err(InvalidName::Reserved)
         );
         assert_eq!(check_namespace("", ""), Ok(()));
+        for spelling in [
+            "ENCRYPTED_KVSTORE",
+            "Encrypted_KVStore",
+            "encrypted_kvstorE",
+        ] {
+            assert_eq!(
+                check_key(spelling, "", "header"),
+                Err(InvalidName::Reserved)
+            );
+            assert_eq!(check_namespace(spelling, ""), Err(InvalidName::Reserved));
+        }
+        assert_eq!(check_namespace("encrypted_kvstore_x", ""), Ok(()));
+        assert_eq!(check_namespace("encrypted-kvstore", ""), Ok(()));
     }
 }

@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use bitcoin::io;
 use zeroize::Zeroizing;
 
-use crate::aead::XChaCha20Poly1305;
+use crate::aead::Cipher;
 use crate::error::OpenError;
 use crate::format::{self, Header, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
 use crate::keys::RawKey;
-use crate::ldk::{sealed, AsyncInnerStore, InnerStore};
+use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
 use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::{EncryptedStore, Keys, StoreInfo};
@@ -152,17 +152,23 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
 #[derive(Clone)]
 pub struct OpenOptions {
     rng: SharedRandom,
+    max_kdf_memory_kib: u32,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { rng: rng::os() }
+        OpenOptions {
+            rng: rng::os(),
+            max_kdf_memory_kib: KdfParams::CEILING_MEMORY_KIB,
+        }
     }
 }
 
 impl fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenOptions").finish_non_exhaustive()
+        f.debug_struct("OpenOptions")
+            .field("max_kdf_memory_kib", &self.max_kdf_memory_kib)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,7 +190,9 @@ fn derive_kek(
                 DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
             })
         }
-        (Protection::RawKey, Credential::Key(k)) => Ok(format::raw_kek(k.bytes(), salt)),
+        (Protection::RawKey, Credential::Key(k)) => {
+            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
+        }
         (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
         (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
     }
@@ -203,6 +211,31 @@ impl OpenOptions {
     pub fn random_source_for_tests_only(mut self, rng: Arc<dyn RandomSource>) -> Self {
         self.rng = rng;
         self
+    }
+
+    /// Lowers the most Argon2id memory (in KiB) that a header may ask for, below the
+    /// library-wide ceiling of [`KdfParams::CEILING_MEMORY_KIB`] (1 GiB), which stays in force
+    /// whatever is given here.
+    ///
+    /// A header asking for more is refused with [`OpenError::KdfParamsOutOfBounds`] before
+    /// anything is allocated, and so are new parameters above it (`create`,
+    /// `change_passphrase` through these options). Use it where memory is short (a phone, a
+    /// small VPS): without it, anyone who can write the inner store can make `open` allocate
+    /// up to 1 GiB, which there is an out-of-memory kill rather than an error.
+    /// [`KdfParams::default`] needs 65,536 KiB.
+    pub fn max_kdf_memory_kib(mut self, kib: u32) -> Self {
+        self.max_kdf_memory_kib = kib.min(KdfParams::CEILING_MEMORY_KIB);
+        self
+    }
+
+    /// Refuses Argon2id costs above this instance's memory ceiling.
+    fn check_memory(&self, protection: &Protection) -> Result<(), OpenError> {
+        match protection {
+            Protection::Passphrase(p) if p.memory_kib() > self.max_kdf_memory_kib => {
+                Err(OpenError::KdfParamsOutOfBounds)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Wraps `data_key` into a fresh header for `cred` (new salt and wrap nonce).
@@ -224,12 +257,14 @@ impl OpenOptions {
             (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
             (Credential::Key(_), _) => Protection::RawKey,
         };
+        self.check_memory(&protection)?;
         let salt = fill::<SALT_LEN>(&*self.rng)?;
         let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
         let kek = derive_kek(&protection, &salt, cred)?;
-        Ok(Header::seal(
+        Header::seal(
             protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
-        ))
+        )
+        .map_err(|_| OpenError::KeyWrapFailed)
     }
 
     /// A new header and data key.
@@ -249,7 +284,7 @@ impl OpenOptions {
 
     fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
         Arc::new(Keys {
-            cipher: XChaCha20Poly1305::new(&data_key),
+            cipher: Cipher::new(&data_key),
             data_key,
             store_id: header.store_id,
             key_id: header.key_id,
@@ -262,6 +297,7 @@ impl OpenOptions {
     fn unlock(&self, bytes: Option<Vec<u8>>, cred: Credential<'_>) -> Result<Arc<Keys>, OpenError> {
         let bytes = bytes.ok_or(OpenError::NotInitialized)?;
         let header = parse_header(&bytes)?;
+        self.check_memory(&header.protection)?;
         let kek = derive_kek(&header.protection, &header.salt, cred)?;
         let data_key = header.unwrap_key(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
@@ -270,18 +306,19 @@ impl OpenOptions {
         Ok(self.keys(header, data_key))
     }
 
-    /// The one body of every `create*`: refuse a header or existing data, then write a new
-    /// header (the only write).
+    /// The one body of every `create*`: refuse a header or existing data (`refuse_data`, a
+    /// future that does nothing until awaited here), then write a new header (the only write).
     async fn do_create<IO: HeaderIo>(
         &self,
         io: &IO,
         cred: Credential<'_>,
         params: Option<KdfParams>,
+        refuse_data: impl Future<Output = Result<(), OpenError>>,
     ) -> Result<Arc<Keys>, OpenError> {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
-        refuse_existing_data(io).await?;
+        refuse_data.await?;
         let (header, data_key) = self.new_header(cred, params)?;
         write_header(io, &header).await?;
         Ok(self.keys(header, data_key))
@@ -305,7 +342,8 @@ impl OpenOptions {
         params: KdfParams,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
-        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params)))?;
+        let io = SyncIo::new(&inner);
+        let keys = complete(self.do_create(&io, cred, Some(params), refuse_existing_data(&io)))?;
         Ok(EncryptedStore { inner, keys })
     }
 
@@ -315,7 +353,34 @@ impl OpenOptions {
         inner: S,
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let keys = complete(self.do_create(&SyncIo::new(&inner), Credential::Key(key), None))?;
+        let io = SyncIo::new(&inner);
+        let cred = Credential::Key(key);
+        let keys = complete(self.do_create(&io, cred, None, refuse_existing_data(&io)))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// See [`EncryptedStore::create_in_empty`].
+    pub fn create_in_empty<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let refuse = refuse_any_data::<M, S>(&inner);
+        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params), refuse))?;
+        Ok(EncryptedStore { inner, keys })
+    }
+
+    /// See [`EncryptedStore::create_with_key_in_empty`].
+    pub fn create_with_key_in_empty<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Key(key);
+        let refuse = refuse_any_data::<M, S>(&inner);
+        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, None, refuse))?;
         Ok(EncryptedStore { inner, keys })
     }
 
@@ -349,8 +414,9 @@ impl OpenOptions {
         params: KdfParams,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
+        let io = AsyncIo::new(&inner);
         let keys = self
-            .do_create(&AsyncIo::new(&inner), cred, Some(params))
+            .do_create(&io, cred, Some(params), refuse_existing_data(&io))
             .await?;
         Ok(EncryptedStore { inner, keys })
     }
@@ -374,7 +440,10 @@ impl OpenOptions {
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Key(key);
-        let keys = self.do_create(&AsyncIo::new(&inner), cred, None).await?;
+        let io = AsyncIo::new(&inner);
+        let keys = self
+            .do_create(&io, cred, None, refuse_existing_data(&io))
+            .await?;
         Ok(EncryptedStore { inner, keys })
     }
 
@@ -391,11 +460,30 @@ impl OpenOptions {
     }
 }
 
-/// LDK's own primary namespaces (besides the top level) that `create` checks for existing data:
-/// `monitors`, `monitor_updates`, `archived_monitors` (the same in every supported LDK version;
-/// each adapter's tests pin them to that version's constants).
-pub(crate) const LDK_PRIMARY_NAMESPACES: [&str; 4] =
-    ["", "monitors", "monitor_updates", "archived_monitors"];
+/// The namespace pairs where LDK and ldk-node keep values, which `create` lists to refuse a store
+/// that already holds data. (`KVStoreSync` cannot enumerate namespaces; for stores that can,
+/// `create_in_empty` refuses any value at all.) LDK's are the same in every supported LDK
+/// version; each adapter's tests pin them to that version's constants.
+pub(crate) const WELL_KNOWN_NAMESPACES: [(&str, &str); 14] = [
+    // LDK: channel manager, network graph, scorer, output sweeper (top level); monitors.
+    ("", ""),
+    ("monitors", ""),
+    ("monitor_updates", ""),
+    ("archived_monitors", ""),
+    // lightning-liquidity.
+    ("lightning_liquidity_state", ""),
+    // ldk-node 0.7 and its main branch (events, peers and node metrics are top-level keys,
+    // listed above).
+    ("bdk_wallet", ""),
+    ("payments", ""),
+    ("pending_payments", ""),
+    ("forwarded_payments", "details"),
+    ("forwarded_payments", "replay_markers"),
+    ("forwarded_payments", "channel_stats"),
+    ("forwarded_payments", "channel_pair_stats"),
+    ("lsps2_leases", ""),
+    ("static_invoices", ""),
+];
 
 fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
     Header::parse(bytes).map_err(|e| match e {
@@ -438,9 +526,9 @@ async fn write_header<IO: HeaderIo>(io: &IO, header: &Header) -> Result<(), Open
 }
 
 async fn refuse_existing_data<IO: HeaderIo>(inner: &IO) -> Result<(), OpenError> {
-    for primary in LDK_PRIMARY_NAMESPACES {
+    for (primary, secondary) in WELL_KNOWN_NAMESPACES {
         if !inner
-            .list(primary, "")
+            .list(primary, secondary)
             .await
             .map_err(OpenError::Io)?
             .is_empty()
@@ -453,6 +541,21 @@ async fn refuse_existing_data<IO: HeaderIo>(inner: &IO) -> Result<(), OpenError>
     Ok(())
 }
 
+/// Refuses any value at all, in any namespace, found through `list_all_keys`.
+async fn refuse_any_data<M, S: MigratableInnerStore<M> + ?Sized>(
+    inner: &S,
+) -> Result<(), OpenError> {
+    match sealed::ListAll::<M>::list_all_keys(inner)
+        .map_err(OpenError::Io)?
+        .first()
+    {
+        Some((primary, _, _)) => Err(OpenError::ExistingData {
+            primary_namespace: primary.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The constructors. `M` is the LDK version marker, inferred from the traits `S` implements
 /// (see [`ldk`](crate::ldk)).
 impl<S> EncryptedStore<S> {
@@ -460,13 +563,40 @@ impl<S> EncryptedStore<S> {
     /// `params`) and writes its header: one inner write.
     ///
     /// Refuses with [`OpenError::AlreadyInitialized`] where a header exists, and with
-    /// [`OpenError::ExistingData`] where the inner store holds values at the top level or in
-    /// LDK's monitor namespaces (it never starts an empty store on top of existing data).
+    /// [`OpenError::ExistingData`] where the inner store holds values in any namespace where
+    /// LDK or ldk-node keep them: the top level, the monitor namespaces, lightning-liquidity's,
+    /// and ldk-node's (`bdk_wallet`, `payments`, `pending_payments`, `forwarded_payments/*`,
+    /// `lsps2_leases`, `static_invoices`). It never starts an empty store on top of that data.
+    /// `KVStoreSync` cannot enumerate other namespaces: where the inner store can (LDK's
+    /// migration trait), [`create_in_empty`](Self::create_in_empty) refuses any value at all.
     pub fn create<M>(inner: S, passphrase: &[u8], params: KdfParams) -> Result<Self, OpenError>
     where
         S: InnerStore<M>,
     {
         OpenOptions::new().create(inner, passphrase, params)
+    }
+
+    /// Like [`create`](Self::create), but lists every key of the inner store (LDK's
+    /// `MigratableKVStore::list_all_keys`, `MigratableKVStoreSync` in 0.3) and refuses with
+    /// [`OpenError::ExistingData`] if there is any value at all, in any namespace.
+    pub fn create_in_empty<M>(
+        inner: S,
+        passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M> + MigratableInnerStore<M>,
+    {
+        OpenOptions::new().create_in_empty(inner, passphrase, params)
+    }
+
+    /// [`create_with_key`](Self::create_with_key) with the check of
+    /// [`create_in_empty`](Self::create_in_empty).
+    pub fn create_with_key_in_empty<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M> + MigratableInnerStore<M>,
+    {
+        OpenOptions::new().create_with_key_in_empty(inner, key)
     }
 
     /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
@@ -534,6 +664,7 @@ impl<S> EncryptedStore<S> {
     ) -> Result<(), OpenError> {
         let opts = OpenOptions {
             rng: Arc::clone(&self.keys.rng),
+            ..OpenOptions::default()
         };
         let header = opts.wrap(
             self.keys.store_id,

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use zeroize::Zeroizing;
 
-use crate::aead::XChaCha20Poly1305;
+use crate::aead::Cipher;
 use crate::error::{ReadError, WriteError};
 use crate::format::{self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, STORE_ID_LEN};
-use crate::names::{self, RESERVED_PRIMARY_NAMESPACE};
+use crate::names;
 use crate::rng::SharedRandom;
 
 /// Public facts about a store, read from its header. Holds no secret.
@@ -39,7 +39,7 @@ impl StoreInfo {
 
 /// The keys and identity of an open store, shared by the store and its in-flight futures.
 pub(crate) struct Keys {
-    pub(crate) cipher: XChaCha20Poly1305,
+    pub(crate) cipher: Cipher,
     pub(crate) data_key: Zeroizing<[u8; DATA_KEY_LEN]>,
     pub(crate) store_id: [u8; STORE_ID_LEN],
     pub(crate) key_id: u32,
@@ -62,13 +62,17 @@ impl Keys {
         buf: Vec<u8>,
     ) -> Result<Vec<u8>, WriteError> {
         names::check_key(primary, secondary, key).map_err(WriteError::InvalidName)?;
+        // Names were checked just above, so their AD always fits; if it ever did not, that is
+        // an error, never a record under a shorter associated data.
         let ad = self
             .ad(primary, secondary, key)
-            .ok_or(WriteError::ValueTooLarge)?;
+            .ok_or(WriteError::EncryptionFailed)?;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
-        format::seal_record(&self.cipher, self.key_id, &nonce, &ad, buf)
-            .map_err(|_| WriteError::ValueTooLarge)
+        format::seal_record(&self.cipher, self.key_id, &nonce, &ad, buf).map_err(|e| match e {
+            format::SealError::TooLarge => WriteError::ValueTooLarge,
+            format::SealError::Failed => WriteError::EncryptionFailed,
+        })
     }
 
     pub(crate) fn open(
@@ -84,7 +88,7 @@ impl Keys {
             key: key.to_owned(),
         };
         let ad = self.ad(primary, secondary, key).ok_or_else(failed)?;
-        format::open_record(&self.cipher, self.key_id, &ad, rec).map_err(|()| failed())
+        format::open_record(&self.cipher, self.key_id, &ad, rec).map_err(|_| failed())
     }
 }
 
@@ -154,5 +158,5 @@ impl<S: ?Sized> Clone for SharedStore<S> {
 
 /// Leaves the reserved namespace (the header) out of a listing of every key.
 pub(crate) fn without_reserved(all: &mut Vec<(String, String, String)>) {
-    all.retain(|(primary, _, _)| primary != RESERVED_PRIMARY_NAMESPACE);
+    all.retain(|(primary, _, _)| !names::is_reserved(primary));
 }

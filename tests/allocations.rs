@@ -4,13 +4,8 @@
 //! decrypted in place in the buffer the inner store returned). Counts are deterministic, so
 //! this is a test; times are not, so the benches report those.
 //!
-//! Values of 1 MiB and more are sealed and opened on several threads (feature `parallel`,
-//! src/aead/parallel.rs). Starting a scoped helper thread allocates its bookkeeping (a few
-//! small blocks, under 1 KiB per helper), and the exiting helper frees some of it just after
-//! the call that started it has returned, possibly inside the next counted region. The test
-//! holds those sizes to exactly one allocation of the value's size plus that bound, and shows
-//! separately that nothing stays once the helpers have exited; one-thread sizes are held to
-//! exact counts.
+//! Counts are exact at every size and with either AEAD backend (the default and `ring`): the
+//! backends seal and open in place and allocate nothing.
 //!
 //! Runs without the test harness (`harness = false`) so that no other thread allocates while
 //! a region is counted.
@@ -49,48 +44,20 @@ const SIZES: [usize; 10] = [
     4 << 20,
 ];
 
-/// From this length on values may be processed on several threads.
-const THREADED: usize = 1 << 20;
-/// Bookkeeping of the helper threads, at most (bytes, allocations), for all helpers of one
-/// value together (at most three helpers start).
-const THREADS_BYTES: usize = 3 * 1024;
-const THREADS_ALLOCS: usize = 3 * 12;
-
-/// Checks a region that allocated no value-sized buffer beyond `value_bytes` (in
-/// `value_allocs` allocations): exact below [`THREADED`], plus bounded thread bookkeeping
-/// from there on.
+/// Checks that a region allocated exactly `value_allocs` buffers of `value_bytes` in all, and
+/// reallocated nothing.
 fn check(what: &str, n: usize, s: stats_alloc::Stats, value_allocs: usize, value_bytes: usize) {
-    if n < THREADED {
-        assert_eq!(
-            (s.allocations, s.reallocations, s.bytes_allocated),
-            (value_allocs, 0, value_bytes),
-            "{what} of {n} bytes: {s:?}"
-        );
-    } else {
-        let extra_bytes = s.bytes_allocated + s.bytes_reallocated.max(0) as usize - value_bytes;
-        assert!(
-            s.bytes_allocated >= value_bytes
-                && extra_bytes <= THREADS_BYTES
-                && s.allocations + s.reallocations <= value_allocs + THREADS_ALLOCS,
-            "{what} of {n} bytes: more than the value and the threads' bookkeeping: {s:?}"
-        );
-    }
+    assert_eq!(
+        (s.allocations, s.reallocations, s.bytes_allocated),
+        (value_allocs, 0, value_bytes),
+        "{what} of {n} bytes: {s:?}"
+    );
 }
 
-/// Checks that a region's net change (bytes allocated minus freed) is `expected`: exactly
-/// below [`THREADED`]; from there on up to [`THREADS_BYTES`] either way, for the helpers'
-/// bookkeeping that is freed as they exit, which may be after the region (or, for the
-/// previous call's helpers, inside it). [`threaded_nothing_stays`] shows that it is all freed.
+/// Checks that a region's net change (bytes allocated minus freed) is exactly `expected`.
 fn check_net(what: &str, n: usize, s: stats_alloc::Stats, expected: isize) {
     let net = s.bytes_allocated as isize - s.bytes_deallocated as isize;
-    if n < THREADED {
-        assert_eq!(net, expected, "{what} of {n} bytes, net bytes: {s:?}");
-    } else {
-        assert!(
-            net.abs_diff(expected) <= THREADS_BYTES,
-            "{what} of {n} bytes, net bytes {net} (expected {expected}): {s:?}"
-        );
-    }
+    assert_eq!(net, expected, "{what} of {n} bytes, net bytes: {s:?}");
 }
 
 fn value(n: usize, spare: usize) -> Vec<u8> {
@@ -131,30 +98,6 @@ fn sync_paths(store: &EncryptedStore<Slot>) {
     }
 }
 
-/// Many threaded writes and reads, each freeing what it allocated: once the helper threads
-/// have exited (polled, up to 10 s, so a loaded machine only makes this slower), the region's
-/// net is exactly zero, so the helpers' bookkeeping is all freed.
-fn threaded_nothing_stays(store: &EncryptedStore<Slot>) {
-    let reg = Region::new(GLOBAL);
-    for i in 0..20 {
-        let v = value(THREADED, if i % 2 == 0 { 0 } else { RECORD_OVERHEAD });
-        KVStoreSync::write(store, P, "", K, v).unwrap();
-        let back = KVStoreSync::read(store, P, "", K).unwrap();
-        assert_eq!(back.len(), THREADED);
-    }
-    let net = |s: stats_alloc::Stats| s.bytes_allocated as isize - s.bytes_deallocated as isize;
-    for _ in 0..1000 {
-        if net(reg.change()) == 0 {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!(
-        "threaded writes and reads left bytes allocated: {:?}",
-        reg.change()
-    );
-}
-
 /// The async paths allocate their futures and owned copies of the three names, never anything
 /// the size of the value.
 fn async_paths(store: &EncryptedStore<Slot>) {
@@ -190,7 +133,6 @@ fn main() {
         Some(180)
     );
     sync_paths(&store);
-    threaded_nothing_stays(&store);
     async_paths(&store);
     println!("allocations: write and read paths allocate only what the AEAD needs");
 }

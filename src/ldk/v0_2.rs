@@ -28,6 +28,12 @@ impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
     }
 }
 
+impl<S: MigratableKVStore + ?Sized> sealed::ListAll<V0_2> for S {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        MigratableKVStore::list_all_keys(self)
+    }
+}
+
 impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_2> for S {
     fn read(
         &self,
@@ -305,12 +311,12 @@ mod tests {
             KVSTORE_NAMESPACE_KEY_ALPHABET
         );
         assert_eq!(
-            crate::open::LDK_PRIMARY_NAMESPACES,
+            crate::open::WELL_KNOWN_NAMESPACES[..4],
             [
-                "",
-                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-                CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
-                ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+                ("", ""),
+                (CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+                (CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+                (ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
             ]
         );
     }

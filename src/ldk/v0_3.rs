@@ -41,6 +41,12 @@ impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
     }
 }
 
+impl<S: MigratableKVStoreSync + ?Sized> sealed::ListAll<V0_3> for S {
+    fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
+        MigratableKVStoreSync::list_all_keys(self)
+    }
+}
+
 impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_3> for S {
     fn read(
         &self,
@@ -448,12 +454,12 @@ mod tests {
             KVSTORE_NAMESPACE_KEY_ALPHABET
         );
         assert_eq!(
-            crate::open::LDK_PRIMARY_NAMESPACES,
+            crate::open::WELL_KNOWN_NAMESPACES[..4],
             [
-                "",
-                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
-                CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
-                ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+                ("", ""),
+                (CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+                (CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, ""),
+                (ARCHIVED_CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, ""),
             ]
         );
     }

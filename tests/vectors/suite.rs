@@ -1,13 +1,19 @@
 //! Known-answer test vectors for format v1 (one case per file under `tests/vectors/`, in the
 //! spirit of age's CCTV suite).
 //!
-//! Each file is a list of `name: value` lines; byte strings are hex. `expect:` is one of
-//! `success`, `open failure: <OpenError variant>` or `read failure: <ReadError variant>`.
+//! Each file is a list of `name: value` lines; byte strings are hex. A store case (no `kind:`
+//! line) has `expect:` one of `success`, `open failure: <OpenError variant>` or
+//! `read failure: <ReadError variant>`; a `kind: seed-derivation` case pins
+//! `RawKey::derive_from_seed` (`seed:` and `raw_key:`, hex or `none`).
 //! The checker below reads the files on its own and must pass forever: pinned v1 blobs always
 //! open. A second test regenerates every file with a deterministic random source and checks the
 //! result is byte-identical, so the writer cannot drift from the pinned format either.
 //! (`EKV_WRITE_VECTORS=1 cargo test --test vectors` writes the files; do that only when
-//! introducing a new format version, never to make a changed v1 pass.)
+//! introducing a new format version, never to make a changed v1 pass.
+//! `EKV_WRITE_VECTORS=<directory>` writes them there instead, e.g. to check what a changed
+//! writer produces with `tests/independent/check_vectors.py`.)
+//! A third test opens the stores written by that independent Python implementation of
+//! docs/FORMAT.md (`tests/independent/written/`, or the directory in `EKV_INDEPENDENT_WRITTEN`).
 
 #![allow(
     clippy::unwrap_used,
@@ -81,13 +87,21 @@ fn check_vector(path: &Path) {
         let (k, v) = line
             .split_once(':')
             .unwrap_or_else(|| panic!("{name}: bad line {line:?}"));
-        f.insert(k.trim().to_string(), v.trim().to_string());
+        let old = f.insert(k.trim().to_string(), v.trim().to_string());
+        assert!(old.is_none(), "{name}: repeated field {k}");
     }
     let get = |k: &str| {
         f.get(k)
             .unwrap_or_else(|| panic!("{name}: missing field {k}"))
             .clone()
     };
+    match f.get("kind").map(String::as_str) {
+        None => {}
+        Some("seed-derivation") => {
+            return check_seed_derivation(&name, &get("seed"), &get("raw_key"))
+        }
+        Some(other) => panic!("{name}: unknown kind {other:?}"),
+    }
     let cred = match get("credential").split_once(' ') {
         Some(("passphrase", h)) => Credential::Passphrase(unhex(h)),
         Some(("key", h)) => Credential::Key(RawKey::from_slice(&unhex(h)).unwrap()),
@@ -153,8 +167,41 @@ fn check_vector(path: &Path) {
     );
 }
 
+/// `RawKey` does not reveal its bytes, so the known answer is checked by use: a store created
+/// with the derived key must open with the expected key, and not with that key one bit off.
+fn check_seed_derivation(name: &str, seed: &str, raw_key: &str) {
+    let derived = RawKey::derive_from_seed(&unhex(seed));
+    if raw_key == "none" {
+        assert!(
+            derived.is_none(),
+            "{name}: derived a key from a refused seed"
+        );
+        return;
+    }
+    let derived = derived.unwrap_or_else(|| panic!("{name}: seed refused"));
+    let mut expected = unhex(raw_key);
+    let inner = MemoryStore::new();
+    EncryptedStore::create_with_key::<V>(inner.clone(), &derived).unwrap();
+    let opened =
+        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_slice(&expected).unwrap());
+    assert!(
+        opened.is_ok(),
+        "{name}: derived key differs from the known answer"
+    );
+    expected[31] ^= 1;
+    let other = EncryptedStore::open_with_key::<V>(inner, &RawKey::from_slice(&expected).unwrap());
+    assert!(
+        matches!(other, Err(OpenError::WrongKey)),
+        "{name}: a key one bit off opened the store"
+    );
+}
+
 fn vector_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir())
+    vector_files_in(&dir())
+}
+
+fn vector_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
@@ -168,6 +215,33 @@ fn pinned_vectors_give_their_expected_outcome() {
     let files = vector_files();
     assert!(files.len() >= 30, "only {} vectors found", files.len());
     for f in &files {
+        check_vector(f);
+    }
+}
+
+/// The library opens what the independent implementation (`tests/independent/check_vectors.py
+/// --write DIR`) wrote with its own randomness: committed files, or a fresh set in
+/// `EKV_INDEPENDENT_WRITTEN` (CI).
+#[test]
+fn stores_written_by_the_independent_implementation_open() {
+    let dir = std::env::var_os("EKV_INDEPENDENT_WRITTEN").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/written"),
+        PathBuf::from,
+    );
+    let files = vector_files_in(&dir);
+    assert!(
+        files.len() >= 4,
+        "only {} files in {}",
+        files.len(),
+        dir.display()
+    );
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.lines().any(|l| l == "expect: success"),
+            "{}: a written store must be expected to open",
+            f.display()
+        );
         check_vector(f);
     }
 }
@@ -698,32 +772,246 @@ fn generate() -> Vec<Case> {
     let mut h = rk.header.clone();
     h[16] = 1;
     fix_checksum(&mut h);
-    c.header = Some(h);
-    c.credential = key_cred;
+    c.header = Some(h.clone());
+    c.credential = key_cred.clone();
     cases.push(c);
+    cases.push(mk(
+        "v1_raw_key_header_with_kdf_params_given_passphrase.txt",
+        "Raw-key header carrying KDF parameters, opened with a passphrase: step 7 comes before the credential check",
+        "open failure: CorruptHeader",
+        Some(h),
+        None,
+    ));
+
+    // Every step of "Reading a header", its bounds, and their order.
+    let set_kdf = |h: &mut Vec<u8>, m: u32, t: u32, p: u32| {
+        h[12..16].copy_from_slice(&m.to_le_bytes());
+        h[16..20].copy_from_slice(&t.to_le_bytes());
+        h[20..24].copy_from_slice(&p.to_le_bytes());
+    };
+    let kdf = |m: u32, t: u32, p: u32| {
+        hdr(&|h| {
+            set_kdf(h, m, t, p);
+            fix_checksum(h)
+        })
+    };
+    let oob = "open failure: KdfParamsOutOfBounds";
+    cases.extend([
+        mk(
+            "v1_header_7_bytes.txt",
+            "Header of 7 bytes, a prefix of the magic",
+            "open failure: CorruptHeader",
+            hdr(&|h| h.truncate(7)),
+            None,
+        ),
+        mk(
+            "v1_header_version_missing.txt",
+            "Header of exactly the 8-byte magic: version byte missing",
+            "open failure: CorruptHeader",
+            hdr(&|h| h.truncate(8)),
+            None,
+        ),
+        mk(
+            "v1_header_version_2_short.txt",
+            "Magic and version 2 only: the version is checked before the length",
+            "open failure: UnsupportedVersion",
+            Some(b"EKVSTORE\x02".to_vec()),
+            None,
+        ),
+        mk(
+            "v1_header_memory_huge_checksum_stale.txt",
+            "Memory cost 0xffffffff KiB without recomputing the checksum: the checksum is checked before the bounds",
+            "open failure: CorruptHeader",
+            hdr(&|h| set_kdf(h, u32::MAX, 1, 1)),
+            None,
+        ),
+        mk(
+            "v1_header_reserved_nonzero_memory_huge.txt",
+            "Reserved byte set and memory cost 0xffffffff KiB, checksum recomputed: reserved bytes are checked before the bounds",
+            "open failure: CorruptHeader",
+            hdr(&|h| {
+                h[11] = 1;
+                set_kdf(h, u32::MAX, 1, 1);
+                fix_checksum(h)
+            }),
+            None,
+        ),
+        mk(
+            "v1_header_iterations_zero.txt",
+            "Argon2id m=64 t=0 p=1, checksum recomputed: t below 1",
+            oob,
+            kdf(64, 0, 1),
+            None,
+        ),
+        mk(
+            "v1_header_iterations_11.txt",
+            "Argon2id m=64 t=11 p=1, checksum recomputed: t above 10",
+            oob,
+            kdf(64, 11, 1),
+            None,
+        ),
+        mk(
+            "v1_header_parallelism_17.txt",
+            "Argon2id m=136 t=1 p=17, checksum recomputed: p above 16 (m = 8p)",
+            oob,
+            kdf(136, 1, 17),
+            None,
+        ),
+        mk(
+            "v1_header_memory_below_8p.txt",
+            "Argon2id m=63 t=1 p=8, checksum recomputed: m below 8p",
+            oob,
+            kdf(63, 1, 8),
+            None,
+        ),
+        mk(
+            "v1_header_memory_1gib_plus_1.txt",
+            "Argon2id m=1048577 t=1 p=1, checksum recomputed: m above 1 GiB",
+            oob,
+            kdf(1_048_577, 1, 1),
+            None,
+        ),
+        mk(
+            "v1_header_work_over_ceiling.txt",
+            "Argon2id m=419431 t=10 p=1, checksum recomputed: m and t within bounds, m x t = 4194310 above 4194304",
+            oob,
+            kdf(419_431, 10, 1),
+            None,
+        ),
+    ]);
+    // Given a raw key, a passphrase header fails at step 7 if its costs are out of bounds and
+    // at step 8 (PassphraseRequired) if they are within: this pins the order of the two
+    // checks and shows headers at the costly ceilings accepted without running Argon2id.
+    for (file, description, expect, header) in [
+        (
+            "v1_header_memory_huge_given_key.txt",
+            "Memory cost 0xffffffff KiB, opened with a raw key: the bounds are checked before the credential",
+            oob,
+            kdf(u32::MAX, 1, 1),
+        ),
+        (
+            "v1_header_kdf_at_every_ceiling_given_key.txt",
+            "Argon2id m=1048576 t=4 p=16 (m, p and m x t at their ceilings), opened with a raw key: within bounds",
+            "open failure: PassphraseRequired",
+            kdf(1_048_576, 4, 16),
+        ),
+        (
+            "v1_header_work_at_ceiling_given_key.txt",
+            "Argon2id m=524288 t=8 p=1 (m x t = 4194304), opened with a raw key: within bounds",
+            "open failure: PassphraseRequired",
+            kdf(524_288, 8, 1),
+        ),
+    ] {
+        let mut c = mk(file, description, expect, header, None);
+        c.credential = key_cred.clone();
+        cases.push(c);
+    }
+    // The cheap ceilings and floors open for real.
+    for (file, description, seed, (m, t, par)) in [
+        (
+            "v1_kdf_min_memory_max_iterations_ok.txt",
+            "Argon2id m=8 t=10 p=1 (m = 8p, t at its ceiling): opens and reads",
+            7,
+            (8, 10, 1),
+        ),
+        (
+            "v1_kdf_max_parallelism_ok.txt",
+            "Argon2id m=128 t=1 p=16 (p at its ceiling, m = 8p): opens and reads",
+            8,
+            (128, 1, 16),
+        ),
+    ] {
+        let params = KdfParams::insecure_for_tests_only(m, t, par).unwrap();
+        let sealed = seal(seed, &pw, params, p, s, k, &value);
+        cases.push(mk(
+            file,
+            description,
+            "success",
+            Some(sealed.header),
+            Some(sealed.record),
+        ));
+    }
     cases
+}
+
+/// `RawKey::derive_from_seed` known answers, computed here with the `blake2` crate's keyed
+/// BLAKE2b-256 as docs/FORMAT.md states it (the library's own code is what the checker tests).
+fn generate_seed_derivations() -> Vec<(&'static str, String)> {
+    use blake2::digest::{KeyInit, Mac};
+    let seed = |n: usize| (0..n).map(|i| (i * 7 + 3) as u8).collect::<Vec<u8>>();
+    [
+        (
+            "v1_seed_derivation_15_bytes.txt",
+            "A 15-byte seed is refused",
+            15,
+        ),
+        (
+            "v1_seed_derivation_16_bytes.txt",
+            "The shortest seed accepted, 16 bytes",
+            16,
+        ),
+        (
+            "v1_seed_derivation_32_bytes.txt",
+            "A 32-byte seed, as LDK's KeysManager takes",
+            32,
+        ),
+        (
+            "v1_seed_derivation_64_bytes.txt",
+            "The longest seed accepted, 64 bytes",
+            64,
+        ),
+        (
+            "v1_seed_derivation_65_bytes.txt",
+            "A 65-byte seed is refused",
+            65,
+        ),
+    ]
+    .into_iter()
+    .map(|(file, description, n)| {
+        let raw_key = if (16..=64).contains(&n) {
+            let mut mac = blake2::Blake2bMac::<U32>::new_from_slice(&seed(n)).unwrap();
+            mac.update(b"encrypted-kvstore v1 storage key from node seed");
+            hex(&mac.finalize().into_bytes())
+        } else {
+            "none".to_string()
+        };
+        let text = format!(
+            "description: {description}\nkind: seed-derivation\nseed: {}\nraw_key: {raw_key}\n",
+            hex(&seed(n))
+        );
+        (file, text)
+    })
+    .collect()
 }
 
 #[test]
 fn generator_reproduces_pinned_vectors() {
-    let cases = generate();
-    let write = std::env::var_os("EKV_WRITE_VECTORS").is_some();
-    let mut names: Vec<&str> = cases.iter().map(|c| c.file).collect();
+    let mut cases: Vec<(&str, String)> = generate().iter().map(|c| (c.file, c.render())).collect();
+    cases.extend(generate_seed_derivations());
+    let write_to =
+        std::env::var_os("EKV_WRITE_VECTORS").map(
+            |v| {
+                if v == "1" {
+                    dir()
+                } else {
+                    PathBuf::from(v)
+                }
+            },
+        );
+    let mut names: Vec<&str> = cases.iter().map(|c| c.0).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), cases.len(), "duplicate vector file names");
-    for c in &cases {
-        let path = dir().join(c.file);
-        let text = c.render();
-        if write {
-            std::fs::write(&path, &text).unwrap();
+    for (file, text) in &cases {
+        if let Some(out) = &write_to {
+            std::fs::create_dir_all(out).unwrap();
+            std::fs::write(out.join(file), text).unwrap();
         } else {
-            let pinned = std::fs::read_to_string(&path)
-                .unwrap_or_else(|_| panic!("{} is not pinned", c.file));
+            let pinned = std::fs::read_to_string(dir().join(file))
+                .unwrap_or_else(|_| panic!("{file} is not pinned"));
             assert_eq!(
-                pinned, text,
-                "{}: the code no longer writes the pinned v1 bytes; a format change needs a new version",
-                c.file
+                &pinned, text,
+                "{file}: the code no longer writes the pinned v1 bytes; a format change needs a new version",
             );
         }
     }

@@ -1,0 +1,291 @@
+//! Regression tests for what an independent review of the library found: the reserved namespace
+//! in another letter case, `create` over ldk-node's data, and Argon2 memory a header may ask for.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::v::{fs, ldk, MigratableKVStoreSync, V};
+use crate::common::{cheap, reseal_checksum, PASSPHRASE};
+use encrypted_kvstore::{
+    EncryptedStore, InvalidName, KdfParams, MemoryStore, OpenError, OpenOptions, RawKey,
+    HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
+use ldk::io;
+use ldk::util::persist::KVStoreSync;
+
+/// The async face, called by path so that method calls resolve to `KVStoreSync`.
+use ldk::util::persist;
+
+/// The name error inside an I/O error: bare (remove, list) or in the read or write error.
+fn invalid_name(e: &io::Error) -> Option<&InvalidName> {
+    use encrypted_kvstore::{ReadError, WriteError};
+    let e = e.get_ref()?;
+    if let Some(n) = e.downcast_ref::<InvalidName>() {
+        return Some(n);
+    }
+    match (
+        e.downcast_ref::<ReadError>(),
+        e.downcast_ref::<WriteError>(),
+    ) {
+        (Some(ReadError::InvalidName(n)), _) | (_, Some(WriteError::InvalidName(n))) => Some(n),
+        _ => None,
+    }
+}
+
+#[track_caller]
+fn assert_reserved<T: std::fmt::Debug>(r: Result<T, io::Error>) {
+    let e = r.expect_err("the reserved namespace must be refused");
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    assert_eq!(invalid_name(&e), Some(&InvalidName::Reserved), "{e:?}");
+}
+
+/// On a case-insensitive file system (macOS, Windows) `ENCRYPTED_KVSTORE/header` is the
+/// header's own file: every spelling is refused for read, write, remove and list, through both
+/// traits, and the header survives.
+#[test]
+fn reserved_namespace_is_refused_in_any_letter_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let header_before = fs(dir.path())
+        .read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for spelling in [
+        RESERVED_PRIMARY_NAMESPACE,
+        "ENCRYPTED_KVSTORE",
+        "Encrypted_Kvstore",
+        "encrypted_KVSTORE",
+    ] {
+        assert_reserved(KVStoreSync::read(&store, spelling, "", HEADER_KEY));
+        assert_reserved(KVStoreSync::write(
+            &store,
+            spelling,
+            "",
+            HEADER_KEY,
+            vec![0; 180],
+        ));
+        assert_reserved(KVStoreSync::remove(&store, spelling, "", HEADER_KEY, false));
+        assert_reserved(KVStoreSync::list(&store, spelling, ""));
+        assert_reserved(rt.block_on(persist::KVStore::read(&store, spelling, "", HEADER_KEY)));
+        assert_reserved(rt.block_on(persist::KVStore::write(
+            &store,
+            spelling,
+            "",
+            HEADER_KEY,
+            vec![0; 180],
+        )));
+        assert_reserved(rt.block_on(persist::KVStore::remove(
+            &store, spelling, "", HEADER_KEY, false,
+        )));
+        assert_reserved(rt.block_on(persist::KVStore::list(&store, spelling, "")));
+    }
+    // Names that only look alike are ordinary names.
+    store
+        .write("encrypted_kvstore_x", "", "k", b"v".to_vec())
+        .unwrap();
+    store
+        .write("encrypted-kvstore", "", "k", b"v".to_vec())
+        .unwrap();
+    assert_eq!(store.read("encrypted-kvstore", "", "k").unwrap(), b"v");
+    let after = fs(dir.path())
+        .read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap();
+    assert_eq!(after, header_before);
+    drop(store);
+    EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+}
+
+/// `list_all_keys` hides the reserved namespace in whatever case the inner store reports it.
+#[test]
+fn list_all_keys_hides_the_reserved_namespace_in_any_case() {
+    let inner = MemoryStore::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    store.write("monitors", "", "a_0", b"m".to_vec()).unwrap();
+    // What a case-insensitive inner store could report for the header's directory.
+    inner
+        .write("ENCRYPTED_KVSTORE", "", "header", b"x".to_vec())
+        .unwrap();
+    let all = store.list_all_keys().unwrap();
+    assert_eq!(
+        all,
+        vec![("monitors".to_owned(), String::new(), "a_0".to_owned())]
+    );
+}
+
+/// `create` lists every namespace pair where LDK, lightning-liquidity and ldk-node 0.7 keep
+/// values, so it never starts an encrypted store on top of an ldk-node's plaintext data.
+#[test]
+fn create_refuses_ldk_node_data() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("bdk_wallet", "", "descriptor"),
+        ("payments", "", &"ab".repeat(32)),
+        ("pending_payments", "", "cd"),
+        ("forwarded_payments", "details", "ef"),
+        ("forwarded_payments", "channel_stats", "01"),
+        ("static_invoices", "", "inv"),
+        ("lsps2_leases", "", "lease"),
+        ("lightning_liquidity_state", "", "manager"),
+        ("", "", "node_metrics"),
+    ];
+    for (p, s, k) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        fs(dir.path())
+            .write(p, s, k, b"plaintext".to_vec())
+            .unwrap();
+        match EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()) {
+            Err(OpenError::ExistingData { primary_namespace }) => {
+                assert_eq!(primary_namespace, p)
+            }
+            other => panic!("{p}/{s}/{k}: {other:?}"),
+        }
+        match EncryptedStore::create_with_key::<V>(fs(dir.path()), &RawKey::from_bytes([7; 32])) {
+            Err(OpenError::ExistingData { .. }) => {}
+            other => panic!("{p}/{s}/{k}: {other:?}"),
+        }
+        // Nothing was written: still no header.
+        assert!(matches!(
+            EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+            Err(OpenError::NotInitialized)
+        ));
+    }
+}
+
+/// Where the inner store can enumerate, `create_in_empty` refuses a value in any namespace,
+/// even one nobody has heard of, and even under a secondary namespace only.
+#[test]
+fn create_in_empty_refuses_any_value() {
+    for (p, s, k) in [
+        ("my_app", "", "k"),
+        ("monitor_updates", "deadbeef_0", "3"),
+        ("x", "y", "z"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        fs(dir.path()).write(p, s, k, b"v".to_vec()).unwrap();
+        // The well-known probe cannot see it (shown on a copy) ...
+        let copy = MemoryStore::new();
+        copy.write(p, s, k, b"v".to_vec()).unwrap();
+        assert!(EncryptedStore::create::<V>(copy, PASSPHRASE, cheap()).is_ok());
+        // ... enumeration does.
+        match EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()) {
+            Err(OpenError::ExistingData { primary_namespace }) => {
+                assert_eq!(primary_namespace, p)
+            }
+            other => panic!("{p}/{s}/{k}: {other:?}"),
+        }
+        match EncryptedStore::create_with_key_in_empty(fs(dir.path()), &RawKey::from_bytes([7; 32]))
+        {
+            Err(OpenError::ExistingData { .. }) => {}
+            other => panic!("{p}/{s}/{k}: {other:?}"),
+        }
+        assert!(matches!(
+            EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+            Err(OpenError::NotInitialized)
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    store.write("p", "", "k", b"v".to_vec()).unwrap();
+    drop(store);
+    assert!(matches!(
+        EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
+        Err(OpenError::AlreadyInitialized)
+    ));
+}
+
+/// Rewrites the memory cost of a v1 header (and its unkeyed checksum), as anyone with write
+/// access to the inner store can.
+fn set_memory_cost(inner: &MemoryStore, kib: u32) {
+    let mut h = inner
+        .read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap();
+    h[12..16].copy_from_slice(&kib.to_le_bytes());
+    reseal_checksum(&mut h);
+    inner
+        .write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            h,
+        )
+        .unwrap();
+}
+
+/// A header asking for more Argon2 memory than the caller's ceiling is refused with
+/// `KdfParamsOutOfBounds` before anything is derived: a forged header asking for 1 GiB (within
+/// the library-wide ceiling) opened with a 64 MiB ceiling fails at once, without the 1 GiB
+/// allocation and the derivation a wrong-passphrase answer would need.
+#[test]
+fn open_options_memory_ceiling_refuses_before_deriving() {
+    let inner = MemoryStore::new();
+    let params = KdfParams::insecure_for_tests_only(1024, 1, 1).unwrap();
+    EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, params).unwrap();
+    let opts = |kib| OpenOptions::new().max_kdf_memory_kib(kib);
+    // At the ceiling: opens. Below it: refused, whatever the credential.
+    opts(1024).open::<V, _>(inner.clone(), PASSPHRASE).unwrap();
+    assert!(matches!(
+        opts(1023).open::<V, _>(inner.clone(), PASSPHRASE),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+    assert!(matches!(
+        opts(1023).open::<V, _>(inner.clone(), b"wrong"),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+    // Bounds come before the credential kind, as in the library-wide check.
+    assert!(matches!(
+        opts(1023).open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+    assert!(matches!(
+        opts(1024).open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        Err(OpenError::PassphraseRequired)
+    ));
+
+    set_memory_cost(&inner, KdfParams::CEILING_MEMORY_KIB);
+    assert!(matches!(
+        opts(64 * 1024).open::<V, _>(inner.clone(), PASSPHRASE),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+    // A ceiling above the library's is the library's.
+    set_memory_cost(&inner, KdfParams::CEILING_MEMORY_KIB + 1);
+    assert!(matches!(
+        opts(u32::MAX).open::<V, _>(inner.clone(), PASSPHRASE),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+}
+
+/// New parameters above the ceiling are refused too, so a store is never made (or re-keyed)
+/// that the same options could not open; nothing is written.
+#[test]
+fn open_options_memory_ceiling_applies_to_new_parameters() {
+    let inner = MemoryStore::new();
+    let big = KdfParams::insecure_for_tests_only(2048, 1, 1).unwrap();
+    assert!(matches!(
+        OpenOptions::new()
+            .max_kdf_memory_kib(1024)
+            .create::<V, _>(inner.clone(), PASSPHRASE, big),
+        Err(OpenError::KdfParamsOutOfBounds)
+    ));
+    assert!(inner.is_empty());
+    OpenOptions::new()
+        .max_kdf_memory_kib(2048)
+        .create::<V, _>(inner.clone(), PASSPHRASE, big)
+        .unwrap();
+}
