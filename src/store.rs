@@ -160,3 +160,30 @@ impl<S: ?Sized> Clone for SharedStore<S> {
 pub(crate) fn without_reserved(all: &mut Vec<(String, String, String)>) {
     all.retain(|(primary, _, _)| !names::is_reserved(primary));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+
+    use super::{EncryptedStore, SharedStore};
+    use crate::{MemoryStore, OpenOptions};
+
+    /// Compiles only for types with every auto trait an inner store may bring.
+    fn all_auto_traits<T: Send + Sync + Unpin + UnwindSafe + RefUnwindSafe>() {}
+
+    /// Compile-time pin: for every `S` with all five auto traits, `EncryptedStore<S>` has them
+    /// too (nothing inside it, the random source included, takes one away). LDK's own store
+    /// test helpers take `K: KVStoreSync + RefUnwindSafe`.
+    fn keeps_the_auto_traits_of<S: Send + Sync + Unpin + UnwindSafe + RefUnwindSafe>() {
+        all_auto_traits::<EncryptedStore<S>>();
+    }
+
+    #[test]
+    fn encrypted_store_keeps_every_auto_trait_of_its_inner_store() {
+        keeps_the_auto_traits_of::<MemoryStore>();
+        keeps_the_auto_traits_of::<SharedStore<MemoryStore>>();
+        keeps_the_auto_traits_of::<EncryptedStore<MemoryStore>>();
+        all_auto_traits::<EncryptedStore<MemoryStore>>();
+        all_auto_traits::<OpenOptions>();
+    }
+}
