@@ -9,6 +9,7 @@
 
 #![allow(
     dead_code, // every test file uses a different subset
+    clippy::duplicate_mod, // versioned/helpers.rs, once per LDK version, on purpose
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
