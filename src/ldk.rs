@@ -24,6 +24,34 @@
 //! [`EncryptedStore`]: crate::EncryptedStore
 //! [`EncryptedStore::create`]: crate::EncryptedStore::create
 //! [`SharedStore`]: crate::SharedStore
+#![cfg_attr(
+    feature = "lightning-0-3",
+    doc = r#"
+# With LDK 0.3
+
+With `default-features = false, features = ["lightning-0-3"]` the same names work on LDK 0.3's
+stores, and the wrapper is a `PaginatedKVStore` wherever its inner store is one (as ldk-node's
+main branch requires of every store), listing with the inner store's order and page tokens:
+
+```
+# // This crate's tests name LDK 0.3 `lightning_0_3`; your Cargo.toml names it `lightning`.
+# use lightning_0_3 as lightning;
+# use lightning_persister_0_3 as lightning_persister;
+use encrypted_kvstore::{EncryptedStore, KdfParams};
+use lightning::util::persist::{KVStoreSync, PaginatedKVStoreSync};
+use lightning_persister::fs_store::v2::FilesystemStoreV2;
+
+let dir = tempfile::tempdir()?;
+let inner = FilesystemStoreV2::new(dir.path().into())?;
+let store = EncryptedStore::create(inner, b"a long passphrase", KdfParams::default())?;
+store.write("payments", "", "p1", b"payment details".to_vec())?;
+let page = store.list_paginated("payments", "", None)?;
+assert_eq!(page.keys, ["p1"]);
+assert_eq!(store.read("payments", "", "p1")?, b"payment details");
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+"#
+)]
 
 #[cfg(feature = "lightning-0-2")]
 mod v0_2;
