@@ -17,6 +17,47 @@ use crate::common::{FaultKind, InjectedFault, Snapshot};
 /// A boxed future, as both LDK versions' `KVStore` accept (0.2 names it `AsyncResult`).
 pub type Fut<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
 
+/// LDK's `FilesystemStore` in a temporary directory of its own, which goes when the last clone
+/// is dropped. Clones share the store, so a test can write behind the wrapper's back as an
+/// attacker with write access to the disk would.
+#[derive(Clone)]
+pub struct TempFs {
+    store: Arc<FilesystemStore>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl TempFs {
+    /// A store in a new, empty temporary directory.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        TempFs {
+            store: Arc::new(fs(dir.path())),
+            _dir: Arc::new(dir),
+        }
+    }
+}
+
+impl KVStoreSync for TempFs {
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
+        KVStoreSync::read(&*self.store, p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
+        KVStoreSync::write(&*self.store, p, s, k, buf)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
+        KVStoreSync::remove(&*self.store, p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
+        KVStoreSync::list(&*self.store, p, s)
+    }
+}
+
+impl MigratableKVStoreSync for TempFs {
+    fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
+        MigratableKVStoreSync::list_all_keys(&*self.store)
+    }
+}
+
 /// A fresh `FilesystemStore` over `dir`.
 pub fn fs(dir: &Path) -> FilesystemStore {
     FilesystemStore::new(dir.to_path_buf())
