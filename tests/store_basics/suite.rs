@@ -227,6 +227,20 @@ fn migrate_plaintext_to_encrypted_and_back() {
     }
 }
 
+/// The async constructors' futures are `Send` (spawnable on a multi-threaded executor) over a
+/// `Send + Sync` inner store, in every LDK version: the header I/O they await is `Send`.
+#[test]
+fn async_constructor_futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let opts = encrypted_kvstore::OpenOptions::new();
+    let key = RawKey::from_bytes([3; 32]);
+    send(opts.create_async(fs(dir.path()), b"pw", cheap()));
+    send(opts.open_async(fs(dir.path()), b"pw"));
+    send(opts.create_with_key_async(fs(dir.path()), &key));
+    send(opts.open_with_key_async(fs(dir.path()), &key));
+}
+
 #[tokio::test]
 async fn async_trait_over_filesystem_store() {
     use ldk::util::persist::KVStore;
