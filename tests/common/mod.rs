@@ -99,6 +99,51 @@ pub fn reseal_checksum(h: &mut [u8]) {
     h[CHECKSUM_AT..].copy_from_slice(&sum);
 }
 
+/// Every plausible rendering of `secret` in a `Debug` or `Display` text: hex (lower and upper,
+/// plain or as `{:x?}` lists, with or without `0x`), decimal as `{:?}` prints a byte array or
+/// slice (`[1, 2, 3]`, also pretty-printed), and the bytes as text where they are UTF-8. Each
+/// is searched in the text with all whitespace removed.
+pub fn renderings(secret: &[u8]) -> Vec<String> {
+    let join =
+        |f: &dyn Fn(&u8) -> String, sep: &str| secret.iter().map(f).collect::<Vec<_>>().join(sep);
+    let mut out = vec![
+        join(&|b| format!("{b:02x}"), ""),
+        join(&|b| format!("{b:02X}"), ""),
+        join(&|b| format!("{b:x}"), ","),
+        join(&|b| format!("{b:X}"), ","),
+        join(&|b| format!("{b:#x}"), ","),
+        join(&|b| format!("{b:#04x}"), ","),
+        join(&|b| b.to_string(), ","),
+    ];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        out.push(text.split_whitespace().collect());
+    }
+    out
+}
+
+/// Asserts that no rendering of `secret` (see [`renderings`]) appears in `text`.
+#[track_caller]
+pub fn assert_no_rendering(what: &str, text: &str, secret: &[u8]) {
+    let compact: String = text.split_whitespace().collect();
+    for r in renderings(secret) {
+        assert!(
+            !compact.contains(&r),
+            "{what} shows secret bytes (as {r:?}): {text}"
+        );
+    }
+}
+
+/// Asserts that no 8-byte window of `secret` shows in `text` (a partial leak is a leak).
+#[track_caller]
+pub fn assert_no_window(what: &str, text: &str, secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    for w in secret.windows(8.min(secret.len())) {
+        assert_no_rendering(what, text, w);
+    }
+}
+
 /// One store operation, through whichever LDK trait an adapter drives.
 pub trait Ops {
     /// `read`.
