@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use encrypted_kvstore::RandomSource;
+
 use encrypted_kvstore::{
     EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
     RESERVED_PRIMARY_NAMESPACE,
@@ -17,6 +19,8 @@ use encrypted_kvstore::{
 use lightning::io::ErrorKind;
 use lightning::util::persist::{migrate_kv_store_data, KVStoreSync, MigratableKVStore};
 use lightning_persister::fs_store::FilesystemStore;
+
+mod common;
 
 fn cheap() -> KdfParams {
     KdfParams::insecure_for_tests_only(64, 1, 1).unwrap()
@@ -269,11 +273,79 @@ async fn async_trait_over_filesystem_store() {
     assert!(KVStore::list(&reopened, "p", "s").await.unwrap().is_empty());
 }
 
+/// The checker itself finds each rendering `Debug` or `Display` could give a secret: decimal
+/// (what `{:?}` of bytes prints), hex in either case, `{:x?}` lists, text; and a partial leak.
+#[test]
+fn the_secret_rendering_checker_finds_every_rendering() {
+    let secret: Vec<u8> = (0xA0..0xC0).collect();
+    let leaks = [
+        format!("Key({secret:?})"),
+        format!("Key({secret:#?})"),
+        format!("Key({secret:x?})"),
+        format!("Key({secret:X?})"),
+        format!("Key({secret:#x?})"),
+        format!(
+            "Key({})",
+            secret
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        format!(
+            "Key({})",
+            secret
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        ),
+        format!("Key({:?})", &secret[8..20]),
+    ];
+    for leak in leaks {
+        let caught = std::panic::catch_unwind(|| common::assert_no_window("leak", &leak, &secret));
+        assert!(caught.is_err(), "not caught: {leak}");
+    }
+    let passphrase = "hunter2 very secret";
+    for leak in [
+        format!("{passphrase:?}"),
+        format!("{:?}", passphrase.as_bytes()),
+        passphrase.to_string(),
+    ] {
+        let caught = std::panic::catch_unwind(|| {
+            common::assert_no_rendering("leak", &leak, passphrase.as_bytes())
+        });
+        assert!(caught.is_err(), "not caught: {leak}");
+    }
+    common::assert_no_window("no leak", "Key(<redacted>)", &secret);
+}
+
 #[test]
 fn debug_and_errors_hold_no_secret() {
     let inner = MemoryStore::new();
     let passphrase = b"hunter2-very-secret-passphrase";
-    let store = EncryptedStore::create(inner.clone(), passphrase, cheap()).unwrap();
+    let seed = 0x5EC2_E700;
+    let store = common::seeded_options(seed)
+        .create(inner.clone(), passphrase, cheap())
+        .unwrap();
+    // The random stream the store drew its data key (and public store id, salt, nonces) from.
+    let mut stream = vec![0u8; 1024];
+    common::SplitMix(std::sync::atomic::AtomicU64::new(seed))
+        .fill(&mut stream)
+        .unwrap();
+    let id = store.info().store_id;
+    let id_at = stream
+        .windows(id.len())
+        .position(|w| w == id)
+        .expect("the store id comes from the seeded stream");
+    // Everything drawn but the public store id (which Debug shows) is secret to Debug.
+    let (before_id, rest) = stream.split_at(id_at);
+    let after_id = &rest[id.len()..];
+
+    for debug in [format!("{store:?}"), format!("{store:#?}")] {
+        assert!(debug.contains("EncryptedStore"), "{debug}");
+        common::assert_no_window("EncryptedStore Debug", &debug, before_id);
+        common::assert_no_window("EncryptedStore Debug", &debug, after_id);
+        common::assert_no_rendering("EncryptedStore Debug", &debug, passphrase);
+    }
     let debug = format!("{store:?}");
     assert!(debug.starts_with("EncryptedStore { store_id: "), "{debug}");
     assert!(debug.ends_with(", key_id: 0, .. }"), "{debug}");
@@ -281,6 +353,7 @@ fn debug_and_errors_hold_no_secret() {
         debug.len(),
         "EncryptedStore { store_id: , key_id: 0, .. }".len() + 32
     );
+
     let value = b"PLAINTEXT-MARKER-31337".to_vec();
     store.write("p", "", "k", value.clone()).unwrap();
     let mut rec = inner.read("p", "", "k").unwrap();
@@ -288,16 +361,35 @@ fn debug_and_errors_hold_no_secret() {
     rec[last] ^= 1;
     inner.write("p", "", "k", rec).unwrap();
     let err = store.read("p", "", "k").unwrap_err();
-    for text in [format!("{err}"), format!("{err:?}")] {
-        assert!(!text.contains("PLAINTEXT-MARKER"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+    for text in [format!("{err}"), format!("{err:?}"), format!("{err:#?}")] {
+        common::assert_no_window("read error", &text, &value);
+        common::assert_no_rendering("read error", &text, passphrase);
+        common::assert_no_window("read error", &text, after_id);
     }
-    let open_err = EncryptedStore::open(inner, b"wrong-passphrase-guess").unwrap_err();
-    for text in [format!("{open_err}"), format!("{open_err:?}")] {
-        assert!(!text.contains("wrong-passphrase-guess"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+    let guess = b"wrong-passphrase-guess";
+    let open_err = EncryptedStore::open(inner.clone(), guess).unwrap_err();
+    assert!(matches!(open_err, OpenError::WrongPassphrase));
+    for text in [
+        format!("{open_err}"),
+        format!("{open_err:?}"),
+        format!("{open_err:#?}"),
+    ] {
+        common::assert_no_rendering("open error", &text, guess);
+        common::assert_no_rendering("open error", &text, passphrase);
     }
-    let key = RawKey::from_bytes([0x5a; 32]);
-    assert!(!format!("{key:?}").contains("5a"));
+
+    let key_bytes: [u8; 32] = std::array::from_fn(|i| 0xA0 + i as u8);
+    let key = RawKey::from_bytes(key_bytes);
+    for text in [format!("{key:?}"), format!("{key:#?}")] {
+        common::assert_no_window("RawKey Debug", &text, &key_bytes);
+    }
+    let by_key = EncryptedStore::create_with_key(MemoryStore::new(), &key).unwrap();
+    common::assert_no_window("EncryptedStore Debug", &format!("{by_key:#?}"), &key_bytes);
+    let wrong_key =
+        EncryptedStore::open_with_key(by_key.into_inner(), &RawKey::from_bytes([7; 32]))
+            .unwrap_err();
+    for text in [format!("{wrong_key}"), format!("{wrong_key:?}")] {
+        common::assert_no_window("open error", &text, &key_bytes);
+    }
     assert!(!format!("{:?}", encrypted_kvstore::OpenOptions::new()).contains("rng"));
 }

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use blake2::digest::consts::U32;
@@ -99,6 +99,51 @@ pub fn reseal_checksum(h: &mut [u8]) {
     h[CHECKSUM_AT..].copy_from_slice(&sum);
 }
 
+/// Every plausible rendering of `secret` in a `Debug` or `Display` text: hex (lower and upper,
+/// plain or as `{:x?}` lists, with or without `0x`), decimal as `{:?}` prints a byte array or
+/// slice (`[1, 2, 3]`, also pretty-printed), and the bytes as text where they are UTF-8. Each
+/// is searched in the text with all whitespace removed.
+pub fn renderings(secret: &[u8]) -> Vec<String> {
+    let join =
+        |f: &dyn Fn(&u8) -> String, sep: &str| secret.iter().map(f).collect::<Vec<_>>().join(sep);
+    let mut out = vec![
+        join(&|b| format!("{b:02x}"), ""),
+        join(&|b| format!("{b:02X}"), ""),
+        join(&|b| format!("{b:x}"), ","),
+        join(&|b| format!("{b:X}"), ","),
+        join(&|b| format!("{b:#x}"), ","),
+        join(&|b| format!("{b:#04x}"), ","),
+        join(&|b| b.to_string(), ","),
+    ];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        out.push(text.split_whitespace().collect());
+    }
+    out
+}
+
+/// Asserts that no rendering of `secret` (see [`renderings`]) appears in `text`.
+#[track_caller]
+pub fn assert_no_rendering(what: &str, text: &str, secret: &[u8]) {
+    let compact: String = text.split_whitespace().collect();
+    for r in renderings(secret) {
+        assert!(
+            !compact.contains(&r),
+            "{what} shows secret bytes (as {r:?}): {text}"
+        );
+    }
+}
+
+/// Asserts that no 8-byte window of `secret` shows in `text` (a partial leak is a leak).
+#[track_caller]
+pub fn assert_no_window(what: &str, text: &str, secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    for w in secret.windows(8.min(secret.len())) {
+        assert_no_rendering(what, text, w);
+    }
+}
+
 /// One store operation, through whichever LDK trait an adapter drives.
 pub trait Ops {
     /// `read`.
@@ -170,7 +215,10 @@ impl<S: KVStore> Ops for AsyncOps<'_, S> {
     }
 }
 
-/// How an injected fault behaves.
+/// How an injected fault behaves. The first three are loud (the operation returns the injected
+/// error); the others are silent (the operation reports success, as real storage does when it
+/// loses or garbles data without noticing). A silent kind that does not apply to an operation
+/// (a lost write on a read, a corrupted read on a write) leaves that operation untouched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// The operation fails and has no effect.
@@ -180,10 +228,41 @@ pub enum FaultKind {
     /// A write stores only the first half of its bytes, then fails (a torn, non-atomic write).
     /// Other operations fail with no effect.
     TornWrite,
+    /// A write or remove returns `Ok` but has no effect: the old value (or nothing) stays.
+    LostWrite,
+    /// A read returns what the key held before its latest change through this store: the
+    /// previous value, or `NotFound` if it had none. Unchanged if the key never changed.
+    StaleRead,
+    /// A read returns the stored bytes with byte number `operation number % length` flipped
+    /// (`^ 0x01`), or one byte where the stored value is empty; `NotFound` stays `NotFound`.
+    FlippedRead,
+    /// A read returns the stored bytes without their last byte (`NotFound` stays `NotFound`).
+    TruncatedRead,
 }
 
-/// All fault kinds.
+impl FaultKind {
+    /// Whether the faulted operation returns the injected error.
+    pub fn is_loud(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Before | FaultKind::After | FaultKind::TornWrite
+        )
+    }
+}
+
+/// The loud fault kinds (the operation returns the injected error).
 pub const FAULT_KINDS: [FaultKind; 3] = [FaultKind::Before, FaultKind::After, FaultKind::TornWrite];
+
+/// Every fault kind, loud and silent.
+pub const ALL_FAULT_KINDS: [FaultKind; 7] = [
+    FaultKind::Before,
+    FaultKind::After,
+    FaultKind::TornWrite,
+    FaultKind::LostWrite,
+    FaultKind::StaleRead,
+    FaultKind::FlippedRead,
+    FaultKind::TruncatedRead,
+];
 
 /// The error an injected fault returns (kind `Other`), to recognise it after it has passed
 /// through the wrapper.
@@ -211,15 +290,27 @@ pub fn injected(e: &io::Error) -> Option<u64> {
         .map(|f| f.op)
 }
 
+type Name = (String, String, String);
+
+fn name(p: &str, s: &str, k: &str) -> Name {
+    (p.to_owned(), s.to_owned(), k.to_owned())
+}
+
 struct FaultState {
     ops: AtomicU64,
     fail_at: AtomicU64,
     kind: Mutex<FaultKind>,
-    fired: AtomicBool,
+    /// Faults fired since the store was wrapped (never reset).
+    fires: AtomicU64,
+    /// Per key, what it held before its latest change through this store (`None`: nothing).
+    previous: Mutex<BTreeMap<Name, Option<Vec<u8>>>>,
 }
 
-/// An inner store that counts every operation on it and fails the armed one, once. Clones
-/// share the counter and the arming.
+/// An inner store that counts every operation on it and fails (or silently garbles) the armed
+/// one, once. Clones share the counter, the arming and the history of changes.
+///
+/// Through `KVStore`, an operation (its count, its fault and its effect) happens when its
+/// future is first polled, not when the future is made: a future dropped unpolled does nothing.
 pub struct FaultyStore<S> {
     inner: S,
     state: Arc<FaultState>,
@@ -243,7 +334,8 @@ impl<S> FaultyStore<S> {
                 ops: AtomicU64::new(0),
                 fail_at: AtomicU64::new(u64::MAX),
                 kind: Mutex::new(FaultKind::Before),
-                fired: AtomicBool::new(false),
+                fires: AtomicU64::new(0),
+                previous: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -256,8 +348,12 @@ impl<S> FaultyStore<S> {
     /// Fails operation number `at` (counted from when the store was wrapped) with `kind`.
     pub fn arm(&self, at: u64, kind: FaultKind) {
         *self.state.kind.lock().unwrap() = kind;
-        self.state.fired.store(false, Ordering::SeqCst);
         self.state.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// Fails the next operation with `kind`.
+    pub fn arm_next(&self, kind: FaultKind) {
+        self.arm(self.ops(), kind);
     }
 
     /// No more faults.
@@ -265,9 +361,10 @@ impl<S> FaultyStore<S> {
         self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
     }
 
-    /// Whether the armed fault has fired.
-    pub fn fired(&self) -> bool {
-        self.state.fired.load(Ordering::SeqCst)
+    /// How many faults have fired since the store was wrapped. Compare before and after an
+    /// operation to know whether that very operation was faulted.
+    pub fn fires(&self) -> u64 {
+        self.state.fires.load(Ordering::SeqCst)
     }
 
     /// The wrapped store.
@@ -279,7 +376,7 @@ impl<S> FaultyStore<S> {
     fn tick(&self) -> Option<(u64, FaultKind)> {
         let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
         if n == self.state.fail_at.load(Ordering::SeqCst) {
-            self.state.fired.store(true, Ordering::SeqCst);
+            self.state.fires.fetch_add(1, Ordering::SeqCst);
             Some((n, *self.state.kind.lock().unwrap()))
         } else {
             None
@@ -291,59 +388,115 @@ fn fault(op: u64) -> io::Error {
     io::Error::new(io::ErrorKind::Other, InjectedFault { op })
 }
 
+impl<S: KVStoreSync> FaultyStore<S> {
+    /// Makes a change to `p/s/k` through `change`, remembering what the key held before.
+    fn changing(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        change: impl FnOnce(&S) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut previous = self.state.previous.lock().unwrap();
+        let before = match self.inner.read(p, s, k) {
+            Ok(v) => Some(v),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        change(&self.inner)?;
+        previous.insert(name(p, s, k), before);
+        Ok(())
+    }
+}
+
 impl<S: KVStoreSync> KVStoreSync for FaultyStore<S> {
     fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
-        match self.tick() {
-            None => self.inner.read(p, s, k),
-            Some((n, FaultKind::After)) => {
+        let Some((n, kind)) = self.tick() else {
+            return self.inner.read(p, s, k);
+        };
+        match kind {
+            FaultKind::After => {
                 let _ = self.inner.read(p, s, k);
                 Err(fault(n))
             }
-            Some((n, _)) => Err(fault(n)),
+            FaultKind::Before | FaultKind::TornWrite => Err(fault(n)),
+            FaultKind::LostWrite => self.inner.read(p, s, k),
+            FaultKind::StaleRead => {
+                let previous = self.state.previous.lock().unwrap();
+                match previous.get(&name(p, s, k)) {
+                    Some(Some(old)) => Ok(old.clone()),
+                    Some(None) => Err(io::Error::from(io::ErrorKind::NotFound)),
+                    None => self.inner.read(p, s, k),
+                }
+            }
+            FaultKind::FlippedRead => {
+                let mut v = self.inner.read(p, s, k)?;
+                let at = n as usize % v.len().max(1);
+                match v.get_mut(at) {
+                    Some(b) => *b ^= 0x01,
+                    None => v.push(0x01),
+                }
+                Ok(v)
+            }
+            FaultKind::TruncatedRead => {
+                let mut v = self.inner.read(p, s, k)?;
+                v.pop();
+                Ok(v)
+            }
         }
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.write(p, s, k, buf),
-            Some((n, FaultKind::Before)) => Err(fault(n)),
-            Some((n, FaultKind::After)) => {
-                self.inner.write(p, s, k, buf)?;
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(p, s, k, |i| i.write(p, s, k, buf));
+        };
+        match kind {
+            FaultKind::Before => Err(fault(n)),
+            FaultKind::After => {
+                self.changing(p, s, k, |i| i.write(p, s, k, buf))?;
                 Err(fault(n))
             }
-            Some((n, FaultKind::TornWrite)) => {
+            FaultKind::TornWrite => {
                 let half = buf.len() / 2;
-                self.inner.write(p, s, k, buf[..half].to_vec())?;
+                self.changing(p, s, k, |i| i.write(p, s, k, buf[..half].to_vec()))?;
                 Err(fault(n))
+            }
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(p, s, k, |i| i.write(p, s, k, buf))
             }
         }
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.remove(p, s, k, lazy),
-            Some((n, FaultKind::After)) => {
-                self.inner.remove(p, s, k, lazy)?;
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(p, s, k, |i| i.remove(p, s, k, lazy));
+        };
+        match kind {
+            FaultKind::After => {
+                self.changing(p, s, k, |i| i.remove(p, s, k, lazy))?;
                 Err(fault(n))
             }
-            Some((n, _)) => Err(fault(n)),
+            FaultKind::Before | FaultKind::TornWrite => Err(fault(n)),
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(p, s, k, |i| i.remove(p, s, k, lazy))
+            }
         }
     }
     fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
         match self.tick() {
-            None => self.inner.list(p, s),
-            Some((n, _)) => Err(fault(n)),
+            Some((n, kind)) if kind.is_loud() => Err(fault(n)),
+            _ => self.inner.list(p, s),
         }
     }
 }
 
-fn ready<T: Send + 'static>(r: io::Result<T>) -> AsyncResult<'static, T, io::Error> {
-    Box::pin(async move { r })
-}
-
-/// The async trait, over the same counted synchronous operations (each runs when the call is
-/// made; the future only hands back its result).
-impl<S: KVStoreSync> KVStore for FaultyStore<S> {
+/// The async trait, over the same counted synchronous operations. Each runs when its future is
+/// first polled (an `async` block does nothing before that), so a fault fires at the poll, in
+/// the order futures are polled, and never for a future dropped unpolled.
+impl<S: KVStoreSync + Clone + Send + Sync + 'static> KVStore for FaultyStore<S> {
     fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        ready(KVStoreSync::read(self, p, s, k))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::read(&this, &p, &s, &k) })
     }
     fn write(
         &self,
@@ -352,21 +505,24 @@ impl<S: KVStoreSync> KVStore for FaultyStore<S> {
         k: &str,
         buf: Vec<u8>,
     ) -> AsyncResult<'static, (), io::Error> {
-        ready(KVStoreSync::write(self, p, s, k, buf))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::write(&this, &p, &s, &k, buf) })
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
-        ready(KVStoreSync::remove(self, p, s, k, lazy))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::remove(&this, &p, &s, &k, lazy) })
     }
     fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
-        ready(KVStoreSync::list(self, p, s))
+        let (this, p, s) = (self.clone(), p.to_owned(), s.to_owned());
+        Box::pin(async move { KVStoreSync::list(&this, &p, &s) })
     }
 }
 
 impl<S: MigratableKVStore> MigratableKVStore for FaultyStore<S> {
     fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
         match self.tick() {
-            None => self.inner.list_all_keys(),
-            Some((n, _)) => Err(fault(n)),
+            Some((n, kind)) if kind.is_loud() => Err(fault(n)),
+            _ => self.inner.list_all_keys(),
         }
     }
 }
