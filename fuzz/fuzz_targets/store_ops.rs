@@ -1,15 +1,23 @@
 //! Store operations: an arbitrary sequence of write / read / remove / list / reopen / change of
 //! passphrase or key / inner-store tampering / inner-store fault, through `EncryptedStore` over
-//! an in-memory store, checked against a model after every step.
+//! an in-memory store (sync and async faces), checked against a model after every step.
 //!
 //! The model knows, per name, the bytes the inner store must hold and every authentic record
 //! (with its value) ever written through the wrapper under that name; a read must return a
-//! value exactly when the inner bytes are one of those records, and fail authentication
-//! otherwise. An older authentic record of the same name put back behind the wrapper's back
-//! does open (to its old value): the format binds a record to its store and name, not to a
-//! version, so a rollback of one key is not detected. `TamperCopy` reaches that case. Likewise for the header and
-//! reopening. An armed fault makes the next inner call fail: the error must come back unchanged
-//! and nothing may change (a failed passphrase change leaves the old one working).
+//! value exactly when the bytes the inner store hands back are one of those records, and fail
+//! authentication otherwise. An older authentic record of the same name put back behind the
+//! wrapper's back does open (to its old value): the format binds a record to its store and
+//! name, not to a version, so a rollback of one key is not detected. `TamperCopy` and stale
+//! reads reach that case. Likewise for the header: every authentic header ever written is known
+//! with the credential that opens it.
+//!
+//! An armed fault makes the next inner call misbehave (`fuzz_fixtures::Fault`): loud ones
+//! (fail with no effect, fail after the effect, torn write) must come back unchanged as the
+//! error, with exactly the effect the kind says; silent ones (a write or remove acknowledged but
+//! lost, a read of the key's previous bytes, a read of flipped or truncated bytes) must never
+//! yield anything but an authentic value of that very name, `NotFound`, or the typed
+//! authentication failure naming it. A fault during a credential change decides which
+//! credential opens the store afterwards (see `ChangeCredential`).
 
 #![no_main]
 
@@ -20,10 +28,12 @@ use encrypted_kvstore::{
     EncryptedStore, OpenError, Protection, ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
     RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE,
 };
-use fuzz_fixtures::{cheap_kdf, det_options, is_fault, raw_key, triples, FaultyStore};
+use fuzz_fixtures::{
+    cheap_kdf, corrupt, det_options, is_fault, now, raw_key, triples, Fault, FaultyStore,
+};
 use libfuzzer_sys::fuzz_target;
 use lightning::io::{self, ErrorKind};
-use lightning::util::persist::{KVStoreSync, MigratableKVStore};
+use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 
 const MAX_OPS: usize = 64;
 
@@ -32,9 +42,11 @@ enum Op {
     Write {
         name: u8,
         value: Vec<u8>,
+        via_async: bool,
     },
     Read {
         name: u8,
+        via_async: bool,
     },
     Remove {
         name: u8,
@@ -42,6 +54,7 @@ enum Op {
     },
     List {
         ns: u8,
+        via_async: bool,
     },
     ListAll,
     Reopen {
@@ -75,7 +88,10 @@ enum Op {
         at: u8,
         xor: u8,
     },
-    ArmFault,
+    ArmFault {
+        kind: u8,
+        at: u16,
+    },
 }
 
 const PASSPHRASES: [&[u8]; 3] = [b"first passphrase", b"second", b"third one"];
@@ -102,11 +118,12 @@ struct World {
     /// Per name, every authentic record written through the wrapper, with its value. Kept
     /// across removals: a removed record put back still opens.
     written: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>>,
-    cred: Cred,
+    /// The header bytes the inner store holds.
     header_stored: Vec<u8>,
-    header_authentic: Vec<u8>,
-    /// Whether the model expects the next inner call to fail.
-    armed: bool,
+    /// Every authentic header ever written, with the credential that opens it.
+    headers: Vec<(Vec<u8>, Cred)>,
+    /// The fault the model expects the next inner call to meet.
+    armed: Option<Fault>,
 }
 
 fn header_of(mem: &encrypted_kvstore::MemoryStore) -> Vec<u8> {
@@ -123,6 +140,31 @@ fn invalid_input(r: Result<impl std::fmt::Debug, io::Error>) {
     match r {
         Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}"),
         Ok(v) => panic!("an invalid name was accepted: {v:?}"),
+    }
+}
+
+/// `r` is the injected fault, passed up unchanged.
+fn assert_fault<T: std::fmt::Debug>(r: &Result<T, io::Error>) {
+    match r {
+        Err(e) => assert!(is_fault(e), "the inner fault came back changed: {e:?}"),
+        Ok(v) => panic!("the inner call should have failed, got {v:?}"),
+    }
+}
+
+/// What the inner store hands back for a read of `stored` when `fault` hits the read (`prev`:
+/// what the key held before its latest change, if it changed).
+fn served(
+    stored: Option<&Vec<u8>>,
+    prev: Option<Option<Vec<u8>>>,
+    fault: Option<Fault>,
+) -> Option<Vec<u8>> {
+    match fault {
+        Some(Fault::StaleRead) => match prev {
+            Some(p) => p,
+            None => stored.cloned(),
+        },
+        Some(Fault::CorruptRead { at, truncate }) => stored.map(|b| corrupt(b, at, truncate)),
+        _ => stored.cloned(),
     }
 }
 
@@ -151,10 +193,9 @@ impl World {
             .collect(),
             model: BTreeMap::new(),
             written: BTreeMap::new(),
-            cred: Cred::Pass(0),
             header_stored: header.clone(),
-            header_authentic: header,
-            armed: false,
+            headers: vec![(header, Cred::Pass(0))],
+            armed: None,
         }
     }
 
@@ -171,38 +212,24 @@ impl World {
         usize::from(n) % self.names.len()
     }
 
-    /// Expects `r` to be the injected fault when one is armed (and disarms the model); returns
-    /// whether it was.
-    fn faulted<T: std::fmt::Debug>(&mut self, r: &Result<T, io::Error>) -> bool {
-        if self.armed {
-            self.armed = false;
-            match r {
-                Err(e) => assert!(is_fault(e), "the inner fault came back changed: {e:?}"),
-                Ok(v) => panic!("the inner call should have failed, got {v:?}"),
-            }
-            true
-        } else {
-            false
-        }
+    /// The fault that the next inner call meets (the model's switch is then off).
+    fn take_fault(&mut self) -> Option<Fault> {
+        self.armed.take()
     }
 
-    fn expect_read(&self, i: usize, got: Result<Vec<u8>, io::Error>) {
+    /// `got` is what a read of name `i` must give when the inner store hands back `bytes`.
+    fn expect_read(&self, i: usize, bytes: Option<&Vec<u8>>, got: Result<Vec<u8>, io::Error>) {
         let (p, s, k) = &self.names[i];
-        match self.model.get(&i) {
+        let written = self.written.get(&i).map(Vec::as_slice).unwrap_or_default();
+        match bytes {
             None => {
                 let e = got.expect_err("read a value that is not there");
                 assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
             }
-            Some(Entry { stored })
-                if self
-                    .written
-                    .get(&i)
-                    .is_some_and(|w| w.iter().any(|(rec, _)| rec == stored)) =>
-            {
+            Some(b) if written.iter().any(|(rec, _)| rec == b) => {
                 let got = got.expect("an authentic record must open");
-                let w = self.written.get(&i).map(Vec::as_slice).unwrap_or_default();
                 assert!(
-                    w.iter().any(|(rec, v)| rec == stored && *v == got),
+                    written.iter().any(|(rec, v)| rec == b && *v == got),
                     "an authentic record opened to another value"
                 );
             }
@@ -245,9 +272,24 @@ impl World {
         ns
     }
 
+    /// The model follows the inner bytes of name `i` (after a change by the wrapper).
+    fn sync_stored(&mut self, i: usize) {
+        let (p, s, k) = &self.names[i];
+        match KVStoreSync::read(&self.inner.mem, p, s, k) {
+            Ok(b) => {
+                self.model.insert(i, Entry { stored: b });
+            }
+            Err(_) => {
+                self.model.remove(&i);
+            }
+        }
+    }
+
     fn set_stored(&mut self, i: usize, bytes: Vec<u8>) {
         let (p, s, k) = &self.names[i];
-        KVStoreSync::write(&self.inner.mem, p, s, k, bytes.clone()).expect("memory write");
+        self.inner
+            .tamper_write(p, s, k, bytes.clone())
+            .expect("memory write");
         match self.model.get_mut(&i) {
             Some(e) => e.stored = bytes,
             None => {
@@ -263,38 +305,81 @@ impl World {
         }
     }
 
+    /// The credential that opens the stored header, if it is authentic.
+    fn cred(&self) -> Option<Cred> {
+        self.opener(&self.header_stored)
+    }
+
+    fn opener(&self, header: &[u8]) -> Option<Cred> {
+        self.headers
+            .iter()
+            .find(|(h, _)| h.as_slice() == header)
+            .map(|&(_, c)| c)
+    }
+
     fn step(&mut self, op: Op) {
         match op {
-            Op::Write { name, value } => {
+            Op::Write {
+                name,
+                value,
+                via_async,
+            } => {
                 let (i, t) = self.name(name);
                 let Some((p, s, k)) = t.cloned() else {
                     let (p, s, k) = &self.invalid[i - self.names.len()];
                     return invalid_input(KVStoreSync::write(&self.store, p, s, k, value));
                 };
-                let r = KVStoreSync::write(&self.store, &p, &s, &k, value.clone());
-                if self.faulted(&r) {
-                    return;
+                let r = if via_async {
+                    now(KVStore::write(&self.store, &p, &s, &k, value.clone()))
+                } else {
+                    KVStoreSync::write(&self.store, &p, &s, &k, value.clone())
+                };
+                let fault = self.take_fault();
+                match fault {
+                    Some(f) if f.is_loud() => assert_fault(&r),
+                    _ => r.expect("write"),
                 }
-                r.expect("write");
-                let rec = KVStoreSync::read(&self.inner.mem, &p, &s, &k).expect("inner read");
-                assert_eq!(rec.len(), value.len() + RECORD_OVERHEAD);
-                self.model.insert(
-                    i,
-                    Entry {
-                        stored: rec.clone(),
-                    },
-                );
-                self.written.entry(i).or_default().push((rec, value));
+                match fault {
+                    // No effect.
+                    Some(Fault::Before | Fault::LostWrite) => {}
+                    // Half a record: never authentic.
+                    Some(Fault::TornWrite) => {
+                        self.sync_stored(i);
+                        let torn = &self.model[&i].stored;
+                        assert_eq!(torn.len(), (value.len() + RECORD_OVERHEAD) / 2);
+                    }
+                    _ => {
+                        let rec = KVStoreSync::read(&self.inner.mem, &p, &s, &k).expect("inner");
+                        assert_eq!(rec.len(), value.len() + RECORD_OVERHEAD);
+                        self.model.insert(
+                            i,
+                            Entry {
+                                stored: rec.clone(),
+                            },
+                        );
+                        self.written.entry(i).or_default().push((rec, value));
+                    }
+                }
             }
-            Op::Read { name } => {
+            Op::Read { name, via_async } => {
                 let (i, t) = self.name(name);
                 let Some((p, s, k)) = t.cloned() else {
                     let (p, s, k) = &self.invalid[i - self.names.len()];
                     return invalid_input(KVStoreSync::read(&self.store, p, s, k));
                 };
-                let r = KVStoreSync::read(&self.store, &p, &s, &k);
-                if !self.faulted(&r) {
-                    self.expect_read(i, r);
+                let prev = self.inner.previous(&p, &s, &k);
+                let r = if via_async {
+                    now(KVStore::read(&self.store, &p, &s, &k))
+                } else {
+                    KVStoreSync::read(&self.store, &p, &s, &k)
+                };
+                match self.take_fault() {
+                    Some(f) if f.is_loud() => assert_fault(&r),
+                    fault => {
+                        let stored = self.model.get(&i).map(|e| &e.stored);
+                        let bytes = served(stored, prev, fault);
+                        self.expect_read(i, bytes.as_ref(), r);
+                    }
                 }
             }
             Op::Remove { name, lazy } => {
@@ -304,22 +389,37 @@ impl World {
                     return invalid_input(KVStoreSync::remove(&self.store, p, s, k, lazy));
                 };
                 let r = KVStoreSync::remove(&self.store, &p, &s, &k, lazy);
-                if !self.faulted(&r) {
-                    r.expect("remove");
-                    self.model.remove(&i);
+                match self.take_fault() {
+                    Some(Fault::Before | Fault::TornWrite) => assert_fault(&r),
+                    Some(Fault::After) => {
+                        assert_fault(&r);
+                        self.model.remove(&i);
+                    }
+                    Some(Fault::LostWrite) => r.expect("lost remove"),
+                    _ => {
+                        r.expect("remove");
+                        self.model.remove(&i);
+                    }
                 }
             }
-            Op::List { ns } => {
+            Op::List { ns, via_async } => {
                 let all = self.namespaces();
                 let bad = [("", "s"), (RESERVED_PRIMARY_NAMESPACE, ""), ("p", "a.b")];
                 let n = usize::from(ns) % (all.len() + bad.len());
                 match all.get(n) {
                     Some((p, s)) => {
-                        let r = KVStoreSync::list(&self.store, p, s);
-                        if !self.faulted(&r) {
-                            let mut got = r.expect("list");
-                            got.sort();
-                            assert_eq!(got, self.expected_list(p, s));
+                        let r = if via_async {
+                            now(KVStore::list(&self.store, p, s))
+                        } else {
+                            KVStoreSync::list(&self.store, p, s)
+                        };
+                        match self.take_fault() {
+                            Some(f) if f.is_loud() => assert_fault(&r),
+                            _ => {
+                                let mut got = r.expect("list");
+                                got.sort();
+                                assert_eq!(got, self.expected_list(p, s));
+                            }
                         }
                     }
                     None => {
@@ -330,60 +430,19 @@ impl World {
             }
             Op::ListAll => {
                 let r = self.store.list_all_keys();
-                if !self.faulted(&r) {
-                    let mut got = r.expect("list_all_keys");
-                    got.sort();
-                    let mut want: Vec<_> =
-                        self.model.keys().map(|&i| self.names[i].clone()).collect();
-                    want.sort();
-                    assert_eq!(got, want);
-                }
-            }
-            Op::Reopen { wrong } => {
-                let intact = self.header_stored == self.header_authentic;
-                let cred = match (wrong, self.cred) {
-                    (false, c) => c,
-                    (true, Cred::Pass(n)) => Cred::Pass((n + 1) % PASSPHRASES.len()),
-                    (true, Cred::Key) => Cred::Pass(usize::MAX),
-                };
-                let r = match cred {
-                    Cred::Pass(usize::MAX) => EncryptedStore::open_with_key(
-                        self.inner.clone(),
-                        &fuzz_fixtures::wrong_raw_key(),
-                    ),
-                    c => self.credential_open(c),
-                };
-                if self.armed {
-                    self.armed = false;
-                    assert!(
-                        matches!(&r, Err(OpenError::Io(e)) if is_fault(e)),
-                        "{:?}",
-                        r.err()
-                    );
-                    return;
-                }
-                match r {
-                    Ok(s) => {
-                        assert!(intact && !wrong, "opened: intact {intact}, wrong {wrong}");
-                        assert_eq!(s.info(), self.store.info());
-                        self.store = s;
-                    }
-                    Err(e) if !intact => assert!(
-                        matches!(
-                            e,
-                            OpenError::CorruptHeader { .. } | OpenError::UnsupportedVersion { .. }
-                        ),
-                        "{e:?}"
-                    ),
-                    Err(e) => {
-                        assert!(wrong, "the right credential did not open: {e:?}");
-                        assert!(
-                            matches!(e, OpenError::WrongPassphrase | OpenError::WrongKey),
-                            "{e:?}"
-                        );
+                match self.take_fault() {
+                    Some(f) if f.is_loud() => assert_fault(&r),
+                    _ => {
+                        let mut got = r.expect("list_all_keys");
+                        got.sort();
+                        let mut want: Vec<_> =
+                            self.model.keys().map(|&i| self.names[i].clone()).collect();
+                        want.sort();
+                        assert_eq!(got, want);
                     }
                 }
             }
+            Op::Reopen { wrong } => self.reopen(wrong),
             Op::ChangeCredential { to } => {
                 let to = to % 5;
                 let r = match to {
@@ -397,26 +456,43 @@ impl World {
                         return;
                     }
                 };
-                if self.armed {
-                    self.armed = false;
-                    assert!(matches!(&r, Err(OpenError::Io(e)) if is_fault(e)), "{r:?}");
-                    // The header is unchanged: the old credential still opens the store.
-                    assert_eq!(header_of(&self.inner.mem), self.header_stored);
-                    return;
-                }
-                r.expect("change credential");
-                self.cred = if to == 3 {
+                let new = if to == 3 {
                     Cred::Key
                 } else {
                     Cred::Pass(usize::from(to))
                 };
+                let fault = self.take_fault();
+                match fault {
+                    Some(f) if f.is_loud() => {
+                        assert!(matches!(&r, Err(OpenError::Io(e)) if is_fault(e)), "{r:?}")
+                    }
+                    _ => r.expect("change credential"),
+                }
                 let h = header_of(&self.inner.mem);
-                self.header_stored = h.clone();
-                self.header_authentic = h;
-                match (self.store.info().protection, self.cred) {
-                    (Protection::Passphrase(k), Cred::Pass(_)) => assert_eq!(k, cheap_kdf()),
-                    (Protection::RawKey, Cred::Key) => {}
-                    (p, c) => panic!("protection {p:?} after changing to {c:?}"),
+                match fault {
+                    // Nothing written (or the write lost): the old header, the old credential.
+                    Some(Fault::Before | Fault::LostWrite) => {
+                        assert_eq!(h, self.header_stored, "{fault:?}")
+                    }
+                    // Half a header: no credential opens it.
+                    Some(Fault::TornWrite) => {
+                        assert_eq!(h.len(), self.headers[0].0.len() / 2);
+                        self.header_stored = h;
+                    }
+                    // A new authentic header: only the new credential opens it.
+                    _ => {
+                        assert_ne!(h, self.header_stored);
+                        self.headers.push((h.clone(), new));
+                        self.header_stored = h;
+                    }
+                }
+                if fault.is_none_or(|f| !f.is_loud()) {
+                    // The handle protects with the new credential (even if the write was lost).
+                    match (self.store.info().protection, new) {
+                        (Protection::Passphrase(k), Cred::Pass(_)) => assert_eq!(k, cheap_kdf()),
+                        (Protection::RawKey, Cred::Key) => {}
+                        (p, c) => panic!("protection {p:?} after changing to {c:?}"),
+                    }
                 }
             }
             Op::TamperFlip { name, at, xor } => {
@@ -452,28 +528,101 @@ impl World {
             Op::TamperRemove { name } => {
                 let i = self.valid(name);
                 let (p, s, k) = &self.names[i];
-                KVStoreSync::remove(&self.inner.mem, p, s, k, false).expect("memory remove");
+                self.inner.tamper_remove(p, s, k).expect("memory remove");
                 self.model.remove(&i);
             }
             Op::TamperHeader { at, xor } => {
                 let mut h = self.header_stored.clone();
+                if h.is_empty() {
+                    return;
+                }
                 let at = usize::from(at) % h.len();
                 h[at] ^= xor.max(1);
-                KVStoreSync::write(
-                    &self.inner.mem,
-                    RESERVED_PRIMARY_NAMESPACE,
-                    HEADER_SECONDARY_NAMESPACE,
-                    HEADER_KEY,
-                    h.clone(),
-                )
-                .expect("memory write");
+                self.inner
+                    .tamper_write(
+                        RESERVED_PRIMARY_NAMESPACE,
+                        HEADER_SECONDARY_NAMESPACE,
+                        HEADER_KEY,
+                        h.clone(),
+                    )
+                    .expect("memory write");
                 self.header_stored = h;
             }
-            Op::ArmFault => {
-                self.armed = true;
-                self.inner
-                    .armed
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            Op::ArmFault { kind, at } => {
+                let f = Fault::from_input(kind, at);
+                self.armed = Some(f);
+                self.inner.arm(f);
+            }
+        }
+    }
+
+    /// Reopens with the credential that opens the stored header (`wrong`: another one); the
+    /// header read may meet the armed fault.
+    fn reopen(&mut self, wrong: bool) {
+        let right = self.cred();
+        let cred = match (wrong, right.unwrap_or(Cred::Pass(0))) {
+            (false, c) => c,
+            (true, Cred::Pass(n)) => Cred::Pass((n + 1) % PASSPHRASES.len()),
+            (true, Cred::Key) => Cred::Pass(usize::MAX),
+        };
+        let prev = self.inner.previous(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        );
+        let r = match cred {
+            Cred::Pass(usize::MAX) => {
+                EncryptedStore::open_with_key(self.inner.clone(), &fuzz_fixtures::wrong_raw_key())
+            }
+            c => self.credential_open(c),
+        };
+        let fault = self.take_fault();
+        if fault.is_some_and(Fault::is_loud) {
+            assert!(
+                matches!(&r, Err(OpenError::Io(e)) if is_fault(e)),
+                "{:?}",
+                r.err()
+            );
+            return;
+        }
+        let seen = served(Some(&self.header_stored), prev, fault);
+        let Some(seen) = seen else {
+            assert!(matches!(r, Err(OpenError::NotInitialized)), "{:?}", r.err());
+            return;
+        };
+        // The credential tried is `Cred::Pass(usize::MAX)` for the wrong raw key.
+        let tried_key = matches!(cred, Cred::Key | Cred::Pass(usize::MAX));
+        match (self.opener(&seen), r) {
+            (Some(opener), Ok(s)) => {
+                assert_eq!(
+                    opener, cred,
+                    "opened with a credential that is not the header's"
+                );
+                if seen == self.header_stored {
+                    assert_eq!(
+                        s.info(),
+                        EncryptedStore::<FaultyStore>::inspect(&self.inner).expect("inspect")
+                    );
+                    self.store = s;
+                }
+            }
+            (None, Ok(_)) => panic!("a header that is not authentic opened ({fault:?})"),
+            (None, Err(e)) => assert!(
+                matches!(
+                    e,
+                    OpenError::CorruptHeader { .. } | OpenError::UnsupportedVersion { .. }
+                ),
+                "{e:?}"
+            ),
+            (Some(opener), Err(e)) => {
+                assert_ne!(opener, cred, "the right credential did not open: {e:?}");
+                let precise = match (opener, tried_key) {
+                    (Cred::Pass(_), false) => matches!(e, OpenError::WrongPassphrase),
+                    (Cred::Key, true) => matches!(e, OpenError::WrongKey),
+                    (Cred::Pass(_), true) => matches!(e, OpenError::PassphraseRequired),
+                    (Cred::Key, false) => matches!(e, OpenError::RawKeyRequired),
+                };
+                assert!(precise, "{opener:?} header, tried {cred:?}: {e:?}");
             }
         }
     }
@@ -481,21 +630,14 @@ impl World {
     /// The whole state against the model, through the wrapper (with the fault switch held off)
     /// and in the inner store.
     fn check(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let armed = self.inner.armed.swap(false, Relaxed);
-        assert_eq!(
-            armed, self.armed,
-            "the inner fault was consumed unexpectedly"
-        );
+        let armed = self.inner.take_armed();
+        assert_eq!(armed, self.armed, "the inner fault was used unexpectedly");
         for i in 0..self.names.len() {
             let (p, s, k) = &self.names[i];
-            self.expect_read(i, KVStoreSync::read(&self.store, p, s, k));
+            let stored = self.model.get(&i).map(|e| &e.stored);
+            self.expect_read(i, stored, KVStoreSync::read(&self.store, p, s, k));
             let raw = KVStoreSync::read(&self.inner.mem, p, s, k).ok();
-            assert_eq!(
-                raw.as_ref(),
-                self.model.get(&i).map(|e| &e.stored),
-                "inner bytes of {i}"
-            );
+            assert_eq!(raw.as_ref(), stored, "inner bytes of {i}");
         }
         for (p, s) in self.namespaces() {
             let mut got = KVStoreSync::list(&self.store, &p, &s).expect("list");
@@ -513,7 +655,7 @@ impl World {
         want.sort();
         assert_eq!(all, want, "the inner store holds other keys than the model");
         assert_eq!(header_of(&self.inner.mem), self.header_stored);
-        self.inner.armed.store(armed, Relaxed);
+        self.inner.set_armed(armed);
     }
 }
 

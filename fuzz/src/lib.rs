@@ -6,10 +6,11 @@
 //! headers on every run, so a crash reproduces from its input file alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use encrypted_kvstore::{
@@ -281,24 +282,143 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
 /// The error an armed [`FaultyStore`] returns.
 pub const FAULT_MESSAGE: &str = "injected inner-store fault";
 
-/// A [`MemoryStore`] whose next call fails (with kind `Other` and [`FAULT_MESSAGE`]) once
-/// armed. Clones share the map and the switch.
+/// How the next call of an armed [`FaultyStore`] misbehaves: loudly (it returns the injected
+/// error) or silently (it reports success, as real storage does when it loses or garbles data
+/// without noticing). A silent fault that does not apply to the call (a lost write on a read, a
+/// corrupted read on a write) leaves the call untouched but is used up all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The call fails and has no effect.
+    Before,
+    /// The call takes effect, then fails (the acknowledgement is lost).
+    After,
+    /// A write stores the first half of its bytes, then fails; other calls fail with no effect.
+    TornWrite,
+    /// A write or remove returns `Ok` and has no effect.
+    LostWrite,
+    /// A read returns what the key held before its latest change (see
+    /// [`FaultyStore::previous`]).
+    StaleRead,
+    /// A read returns the stored bytes changed by [`corrupt`] (`NotFound` stays `NotFound`).
+    CorruptRead {
+        /// Where to flip or cut.
+        at: u16,
+        /// Cut the bytes at `at` instead of flipping the byte there.
+        truncate: bool,
+    },
+}
+
+impl Fault {
+    /// Whether the faulted call returns the injected error.
+    pub fn is_loud(self) -> bool {
+        matches!(self, Fault::Before | Fault::After | Fault::TornWrite)
+    }
+
+    /// A fault from fuzz input.
+    pub fn from_input(kind: u8, at: u16) -> Fault {
+        match kind % 7 {
+            0 => Fault::Before,
+            1 => Fault::After,
+            2 => Fault::TornWrite,
+            3 => Fault::LostWrite,
+            4 => Fault::StaleRead,
+            n => Fault::CorruptRead {
+                at,
+                truncate: n == 6,
+            },
+        }
+    }
+}
+
+/// What a corrupted read returns for `stored`: byte `at % len` flipped (`^ 0x01`), or the
+/// bytes cut to `at % len` (always shorter); an empty value gains one byte.
+pub fn corrupt(stored: &[u8], at: u16, truncate: bool) -> Vec<u8> {
+    let mut v = stored.to_vec();
+    if v.is_empty() {
+        v.push(0x01);
+        return v;
+    }
+    let at = usize::from(at) % v.len();
+    if truncate {
+        v.truncate(at);
+    } else if let Some(b) = v.get_mut(at) {
+        *b ^= 0x01;
+    }
+    v
+}
+
+type Name = (String, String, String);
+
+fn name(p: &str, s: &str, k: &str) -> Name {
+    (p.to_owned(), s.to_owned(), k.to_owned())
+}
+
+/// A [`MemoryStore`] whose next call misbehaves once armed. It remembers, per key, what the key
+/// held before its latest change (through it, or through [`tamper_write`](Self::tamper_write)
+/// and [`tamper_remove`](Self::tamper_remove)), for stale reads. Clones share everything.
+///
+/// Through `KVStore`, a call (and its fault) happens when its future is first polled.
 #[derive(Debug, Clone, Default)]
 pub struct FaultyStore {
     /// The plaintext map behind it.
     pub mem: MemoryStore,
-    /// Set: the next call fails and clears it.
-    pub armed: Arc<AtomicBool>,
+    armed: Arc<Mutex<Option<Fault>>>,
+    previous: Arc<Mutex<BTreeMap<Name, Option<Vec<u8>>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl FaultyStore {
-    fn fault(&self) -> Result<(), io::Error> {
-        if self.armed.swap(false, Ordering::Relaxed) {
-            Err(io::Error::new(io::ErrorKind::Other, FAULT_MESSAGE))
-        } else {
-            Ok(())
-        }
+    /// Arms `fault` for the next call.
+    pub fn arm(&self, fault: Fault) {
+        *lock(&self.armed) = Some(fault);
     }
+
+    /// Disarms, returning what was armed.
+    pub fn take_armed(&self) -> Option<Fault> {
+        lock(&self.armed).take()
+    }
+
+    /// Sets the switch as it was.
+    pub fn set_armed(&self, fault: Option<Fault>) {
+        *lock(&self.armed) = fault;
+    }
+
+    /// What `p/s/k` held before its latest change: `None` if it never changed, `Some(None)` if
+    /// it held nothing.
+    pub fn previous(&self, p: &str, s: &str, k: &str) -> Option<Option<Vec<u8>>> {
+        lock(&self.previous).get(&name(p, s, k)).cloned()
+    }
+
+    fn changing(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        change: impl FnOnce(&MemoryStore) -> Result<(), io::Error>,
+    ) -> Result<(), io::Error> {
+        let mut previous = lock(&self.previous);
+        let before = KVStoreSync::read(&self.mem, p, s, k).ok();
+        change(&self.mem)?;
+        previous.insert(name(p, s, k), before);
+        Ok(())
+    }
+
+    /// Writes behind the wrapper's back (no fault), remembering the key's history.
+    pub fn tamper_write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
+        self.changing(p, s, k, |m| KVStoreSync::write(m, p, s, k, buf))
+    }
+
+    /// Removes behind the wrapper's back (no fault), remembering the key's history.
+    pub fn tamper_remove(&self, p: &str, s: &str, k: &str) -> Result<(), io::Error> {
+        self.changing(p, s, k, |m| KVStoreSync::remove(m, p, s, k, false))
+    }
+}
+
+fn injected_fault() -> io::Error {
+    io::Error::new(io::ErrorKind::Other, FAULT_MESSAGE)
 }
 
 /// Whether `e` is the fault a [`FaultyStore`] injects, passed up unchanged.
@@ -309,27 +429,64 @@ pub fn is_fault(e: &io::Error) -> bool {
 
 impl KVStoreSync for FaultyStore {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
-        self.fault()?;
-        KVStoreSync::read(&self.mem, p, s, k)
+        match self.take_armed() {
+            None | Some(Fault::LostWrite) => KVStoreSync::read(&self.mem, p, s, k),
+            Some(Fault::Before | Fault::After | Fault::TornWrite) => Err(injected_fault()),
+            Some(Fault::StaleRead) => match self.previous(p, s, k) {
+                Some(Some(old)) => Ok(old),
+                Some(None) => Err(io::Error::new(io::ErrorKind::NotFound, "stale: not found")),
+                None => KVStoreSync::read(&self.mem, p, s, k),
+            },
+            Some(Fault::CorruptRead { at, truncate }) => {
+                KVStoreSync::read(&self.mem, p, s, k).map(|v| corrupt(&v, at, truncate))
+            }
+        }
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        self.fault()?;
-        KVStoreSync::write(&self.mem, p, s, k, buf)
+        match self.take_armed() {
+            Some(Fault::Before) => Err(injected_fault()),
+            Some(Fault::After) => {
+                self.changing(p, s, k, |m| KVStoreSync::write(m, p, s, k, buf))?;
+                Err(injected_fault())
+            }
+            Some(Fault::TornWrite) => {
+                let half = buf.len() / 2;
+                let torn = buf.get(..half).unwrap_or_default().to_vec();
+                self.changing(p, s, k, |m| KVStoreSync::write(m, p, s, k, torn))?;
+                Err(injected_fault())
+            }
+            Some(Fault::LostWrite) => Ok(()),
+            None | Some(Fault::StaleRead | Fault::CorruptRead { .. }) => {
+                self.changing(p, s, k, |m| KVStoreSync::write(m, p, s, k, buf))
+            }
+        }
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
-        self.fault()?;
-        KVStoreSync::remove(&self.mem, p, s, k, lazy)
+        match self.take_armed() {
+            Some(Fault::Before | Fault::TornWrite) => Err(injected_fault()),
+            Some(Fault::After) => {
+                self.changing(p, s, k, |m| KVStoreSync::remove(m, p, s, k, lazy))?;
+                Err(injected_fault())
+            }
+            Some(Fault::LostWrite) => Ok(()),
+            None | Some(Fault::StaleRead | Fault::CorruptRead { .. }) => {
+                self.changing(p, s, k, |m| KVStoreSync::remove(m, p, s, k, lazy))
+            }
+        }
     }
     fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        self.fault()?;
-        KVStoreSync::list(&self.mem, p, s)
+        match self.take_armed() {
+            Some(f) if f.is_loud() => Err(injected_fault()),
+            _ => KVStoreSync::list(&self.mem, p, s),
+        }
     }
 }
 
+/// Each call runs when its future is first polled (an `async` block does nothing before).
 impl KVStore for FaultyStore {
     fn read(&self, p: &str, s: &str, k: &str) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        let r = KVStoreSync::read(self, p, s, k);
-        Box::pin(async move { r })
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::read(&this, &p, &s, &k) })
     }
     fn write(
         &self,
@@ -338,22 +495,24 @@ impl KVStore for FaultyStore {
         k: &str,
         buf: Vec<u8>,
     ) -> AsyncResult<'static, (), io::Error> {
-        let r = KVStoreSync::write(self, p, s, k, buf);
-        Box::pin(async move { r })
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::write(&this, &p, &s, &k, buf) })
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> AsyncResult<'static, (), io::Error> {
-        let r = KVStoreSync::remove(self, p, s, k, lazy);
-        Box::pin(async move { r })
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::remove(&this, &p, &s, &k, lazy) })
     }
     fn list(&self, p: &str, s: &str) -> AsyncResult<'static, Vec<String>, io::Error> {
-        let r = KVStoreSync::list(self, p, s);
-        Box::pin(async move { r })
+        let (this, p, s) = (self.clone(), p.to_owned(), s.to_owned());
+        Box::pin(async move { KVStoreSync::list(&this, &p, &s) })
     }
 }
 
 impl MigratableKVStore for FaultyStore {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        self.fault()?;
-        self.mem.list_all_keys()
+        match self.take_armed() {
+            Some(f) if f.is_loud() => Err(injected_fault()),
+            _ => self.mem.list_all_keys(),
+        }
     }
 }

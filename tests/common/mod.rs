@@ -84,7 +84,55 @@ pub fn reseal_checksum(h: &mut [u8]) {
     h[CHECKSUM_AT..].copy_from_slice(&sum);
 }
 
-/// How an injected fault behaves.
+/// Every plausible rendering of `secret` in a `Debug` or `Display` text: hex (lower and upper,
+/// plain or as `{:x?}` lists, with or without `0x`), decimal as `{:?}` prints a byte array or
+/// slice (`[1, 2, 3]`, also pretty-printed), and the bytes as text where they are UTF-8. Each
+/// is searched in the text with all whitespace removed.
+pub fn renderings(secret: &[u8]) -> Vec<String> {
+    let join =
+        |f: &dyn Fn(&u8) -> String, sep: &str| secret.iter().map(f).collect::<Vec<_>>().join(sep);
+    let mut out = vec![
+        join(&|b| format!("{b:02x}"), ""),
+        join(&|b| format!("{b:02X}"), ""),
+        join(&|b| format!("{b:x}"), ","),
+        join(&|b| format!("{b:X}"), ","),
+        join(&|b| format!("{b:#x}"), ","),
+        join(&|b| format!("{b:#04x}"), ","),
+        join(&|b| b.to_string(), ","),
+    ];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        out.push(text.split_whitespace().collect());
+    }
+    out
+}
+
+/// Asserts that no rendering of `secret` (see [`renderings`]) appears in `text`.
+#[track_caller]
+pub fn assert_no_rendering(what: &str, text: &str, secret: &[u8]) {
+    let compact: String = text.split_whitespace().collect();
+    for r in renderings(secret) {
+        assert!(
+            !compact.contains(&r),
+            "{what} shows secret bytes (as {r:?}): {text}"
+        );
+    }
+}
+
+/// Asserts that no 8-byte window of `secret` shows in `text` (a partial leak is a leak).
+#[track_caller]
+pub fn assert_no_window(what: &str, text: &str, secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    for w in secret.windows(8.min(secret.len())) {
+        assert_no_rendering(what, text, w);
+    }
+}
+
+/// How an injected fault behaves. The first three are loud (the operation returns the injected
+/// error); the others are silent (the operation reports success, as real storage does when it
+/// loses or garbles data without noticing). A silent kind that does not apply to an operation
+/// (a lost write on a read, a corrupted read on a write) leaves that operation untouched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// The operation fails and has no effect.
@@ -94,10 +142,41 @@ pub enum FaultKind {
     /// A write stores only the first half of its bytes, then fails (a torn, non-atomic write).
     /// Other operations fail with no effect.
     TornWrite,
+    /// A write or remove returns `Ok` but has no effect: the old value (or nothing) stays.
+    LostWrite,
+    /// A read returns what the key held before its latest change through this store: the
+    /// previous value, or `NotFound` if it had none. Unchanged if the key never changed.
+    StaleRead,
+    /// A read returns the stored bytes with byte number `operation number % length` flipped
+    /// (`^ 0x01`), or one byte where the stored value is empty; `NotFound` stays `NotFound`.
+    FlippedRead,
+    /// A read returns the stored bytes without their last byte (`NotFound` stays `NotFound`).
+    TruncatedRead,
 }
 
-/// All fault kinds.
+impl FaultKind {
+    /// Whether the faulted operation returns the injected error.
+    pub fn is_loud(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Before | FaultKind::After | FaultKind::TornWrite
+        )
+    }
+}
+
+/// The loud fault kinds (the operation returns the injected error).
 pub const FAULT_KINDS: [FaultKind; 3] = [FaultKind::Before, FaultKind::After, FaultKind::TornWrite];
+
+/// Every fault kind, loud and silent.
+pub const ALL_FAULT_KINDS: [FaultKind; 7] = [
+    FaultKind::Before,
+    FaultKind::After,
+    FaultKind::TornWrite,
+    FaultKind::LostWrite,
+    FaultKind::StaleRead,
+    FaultKind::FlippedRead,
+    FaultKind::TruncatedRead,
+];
 
 /// The error an injected fault returns (kind `Other`), to recognise it after it has passed
 /// through the wrapper.
@@ -123,6 +202,12 @@ pub fn injected(e: &io::Error) -> Option<u64> {
     e.get_ref()
         .and_then(|e| e.downcast_ref::<InjectedFault>())
         .map(|f| f.op)
+}
+
+type Name = (String, String, String);
+
+fn name(p: &str, s: &str, k: &str) -> Name {
+    (p.to_owned(), s.to_owned(), k.to_owned())
 }
 
 /// A small deterministic generator (xorshift64*), so workloads are reproducible.

@@ -2,9 +2,16 @@
 //! `EncryptedStore<FilesystemStore>`, on keys of their own and on shared keys, while another
 //! thread changes the passphrase and another reads through a second handle on the same
 //! directory (as a second, read-only process would: two `FilesystemStore`s must not both write
-//! one directory, their temporary file names collide). Checked against a model: nothing acknowledged is lost, no read ever returns a
-//! value that was not written to that very key, and no error other than `NotFound` (where a
-//! concurrent remove allows it) ever appears.
+//! one directory, their temporary file names collide). Checked against a model: nothing
+//! acknowledged is lost, no read ever returns a value that was not written to that very key,
+//! and no error other than `NotFound` (where a concurrent remove allows it) ever appears.
+//!
+//! Overlap is forced, not left to luck: an inner store wrapper parks each header write at a
+//! `std::sync::Barrier` until the other threads have made their operations, so every passphrase
+//! change is in flight while values are read and written; concurrent passphrase changes are all
+//! inside the inner store at once. Afterwards every passphrase but the last is refused with
+//! `OpenError::WrongPassphrase`. (If the library ever made value operations wait for a header
+//! write, these tests would hang at the barrier instead of passing.)
 
 #![allow(
     clippy::unwrap_used,
@@ -13,17 +20,24 @@
     clippy::indexing_slicing
 )]
 
+use std::any::Any;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::ops::Range;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Barrier, Mutex, OnceLock};
 
 use super::v::{fs, ldk, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
-use encrypted_kvstore::EncryptedStore;
+use encrypted_kvstore::{
+    EncryptedStore, MemoryStore, OpenError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
+};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
 const THREADS: usize = 6;
-const OPS_PER_THREAD: usize = 250;
+const OPS_PER_THREAD: usize = 256;
 const OWN_KEYS: usize = 5;
 const SHARED_KEYS: usize = 4;
 const PASSPHRASE_CHANGES: usize = 8;
@@ -86,105 +100,121 @@ fn unexpected(ctx: &str, e: io::Error) -> ! {
     panic!("{ctx}: unexpected error {e:?}")
 }
 
-/// One worker: a seeded random mix of operations; returns its own keys' final model.
-fn worker<S: KVStoreSync>(store: &S, tid: usize, attempted: &Attempted) -> BTreeMap<Key, Vec<u8>> {
-    let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15 ^ (tid as u64 + 1));
-    let own_ns = format!("t{tid}");
-    let mut own: BTreeMap<Key, Vec<u8>> = BTreeMap::new();
-    for seq in 0..OPS_PER_THREAD {
-        let roll = rng.below(100);
-        let i = rng.below(OWN_KEYS as u64) as usize;
-        let own_key = key("own", &own_ns, format!("k{i}"));
-        let j = rng.below(SHARED_KEYS as u64) as usize;
-        let ctx = format!("thread {tid} op {seq}");
-        match roll {
-            // Own keys: an exact model.
-            0..=19 => {
-                let v = value(&own_key, tid, seq);
-                attempted.record(&own_key, &v);
-                store
-                    .write(&own_key.0, &own_key.1, &own_key.2, v.clone())
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                own.insert(own_key, v);
-            }
-            20..=34 => match store.read(&own_key.0, &own_key.1, &own_key.2) {
-                Ok(v) => assert_eq!(Some(&v), own.get(&own_key), "{ctx}"),
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    assert!(!own.contains_key(&own_key), "{ctx}: lost {own_key:?}")
+/// One worker: a seeded random mix of operations, and its own keys' model.
+struct Worker {
+    tid: usize,
+    rng: Xorshift,
+    own: BTreeMap<Key, Vec<u8>>,
+}
+
+impl Worker {
+    fn new(tid: usize) -> Worker {
+        Worker {
+            tid,
+            rng: Xorshift(0x9E37_79B9_7F4A_7C15 ^ (tid as u64 + 1)),
+            own: BTreeMap::new(),
+        }
+    }
+
+    /// Operations number `seqs` of this worker.
+    fn run<S: KVStoreSync>(&mut self, store: &S, seqs: Range<usize>, attempted: &Attempted) {
+        let Worker { tid, rng, own } = self;
+        let tid = *tid;
+        let own_ns = format!("t{tid}");
+        for seq in seqs {
+            let roll = rng.below(100);
+            let i = rng.below(OWN_KEYS as u64) as usize;
+            let own_key = key("own", &own_ns, format!("k{i}"));
+            let j = rng.below(SHARED_KEYS as u64) as usize;
+            let ctx = format!("thread {tid} op {seq}");
+            match roll {
+                // Own keys: an exact model.
+                0..=19 => {
+                    let v = value(&own_key, tid, seq);
+                    attempted.record(&own_key, &v);
+                    store
+                        .write(&own_key.0, &own_key.1, &own_key.2, v.clone())
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    own.insert(own_key, v);
                 }
-                Err(e) => unexpected(&ctx, e),
-            },
-            35..=41 => {
-                store
-                    .remove(&own_key.0, &own_key.1, &own_key.2, rng.below(2) == 0)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                own.remove(&own_key);
-            }
-            42..=46 => {
-                let mut l = store
-                    .list("own", &own_ns)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                l.sort();
-                let want: Vec<String> = own.keys().map(|k| k.2.clone()).collect();
-                assert_eq!(l, want, "{ctx}");
-            }
-            // Shared keys that are never removed.
-            47..=59 => {
-                let k = stable(j);
-                let v = value(&k, tid, seq);
-                attempted.record(&k, &v);
-                store
-                    .write(&k.0, &k.1, &k.2, v)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-            }
-            60..=72 => {
-                let k = stable(j);
-                let v = store
-                    .read(&k.0, &k.1, &k.2)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                attempted.check(&k, &v);
-            }
-            73..=76 => {
-                let mut l = store
-                    .list("shared", "stable")
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                l.sort();
-                let want: Vec<String> = (0..SHARED_KEYS).map(|i| stable(i).2).collect();
-                assert_eq!(l, want, "{ctx}");
-            }
-            // Shared keys that are also removed.
-            77..=85 => {
-                let k = volatile(j);
-                let v = value(&k, tid, seq);
-                attempted.record(&k, &v);
-                store
-                    .write(&k.0, &k.1, &k.2, v)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-            }
-            86..=93 => {
-                let k = volatile(j);
-                match store.read(&k.0, &k.1, &k.2) {
-                    Ok(v) => attempted.check(&k, &v),
-                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                20..=34 => match store.read(&own_key.0, &own_key.1, &own_key.2) {
+                    Ok(v) => assert_eq!(Some(&v), own.get(&own_key), "{ctx}"),
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        assert!(!own.contains_key(&own_key), "{ctx}: lost {own_key:?}")
+                    }
                     Err(e) => unexpected(&ctx, e),
+                },
+                35..=41 => {
+                    store
+                        .remove(&own_key.0, &own_key.1, &own_key.2, rng.below(2) == 0)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    own.remove(&own_key);
                 }
-            }
-            94..=96 => {
-                let k = volatile(j);
-                store
-                    .remove(&k.0, &k.1, &k.2, rng.below(2) == 0)
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-            }
-            _ => {
-                let l = store
-                    .list("shared", "volatile")
-                    .unwrap_or_else(|e| unexpected(&ctx, e));
-                let names: BTreeSet<String> = (0..SHARED_KEYS).map(|i| volatile(i).2).collect();
-                assert!(l.iter().all(|k| names.contains(k)), "{ctx}: {l:?}");
+                42..=46 => {
+                    let mut l = store
+                        .list("own", &own_ns)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    l.sort();
+                    let want: Vec<String> = own.keys().map(|k| k.2.clone()).collect();
+                    assert_eq!(l, want, "{ctx}");
+                }
+                // Shared keys that are never removed.
+                47..=59 => {
+                    let k = stable(j);
+                    let v = value(&k, tid, seq);
+                    attempted.record(&k, &v);
+                    store
+                        .write(&k.0, &k.1, &k.2, v)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                }
+                60..=72 => {
+                    let k = stable(j);
+                    let v = store
+                        .read(&k.0, &k.1, &k.2)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    attempted.check(&k, &v);
+                }
+                73..=76 => {
+                    let mut l = store
+                        .list("shared", "stable")
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    l.sort();
+                    let want: Vec<String> = (0..SHARED_KEYS).map(|i| stable(i).2).collect();
+                    assert_eq!(l, want, "{ctx}");
+                }
+                // Shared keys that are also removed.
+                77..=85 => {
+                    let k = volatile(j);
+                    let v = value(&k, tid, seq);
+                    attempted.record(&k, &v);
+                    store
+                        .write(&k.0, &k.1, &k.2, v)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                }
+                86..=93 => {
+                    let k = volatile(j);
+                    match store.read(&k.0, &k.1, &k.2) {
+                        Ok(v) => attempted.check(&k, &v),
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => unexpected(&ctx, e),
+                    }
+                }
+                94..=96 => {
+                    let k = volatile(j);
+                    store
+                        .remove(&k.0, &k.1, &k.2, rng.below(2) == 0)
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                }
+                _ => {
+                    let l = store
+                        .list("shared", "volatile")
+                        .unwrap_or_else(|e| unexpected(&ctx, e));
+                    let names: BTreeSet<String> = (0..SHARED_KEYS).map(|i| volatile(i).2).collect();
+                    assert!(l.iter().all(|k| names.contains(k)), "{ctx}: {l:?}");
+                }
             }
         }
     }
-    own
 }
 
 /// Reads and lists the shared keys through another handle.
@@ -210,10 +240,99 @@ fn reader<S: KVStoreSync>(store: &S, attempted: &Attempted) {
     }
 }
 
+thread_local! {
+    /// Whether this thread's latest header write went through the gate's rendezvous.
+    static MET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// An inner store that, once its rendezvous is set, runs it inside every header write (before
+/// the write reaches the wrapped store): the writing thread parks there, mid-operation.
+struct Gate<S> {
+    inner: S,
+    rendezvous: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl<S> Gate<S> {
+    fn new(inner: S) -> Self {
+        Gate {
+            inner,
+            rendezvous: OnceLock::new(),
+        }
+    }
+
+    fn set(&self, rendezvous: impl Fn() + Send + Sync + 'static) {
+        assert!(self.rendezvous.set(Box::new(rendezvous)).is_ok());
+    }
+}
+
+impl<S: KVStoreSync> KVStoreSync for Gate<S> {
+    fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
+        self.inner.read(p, s, k)
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
+        let header = (p, s, k)
+            == (
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            );
+        if let (true, Some(meet)) = (header, self.rendezvous.get()) {
+            meet();
+            MET.set(true);
+        }
+        self.inner.write(p, s, k, buf)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
+        self.inner.remove(p, s, k, lazy)
+    }
+    fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
+        self.inner.list(p, s)
+    }
+}
+
+/// Runs `f`, keeping a panic for later so that this thread still reaches every barrier
+/// (a panicking thread that left the others waiting would hang the test instead of failing it).
+fn guarded(failure: &Mutex<Option<Box<dyn Any + Send>>>, f: impl FnOnce()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(p);
+    }
+}
+
+/// Re-raises the first panic kept by [`guarded`].
+fn raise(failure: Mutex<Option<Box<dyn Any + Send>>>) {
+    if let Some(p) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        resume_unwind(p);
+    }
+}
+
+/// `pw` is refused with exactly `WrongPassphrase`.
+#[track_caller]
+fn refused<S: KVStoreSync>(
+    open: impl Fn(&[u8]) -> Result<EncryptedStore<S>, OpenError>,
+    pw: &[u8],
+) {
+    match open(pw) {
+        Err(OpenError::WrongPassphrase) => {}
+        other => panic!(
+            "{:?}: expected WrongPassphrase, got {:?}",
+            String::from_utf8_lossy(pw),
+            other.map(|_| ())
+        ),
+    }
+}
+
+/// In each of `PASSPHRASE_CHANGES` phases the passphrase thread's header write parks inside the
+/// inner store (`entered`) while every worker makes its operations of the phase, and is let go
+/// (`released`) only when all of them are done: each change overlaps a phase of reads, writes,
+/// lists and removes by construction.
 #[test]
 fn threads_share_one_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store =
+        EncryptedStore::create::<V>(Gate::new(fs(dir.path())), PASSPHRASE, cheap()).unwrap();
     // A second, independent handle on the same directory (its own FilesystemStore).
     let second = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
     let attempted = Attempted::default();
@@ -224,34 +343,70 @@ fn threads_share_one_encrypted_filesystem_store() {
         store.write(&k.0, &k.1, &k.2, v).unwrap();
     }
 
+    let entered = std::sync::Arc::new(Barrier::new(THREADS + 1));
+    let released = std::sync::Arc::new(Barrier::new(THREADS + 1));
+    {
+        let (entered, released) = (entered.clone(), released.clone());
+        store.inner().set(move || {
+            entered.wait();
+            released.wait();
+        });
+    }
+    let per_phase = OPS_PER_THREAD / PASSPHRASE_CHANGES;
     let passphrases: Vec<Vec<u8>> = (0..PASSPHRASE_CHANGES)
         .map(|i| format!("passphrase {i}").into_bytes())
         .collect();
+    let failure = Mutex::new(None);
     let models: Vec<BTreeMap<Key, Vec<u8>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|tid| {
-                let (store, attempted) = (&store, &attempted);
-                scope.spawn(move || worker(store, tid, attempted))
+                let (store, attempted, failure) = (&store, &attempted, &failure);
+                let (entered, released) = (&entered, &released);
+                scope.spawn(move || {
+                    let mut w = Worker::new(tid);
+                    for phase in 0..PASSPHRASE_CHANGES {
+                        entered.wait();
+                        // The header write of change `phase` is in flight now.
+                        guarded(failure, || {
+                            w.run(store, phase * per_phase..(phase + 1) * per_phase, attempted)
+                        });
+                        released.wait();
+                    }
+                    w.own
+                })
             })
             .collect();
         // Meanwhile, the passphrase changes (values are untouched by it).
-        let store = &store;
-        let passphrases = &passphrases;
+        let (store, passphrases, failure) = (&store, &passphrases, &failure);
+        let (entered, released) = (&entered, &released);
         scope.spawn(move || {
             for pw in passphrases {
-                store.change_passphrase::<V>(pw, cheap()).unwrap();
+                MET.set(false);
+                guarded(failure, || {
+                    store.change_passphrase::<V>(pw, cheap()).unwrap()
+                });
+                if !MET.get() {
+                    // The change failed before its header write: meet the workers anyway.
+                    entered.wait();
+                    released.wait();
+                }
             }
         });
-        // And a reader on its own handle.
+        // And a reader on its own handle, free-running.
         let (second, attempted) = (&second, &attempted);
-        scope.spawn(move || reader(second, attempted));
+        scope.spawn(move || guarded(failure, || reader(second, attempted)));
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
+    raise(failure);
 
-    // Reopened from disk with the last passphrase, everything is as the model says.
-    let last = passphrases.last().unwrap();
-    assert!(EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).is_err());
-    let reopened = EncryptedStore::open::<V>(fs(dir.path()), last).unwrap();
+    // Reopened from disk: the original and every intermediate passphrase are refused, precisely;
+    // only the last one opens, and everything is as the model says.
+    let open = |pw: &[u8]| EncryptedStore::open::<V>(fs(dir.path()), pw);
+    let (last, intermediate) = passphrases.split_last().unwrap();
+    for pw in std::iter::once(PASSPHRASE).chain(intermediate.iter().map(Vec::as_slice)) {
+        refused(open, pw);
+    }
+    let reopened = open(last).unwrap();
     for (tid, own) in models.iter().enumerate() {
         let ns = format!("t{tid}");
         for i in 0..OWN_KEYS {
@@ -276,7 +431,113 @@ fn threads_share_one_encrypted_filesystem_store() {
             Err(e) => panic!("{k:?}: {e:?}"),
         }
     }
+    // The handle's view of the header is the one on disk.
+    assert_eq!(
+        EncryptedStore::inspect::<V>(&fs(dir.path())).unwrap(),
+        store.info()
+    );
     // The workload did exercise everything it claims to.
     let total_owned: usize = models.iter().map(|m| m.len()).sum();
     assert!(total_owned > 0);
+}
+
+const CHANGERS: usize = 4;
+
+fn changer_passphrase(t: usize) -> Vec<u8> {
+    format!("changer {t}").into_bytes()
+}
+
+/// After passphrase changes made at once, exactly one of the new passphrases opens the store
+/// and every other one, and the original, is refused with `WrongPassphrase`; every handle
+/// still reads and writes, and what any handle wrote reads back under the winner.
+#[track_caller]
+fn exactly_one_change_won<S: KVStoreSync>(
+    inner: &MemoryStore,
+    handles: &[&EncryptedStore<S>],
+) -> Vec<u8> {
+    let open = |pw: &[u8]| EncryptedStore::open::<V>(inner.clone(), pw);
+    let candidates: Vec<Vec<u8>> = (0..CHANGERS).map(changer_passphrase).collect();
+    let opening: Vec<&Vec<u8>> = candidates.iter().filter(|pw| open(pw).is_ok()).collect();
+    assert_eq!(opening.len(), 1, "passphrases that open: {opening:?}");
+    let winner = opening[0].clone();
+    for pw in candidates.iter().filter(|pw| **pw != winner) {
+        refused(open, pw);
+    }
+    refused(open, PASSPHRASE);
+    let opened = open(&winner).unwrap();
+    for (t, h) in handles.iter().enumerate() {
+        assert_eq!(h.read("p", "", "before").unwrap(), b"before");
+        h.write("p", "", &format!("after_{t}"), vec![t as u8])
+            .unwrap();
+        assert_eq!(
+            opened.read("p", "", &format!("after_{t}")).unwrap(),
+            [t as u8]
+        );
+    }
+    winner
+}
+
+/// `CHANGERS` handles on one inner store change the passphrase at once: every header write is
+/// parked inside the inner store until all of them are in flight, then they land in any order.
+#[test]
+fn concurrent_passphrase_changes_through_separate_handles() {
+    let mem = MemoryStore::new();
+    let first = EncryptedStore::create::<V>(Gate::new(mem.clone()), PASSPHRASE, cheap()).unwrap();
+    first.write("p", "", "before", b"before".to_vec()).unwrap();
+    let mut handles = vec![first];
+    for _ in 1..CHANGERS {
+        handles.push(EncryptedStore::open::<V>(Gate::new(mem.clone()), PASSPHRASE).unwrap());
+    }
+    let all_in_flight = std::sync::Arc::new(Barrier::new(CHANGERS));
+    for h in &handles {
+        let all_in_flight = all_in_flight.clone();
+        h.inner().set(move || {
+            all_in_flight.wait();
+        });
+    }
+    let failure = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for (t, h) in handles.iter().enumerate() {
+            let (failure, all_in_flight) = (&failure, &all_in_flight);
+            scope.spawn(move || {
+                MET.set(false);
+                guarded(failure, || {
+                    h.change_passphrase::<V>(&changer_passphrase(t), cheap())
+                        .unwrap()
+                });
+                if !MET.get() {
+                    all_in_flight.wait();
+                }
+            });
+        }
+    });
+    raise(failure);
+    let refs: Vec<_> = handles.iter().collect();
+    exactly_one_change_won(&mem, &refs);
+}
+
+/// `CHANGERS` threads change the passphrase of one handle at once (released together by a
+/// barrier): the last header written wins, and the handle's view of the header is that one.
+#[test]
+fn concurrent_passphrase_changes_through_one_handle() {
+    let mem = MemoryStore::new();
+    let store = EncryptedStore::create::<V>(mem.clone(), PASSPHRASE, cheap()).unwrap();
+    store.write("p", "", "before", b"before".to_vec()).unwrap();
+    let start = Barrier::new(CHANGERS);
+    std::thread::scope(|scope| {
+        for t in 0..CHANGERS {
+            let (store, start) = (&store, &start);
+            scope.spawn(move || {
+                start.wait();
+                store
+                    .change_passphrase::<V>(&changer_passphrase(t), cheap())
+                    .unwrap();
+            });
+        }
+    });
+    exactly_one_change_won(&mem, &[&store]);
+    assert_eq!(
+        EncryptedStore::<MemoryStore>::inspect::<V>(&mem).unwrap(),
+        store.info()
+    );
 }

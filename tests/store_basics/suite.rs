@@ -11,6 +11,8 @@
 use super::v::{ldk, FilesystemStore, MigratableKVStoreSync, V};
 use std::sync::Arc;
 
+use encrypted_kvstore::RandomSource;
+
 use encrypted_kvstore::{
     EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
     RESERVED_PRIMARY_NAMESPACE,
@@ -284,11 +286,80 @@ async fn async_trait_over_filesystem_store() {
     assert!(KVStore::list(&reopened, "p", "s").await.unwrap().is_empty());
 }
 
+/// The checker itself finds each rendering `Debug` or `Display` could give a secret: decimal
+/// (what `{:?}` of bytes prints), hex in either case, `{:x?}` lists, text; and a partial leak.
+#[test]
+fn the_secret_rendering_checker_finds_every_rendering() {
+    let secret: Vec<u8> = (0xA0..0xC0).collect();
+    let leaks = [
+        format!("Key({secret:?})"),
+        format!("Key({secret:#?})"),
+        format!("Key({secret:x?})"),
+        format!("Key({secret:X?})"),
+        format!("Key({secret:#x?})"),
+        format!(
+            "Key({})",
+            secret
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        format!(
+            "Key({})",
+            secret
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        ),
+        format!("Key({:?})", &secret[8..20]),
+    ];
+    for leak in leaks {
+        let caught =
+            std::panic::catch_unwind(|| crate::common::assert_no_window("leak", &leak, &secret));
+        assert!(caught.is_err(), "not caught: {leak}");
+    }
+    let passphrase = "hunter2 very secret";
+    for leak in [
+        format!("{passphrase:?}"),
+        format!("{:?}", passphrase.as_bytes()),
+        passphrase.to_string(),
+    ] {
+        let caught = std::panic::catch_unwind(|| {
+            crate::common::assert_no_rendering("leak", &leak, passphrase.as_bytes())
+        });
+        assert!(caught.is_err(), "not caught: {leak}");
+    }
+    crate::common::assert_no_window("no leak", "Key(<redacted>)", &secret);
+}
+
 #[test]
 fn debug_and_errors_hold_no_secret() {
     let inner = MemoryStore::new();
     let passphrase = b"hunter2-very-secret-passphrase";
-    let store = EncryptedStore::create::<V>(inner.clone(), passphrase, cheap()).unwrap();
+    let seed = 0x5EC2_E700;
+    let store = crate::common::seeded_options(seed)
+        .create::<V, _>(inner.clone(), passphrase, cheap())
+        .unwrap();
+    // The random stream the store drew its data key (and public store id, salt, nonces) from.
+    let mut stream = vec![0u8; 1024];
+    crate::common::SplitMix(std::sync::atomic::AtomicU64::new(seed))
+        .fill(&mut stream)
+        .unwrap();
+    let id = store.info().store_id;
+    let id_at = stream
+        .windows(id.len())
+        .position(|w| w == id)
+        .expect("the store id comes from the seeded stream");
+    // Everything drawn but the public store id (which Debug shows) is secret to Debug.
+    let (before_id, rest) = stream.split_at(id_at);
+    let after_id = &rest[id.len()..];
+
+    for debug in [format!("{store:?}"), format!("{store:#?}")] {
+        assert!(debug.contains("EncryptedStore"), "{debug}");
+        crate::common::assert_no_window("EncryptedStore Debug", &debug, before_id);
+        crate::common::assert_no_window("EncryptedStore Debug", &debug, after_id);
+        crate::common::assert_no_rendering("EncryptedStore Debug", &debug, passphrase);
+    }
     let debug = format!("{store:?}");
     assert!(debug.starts_with("EncryptedStore { store_id: "), "{debug}");
     assert!(debug.ends_with(", key_id: 0, .. }"), "{debug}");
@@ -296,6 +367,7 @@ fn debug_and_errors_hold_no_secret() {
         debug.len(),
         "EncryptedStore { store_id: , key_id: 0, .. }".len() + 32
     );
+
     let value = b"PLAINTEXT-MARKER-31337".to_vec();
     store.write("p", "", "k", value.clone()).unwrap();
     let mut rec = inner.read("p", "", "k").unwrap();
@@ -303,16 +375,35 @@ fn debug_and_errors_hold_no_secret() {
     rec[last] ^= 1;
     inner.write("p", "", "k", rec).unwrap();
     let err = store.read("p", "", "k").unwrap_err();
-    for text in [format!("{err}"), format!("{err:?}")] {
-        assert!(!text.contains("PLAINTEXT-MARKER"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+    for text in [format!("{err}"), format!("{err:?}"), format!("{err:#?}")] {
+        crate::common::assert_no_window("read error", &text, &value);
+        crate::common::assert_no_rendering("read error", &text, passphrase);
+        crate::common::assert_no_window("read error", &text, after_id);
     }
-    let open_err = EncryptedStore::open::<V>(inner, b"wrong-passphrase-guess").unwrap_err();
-    for text in [format!("{open_err}"), format!("{open_err:?}")] {
-        assert!(!text.contains("wrong-passphrase-guess"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+    let guess = b"wrong-passphrase-guess";
+    let open_err = EncryptedStore::open::<V>(inner.clone(), guess).unwrap_err();
+    assert!(matches!(open_err, OpenError::WrongPassphrase));
+    for text in [
+        format!("{open_err}"),
+        format!("{open_err:?}"),
+        format!("{open_err:#?}"),
+    ] {
+        crate::common::assert_no_rendering("open error", &text, guess);
+        crate::common::assert_no_rendering("open error", &text, passphrase);
     }
-    let key = RawKey::from_bytes([0x5a; 32]);
-    assert!(!format!("{key:?}").contains("5a"));
+
+    let key_bytes: [u8; 32] = std::array::from_fn(|i| 0xA0 + i as u8);
+    let key = RawKey::from_bytes(key_bytes);
+    for text in [format!("{key:?}"), format!("{key:#?}")] {
+        crate::common::assert_no_window("RawKey Debug", &text, &key_bytes);
+    }
+    let by_key = EncryptedStore::create_with_key::<V>(MemoryStore::new(), &key).unwrap();
+    crate::common::assert_no_window("EncryptedStore Debug", &format!("{by_key:#?}"), &key_bytes);
+    let wrong_key =
+        EncryptedStore::open_with_key::<V>(by_key.into_inner(), &RawKey::from_bytes([7; 32]))
+            .unwrap_err();
+    for text in [format!("{wrong_key}"), format!("{wrong_key:?}")] {
+        crate::common::assert_no_window("open error", &text, &key_bytes);
+    }
     assert!(!format!("{:?}", encrypted_kvstore::OpenOptions::new()).contains("rng"));
 }

@@ -3,16 +3,17 @@
 // Under LDK 0.3 the boxed futures of `Fut` refine the trait's `impl Future` return types.
 #![allow(refining_impl_trait)]
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::ldk::io;
 use super::ldk::util::persist::{KVStore, KVStoreSync};
 use super::{FilesystemStore, MigratableKVStoreSync};
-use crate::common::{FaultKind, InjectedFault, Snapshot};
+use crate::common::{name, FaultKind, InjectedFault, Name, Snapshot};
 
 /// A boxed future, as both LDK versions' `KVStore` accept (0.2 names it `AsyncResult`).
 pub type Fut<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
@@ -148,11 +149,17 @@ struct FaultState {
     ops: AtomicU64,
     fail_at: AtomicU64,
     kind: Mutex<FaultKind>,
-    fired: AtomicBool,
+    /// Faults fired since the store was wrapped (never reset).
+    fires: AtomicU64,
+    /// Per key, what it held before its latest change through this store (`None`: nothing).
+    previous: Mutex<BTreeMap<Name, Option<Vec<u8>>>>,
 }
 
-/// An inner store that counts every operation on it and fails the armed one, once. Clones
-/// share the counter and the arming.
+/// An inner store that counts every operation on it and fails (or silently garbles) the armed
+/// one, once. Clones share the counter, the arming and the history of changes.
+///
+/// Through `KVStore`, an operation (its count, its fault and its effect) happens when its
+/// future is first polled, not when the future is made: a future dropped unpolled does nothing.
 pub struct FaultyStore<S> {
     inner: S,
     state: Arc<FaultState>,
@@ -176,7 +183,8 @@ impl<S> FaultyStore<S> {
                 ops: AtomicU64::new(0),
                 fail_at: AtomicU64::new(u64::MAX),
                 kind: Mutex::new(FaultKind::Before),
-                fired: AtomicBool::new(false),
+                fires: AtomicU64::new(0),
+                previous: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -189,8 +197,12 @@ impl<S> FaultyStore<S> {
     /// Fails operation number `at` (counted from when the store was wrapped) with `kind`.
     pub fn arm(&self, at: u64, kind: FaultKind) {
         *self.state.kind.lock().unwrap() = kind;
-        self.state.fired.store(false, Ordering::SeqCst);
         self.state.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// Fails the next operation with `kind`.
+    pub fn arm_next(&self, kind: FaultKind) {
+        self.arm(self.ops(), kind);
     }
 
     /// No more faults.
@@ -198,9 +210,10 @@ impl<S> FaultyStore<S> {
         self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
     }
 
-    /// Whether the armed fault has fired.
-    pub fn fired(&self) -> bool {
-        self.state.fired.load(Ordering::SeqCst)
+    /// How many faults have fired since the store was wrapped. Compare before and after an
+    /// operation to know whether that very operation was faulted.
+    pub fn fires(&self) -> u64 {
+        self.state.fires.load(Ordering::SeqCst)
     }
 
     /// The wrapped store.
@@ -212,7 +225,7 @@ impl<S> FaultyStore<S> {
     fn tick(&self) -> Option<(u64, FaultKind)> {
         let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
         if n == self.state.fail_at.load(Ordering::SeqCst) {
-            self.state.fired.store(true, Ordering::SeqCst);
+            self.state.fires.fetch_add(1, Ordering::SeqCst);
             Some((n, *self.state.kind.lock().unwrap()))
         } else {
             None
@@ -224,76 +237,135 @@ fn fault(op: u64) -> io::Error {
     io::Error::new(io::ErrorKind::Other, InjectedFault { op })
 }
 
+impl<S: KVStoreSync> FaultyStore<S> {
+    /// Makes a change to `p/s/k` through `change`, remembering what the key held before.
+    fn changing(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        change: impl FnOnce(&S) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut previous = self.state.previous.lock().unwrap();
+        let before = match self.inner.read(p, s, k) {
+            Ok(v) => Some(v),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        change(&self.inner)?;
+        previous.insert(name(p, s, k), before);
+        Ok(())
+    }
+}
+
 impl<S: KVStoreSync> KVStoreSync for FaultyStore<S> {
     fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
-        match self.tick() {
-            None => self.inner.read(p, s, k),
-            Some((n, FaultKind::After)) => {
+        let Some((n, kind)) = self.tick() else {
+            return self.inner.read(p, s, k);
+        };
+        match kind {
+            FaultKind::After => {
                 let _ = self.inner.read(p, s, k);
                 Err(fault(n))
             }
-            Some((n, _)) => Err(fault(n)),
+            FaultKind::Before | FaultKind::TornWrite => Err(fault(n)),
+            FaultKind::LostWrite => self.inner.read(p, s, k),
+            FaultKind::StaleRead => {
+                let previous = self.state.previous.lock().unwrap();
+                match previous.get(&name(p, s, k)) {
+                    Some(Some(old)) => Ok(old.clone()),
+                    Some(None) => Err(io::Error::from(io::ErrorKind::NotFound)),
+                    None => self.inner.read(p, s, k),
+                }
+            }
+            FaultKind::FlippedRead => {
+                let mut v = self.inner.read(p, s, k)?;
+                let at = n as usize % v.len().max(1);
+                match v.get_mut(at) {
+                    Some(b) => *b ^= 0x01,
+                    None => v.push(0x01),
+                }
+                Ok(v)
+            }
+            FaultKind::TruncatedRead => {
+                let mut v = self.inner.read(p, s, k)?;
+                v.pop();
+                Ok(v)
+            }
         }
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.write(p, s, k, buf),
-            Some((n, FaultKind::Before)) => Err(fault(n)),
-            Some((n, FaultKind::After)) => {
-                self.inner.write(p, s, k, buf)?;
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(p, s, k, |i| i.write(p, s, k, buf));
+        };
+        match kind {
+            FaultKind::Before => Err(fault(n)),
+            FaultKind::After => {
+                self.changing(p, s, k, |i| i.write(p, s, k, buf))?;
                 Err(fault(n))
             }
-            Some((n, FaultKind::TornWrite)) => {
+            FaultKind::TornWrite => {
                 let half = buf.len() / 2;
-                self.inner.write(p, s, k, buf[..half].to_vec())?;
+                self.changing(p, s, k, |i| i.write(p, s, k, buf[..half].to_vec()))?;
                 Err(fault(n))
+            }
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(p, s, k, |i| i.write(p, s, k, buf))
             }
         }
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> io::Result<()> {
-        match self.tick() {
-            None => self.inner.remove(p, s, k, lazy),
-            Some((n, FaultKind::After)) => {
-                self.inner.remove(p, s, k, lazy)?;
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(p, s, k, |i| i.remove(p, s, k, lazy));
+        };
+        match kind {
+            FaultKind::After => {
+                self.changing(p, s, k, |i| i.remove(p, s, k, lazy))?;
                 Err(fault(n))
             }
-            Some((n, _)) => Err(fault(n)),
+            FaultKind::Before | FaultKind::TornWrite => Err(fault(n)),
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(p, s, k, |i| i.remove(p, s, k, lazy))
+            }
         }
     }
     fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
         match self.tick() {
-            None => self.inner.list(p, s),
-            Some((n, _)) => Err(fault(n)),
+            Some((n, kind)) if kind.is_loud() => Err(fault(n)),
+            _ => self.inner.list(p, s),
         }
     }
 }
 
-fn ready<T: Send + 'static>(r: io::Result<T>) -> Fut<T> {
-    Box::pin(async move { r })
-}
-
-/// The async trait, over the same counted synchronous operations (each runs when the call is
-/// made; the future only hands back its result).
-impl<S: KVStoreSync> KVStore for FaultyStore<S> {
+/// The async trait, over the same counted synchronous operations. Each runs when its future is
+/// first polled (an `async` block does nothing before that), so a fault fires at the poll, in
+/// the order futures are polled, and never for a future dropped unpolled.
+impl<S: KVStoreSync + Clone + Send + Sync + 'static> KVStore for FaultyStore<S> {
     fn read(&self, p: &str, s: &str, k: &str) -> Fut<Vec<u8>> {
-        ready(KVStoreSync::read(self, p, s, k))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::read(&this, &p, &s, &k) })
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Fut<()> {
-        ready(KVStoreSync::write(self, p, s, k, buf))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::write(&this, &p, &s, &k, buf) })
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Fut<()> {
-        ready(KVStoreSync::remove(self, p, s, k, lazy))
+        let (this, (p, s, k)) = (self.clone(), name(p, s, k));
+        Box::pin(async move { KVStoreSync::remove(&this, &p, &s, &k, lazy) })
     }
     fn list(&self, p: &str, s: &str) -> Fut<Vec<String>> {
-        ready(KVStoreSync::list(self, p, s))
+        let (this, p, s) = (self.clone(), p.to_owned(), s.to_owned());
+        Box::pin(async move { KVStoreSync::list(&this, &p, &s) })
     }
 }
 
 impl<S: MigratableKVStoreSync> MigratableKVStoreSync for FaultyStore<S> {
     fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
         match self.tick() {
-            None => self.inner.list_all_keys(),
-            Some((n, _)) => Err(fault(n)),
+            Some((n, kind)) if kind.is_loud() => Err(fault(n)),
+            _ => self.inner.list_all_keys(),
         }
     }
 }
