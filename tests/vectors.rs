@@ -1,5 +1,6 @@
-//! Known-answer test vectors for format v1: the suite in `vectors/suite.rs`, compiled once per enabled LDK
-//! version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! Known-answer test vectors for format v1 (the cases are `vectors/*.txt`): the suite in
+//! `vectors_suite/suite.rs`, compiled once per enabled LDK version (`ldk_0_2::suite::*`,
+//! `ldk_0_3::suite::*`) over that version's adapter and crates.
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -7,14 +8,14 @@
 mod common;
 
 #[cfg(feature = "lightning-0-2")]
-#[path = "vectors"]
+#[path = "vectors_suite"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
     mod suite;
 }
 
 #[cfg(feature = "lightning-0-3")]
-#[path = "vectors"]
+#[path = "vectors_suite"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
     mod suite;
