@@ -1,5 +1,6 @@
-//! Threads sharing one encrypted FilesystemStore: the suite in `concurrency/suite.rs`, compiled once per enabled LDK
-//! version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! Threads sharing one encrypted FilesystemStore: the suite in `concurrency/suite.rs`, compiled
+//! once per enabled LDK version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's
+//! adapter and crates.
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]

@@ -1,5 +1,5 @@
-//! Faults of the inner store: the suite in `faults/suite.rs`, compiled once per enabled LDK
-//! version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! Faults of the inner store: the suite in `faults/suite.rs`, compiled once per enabled LDK version
+//! (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]

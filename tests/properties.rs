@@ -1,5 +1,6 @@
-//! Property tests of the record format: the suite in `properties/suite.rs`, compiled once per enabled LDK
-//! version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! Property tests of the record format: the suite in `properties/suite.rs`, compiled once per
+//! enabled LDK version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and
+//! crates.
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
