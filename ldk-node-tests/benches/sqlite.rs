@@ -182,7 +182,7 @@ fn sqlite_bench(c: &mut Criterion) {
     g.finish();
 
     println!();
-    for (n, label) in SIZES.into_iter().filter(|(n, _)| *n <= 1 << 20) {
+    for (_, label) in SIZES.into_iter().filter(|(n, _)| *n <= 1 << 20) {
         rec.ratio(
             &format!("sqlite write {label}: encrypted / (sqlite + bare AEAD)"),
             &format!("write_encrypted/{label}"),
