@@ -11,18 +11,18 @@ use std::sync::Arc;
 
 use common::*;
 
-/// Builds the tool in the library's workspace (its own target directory, which CI has already
-/// built by this point) and returns the path of the binary.
+/// The tool's binary, as the library workspace's `cargo test --workspace` builds it (same
+/// command, profile and features, so in CI, which has just run that, nothing is rebuilt).
 fn tool() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args([
-            "build",
+            "test",
+            "--workspace",
+            "--no-run",
             "--quiet",
             "--message-format=json",
-            "-p",
-            "encrypted-kvstore-cli",
         ])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
@@ -34,14 +34,17 @@ fn tool() -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let tag = "\"executable\":\"";
-    let line = stdout
+    let exe = stdout
         .lines()
-        .find(|l| l.contains(tag) && l.contains("encrypted-kvstore"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == "encrypted-kvstore"
+                && m["target"]["kind"][0] == "bin"
+                && m["profile"]["test"] == false
+        })
         .unwrap();
-    let start = line.find(tag).unwrap() + tag.len();
-    let end = start + line[start..].find('"').unwrap();
-    PathBuf::from(&line[start..end])
+    PathBuf::from(exe["executable"].as_str().unwrap())
 }
 
 fn run(tool: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
