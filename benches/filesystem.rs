@@ -11,16 +11,19 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/bare.rs"]
+mod bare;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::time::Instant;
 
+use bare::Bare;
 use criterion::{criterion_group, criterion_main, Criterion};
 use encrypted_kvstore::{EncryptedStore, OsRandom, RandomSource, RawKey};
 use lightning::util::persist::KVStoreSync;
 use lightning_persister::fs_store::FilesystemStore;
-use support::{fresh, value, Bare, Recorder};
+use support::{fresh, value, Recorder};
 
 const P: &str = "monitors";
 /// Alternating write pairs for the drift-free ratio.

@@ -18,9 +18,12 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/bare.rs"]
+mod bare;
 #[path = "support/mod.rs"]
 mod support;
 
+use bare::Bare;
 use criterion::{criterion_group, criterion_main, Criterion};
 // MemoryStore implements the store traits of every enabled LDK version: name the one to use.
 use encrypted_kvstore::ldk::V0_2;
@@ -28,7 +31,7 @@ use encrypted_kvstore::{
     EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD,
 };
 use lightning::util::persist::KVStoreSync;
-use support::{fresh, value, Bare, Handoff, Recorder, SIZES};
+use support::{fresh, value, Handoff, Recorder, SIZES};
 
 const P: &str = "monitors";
 const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";

@@ -372,8 +372,8 @@ pub(crate) fn seal_record(
 }
 
 /// Opens a record in place; `Err` for anything that is not an authentic record for `ad` (the
-/// buffer is then zeroized). The plaintext is moved to the front of the record's own buffer,
-/// so no buffer is allocated.
+/// buffer is then zeroized). The plaintext ends at the front of the record's own buffer (with
+/// ring, decrypted there in the same pass), so no buffer is allocated.
 pub(crate) fn open_record(
     cipher: &Cipher,
     key_id: u32,
@@ -388,12 +388,7 @@ pub(crate) fn open_record(
         return Err(OpenFailed);
     }
     let nonce: [u8; NONCE_LEN] = array_at(&rec, 5).ok_or(OpenFailed)?;
-    let tag_at = rec.len() - TAG_LEN;
-    let tag: [u8; TAG_LEN] = array_at(&rec, tag_at).ok_or(OpenFailed)?;
-    let body = rec.get_mut(RECORD_PREFIX_LEN..tag_at).ok_or(OpenFailed)?;
-    cipher.open_in_place(&nonce, ad, body, &tag)?;
-    let len = tag_at - RECORD_PREFIX_LEN;
-    rec.copy_within(RECORD_PREFIX_LEN..tag_at, 0);
+    let len = cipher.open_shifted(&nonce, ad, &mut rec, RECORD_PREFIX_LEN)?;
     rec.truncate(len);
     Ok(rec)
 }

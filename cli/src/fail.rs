@@ -17,7 +17,7 @@ pub enum Kind {
     WrongPassphrase,
     /// The directory is not an encrypted store (exit 4).
     NotEncrypted,
-    /// The source is not a plaintext `FilesystemStore` directory (exit 5).
+    /// The source is not a plaintext `FilesystemStore` directory or ldk-node database (exit 5).
     NotFilesystemStore,
     /// The destination exists and is not empty (exit 6).
     DestinationNotEmpty,
@@ -57,7 +57,8 @@ Exit codes:
    2  usage error (bad arguments or options)
    3  wrong passphrase
    4  not an encrypted store (no encrypted-kvstore header in the directory)
-   5  not a plaintext FilesystemStore directory (missing, unexpected files, or already encrypted)
+   5  not a plaintext store: not a FilesystemStore directory (missing, unexpected files,
+      symbolic links) or ldk-node SQLite database, or already encrypted
    6  destination exists and is not empty
    7  corrupt or unsupported store header (or a store protected by a raw key)
    8  no passphrase available (no terminal to prompt on, unreadable or empty file, mismatch)

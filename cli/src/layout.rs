@@ -31,23 +31,42 @@ fn is_artifact(p: &Path) -> bool {
     )
 }
 
-fn valid_name(s: &str) -> bool {
+/// Whether `s` is a namespace or key name LDK accepts (1 to 120 of `A-Za-z0-9_-`).
+pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= KVSTORE_NAMESPACE_KEY_MAX_LEN
         && s.chars()
             .all(|c| KVSTORE_NAMESPACE_KEY_ALPHABET.contains(c))
 }
 
+/// What to do with a symbolic link found inside a store directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Refuse the directory, naming every link (LDK never writes links; one can point outside
+    /// the node's directory). `encrypt` says how to follow them instead.
+    Refuse {
+        /// Whether the command offers `--follow-symlinks` (named in the error).
+        can_follow: bool,
+    },
+    /// Treat each link as what it points to (`encrypt --follow-symlinks`).
+    Follow,
+}
+
 /// Checks that `dir` is a directory laid out as LDK's `FilesystemStore` writes it: files (keys)
 /// and up to two levels of directories (namespaces), every name made of `A-Za-z0-9_-` and at
 /// most 120 characters, plus temporary files the store ignores. Anything else is refused, so a
-/// value can never be silently left out of a copy.
+/// value can never be silently left out of a copy; so are symbolic links.
 pub fn check(dir: &Path) -> Result<Layout, Failure> {
-    check_excluding(dir, &[])
+    check_excluding(dir, &[], Symlinks::Refuse { can_follow: false })
 }
 
-/// [`check`], leaving out the top-level entries named in `exclude` (neither checked nor listed).
-pub fn check_excluding(dir: &Path, exclude: &[String]) -> Result<Layout, Failure> {
+/// [`check`], leaving out the top-level entries named in `exclude` (neither checked nor listed),
+/// with symbolic links handled as `symlinks` says.
+pub fn check_excluding(
+    dir: &Path,
+    exclude: &[String],
+    symlinks: Symlinks,
+) -> Result<Layout, Failure> {
     let meta = fs::metadata(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Failure::new(
@@ -65,9 +84,48 @@ pub fn check_excluding(dir: &Path, exclude: &[String]) -> Result<Layout, Failure
         ));
     }
     let mut layout = Layout::default();
-    walk(dir, dir, &[], exclude, &mut layout)?;
+    let mut links = Vec::new();
+    walk(dir, dir, &[], exclude, symlinks, &mut layout, &mut links)?;
+    if let Symlinks::Refuse { can_follow } = symlinks {
+        if !links.is_empty() {
+            let named: Vec<String> = links
+                .iter()
+                .take(10)
+                .map(|l| describe_link(dir, l))
+                .collect();
+            let more = links.len().saturating_sub(named.len());
+            return Err(Failure::new(
+                Kind::NotFilesystemStore,
+                format!(
+                    "{} holds {} symbolic link(s), which LDK never writes and which can point                      outside the node's directory: {}{}. Refusing to read through them{}",
+                    dir.display(),
+                    links.len(),
+                    named.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() },
+                    if can_follow {
+                        "; pass --follow-symlinks to copy what they point to"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
     layout.keys.sort();
     Ok(layout)
+}
+
+/// `rel -> target` for a link found under `root`.
+fn describe_link(root: &Path, link: &Path) -> String {
+    let rel = link
+        .strip_prefix(root)
+        .unwrap_or(link)
+        .display()
+        .to_string();
+    match fs::read_link(link) {
+        Ok(t) => format!("{rel} -> {}", t.display()),
+        Err(_) => rel,
+    }
 }
 
 fn walk(
@@ -75,7 +133,9 @@ fn walk(
     dir: &Path,
     namespaces: &[&str],
     exclude: &[String],
+    symlinks: Symlinks,
     layout: &mut Layout,
+    links: &mut Vec<PathBuf>,
 ) -> Result<(), Failure> {
     let depth = namespaces.len();
     let entries = fs::read_dir(dir).map_err(|e| io("cannot list", dir, &e))?;
@@ -113,7 +173,18 @@ fn walk(
                 "has a name LDK never writes (allowed: 1 to 120 of A-Z a-z 0-9 _ -)",
             ));
         }
-        let meta = fs::metadata(&path).map_err(|e| io("cannot read", &path, &e))?;
+        let mut meta = fs::symlink_metadata(&path).map_err(|e| io("cannot read", &path, &e))?;
+        if meta.file_type().is_symlink() {
+            match symlinks {
+                Symlinks::Refuse { .. } => {
+                    links.push(path);
+                    continue;
+                }
+                Symlinks::Follow => {
+                    meta = fs::metadata(&path).map_err(|e| io("cannot follow", &path, &e))?;
+                }
+            }
+        }
         if meta.is_dir() {
             if depth >= 2 {
                 return Err(not_fs(
@@ -122,7 +193,7 @@ fn walk(
             }
             let mut inner = namespaces.to_vec();
             inner.push(name);
-            walk(root, &path, &inner, exclude, layout)?;
+            walk(root, &path, &inner, exclude, symlinks, layout, links)?;
         } else if meta.is_file() {
             let ns = |i: usize| namespaces.get(i).copied().unwrap_or("").to_owned();
             layout.keys.push((ns(0), ns(1), name.to_owned()));
@@ -215,6 +286,35 @@ pub fn check_destination(dest: &Path) -> Result<(), Failure> {
                     ),
                 ));
             }
+        }
+    }
+    let parent = parent_of(dest);
+    if !parent.is_dir() {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!(
+                "the parent directory {} of the destination does not exist",
+                parent.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a destination file (an ldk-node database to create) that exists in any form.
+pub fn check_destination_file(dest: &Path) -> Result<(), Failure> {
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("cannot read", dest, &e)),
+        Ok(_) => {
+            return Err(Failure::new(
+                Kind::DestinationNotEmpty,
+                format!(
+                    "destination {} exists; refusing to touch it (if an earlier run finished, \
+                     check it with `verify`)",
+                    dest.display()
+                ),
+            ))
         }
     }
     let parent = parent_of(dest);
@@ -323,6 +423,35 @@ impl Staging {
     }
 }
 
+impl Staging {
+    /// Puts the file `name` built inside the staging directory in place as the destination
+    /// file: a hard link, which fails rather than replace a destination that appeared
+    /// meanwhile, then the staging directory (marker and all) is removed.
+    pub fn commit_file(mut self, name: &std::ffi::OsStr) -> Result<(), Failure> {
+        let built = self.path.join(name);
+        fs::File::open(&built)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("cannot sync", &built, &e))?;
+        fs::hard_link(&built, &self.dest).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Failure::new(
+                    Kind::DestinationNotEmpty,
+                    format!(
+                        "destination {} appeared while the tool ran; nothing was put in place",
+                        self.dest.display()
+                    ),
+                )
+            } else {
+                io("cannot link into place", &built, &e)
+            }
+        })?;
+        self.done = true;
+        sync_dir(&parent_of(&self.dest))?;
+        fs::remove_dir_all(&self.path).map_err(|e| io("cannot remove", &self.path, &e))?;
+        sync_dir(&parent_of(&self.dest))
+    }
+}
+
 impl Drop for Staging {
     /// A staging directory that was not committed (an error was reported) is removed, so no
     /// partial copy (for `decrypt`, plaintext) stays behind.
@@ -387,7 +516,12 @@ mod tests {
                 ("monitor_updates".into(), "abc".into(), "1".into())
             ]
         );
-        let l = check_excluding(root, &["monitor_updates".into()]).unwrap();
+        let l = check_excluding(
+            root,
+            &["monitor_updates".into()],
+            Symlinks::Refuse { can_follow: false },
+        )
+        .unwrap();
         assert_eq!(l.keys, vec![("".into(), "".into(), "manager".into())]);
         assert_eq!(l.excluded, vec![root.join("monitor_updates")]);
 

@@ -1,11 +1,13 @@
-//! `encrypted-kvstore`: encrypt an existing LDK node's `FilesystemStore` directory, verify it,
-//! change its passphrase, and inspect it.
+//! `encrypted-kvstore`: encrypt an existing LDK node's `FilesystemStore` directory or
+//! ldk-node's SQLite database, verify it, change its passphrase, and inspect it.
 
 mod cmd;
 mod fail;
 mod layout;
 mod pass;
 mod progress;
+mod sqlite;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,11 +23,12 @@ standard input is a terminal (a new passphrase is asked twice). `passwd` reads t
 passphrase from --new-passphrase-file or ENCRYPTED_KVSTORE_NEW_PASSPHRASE the same way. \
 A passphrase is never taken as a plain command-line argument.";
 
-/// Encrypt an LDK node's data directory (a `FilesystemStore`) at rest, check it, and manage its
-/// passphrase.
+/// Encrypt an LDK node's data at rest, check it, and manage its passphrase.
 ///
-/// Stop the node before `encrypt`, `decrypt` or `passwd`: the tool must be the only program
-/// using a directory while it works on it.
+/// A store is either a directory (LDK's `FilesystemStore` layout) or a file (ldk-node's SQLite
+/// database, `ldk_node_data.sqlite`, table `ldk_node_data`); `encrypt` and `decrypt` write a
+/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt` or
+/// `passwd`: the tool must be the only program using a store while it works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
@@ -54,42 +57,53 @@ enum Command {
         #[command(flatten)]
         kdf: KdfOpts,
     },
-    /// Copy every value of a plaintext FilesystemStore into a new encrypted store.
+    /// Copy every value of a plaintext store into a new encrypted store of the same kind.
     ///
-    /// The copy is built in `<TO>.partial` next to TO; every value is then read back through
-    /// the encrypted store and compared with the source, and only then is the directory renamed
-    /// to TO. The source is only read, never modified. If the run is interrupted, run the same
+    /// The source is a FilesystemStore directory or an ldk-node SQLite database file. The copy
+    /// is built in `<TO>.partial` next to TO; every value is then read back through the
+    /// encrypted store and compared with the source, and only then is the copy put in place as
+    /// TO. The source is only read, never modified. If the run is interrupted, run the same
     /// command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
-    /// exist or be an empty directory. Stop the node first.
+    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
+    /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
+    /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
+    /// Stop the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
-        /// The node's plaintext data directory (FilesystemStore layout).
-        #[arg(long, value_name = "PLAIN_DIR")]
+        /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
+        #[arg(long, value_name = "PLAIN_STORE")]
         from: PathBuf,
-        /// Directory of the new encrypted store (must not exist, or be empty).
-        #[arg(long, value_name = "DIR")]
+        /// The new encrypted store: a directory for a directory source (must not exist, or be
+        /// empty), a database file for a database source (must not exist).
+        #[arg(long, value_name = "STORE")]
         to: PathBuf,
         /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
         /// that is not part of the key-value store, such as a `logs` directory. Excluded
         /// entries are neither checked nor copied.
         #[arg(long, value_name = "NAME")]
         exclude: Vec<String>,
+        /// Copy what symbolic links inside PLAIN_STORE point to. Without it a directory that
+        /// holds links is refused (exit 5) and the links are named: LDK never writes links, and
+        /// one can point outside the node's directory.
+        #[arg(long)]
+        follow_symlinks: bool,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
         kdf: KdfOpts,
     },
-    /// Copy every value of an encrypted store into a new PLAINTEXT FilesystemStore.
+    /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
     ///
     /// The reverse of `encrypt`, with the same staging, read-back comparison and rerun
-    /// behaviour. The output holds your node's secrets unencrypted: protect or delete it.
+    /// behaviour (a rerun removes the plaintext `<TO>.partial` an interrupted run left). The
+    /// output holds your node's secrets unencrypted: protect or delete it.
     #[command(after_long_help = after_help())]
     Decrypt {
-        /// The encrypted store.
-        #[arg(long, value_name = "DIR")]
+        /// The encrypted store (directory or database file).
+        #[arg(long, value_name = "STORE")]
         from: PathBuf,
-        /// Directory of the new plaintext store (must not exist, or be empty).
-        #[arg(long, value_name = "PLAIN_DIR")]
+        /// The new plaintext store (must not exist; a directory may exist if empty).
+        #[arg(long, value_name = "PLAIN_STORE")]
         to: PathBuf,
         #[command(flatten)]
         pass: PassOpts,

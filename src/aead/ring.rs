@@ -65,4 +65,21 @@ impl Key {
             .map(|_| ())
             .map_err(|_| OpenFailed)
     }
+
+    /// ring decrypts `buf[shift..]` (ciphertext and tag) to the front of `buf` in one pass.
+    pub(crate) fn open_shifted(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        ad: &[u8],
+        buf: &mut [u8],
+        shift: usize,
+    ) -> Result<usize, OpenFailed> {
+        if buf.len() < shift.checked_add(TAG_LEN).ok_or(OpenFailed)? {
+            return Err(OpenFailed);
+        }
+        let (key, n) = self.subkey(nonce).map_err(|_| OpenFailed)?;
+        key.open_within(n, Aad::from(ad), buf, shift..)
+            .map(|plaintext| plaintext.len())
+            .map_err(|_| OpenFailed)
+    }
 }

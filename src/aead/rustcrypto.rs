@@ -39,4 +39,22 @@ impl Key {
             .decrypt_inout_detached(&XNonce::from(*nonce), ad, buf.into(), &Tag::from(*tag))
             .map_err(|_| OpenFailed)
     }
+
+    /// Opens in place at `buf[shift..]`, then moves the plaintext to the front.
+    pub(crate) fn open_shifted(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        ad: &[u8],
+        buf: &mut [u8],
+        shift: usize,
+    ) -> Result<usize, OpenFailed> {
+        let tag_at = buf.len().checked_sub(TAG_LEN).ok_or(OpenFailed)?;
+        let (body, tag) = buf.split_at_mut(tag_at);
+        let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| OpenFailed)?;
+        let ct = body.get_mut(shift..).ok_or(OpenFailed)?;
+        let len = ct.len();
+        self.open_in_place(nonce, ad, ct, &tag)?;
+        body.copy_within(shift.., 0);
+        Ok(len)
+    }
 }

@@ -1,0 +1,57 @@
+//! `decrypt --from STORE --to DEST`: an encrypted store into a new PLAINTEXT store of the same
+//! kind, with the same staging, read-back comparison and rerun behaviour as `encrypt`.
+
+use std::path::Path;
+
+use super::copy::{compare_all, copy_all};
+use super::{current_passphrase, list_sorted, pause_point, report};
+use crate::fail::Failure;
+use crate::layout;
+use crate::store::{self, NewStore};
+use crate::PassOpts;
+
+pub(super) fn run(from: &Path, to: &Path, pass: &PassOpts) -> Result<(), Failure> {
+    let (kind, _) = store::check_encrypted(from)?;
+    let staging_path = layout::staging_path(to)?;
+    layout::refuse_overlap(from, to, &staging_path)?;
+    store::check_destination(to, kind)?;
+    let pw = current_passphrase(pass, from)?;
+    let enc = store::open_encrypted(from, kind, &pw, false)?;
+    let keys = list_sorted(&enc, from)?;
+    eprintln!(
+        "warning: {} will hold the node's data UNENCRYPTED; protect it and delete it when done",
+        to.display()
+    );
+    // An interrupted earlier run's plaintext `.partial` is removed here, before anything else.
+    let (new, out) = NewStore::begin(to, kind)?;
+    let bytes = copy_all(&enc, &out, &keys, "decrypt").map_err(|f| {
+        report(
+            &f,
+            format!(
+                "{} values could not be decrypted or copied; nothing was moved into place",
+                f.len()
+            ),
+        )
+    })?;
+    out.close()?;
+    pause_point("decrypt-copied");
+    let out = new.reopen()?;
+    compare_all(
+        &enc,
+        from,
+        || list_sorted(&enc, from),
+        &out,
+        &new.path,
+        &keys,
+    )?;
+    drop(out);
+    new.commit()?;
+    println!(
+        "decrypted {} values ({bytes} bytes) from {} into {} (PLAINTEXT); every value was read \
+         back and matched",
+        keys.len(),
+        from.display(),
+        to.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! The subcommands, one file each. Every command works through the library's public API on
+//! either kind of inner store (`crate::store`): an LDK `FilesystemStore` directory or an
+//! ldk-node SQLite database.
+
+mod cat;
+mod copy;
+mod decrypt;
+mod encrypt;
+mod info;
+mod init;
+mod ls;
+mod passwd;
+mod verify;
+
+use std::io::BufRead;
+use std::path::Path;
+
+use encrypted_kvstore::KdfParams;
+use lightning::util::persist::MigratableKVStore;
+use serde::Serialize;
+
+use crate::fail::{self, Failure, Kind};
+use crate::layout;
+use crate::pass::{self, Secret, Source, PASSPHRASE_ENV};
+use crate::{Command, KdfOpts, PassOpts};
+
+/// (primary namespace, secondary namespace, key).
+type Key = (String, String, String);
+
+/// Test hook: with this variable set to a pause point's name, the command stops there, says
+/// `test pause: NAME` on stderr and waits for one line on stdin. It changes nothing; it lets
+/// the tests change the source or interrupt the tool at a known step instead of racing it.
+/// Points: `encrypt-copied`, `decrypt-copied` (after the copy, before the read-back).
+pub const TEST_PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
+
+fn pause_point(point: &str) {
+    if std::env::var_os(TEST_PAUSE_ENV).is_some_and(|v| v == point) {
+        eprintln!("test pause: {point}");
+        let _ = std::io::stdin().lock().read_line(&mut String::new());
+    }
+}
+
+/// Runs one subcommand.
+pub fn run(c: Command) -> Result<(), Failure> {
+    match c {
+        Command::Init { dir, pass, kdf } => init::run(&dir, &pass, &kdf),
+        Command::Encrypt {
+            from,
+            to,
+            exclude,
+            follow_symlinks,
+            pass,
+            kdf,
+        } => encrypt::run(&from, &to, &exclude, follow_symlinks, &pass, &kdf),
+        Command::Decrypt { from, to, pass } => decrypt::run(&from, &to, &pass),
+        Command::Verify { dir, pass, json } => verify::run(&dir, &pass, json),
+        Command::Passwd {
+            dir,
+            pass,
+            new_passphrase_file,
+            kdf,
+        } => passwd::run(&dir, &pass, new_passphrase_file.as_deref(), &kdf),
+        Command::Ls {
+            dir,
+            primary,
+            secondary,
+            json,
+        } => ls::run(&dir, primary.as_deref(), secondary.as_deref(), json),
+        Command::Cat {
+            dir,
+            primary,
+            secondary,
+            key,
+            force,
+            pass,
+        } => cat::run(&dir, (&primary, &secondary, &key), force, &pass),
+        Command::Info { dir, json } => info::run(&dir, json),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the commands
+
+fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
+    if k.insecure_kdf_for_tests_only {
+        eprintln!(
+            "warning: --insecure-kdf-for-tests-only: the passphrase is protected by a trivially \
+             cheap key derivation; never use this for real data"
+        );
+        return KdfParams::insecure_for_tests_only(64, 1, 1)
+            .map_err(|e| Failure::new(Kind::Usage, e.to_string()));
+    }
+    let d = KdfParams::default();
+    KdfParams::new(
+        k.kdf_memory_kib.unwrap_or(d.memory_kib()),
+        k.kdf_iterations.unwrap_or(d.iterations()),
+        k.kdf_parallelism.unwrap_or(d.parallelism()),
+    )
+    .map_err(|e| Failure::new(Kind::Usage, format!("invalid KDF parameters: {e}")))
+}
+
+fn current_passphrase(p: &PassOpts, dir: &Path) -> Result<Secret, Failure> {
+    pass::obtain(
+        &Source {
+            file: p.passphrase_file.as_deref(),
+            file_flag: "--passphrase-file",
+            env: PASSPHRASE_ENV,
+            prompt: &format!("Passphrase for {}: ", dir.display()),
+        },
+        false,
+    )
+}
+
+fn new_passphrase(
+    file: Option<&Path>,
+    flag: &str,
+    env: &str,
+    dir: &Path,
+) -> Result<Secret, Failure> {
+    pass::obtain(
+        &Source {
+            file,
+            file_flag: flag,
+            env,
+            prompt: &format!("New passphrase for {}: ", dir.display()),
+        },
+        true,
+    )
+}
+
+/// The store's path form, as `ls` prints it: `key`, `primary/key` or `primary/secondary/key`
+/// (unambiguous, since LDK allows a secondary namespace only under a primary one).
+fn path_of((p, s, k): (&str, &str, &str)) -> String {
+    match (p.is_empty(), s.is_empty()) {
+        (true, _) => k.to_owned(),
+        (false, true) => format!("{p}/{k}"),
+        (false, false) => format!("{p}/{s}/{k}"),
+    }
+}
+
+fn key_path(k: &Key) -> String {
+    path_of((&k.0, &k.1, &k.2))
+}
+
+fn list_sorted<S: MigratableKVStore>(s: &S, dir: &Path) -> Result<Vec<Key>, Failure> {
+    let mut keys = s
+        .list_all_keys()
+        .map_err(|e| fail::io("cannot list the keys of", dir, &e))?;
+    keys.sort();
+    Ok(keys)
+}
+
+/// One value that failed: which, why, and the exit-code kind.
+struct ValueFailure {
+    key: Key,
+    kind: Kind,
+    reason: String,
+}
+
+/// Prints failures on stderr and turns them into one failure (exit 1 when any value failed
+/// authentication or comparison, otherwise the first failure's kind).
+fn report(failures: &[ValueFailure], what: String) -> Failure {
+    for f in failures {
+        eprintln!("  {}: {}", key_path(&f.key), f.reason);
+    }
+    let kind = if failures.iter().any(|f| f.kind == Kind::Verification) {
+        Kind::Verification
+    } else {
+        failures.first().map(|f| f.kind).unwrap_or(Kind::Io)
+    };
+    Failure::new(kind, what)
+}
+
+fn note_artifacts(dir: &Path, l: &layout::Layout) {
+    if let Some(first) = l.artifacts.first() {
+        eprintln!(
+            "note: skipping {} temporary file(s) in {} left by interrupted writes (LDK ignores \
+             them too), e.g. {}",
+            l.artifacts.len(),
+            dir.display(),
+            first.display()
+        );
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| Failure::new(Kind::Io, format!("cannot encode JSON: {e}")))?;
+    println!("{s}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_unambiguous() {
+        assert_eq!(path_of(("", "", "manager")), "manager");
+        assert_eq!(path_of(("monitors", "", "abc_1")), "monitors/abc_1");
+        assert_eq!(
+            path_of(("monitor_updates", "abc_1", "7")),
+            "monitor_updates/abc_1/7"
+        );
+    }
+
+    #[test]
+    fn kdf_flags_are_validated_by_the_library() {
+        let opts = |m, t, p, insecure| KdfOpts {
+            kdf_memory_kib: m,
+            kdf_iterations: t,
+            kdf_parallelism: p,
+            insecure_kdf_for_tests_only: insecure,
+        };
+        assert_eq!(
+            kdf_params(&opts(None, None, None, false)).unwrap(),
+            KdfParams::default()
+        );
+        assert_eq!(
+            kdf_params(&opts(Some(19 * 1024), Some(2), Some(1), false)).unwrap(),
+            KdfParams::new(19 * 1024, 2, 1).unwrap()
+        );
+        assert_eq!(
+            kdf_params(&opts(Some(1024), None, None, false))
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            kdf_params(&opts(None, None, Some(0), false))
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            kdf_params(&opts(None, None, None, true))
+                .unwrap()
+                .memory_kib(),
+            64
+        );
+    }
+}
