@@ -66,7 +66,12 @@ impl MemoryStore {
 
     /// Number of values held (including an encrypted store's header).
     pub fn len(&self) -> usize {
-        self.state.read().map(|m| m.map.len()).unwrap_or(0)
+        // A poisoned lock still holds the map; report its size, not a made-up zero.
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map
+            .len()
     }
 
     /// Whether the store holds no value.
