@@ -441,6 +441,29 @@ mod tests {
         }
     }
 
+    /// `OpenError::CorruptHeader` says whether a header is short or long.
+    #[test]
+    fn header_length_errors_say_which() {
+        let b = header().to_bytes();
+        let truncated = Some(HeaderParseError::Corrupt("it is truncated"));
+        assert_eq!(Header::parse(&b[..HEADER_LEN - 1]).err(), truncated);
+        assert_eq!(Header::parse(&b[..OFF_VERSION]).err(), truncated);
+        let mut long = b.to_vec();
+        long.push(0);
+        assert_eq!(
+            Header::parse(&long).err(),
+            Some(HeaderParseError::Corrupt("it has trailing bytes"))
+        );
+    }
+
+    #[cfg(feature = "fuzzing")]
+    #[test]
+    fn header_with_checksum_completes_a_header() {
+        let b = header().to_bytes();
+        let prefix: [u8; OFF_CHECKSUM] = b[..OFF_CHECKSUM].try_into().unwrap();
+        assert_eq!(header_with_checksum(&prefix), b);
+    }
+
     #[test]
     fn ad_is_injective_on_boundaries() {
         let id = [0u8; 16];
@@ -472,6 +495,23 @@ mod tests {
             assert_eq!(rec.len(), n + RECORD_OVERHEAD);
             let back = open_record(&cipher, 0, &ad, rec).unwrap();
             assert_eq!(back, (0..n).map(|i| i as u8).collect::<Vec<_>>());
+        }
+    }
+
+    /// A value with room for the overhead becomes the record in its own buffer; a value without
+    /// is copied once into a buffer of exactly the record's size.
+    #[test]
+    fn seal_record_reuses_a_buffer_with_room() {
+        let cipher = Cipher::new(&[9u8; 32]);
+        let ad = RecordAd::new(&[1; 16], 0, "p", "s", "k").unwrap();
+        for n in [0usize, 1, 100, 5000] {
+            let mut roomy = Vec::with_capacity(n + RECORD_OVERHEAD);
+            roomy.resize(n, 7u8);
+            let at = roomy.as_ptr();
+            let rec = seal_record(&cipher, 0, &[7; 24], &ad, roomy).unwrap();
+            assert_eq!(rec.as_ptr(), at, "{n}");
+            let rec = seal_record(&cipher, 0, &[7; 24], &ad, vec![7u8; n]).unwrap();
+            assert_eq!(rec.capacity(), n + RECORD_OVERHEAD, "{n}");
         }
     }
 
