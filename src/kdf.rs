@@ -250,10 +250,33 @@ mod tests {
             Err(KdfParamsError::OutOfBounds)
         );
         assert!(KdfParams::insecure_for_tests_only(8, 1, 1).is_ok());
+        // Memory of at least 8 KiB per lane, checked here (not only by Argon2 at derivation).
+        assert_eq!(
+            KdfParams::insecure_for_tests_only(31, 1, 4),
+            Err(KdfParamsError::OutOfBounds)
+        );
+        assert!(KdfParams::insecure_for_tests_only(32, 1, 4).is_ok());
         let d = KdfParams::default();
         assert_eq!(
             (d.memory_kib(), d.iterations(), d.parallelism()),
             (65536, 3, 4)
+        );
+    }
+
+    /// Each error states the bounds it enforces (`OpenError::KdfParamsOutOfBounds` shows the
+    /// ceiling's).
+    #[test]
+    fn errors_state_the_bounds() {
+        let weak = KdfParamsError::TooWeak.to_string();
+        assert!(
+            weak.contains("memory >= 19456 KiB, iterations >= 2"),
+            "{weak}"
+        );
+        let out = KdfParamsError::OutOfBounds.to_string();
+        assert!(
+            out.contains("memory <= 1048576 KiB, iterations <= 10")
+                && out.contains("1 <= parallelism <= 16"),
+            "{out}"
         );
     }
 
