@@ -69,4 +69,12 @@ mod tests {
         assert_ne!(a.bytes(), c.bytes());
         assert_ne!(a.bytes(), &[1; 32]);
     }
+
+    #[test]
+    fn from_slice_keeps_the_bytes_and_debug_is_only_the_type() {
+        let k = RawKey::from_slice(&[7; 32]).unwrap();
+        assert_eq!(k.bytes(), &[7; 32]);
+        assert!(RawKey::from_slice(&[7; 33]).is_none());
+        assert_eq!(format!("{k:?}"), "RawKey(<redacted>)");
+    }
 }

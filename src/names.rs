@@ -142,6 +142,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// The message of each refusal names the offending name and the rule.
+    #[test]
+    fn messages_say_which_name_breaks_which_rule() {
+        let message = |p: &str, s: &str, k: &str| check_key(p, s, k).unwrap_err().to_string();
+        assert_eq!(
+            message("p", "", &"k".repeat(121)),
+            "the key is 121 characters long, more than the 120 allowed"
+        );
+        assert_eq!(
+            message("p", "a.b", "k"),
+            "the secondary namespace holds a character outside [A-Za-z0-9_-]"
+        );
+        assert_eq!(message("p", "", ""), "the key may not be empty");
+        assert!(message("", "s", "k").contains("primary namespace may not be empty"));
+        assert!(message(RESERVED_PRIMARY_NAMESPACE, "", "k").contains("\"encrypted_kvstore\""));
+    }
+
     #[test]
     fn rules() {
         assert_eq!(check_key("", "", "k"), Ok(()));
