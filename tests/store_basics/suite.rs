@@ -407,3 +407,61 @@ fn debug_and_errors_hold_no_secret() {
     }
     assert!(!format!("{:?}", encrypted_kvstore::OpenOptions::new()).contains("rng"));
 }
+
+/// A passphrase or key change draws its new salt and wrap nonce from the store's own random
+/// source (the one its `OpenOptions` gave it): two stores made from one seeded stream end with
+/// the same header after the same changes.
+#[test]
+fn credential_changes_draw_from_the_stores_random_source() {
+    use encrypted_kvstore::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE};
+    let header_after_changes = || {
+        let inner = MemoryStore::new();
+        let store = crate::common::seeded_options(7)
+            .create::<V, _>(inner.clone(), b"old", cheap())
+            .unwrap();
+        store.change_passphrase::<V>(b"new", cheap()).unwrap();
+        let after_passphrase = inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap();
+        store.change_key::<V>(&RawKey::from_bytes([3; 32])).unwrap();
+        let after_key = inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap();
+        (after_passphrase, after_key)
+    };
+    assert_eq!(header_after_changes(), header_after_changes());
+}
+
+/// `SharedStore` hands every call of the synchronous traits to the store it shares.
+#[test]
+fn shared_store_forwards_every_call() {
+    let shared = Arc::new(MemoryStore::new());
+    let store = SharedStore(Arc::clone(&shared));
+    store.write("p", "s", "k", vec![1, 2]).unwrap();
+    assert_eq!(shared.read("p", "s", "k").unwrap(), vec![1, 2]);
+    shared.write("p", "s", "k2", vec![3]).unwrap();
+    assert_eq!(store.read("p", "s", "k2").unwrap(), vec![3]);
+    let mut keys = store.list("p", "s").unwrap();
+    keys.sort();
+    assert_eq!(keys, ["k", "k2"]);
+    let mut all = store.list_all_keys().unwrap();
+    all.sort();
+    let mut want = shared.list_all_keys().unwrap();
+    want.sort();
+    assert_eq!(all, want);
+    assert_eq!(all.len(), 2);
+    store.remove("p", "s", "k", false).unwrap();
+    assert_eq!(shared.list("p", "s").unwrap(), ["k2"]);
+    assert_eq!(
+        store.read("p", "s", "k").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
