@@ -1,0 +1,928 @@
+#!/usr/bin/env python3
+"""A second implementation of encrypted-kvstore's format version 2, from docs/FORMAT.md alone.
+
+Part 2 ("format version 2") and part 3 ("test vectors for version 2") of the document, with
+the same libraries as the version 1 checker plus `cryptography`'s AESSIV for names: Argon2id
+from argon2-cffi, XChaCha20-Poly1305 from PyNaCl (libsodium), BLAKE2b from hashlib. It shares
+no code with the Rust crate. The freshness anchor is not implemented (no `anchor:` lines).
+
+    python3 tests/independent/check_vectors.py tests/vectors           # checks v1 and v2 files
+    python3 tests/independent/check_vectors_v2.py --generate DIR       # writes the v2 vectors
+
+`check_vectors.py` hands every store case whose header has a version byte other than 1 to
+`check_store_case` here, and every `kind: padme` file to `check_padme_case`. `--generate`
+writes every `v2_*.txt` file from a fixed seed: the same bytes on every run.
+"""
+
+import argparse
+import base64
+import hashlib
+import sys
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt as xchacha_open,
+    crypto_aead_xchacha20poly1305_ietf_encrypt as xchacha_seal,
+)
+from nacl.exceptions import CryptoError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import check_vectors as v1  # noqa: E402  (part 1: the version 1 header and record)
+
+MAGIC = b"EKVSTORE"
+VERSION = 2
+PASSPHRASE, RAW_KEY = 0x01, 0x02
+PASSPHRASE_KEK_LABEL = b"encrypted-kvstore v2 passphrase kek"
+RAW_KEY_KEK_LABEL = b"encrypted-kvstore v2 raw-key kek"
+CHECKSUM_LABEL = b"encrypted-kvstore v2 header checksum"
+RECORD_LABEL = b"encrypted-kvstore v2 record"
+NAME_LABEL = b"encrypted-kvstore v2 name"
+assert [len(x) for x in (PASSPHRASE_KEK_LABEL, RAW_KEY_KEK_LABEL, CHECKSUM_LABEL,
+                         RECORD_LABEL, NAME_LABEL)] == [35, 32, 36, 27, 25]
+
+# Options (header byte 144).
+NAMES, PADDING, LEGACY, ANCHORED = 1, 2, 4, 8
+MIN_HEADER, MAX_HEADER, MAX_KEYS = 276, 592, 8
+RECORD_FORMAT = 0x02
+RECORD_OVERHEAD = 1 + 4 + 8 + 24 + 16  # 53
+V1_RECORD_OVERHEAD = 1 + 4 + 24 + 16  # 45
+MAX_NAME, MAX_ENCRYPTED_NAME = 120, 74
+RESERVED_PRIMARY = "encrypted_kvstore"
+HEADER_PLACE = (RESERVED_PRIMARY, "", "header")
+U64_MAX = 2**64 - 1
+NAME_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+FIELD_PRIMARY, FIELD_SECONDARY, FIELD_KEY = 0x01, 0x02, 0x03
+
+
+def le32(n):
+    return n.to_bytes(4, "little")
+
+
+def le64(n):
+    return n.to_bytes(8, "little")
+
+
+def u32_at(b, offset):
+    return int.from_bytes(b[offset : offset + 4], "little")
+
+
+def u64_at(b, offset):
+    return int.from_bytes(b[offset : offset + 8], "little")
+
+
+def blake2b_256(message, key=b""):
+    return hashlib.blake2b(message, digest_size=32, key=key).digest()
+
+
+class Failure(Exception):
+    """An outcome other than success, e.g. "open failure: CorruptHeader"."""
+
+    def __init__(self, what, step, why):
+        super().__init__(what)
+        self.what, self.step, self.why = what, step, why
+
+
+def open_fail(error, step, why):
+    return Failure(f"open failure: {error}", f"v2 header step {step}", why)
+
+
+def auth_fail(step, why):
+    return Failure("read failure: AuthenticationFailed", f"v2 record step {step}", why)
+
+
+# ---------------------------------------------------------------------------------------------
+# "Length padding"
+
+
+def padme(x):
+    """Padmé of x >= 8, exactly as the four lines of "Length padding"."""
+    if x < 8:
+        raise ValueError(f"padme is defined for x >= 8, not {x}")
+    e = x.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (x + mask) & ~mask
+
+
+def pad(value):
+    p = le64(len(value)) + value
+    return p + bytes(padme(8 + len(value)) - len(p))
+
+
+def unpad(p):
+    """The read-side checks of "Length padding": (value, None), or (None, why it fails)."""
+    if len(p) < 8:
+        return None, f"{len(p)} bytes, fewer than 8"
+    n = u64_at(p, 0)
+    if n > len(p) - 8:
+        return None, f"length field {n} over {len(p) - 8} bytes"
+    if len(p) != padme(8 + n):
+        return None, f"{len(p)} bytes, not padme(8 + {n}) = {padme(8 + n)}"
+    if any(p[8 + n :]):
+        return None, "a padding byte is not zero"
+    return p[8 : 8 + n], None
+
+
+# ---------------------------------------------------------------------------------------------
+# Names: LDK's rules and "Encrypted names"
+
+
+def ldk_name_ok(name):
+    return len(name) <= MAX_NAME and all(c in NAME_ALPHABET for c in name)
+
+
+def check_names(names, options, need_key=True):
+    """Step 1 of reading (and of writing, and of list): raises a Failure naming InvalidName."""
+    primary, secondary, key = names
+
+    def bad(variant, why):
+        return Failure(f"{{op}} failure: {variant}", "names", why)
+
+    for what, name in zip(("primary", "secondary", "key"), names):
+        if not ldk_name_ok(name):
+            raise bad("InvalidName", f"{what} is not an LDK name")
+    if primary.lower() == RESERVED_PRIMARY:
+        raise bad("InvalidName", "reserved primary namespace")
+    if secondary and not primary:
+        raise bad("InvalidName", "secondary namespace without a primary")
+    if need_key and not key:
+        raise bad("InvalidName", "empty key")
+    if options & NAMES:
+        for what, name in zip(("primary", "secondary", "key"), names):
+            if len(name) > MAX_ENCRYPTED_NAME:
+                raise bad("TooLongToEncrypt", f"{what} of {len(name)} bytes")
+
+
+def lp(name):
+    return le32(len(name)) + name
+
+
+def name_ad(store_id, field, context):
+    ad = NAME_LABEL + store_id + bytes([field])
+    for name in context:
+        ad += lp(name.encode("ascii"))
+    return ad
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def stored_name(name_key, store_id, field, context, name):
+    """stored(name) of "Encrypted names": "" stays "", else base64url(AES-SIV(key, [ad], name))."""
+    if name == "":
+        return ""
+    siv = AESSIV(name_key).encrypt(name.encode("ascii"), [name_ad(store_id, field, context)])
+    return b64url(siv)
+
+
+def stored_names(store, names):
+    """The three stored names of a plaintext triple (the plaintext itself without `names`)."""
+    if not store.options & NAMES:
+        return tuple(names)
+    p, s, k = names
+    return (stored_name(store.name_key, store.store_id, FIELD_PRIMARY, (), p),
+            stored_name(store.name_key, store.store_id, FIELD_SECONDARY, (p,), s),
+            stored_name(store.name_key, store.store_id, FIELD_KEY, (p, s), k))
+
+
+def decode_stored_name(store, field, context, stored):
+    """ "Decoding a stored name", steps 1 to 5; returns the name or the reason it is refused."""
+    if stored == "":
+        return "", None
+    if not all(c in NAME_ALPHABET for c in stored):
+        return None, "character outside the base64url alphabet"
+    if len(stored) % 4 == 1:
+        return None, "length mod 4 is 1"
+    data = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4))
+    if b64url(data) != stored:
+        return None, "not canonical base64url (unused low bits set)"
+    if len(data) < 17:
+        return None, f"decodes to {len(data)} bytes, fewer than 17"
+    try:
+        name = AESSIV(store.name_key).decrypt(data, [name_ad(store.store_id, field, context)])
+    except InvalidTag:
+        return None, "AES-SIV does not open with this field and place"
+    try:
+        name = name.decode("ascii")
+    except UnicodeDecodeError:
+        return None, "plaintext is not ASCII"
+    if not ldk_name_ok(name) or len(name) > MAX_ENCRYPTED_NAME:
+        return None, "plaintext is not an LDK name of at most 74 bytes"
+    if field == FIELD_PRIMARY and name.lower() == RESERVED_PRIMARY:
+        return None, "plaintext is the reserved primary namespace"
+    return name, None
+
+
+# ---------------------------------------------------------------------------------------------
+# "Header (276 to 592 bytes)"
+
+
+def derive_kek(protection, credential, salt, m, t, p):
+    if protection == PASSPHRASE:
+        return v1.hash_secret_raw(secret=credential, salt=PASSPHRASE_KEK_LABEL + salt,
+                                  time_cost=t, memory_cost=m, parallelism=p, hash_len=32,
+                                  type=v1.Type.ID, version=0x13)
+    return blake2b_256(RAW_KEY_KEK_LABEL + salt, key=credential)
+
+
+def header_checksum(before):
+    return blake2b_256(CHECKSUM_LABEL + before)
+
+
+def fix_checksum(h):
+    return h[:-32] + header_checksum(h[:-32])
+
+
+class Store:
+    """What an opened version 2 header gives: the fields the record and name code needs."""
+
+    def __init__(self, h, hk, secrets):
+        self.header = h
+        self.options = h[144]
+        n = h[145]
+        self.store_id = h[56:72]
+        self.header_seq, self.version_limit = u64_at(h, 148), u64_at(h, 156)
+        self.current_key_id = u32_at(h, 164)
+        self.key_ids = [u32_at(h, 168 + 4 * i) for i in range(n)]
+        self.data_keys = {kid: secrets[32 * i : 32 * i + 32] for i, kid in enumerate(self.key_ids)}
+        self.name_key = secrets[32 * n :] if self.options & NAMES else None
+        self.hk = hk
+
+
+def read_header(h, credential, anchor=False):
+    """ "Reading a version 2 header", steps 1 to 13 (14, the anchor, is not implemented)."""
+    if h is None:
+        raise open_fail("NotInitialized", 1, "no value at the reserved place")
+    if len(h) < 8 or h[:8] != MAGIC:
+        raise open_fail("CorruptHeader", 2, f"{len(h)} bytes, magic {h[:8].hex()}")
+    if len(h) == 8:
+        raise open_fail("CorruptHeader", 3, "version byte missing")
+    if h[8] == 0x01:
+        raise ValueError("a version 1 header: part 1 reads it (check_vectors.read_header)")
+    if h[8] != VERSION:
+        raise open_fail("UnsupportedVersion", 3, f"version {h[8]}")
+    if not MIN_HEADER <= len(h) <= MAX_HEADER:
+        raise open_fail("CorruptHeader", 4, f"length {len(h)}, not within 276..592")
+    if h[-32:] != header_checksum(h[:-32]):
+        raise open_fail("CorruptHeader", 5, "checksum mismatch")
+    options = h[144]
+    if h[10:12] != b"\0\0" or h[146:148] != b"\0\0":
+        raise open_fail("CorruptHeader", 6, f"reserved bytes {h[10:12].hex()} {h[146:148].hex()}")
+    if options & 0xF0:
+        raise open_fail("CorruptHeader", 6, f"options {options:#04x}: bits 4 to 7 set")
+    n = h[145]
+    if not 1 <= n <= MAX_KEYS:
+        raise open_fail("CorruptHeader", 7, f"key_count {n}")
+    big_n = 1 if options & NAMES else 0
+    if len(h) != 240 + 36 * n + 64 * big_n:
+        raise open_fail("CorruptHeader", 7,
+                        f"length {len(h)} for {n} keys and names={big_n}: "
+                        f"{240 + 36 * n + 64 * big_n} expected")
+    key_ids = [u32_at(h, 168 + 4 * i) for i in range(n)]
+    if any(a >= b for a, b in zip(key_ids, key_ids[1:])):
+        raise open_fail("CorruptHeader", 8, f"key ids {key_ids} not strictly ascending")
+    if u32_at(h, 164) != key_ids[-1]:
+        raise open_fail("CorruptHeader", 8, f"current key id {u32_at(h, 164)}, last {key_ids[-1]}")
+    if options & LEGACY and 0 not in key_ids:
+        raise open_fail("CorruptHeader", 8, "legacy set without key id 0")
+    if u64_at(h, 148) == 0:
+        raise open_fail("CorruptHeader", 8, "header_seq 0")
+    if u64_at(h, 156) == 0:
+        raise open_fail("CorruptHeader", 8, "version_limit 0")
+    protection, m, t, p = h[9], u32_at(h, 12), u32_at(h, 16), u32_at(h, 20)
+    if protection == PASSPHRASE:
+        if not v1.kdf_within_bounds(m, t, p):
+            raise open_fail("KdfParamsOutOfBounds", 9, f"m={m} t={t} p={p}")
+    elif protection == RAW_KEY:
+        if (m, t, p) != (0, 0, 0):
+            raise open_fail("CorruptHeader", 9, f"raw-key header with m={m} t={t} p={p}")
+    else:
+        raise open_fail("CorruptHeader", 9, f"protection {protection:#04x}")
+    kind, secret = credential
+    if protection == PASSPHRASE and kind != "passphrase":
+        raise open_fail("PassphraseRequired", 10, "passphrase header, raw key given")
+    if protection == RAW_KEY and kind != "key":
+        raise open_fail("RawKeyRequired", 10, "raw-key header, passphrase given")
+    kek = derive_kek(protection, secret, h[24:56], m, t, p)
+    try:
+        hk = xchacha_open(h[96:144], h[0:96], h[72:96], kek)
+    except CryptoError:
+        error = "WrongPassphrase" if protection == PASSPHRASE else "WrongKey"
+        raise open_fail(error, 11, "wrapped_hk does not open")
+    nonce_at = 168 + 4 * n
+    try:
+        secrets = xchacha_open(h[nonce_at + 24 : -32], h[: nonce_at + 24], h[nonce_at : nonce_at + 24], hk)
+    except CryptoError:
+        raise open_fail("HeaderAuthenticationFailed", 12, "sealed_secrets do not open")
+    if options & ANCHORED and not anchor:
+        raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
+    return Store(h, hk, secrets)
+
+
+def build_header(*, protection, secret, kdf=(0, 0, 0), salt, store_id, wrap_nonce, hk,
+                 options=0, key_ids=(0,), data_keys, name_key=None, header_seq=1,
+                 version_limit=1, secrets_nonce, current_key_id=None, key_count=None,
+                 version=VERSION, reserved10=b"\0\0", reserved146=b"\0\0"):
+    """A header as "Writing a version 2 header" makes it; every field can be set on purpose
+    (a wrong one too), and the wrap, the seal and the checksum are always computed over the
+    bytes as set, so a refused header fails only the check it is meant for."""
+    m, t, p = kdf
+    credential_block = (MAGIC + bytes([version, protection]) + reserved10 + le32(m) + le32(t)
+                        + le32(p) + salt + store_id + wrap_nonce)
+    assert len(credential_block) == 96
+    kek = derive_kek(protection, secret, salt, m, t, p)
+    h = credential_block + xchacha_seal(hk, credential_block, wrap_nonce, kek)
+    assert len(h) == 144
+    current = key_ids[-1] if current_key_id is None else current_key_id
+    count = len(key_ids) if key_count is None else key_count
+    h += bytes([options, count]) + reserved146 + le64(header_seq) + le64(version_limit)
+    h += le32(current) + b"".join(le32(k) for k in key_ids) + secrets_nonce
+    assert len(h) == 192 + 4 * len(key_ids)
+    secrets = b"".join(data_keys) + (name_key or b"")
+    h += xchacha_seal(secrets, h, secrets_nonce, hk)
+    return h + header_checksum(h)
+
+
+# ---------------------------------------------------------------------------------------------
+# "Record"
+
+
+def record_ad(fmt, key_id, version, store_id, names):
+    ad = RECORD_LABEL + bytes([fmt]) + le32(key_id) + le64(version) + store_id
+    for name in names:
+        ad += lp(name.encode("ascii"))
+    return ad
+
+
+def seal_record(data_key, key_id, version, nonce, store_id, names, sealed_plaintext, fmt=RECORD_FORMAT):
+    ad = record_ad(fmt, key_id, version, store_id, names)
+    return (bytes([fmt]) + le32(key_id) + le64(version) + nonce
+            + xchacha_seal(sealed_plaintext, ad, nonce, data_key))
+
+
+def seal_v1_record(data_key, nonce, store_id, names, plaintext):
+    """A version 1 record (part 1), key id 0, as an upgraded store still holds them."""
+    key_id = le32(0)
+    ad = v1.record_ad(key_id, store_id, *(n.encode("ascii") for n in names))
+    return bytes([0x01]) + key_id + nonce + xchacha_seal(plaintext, ad, nonce, data_key)
+
+
+def open_record(store, record, names):
+    """ "Reading a version 2 record", steps 4 to 9 (step 10, freshness, has no watermark
+    without an anchor). Returns (version, value)."""
+    legacy = bool(store.options & LEGACY)
+    # Step 4 checks the length for the format the record is read as: a version 1 record,
+    # which step 5 reads with version 1's 45 bytes of overhead under `legacy`, is refused only
+    # below 45 bytes (an empty version 1 value is 45 bytes); every other record below 53.
+    if legacy and len(record) >= 1 and record[0] == 0x01:
+        if len(record) < V1_RECORD_OVERHEAD:
+            raise auth_fail(4, f"version 1 record of {len(record)} bytes, shorter than 45")
+        if u32_at(record, 1) != 0:
+            raise auth_fail(5, f"version 1 record with key id {u32_at(record, 1)}, not 0")
+        ad = v1.record_ad(record[1:5], store.store_id, *(n.encode("ascii") for n in names))
+        try:
+            return 0, xchacha_open(record[29:], ad, record[5:29], store.data_keys[0])
+        except CryptoError:
+            raise auth_fail(5, "version 1 record: tag does not verify")
+    if len(record) < RECORD_OVERHEAD:
+        raise auth_fail(4, f"{len(record)} bytes, shorter than 53")
+    if record[0] != RECORD_FORMAT:
+        raise auth_fail(5, f"format byte {record[0]:#04x}{' without legacy' if record[0] == 1 else ''}")
+    key_id, version = u32_at(record, 1), u64_at(record, 5)
+    if key_id not in store.data_keys:
+        raise auth_fail(6, f"key id {key_id} not in the keyring {store.key_ids}")
+    if version == 0:
+        raise auth_fail(7, "version 0")
+    ad = record_ad(RECORD_FORMAT, key_id, version, store.store_id, names)
+    try:
+        sealed = xchacha_open(record[37:], ad, record[13:37], store.data_keys[key_id])
+    except CryptoError:
+        raise auth_fail(8, "tag does not verify")
+    if store.options & PADDING:
+        value, why = unpad(sealed)
+        if value is None:
+            raise auth_fail(9, f"padding: {why}")
+        return version, value
+    return version, sealed
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a case (part 3: "To check a case")
+
+
+def operation(expect):
+    for op in ("read", "list", "write"):
+        if expect.startswith(f"{op} failure:"):
+            return op
+    return "read"
+
+
+def check_store_case(f):
+    """Put the header and the record in an empty store, open, then read, list or write."""
+    if any(name.startswith("anchor") for name in f):
+        raise ValueError("anchor lines: the freshness anchor is not implemented here")
+    kind, _, secret = f["credential"].partition(" ")
+    if kind not in ("passphrase", "key"):
+        raise ValueError(f"unknown credential kind {kind!r}")
+    names = (f["primary"], f["secondary"], f["key"])
+    stored_at = tuple(f.get(f"stored_{n}", plain)
+                      for n, plain in zip(("primary", "secondary", "key"), names))
+    inner = {HEADER_PLACE: v1.hex_or_none(f["header"])}
+    record = v1.hex_or_none(f["record"])
+    if record is not None:
+        inner[stored_at] = record
+    inner = {place: value for place, value in inner.items() if value is not None}
+    op = operation(f["expect"])
+    try:
+        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)))
+        try:
+            check_names(names, store.options, need_key=(op != "list"))
+        except Failure as e:
+            e.what = e.what.format(op=op)
+            raise
+        if op == "list":
+            listed = list_pair(store, inner, names[0], names[1])
+            return False, "success", f"listed {listed}"
+        if op == "write":
+            return False, "success", "the write was accepted"
+        where = stored_names(store, names)
+        if where not in inner:
+            raise Failure("read failure: NotFound", "v2 record step 3", f"nothing at {where}")
+        version, value = open_record(store, inner[where], names)
+    except Failure as e:
+        return f["expect"] == e.what, e.what, f"{e.step}: {e.why}"
+    if f["expect"] != "success":
+        return False, "success", f"version {version}"
+    if str(version) != f.get("version"):
+        return False, f"success with version {version}", f"version {f.get('version')} expected"
+    if value.hex() != f["plaintext"]:
+        return False, "success with another plaintext", value.hex()
+    return True, "success", f"version {version}, plaintext {len(value)} bytes"
+
+
+def list_pair(store, inner, primary, secondary):
+    sp, ss, _ = stored_names(store, (primary, secondary, ""))
+    keys = sorted(k for (p, s, k) in inner if (p, s) == (sp, ss))
+    if not store.options & NAMES:
+        return keys
+    out = []
+    for k in keys:
+        name, why = decode_stored_name(store, FIELD_KEY, (primary, secondary), k)
+        if name is None:
+            raise Failure("list failure: UndecodableName", "decoding a stored name", f"{k!r}: {why}")
+        out.append(name)
+    return out
+
+
+def check_padme_case(f):
+    rows = {k: v for k, v in f.items() if k.isdigit()}
+    wrong = [x for x, y in rows.items() if padme(int(x)) != int(y)]
+    got = f"{len(rows)} values, {len(wrong)} wrong" + (f" (first x = {wrong[0]})" if wrong else "")
+    return not wrong and len(rows) > 0, got, "padme(x) for every x listed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Generating the vectors (part 3)
+
+
+class Rng:
+    """Every "random" byte of the vectors: SHA-256 in counter mode over a fixed seed and a
+    label, so that each store and each case draws from a stream of its own."""
+
+    SEED = b"encrypted-kvstore v2 test vectors, seed 1"
+
+    def __init__(self, label):
+        self.label, self.counter, self.buf = label.encode(), 0, b""
+
+    def __call__(self, n):
+        while len(self.buf) < n:
+            block = self.SEED + b"\0" + self.label + b"\0" + le64(self.counter)
+            self.buf += hashlib.sha256(block).digest()
+            self.counter += 1
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+PASSPHRASE_BYTES = b"correct horse battery staple"
+FAST_KDF = (64, 1, 1)
+MONITOR = ("monitors", "", "0123abcd_1")
+VALUE = b"a channel monitor, in plaintext"
+TXID = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8"
+assert len(TXID) == 64
+
+
+class Spec:
+    """A version 2 store the generator controls: its secrets and its header fields."""
+
+    def __init__(self, label, *, protection=PASSPHRASE, secret=PASSPHRASE_BYTES, kdf=FAST_KDF,
+                 options=0, key_ids=(0,), header_seq=1, version_limit=65_537, store_id=None,
+                 data_keys=None):
+        rng = Rng(f"store {label}")
+        self.rng = Rng(f"store {label} records")
+        self.protection, self.secret = protection, secret
+        self.kdf = kdf if protection == PASSPHRASE else (0, 0, 0)
+        self.salt, self.store_id = rng(32), rng(16)
+        if store_id is not None:
+            self.store_id = store_id
+        self.wrap_nonce, self.hk, self.secrets_nonce = rng(24), rng(32), rng(24)
+        self.key_ids = tuple(key_ids)
+        self.data_keys = {kid: rng(32) for kid in self.key_ids}
+        if data_keys:
+            self.data_keys.update(data_keys)
+        self.name_key = rng(64) if options & NAMES else None
+        self.options, self.header_seq, self.version_limit = options, header_seq, version_limit
+
+    def credential(self):
+        kind = "passphrase" if self.protection == PASSPHRASE else "key"
+        return f"{kind} {self.secret.hex()}"
+
+    def header(self, **changes):
+        fields = dict(protection=self.protection, secret=self.secret, kdf=self.kdf,
+                      salt=self.salt, store_id=self.store_id, wrap_nonce=self.wrap_nonce,
+                      hk=self.hk, options=self.options, key_ids=self.key_ids,
+                      data_keys=[self.data_keys[k] for k in self.key_ids],
+                      name_key=self.name_key, header_seq=self.header_seq,
+                      version_limit=self.version_limit, secrets_nonce=self.secrets_nonce)
+        fields.update(changes)
+        return build_header(**fields)
+
+    def record(self, names, value, version=1, key_id=None, sealed=None, fmt=RECORD_FORMAT,
+               data_key=None):
+        kid = self.key_ids[-1] if key_id is None else key_id
+        if sealed is None:
+            sealed = pad(value) if self.options & PADDING else value
+        key = self.data_keys[kid] if data_key is None else data_key
+        return seal_record(key, kid, version, self.rng(24), self.store_id, names, sealed, fmt)
+
+    def v1_record(self, names, value):
+        return seal_v1_record(self.data_keys[0], self.rng(24), self.store_id, names, value)
+
+    def stored(self, names):
+        s = self.open()
+        return stored_names(s, names)
+
+    def open(self):
+        return Store(self.header(), self.hk,
+                     b"".join(self.data_keys[k] for k in self.key_ids) + (self.name_key or b""))
+
+
+def flip(b, offset, bit=0):
+    return b[:offset] + bytes([b[offset] ^ (1 << bit)]) + b[offset + 1 :]
+
+
+def put(b, offset, new):
+    return b[:offset] + new + b[offset + len(new) :]
+
+
+def case_text(description, expect, credential, names, header, record, stored=None,
+              version=None, plaintext=None):
+    lines = [f"description: {description}", f"expect: {expect}", f"credential: {credential}",
+             f"primary: {names[0]}", f"secondary: {names[1]}", f"key: {names[2]}"]
+    if stored is not None:
+        lines += [f"stored_primary: {stored[0]}", f"stored_secondary: {stored[1]}",
+                  f"stored_key: {stored[2]}"]
+    lines += [f"header: {'none' if header is None else header.hex()}",
+              f"record: {'none' if record is None else record.hex()}"]
+    if version is not None:
+        lines.append(f"version: {version}")
+    if plaintext is not None:
+        lines.append(f"plaintext: {plaintext.hex()}")
+    return "\n".join(lines) + "\n"
+
+
+def v1_upgraded_store():
+    """The version 1 store of tests/vectors/v1_passphrase_ok.txt, upgraded as "Upgrading a
+    version 1 store" says: same store id, its data key as key 0, options `legacy` only,
+    header_seq 1, version_limit 1. Returns the spec and the version 1 case's fields."""
+    f = v1.parse(Path(__file__).resolve().parents[1] / "vectors" / "v1_passphrase_ok.txt")
+    secret = bytes.fromhex(f["credential"].partition(" ")[2])
+    data_key, store_id, _ = v1.read_header(bytes.fromhex(f["header"]), ("passphrase", secret))
+    spec = Spec("upgraded v1", secret=secret, options=LEGACY, key_ids=(0,), header_seq=1,
+                version_limit=1, store_id=store_id, data_keys={0: data_key})
+    return spec, f
+
+
+def generate(directory):
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+
+    def case(name, description, expect, spec, names=MONITOR, header=None, record=None,
+             stored=None, version=None, plaintext=None, credential=None):
+        assert name not in files, name
+        h = spec.header() if header is None else header
+        files[name] = case_text(description, expect, credential or spec.credential(), names,
+                                h, record, stored, version, plaintext)
+
+    def ok(name, description, spec, names=MONITOR, value=VALUE, version=1, key_id=None,
+           record=None, header=None, stored_lines=None):
+        rec = spec.record(names, value, version, key_id) if record is None else record
+        stored = stored_lines
+        if stored is None and spec.options & NAMES:
+            stored = spec.stored(names)
+        case(name, description, "success", spec, names, header, rec, stored, version, value)
+
+    def refused(name, description, variant, spec, header, record=None, credential=None):
+        case(name, description, f"open failure: {variant}", spec, header=header,
+             record=record if record is not None else spec.record(MONITOR, VALUE, 1),
+             credential=credential)
+
+    def bad_record(name, description, spec, record, names=MONITOR, stored=None):
+        case(name, description, "read failure: AuthenticationFailed", spec, names,
+             record=record, stored=stored)
+
+    base = Spec("passphrase", header_seq=2, version_limit=65_537)
+    raw = Spec("raw key", protection=RAW_KEY, secret=Rng("raw key")(32))
+
+    # --- Headers that open ---------------------------------------------------------------
+    ok("v2_passphrase_ok", "A v2 store (Argon2id m=64 KiB t=1 p=1), one key: opens and reads",
+       base, version=7)
+    ok("v2_raw_key_ok", "A v2 raw-key store, one key: opens and reads", raw, version=3)
+    three = Spec("three keys", key_ids=(0, 1, 2), header_seq=5, version_limit=196_609)
+    ok("v2_three_keys_record_under_old_key",
+       "Keyring [0, 1, 2], current 2: a record sealed under key 1 still opens", three,
+       version=70_000, key_id=1)
+    eight = Spec("eight keys", key_ids=tuple(range(8)), header_seq=12, version_limit=589_825)
+    ok("v2_eight_keys_ok", "Keyring of 8 keys (0 to 7, the most allowed): a record under key 7",
+       eight, version=500_000)
+    names = Spec("names", options=NAMES)
+    ok("v2_names_ok",
+       "Encrypted names: monitor_updates / monitor key / update key at their stored names",
+       names, names=("monitor_updates", f"{TXID}_65535", "18446744073709551615"), version=9)
+    padding = Spec("padding", options=PADDING)
+    ok("v2_padding_ok", "Padding: a 121-byte value is sealed as padme(129) = 144 bytes",
+       padding, value=bytes(range(121)), version=4)
+    both = Spec("names and padding", options=NAMES | PADDING)
+    ok("v2_names_padding_ok",
+       "Encrypted names and padding: a 1000-byte payment at its stored names", both,
+       names=("payments", "", "ab" * 32), value=Rng("value 1000")(1000), version=2)
+    upgraded, v1case = v1_upgraded_store()
+    v1_record = bytes.fromhex(v1case["record"])
+    ok("v2_legacy_v1_record_ok",
+       "v1_passphrase_ok's store upgraded (same store id and data key, legacy): its v1 record "
+       "reads as version 0", upgraded, record=v1_record, version=0,
+       value=bytes.fromhex(v1case["plaintext"]))
+    empty_v1 = upgraded.v1_record(MONITOR, b"")
+    assert len(empty_v1) == 45
+    ok("v2_legacy_v1_empty_value_ok",
+       "Legacy: a v1 record of an empty value is 45 bytes, below 53, and still reads (version 0)",
+       upgraded, record=empty_v1, version=0, value=b"")
+    bad_record("v2_legacy_v1_record_44_bytes",
+               "Legacy: a v1 record of 44 bytes, shorter than v1's 45-byte overhead", upgraded,
+               empty_v1[:44])
+
+    # --- Headers refused ----------------------------------------------------------------
+    h = base.header()
+    refused("v2_header_length_275", "A 276-byte header without its last byte", "CorruptHeader",
+            base, h[:275])
+    full = Spec("eight keys and names", options=NAMES, key_ids=tuple(range(8)))
+    assert len(full.header()) == 592
+    refused("v2_header_length_593", "The longest header (8 keys, names: 592 bytes) and one byte more",
+            "CorruptHeader", full, full.header() + b"\0", full.record(MONITOR, VALUE))
+    refused("v2_header_checksum_flipped", "One bit of the checksum flipped", "CorruptHeader",
+            base, flip(h, len(h) - 1))
+    refused("v2_header_reserved_10_set", "Reserved byte 10 set (wrap, seal and checksum valid)",
+            "CorruptHeader", base, base.header(reserved10=b"\x01\0"))
+    refused("v2_header_reserved_146_set", "Reserved byte 146 set (seal and checksum valid)",
+            "CorruptHeader", base, base.header(reserved146=b"\x01\0"))
+    refused("v2_header_options_bit_4_set", "Options bit 4 set (seal and checksum valid)",
+            "CorruptHeader", base, base.header(options=0x10))
+    refused("v2_header_key_count_0", "key_count 0 in a 276-byte header, checksum fixed",
+            "CorruptHeader", base, fix_checksum(put(h, 145, b"\0")))
+    nine = Spec("nine keys", key_ids=tuple(range(9)))
+    refused("v2_header_key_count_9",
+            "Nine keys (564 bytes, within 276..592; seal and checksum valid): key_count above 8",
+            "CorruptHeader", nine, nine.header())
+    refused("v2_header_length_not_key_count",
+            "key_count 2 over one key id and one data key (276 bytes, 312 expected)",
+            "CorruptHeader", base, base.header(key_count=2))
+    refused("v2_header_length_not_names",
+            "Option names set but no name key (276 bytes, 340 expected)", "CorruptHeader",
+            base, base.header(options=NAMES))
+    two = Spec("two keys", key_ids=(0, 1))
+    refused("v2_header_key_ids_descending", "Key ids [1, 0], current 0 (seal and checksum valid)",
+            "CorruptHeader", two, two.header(key_ids=(1, 0), data_keys=[two.data_keys[1], two.data_keys[0]]))
+    refused("v2_header_key_ids_duplicate", "Key ids [0, 0], current 0 (seal and checksum valid)",
+            "CorruptHeader", two, two.header(key_ids=(0, 0), data_keys=[two.data_keys[0]] * 2))
+    refused("v2_header_current_not_largest", "Key ids [0, 1], current 0 (seal and checksum valid)",
+            "CorruptHeader", two, two.header(current_key_id=0))
+    one = Spec("key 1 only", key_ids=(1,))
+    refused("v2_header_legacy_without_key_0", "Option legacy with keyring [1] (seal and checksum valid)",
+            "CorruptHeader", one, one.header(options=LEGACY))
+    refused("v2_header_seq_0", "header_seq 0 (seal and checksum valid)", "CorruptHeader", base,
+            base.header(header_seq=0))
+    refused("v2_header_version_limit_0", "version_limit 0 (seal and checksum valid)",
+            "CorruptHeader", base, base.header(version_limit=0))
+    refused("v2_header_version_3", "Version byte 3 in an otherwise valid v2 header, checksum fixed",
+            "UnsupportedVersion", base, fix_checksum(put(h, 8, b"\x03")))
+    t11 = Spec("t=11", kdf=(64, 11, 1))
+    refused("v2_header_iterations_11", "Argon2id t = 11, above the bound of 10 (wrap valid)",
+            "KdfParamsOutOfBounds", t11, t11.header())
+    refused("v2_header_memory_1gib_plus_1", "Argon2id m = 1 GiB + 1 KiB, checksum fixed",
+            "KdfParamsOutOfBounds", base, fix_checksum(put(h, 12, le32(1_048_577))))
+    refused("v2_header_raw_key_with_kdf_params",
+            "A raw-key header with m=64 t=1 p=1 (wrap, seal and checksum valid)", "CorruptHeader",
+            raw, raw.header(kdf=FAST_KDF))
+    refused("v2_header_unknown_protection", "Protection byte 3, checksum fixed", "CorruptHeader",
+            base, fix_checksum(put(h, 9, b"\x03")))
+    refused("v2_open_wrong_passphrase", "Another passphrase", "WrongPassphrase", base, h,
+            credential=f"passphrase {b'incorrect horse battery staple'.hex()}")
+    refused("v2_raw_key_wrong_key", "Another raw key", "WrongKey", raw, raw.header(),
+            credential=f"key {Rng('another raw key')(32).hex()}")
+    refused("v2_raw_key_given_passphrase", "A raw-key store opened with a passphrase",
+            "RawKeyRequired", raw, raw.header(), credential=f"passphrase {PASSPHRASE_BYTES.hex()}")
+    refused("v2_passphrase_store_given_key", "A passphrase store opened with a raw key",
+            "PassphraseRequired", base, h, credential=f"key {raw.secret.hex()}")
+    for field, offset in (("salt", 24), ("store_id", 56), ("wrap_nonce", 72), ("wrapped_hk", 96)):
+        refused(f"v2_header_{field}_flipped_checksum_fixed",
+                f"One bit of {field} (offset {offset}) flipped, checksum fixed: the unwrap fails",
+                "WrongPassphrase", base, fix_checksum(flip(h, offset)))
+    ring = Spec("keys 1 and 2", key_ids=(1, 2), header_seq=4, version_limit=131_073)
+    hr = ring.header()
+    n = len(ring.key_ids)
+    for field, offset, bit, why in (
+            ("options", 144, 1, "bit 1 (padding) set"),
+            ("key_id", 168, 0, "key_ids [1, 2] become [0, 2], still ascending"),
+            ("header_seq", 148, 1, "4 becomes 6"),
+            ("version_limit", 156, 1, "131073 becomes 131075"),
+            ("secrets_nonce", 168 + 4 * n, 0, "first byte"),
+            ("sealed_secrets", 192 + 4 * n, 0, "first byte")):
+        refused(f"v2_header_{field}_flipped_checksum_fixed",
+                f"One bit of {field} flipped ({why}), checksum fixed: the seal of the secrets "
+                "fails", "HeaderAuthenticationFailed", ring, fix_checksum(flip(hr, offset, bit)),
+                ring.record(MONITOR, VALUE, 5))
+
+    # --- Records ------------------------------------------------------------------------
+    ok("v2_record_empty_value_ok", "An empty value: a 53-byte record", base, value=b"", version=2)
+    ok("v2_record_top_level_key_ok", "A top-level key (primary and secondary empty)", base,
+       names=("", "", "manager"), version=3)
+    long_names = ("A" * 120, "b" * 120, "c-_9" * 30)
+    ok("v2_record_max_length_names_ok", "Names of 120 bytes (names off), all 256 byte values",
+       base, names=long_names, value=bytes(range(256)), version=4)
+    names74 = ("P" * 74, "s-_" * 24 + "s2", "k" * 73 + "9")
+    assert all(len(x) == 74 for x in names74)
+    ok("v2_record_names_74_bytes_ok",
+       "Encrypted names of 74 bytes each, the longest: stored names of 120 characters", names,
+       names=names74, version=5)
+    assert all(len(x) == 120 for x in names.stored(names74))
+    ok("v2_record_version_1_ok", "Version 1, the first version of a store", base, version=1)
+    ok("v2_record_version_max_ok", "Version 2^64 - 1", base, version=U64_MAX)
+    good = base.record(MONITOR, VALUE, 5)
+    bad_record("v2_record_52_bytes", "52 bytes: shorter than the 53-byte overhead", base,
+               base.record(MONITOR, b"", 5)[:52])
+    bad_record("v2_record_format_1_without_legacy",
+               "A v2 record with format byte 1, in a store without legacy", base, put(good, 0, b"\x01"))
+    bad_record("v2_record_format_3", "Format byte 3 (AD sealed with format 3 too)", base,
+               base.record(MONITOR, VALUE, 5, fmt=3))
+    bad_record("v2_record_key_id_not_in_keyring", "Key id 7 with keyring [0]", base,
+               base.record(MONITOR, VALUE, 5, key_id=7, data_key=Rng("key 7")(32)))
+    retired = Spec("keys 0 and 1", key_ids=(0, 1))
+    after = Spec("keys 0 and 1", key_ids=(0, 1))
+    after_header = after.header(key_ids=(1,), data_keys=[after.data_keys[1]], header_seq=3)
+    case("v2_record_retired_key",
+         "Keyring [0, 1] retired to [1]: a record sealed under key 0 opens with no key",
+         "read failure: AuthenticationFailed", retired, header=after_header,
+         record=retired.record(MONITOR, VALUE, 5, key_id=0))
+    bad_record("v2_record_version_0", "Version 0, sealed with version 0 in its AD", base,
+               base.record(MONITOR, VALUE, 0))
+    rec01 = two.record(MONITOR, VALUE, 5, key_id=1)
+    bad_record("v2_record_key_id_flipped", "Keyring [0, 1]: key id 1 flipped to 0", two,
+               flip(rec01, 1))
+    bad_record("v2_record_version_flipped", "Version 5 with bit 63 flipped", base, flip(good, 12, 7))
+    bad_record("v2_record_version_changed", "Version 5 changed to 6, the rest kept", base,
+               put(good, 5, le64(6)))
+    bad_record("v2_record_nonce_flipped", "One nonce bit flipped", base, flip(good, 13))
+    bad_record("v2_record_ciphertext_flipped", "One ciphertext bit flipped", base, flip(good, 37))
+    bad_record("v2_record_tag_flipped", "One tag bit flipped", base, flip(good, len(good) - 1))
+    bad_record("v2_record_moved_key", "Record of (monitors, \"\", 0123abcd_1) read at 0123abcd_2",
+               base, good, names=("monitors", "", "0123abcd_2"))
+    bad_record("v2_record_moved_primary", "Record copied to primary archived_monitors", base, good,
+               names=("archived_monitors", "", "0123abcd_1"))
+    bad_record("v2_record_moved_secondary", "Record copied to secondary namespace x", base, good,
+               names=("monitors", "x", "0123abcd_1"))
+    bad_record("v2_record_moved_boundary",
+               "Record of (monitors, \"\", 0123abcd_1) presented as (monitors, 0123abcd, _1)",
+               base, good, names=("monitors", "0123abcd", "_1"))
+    other = Spec("another store")
+    bad_record("v2_record_from_other_store",
+               "Record of another v2 store with the same passphrase, key id and version", base,
+               other.record(MONITOR, VALUE, 5))
+    cleared = Spec("upgraded and retired", key_ids=(0,))
+    bad_record("v2_record_v1_with_legacy_cleared",
+               "A v1 record of this store after legacy was cleared (keyring [0])", cleared,
+               cleared.v1_record(MONITOR, VALUE))
+    bad_record("v2_record_padding_length_too_large",
+               "Padding: length field 17 over a 24-byte sealed plaintext (8 + 17 > 24)", padding,
+               padding.record(MONITOR, None, 5, sealed=le64(17) + bytes(range(16))))
+    bad_record("v2_record_padding_nonzero_byte",
+               "Padding: a 13-byte value sealed in padme(21) = 22 bytes, its last padding "
+               "byte 1", padding,
+               padding.record(MONITOR, None, 5, sealed=pad(VALUE[:13])[:-1] + b"\x01"))
+    bad_record("v2_record_padding_noncanonical_bucket",
+               "Padding: a 10-byte value sealed in 20 bytes, not padme(18) = 18", padding,
+               padding.record(MONITOR, None, 5, sealed=le64(10) + VALUE[:10] + bytes(2)))
+
+    # --- Names --------------------------------------------------------------------------
+    key_a, key_b = ("monitors", "", f"{TXID}_1"), ("monitors", "", f"{TXID}_2")
+    case("v2_names_record_moved_stored_name",
+         "Encrypted names: the record of key _1 put at the stored name of key _2, read as _2",
+         "read failure: AuthenticationFailed", names, key_b,
+         record=names.record(key_a, VALUE, 5), stored=names.stored(key_b))
+    ns = names.open()
+    sp, ss, good_key = names.stored(key_a)
+
+    def undecodable(name, description, stored_key, plain_key=""):
+        case(name, description, "list failure: UndecodableName", names,
+             ("monitors", "", plain_key), record=names.record(key_a, VALUE, 5),
+             stored=(sp, ss, stored_key))
+
+    last = good_key[-1]
+    alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 16 + 66 = 82 bytes, 110 characters: the last character carries 4 unused low bits.
+    assert len(good_key) == 110 and alpha.index(last) & 0xF == 0
+    noncanonical = good_key[:-1] + alpha[alpha.index(last) | 1]
+    cut = len(good_key) - (len(good_key) - 1) % 4
+    undecodable("v2_names_list_noncanonical",
+                "list(monitors, \"\") finds a stored key whose last character has an unused low "
+                "bit set", noncanonical, key_a[2])
+    undecodable("v2_names_list_length_mod_4_is_1",
+                f"list(monitors, \"\") finds a stored key cut to {cut} characters (length mod 4 = 1)",
+                good_key[:cut], key_a[2])
+    undecodable("v2_names_list_16_bytes", "list(monitors, \"\") finds base64url of 16 bytes",
+                b64url(Rng("16 bytes")(16)))
+    undecodable("v2_names_list_random_bytes",
+                "list(monitors, \"\") finds base64url of 86 random bytes", b64url(Rng("86 bytes")(86)))
+    undecodable("v2_names_list_other_field",
+                "list(monitors, \"\") finds the key encrypted as a secondary namespace under monitors",
+                stored_name(ns.name_key, ns.store_id, FIELD_SECONDARY, ("monitors",), key_a[2]),
+                key_a[2])
+    undecodable("v2_names_list_other_place",
+                "list(monitors, \"\") finds the key encrypted for the place (archived_monitors, \"\")",
+                stored_name(ns.name_key, ns.store_id, FIELD_KEY, ("archived_monitors", ""),
+                            key_a[2]), key_a[2])
+    ok("v2_names_empty_secondary_ok",
+       "Encrypted names: the empty secondary namespace stays empty; the longest monitor key "
+       "(70 bytes, 115 characters)", names, names=("monitors", "", f"{TXID}_65535"), version=6)
+    long_key = ("monitors", "", "k" * 75)
+    case("v2_names_too_long_to_encrypt", "Encrypted names: a 75-byte key cannot be stored",
+         "write failure: TooLongToEncrypt", names, long_key, record=None, plaintext=VALUE)
+
+    table = [
+        ("archived_monitors", "archived_monitors", "", "cd" * 32,
+         "archived_monitors, and a v2 channel's monitor key (channel id, 64 hex)"),
+        ("static_invoices", "static_invoices", "", "ef01" * 16,
+         "static_invoices and a static invoice key (sha256 hex)"),
+        ("manager", "", "", "manager", "top-level key manager"),
+        ("network_graph", "", "", "network_graph", "top-level key network_graph"),
+        ("scorer", "", "", "scorer", "top-level key scorer"),
+        ("output_sweeper", "", "", "output_sweeper", "top-level key output_sweeper"),
+        ("node_metrics", "", "", "node_metrics", "top-level key node_metrics"),
+        ("peers", "", "", "peers", "top-level key peers"),
+        ("events", "", "", "events", "top-level key events"),
+        ("external_pathfinding_scores_cache", "", "", "external_pathfinding_scores_cache",
+         "top-level key external_pathfinding_scores_cache"),
+        *[(f"bdk_wallet_{k}", "bdk_wallet", "", k, f"bdk_wallet and its key {k}")
+          for k in ("descriptor", "change_descriptor", "network", "local_chain", "tx_graph",
+                    "indexer")],
+        ("lsps2_peer_state", "lightning_liquidity_state", "lsps2_service", "02" + "ab" * 32,
+         "lightning_liquidity_state / lsps2_service / an LSPS peer state key (node id, 66 hex)"),
+    ]
+    for i, (tag, p, s, k, what) in enumerate(table):
+        triple = (p, s, k)
+        stored = names.stored(triple)
+        for plain, st in zip(triple, stored):
+            assert len(st) == (0 if not plain else -(-4 * (16 + len(plain)) // 3))
+        ok(f"v2_names_ldk_{tag}", f"Encrypted names, stored names of the LDK/ldk-node names: {what}",
+           names, names=triple, version=10 + i, value=f"value of {p}/{s}/{k}".encode())
+
+    # --- Padmé --------------------------------------------------------------------------
+    xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
+                                10_000_000, 2**32]
+    files["v2_padme"] = ("description: padme(x) of \"Length padding\" for x = 8 to 300 and larger x\n"
+                         "kind: padme\n" + "".join(f"{x}: {padme(x)}\n" for x in xs))
+
+    for name, text in files.items():
+        (out / f"{name}.txt").write_text(text)
+    print(f"wrote {len(files)} files to {out}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("vectors", nargs="*", help="directories of vector files to check")
+    parser.add_argument("--generate", metavar="DIR", help="write the v2_*.txt vectors into DIR")
+    args = parser.parse_args()
+    if not args.vectors and not args.generate:
+        parser.error("give --generate DIR, vector directories, or both")
+    if args.generate:
+        generate(args.generate)
+    ok = True
+    for directory in args.vectors:
+        ok = v1.check_dir(directory) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
