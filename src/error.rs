@@ -57,6 +57,21 @@ pub enum OpenError {
     KeyWrapFailed,
     /// The inner store failed.
     Io(io::Error),
+    /// Format v2: the credential opened the header, but its state block (options, keyring,
+    /// counter, sealed secrets) is not the one sealed with it: tampered with.
+    HeaderAuthenticationFailed,
+    /// Format v2: the header in the inner store is no longer the one this instance last read
+    /// or wrote (another instance, or an attacker, changed it). Nothing was written; the
+    /// instance writes no header again (reopen it).
+    HeaderChanged,
+    /// Format v2: the store's version counter cannot grow any further.
+    CounterExhausted,
+    /// Format v2: no versions are reserved for this write or remove (the header writes that
+    /// reserve them failed); nothing was written. Retry, or reopen the store.
+    VersionsNotReserved,
+    /// Format v2: the store must be opened with a freshness anchor (its header says so), which
+    /// this version of the library does not implement.
+    AnchorRequired,
 }
 
 impl fmt::Display for OpenError {
@@ -106,6 +121,20 @@ impl fmt::Display for OpenError {
                  input); nothing was written",
             ),
             OpenError::Io(_) => f.write_str("the inner store failed"),
+            OpenError::HeaderAuthenticationFailed => f.write_str(
+                "the header's keyring and counter are not authentic: the header was tampered with",
+            ),
+            OpenError::HeaderChanged => f.write_str(
+                "the header was changed by another writer since this store read it; nothing was \
+                 written (reopen the store)",
+            ),
+            OpenError::CounterExhausted => f.write_str("the store's version counter is exhausted"),
+            OpenError::VersionsNotReserved => f.write_str(
+                "no record versions could be reserved in the header; nothing was written",
+            ),
+            OpenError::AnchorRequired => f.write_str(
+                "this store requires a freshness anchor, which this library version cannot open",
+            ),
         }
     }
 }
@@ -142,6 +171,45 @@ pub enum ReadError {
         /// Key of the value.
         key: String,
     },
+    /// Format v2: the stored record is authentic but older than one this store has already
+    /// written or read for this key: a rollback.
+    Rollback {
+        /// Primary namespace of the value.
+        primary_namespace: String,
+        /// Secondary namespace of the value.
+        secondary_namespace: String,
+        /// Key of the value.
+        key: String,
+        /// The version found.
+        found: u64,
+        /// The version this store knows the key had at least.
+        expected_at_least: u64,
+    },
+    /// Format v2: the key is absent, but this store wrote or read it and has not removed it:
+    /// a deletion behind the wrapper's back.
+    Missing {
+        /// Primary namespace of the value.
+        primary_namespace: String,
+        /// Secondary namespace of the value.
+        secondary_namespace: String,
+        /// Key of the value.
+        key: String,
+        /// The version this store knows the key had at least.
+        expected_version: u64,
+    },
+    /// Format v2: an authentic record that this store removed (not lazily) is back.
+    Resurrected {
+        /// Primary namespace of the value.
+        primary_namespace: String,
+        /// Secondary namespace of the value.
+        secondary_namespace: String,
+        /// Key of the value.
+        key: String,
+        /// The version found.
+        found: u64,
+        /// The version of the removal (or of the namespace's compacted removals).
+        removed_at: u64,
+    },
 }
 
 impl fmt::Display for ReadError {
@@ -158,6 +226,41 @@ impl fmt::Display for ReadError {
                  namespace \"{secondary_namespace}\", key \"{key}\": the stored value is not an \
                  authentic record of this store for this key"
             ),
+            ReadError::Rollback {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                found,
+                expected_at_least,
+            } => write!(
+                f,
+                "rollback detected for primary namespace \"{primary_namespace}\", secondary \
+                 namespace \"{secondary_namespace}\", key \"{key}\": found version {found}, \
+                 expected at least {expected_at_least}"
+            ),
+            ReadError::Missing {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                expected_version,
+            } => write!(
+                f,
+                "deletion detected for primary namespace \"{primary_namespace}\", secondary \
+                 namespace \"{secondary_namespace}\", key \"{key}\": it is absent, expected \
+                 version {expected_version} or later"
+            ),
+            ReadError::Resurrected {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                found,
+                removed_at,
+            } => write!(
+                f,
+                "resurrection detected for primary namespace \"{primary_namespace}\", secondary \
+                 namespace \"{secondary_namespace}\", key \"{key}\": found version {found} of a \
+                 value removed at version {removed_at}"
+            ),
         }
     }
 }
@@ -166,7 +269,7 @@ impl std::error::Error for ReadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ReadError::InvalidName(e) => Some(e),
-            ReadError::AuthenticationFailed { .. } => None,
+            _ => None,
         }
     }
 }
@@ -184,6 +287,11 @@ pub enum WriteError {
     /// The AEAD refused to seal the value for another reason (kind `Other`). The vetted
     /// backends document no such case for values that fit; nothing was written.
     EncryptionFailed,
+    /// Format v2: the header could not be written or read to reserve record versions, or was
+    /// changed by another writer; nothing was written.
+    Header(OpenError),
+    /// The store was opened read-only (kind `PermissionDenied`); nothing was written.
+    ReadOnly,
 }
 
 impl fmt::Display for WriteError {
@@ -195,6 +303,10 @@ impl fmt::Display for WriteError {
             WriteError::EncryptionFailed => {
                 f.write_str("the value could not be encrypted; nothing was written")
             }
+            WriteError::Header(_) => f.write_str(
+                "the header could not be updated to reserve record versions; nothing was written",
+            ),
+            WriteError::ReadOnly => f.write_str("the store was opened read-only"),
         }
     }
 }
@@ -204,7 +316,8 @@ impl std::error::Error for WriteError {
         match self {
             WriteError::InvalidName(e) => Some(e),
             WriteError::Random(e) => Some(e),
-            WriteError::ValueTooLarge | WriteError::EncryptionFailed => None,
+            WriteError::Header(e) => Some(e),
+            WriteError::ValueTooLarge | WriteError::EncryptionFailed | WriteError::ReadOnly => None,
         }
     }
 }
@@ -213,7 +326,7 @@ impl From<ReadError> for io::Error {
     fn from(e: ReadError) -> io::Error {
         let kind = match e {
             ReadError::InvalidName(_) => io::ErrorKind::InvalidInput,
-            ReadError::AuthenticationFailed { .. } => io::ErrorKind::InvalidData,
+            _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }
@@ -224,6 +337,9 @@ impl From<WriteError> for io::Error {
         let kind = match e {
             WriteError::InvalidName(_) | WriteError::ValueTooLarge => io::ErrorKind::InvalidInput,
             WriteError::Random(_) | WriteError::EncryptionFailed => io::ErrorKind::Other,
+            WriteError::ReadOnly => io::ErrorKind::PermissionDenied,
+            WriteError::Header(OpenError::Io(ref inner)) => inner.kind(),
+            WriteError::Header(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -239,9 +355,12 @@ impl From<OpenError> for io::Error {
     fn from(e: OpenError) -> io::Error {
         match e {
             OpenError::Io(inner) => inner,
-            OpenError::Random(_) | OpenError::OutOfMemory | OpenError::KeyWrapFailed => {
-                io::Error::new(io::ErrorKind::Other, e)
-            }
+            OpenError::Random(_)
+            | OpenError::OutOfMemory
+            | OpenError::KeyWrapFailed
+            | OpenError::HeaderChanged
+            | OpenError::CounterExhausted
+            | OpenError::VersionsNotReserved => io::Error::new(io::ErrorKind::Other, e),
             OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
             OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
@@ -249,5 +368,138 @@ impl From<OpenError> for io::Error {
             }
             _ => io::Error::new(io::ErrorKind::InvalidData, e),
         }
+    }
+}
+
+/// Why a value could not be removed (format v2; version 1 stores fail a remove only with an
+/// invalid name or an inner-store error, passed up unchanged).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RemoveError {
+    /// The namespace or key breaks LDK's naming rules, or is reserved (kind `InvalidInput`).
+    InvalidName(InvalidName),
+    /// The header could not be updated to reserve a version for the removal; nothing was
+    /// removed.
+    Header(OpenError),
+    /// The removal happened, but compacting the namespace's removals then read a value that
+    /// failed a freshness or authentication check (kind `InvalidData`).
+    Freshness(ReadError),
+    /// The store was opened read-only (kind `PermissionDenied`); nothing was removed.
+    ReadOnly,
+}
+
+impl fmt::Display for RemoveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveError::InvalidName(e) => write!(f, "invalid name: {e}"),
+            RemoveError::Header(_) => f.write_str(
+                "the header could not be updated to reserve a version; nothing was removed",
+            ),
+            RemoveError::Freshness(e) => write!(f, "removed, then {e}"),
+            RemoveError::ReadOnly => f.write_str("the store was opened read-only"),
+        }
+    }
+}
+
+impl std::error::Error for RemoveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RemoveError::InvalidName(e) => Some(e),
+            RemoveError::Header(e) => Some(e),
+            RemoveError::Freshness(e) => Some(e),
+            RemoveError::ReadOnly => None,
+        }
+    }
+}
+
+impl From<RemoveError> for io::Error {
+    fn from(e: RemoveError) -> io::Error {
+        let kind = match e {
+            RemoveError::InvalidName(_) => io::ErrorKind::InvalidInput,
+            RemoveError::Header(OpenError::Io(ref inner)) => inner.kind(),
+            RemoveError::Header(_) => io::ErrorKind::Other,
+            RemoveError::Freshness(_) => io::ErrorKind::InvalidData,
+            RemoveError::ReadOnly => io::ErrorKind::PermissionDenied,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// Why a listing failed (format v2; version 1 stores fail a listing only with an invalid name
+/// or an inner-store error, passed up unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListError {
+    /// The namespace breaks LDK's naming rules, or is reserved (kind `InvalidInput`).
+    InvalidName(InvalidName),
+    /// The store encrypts names, and a name the inner store listed is not one this store made
+    /// (kind `InvalidData`): forged, moved from another place, or corrupted. Never skipped.
+    UndecodableName {
+        /// The stored primary namespace, as found.
+        stored_primary_namespace: String,
+        /// The stored secondary namespace, as found.
+        stored_secondary_namespace: String,
+        /// The stored key, as found.
+        stored_key: String,
+    },
+    /// A key this store wrote or read, and did not remove, is not in the listing: a deletion
+    /// behind the wrapper's back (kind `InvalidData`).
+    Missing {
+        /// Primary namespace listed.
+        primary_namespace: String,
+        /// Secondary namespace listed.
+        secondary_namespace: String,
+        /// The missing key (the smallest, if several are).
+        key: String,
+        /// The version this store knows the key had at least.
+        expected_version: u64,
+    },
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListError::InvalidName(e) => write!(f, "invalid name: {e}"),
+            ListError::UndecodableName {
+                stored_primary_namespace,
+                stored_secondary_namespace,
+                stored_key,
+            } => write!(
+                f,
+                "the inner store lists a name this store did not make: primary namespace \
+                 \"{stored_primary_namespace}\", secondary namespace \
+                 \"{stored_secondary_namespace}\", key \"{stored_key}\" (as stored)"
+            ),
+            ListError::Missing {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                expected_version,
+            } => write!(
+                f,
+                "deletion detected while listing primary namespace \"{primary_namespace}\", \
+                 secondary namespace \"{secondary_namespace}\": key \"{key}\" is absent, \
+                 expected version {expected_version} or later"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ListError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ListError::InvalidName(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ListError> for io::Error {
+    fn from(e: ListError) -> io::Error {
+        let kind = match e {
+            ListError::InvalidName(_) => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
     }
 }

@@ -9,6 +9,8 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::aead::{Cipher, OpenFailed, SealFailed};
 use crate::kdf::KdfParams;
 
+pub(crate) mod v2;
+
 /// The only format version this code writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
 

@@ -91,6 +91,7 @@ pub(crate) mod sealed {
         fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error>;
         fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error>;
         fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error>;
+        fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error>;
     }
 
     /// `list_all_keys` of one LDK version's synchronous migration trait.
@@ -118,5 +119,12 @@ pub(crate) mod sealed {
             p: &str,
             s: &str,
         ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static;
+        fn remove(
+            &self,
+            p: &str,
+            s: &str,
+            k: &str,
+            lazy: bool,
+        ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
     }
 }

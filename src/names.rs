@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+pub(crate) mod encrypted;
+
 /// LDK's longest namespace or key (`KVSTORE_NAMESPACE_KEY_MAX_LEN`, the same in every supported
 /// LDK version; each adapter's tests pin it).
 pub(crate) const KVSTORE_NAMESPACE_KEY_MAX_LEN: usize = 120;
@@ -41,6 +43,17 @@ pub enum InvalidName {
     },
     /// The primary namespace is the one this crate reserves for its header.
     Reserved,
+    /// The store encrypts names, and this name is longer than the 74 bytes whose encrypted
+    /// form fits LDK's 120 characters. Nothing was written or read.
+    TooLongToEncrypt {
+        /// Which name: "primary namespace", "secondary namespace" or "key".
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The name cipher refused to encrypt a name (it never does for a valid name; never a
+    /// name in clear instead).
+    EncryptionFailed,
 }
 
 impl fmt::Display for InvalidName {
@@ -58,6 +71,12 @@ impl fmt::Display for InvalidName {
                 f,
                 "the {what} holds a character outside [A-Za-z0-9_-]"
             ),
+            InvalidName::TooLongToEncrypt { what, len } => write!(
+                f,
+                "the {what} is {len} characters long, more than the {} allowed in a store that encrypts names",
+                encrypted::MAX_PLAIN_NAME_LEN
+            ),
+            InvalidName::EncryptionFailed => f.write_str("the name could not be encrypted"),
             InvalidName::Reserved => write!(
                 f,
                 "the primary namespace \"{RESERVED_PRIMARY_NAMESPACE}\" is reserved for the encrypted store's header"

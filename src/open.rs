@@ -18,13 +18,15 @@ use zeroize::Zeroizing;
 
 use crate::aead::Cipher;
 use crate::error::OpenError;
+use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{self, Header, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
 use crate::keys::RawKey;
 use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
 use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 use crate::rng::{self, RandomSource, SharedRandom};
-use crate::store::{EncryptedStore, Keys, StoreInfo};
+use crate::store::v2::{self as s2, V2};
+use crate::store::{EncryptedStore, Engine, Keys, StoreInfo};
 
 /// What unlocks a store.
 #[derive(Clone, Copy)]
@@ -37,24 +39,15 @@ pub(crate) enum Credential<'a> {
 /// synchronous store). Implemented by [`SyncIo`] and [`AsyncIo`] over the adapters' sealed
 /// per-version traits.
 pub(crate) trait HeaderIo {
-    fn read(
-        &self,
-        primary: &str,
-        secondary: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static;
-    fn write(
-        &self,
-        primary: &str,
-        secondary: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
-    fn list(
-        &self,
-        primary: &str,
-        secondary: &str,
-    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static;
+    /// Whether every future this returns is ready at once (a synchronous inner store).
+    const SYNC: bool;
+    /// The future of one inner call. It borrows nothing: the call was made when it was
+    /// created.
+    type Fut<T: Send + 'static>: Future<Output = Result<T, io::Error>> + Send + 'static;
+    fn read(&self, primary: &str, secondary: &str, key: &str) -> Self::Fut<Vec<u8>>;
+    fn write(&self, primary: &str, secondary: &str, key: &str, buf: Vec<u8>) -> Self::Fut<()>;
+    fn list(&self, primary: &str, secondary: &str) -> Self::Fut<Vec<String>>;
+    fn remove(&self, primary: &str, secondary: &str, key: &str, lazy: bool) -> Self::Fut<()>;
 }
 
 /// A synchronous inner store of LDK version `M`, seen as [`HeaderIo`].
@@ -67,29 +60,19 @@ impl<'a, S: InnerStore<M> + ?Sized, M> SyncIo<'a, S, M> {
 }
 
 impl<S: InnerStore<M> + ?Sized, M> HeaderIo for SyncIo<'_, S, M> {
-    fn read(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+    const SYNC: bool = true;
+    type Fut<T: Send + 'static> = core::future::Ready<Result<T, io::Error>>;
+    fn read(&self, p: &str, s: &str, k: &str) -> Self::Fut<Vec<u8>> {
         core::future::ready(sealed::SyncIo::<M>::read(self.0, p, s, k))
     }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Self::Fut<()> {
         core::future::ready(sealed::SyncIo::<M>::write(self.0, p, s, k, buf))
     }
-    fn list(
-        &self,
-        p: &str,
-        s: &str,
-    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+    fn list(&self, p: &str, s: &str) -> Self::Fut<Vec<String>> {
         core::future::ready(sealed::SyncIo::<M>::list(self.0, p, s))
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Self::Fut<()> {
+        core::future::ready(sealed::SyncIo::<M>::remove(self.0, p, s, k, lazy))
     }
 }
 
@@ -102,30 +85,24 @@ impl<'a, S: AsyncInnerStore<M> + ?Sized, M> AsyncIo<'a, S, M> {
     }
 }
 
+type BoxedFut<T> = core::pin::Pin<Box<dyn Future<Output = Result<T, io::Error>> + Send>>;
+
 impl<S: AsyncInnerStore<M> + ?Sized, M> HeaderIo for AsyncIo<'_, S, M> {
-    fn read(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
-        sealed::AsyncIo::<M>::read(self.0, p, s, k)
+    const SYNC: bool = false;
+    // Boxed: the inner store's future type names the call's borrowed arguments, although it
+    // holds none of them (it is `'static`); erasing it lets it outlive them.
+    type Fut<T: Send + 'static> = BoxedFut<T>;
+    fn read(&self, p: &str, s: &str, k: &str) -> Self::Fut<Vec<u8>> {
+        Box::pin(sealed::AsyncIo::<M>::read(self.0, p, s, k))
     }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        sealed::AsyncIo::<M>::write(self.0, p, s, k, buf)
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Self::Fut<()> {
+        Box::pin(sealed::AsyncIo::<M>::write(self.0, p, s, k, buf))
     }
-    fn list(
-        &self,
-        p: &str,
-        s: &str,
-    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
-        sealed::AsyncIo::<M>::list(self.0, p, s)
+    fn list(&self, p: &str, s: &str) -> Self::Fut<Vec<String>> {
+        Box::pin(sealed::AsyncIo::<M>::list(self.0, p, s))
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Self::Fut<()> {
+        Box::pin(sealed::AsyncIo::<M>::remove(self.0, p, s, k, lazy))
     }
 }
 
@@ -153,6 +130,10 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
 pub struct OpenOptions {
     rng: SharedRandom,
     max_kdf_memory_kib: u32,
+    format_v2: bool,
+    encrypt_names: bool,
+    pad_values: bool,
+    read_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -160,15 +141,30 @@ impl Default for OpenOptions {
         OpenOptions {
             rng: rng::os(),
             max_kdf_memory_kib: KdfParams::CEILING_MEMORY_KIB,
+            format_v2: false,
+            encrypt_names: false,
+            pad_values: false,
+            read_only: false,
         }
     }
 }
 
 impl fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenOptions")
-            .field("max_kdf_memory_kib", &self.max_kdf_memory_kib)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("OpenOptions");
+        d.field("max_kdf_memory_kib", &self.max_kdf_memory_kib);
+        // The format options appear only when set, so the default reads as before.
+        for (name, on) in [
+            ("format_v2", self.format_v2),
+            ("encrypt_names", self.encrypt_names),
+            ("pad_values", self.pad_values),
+            ("read_only", self.read_only),
+        ] {
+            if on {
+                d.field(name, &on);
+            }
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -192,6 +188,27 @@ fn derive_kek(
         }
         (Protection::RawKey, Credential::Key(k)) => {
             format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
+        }
+        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
+        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
+    }
+}
+
+/// The KEK of a v2 header (the v2 labels: a v1 and a v2 header never share a KEK).
+fn derive_kek_v2(
+    protection: &Protection,
+    salt: &[u8; SALT_LEN],
+    cred: Credential<'_>,
+) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+    match (protection, cred) {
+        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
+            kdf::argon2id(params, p, &f2::passphrase_salt(salt)).map_err(|e| match e {
+                DeriveError::OutOfMemory => OpenError::OutOfMemory,
+                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
+            })
+        }
+        (Protection::RawKey, Credential::Key(k)) => {
+            f2::raw_kek(k.bytes(), salt).ok_or(OpenError::KeyWrapFailed)
         }
         (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
         (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
@@ -225,6 +242,44 @@ impl OpenOptions {
     /// [`KdfParams::default`] needs 65,536 KiB.
     pub fn max_kdf_memory_kib(mut self, kib: u32) -> Self {
         self.max_kdf_memory_kib = kib.min(KdfParams::CEILING_MEMORY_KIB);
+        self
+    }
+
+    /// `create` makes a format version 2 store (docs/FORMAT.md, part 2): every record carries a
+    /// version from a counter in the header, and the open store refuses rollback, deletion
+    /// and resurrection of the values it has written or read (`ReadError::Rollback`,
+    /// `Missing`, `Resurrected`). Opening needs no option: the header says which format a
+    /// store has, and version 1 stores keep opening as version 1.
+    pub fn format_v2(mut self) -> Self {
+        self.format_v2 = true;
+        self
+    }
+
+    /// `create` makes a version 2 store whose namespaces and keys are encrypted (AES-256-SIV,
+    /// base64url) before they reach the inner store; `list` decodes them. Names of up to 74
+    /// bytes fit (LDK's and ldk-node's all do); longer ones are refused with
+    /// [`InvalidName::TooLongToEncrypt`](crate::InvalidName::TooLongToEncrypt). Implies
+    /// [`format_v2`](Self::format_v2); recorded in the header for the life of the store.
+    pub fn encrypt_names(mut self) -> Self {
+        self.format_v2 = true;
+        self.encrypt_names = true;
+        self
+    }
+
+    /// `create` makes a version 2 store that pads every value (Padmé: at most 12 % more,
+    /// usually far less) so that stored sizes reveal only a size bucket. Implies
+    /// [`format_v2`](Self::format_v2); recorded in the header for the life of the store.
+    pub fn pad_values(mut self) -> Self {
+        self.format_v2 = true;
+        self.pad_values = true;
+        self
+    }
+
+    /// `open` a version 2 store without ever writing to it (no header write, writes and removes
+    /// refused with `PermissionDenied`), for a tool that inspects a store while its node runs.
+    /// A read-only instance raises no false alarm when the writer removes a key it read.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 
@@ -267,6 +322,136 @@ impl OpenOptions {
         .map_err(|_| OpenError::KeyWrapFailed)
     }
 
+    /// The protection a new header gets for `cred`.
+    fn protection_for(
+        &self,
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<Protection, OpenError> {
+        let protection = match (cred, params) {
+            (Credential::Passphrase(p), Some(params)) => {
+                if p.is_empty() {
+                    return Err(OpenError::EmptyPassphrase);
+                }
+                Protection::Passphrase(params)
+            }
+            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
+            (Credential::Key(_), _) => Protection::RawKey,
+        };
+        self.check_memory(&protection)?;
+        Ok(protection)
+    }
+
+    /// A v2 header with a new credential block for `cred` (new salt, wrap nonce and hk) over
+    /// `state` and `secrets`.
+    pub(crate) fn seal_v2(
+        &self,
+        store_id: [u8; STORE_ID_LEN],
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+        state: State,
+        secrets: &Secrets,
+    ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
+        let protection = self.protection_for(cred, params)?;
+        let salt = fill::<SALT_LEN>(&*self.rng)?;
+        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
+        let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
+        self.rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
+        let secrets_nonce = fill::<NONCE_LEN>(&*self.rng)?;
+        let kek = derive_kek_v2(&protection, &salt, cred)?;
+        let h = HeaderV2::seal(
+            protection,
+            salt,
+            store_id,
+            wrap_nonce,
+            &kek,
+            &hk,
+            state,
+            secrets_nonce,
+            secrets,
+        )
+        .map_err(|_| OpenError::KeyWrapFailed)?;
+        Ok((h, hk))
+    }
+
+    /// A new v2 store: header (versions 1 to 65,536 reserved in it) and state.
+    fn new_v2(
+        &self,
+        cred: Credential<'_>,
+        params: Option<KdfParams>,
+    ) -> Result<(Vec<u8>, Arc<V2>), OpenError> {
+        let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
+        let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        self.rng
+            .fill(&mut data_key[..])
+            .map_err(OpenError::Random)?;
+        let name_key = if self.encrypt_names {
+            let mut k = Zeroizing::new([0u8; f2::NAME_KEY_LEN]);
+            self.rng.fill(&mut k[..]).map_err(OpenError::Random)?;
+            Some(k)
+        } else {
+            None
+        };
+        let mut options = 0;
+        if self.encrypt_names {
+            options |= f2::OPT_NAMES;
+        }
+        if self.pad_values {
+            options |= f2::OPT_PADDING;
+        }
+        let limit = 1 + s2::BLOCK;
+        let state = State {
+            options,
+            header_seq: 1,
+            version_limit: limit,
+            key_ids: vec![0],
+        };
+        let secrets = Secrets {
+            data_keys: vec![data_key],
+            name_key,
+        };
+        let (header, hk) = self.seal_v2(store_id, cred, params, state, &secrets)?;
+        let bytes = header.to_bytes();
+        let v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        Ok((bytes, Arc::new(v2)))
+    }
+
+    /// Unlocks v2 header bytes (reading steps 4 to 13). A writable instance then reserves the
+    /// first block of versions in one header write; a read-only one writes nothing.
+    async fn unlock_v2<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        bytes: &[u8],
+        cred: Credential<'_>,
+    ) -> Result<Arc<V2>, OpenError> {
+        let header = HeaderV2::parse(bytes).map_err(parse_error)?;
+        self.check_memory(&header.protection)?;
+        let kek = derive_kek_v2(&header.protection, &header.salt, cred)?;
+        let hk = header.unwrap_hk(&kek).ok_or(match cred {
+            Credential::Passphrase(_) => OpenError::WrongPassphrase,
+            Credential::Key(_) => OpenError::WrongKey,
+        })?;
+        let secrets = header
+            .open_secrets(&hk)
+            .ok_or(OpenError::HeaderAuthenticationFailed)?;
+        if header.state.options & f2::OPT_ANCHORED != 0 {
+            return Err(OpenError::AnchorRequired);
+        }
+        let rng = Arc::clone(&self.rng);
+        let limit = header.state.version_limit;
+        if self.read_only {
+            return Ok(Arc::new(V2::new(
+                header, hk, secrets, rng, true, limit, limit,
+            )?));
+        }
+        let reserved = V2::reservation_after(&header, &hk, &secrets, &rng)?;
+        write_bytes(io, reserved.to_bytes()).await?;
+        let until = reserved.state.version_limit;
+        Ok(Arc::new(V2::new(
+            reserved, hk, secrets, rng, false, limit, until,
+        )?))
+    }
+
     /// A new header and data key.
     fn new_header(
         &self,
@@ -282,21 +467,20 @@ impl OpenOptions {
         Ok((header, data_key))
     }
 
-    fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Arc<Keys> {
-        Arc::new(Keys {
+    fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Engine {
+        Engine::V1(Arc::new(Keys {
             cipher: Cipher::new(&data_key),
             data_key,
             store_id: header.store_id,
             key_id: header.key_id,
             rng: Arc::clone(&self.rng),
             header: Mutex::new(header),
-        })
+        }))
     }
 
     /// Unlocks header bytes read from the inner store (`None`: there was no header).
-    fn unlock(&self, bytes: Option<Vec<u8>>, cred: Credential<'_>) -> Result<Arc<Keys>, OpenError> {
-        let bytes = bytes.ok_or(OpenError::NotInitialized)?;
-        let header = parse_header(&bytes)?;
+    fn unlock(&self, bytes: &[u8], cred: Credential<'_>) -> Result<Engine, OpenError> {
+        let header = parse_header(bytes)?;
         self.check_memory(&header.protection)?;
         let kek = derive_kek(&header.protection, &header.salt, cred)?;
         let data_key = header.unwrap_key(&kek).ok_or(match cred {
@@ -314,11 +498,16 @@ impl OpenOptions {
         cred: Credential<'_>,
         params: Option<KdfParams>,
         refuse_data: impl Future<Output = Result<(), OpenError>>,
-    ) -> Result<Arc<Keys>, OpenError> {
+    ) -> Result<Engine, OpenError> {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
         refuse_data.await?;
+        if self.format_v2 {
+            let (bytes, v2) = self.new_v2(cred, params)?;
+            write_bytes(io, bytes).await?;
+            return Ok(Engine::V2(v2));
+        }
         let (header, data_key) = self.new_header(cred, params)?;
         write_header(io, &header).await?;
         Ok(self.keys(header, data_key))
@@ -329,9 +518,12 @@ impl OpenOptions {
         &self,
         io: &IO,
         cred: Credential<'_>,
-    ) -> Result<Arc<Keys>, OpenError> {
-        let bytes = read_header(io).await?;
-        self.unlock(bytes, cred)
+    ) -> Result<Engine, OpenError> {
+        let bytes = read_header(io).await?.ok_or(OpenError::NotInitialized)?;
+        if is_v2(&bytes) {
+            return Ok(Engine::V2(self.unlock_v2(io, &bytes, cred).await?));
+        }
+        self.unlock(&bytes, cred)
     }
 
     /// See [`EncryptedStore::create`].
@@ -343,8 +535,8 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
         let io = SyncIo::new(&inner);
-        let keys = complete(self.do_create(&io, cred, Some(params), refuse_existing_data(&io)))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_create(&io, cred, Some(params), refuse_existing_data(&io)))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// See [`EncryptedStore::create_with_key`].
@@ -355,8 +547,8 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let io = SyncIo::new(&inner);
         let cred = Credential::Key(key);
-        let keys = complete(self.do_create(&io, cred, None, refuse_existing_data(&io)))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_create(&io, cred, None, refuse_existing_data(&io)))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// See [`EncryptedStore::create_in_empty`].
@@ -368,8 +560,8 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
         let refuse = refuse_any_data::<M, S>(&inner);
-        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params), refuse))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params), refuse))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// See [`EncryptedStore::create_with_key_in_empty`].
@@ -380,8 +572,8 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Key(key);
         let refuse = refuse_any_data::<M, S>(&inner);
-        let keys = complete(self.do_create(&SyncIo::new(&inner), cred, None, refuse))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_create(&SyncIo::new(&inner), cred, None, refuse))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// See [`EncryptedStore::open`].
@@ -391,8 +583,8 @@ impl OpenOptions {
         passphrase: &[u8],
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
-        let keys = complete(self.do_open(&SyncIo::new(&inner), cred))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_open(&SyncIo::new(&inner), cred))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// See [`EncryptedStore::open_with_key`].
@@ -401,8 +593,8 @@ impl OpenOptions {
         inner: S,
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let keys = complete(self.do_open(&SyncIo::new(&inner), Credential::Key(key)))?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = complete(self.do_open(&SyncIo::new(&inner), Credential::Key(key)))?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// [`create`](Self::create) over an asynchronous-only inner store. The Argon2id derivation
@@ -415,10 +607,10 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
         let io = AsyncIo::new(&inner);
-        let keys = self
+        let engine = self
             .do_create(&io, cred, Some(params), refuse_existing_data(&io))
             .await?;
-        Ok(EncryptedStore { inner, keys })
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// [`open`](Self::open) over an asynchronous-only inner store. The Argon2id derivation runs
@@ -429,8 +621,8 @@ impl OpenOptions {
         passphrase: &[u8],
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
-        let keys = self.do_open(&AsyncIo::new(&inner), cred).await?;
-        Ok(EncryptedStore { inner, keys })
+        let engine = self.do_open(&AsyncIo::new(&inner), cred).await?;
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// [`create_with_key`](Self::create_with_key) over an asynchronous-only inner store.
@@ -441,10 +633,10 @@ impl OpenOptions {
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Key(key);
         let io = AsyncIo::new(&inner);
-        let keys = self
+        let engine = self
             .do_create(&io, cred, None, refuse_existing_data(&io))
             .await?;
-        Ok(EncryptedStore { inner, keys })
+        Ok(EncryptedStore { inner, engine })
     }
 
     /// [`open_with_key`](Self::open_with_key) over an asynchronous-only inner store.
@@ -453,10 +645,10 @@ impl OpenOptions {
         inner: S,
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let keys = self
+        let engine = self
             .do_open(&AsyncIo::new(&inner), Credential::Key(key))
             .await?;
-        Ok(EncryptedStore { inner, keys })
+        Ok(EncryptedStore { inner, engine })
     }
 }
 
@@ -485,14 +677,25 @@ pub(crate) const WELL_KNOWN_NAMESPACES: [(&str, &str); 14] = [
     ("static_invoices", ""),
 ];
 
-fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
-    Header::parse(bytes).map_err(|e| match e {
+fn parse_error(e: format::HeaderParseError) -> OpenError {
+    match e {
         format::HeaderParseError::Corrupt(reason) => OpenError::CorruptHeader { reason },
         format::HeaderParseError::UnsupportedVersion(version) => {
             OpenError::UnsupportedVersion { version }
         }
         format::HeaderParseError::KdfOutOfBounds => OpenError::KdfParamsOutOfBounds,
-    })
+    }
+}
+
+fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
+    Header::parse(bytes).map_err(parse_error)
+}
+
+/// Whether header bytes are read by part 2 of docs/FORMAT.md: the magic, then version byte 2.
+/// Anything else goes to the v1 reader, which refuses a bad magic, a missing version byte or
+/// an unknown version in that order.
+fn is_v2(bytes: &[u8]) -> bool {
+    bytes.get(..8) == Some(&format::MAGIC[..]) && bytes.get(8) == Some(&f2::VERSION)
 }
 
 fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
@@ -515,11 +718,15 @@ async fn read_header<IO: HeaderIo>(io: &IO) -> Result<Option<Vec<u8>>, OpenError
 }
 
 async fn write_header<IO: HeaderIo>(io: &IO, header: &Header) -> Result<(), OpenError> {
+    write_bytes(io, header.to_bytes().to_vec()).await
+}
+
+pub(crate) async fn write_bytes<IO: HeaderIo>(io: &IO, bytes: Vec<u8>) -> Result<(), OpenError> {
     io.write(
         RESERVED_PRIMARY_NAMESPACE,
         HEADER_SECONDARY_NAMESPACE,
         HEADER_KEY,
-        header.to_bytes().to_vec(),
+        bytes,
     )
     .await
     .map_err(OpenError::Io)
@@ -654,29 +861,52 @@ impl<S> EncryptedStore<S> {
         self.rewrap(&SyncIo::new(&self.inner), Credential::Key(new_key), None)
     }
 
-    /// The one body of every credential change: a new header for the same data key, written in
-    /// one inner write under the header lock (so concurrent changes land in one order).
+    /// The one body of every credential change: a new header for the same data keys, written
+    /// in one inner write under the header lock (so concurrent changes land in one order).
     fn rewrap<IO: HeaderIo>(
         &self,
         io: &IO,
         cred: Credential<'_>,
         params: Option<KdfParams>,
     ) -> Result<(), OpenError> {
-        let opts = OpenOptions {
-            rng: Arc::clone(&self.keys.rng),
-            ..OpenOptions::default()
-        };
-        let header = opts.wrap(
-            self.keys.store_id,
-            self.keys.key_id,
-            &self.keys.data_key,
-            cred,
-            params,
-        )?;
-        let mut current = self.keys.header.lock().unwrap_or_else(|p| p.into_inner());
-        complete(write_header(io, &header))?;
-        *current = header;
-        Ok(())
+        match &self.engine {
+            Engine::V1(keys) => {
+                let opts = OpenOptions {
+                    rng: Arc::clone(&keys.rng),
+                    ..OpenOptions::default()
+                };
+                let header = opts.wrap(keys.store_id, keys.key_id, &keys.data_key, cred, params)?;
+                let mut current = keys.header.lock().unwrap_or_else(|p| p.into_inner());
+                complete(write_header(io, &header))?;
+                *current = header;
+                Ok(())
+            }
+            Engine::V2(v2) => {
+                if v2.read_only {
+                    return Err(OpenError::Io(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "the store was opened read-only",
+                    )));
+                }
+                let opts = OpenOptions {
+                    rng: Arc::clone(&v2.rng),
+                    ..OpenOptions::default()
+                };
+                let mut c = v2.counter();
+                let stored = complete(read_header(io))?;
+                if stored.as_deref() != Some(&c.header.to_bytes()[..]) {
+                    return Err(OpenError::HeaderChanged);
+                }
+                let limit = c.header.state.version_limit;
+                let state = s2::header_state(&c.header, limit)?;
+                let (header, hk) =
+                    opts.seal_v2(c.header.store_id, cred, params, state, &v2.secrets)?;
+                complete(write_bytes(io, header.to_bytes()))?;
+                c.header = header;
+                c.hk = hk;
+                Ok(())
+            }
+        }
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without
@@ -686,6 +916,10 @@ impl<S> EncryptedStore<S> {
         S: InnerStore<M>,
     {
         let bytes = complete(read_header(&SyncIo::new(inner)))?.ok_or(OpenError::NotInitialized)?;
+        if is_v2(&bytes) {
+            let h = HeaderV2::parse(&bytes).map_err(parse_error)?;
+            return Ok(StoreInfo::of_v2(&h));
+        }
         Ok(StoreInfo::of(&parse_header(&bytes)?))
     }
 }

@@ -13,8 +13,11 @@ use crate::format::{self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN,
 use crate::names;
 use crate::rng::SharedRandom;
 
+pub(crate) mod v2;
+
 /// Public facts about a store, read from its header. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreInfo {
     /// Format version of the header and records.
     pub format_version: u8,
@@ -22,8 +25,18 @@ pub struct StoreInfo {
     pub protection: Protection,
     /// The store's random identity, bound into every record's associated data.
     pub store_id: [u8; 16],
-    /// Identifier of the data key that seals records.
+    /// Identifier of the data key that seals new records.
     pub key_id: u32,
+    /// Identifiers of every data key in the header (version 1: the one key).
+    pub key_ids: Vec<u32>,
+    /// Version 2: namespaces and keys are encrypted before they reach the inner store.
+    pub names_encrypted: bool,
+    /// Version 2: values are padded to a Padmé size bucket.
+    pub values_padded: bool,
+    /// Version 2: the header's sequence number (0 for version 1).
+    pub header_seq: u64,
+    /// Version 2: every record version used so far is below this (0 for version 1).
+    pub version_limit: u64,
 }
 
 impl StoreInfo {
@@ -33,8 +46,34 @@ impl StoreInfo {
             protection: h.protection,
             store_id: h.store_id,
             key_id: h.key_id,
+            key_ids: vec![h.key_id],
+            names_encrypted: false,
+            values_padded: false,
+            header_seq: 0,
+            version_limit: 0,
         }
     }
+
+    pub(crate) fn of_v2(h: &format::v2::HeaderV2) -> StoreInfo {
+        let o = h.state.options;
+        StoreInfo {
+            format_version: format::v2::VERSION,
+            protection: h.protection,
+            store_id: h.store_id,
+            key_id: h.state.current_key_id().unwrap_or(0),
+            key_ids: h.state.key_ids.clone(),
+            names_encrypted: o & format::v2::OPT_NAMES != 0,
+            values_padded: o & format::v2::OPT_PADDING != 0,
+            header_seq: h.state.header_seq,
+            version_limit: h.state.version_limit,
+        }
+    }
+}
+
+/// Which format an open store speaks.
+pub(crate) enum Engine {
+    V1(Arc<Keys>),
+    V2(Arc<v2::V2>),
 }
 
 /// The keys and identity of an open store, shared by the store and its in-flight futures.
@@ -107,14 +146,15 @@ impl Keys {
 /// It has every auto trait `S` has (`Send`, `Sync`, `Unpin`, `UnwindSafe`, `RefUnwindSafe`).
 pub struct EncryptedStore<S> {
     pub(crate) inner: S,
-    pub(crate) keys: Arc<Keys>,
+    pub(crate) engine: Engine,
 }
 
 impl<S> fmt::Debug for EncryptedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = self.info();
         f.debug_struct("EncryptedStore")
-            .field("store_id", &Hex(&self.keys.store_id))
-            .field("key_id", &self.keys.key_id)
+            .field("store_id", &Hex(&info.store_id))
+            .field("key_id", &info.key_id)
             .finish_non_exhaustive()
     }
 }
@@ -139,7 +179,12 @@ impl<S> EncryptedStore<S> {
 
     /// Public facts about this store (format version, protection and KDF costs, identity).
     pub fn info(&self) -> StoreInfo {
-        StoreInfo::of(&self.keys.header.lock().unwrap_or_else(|p| p.into_inner()))
+        match &self.engine {
+            Engine::V1(keys) => {
+                StoreInfo::of(&keys.header.lock().unwrap_or_else(|p| p.into_inner()))
+            }
+            Engine::V2(v2) => StoreInfo::of_v2(&v2.counter().header),
+        }
     }
 }
 

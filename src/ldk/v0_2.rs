@@ -14,7 +14,9 @@ use crate::error::ReadError;
 use crate::ldk::{sealed, V0_2};
 use crate::memory::MemoryStore;
 use crate::names;
-use crate::store::{without_reserved, EncryptedStore, SharedStore};
+use crate::open::{AsyncIo, SyncIo};
+use crate::store::v2::complete_io;
+use crate::store::{without_reserved, EncryptedStore, Engine, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
@@ -25,6 +27,9 @@ impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
     }
     fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
         KVStoreSync::list(self, p, s)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
+        KVStoreSync::remove(self, p, s, k, lazy)
     }
 }
 
@@ -59,6 +64,15 @@ impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_2> for S {
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
         KVStore::list(self, p, s)
     }
+    fn remove(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        KVStore::remove(self, p, s, k, lazy)
+    }
 }
 
 impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
@@ -68,14 +82,19 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> Result<Vec<u8>, io::Error> {
+        let keys = match &self.engine {
+            Engine::V1(keys) => keys,
+            Engine::V2(v2) => {
+                let io = SyncIo::<S, V0_2>::new(&self.inner);
+                return complete_io(v2.read(&io, primary_namespace, secondary_namespace, key));
+            }
+        };
         names::check_key(primary_namespace, secondary_namespace, key)
             .map_err(ReadError::InvalidName)?;
         let rec = self
             .inner
             .read(primary_namespace, secondary_namespace, key)?;
-        Ok(self
-            .keys
-            .open(primary_namespace, secondary_namespace, key, rec)?)
+        Ok(keys.open(primary_namespace, secondary_namespace, key, rec)?)
     }
 
     fn write(
@@ -85,9 +104,14 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let rec = self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)?;
+        let keys = match &self.engine {
+            Engine::V1(keys) => keys,
+            Engine::V2(v2) => {
+                let io = SyncIo::<S, V0_2>::new(&self.inner);
+                return v2.write_sync(&io, primary_namespace, secondary_namespace, key, buf);
+            }
+        };
+        let rec = keys.seal(primary_namespace, secondary_namespace, key, buf)?;
         self.inner
             .write(primary_namespace, secondary_namespace, key, rec)
     }
@@ -99,6 +123,10 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> Result<(), io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = SyncIo::<S, V0_2>::new(&self.inner);
+            return v2.remove_sync(&io, primary_namespace, secondary_namespace, key, lazy);
+        }
         names::check_key(primary_namespace, secondary_namespace, key)?;
         self.inner
             .remove(primary_namespace, secondary_namespace, key, lazy)
@@ -109,6 +137,10 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> Result<Vec<String>, io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = SyncIo::<S, V0_2>::new(&self.inner);
+            return complete_io(v2.list(&io, primary_namespace, secondary_namespace, true));
+        }
         names::check_namespace(primary_namespace, secondary_namespace)?;
         self.inner.list(primary_namespace, secondary_namespace)
     }
@@ -117,6 +149,9 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
 impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
         let mut all = self.inner.list_all_keys()?;
+        if let Engine::V2(v2) = &self.engine {
+            return Ok(v2.decode_all(all)?);
+        }
         without_reserved(&mut all);
         Ok(all)
     }
@@ -133,11 +168,17 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> AsyncResult<'static, Vec<u8>, io::Error> {
+        let keys = match &self.engine {
+            Engine::V1(keys) => Arc::clone(keys),
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_2>::new(&self.inner);
+                return Box::pin(v2.read(&io, primary_namespace, secondary_namespace, key));
+            }
+        };
         if let Err(e) = names::check_key(primary_namespace, secondary_namespace, key) {
             return ready(Err(ReadError::InvalidName(e).into()));
         }
         let fut = self.inner.read(primary_namespace, secondary_namespace, key);
-        let keys = Arc::clone(&self.keys);
         let (p, s, k) = (
             primary_namespace.to_owned(),
             secondary_namespace.to_owned(),
@@ -158,10 +199,14 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> AsyncResult<'static, (), io::Error> {
-        match self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)
-        {
+        let keys = match &self.engine {
+            Engine::V1(keys) => keys,
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_2>::new(&self.inner);
+                return Box::pin(v2.write(&io, primary_namespace, secondary_namespace, key, buf));
+            }
+        };
+        match keys.seal(primary_namespace, secondary_namespace, key, buf) {
             Ok(rec) => self
                 .inner
                 .write(primary_namespace, secondary_namespace, key, rec),
@@ -176,6 +221,16 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> AsyncResult<'static, (), io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = AsyncIo::<S, V0_2>::new(&self.inner);
+            return Box::pin(v2.remove_async(
+                &io,
+                primary_namespace,
+                secondary_namespace,
+                key,
+                lazy,
+            ));
+        }
         match names::check_key(primary_namespace, secondary_namespace, key) {
             Ok(()) => self
                 .inner
@@ -189,6 +244,10 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> AsyncResult<'static, Vec<String>, io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = AsyncIo::<S, V0_2>::new(&self.inner);
+            return Box::pin(v2.list(&io, primary_namespace, secondary_namespace, true));
+        }
         match names::check_namespace(primary_namespace, secondary_namespace) {
             Ok(()) => self.inner.list(primary_namespace, secondary_namespace),
             Err(e) => ready(Err(e.into())),

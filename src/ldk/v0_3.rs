@@ -27,7 +27,9 @@ use crate::error::ReadError;
 use crate::ldk::{sealed, V0_3};
 use crate::memory::MemoryStore;
 use crate::names;
-use crate::store::{without_reserved, EncryptedStore, SharedStore};
+use crate::open::{AsyncIo, SyncIo};
+use crate::store::v2::{complete_io, V2};
+use crate::store::{without_reserved, EncryptedStore, Engine, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
@@ -38,6 +40,9 @@ impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
     }
     fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
         KVStoreSync::list(self, p, s)
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
+        KVStoreSync::remove(self, p, s, k, lazy)
     }
 }
 
@@ -72,6 +77,15 @@ impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_3> for S {
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
         KVStore::list(self, p, s)
     }
+    fn remove(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        KVStore::remove(self, p, s, k, lazy)
+    }
 }
 
 impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
@@ -81,14 +95,19 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> Result<Vec<u8>, io::Error> {
+        let keys = match &self.engine {
+            Engine::V1(keys) => keys,
+            Engine::V2(v2) => {
+                let io = SyncIo::<S, V0_3>::new(&self.inner);
+                return complete_io(v2.read(&io, primary_namespace, secondary_namespace, key));
+            }
+        };
         names::check_key(primary_namespace, secondary_namespace, key)
             .map_err(ReadError::InvalidName)?;
         let rec = self
             .inner
             .read(primary_namespace, secondary_namespace, key)?;
-        Ok(self
-            .keys
-            .open(primary_namespace, secondary_namespace, key, rec)?)
+        Ok(keys.open(primary_namespace, secondary_namespace, key, rec)?)
     }
 
     fn write(
@@ -98,9 +117,14 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let rec = self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)?;
+        let keys = match &self.engine {
+            Engine::V1(keys) => keys,
+            Engine::V2(v2) => {
+                let io = SyncIo::<S, V0_3>::new(&self.inner);
+                return v2.write_sync(&io, primary_namespace, secondary_namespace, key, buf);
+            }
+        };
+        let rec = keys.seal(primary_namespace, secondary_namespace, key, buf)?;
         self.inner
             .write(primary_namespace, secondary_namespace, key, rec)
     }
@@ -112,6 +136,10 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> Result<(), io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = SyncIo::<S, V0_3>::new(&self.inner);
+            return v2.remove_sync(&io, primary_namespace, secondary_namespace, key, lazy);
+        }
         names::check_key(primary_namespace, secondary_namespace, key)?;
         self.inner
             .remove(primary_namespace, secondary_namespace, key, lazy)
@@ -122,6 +150,10 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> Result<Vec<String>, io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let io = SyncIo::<S, V0_3>::new(&self.inner);
+            return complete_io(v2.list(&io, primary_namespace, secondary_namespace, true));
+        }
         names::check_namespace(primary_namespace, secondary_namespace)?;
         self.inner.list(primary_namespace, secondary_namespace)
     }
@@ -134,18 +166,31 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + 'static + MaybeSend {
-        let fut = names::check_key(primary_namespace, secondary_namespace, key)
-            .map(|()| self.inner.read(primary_namespace, secondary_namespace, key))
-            .map_err(|e| io::Error::from(ReadError::InvalidName(e)));
-        let keys = Arc::clone(&self.keys);
-        let (p, s, k) = (
-            primary_namespace.to_owned(),
-            secondary_namespace.to_owned(),
-            key.to_owned(),
-        );
+        let branch = match &self.engine {
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_3>::new(&self.inner);
+                Err(v2.read(&io, primary_namespace, secondary_namespace, key))
+            }
+            Engine::V1(keys) => {
+                let fut = names::check_key(primary_namespace, secondary_namespace, key)
+                    .map(|()| self.inner.read(primary_namespace, secondary_namespace, key))
+                    .map_err(|e| io::Error::from(ReadError::InvalidName(e)));
+                let names = (
+                    primary_namespace.to_owned(),
+                    secondary_namespace.to_owned(),
+                    key.to_owned(),
+                );
+                Ok((fut, Arc::clone(keys), names))
+            }
+        };
         async move {
-            let rec = fut?.await?;
-            Ok(keys.open(&p, &s, &k, rec)?)
+            match branch {
+                Err(v2) => v2.await,
+                Ok((fut, keys, (p, s, k))) => {
+                    let rec = fut?.await?;
+                    Ok(keys.open(&p, &s, &k, rec)?)
+                }
+            }
         }
     }
 
@@ -158,15 +203,25 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
-        let fut = self
-            .keys
-            .seal(primary_namespace, secondary_namespace, key, buf)
-            .map(|rec| {
-                self.inner
-                    .write(primary_namespace, secondary_namespace, key, rec)
-            })
-            .map_err(io::Error::from);
-        async move { fut?.await }
+        let branch = match &self.engine {
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_3>::new(&self.inner);
+                Err(v2.write(&io, primary_namespace, secondary_namespace, key, buf))
+            }
+            Engine::V1(keys) => Ok(keys
+                .seal(primary_namespace, secondary_namespace, key, buf)
+                .map(|rec| {
+                    self.inner
+                        .write(primary_namespace, secondary_namespace, key, rec)
+                })
+                .map_err(io::Error::from)),
+        };
+        async move {
+            match branch {
+                Err(v2) => v2.await,
+                Ok(fut) => fut?.await,
+            }
+        }
     }
 
     fn remove(
@@ -176,13 +231,26 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
-        let fut = names::check_key(primary_namespace, secondary_namespace, key)
-            .map(|()| {
-                self.inner
-                    .remove(primary_namespace, secondary_namespace, key, lazy)
-            })
-            .map_err(io::Error::from);
-        async move { fut?.await }
+        let branch = match &self.engine {
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_3>::new(&self.inner);
+                Err(v2.remove_async(&io, primary_namespace, secondary_namespace, key, lazy))
+            }
+            Engine::V1(_) => Ok(
+                names::check_key(primary_namespace, secondary_namespace, key)
+                    .map(|()| {
+                        self.inner
+                            .remove(primary_namespace, secondary_namespace, key, lazy)
+                    })
+                    .map_err(io::Error::from),
+            ),
+        };
+        async move {
+            match branch {
+                Err(v2) => v2.await,
+                Ok(fut) => fut?.await,
+            }
+        }
     }
 
     fn list(
@@ -190,16 +258,32 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + 'static + MaybeSend {
-        let fut = names::check_namespace(primary_namespace, secondary_namespace)
-            .map(|()| self.inner.list(primary_namespace, secondary_namespace))
-            .map_err(io::Error::from);
-        async move { fut?.await }
+        let branch = match &self.engine {
+            Engine::V2(v2) => {
+                let io = AsyncIo::<S, V0_3>::new(&self.inner);
+                Err(v2.list(&io, primary_namespace, secondary_namespace, true))
+            }
+            Engine::V1(_) => Ok(
+                names::check_namespace(primary_namespace, secondary_namespace)
+                    .map(|()| self.inner.list(primary_namespace, secondary_namespace))
+                    .map_err(io::Error::from),
+            ),
+        };
+        async move {
+            match branch {
+                Err(v2) => v2.await,
+                Ok(fut) => fut?.await,
+            }
+        }
     }
 }
 
 impl<S: MigratableKVStoreSync> MigratableKVStoreSync for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
         let mut all = self.inner.list_all_keys()?;
+        if let Engine::V2(v2) = &self.engine {
+            return Ok(v2.decode_all(all)?);
+        }
         without_reserved(&mut all);
         Ok(all)
     }
@@ -211,16 +295,37 @@ impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
     ) -> impl Future<Output = Result<Vec<(String, String, String)>, io::Error>> + 'static + MaybeSend
     {
         let fut = self.inner.list_all_keys();
+        let v2 = match &self.engine {
+            Engine::V2(v2) => Some(Arc::clone(v2)),
+            Engine::V1(_) => None,
+        };
         async move {
             let mut all = fut.await?;
+            if let Some(v2) = v2 {
+                return Ok(v2.decode_all(all)?);
+            }
             without_reserved(&mut all);
             Ok(all)
         }
     }
 }
 
+/// The inner store's page of a v2 store, with its keys decoded.
+fn decode_page(
+    v2: &V2,
+    (p, s, sp, ss): (&str, &str, &str, &str),
+    page: PaginatedListResponse,
+) -> Result<PaginatedListResponse, io::Error> {
+    let keys = v2.decode_keys(p, s, sp, ss, page.keys)?;
+    Ok(PaginatedListResponse {
+        keys,
+        next_page_token: page.next_page_token,
+    })
+}
+
 /// Keys, order and tokens are the inner store's; see the module documentation for why the
-/// reserved namespace cannot appear.
+/// reserved namespace cannot appear. With encrypted names, the order is that of the stored
+/// names, and the keys are decoded.
 impl<S: PaginatedKVStoreSync> PaginatedKVStoreSync for EncryptedStore<S> {
     fn list_paginated(
         &self,
@@ -228,6 +333,11 @@ impl<S: PaginatedKVStoreSync> PaginatedKVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         page_token: Option<PageToken>,
     ) -> Result<PaginatedListResponse, io::Error> {
+        if let Engine::V2(v2) = &self.engine {
+            let (sp, ss) = v2.stored_namespace(primary_namespace, secondary_namespace)?;
+            let page = self.inner.list_paginated(&sp, &ss, page_token)?;
+            return decode_page(v2, (primary_namespace, secondary_namespace, &sp, &ss), page);
+        }
         names::check_namespace(primary_namespace, secondary_namespace)?;
         self.inner
             .list_paginated(primary_namespace, secondary_namespace, page_token)
@@ -235,7 +345,8 @@ impl<S: PaginatedKVStoreSync> PaginatedKVStoreSync for EncryptedStore<S> {
 }
 
 /// Keys, order and tokens are the inner store's; see the module documentation for why the
-/// reserved namespace cannot appear.
+/// reserved namespace cannot appear. With encrypted names, the order is that of the stored
+/// names, and the keys are decoded.
 impl<S: PaginatedKVStore> PaginatedKVStore for EncryptedStore<S> {
     fn list_paginated(
         &self,
@@ -243,13 +354,36 @@ impl<S: PaginatedKVStore> PaginatedKVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         page_token: Option<PageToken>,
     ) -> impl Future<Output = Result<PaginatedListResponse, io::Error>> + 'static + MaybeSend {
-        let fut = names::check_namespace(primary_namespace, secondary_namespace)
-            .map(|()| {
-                self.inner
-                    .list_paginated(primary_namespace, secondary_namespace, page_token)
-            })
-            .map_err(io::Error::from);
-        async move { fut?.await }
+        let v2 = match &self.engine {
+            Engine::V2(v2) => Some(Arc::clone(v2)),
+            Engine::V1(_) => None,
+        };
+        let names = match &v2 {
+            Some(v2) => v2
+                .stored_namespace(primary_namespace, secondary_namespace)
+                .map_err(io::Error::from),
+            None => names::check_namespace(primary_namespace, secondary_namespace)
+                .map(|()| (primary_namespace.to_owned(), secondary_namespace.to_owned()))
+                .map_err(io::Error::from),
+        };
+        // Boxed: the inner future's type names the borrowed stored names, although it holds
+        // none of them (it is `'static`).
+        type Page = core::pin::Pin<
+            Box<dyn Future<Output = Result<PaginatedListResponse, io::Error>> + Send>,
+        >;
+        let prepared = names.map(|(sp, ss)| {
+            let fut: Page = Box::pin(self.inner.list_paginated(&sp, &ss, page_token));
+            (sp, ss, fut)
+        });
+        let (p, s) = (primary_namespace.to_owned(), secondary_namespace.to_owned());
+        async move {
+            let (sp, ss, fut) = prepared?;
+            let page = fut.await?;
+            match v2 {
+                Some(v2) => decode_page(&v2, (&p, &s, &sp, &ss), page),
+                None => Ok(page),
+            }
+        }
     }
 }
 

@@ -1,0 +1,763 @@
+//! Format v2 (docs/FORMAT.md, part 2): the header with its credential and state blocks, the
+//! versioned record, Padmé padding. Pure functions: no I/O, no panics on any input.
+
+use blake2::digest::consts::U32;
+use blake2::digest::{Digest, KeyInit, Mac};
+use blake2::{Blake2b, Blake2bMac};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{array_at, u32_at, HeaderParseError, Protection, SealError};
+use super::{DATA_KEY_LEN, MAGIC, NONCE_LEN, SALT_LEN, STORE_ID_LEN, TAG_LEN};
+use crate::aead::{Cipher, OpenFailed, SealFailed};
+use crate::kdf::KdfParams;
+
+/// The version byte of a v2 header and the format byte of a v2 record.
+pub(crate) const VERSION: u8 = 2;
+
+const PROTECTION_PASSPHRASE: u8 = 1;
+const PROTECTION_RAW_KEY: u8 = 2;
+
+/// Options bits (header offset 144).
+pub(crate) const OPT_NAMES: u8 = 1;
+pub(crate) const OPT_PADDING: u8 = 2;
+pub(crate) const OPT_LEGACY: u8 = 4;
+pub(crate) const OPT_ANCHORED: u8 = 8;
+const OPT_KNOWN: u8 = OPT_NAMES | OPT_PADDING | OPT_LEGACY | OPT_ANCHORED;
+
+/// Most data keys a keyring holds.
+pub(crate) const MAX_KEYS: usize = 8;
+/// Length of the name key (AES-256-SIV).
+pub(crate) const NAME_KEY_LEN: usize = 64;
+/// Length of hk, the header key.
+pub(crate) const HK_LEN: usize = 32;
+
+const OFF_VERSION: usize = 8;
+const OFF_PROTECTION: usize = 9;
+const OFF_M: usize = 12;
+const OFF_T: usize = 16;
+const OFF_P: usize = 20;
+const OFF_SALT: usize = 24;
+const OFF_STORE_ID: usize = 56;
+const OFF_WRAP_NONCE: usize = 72;
+const OFF_WRAPPED: usize = 96;
+const WRAPPED_LEN: usize = HK_LEN + TAG_LEN;
+const OFF_OPTIONS: usize = 144;
+const OFF_KEY_COUNT: usize = 145;
+const OFF_SEQ: usize = 148;
+const OFF_LIMIT: usize = 156;
+const OFF_CURRENT: usize = 164;
+const OFF_KEY_IDS: usize = 168;
+const CHECKSUM_LEN: usize = 32;
+
+/// Shortest v2 header (one key, names off).
+pub(crate) const MIN_HEADER_LEN: usize = 276;
+/// Longest v2 header (eight keys and a name key).
+pub(crate) const MAX_HEADER_LEN: usize = 592;
+
+/// Record layout: format (1) | key id (4) | version (8) | nonce (24) | ciphertext | tag (16).
+pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + 8 + NONCE_LEN;
+/// Bytes a v2 record adds to its sealed plaintext.
+pub(crate) const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
+
+const KEK_LABEL_PASSPHRASE: &[u8] = b"encrypted-kvstore v2 passphrase kek";
+const KEK_LABEL_RAW: &[u8] = b"encrypted-kvstore v2 raw-key kek";
+const CHECKSUM_LABEL: &[u8] = b"encrypted-kvstore v2 header checksum";
+const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v2 record";
+const MAX_NAME_LEN: usize = crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN;
+const AD_MAX: usize = RECORD_AD_LABEL.len() + 1 + 4 + 8 + STORE_ID_LEN + 3 * (4 + MAX_NAME_LEN);
+
+/// The length of a v2 header with `n` keys, with or without a name key.
+pub(crate) fn header_len(n: usize, names: bool) -> usize {
+    240 + 36 * n + if names { NAME_KEY_LEN } else { 0 }
+}
+
+fn checksum(prefix: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut h = Blake2b::<U32>::new();
+    Digest::update(&mut h, CHECKSUM_LABEL);
+    Digest::update(&mut h, prefix);
+    h.finalize().into()
+}
+
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    array_at(b, off).map(u64::from_le_bytes)
+}
+
+/// The state block: everything a header write other than a change of credential changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub options: u8,
+    pub header_seq: u64,
+    pub version_limit: u64,
+    /// Strictly ascending; the last is the current key.
+    pub key_ids: Vec<u32>,
+}
+
+impl State {
+    /// The id of the key that seals new records.
+    pub(crate) fn current_key_id(&self) -> Option<u32> {
+        self.key_ids.last().copied()
+    }
+}
+
+/// The plaintext of `sealed_secrets`: the data keys in the order of `key_ids`, then the name
+/// key when names are encrypted.
+pub(crate) struct Secrets {
+    pub data_keys: Vec<Zeroizing<[u8; DATA_KEY_LEN]>>,
+    pub name_key: Option<Zeroizing<[u8; NAME_KEY_LEN]>>,
+}
+
+impl Secrets {
+    fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut b = Zeroizing::new(Vec::new());
+        for k in &self.data_keys {
+            b.extend_from_slice(&k[..]);
+        }
+        if let Some(n) = &self.name_key {
+            b.extend_from_slice(&n[..]);
+        }
+        b
+    }
+}
+
+/// A parsed v2 header: every field is public; hk is wrapped, the secrets sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct HeaderV2 {
+    pub protection: Protection,
+    pub salt: [u8; SALT_LEN],
+    pub store_id: [u8; STORE_ID_LEN],
+    pub wrap_nonce: [u8; NONCE_LEN],
+    pub wrapped_hk: [u8; WRAPPED_LEN],
+    pub state: State,
+    pub secrets_nonce: [u8; NONCE_LEN],
+    pub sealed_secrets: Vec<u8>,
+}
+
+impl HeaderV2 {
+    /// Reading steps 4 to 9 of "Reading a version 2 header" (the caller checked the magic and
+    /// the version byte). Strict: a header that parses serializes back to the same bytes.
+    pub(crate) fn parse(b: &[u8]) -> Result<HeaderV2, HeaderParseError> {
+        let corrupt = HeaderParseError::Corrupt;
+        if b.get(OFF_VERSION) != Some(&VERSION) {
+            return Err(corrupt("it is not a version 2 header"));
+        }
+        // Step 4.
+        if b.len() < MIN_HEADER_LEN {
+            return Err(corrupt("it is truncated"));
+        }
+        if b.len() > MAX_HEADER_LEN {
+            return Err(corrupt("it has trailing bytes"));
+        }
+        // Step 5.
+        let (prefix, sum) = b.split_at(b.len() - CHECKSUM_LEN);
+        if checksum(prefix) != sum {
+            return Err(corrupt("its checksum does not match"));
+        }
+        let truncated = corrupt("it is truncated");
+        // Step 6.
+        let options = *b.get(OFF_OPTIONS).ok_or(truncated)?;
+        if b.get(10..12) != Some(&[0u8, 0][..])
+            || b.get(146..148) != Some(&[0u8, 0][..])
+            || options & !OPT_KNOWN != 0
+        {
+            return Err(corrupt("its reserved bytes are not zero"));
+        }
+        // Step 7.
+        let n = usize::from(*b.get(OFF_KEY_COUNT).ok_or(truncated)?);
+        if n == 0 || n > MAX_KEYS {
+            return Err(corrupt("its key count is not between 1 and 8"));
+        }
+        let names = options & OPT_NAMES != 0;
+        if b.len() != header_len(n, names) {
+            return Err(corrupt(
+                "its length does not match its key count and options",
+            ));
+        }
+        // Step 8.
+        let mut key_ids = Vec::with_capacity(n);
+        for i in 0..n {
+            key_ids.push(u32_at(b, OFF_KEY_IDS + 4 * i).ok_or(truncated)?);
+        }
+        if key_ids.windows(2).any(|w| w.first() >= w.get(1)) {
+            return Err(corrupt("its key ids are not strictly ascending"));
+        }
+        let current = u32_at(b, OFF_CURRENT).ok_or(truncated)?;
+        if key_ids.last() != Some(&current) {
+            return Err(corrupt("its current key id is not its largest key id"));
+        }
+        if options & OPT_LEGACY != 0 && key_ids.first() != Some(&0) {
+            return Err(corrupt(
+                "it allows version 1 records but does not hold key id 0",
+            ));
+        }
+        let header_seq = u64_at(b, OFF_SEQ).ok_or(truncated)?;
+        let version_limit = u64_at(b, OFF_LIMIT).ok_or(truncated)?;
+        if header_seq == 0 {
+            return Err(corrupt("its header sequence number is 0"));
+        }
+        if version_limit == 0 {
+            return Err(corrupt("its version limit is 0"));
+        }
+        // Step 9.
+        let (m, t, p) = (
+            u32_at(b, OFF_M).ok_or(truncated)?,
+            u32_at(b, OFF_T).ok_or(truncated)?,
+            u32_at(b, OFF_P).ok_or(truncated)?,
+        );
+        let protection = match b.get(OFF_PROTECTION) {
+            Some(&PROTECTION_PASSPHRASE) => Protection::Passphrase(
+                KdfParams::from_header(m, t, p).map_err(|_| HeaderParseError::KdfOutOfBounds)?,
+            ),
+            Some(&PROTECTION_RAW_KEY) => {
+                if (m, t, p) != (0, 0, 0) {
+                    return Err(corrupt("a raw-key header carries KDF parameters"));
+                }
+                Protection::RawKey
+            }
+            _ => return Err(corrupt("its key protection method is unknown")),
+        };
+        let off_nonce = OFF_KEY_IDS + 4 * n;
+        let off_sealed = off_nonce + NONCE_LEN;
+        let sealed_secrets = b
+            .get(off_sealed..b.len() - CHECKSUM_LEN)
+            .ok_or(truncated)?
+            .to_vec();
+        Ok(HeaderV2 {
+            protection,
+            salt: array_at(b, OFF_SALT).ok_or(truncated)?,
+            store_id: array_at(b, OFF_STORE_ID).ok_or(truncated)?,
+            wrap_nonce: array_at(b, OFF_WRAP_NONCE).ok_or(truncated)?,
+            wrapped_hk: array_at(b, OFF_WRAPPED).ok_or(truncated)?,
+            state: State {
+                options,
+                header_seq,
+                version_limit,
+                key_ids,
+            },
+            secrets_nonce: array_at(b, off_nonce).ok_or(truncated)?,
+            sealed_secrets,
+        })
+    }
+
+    /// Bytes 0..96: the associated data of the key wrap.
+    fn wrap_ad(&self) -> [u8; OFF_WRAPPED] {
+        let mut b = [0u8; OFF_WRAPPED];
+        b[..8].copy_from_slice(MAGIC);
+        b[OFF_VERSION] = VERSION;
+        let (prot, m, t, p) = match self.protection {
+            Protection::Passphrase(k) => (
+                PROTECTION_PASSPHRASE,
+                k.memory_kib(),
+                k.iterations(),
+                k.parallelism(),
+            ),
+            Protection::RawKey => (PROTECTION_RAW_KEY, 0, 0, 0),
+        };
+        b[OFF_PROTECTION] = prot;
+        b[OFF_M..OFF_M + 4].copy_from_slice(&m.to_le_bytes());
+        b[OFF_T..OFF_T + 4].copy_from_slice(&t.to_le_bytes());
+        b[OFF_P..OFF_P + 4].copy_from_slice(&p.to_le_bytes());
+        b[OFF_SALT..OFF_STORE_ID].copy_from_slice(&self.salt);
+        b[OFF_STORE_ID..OFF_WRAP_NONCE].copy_from_slice(&self.store_id);
+        b[OFF_WRAP_NONCE..OFF_WRAPPED].copy_from_slice(&self.wrap_nonce);
+        b
+    }
+
+    /// Bytes 0..192+4n: the associated data of the secrets' seal.
+    fn secrets_ad(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(OFF_KEY_IDS + 4 * MAX_KEYS + NONCE_LEN);
+        b.extend_from_slice(&self.wrap_ad());
+        b.extend_from_slice(&self.wrapped_hk);
+        b.push(self.state.options);
+        // The key count fits: at most 8 keys (checked at parse and in `seal`).
+        b.push(u8::try_from(self.state.key_ids.len()).unwrap_or(u8::MAX));
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&self.state.header_seq.to_le_bytes());
+        b.extend_from_slice(&self.state.version_limit.to_le_bytes());
+        let current = self.state.current_key_id().unwrap_or(u32::MAX);
+        b.extend_from_slice(&current.to_le_bytes());
+        for id in &self.state.key_ids {
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        b.extend_from_slice(&self.secrets_nonce);
+        b
+    }
+
+    /// The header's bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut b = self.secrets_ad();
+        b.extend_from_slice(&self.sealed_secrets);
+        let sum = checksum(&b);
+        b.extend_from_slice(&sum);
+        b
+    }
+
+    /// A header with a new credential block (`hk` wrapped under `kek`) and `state` with
+    /// `secrets` sealed under `hk`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn seal(
+        protection: Protection,
+        salt: [u8; SALT_LEN],
+        store_id: [u8; STORE_ID_LEN],
+        wrap_nonce: [u8; NONCE_LEN],
+        kek: &[u8; 32],
+        hk: &[u8; HK_LEN],
+        state: State,
+        secrets_nonce: [u8; NONCE_LEN],
+        secrets: &Secrets,
+    ) -> Result<HeaderV2, SealFailed> {
+        let mut h = HeaderV2 {
+            protection,
+            salt,
+            store_id,
+            wrap_nonce,
+            wrapped_hk: [0u8; WRAPPED_LEN],
+            state,
+            secrets_nonce,
+            sealed_secrets: Vec::new(),
+        };
+        let ad = h.wrap_ad();
+        let mut buf = Zeroizing::new(*hk);
+        let tag = Cipher::new(kek).seal_in_place(&wrap_nonce, &ad, &mut buf[..])?;
+        h.wrapped_hk[..HK_LEN].copy_from_slice(&buf[..]);
+        h.wrapped_hk[HK_LEN..].copy_from_slice(&tag);
+        h.reseal_secrets(hk, secrets)?;
+        Ok(h)
+    }
+
+    /// The same credential block with a new state (and `secrets_nonce`), its secrets sealed
+    /// again under `hk`.
+    pub(crate) fn with_state(
+        &self,
+        hk: &[u8; HK_LEN],
+        state: State,
+        secrets_nonce: [u8; NONCE_LEN],
+        secrets: &Secrets,
+    ) -> Result<HeaderV2, SealFailed> {
+        let mut h = self.clone();
+        h.state = state;
+        h.secrets_nonce = secrets_nonce;
+        h.reseal_secrets(hk, secrets)?;
+        Ok(h)
+    }
+
+    fn reseal_secrets(&mut self, hk: &[u8; HK_LEN], secrets: &Secrets) -> Result<(), SealFailed> {
+        let n = self.state.key_ids.len();
+        let names = self.state.options & OPT_NAMES != 0;
+        if n == 0
+            || n > MAX_KEYS
+            || secrets.data_keys.len() != n
+            || secrets.name_key.is_some() != names
+        {
+            return Err(SealFailed);
+        }
+        let ad = self.secrets_ad();
+        let mut buf = secrets.to_bytes();
+        let tag = Cipher::new(hk).seal_in_place(&self.secrets_nonce, &ad, &mut buf[..])?;
+        let mut sealed = buf.to_vec();
+        sealed.extend_from_slice(&tag);
+        self.sealed_secrets = sealed;
+        Ok(())
+    }
+
+    /// Unwraps hk with `kek`; `None` when the credential (or any byte of bytes 0..144) is
+    /// wrong.
+    pub(crate) fn unwrap_hk(&self, kek: &[u8; 32]) -> Option<Zeroizing<[u8; HK_LEN]>> {
+        let ad = self.wrap_ad();
+        let mut hk = Zeroizing::new([0u8; HK_LEN]);
+        hk.copy_from_slice(self.wrapped_hk.get(..HK_LEN)?);
+        let tag: [u8; TAG_LEN] = array_at(&self.wrapped_hk, HK_LEN)?;
+        Cipher::new(kek)
+            .open_in_place(&self.wrap_nonce, &ad, &mut hk[..], &tag)
+            .ok()?;
+        Some(hk)
+    }
+
+    /// Opens the secrets with hk; `None` when any byte of the header before them is not the
+    /// one they were sealed with.
+    pub(crate) fn open_secrets(&self, hk: &[u8; HK_LEN]) -> Option<Secrets> {
+        let n = self.state.key_ids.len();
+        let names = self.state.options & OPT_NAMES != 0;
+        let len = DATA_KEY_LEN * n + if names { NAME_KEY_LEN } else { 0 };
+        if self.sealed_secrets.len() != len + TAG_LEN {
+            return None;
+        }
+        let ad = self.secrets_ad();
+        let mut buf = Zeroizing::new(self.sealed_secrets.get(..len)?.to_vec());
+        let tag: [u8; TAG_LEN] = array_at(&self.sealed_secrets, len)?;
+        Cipher::new(hk)
+            .open_in_place(&self.secrets_nonce, &ad, &mut buf[..], &tag)
+            .ok()?;
+        let mut data_keys = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut k = Zeroizing::new([0u8; DATA_KEY_LEN]);
+            k.copy_from_slice(buf.get(i * DATA_KEY_LEN..(i + 1) * DATA_KEY_LEN)?);
+            data_keys.push(k);
+        }
+        let name_key = if names {
+            let mut k = Zeroizing::new([0u8; NAME_KEY_LEN]);
+            k.copy_from_slice(buf.get(n * DATA_KEY_LEN..len)?);
+            Some(k)
+        } else {
+            None
+        };
+        Some(Secrets {
+            data_keys,
+            name_key,
+        })
+    }
+}
+
+/// `prefix` (every byte of a v2 header but the checksum) followed by its checksum.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn with_checksum(prefix: &[u8]) -> Vec<u8> {
+    let mut b = prefix.to_vec();
+    b.extend_from_slice(&checksum(prefix));
+    b
+}
+
+/// Salt input to Argon2id for a v2 header.
+pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN] {
+    let mut s = [0u8; PASSPHRASE_SALT_LEN];
+    let (label, random) = s.split_at_mut(KEK_LABEL_PASSPHRASE.len());
+    label.copy_from_slice(KEK_LABEL_PASSPHRASE);
+    random.copy_from_slice(salt);
+    s
+}
+
+const PASSPHRASE_SALT_LEN: usize = KEK_LABEL_PASSPHRASE.len() + SALT_LEN;
+
+/// KEK of a v2 raw-key header: BLAKE2b-256 keyed with the raw key over the v2 label and the
+/// salt. `None` only if the keyed hash refused a 32-byte key (it cannot).
+pub(crate) fn raw_kek(raw: &[u8; 32], salt: &[u8; SALT_LEN]) -> Option<Zeroizing<[u8; 32]>> {
+    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw).ok()?;
+    Mac::update(&mut mac, KEK_LABEL_RAW);
+    Mac::update(&mut mac, salt);
+    let mut digest = mac.finalize().into_bytes();
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(&digest);
+    digest.as_mut_slice().zeroize();
+    Some(out)
+}
+
+/// Padmé (Nikitin et al., PETS 2019) of `x`: the bucket a sealed plaintext of `x` bytes is
+/// padded to. `None` when the bucket would not fit in a `u64`.
+pub(crate) fn padme(x: u64) -> Option<u64> {
+    if x < 2 {
+        return Some(x);
+    }
+    let e = 63 - u64::from(x.leading_zeros()); // floor(log2 x)
+    let s = 64 - u64::from(e.leading_zeros()); // floor(log2 e) + 1
+    let mask = (1u64 << (e - s)) - 1;
+    Some(x.checked_add(mask)? & !mask)
+}
+
+/// The padded plaintext of `value`: `len (8) || value || zeros` of length `padme(8 + len)`.
+pub(crate) fn pad(value: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let len = u64::try_from(value.len()).map_err(|_| SealError::TooLarge)?;
+    let x = len.checked_add(8).ok_or(SealError::TooLarge)?;
+    let total =
+        usize::try_from(padme(x).ok_or(SealError::TooLarge)?).map_err(|_| SealError::TooLarge)?;
+    let mut p = Vec::new();
+    p.try_reserve_exact(total.saturating_add(RECORD_OVERHEAD))
+        .map_err(|_| SealError::TooLarge)?;
+    p.extend_from_slice(&len.to_le_bytes());
+    p.extend_from_slice(value);
+    p.resize(total, 0);
+    Ok(Zeroizing::new(p))
+}
+
+/// Checks and strips the padding of an opened plaintext, in place. `None` for anything this
+/// library never writes.
+pub(crate) fn unpad(mut p: Vec<u8>) -> Option<Vec<u8>> {
+    let ok = (|| {
+        let len = u64::from_le_bytes(array_at(&p, 0)?);
+        let total = u64::try_from(p.len()).ok()?;
+        if len > total.checked_sub(8)? || padme(len.checked_add(8)?)? != total {
+            return None;
+        }
+        let len = usize::try_from(len).ok()?;
+        if p.get(8 + len..)?.iter().any(|&b| b != 0) {
+            return None;
+        }
+        Some(len)
+    })();
+    match ok {
+        Some(len) => {
+            p.copy_within(8..8 + len, 0);
+            p.truncate(len);
+            Some(p)
+        }
+        None => {
+            p.zeroize();
+            None
+        }
+    }
+}
+
+/// The associated data of a v2 record, built on the stack.
+pub(crate) struct RecordAd {
+    buf: [u8; AD_MAX],
+    len: usize,
+}
+
+impl RecordAd {
+    /// `None` when a name is longer than LDK allows (callers check names first).
+    pub(crate) fn new(
+        store_id: &[u8; STORE_ID_LEN],
+        key_id: u32,
+        version: u64,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+    ) -> Option<RecordAd> {
+        let mut ad = RecordAd {
+            buf: [0u8; AD_MAX],
+            len: 0,
+        };
+        ad.push(RECORD_AD_LABEL)?;
+        ad.push(&[VERSION])?;
+        ad.push(&key_id.to_le_bytes())?;
+        ad.push(&version.to_le_bytes())?;
+        ad.push(store_id)?;
+        for name in [primary, secondary, key] {
+            if name.len() > MAX_NAME_LEN {
+                return None;
+            }
+            ad.push(&u32::try_from(name.len()).ok()?.to_le_bytes())?;
+            ad.push(name.as_bytes())?;
+        }
+        Some(ad)
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        self.buf.get(..self.len)
+    }
+}
+
+/// Seals `plaintext` (the value, or its padded form) into a v2 record.
+pub(crate) fn seal_record(
+    cipher: &Cipher,
+    key_id: u32,
+    version: u64,
+    nonce: &[u8; NONCE_LEN],
+    ad: &RecordAd,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let ad = ad.as_bytes().ok_or(SealError::Failed)?;
+    let total = plaintext
+        .len()
+        .checked_add(RECORD_OVERHEAD)
+        .ok_or(SealError::TooLarge)?;
+    let mut rec = Vec::new();
+    rec.try_reserve_exact(total)
+        .map_err(|_| SealError::TooLarge)?;
+    rec.push(VERSION);
+    rec.extend_from_slice(&key_id.to_le_bytes());
+    rec.extend_from_slice(&version.to_le_bytes());
+    rec.extend_from_slice(nonce);
+    rec.extend_from_slice(plaintext);
+    let body = rec.get_mut(RECORD_PREFIX_LEN..).ok_or(SealError::Failed)?;
+    let tag = cipher
+        .seal_in_place(nonce, ad, body)
+        .map_err(|SealFailed| SealError::Failed)?;
+    rec.extend_from_slice(&tag);
+    Ok(rec)
+}
+
+/// The public prefix of a v2 record: key id and version (not yet authenticated).
+pub(crate) fn record_prefix(rec: &[u8]) -> Option<(u32, u64)> {
+    if rec.len() < RECORD_OVERHEAD || rec.first() != Some(&VERSION) {
+        return None;
+    }
+    Some((u32_at(rec, 1)?, u64_at(rec, 5)?))
+}
+
+/// Opens a v2 record in place (the caller took key id and version from [`record_prefix`] and
+/// built `ad` with them); the buffer is zeroized on failure.
+pub(crate) fn open_record(
+    cipher: &Cipher,
+    ad: &RecordAd,
+    mut rec: Vec<u8>,
+) -> Result<Vec<u8>, OpenFailed> {
+    let ad = ad.as_bytes().ok_or(OpenFailed)?;
+    if rec.len() < RECORD_OVERHEAD {
+        rec.zeroize();
+        return Err(OpenFailed);
+    }
+    let nonce: [u8; NONCE_LEN] = array_at(&rec, 13).ok_or(OpenFailed)?;
+    let len = cipher.open_shifted(&nonce, ad, &mut rec, RECORD_PREFIX_LEN)?;
+    rec.truncate(len);
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    fn secrets(n: usize, names: bool) -> Secrets {
+        Secrets {
+            data_keys: (0..n).map(|i| Zeroizing::new([i as u8 + 10; 32])).collect(),
+            name_key: names.then(|| Zeroizing::new([7u8; NAME_KEY_LEN])),
+        }
+    }
+
+    fn header(n: usize, options: u8) -> HeaderV2 {
+        HeaderV2::seal(
+            Protection::RawKey,
+            [1; SALT_LEN],
+            [2; STORE_ID_LEN],
+            [3; NONCE_LEN],
+            &[4; 32],
+            &[5; 32],
+            State {
+                options,
+                header_seq: 1,
+                version_limit: 1,
+                key_ids: (0..n as u32).collect(),
+            },
+            [6; NONCE_LEN],
+            &secrets(n, options & OPT_NAMES != 0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn header_lengths_and_round_trip() {
+        for (n, opt, len) in [(1, 0, 276), (8, OPT_NAMES, 592), (3, OPT_PADDING, 348)] {
+            let h = header(n, opt);
+            let b = h.to_bytes();
+            assert_eq!(b.len(), len);
+            assert_eq!(b.len(), header_len(n, opt & OPT_NAMES != 0));
+            let p = HeaderV2::parse(&b).unwrap();
+            assert_eq!(p.to_bytes(), b);
+            let hk = p.unwrap_hk(&[4; 32]).unwrap();
+            assert_eq!(*hk, [5; 32]);
+            assert!(p.unwrap_hk(&[9; 32]).is_none());
+            let s = p.open_secrets(&hk).unwrap();
+            assert_eq!(s.data_keys.len(), n);
+            assert_eq!(s.name_key.is_some(), opt & OPT_NAMES != 0);
+        }
+    }
+
+    /// Every byte flip is refused by the parse (checksum) and, with the checksum fixed, by
+    /// the parse, the unwrap (bytes 0..144) or the seal of the secrets (the rest).
+    #[test]
+    fn every_flip_is_caught() {
+        let b = header(2, OPT_PADDING).to_bytes();
+        for i in 0..b.len() {
+            let mut f = b.clone();
+            f[i] ^= 0x01;
+            assert!(HeaderV2::parse(&f).is_err(), "{i}");
+            if i >= b.len() - 32 {
+                continue;
+            }
+            let fixed = with_checksum(&f[..f.len() - 32]);
+            let Ok(p) = HeaderV2::parse(&fixed) else {
+                continue;
+            };
+            let opened = p
+                .unwrap_hk(&[4; 32])
+                .and_then(|hk| p.open_secrets(&hk).map(|_| ()));
+            assert!(
+                opened.is_none(),
+                "byte {i} flipped with the checksum fixed opened"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_refuses_each_rule() {
+        let good = header(2, 0).to_bytes();
+        let edit = |i: usize, v: u8| {
+            let mut f = good.clone();
+            f[i] = v;
+            with_checksum(&f[..f.len() - 32])
+        };
+        let c = |b: &[u8]| matches!(HeaderV2::parse(b), Err(HeaderParseError::Corrupt(_)));
+        assert!(c(&edit(10, 1)));
+        assert!(c(&edit(146, 1)));
+        assert!(c(&edit(144, 0x10)));
+        assert!(c(&edit(145, 0)));
+        assert!(c(&edit(145, 9)));
+        assert!(c(&edit(145, 3)));
+        assert!(c(&edit(144, OPT_NAMES)));
+        assert!(c(&edit(168, 1))); // ids 1, 1
+        assert!(c(&edit(164, 0))); // current not largest
+        assert!(c(&edit(9, 3)));
+        assert!(c(&edit(12, 1))); // raw key with costs
+        let mut seq0 = good.clone();
+        seq0[148..156].copy_from_slice(&0u64.to_le_bytes());
+        assert!(c(&with_checksum(&seq0[..seq0.len() - 32])));
+        let mut lim0 = good.clone();
+        lim0[156..164].copy_from_slice(&0u64.to_le_bytes());
+        assert!(c(&with_checksum(&lim0[..lim0.len() - 32])));
+        let mut legacy = header(1, OPT_LEGACY).to_bytes();
+        legacy[168..172].copy_from_slice(&5u32.to_le_bytes());
+        legacy[164..168].copy_from_slice(&5u32.to_le_bytes());
+        assert!(c(&with_checksum(&legacy[..legacy.len() - 32])));
+        assert!(c(&good[..275]));
+        let mut long = good.clone();
+        long.resize(593, 0);
+        assert!(c(&long));
+    }
+
+    #[test]
+    fn padme_matches_the_paper() {
+        assert_eq!(padme(8), Some(8));
+        assert_eq!(padme(9), Some(10));
+        assert_eq!(padme(129), Some(144));
+        assert_eq!(padme(1000), Some(1024));
+        assert_eq!(padme(1008), Some(1024));
+        assert_eq!(padme(u64::MAX), None);
+        for x in 8u64..5000 {
+            let p = padme(x).unwrap();
+            assert!(p >= x && (p - x) * 100 <= x * 12, "{x} -> {p}");
+            assert_eq!(padme(p), Some(p), "buckets are fixed points");
+        }
+    }
+
+    #[test]
+    fn pad_round_trip_and_strict_unpad() {
+        for len in [0usize, 1, 7, 100, 121, 1000, 70_000] {
+            let v: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let p = pad(&v).unwrap();
+            assert_eq!(p.len() as u64, padme(8 + len as u64).unwrap());
+            assert_eq!(unpad(p.to_vec()).unwrap(), v);
+        }
+        let p = pad(&[1u8; 200]).unwrap().to_vec();
+        let mut nz = p.clone();
+        *nz.last_mut().unwrap() = 1;
+        assert!(unpad(nz).is_none());
+        let mut big = p.clone();
+        big[..8].copy_from_slice(&(p.len() as u64).to_le_bytes());
+        assert!(unpad(big).is_none());
+        let mut bucket = p.clone();
+        bucket.push(0);
+        assert!(unpad(bucket).is_none());
+        assert!(unpad(vec![0; 7]).is_none());
+    }
+
+    #[test]
+    fn record_round_trip_binds_version_and_names() {
+        let c = Cipher::new(&[9; 32]);
+        let ad = RecordAd::new(&[2; 16], 3, 77, "monitors", "", "k").unwrap();
+        let rec = seal_record(&c, 3, 77, &[8; 24], &ad, b"value").unwrap();
+        assert_eq!(rec.len(), 5 + RECORD_OVERHEAD);
+        assert_eq!(RECORD_OVERHEAD, 53);
+        assert_eq!(record_prefix(&rec), Some((3, 77)));
+        assert_eq!(open_record(&c, &ad, rec.clone()).unwrap(), b"value");
+        let other = RecordAd::new(&[2; 16], 3, 78, "monitors", "", "k").unwrap();
+        assert!(open_record(&c, &other, rec.clone()).is_err());
+        let other = RecordAd::new(&[2; 16], 3, 77, "monitors", "", "j").unwrap();
+        assert!(open_record(&c, &other, rec).is_err());
+    }
+}

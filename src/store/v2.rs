@@ -1,0 +1,897 @@
+//! The record path of a format v2 store: versions from the header's counter, freshness
+//! watermarks, encrypted names and padding (docs/FORMAT.md, part 2).
+//!
+//! Every operation is split in two: the part done when the method is called (names checked and
+//! encrypted, a version taken, the value sealed, the freshness ticket issued and the inner call
+//! made) and the part done when the inner call completes (the freshness update or check). A
+//! synchronous inner store is driven through the same code: its calls complete at once.
+
+use core::future::Future;
+use core::hash::{Hash, Hasher};
+use core::pin::Pin;
+use std::collections::hash_map::DefaultHasher;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bitcoin::io;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::aead::Cipher;
+use crate::error::{ListError, OpenError, ReadError, RemoveError, WriteError};
+use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
+use crate::format::{self, SealError, NONCE_LEN};
+use crate::freshness::{
+    FoldRequest, Freshness, ListRefusal, ListTicket, MutationTicket, ReadTicket, Refusal,
+};
+use crate::names::encrypted::{Field, NameCipher};
+use crate::names::{
+    self, InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
+use crate::open::HeaderIo;
+use crate::rng::SharedRandom;
+
+/// Versions reserved by one header write.
+pub(crate) const BLOCK: u64 = 65_536;
+/// A new block is reserved (ahead of need) once fewer than this many versions remain.
+pub(crate) const LOW_WATER: u64 = 32_768;
+const STRIPES: usize = 64;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The state of an open v2 store, shared by the store and its in-flight futures.
+pub(crate) struct V2 {
+    pub(crate) store_id: [u8; 16],
+    keyring: Vec<(u32, Cipher)>,
+    current_key_id: u32,
+    names: Option<NameCipher>,
+    padding: bool,
+    legacy: bool,
+    pub(crate) read_only: bool,
+    pub(crate) rng: SharedRandom,
+    pub(crate) secrets: Secrets,
+    ctr: Mutex<Counter>,
+    fresh: Mutex<Freshness>,
+    stripes: Vec<Mutex<()>>,
+    fallback_stripe: Mutex<()>,
+}
+
+/// The version counter and the header it is persisted in.
+pub(crate) struct Counter {
+    next: u64,
+    reserved_until: u64,
+    /// The header last read or written.
+    pub(crate) header: HeaderV2,
+    /// The key its secrets are sealed under.
+    pub(crate) hk: Zeroizing<[u8; 32]>,
+    /// The bytes of a header write that failed (it may have landed anyway).
+    tried: Option<Vec<u8>>,
+    step: Step,
+    /// Set when the stored header was found changed: no header is written again.
+    poisoned: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Idle,
+    Checking,
+    Checked,
+    Writing,
+}
+
+/// A reservation step an operation must carry out.
+enum Action {
+    None,
+    Check,
+    Write(HeaderV2, Vec<u8>),
+}
+
+pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Result<State, OpenError> {
+    Ok(State {
+        options: h.state.options,
+        header_seq: h
+            .state
+            .header_seq
+            .checked_add(1)
+            .ok_or(OpenError::CounterExhausted)?,
+        version_limit,
+        key_ids: h.state.key_ids.clone(),
+    })
+}
+
+impl V2 {
+    /// An open store over `header` (authenticated with `hk`, whose secrets are `secrets`), with
+    /// versions `next..reserved_until` free to hand out.
+    pub(crate) fn new(
+        header: HeaderV2,
+        hk: Zeroizing<[u8; 32]>,
+        secrets: Secrets,
+        rng: SharedRandom,
+        read_only: bool,
+        next: u64,
+        reserved_until: u64,
+    ) -> Result<V2, OpenError> {
+        let ids = &header.state.key_ids;
+        if ids.len() != secrets.data_keys.len() {
+            return Err(OpenError::HeaderAuthenticationFailed);
+        }
+        let keyring = ids
+            .iter()
+            .zip(&secrets.data_keys)
+            .map(|(id, k)| (*id, Cipher::new(k)))
+            .collect();
+        let current_key_id = header
+            .state
+            .current_key_id()
+            .ok_or(OpenError::HeaderAuthenticationFailed)?;
+        let options = header.state.options;
+        let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
+            (Some(k), true) => Some(NameCipher::new(k.clone(), header.store_id)),
+            (None, false) => None,
+            _ => return Err(OpenError::HeaderAuthenticationFailed),
+        };
+        Ok(V2 {
+            store_id: header.store_id,
+            keyring,
+            current_key_id,
+            names,
+            padding: options & f2::OPT_PADDING != 0,
+            legacy: options & f2::OPT_LEGACY != 0,
+            read_only,
+            rng,
+            secrets,
+            ctr: Mutex::new(Counter {
+                next,
+                reserved_until,
+                header,
+                hk,
+                tried: None,
+                step: Step::Idle,
+                poisoned: false,
+            }),
+            fresh: Mutex::new(Freshness::new(read_only)),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            fallback_stripe: Mutex::new(()),
+        })
+    }
+
+    /// The header `open` writes to reserve the first block of versions after `h`.
+    pub(crate) fn reservation_after(
+        h: &HeaderV2,
+        hk: &[u8; 32],
+        secrets: &Secrets,
+        rng: &SharedRandom,
+    ) -> Result<HeaderV2, OpenError> {
+        let limit = h
+            .state
+            .version_limit
+            .checked_add(BLOCK)
+            .ok_or(OpenError::CounterExhausted)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce).map_err(OpenError::Random)?;
+        h.with_state(hk, header_state(h, limit)?, nonce, secrets)
+            .map_err(|_| OpenError::KeyWrapFailed)
+    }
+
+    pub(crate) fn counter(&self) -> MutexGuard<'_, Counter> {
+        self.ctr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fresh(&self) -> MutexGuard<'_, Freshness> {
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sizes of the freshness state (entries, tombstones, pairs, keys in flight).
+    pub(crate) fn freshness_sizes(&self) -> (usize, usize, usize, usize) {
+        let s = self.fresh().sizes();
+        (s.entries, s.tombstones, s.pairs, s.in_flight)
+    }
+
+    fn cipher(&self, key_id: u32) -> Option<&Cipher> {
+        self.keyring
+            .iter()
+            .find(|(id, _)| *id == key_id)
+            .map(|(_, c)| c)
+    }
+
+    // ---- names ----
+
+    fn stored_pair(&self, p: &str, s: &str) -> Result<(String, String), InvalidName> {
+        match &self.names {
+            None => Ok((p.to_owned(), s.to_owned())),
+            Some(nc) => Ok((
+                nc.encrypt(Field::Primary, p)?,
+                nc.encrypt(Field::Secondary { primary: p }, s)?,
+            )),
+        }
+    }
+
+    fn stored_names(&self, p: &str, s: &str, k: &str) -> Result<[String; 3], InvalidName> {
+        let (sp, ss) = self.stored_pair(p, s)?;
+        let sk = match &self.names {
+            None => k.to_owned(),
+            Some(nc) => nc.encrypt(
+                Field::Key {
+                    primary: p,
+                    secondary: s,
+                },
+                k,
+            )?,
+        };
+        Ok([sp, ss, sk])
+    }
+
+    /// The stored names of a (primary, secondary) pair, for a paginated listing.
+    pub(crate) fn stored_namespace(&self, p: &str, s: &str) -> Result<(String, String), ListError> {
+        names::check_namespace(p, s).map_err(ListError::InvalidName)?;
+        self.stored_pair(p, s).map_err(ListError::InvalidName)
+    }
+
+    /// Decodes the stored keys listed under the plaintext pair `(p, s)` (stored `(sp, ss)`).
+    pub(crate) fn decode_keys(
+        &self,
+        p: &str,
+        s: &str,
+        sp: &str,
+        ss: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<String>, ListError> {
+        let Some(nc) = &self.names else {
+            return Ok(keys);
+        };
+        keys.into_iter()
+            .map(|sk| {
+                nc.decrypt(
+                    Field::Key {
+                        primary: p,
+                        secondary: s,
+                    },
+                    &sk,
+                )
+                .map_err(|_| ListError::UndecodableName {
+                    stored_primary_namespace: sp.to_owned(),
+                    stored_secondary_namespace: ss.to_owned(),
+                    stored_key: sk.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out).
+    pub(crate) fn decode_all(
+        &self,
+        mut all: Vec<(String, String, String)>,
+    ) -> Result<Vec<(String, String, String)>, ListError> {
+        all.retain(|(p, _, _)| !names::is_reserved(p));
+        let Some(nc) = &self.names else {
+            return Ok(all);
+        };
+        all.into_iter()
+            .map(|(sp, ss, sk)| {
+                let bad = || ListError::UndecodableName {
+                    stored_primary_namespace: sp.clone(),
+                    stored_secondary_namespace: ss.clone(),
+                    stored_key: sk.clone(),
+                };
+                let p = nc.decrypt(Field::Primary, &sp).map_err(|_| bad())?;
+                let s = nc
+                    .decrypt(Field::Secondary { primary: &p }, &ss)
+                    .map_err(|_| bad())?;
+                let k = nc
+                    .decrypt(
+                        Field::Key {
+                            primary: &p,
+                            secondary: &s,
+                        },
+                        &sk,
+                    )
+                    .map_err(|_| bad())?;
+                Ok((p, s, k))
+            })
+            .collect()
+    }
+
+    // ---- records ----
+
+    fn seal(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        version: u64,
+        buf: Vec<u8>,
+    ) -> Result<Vec<u8>, WriteError> {
+        let plaintext = if self.padding {
+            let padded = f2::pad(&buf).map_err(seal_error);
+            let mut buf = buf;
+            buf.zeroize();
+            padded?
+        } else {
+            Zeroizing::new(buf)
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
+        let cipher = self
+            .cipher(self.current_key_id)
+            .ok_or(WriteError::EncryptionFailed)?;
+        let ad = f2::RecordAd::new(&self.store_id, self.current_key_id, version, p, s, k)
+            .ok_or(WriteError::EncryptionFailed)?;
+        f2::seal_record(
+            cipher,
+            self.current_key_id,
+            version,
+            &nonce,
+            &ad,
+            &plaintext,
+        )
+        .map_err(seal_error)
+    }
+
+    /// Reading steps 4 to 9 of a v2 record: the version and the value, or `None`.
+    fn open(&self, p: &str, s: &str, k: &str, rec: Vec<u8>) -> Option<(u64, Vec<u8>)> {
+        match rec.first() {
+            Some(&format::FORMAT_VERSION) if self.legacy => {
+                let ad = format::RecordAd::new(&self.store_id, 0, p, s, k)?;
+                let value = format::open_record(self.cipher(0)?, 0, &ad, rec).ok()?;
+                Some((0, value))
+            }
+            Some(&f2::VERSION) => {
+                let (key_id, version) = f2::record_prefix(&rec)?;
+                if version == 0 {
+                    return None;
+                }
+                let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
+                let plain = f2::open_record(self.cipher(key_id)?, &ad, rec).ok()?;
+                let value = if self.padding {
+                    f2::unpad(plain)?
+                } else {
+                    plain
+                };
+                Some((version, value))
+            }
+            _ => None,
+        }
+    }
+
+    /// An authenticated record of `version` was read: this instance never hands out a version
+    /// at or below it.
+    fn saw(&self, version: u64) {
+        let mut c = self.counter();
+        let after = version.saturating_add(1);
+        if c.next < after {
+            c.next = after;
+        }
+    }
+
+    // ---- the counter ----
+
+    /// The reservation step an operation should start now, if any.
+    fn next_step(&self) -> Result<Action, OpenError> {
+        let mut c = self.counter();
+        if c.poisoned || self.read_only || c.reserved_until.saturating_sub(c.next) >= LOW_WATER {
+            return Ok(Action::None);
+        }
+        match c.step {
+            Step::Idle => {
+                c.step = Step::Checking;
+                Ok(Action::Check)
+            }
+            Step::Checked => {
+                let base = c.next.max(c.header.state.version_limit);
+                let limit = base.checked_add(BLOCK).ok_or(OpenError::CounterExhausted)?;
+                let mut nonce = [0u8; NONCE_LEN];
+                self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
+                let h = c
+                    .header
+                    .with_state(&c.hk, header_state(&c.header, limit)?, nonce, &self.secrets)
+                    .map_err(|_| OpenError::KeyWrapFailed)?;
+                let bytes = h.to_bytes();
+                c.step = Step::Writing;
+                Ok(Action::Write(h, bytes))
+            }
+            Step::Checking | Step::Writing => Ok(Action::None),
+        }
+    }
+
+    /// The header read of a reservation returned.
+    fn check_done(&self, r: Result<Vec<u8>, io::Error>) {
+        let mut c = self.counter();
+        c.step = Step::Idle;
+        let Ok(bytes) = r else { return };
+        if bytes == c.header.to_bytes() {
+            c.step = Step::Checked;
+        } else if c.tried.as_ref() == Some(&bytes) {
+            // The write we last tried landed after all: adopt it.
+            match HeaderV2::parse(&bytes) {
+                Ok(h) if h.open_secrets(&c.hk).is_some() => {
+                    c.reserved_until = c.reserved_until.max(h.state.version_limit);
+                    c.header = h;
+                    c.tried = None;
+                    c.step = Step::Checked;
+                }
+                _ => c.poisoned = true,
+            }
+        } else {
+            c.poisoned = true;
+        }
+    }
+
+    /// The header write of a reservation returned.
+    fn write_done(&self, h: HeaderV2, bytes: Vec<u8>, ok: bool) {
+        let mut c = self.counter();
+        c.step = Step::Idle;
+        if ok {
+            c.reserved_until = c.reserved_until.max(h.state.version_limit);
+            c.header = h;
+            c.tried = None;
+        } else {
+            c.tried = Some(bytes);
+        }
+    }
+
+    fn reset_step(&self, from: Step) {
+        let mut c = self.counter();
+        if c.step == from {
+            c.step = Step::Idle;
+        }
+    }
+
+    /// Takes one version.
+    fn take(&self) -> Result<u64, OpenError> {
+        let mut c = self.counter();
+        if c.poisoned {
+            return Err(OpenError::HeaderChanged);
+        }
+        if c.next >= c.reserved_until {
+            return Err(if c.next == u64::MAX {
+                OpenError::CounterExhausted
+            } else {
+                OpenError::VersionsNotReserved
+            });
+        }
+        let v = c.next;
+        c.next += 1;
+        Ok(v)
+    }
+
+    /// Runs the reservation steps due now to their end (synchronous inner store).
+    fn reserve_now<IO: HeaderIo>(self: &Arc<Self>, io: &IO) {
+        for _ in 0..2 {
+            match self.start_step(io) {
+                Ok(Some(step)) => {
+                    let _ = complete_io(async move {
+                        step.await;
+                        Ok(())
+                    });
+                }
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
+    /// Starts the reservation step due now, if any: its inner call is made here, and the
+    /// returned future finishes it.
+    fn start_step<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+    ) -> Result<Option<BoxFuture<()>>, OpenError> {
+        match self.next_step()? {
+            Action::None => Ok(None),
+            Action::Check => {
+                let fut = io.read(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                );
+                let guard = StepGuard(Arc::clone(self), Step::Checking);
+                Ok(Some(Box::pin(async move {
+                    let r = fut.await;
+                    guard.0.check_done(r);
+                })))
+            }
+            Action::Write(h, bytes) => {
+                let fut = io.write(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                    bytes.clone(),
+                );
+                let guard = StepGuard(Arc::clone(self), Step::Writing);
+                Ok(Some(Box::pin(async move {
+                    let ok = fut.await.is_ok();
+                    guard.0.write_done(h, bytes, ok);
+                })))
+            }
+        }
+    }
+
+    /// Before a write or remove: the reservation step due now (run to its end for a
+    /// synchronous store, returned to be awaited for an asynchronous one).
+    fn before_mutation<IO: HeaderIo>(self: &Arc<Self>, io: &IO) -> Option<BoxFuture<()>> {
+        if IO::SYNC {
+            self.reserve_now(io);
+            None
+        } else {
+            self.start_step(io).ok().flatten()
+        }
+    }
+
+    fn stripe(&self, p: &str, s: &str, k: &str) -> MutexGuard<'_, ()> {
+        let mut h = DefaultHasher::new();
+        (p, s, k).hash(&mut h);
+        let i = usize::try_from(h.finish() % STRIPES as u64).unwrap_or(0);
+        // `i < STRIPES` always; the fallback lock is as correct, only shared by more keys.
+        let lock = self.stripes.get(i).unwrap_or(&self.fallback_stripe);
+        lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- operations ----
+
+    /// `read`: the inner read is made now; the future checks and opens what it returns.
+    pub(crate) fn read<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
+            let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
+            let ticket = self.fresh().read_issued(p, s, k);
+            let guard = ReadGuard {
+                v2: Arc::clone(self),
+                ticket: Some(ticket),
+                names: [p.to_owned(), s.to_owned(), k.to_owned()],
+            };
+            Ok::<_, ReadError>((guard, io.read(&sp, &ss, &sk)))
+        })();
+        async move {
+            let (guard, fut) = issued?;
+            let r = fut.await;
+            guard.finish(r)
+        }
+    }
+
+    /// `write`: version taken, value sealed and inner write made now.
+    pub(crate) fn write<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        let mut step = None;
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(WriteError::InvalidName)?;
+            if self.read_only {
+                return Err(WriteError::ReadOnly);
+            }
+            let [sp, ss, sk] = self
+                .stored_names(p, s, k)
+                .map_err(WriteError::InvalidName)?;
+            step = self.before_mutation(io);
+            let version = self.take().map_err(WriteError::Header)?;
+            let rec = self.seal(p, s, k, version, buf)?;
+            let ticket = self.fresh().write_issued(p, s, k, version);
+            let guard = MutationGuard(Arc::clone(self), Some(ticket));
+            Ok((guard, io.write(&sp, &ss, &sk, rec)))
+        })();
+        async move {
+            if let Some(step) = step {
+                step.await;
+            }
+            let (guard, fut) = issued?;
+            let r = fut.await;
+            let _ = guard.done(r.is_ok());
+            r
+        }
+    }
+
+    /// `remove`: version taken and inner remove made now. The future gives the pair to fold,
+    /// if the removal calls for one.
+    fn remove<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> impl Future<Output = Result<Option<FoldRequest>, io::Error>> + Send + 'static {
+        let mut step = None;
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(RemoveError::InvalidName)?;
+            if self.read_only {
+                return Err(RemoveError::ReadOnly);
+            }
+            let [sp, ss, sk] = self
+                .stored_names(p, s, k)
+                .map_err(RemoveError::InvalidName)?;
+            step = self.before_mutation(io);
+            let version = self.take().map_err(RemoveError::Header)?;
+            let ticket = self.fresh().remove_issued(p, s, k, version, lazy);
+            let guard = MutationGuard(Arc::clone(self), Some(ticket));
+            Ok((guard, io.remove(&sp, &ss, &sk, lazy)))
+        })();
+        async move {
+            if let Some(step) = step {
+                step.await;
+            }
+            let (guard, fut) = issued?;
+            let r = fut.await;
+            let fold = guard.done(r.is_ok());
+            r.map(|()| fold)
+        }
+    }
+
+    /// `write` over a synchronous inner store: one key's writes and removes are serialized from
+    /// taking the version to the freshness update.
+    pub(crate) fn write_sync<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        let _key = self.stripe(p, s, k);
+        complete_io(self.write(io, p, s, k, buf))
+    }
+
+    /// `remove` over a synchronous inner store, then the fold it calls for.
+    pub(crate) fn remove_sync<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> Result<(), io::Error> {
+        let fold = {
+            let _key = self.stripe(p, s, k);
+            complete_io(self.remove(io, p, s, k, lazy))?
+        };
+        match fold {
+            Some(req) => self.fold(io, &req).map_err(io::Error::from),
+            None => Ok(()),
+        }
+    }
+
+    /// `remove` over an asynchronous inner store. Compaction by folding needs further inner
+    /// calls after the removal, which a `'static` future cannot make: the pair's tombstones are
+    /// then capped instead (the documented fallback for failed folds).
+    pub(crate) fn remove_async<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        let fut = self.remove(io, p, s, k, lazy);
+        let this = Arc::clone(self);
+        async move {
+            if let Some(req) = fut.await? {
+                this.fresh().fold_failed(&req);
+            }
+            Ok(())
+        }
+    }
+
+    /// Folds a pair's tombstones into its floor (synchronous inner store).
+    fn fold<IO: HeaderIo>(self: &Arc<Self>, io: &IO, req: &FoldRequest) -> Result<(), RemoveError> {
+        let listed = match complete_io(self.list(io, &req.primary, &req.secondary, false)) {
+            Ok(l) => l,
+            Err(_) => {
+                self.fresh().fold_failed(req);
+                return Ok(());
+            }
+        };
+        let candidates = self.fresh().fold_candidates(req, &listed);
+        for key in candidates {
+            match complete_io(self.read(io, &req.primary, &req.secondary, &key)) {
+                Ok(mut v) => v.zeroize(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.fresh().fold_failed(req);
+                    let read = e
+                        .get_ref()
+                        .and_then(|i| i.downcast_ref::<ReadError>())
+                        .cloned();
+                    return match read {
+                        Some(r) => Err(RemoveError::Freshness(r)),
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        self.fresh().fold_commit(req, &listed);
+        Ok(())
+    }
+
+    /// `list`: the inner listing is made now; the future decodes the names and checks that no
+    /// key this instance holds live is missing (`check`).
+    pub(crate) fn list<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        check: bool,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+        let issued = (|| {
+            let (sp, ss) = self.stored_namespace(p, s)?;
+            let ticket = check.then(|| self.fresh().list_issued(p, s));
+            let guard = ListGuard(Arc::clone(self), ticket);
+            let fut = io.list(&sp, &ss);
+            Ok::<_, ListError>((guard, fut, [p.to_owned(), s.to_owned(), sp, ss]))
+        })();
+        async move {
+            let (mut guard, fut, [p, s, sp, ss]) = issued?;
+            let stored = fut.await?;
+            let keys = guard.0.decode_keys(&p, &s, &sp, &ss, stored)?;
+            if let Some(t) = guard.1.take() {
+                guard.0.fresh().list_done(t, &keys).map_err(
+                    |ListRefusal {
+                         key,
+                         expected_version,
+                     }| ListError::Missing {
+                        primary_namespace: p.clone(),
+                        secondary_namespace: s.clone(),
+                        key,
+                        expected_version,
+                    },
+                )?;
+            }
+            Ok(keys)
+        }
+    }
+}
+
+fn seal_error(e: SealError) -> WriteError {
+    match e {
+        SealError::TooLarge => WriteError::ValueTooLarge,
+        SealError::Failed => WriteError::EncryptionFailed,
+    }
+}
+
+/// Runs a future whose inner calls are all synchronous (ready at once) to its end.
+pub(crate) fn complete_io<T>(
+    fut: impl Future<Output = Result<T, io::Error>>,
+) -> Result<T, io::Error> {
+    use core::task::{Context, Poll, Waker};
+    let mut fut = core::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(io::Error::new(
+            io::ErrorKind::Other,
+            "a synchronous inner store call did not complete",
+        )),
+    }
+}
+
+/// Resets a reservation step whose future was dropped before it finished.
+struct StepGuard(Arc<V2>, Step);
+
+impl Drop for StepGuard {
+    fn drop(&mut self) {
+        self.0.reset_step(self.1);
+    }
+}
+
+/// A read's freshness ticket: always given back, also when its future is dropped.
+struct ReadGuard {
+    v2: Arc<V2>,
+    ticket: Option<ReadTicket>,
+    names: [String; 3],
+}
+
+impl ReadGuard {
+    fn refused(&self, r: Refusal) -> ReadError {
+        let [p, s, k] = self.names.clone();
+        match r {
+            Refusal::Rollback {
+                found,
+                expected_at_least,
+            } => ReadError::Rollback {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                found,
+                expected_at_least,
+            },
+            Refusal::Missing { expected_version } => ReadError::Missing {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                expected_version,
+            },
+            Refusal::Resurrected { found, removed_at } => ReadError::Resurrected {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                found,
+                removed_at,
+            },
+        }
+    }
+
+    fn finish(mut self, r: Result<Vec<u8>, io::Error>) -> Result<Vec<u8>, io::Error> {
+        let Some(ticket) = self.ticket.take() else {
+            return Err(io::Error::new(
+                io::ErrorKind::Other,
+                "read ticket already used",
+            ));
+        };
+        let rec = match r {
+            Ok(rec) => rec,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let checked = self.v2.fresh().read_missing(ticket);
+                return match checked {
+                    Ok(()) => Err(e),
+                    Err(refusal) => Err(self.refused(refusal).into()),
+                };
+            }
+            Err(e) => {
+                self.v2.fresh().read_abandoned(ticket);
+                return Err(e);
+            }
+        };
+        let [p, s, k] = &self.names;
+        let Some((version, mut value)) = self.v2.open(p, s, k, rec) else {
+            self.v2.fresh().read_abandoned(ticket);
+            return Err(ReadError::AuthenticationFailed {
+                primary_namespace: p.clone(),
+                secondary_namespace: s.clone(),
+                key: k.clone(),
+            }
+            .into());
+        };
+        let checked = self.v2.fresh().read_found(ticket, version);
+        match checked {
+            Ok(()) => {
+                self.v2.saw(version);
+                Ok(value)
+            }
+            Err(refusal) => {
+                value.zeroize();
+                Err(self.refused(refusal).into())
+            }
+        }
+    }
+}
+
+impl Drop for ReadGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticket.take() {
+            self.v2.fresh().read_abandoned(t);
+        }
+    }
+}
+
+/// A write's or remove's freshness ticket: always given back.
+struct MutationGuard(Arc<V2>, Option<MutationTicket>);
+
+impl MutationGuard {
+    fn done(mut self, ok: bool) -> Option<FoldRequest> {
+        let t = self.1.take()?;
+        self.0.fresh().mutation_done(t, ok)
+    }
+}
+
+impl Drop for MutationGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.1.take() {
+            let _ = self.0.fresh().mutation_done(t, false);
+        }
+    }
+}
+
+/// A listing's freshness ticket: always given back.
+struct ListGuard(Arc<V2>, Option<ListTicket>);
+
+impl Drop for ListGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.1.take() {
+            self.0.fresh().list_abandoned(t);
+        }
+    }
+}
