@@ -137,6 +137,11 @@ impl HeaderV2 {
     /// the version byte). Strict: a header that parses serializes back to the same bytes.
     pub(crate) fn parse(b: &[u8]) -> Result<HeaderV2, HeaderParseError> {
         let corrupt = HeaderParseError::Corrupt;
+        if b.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+            return Err(corrupt(
+                "it does not start with the encrypted-kvstore magic bytes",
+            ));
+        }
         if b.get(OFF_VERSION) != Some(&VERSION) {
             return Err(corrupt("it is not a version 2 header"));
         }
@@ -733,7 +738,8 @@ mod tests {
             assert_eq!(p.len() as u64, padme(8 + len as u64).unwrap());
             assert_eq!(unpad(p.to_vec()).unwrap(), v);
         }
-        let p = pad(&[1u8; 200]).unwrap().to_vec();
+        let p = pad(&[1u8; 201]).unwrap().to_vec();
+        assert_eq!(p.len(), 224);
         let mut nz = p.clone();
         *nz.last_mut().unwrap() = 1;
         assert!(unpad(nz).is_none());

@@ -53,6 +53,23 @@ impl KVStoreSync for TempFs {
     }
 }
 
+/// The async trait of LDK's own `FilesystemStore` (its writes run on tokio's blocking pool, in
+/// call order per key).
+impl KVStore for TempFs {
+    fn read(&self, p: &str, s: &str, k: &str) -> Fut<Vec<u8>> {
+        Box::pin(KVStore::read(&*self.store, p, s, k))
+    }
+    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Fut<()> {
+        Box::pin(KVStore::write(&*self.store, p, s, k, buf))
+    }
+    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Fut<()> {
+        Box::pin(KVStore::remove(&*self.store, p, s, k, lazy))
+    }
+    fn list(&self, p: &str, s: &str) -> Fut<Vec<String>> {
+        Box::pin(KVStore::list(&*self.store, p, s))
+    }
+}
+
 impl MigratableKVStoreSync for TempFs {
     fn list_all_keys(&self) -> io::Result<Vec<(String, String, String)>> {
         MigratableKVStoreSync::list_all_keys(&*self.store)

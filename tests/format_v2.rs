@@ -1,0 +1,22 @@
+//! Format version 2 (versions, freshness, encrypted names, padding): the suite in
+//! `format_v2/suite.rs`, compiled once per enabled LDK version (`ldk_0_2::suite::*`,
+//! `ldk_0_3::suite::*`) over that version's adapter and crates.
+
+// One suite file, compiled once per LDK version, on purpose.
+#![allow(clippy::duplicate_mod)]
+
+mod common;
+
+#[cfg(feature = "lightning-0-2")]
+#[path = "format_v2"]
+mod ldk_0_2 {
+    use crate::common::v0_2 as v;
+    mod suite;
+}
+
+#[cfg(feature = "lightning-0-3")]
+#[path = "format_v2"]
+mod ldk_0_3 {
+    use crate::common::v0_3 as v;
+    mod suite;
+}

@@ -1,0 +1,519 @@
+//! Format version 2 over LDK's `FilesystemStore` (docs/FORMAT.md, part 2): every option
+//! combination round-trips through the sync and async traits; an attacker with write access to
+//! the inner store who replays an older record, deletes a value or brings a removed one back is
+//! refused with a typed error naming the key (`InvalidData`, never `NotFound`); encrypted names
+//! and padding leave no plaintext name and no exact size on disk; the counter grows across
+//! restarts; a read-only instance never writes and raises no false alarm.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::v::{fs, ldk, AsyncOps, FilesystemStore, Ops, SyncOps, TempFs, V};
+use crate::common::{cheap, PASSPHRASE};
+use encrypted_kvstore::{
+    padme, EncryptedStore, InvalidName, ListError, OpenError, OpenOptions, RawKey, ReadError,
+    SharedStore, WriteError, RESERVED_PRIMARY_NAMESPACE,
+};
+use ldk::io::{self, ErrorKind};
+use ldk::util::persist::KVStoreSync;
+
+type Name = (String, String, String);
+
+/// The four ways to create a version 2 store.
+fn modes() -> [(&'static str, OpenOptions); 4] {
+    [
+        ("v2", OpenOptions::new().format_v2()),
+        ("names", OpenOptions::new().encrypt_names()),
+        ("padding", OpenOptions::new().pad_values()),
+        ("names+padding", OpenOptions::new().encrypt_names().pad_values()),
+    ]
+}
+
+fn create(opts: &OpenOptions, inner: TempFs) -> EncryptedStore<TempFs> {
+    opts.create::<V, _>(inner, PASSPHRASE, cheap()).unwrap()
+}
+
+fn all_inner(inner: &TempFs) -> BTreeSet<Name> {
+    super::v::MigratableKVStoreSync::list_all_keys(inner)
+        .unwrap()
+        .into_iter()
+        .filter(|(p, _, _)| p != RESERVED_PRIMARY_NAMESPACE)
+        .collect()
+}
+
+/// Writes `value` at a new key through `store` and returns where the inner store keeps it.
+fn write_new(store: &EncryptedStore<TempFs>, inner: &TempFs, name: (&str, &str, &str), value: &[u8]) -> Name {
+    let before = all_inner(inner);
+    store.write(name.0, name.1, name.2, value.to_vec()).unwrap();
+    let after = all_inner(inner);
+    let new: Vec<&Name> = after.difference(&before).collect();
+    assert_eq!(new.len(), 1, "one new inner value");
+    new[0].clone()
+}
+
+fn raw(inner: &TempFs, (p, s, k): &Name) -> Vec<u8> {
+    inner.read(p, s, k).unwrap()
+}
+
+fn put(inner: &TempFs, (p, s, k): &Name, bytes: Vec<u8>) {
+    inner.write(p, s, k, bytes).unwrap();
+}
+
+fn read_error(e: &io::Error) -> &ReadError {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<ReadError>())
+        .unwrap_or_else(|| panic!("untyped error {e:?}"))
+}
+
+fn list_error(e: &io::Error) -> &ListError {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<ListError>())
+        .unwrap_or_else(|| panic!("untyped error {e:?}"))
+}
+
+fn version_of(record: &[u8]) -> u64 {
+    assert_eq!(record[0], 2, "a version 2 record");
+    u64::from_le_bytes(record[5..13].try_into().unwrap())
+}
+
+#[test]
+fn every_mode_round_trips_through_both_traits_and_reopens() {
+    for (mode, opts) in modes() {
+        let inner = TempFs::new();
+        let store = create(&opts, inner.clone());
+        let info = store.info();
+        assert_eq!(info.format_version, 2, "{mode}");
+        assert_eq!(info.names_encrypted, mode.contains("names"), "{mode}");
+        assert_eq!(info.values_padded, mode.contains("padding"), "{mode}");
+        let async_ops = AsyncOps::new(&store);
+        let ops: [(&str, &dyn Ops); 2] = [("sync", &SyncOps(&store)), ("async", &async_ops)];
+        for (how, ops) in ops {
+            let p = format!("ns_{how}");
+            for (s, k, v) in [("", "a", &b""[..]), ("sub", "b", b"two"), ("", "c", &[7u8; 5000])] {
+                ops.write(&p, s, k, v.to_vec()).unwrap();
+                assert_eq!(ops.read(&p, s, k).unwrap(), v, "{mode} {how}");
+            }
+            assert_eq!(ops.list(&p, "").unwrap(), ["a", "c"], "{mode} {how}");
+            assert_eq!(ops.list(&p, "sub").unwrap(), ["b"], "{mode} {how}");
+            ops.remove(&p, "", "a", false).unwrap();
+            assert_eq!(ops.read(&p, "", "a").unwrap_err().kind(), ErrorKind::NotFound);
+            assert_eq!(ops.list(&p, "").unwrap(), ["c"], "{mode} {how}");
+            ops.write("", "", &format!("top_{how}"), b"top".to_vec()).unwrap();
+        }
+        let mut all = super::v::MigratableKVStoreSync::list_all_keys(&store).unwrap();
+        all.sort();
+        let names = |v: &[(&str, &str, &str)]| -> Vec<Name> {
+            v.iter().map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string())).collect()
+        };
+        assert_eq!(
+            all,
+            names(&[
+                ("", "", "top_async"),
+                ("", "", "top_sync"),
+                ("ns_async", "", "c"),
+                ("ns_async", "sub", "b"),
+                ("ns_sync", "", "c"),
+                ("ns_sync", "sub", "b"),
+            ]),
+            "{mode}"
+        );
+        drop(async_ops);
+        drop(store);
+        let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        assert_eq!(reopened.read("ns_sync", "sub", "b").unwrap(), b"two", "{mode}");
+        assert_eq!(reopened.read("ns_async", "", "c").unwrap(), [7u8; 5000], "{mode}");
+        assert!(matches!(
+            EncryptedStore::open::<V>(inner, b"wrong"),
+            Err(OpenError::WrongPassphrase)
+        ));
+    }
+}
+
+/// An older authentic record put back behind the wrapper's back is refused, through both
+/// traits, with the versions found and expected.
+#[test]
+fn a_replayed_record_is_refused_as_rollback() {
+    for (mode, opts) in modes() {
+        for how in ["sync", "async"] {
+            let inner = TempFs::new();
+            let store = create(&opts, inner.clone());
+            let at = write_new(&store, &inner, ("monitors", "", "mon_1"), b"state 1");
+            let old = raw(&inner, &at);
+            let async_ops = AsyncOps::new(&store);
+            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
+            ops.write("monitors", "", "mon_1", b"state 2".to_vec()).unwrap();
+            let new_version = version_of(&raw(&inner, &at));
+            put(&inner, &at, old.clone());
+            let e = ops.read("monitors", "", "mon_1").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
+            assert_eq!(
+                read_error(&e),
+                &ReadError::Rollback {
+                    primary_namespace: "monitors".into(),
+                    secondary_namespace: "".into(),
+                    key: "mon_1".into(),
+                    found: version_of(&old),
+                    expected_at_least: new_version,
+                },
+                "{mode} {how}"
+            );
+            assert!(e.to_string().contains("mon_1"), "{e}");
+            // Putting the current record back makes the key readable again.
+            ops.write("monitors", "", "mon_1", b"state 3".to_vec()).unwrap();
+            assert_eq!(ops.read("monitors", "", "mon_1").unwrap(), b"state 3");
+        }
+    }
+}
+
+/// A rollback is caught also when this instance only read the newer record (another instance,
+/// or an earlier run, wrote it).
+#[test]
+fn a_rollback_after_a_read_is_refused() {
+    let inner = TempFs::new();
+    let store = create(&OpenOptions::new().format_v2(), inner.clone());
+    let at = write_new(&store, &inner, ("p", "", "k"), b"old");
+    let old = raw(&inner, &at);
+    store.write("p", "", "k", b"new".to_vec()).unwrap();
+    drop(store);
+    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(reopened.read("p", "", "k").unwrap(), b"new");
+    put(&inner, &at, old);
+    let e = reopened.read("p", "", "k").unwrap_err();
+    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+}
+
+/// A value deleted behind the wrapper's back is refused on read (not `NotFound`, so LDK fails
+/// loudly) and on `list`.
+#[test]
+fn a_deleted_value_is_refused_on_read_and_on_list() {
+    for (mode, opts) in modes() {
+        for how in ["sync", "async"] {
+            let inner = TempFs::new();
+            let store = create(&opts, inner.clone());
+            let async_ops = AsyncOps::new(&store);
+            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
+            let mon = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8_1";
+            let mut newest = None;
+            for n in 1..=5u32 {
+                let at = write_new(&store, &inner, ("monitor_updates", mon, &n.to_string()), b"update");
+                newest = Some(at);
+            }
+            let newest = newest.unwrap();
+            let version = version_of(&raw(&inner, &newest));
+            inner.remove(&newest.0, &newest.1, &newest.2, false).unwrap();
+            let e = ops.list("monitor_updates", mon).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
+            assert_eq!(
+                list_error(&e),
+                &ListError::Missing {
+                    primary_namespace: "monitor_updates".into(),
+                    secondary_namespace: mon.into(),
+                    key: "5".into(),
+                    expected_version: version,
+                },
+                "{mode} {how}"
+            );
+            let e = ops.read("monitor_updates", mon, "5").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
+            assert_eq!(
+                read_error(&e),
+                &ReadError::Missing {
+                    primary_namespace: "monitor_updates".into(),
+                    secondary_namespace: mon.into(),
+                    key: "5".into(),
+                    expected_version: version,
+                },
+                "{mode} {how}"
+            );
+            // The other updates are untouched.
+            assert_eq!(ops.read("monitor_updates", mon, "4").unwrap(), b"update");
+        }
+    }
+}
+
+/// A key removed (not lazily) that comes back is refused; a lazily removed one that comes
+/// back is accepted (LDK expects that of its lazy removes).
+#[test]
+fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
+    for (mode, opts) in modes() {
+        for how in ["sync", "async"] {
+            let inner = TempFs::new();
+            let store = create(&opts, inner.clone());
+            let async_ops = AsyncOps::new(&store);
+            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
+            let hard = write_new(&store, &inner, ("payments", "", "pay_1"), b"paid");
+            let lazy = write_new(&store, &inner, ("payments", "", "pay_2"), b"paid too");
+            let (hard_rec, lazy_rec) = (raw(&inner, &hard), raw(&inner, &lazy));
+            ops.remove("payments", "", "pay_1", false).unwrap();
+            ops.remove("payments", "", "pay_2", true).unwrap();
+            assert_eq!(ops.list("payments", "").unwrap(), Vec::<String>::new());
+            put(&inner, &hard, hard_rec.clone());
+            put(&inner, &lazy, lazy_rec);
+            let e = ops.read("payments", "", "pay_1").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
+            match read_error(&e) {
+                ReadError::Resurrected { key, found, removed_at, .. } => {
+                    assert_eq!(key, "pay_1");
+                    assert_eq!(*found, version_of(&hard_rec));
+                    assert!(removed_at > found, "{removed_at} > {found}");
+                }
+                other => panic!("{mode} {how}: {other:?}"),
+            }
+            assert_eq!(ops.read("payments", "", "pay_2").unwrap(), b"paid too", "{mode} {how}");
+        }
+    }
+}
+
+/// Version 1 stores keep their version 1 behaviour: rollback is not detected there.
+#[test]
+fn version_1_stores_are_unchanged() {
+    let inner = TempFs::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    assert_eq!(store.info().format_version, 1);
+    store.write("p", "", "k", b"old".to_vec()).unwrap();
+    let old = inner.read("p", "", "k").unwrap();
+    assert_eq!(old[0], 1);
+    store.write("p", "", "k", b"new".to_vec()).unwrap();
+    inner.write("p", "", "k", old).unwrap();
+    assert_eq!(store.read("p", "", "k").unwrap(), b"old");
+}
+
+/// Every record version is new: versions grow within a run and across restarts, and each
+/// writable open reserves a block in one header write.
+#[test]
+fn versions_grow_across_restarts() {
+    let inner = TempFs::new();
+    let store = create(&OpenOptions::new().format_v2(), inner.clone());
+    let first = store.info();
+    assert_eq!((first.header_seq, first.version_limit), (1, 65_537));
+    let at = write_new(&store, &inner, ("p", "", "k"), b"1");
+    let mut last = version_of(&raw(&inner, &at));
+    assert_eq!(last, 1);
+    for run in 0..3 {
+        for _ in 0..3 {
+            store_write_and_check(&inner, &at, &mut last, run);
+        }
+    }
+    fn store_write_and_check(inner: &TempFs, at: &Name, last: &mut u64, run: u32) {
+        let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        let info = store.info();
+        assert!(info.version_limit > *last + 65_536 - 1, "run {run}: {info:?}");
+        store.write("p", "", "k", b"x".to_vec()).unwrap();
+        let v = version_of(&raw(inner, at));
+        assert!(v > *last, "run {run}: version {v} after {last}");
+        *last = v;
+    }
+    drop(store);
+}
+
+/// A read-only instance beside the writer never writes, refuses writes and removes with
+/// `PermissionDenied`, and raises no alarm when the writer removes or rewrites what it read.
+#[test]
+fn a_read_only_instance_never_writes_and_raises_no_false_alarm() {
+    let inner = TempFs::new();
+    let writer = create(&OpenOptions::new().encrypt_names(), inner.clone());
+    writer.write("p", "", "gone", b"1".to_vec()).unwrap();
+    writer.write("p", "", "stays", b"2".to_vec()).unwrap();
+    let before = super::v::snapshot(&inner);
+    let reader = OpenOptions::new()
+        .read_only()
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert_eq!(reader.read("p", "", "gone").unwrap(), b"1");
+    assert_eq!(reader.list("p", "").unwrap().len(), 2);
+    for e in [
+        reader.write("p", "", "new", b"x".to_vec()).unwrap_err(),
+        reader.remove("p", "", "stays", false).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e:?}");
+    }
+    assert_eq!(super::v::snapshot(&inner), before, "the reader wrote");
+    writer.remove("p", "", "gone", false).unwrap();
+    writer.write("p", "", "stays", b"3".to_vec()).unwrap();
+    assert_eq!(reader.read("p", "", "gone").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(reader.list("p", "").unwrap(), ["stays"]);
+    assert_eq!(reader.read("p", "", "stays").unwrap(), b"3");
+}
+
+/// A change of passphrase keeps every value and the keyring; the old passphrase stops working.
+/// A second writer that changed the header makes the first refuse to overwrite it.
+#[test]
+fn passphrase_change_and_a_changed_header() {
+    let inner = TempFs::new();
+    let store = create(&OpenOptions::new().encrypt_names().pad_values(), inner.clone());
+    store.write("p", "s", "k", b"kept".to_vec()).unwrap();
+    store.change_passphrase::<V>(b"new passphrase", cheap()).unwrap();
+    store.write("p", "s", "k2", b"after".to_vec()).unwrap();
+    assert!(matches!(
+        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+        Err(OpenError::WrongPassphrase)
+    ));
+    let reopened = EncryptedStore::open::<V>(inner.clone(), b"new passphrase").unwrap();
+    assert_eq!(reopened.read("p", "s", "k").unwrap(), b"kept");
+    assert_eq!(reopened.read("p", "s", "k2").unwrap(), b"after");
+    // `reopened` reserved versions: `store`'s header is no longer the stored one.
+    assert!(matches!(
+        store.change_passphrase::<V>(b"third", cheap()),
+        Err(OpenError::HeaderChanged)
+    ));
+    let key = RawKey::from_bytes([9; 32]);
+    reopened.change_key::<V>(&key).unwrap();
+    let by_key = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+    assert_eq!(by_key.read("p", "s", "k").unwrap(), b"kept");
+    let info = EncryptedStore::inspect::<V>(&inner).unwrap();
+    assert!(info.names_encrypted && info.values_padded);
+    assert_eq!(info.format_version, 2);
+}
+
+/// With names encrypted, a record moved to another stored name of the same store fails, and
+/// a stored name this store did not make is refused with its name.
+#[test]
+fn moved_records_and_forged_names_are_refused() {
+    let inner = TempFs::new();
+    let store = create(&OpenOptions::new().encrypt_names(), inner.clone());
+    let a = write_new(&store, &inner, ("monitors", "", "chan_a"), b"monitor a");
+    let b = write_new(&store, &inner, ("monitors", "", "chan_b"), b"monitor b");
+    assert_eq!(a.0, b.0, "one stored namespace");
+    put(&inner, &b, raw(&inner, &a));
+    crate::common::assert_auth_failed(store.read("monitors", "", "chan_b"), "monitors", "", "chan_b");
+    assert_eq!(store.read("monitors", "", "chan_a").unwrap(), b"monitor a");
+    for forged in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "monitors"] {
+        inner.write(&a.0, "", forged, b"x".to_vec()).unwrap();
+        let e = store.list("monitors", "").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            list_error(&e),
+            &ListError::UndecodableName {
+                stored_primary_namespace: a.0.clone(),
+                stored_secondary_namespace: "".into(),
+                stored_key: forged.into(),
+            }
+        );
+        assert!(e.to_string().contains(forged), "{e}");
+        inner.remove(&a.0, "", forged, false).unwrap();
+    }
+    // Names longer than 74 bytes cannot be encrypted within LDK's 120 characters.
+    let before = all_inner(&inner);
+    let e = store.write("monitors", "", &"k".repeat(75), b"x".to_vec()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let typed = e.get_ref().and_then(|e| e.downcast_ref::<WriteError>());
+    assert!(matches!(
+        typed,
+        Some(WriteError::InvalidName(InvalidName::TooLongToEncrypt { what: "key", len: 75 }))
+    ));
+    assert_eq!(all_inner(&inner), before);
+    store.write("monitors", "", &"k".repeat(74), b"x".to_vec()).unwrap();
+}
+
+/// Every name LDK and ldk-node use, and values the size of LDK's: on disk (a real
+/// `FilesystemStore` directory) no path component is a plaintext name or holds a 64-hex id,
+/// and with padding no record is the exact size of its value.
+#[test]
+fn on_disk_no_plaintext_name_and_no_exact_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = OpenOptions::new()
+        .encrypt_names()
+        .pad_values()
+        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
+    let txid = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8";
+    let monitor = format!("{txid}_1");
+    let payment = "ab".repeat(32);
+    let names: Vec<(String, String, String, usize)> = vec![
+        ("monitors".into(), "".into(), monitor.clone(), 4157),
+        ("monitor_updates".into(), monitor.clone(), "1".into(), 411),
+        ("monitor_updates".into(), monitor.clone(), "18446744073709551615".into(), 2047),
+        ("archived_monitors".into(), "".into(), format!("{txid}_65535"), 3001),
+        ("".into(), "".into(), "manager".into(), 1013),
+        ("".into(), "".into(), "network_graph".into(), 30_011),
+        ("".into(), "".into(), "scorer".into(), 777),
+        ("".into(), "".into(), "output_sweeper".into(), 12),
+        ("payments".into(), "".into(), payment.clone(), 143),
+        ("bdk_wallet".into(), "".into(), "change_descriptor".into(), 129),
+        ("lightning_liquidity_state".into(), "lsps2_service".into(), format!("02{txid}"), 99),
+        ("".into(), "".into(), "external_pathfinding_scores_cache".into(), 5),
+    ];
+    let mut sizes = BTreeSet::new();
+    for (p, s, k, len) in &names {
+        store.write(p, s, k, vec![0x42; *len]).unwrap();
+        sizes.insert(53 + padme(8 + *len as u64).unwrap());
+    }
+    let mut plain: BTreeSet<String> = names
+        .iter()
+        .flat_map(|(p, s, k, _)| [p.clone(), s.clone(), k.clone()])
+        // Shorter names (an update number) occur in random base64 by chance.
+        .filter(|n| n.len() >= 5)
+        .collect();
+    plain.insert(txid.to_owned());
+    let mut files = 0;
+    walk(dir.path(), &mut |path, len| {
+        let rel = path.strip_prefix(dir.path()).unwrap();
+        let comps: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+        if comps.first().map(String::as_str) == Some(RESERVED_PRIMARY_NAMESPACE) {
+            return;
+        }
+        for c in &comps {
+            for n in &plain {
+                assert!(!c.contains(n.as_str()), "{c} holds the plaintext name {n}");
+            }
+        }
+        assert!(sizes.contains(&len), "{} has {len} bytes, not a padded size", rel.display());
+        files += 1;
+    });
+    assert_eq!(files, names.len());
+    for (p, s, k, len) in &names {
+        let exact = 53 + *len as u64;
+        let padded = 53 + padme(8 + *len as u64).unwrap();
+        assert_ne!(exact, padded, "{k}: choose sizes that padding changes");
+        assert_eq!(store.read(p, s, k).unwrap().len(), *len);
+    }
+    // LDK still finds its monitors through `list`.
+    assert_eq!(store.list("monitors", "").unwrap(), [monitor.clone()]);
+    assert_eq!(store.list("monitor_updates", &monitor).unwrap().len(), 2);
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path, u64)) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let meta = e.metadata().unwrap();
+        if meta.is_dir() {
+            walk(&e.path(), f);
+        } else {
+            f(&e.path(), meta.len());
+        }
+    }
+}
+
+/// Over an asynchronous-only inner store (LDK's `FilesystemStore` through `KVStore`), through
+/// `SharedStore`, a rollback is still refused.
+#[test]
+fn async_inner_store_detects_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = SharedStore(Arc::new(fs(dir.path())));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = rt
+        .block_on(OpenOptions::new().encrypt_names().create_async::<V, _>(
+            shared.clone(),
+            PASSPHRASE,
+            cheap(),
+        ))
+        .unwrap();
+    let ops = AsyncOps::new(&store);
+    ops.write("p", "", "k", b"one".to_vec()).unwrap();
+    let raw_store: &FilesystemStore = &shared.0;
+    let all = super::v::MigratableKVStoreSync::list_all_keys(raw_store).unwrap();
+    let at = all.into_iter().find(|(p, _, _)| p != RESERVED_PRIMARY_NAMESPACE).unwrap();
+    let old = KVStoreSync::read(raw_store, &at.0, &at.1, &at.2).unwrap();
+    ops.write("p", "", "k", b"two".to_vec()).unwrap();
+    KVStoreSync::write(raw_store, &at.0, &at.1, &at.2, old).unwrap();
+    let e = ops.read("p", "", "k").unwrap_err();
+    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+}
