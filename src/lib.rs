@@ -18,6 +18,7 @@ compile_error!(
 mod aead;
 mod error;
 mod format;
+mod freshness;
 mod kdf;
 mod keys;
 mod memory;
