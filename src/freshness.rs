@@ -683,3 +683,670 @@ fn pin_after_failure(pair: &mut Pair, t: &MutationTicket) {
     };
     pair.set(&t.key, Some(pinned));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "monitors";
+    const S: &str = "";
+
+    fn s(k: &str) -> String {
+        k.to_owned()
+    }
+
+    fn write(f: &mut Freshness, k: &str, v: u64) {
+        let t = f.write_issued(P, S, k, v);
+        assert_eq!(f.mutation_done(t, true), None);
+    }
+
+    fn hard_remove(f: &mut Freshness, k: &str, t: u64) -> Option<FoldRequest> {
+        let ticket = f.remove_issued(P, S, k, t, false);
+        f.mutation_done(ticket, true)
+    }
+
+    fn lazy_remove(f: &mut Freshness, k: &str, t: u64) {
+        let ticket = f.remove_issued(P, S, k, t, true);
+        assert_eq!(f.mutation_done(ticket, true), None);
+    }
+
+    fn read(f: &mut Freshness, k: &str, r: u64) -> Result<(), Refusal> {
+        let t = f.read_issued(P, S, k);
+        f.read_found(t, r)
+    }
+
+    fn miss(f: &mut Freshness, k: &str) -> Result<(), Refusal> {
+        let t = f.read_issued(P, S, k);
+        f.read_missing(t)
+    }
+
+    fn list(f: &mut Freshness, keys: &[&str]) -> Result<(), ListRefusal> {
+        let t = f.list_issued(P, S);
+        let listed: Vec<String> = keys.iter().map(|k| s(k)).collect();
+        f.list_done(t, &listed)
+    }
+
+    fn entry(f: &Freshness, k: &str) -> Option<Entry> {
+        f.pair(P, S).and_then(|p| p.entry(k))
+    }
+
+    fn floor(f: &Freshness) -> u64 {
+        f.pair(P, S).map_or(0, |p| p.floor)
+    }
+
+    // ---- Checks ----
+
+    #[test]
+    fn check_live_refuses_an_older_record_as_rollback() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        assert_eq!(
+            read(&mut f, "a", 4),
+            Err(Refusal::Rollback {
+                found: 4,
+                expected_at_least: 5
+            })
+        );
+        assert_eq!(read(&mut f, "a", 5), Ok(()));
+        assert_eq!(read(&mut f, "a", 9), Ok(()));
+    }
+
+    #[test]
+    fn check_legacy_record_version_0_is_a_rollback_below_a_watermark() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 1);
+        assert_eq!(
+            read(&mut f, "a", 0),
+            Err(Refusal::Rollback {
+                found: 0,
+                expected_at_least: 1
+            })
+        );
+        let mut g = Freshness::new(false);
+        assert_eq!(read(&mut g, "a", 0), Ok(()));
+        assert_eq!(entry(&g, "a"), Some(Entry::live(0)));
+    }
+
+    #[test]
+    fn check_maybe_removed_refuses_older_and_lets_absence_through() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let t = f.remove_issued(P, S, "a", 6, false);
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(5, 6)));
+        assert_eq!(
+            read(&mut f, "a", 4),
+            Err(Refusal::Rollback {
+                found: 4,
+                expected_at_least: 5
+            })
+        );
+        assert_eq!(read(&mut f, "a", 5), Ok(()));
+        assert_eq!(miss(&mut f, "a"), Ok(()));
+        let _ = f.mutation_done(t, true);
+    }
+
+    #[test]
+    fn check_removed_refuses_at_or_below_the_tombstone_as_resurrected() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        assert_eq!(hard_remove(&mut f, "a", 6), None);
+        assert_eq!(
+            read(&mut f, "a", 5),
+            Err(Refusal::Resurrected {
+                found: 5,
+                removed_at: 6
+            })
+        );
+        assert_eq!(
+            read(&mut f, "a", 6),
+            Err(Refusal::Resurrected {
+                found: 6,
+                removed_at: 6
+            })
+        );
+        assert_eq!(miss(&mut f, "a"), Ok(()));
+        assert_eq!(read(&mut f, "a", 7), Ok(()));
+    }
+
+    #[test]
+    fn check_no_entry_refuses_below_the_floor() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        // Two tombstones in the pair: a fold; nothing else is listed.
+        assert_eq!(hard_remove(&mut f, "x", 3), None);
+        let req = hard_remove(&mut f, "y", 4).expect("a fold is requested");
+        assert!(f.fold_commit(&req, &[]));
+        assert_eq!(floor(&f), 4);
+        assert_eq!(
+            read(&mut f, "z", 3),
+            Err(Refusal::Resurrected {
+                found: 3,
+                removed_at: 4
+            })
+        );
+        assert_eq!(read(&mut f, "z", 4), Ok(()));
+    }
+
+    #[test]
+    fn check_missing_only_from_live() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        assert_eq!(
+            miss(&mut f, "a"),
+            Err(Refusal::Missing {
+                expected_version: 5
+            })
+        );
+        // Removed, MaybeRemoved and no entry let NotFound through.
+        assert_eq!(hard_remove(&mut f, "a", 6), None);
+        assert_eq!(miss(&mut f, "a"), Ok(()));
+        assert_eq!(miss(&mut f, "never"), Ok(()));
+        write(&mut f, "b", 7);
+        let t = f.remove_issued(P, S, "b", 8, false);
+        assert_eq!(miss(&mut f, "b"), Ok(()));
+        let _ = f.mutation_done(t, false);
+        assert_eq!(miss(&mut f, "b"), Ok(()));
+    }
+
+    #[test]
+    fn check_list_names_the_smallest_missing_live_key() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "c", 3);
+        write(&mut f, "b", 2);
+        write(&mut f, "a", 1);
+        assert_eq!(list(&mut f, &["a", "b", "c"]), Ok(()));
+        assert_eq!(
+            list(&mut f, &["a"]),
+            Err(ListRefusal {
+                key: s("b"),
+                expected_version: 2
+            })
+        );
+        assert_eq!(
+            list(&mut f, &["b"]),
+            Err(ListRefusal {
+                key: s("a"),
+                expected_version: 1
+            })
+        );
+    }
+
+    #[test]
+    fn check_list_ignores_removed_unknown_and_maybe_removed_keys() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 1);
+        assert_eq!(hard_remove(&mut f, "a", 2), None);
+        write(&mut f, "b", 3);
+        let t = f.remove_issued(P, S, "b", 4, false);
+        assert_eq!(list(&mut f, &["zombie", "a"]), Ok(()));
+        assert_eq!(list(&mut f, &[]), Ok(()));
+        let _ = f.mutation_done(t, true);
+    }
+
+    #[test]
+    fn check_two_moments_a_write_completing_during_a_read_is_no_alarm() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let r = f.read_issued(P, S, "a");
+        write(&mut f, "a", 7);
+        // The read saw the record before the write: accepted (the issue-time entry accepts).
+        assert_eq!(f.read_found(r, 5), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::live(7)));
+        // A rollback behind the wrapper's back (same entry at both moments) is refused.
+        let r = f.read_issued(P, S, "a");
+        assert_eq!(
+            f.read_found(r, 5),
+            Err(Refusal::Rollback {
+                found: 5,
+                expected_at_least: 7
+            })
+        );
+    }
+
+    #[test]
+    fn check_two_moments_issue_time_accepts_a_read_issued_before_a_write() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        // Completion-time refusal alone does not refuse; issue-time refusal alone neither.
+        let r = f.read_issued(P, S, "a");
+        assert_eq!(hard_remove(&mut f, "a", 6), None);
+        assert_eq!(f.read_found(r, 5), Ok(()));
+        let r = f.read_issued(P, S, "a"); // Removed(6) at issue
+        write(&mut f, "a", 8);
+        assert_eq!(f.read_found(r, 8), Ok(()));
+    }
+
+    #[test]
+    fn check_two_moments_missing_only_when_the_same_live_entry_at_both() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let r = f.read_issued(P, S, "a");
+        assert_eq!(hard_remove(&mut f, "a", 6), None);
+        write(&mut f, "a", 7);
+        // Live(5) at issue, Live(7) now: the read may have seen the gap between them.
+        assert_eq!(f.read_missing(r), Ok(()));
+        let r = f.read_issued(P, S, "a");
+        assert_eq!(
+            f.read_missing(r),
+            Err(Refusal::Missing {
+                expected_version: 7
+            })
+        );
+    }
+
+    #[test]
+    fn check_two_moments_list() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let l = f.list_issued(P, S);
+        assert_eq!(hard_remove(&mut f, "a", 6), None);
+        write(&mut f, "a", 7);
+        assert_eq!(f.list_done(l, &[]), Ok(()));
+        // Not Live at issue (never written), Live now: no alarm either.
+        let l = f.list_issued(P, S);
+        write(&mut f, "b", 8);
+        assert_eq!(f.list_done(l, &[s("a")]), Ok(()));
+        let l = f.list_issued(P, S);
+        assert_eq!(
+            f.list_done(l, &[s("a")]),
+            Err(ListRefusal {
+                key: s("b"),
+                expected_version: 8
+            })
+        );
+        let l = f.list_issued(P, S);
+        f.list_abandoned(l);
+    }
+
+    // ---- Updates ----
+
+    #[test]
+    fn update_write_sets_live_only_after_success() {
+        let mut f = Freshness::new(false);
+        let t = f.write_issued(P, S, "a", 3);
+        assert_eq!(entry(&f, "a"), None);
+        assert_eq!(f.mutation_done(t, true), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::live(3)));
+        let t = f.write_issued(P, S, "a", 4);
+        assert_eq!(f.mutation_done(t, false), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::live(3)));
+    }
+
+    #[test]
+    fn update_failed_write_pins_a_key_a_fold_could_otherwise_exclude() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        let t = f.write_issued(P, S, "late", 3);
+        assert_eq!(f.mutation_done(t, false), None);
+        // The failed write may still land: the key keeps an entry that admits version 3.
+        assert_eq!(entry(&f, "late"), Some(Entry::maybe_removed(0, 3)));
+        assert_eq!(hard_remove(&mut f, "x", 4), None);
+        let req = hard_remove(&mut f, "y", 5).expect("fold");
+        assert!(f.fold_commit(&req, &[]));
+        assert_eq!(floor(&f), 5);
+        assert_eq!(read(&mut f, "late", 3), Ok(()));
+        // From a tombstone: the same check, but kept by folds.
+        assert_eq!(hard_remove(&mut f, "k", 6), None);
+        let t = f.write_issued(P, S, "k", 7);
+        assert_eq!(f.mutation_done(t, false), None);
+        assert_eq!(entry(&f, "k"), Some(Entry::maybe_removed(7, 7)));
+        assert_eq!(
+            read(&mut f, "k", 6),
+            Err(Refusal::Rollback {
+                found: 6,
+                expected_at_least: 7
+            })
+        );
+    }
+
+    #[test]
+    fn update_hard_remove_weakens_before_and_sets_removed_after() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let t = f.remove_issued(P, S, "a", 6, false);
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(5, 6)));
+        assert_eq!(f.mutation_done(t, true), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::removed(6)));
+    }
+
+    #[test]
+    fn update_failed_hard_remove_keeps_the_weakening_and_a_read_does_not_undo_it() {
+        let mut f = Freshness::new(false);
+        write(&mut f, "a", 5);
+        let t = f.remove_issued(P, S, "a", 6, false);
+        assert_eq!(f.mutation_done(t, false), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(5, 6)));
+        // The remove may land later: reading the old record does not make it Live again.
+        assert_eq!(read(&mut f, "a", 5), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(5, 6)));
+        // A key without entry is pinned too.
+        let t = f.remove_issued(P, S, "b", 7, false);
+        assert_eq!(f.mutation_done(t, false), None);
+        assert_eq!(read(&mut f, "b", 2), Ok(()));
+        assert_eq!(miss(&mut f, "b"), Ok(()));
+    }
+
+    #[test]
+    fn update_lazy_remove_deletes_the_entry_and_zeroes_the_floor() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        assert_eq!(hard_remove(&mut f, "x", 1), None);
+        let req = hard_remove(&mut f, "y", 2).expect("fold");
+        assert!(f.fold_commit(&req, &[]));
+        assert_eq!(floor(&f), 2);
+        write(&mut f, "a", 3);
+        let t = f.remove_issued(P, S, "a", 4, true);
+        assert_eq!(entry(&f, "a"), None);
+        assert_eq!(floor(&f), 0);
+        assert!(f.pair(P, S).is_some_and(|p| p.lazy));
+        assert_eq!(f.mutation_done(t, true), None);
+        assert_eq!(entry(&f, "a"), None);
+        // Its return, and an old record of any untracked key, are accepted.
+        assert_eq!(read(&mut f, "a", 3), Ok(()));
+        assert_eq!(read(&mut f, "z", 1), Ok(()));
+        assert_eq!(f.sizes().pairs, 1);
+    }
+
+    #[test]
+    fn update_read_raises_the_entry_when_its_op_is_not_newer() {
+        let mut f = Freshness::new(false);
+        assert_eq!(read(&mut f, "a", 4), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::live(4)));
+        assert_eq!(read(&mut f, "a", 9), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::live(9)));
+        // MaybeRemoved(5) op 6: a read of 5 does not raise it (op 6 > 5).
+        write(&mut f, "b", 5);
+        let t = f.remove_issued(P, S, "b", 6, false);
+        assert_eq!(f.mutation_done(t, false), None);
+        assert_eq!(read(&mut f, "b", 5), Ok(()));
+        assert_eq!(entry(&f, "b"), Some(Entry::maybe_removed(5, 6)));
+        assert_eq!(read(&mut f, "b", 8), Ok(()));
+        assert_eq!(entry(&f, "b"), Some(Entry::live(8)));
+    }
+
+    #[test]
+    fn update_read_in_a_lazy_pair_stays_maybe_removed() {
+        let mut f = Freshness::new(false);
+        lazy_remove(&mut f, "old", 1);
+        assert_eq!(read(&mut f, "u", 3), Ok(()));
+        assert_eq!(entry(&f, "u"), Some(Entry::maybe_removed(3, 3)));
+        // A reread stays MaybeRemoved: its lazy removal may still be applied.
+        assert_eq!(read(&mut f, "u", 3), Ok(()));
+        assert_eq!(entry(&f, "u"), Some(Entry::maybe_removed(3, 3)));
+        assert_eq!(miss(&mut f, "u"), Ok(()));
+        // A key written after the lazy remove is Live, and stays Live when reread.
+        write(&mut f, "w", 4);
+        assert_eq!(read(&mut f, "w", 4), Ok(()));
+        assert_eq!(entry(&f, "w"), Some(Entry::live(4)));
+    }
+
+    #[test]
+    fn update_read_skipped_when_a_mutation_was_issued_during_it() {
+        let mut f = Freshness::new(false);
+        let r = f.read_issued(P, S, "a");
+        let t = f.remove_issued(P, S, "a", 2, false);
+        assert_eq!(f.mutation_done(t, false), None);
+        // The read saw version 1 before the (failed, maybe landed) remove: no Live(1).
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        assert_ne!(entry(&f, "a").map(|e| e.kind), Some(Kind::Live));
+        assert_eq!(miss(&mut f, "a"), Ok(()));
+        // Also when the racing write has not completed yet.
+        let r = f.read_issued(P, S, "b");
+        let t = f.write_issued(P, S, "b", 3);
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        assert_eq!(entry(&f, "b"), None);
+        assert_eq!(f.mutation_done(t, true), None);
+    }
+
+    #[test]
+    fn update_read_skipped_when_a_remove_was_in_flight_at_issue() {
+        let mut f = Freshness::new(false);
+        let t = f.remove_issued(P, S, "a", 2, false);
+        let r = f.read_issued(P, S, "a");
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        assert_eq!(entry(&f, "a"), None);
+        assert_eq!(f.mutation_done(t, true), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::removed(2)));
+        // Lazy remove in flight at issue: same.
+        let t = f.remove_issued(P, S, "b", 3, true);
+        let r = f.read_issued(P, S, "b");
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        assert_eq!(entry(&f, "b"), None);
+        assert_eq!(f.mutation_done(t, true), None);
+    }
+
+    #[test]
+    fn update_after_column_skipped_when_a_later_mutation_was_issued() {
+        let mut f = Freshness::new(false);
+        let w1 = f.write_issued(P, S, "a", 1);
+        let w2 = f.write_issued(P, S, "a", 2);
+        assert_eq!(f.mutation_done(w2, true), None);
+        assert_eq!(f.mutation_done(w1, true), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::live(2)));
+        let rm = f.remove_issued(P, S, "a", 3, false);
+        let w4 = f.write_issued(P, S, "a", 4);
+        assert_eq!(f.mutation_done(w4, true), None);
+        assert_eq!(f.mutation_done(rm, true), None);
+        assert_eq!(entry(&f, "a"), Some(Entry::live(4)));
+    }
+
+    #[test]
+    fn update_read_only_records_maybe_removed() {
+        let mut f = Freshness::new(true);
+        assert_eq!(read(&mut f, "a", 4), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(4, 4)));
+        assert_eq!(
+            read(&mut f, "a", 3),
+            Err(Refusal::Rollback {
+                found: 3,
+                expected_at_least: 4
+            })
+        );
+        assert_eq!(miss(&mut f, "a"), Ok(()));
+        assert_eq!(list(&mut f, &[]), Ok(()));
+        assert_eq!(read(&mut f, "a", 6), Ok(()));
+        assert_eq!(entry(&f, "a"), Some(Entry::maybe_removed(6, 6)));
+    }
+
+    #[test]
+    fn in_flight_bookkeeping_is_dropped_when_idle() {
+        let mut f = Freshness::new(false);
+        let r = f.read_issued(P, S, "a");
+        let w = f.write_issued(P, S, "a", 1);
+        let l = f.remove_issued(P, S, "b", 2, true);
+        assert_eq!(f.sizes().in_flight, 2);
+        f.read_abandoned(r);
+        assert_eq!(f.sizes().in_flight, 2);
+        assert_eq!(f.mutation_done(w, false), None);
+        assert_eq!(f.mutation_done(l, true), None);
+        assert_eq!(f.sizes().in_flight, 0);
+        // An unknown read that ends leaves nothing at all.
+        let mut g = Freshness::new(false);
+        let r = g.read_issued("x", "y", "z");
+        assert_eq!(g.read_missing(r), Ok(()));
+        assert!(g.pairs.is_empty());
+    }
+
+    // ---- Compaction ----
+
+    #[test]
+    fn compaction_lazy_pair_drops_the_oldest_tombstones_down_to_32() {
+        let mut f = Freshness::new(false);
+        lazy_remove(&mut f, "lazy", 1);
+        for i in 0..33u64 {
+            assert_eq!(hard_remove(&mut f, &format!("k{i:02}"), 10 + i), None);
+        }
+        assert_eq!(f.sizes().tombstones, 32);
+        assert_eq!(entry(&f, "k00"), None);
+        assert_eq!(entry(&f, "k01"), Some(Entry::removed(11)));
+        assert_eq!(floor(&f), 0);
+    }
+
+    #[test]
+    fn compaction_non_lazy_pair_asks_for_a_fold_above_32() {
+        let mut f = Freshness::new(false);
+        for i in 0..32u64 {
+            assert_eq!(hard_remove(&mut f, &format!("k{i:02}"), 10 + i), None);
+        }
+        let req = hard_remove(&mut f, "k32", 42).expect("33 tombstones: fold");
+        assert_eq!((req.primary.as_str(), req.secondary.as_str()), (P, S));
+        assert_eq!(f.sizes().tombstones, 33);
+        f.fold_failed(&req);
+        assert_eq!(f.sizes().tombstones, 33);
+        // Tried again at the next hard remove.
+        assert!(hard_remove(&mut f, "k33", 43).is_some());
+    }
+
+    #[test]
+    fn compaction_fold_candidates_are_listed_keys_without_entry_or_with_a_tombstone() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        write(&mut f, "live", 1);
+        assert_eq!(hard_remove(&mut f, "gone", 2), None);
+        let req = hard_remove(&mut f, "gone2", 3).expect("fold");
+        let listed = [s("gone"), s("live"), s("untracked")];
+        assert_eq!(
+            f.fold_candidates(&req, &listed),
+            vec![s("gone"), s("untracked")]
+        );
+    }
+
+    #[test]
+    fn compaction_fold_commit_raises_the_floor_and_drops_the_tombstones() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        write(&mut f, "live", 1);
+        assert_eq!(hard_remove(&mut f, "gone", 2), None);
+        let req = hard_remove(&mut f, "gone2", 3).expect("fold");
+        let listed = [s("live"), s("untracked"), s("gone")];
+        assert_eq!(
+            f.fold_candidates(&req, &listed),
+            vec![s("untracked"), s("gone")]
+        );
+        let r = f.read_issued(P, S, "untracked");
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        // "gone" came back with its removed record: an attack the fold finds.
+        let r = f.read_issued(P, S, "gone");
+        assert_eq!(
+            f.read_found(r, 1),
+            Err(Refusal::Resurrected {
+                found: 1,
+                removed_at: 2
+            })
+        );
+        assert!(
+            !f.fold_commit(&req, &listed),
+            "gone still has its tombstone: refused"
+        );
+        // The second attempt: "gone" is honest now (version 4).
+        let req = hard_remove(&mut f, "gone3", 5).expect("fold");
+        let r = f.read_issued(P, S, "gone");
+        assert_eq!(f.read_found(r, 4), Ok(()));
+        assert!(f.fold_commit(&req, &listed));
+        assert_eq!(floor(&f), 5);
+        assert_eq!(f.sizes().tombstones, 0);
+        assert_eq!(entry(&f, "untracked"), Some(Entry::live(1)));
+        assert_eq!(read(&mut f, "untracked", 1), Ok(()));
+        assert_eq!(
+            read(&mut f, "gone2", 2),
+            Err(Refusal::Resurrected {
+                found: 2,
+                removed_at: 5
+            })
+        );
+        assert_eq!(
+            read(&mut f, "gone3", 4),
+            Err(Refusal::Resurrected {
+                found: 4,
+                removed_at: 5
+            })
+        );
+    }
+
+    #[test]
+    fn compaction_fold_refused_when_the_pair_was_written_after_the_request() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        assert_eq!(hard_remove(&mut f, "x", 1), None);
+        let req = hard_remove(&mut f, "y", 2).expect("fold");
+        let listed: Vec<String> = Vec::new();
+        // A key created during the fold, whose write failed (and may have landed): not listed.
+        let w = f.write_issued(P, S, "new", 3);
+        assert!(!f.fold_commit(&req, &listed), "write in flight");
+        assert_eq!(f.mutation_done(w, true), None);
+        assert!(
+            !f.fold_commit(&req, &listed),
+            "write issued since the request"
+        );
+        assert_eq!(floor(&f), 0);
+        // A re-created removed key (x written again after the listing): refused as well.
+        let req = hard_remove(&mut f, "z", 4).expect("fold");
+        write(&mut f, "x", 5);
+        assert!(!f.fold_commit(&req, &listed));
+        assert_eq!(entry(&f, "z"), Some(Entry::removed(4)));
+    }
+
+    #[test]
+    fn compaction_fold_refused_when_a_mutation_was_in_flight_at_the_request() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        assert_eq!(hard_remove(&mut f, "x", 1), None);
+        let w = f.write_issued(P, S, "other", 2);
+        let req = hard_remove(&mut f, "y", 3).expect("fold");
+        assert_eq!(f.mutation_done(w, false), None);
+        assert!(!f.fold_commit(&req, &[]));
+    }
+
+    #[test]
+    fn compaction_fold_refused_when_a_listed_key_has_no_entry() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        assert_eq!(hard_remove(&mut f, "x", 1), None);
+        let req = hard_remove(&mut f, "y", 2).expect("fold");
+        let listed = [s("untracked")];
+        assert_eq!(f.fold_candidates(&req, &listed), listed.to_vec());
+        // Its read failed: the key is unchecked, the floor must not pass it.
+        let r = f.read_issued(P, S, "untracked");
+        f.read_abandoned(r);
+        assert!(!f.fold_commit(&req, &listed));
+        assert_eq!(floor(&f), 0);
+        let r = f.read_issued(P, S, "untracked");
+        assert_eq!(f.read_found(r, 1), Ok(()));
+        assert!(f.fold_commit(&req, &listed));
+        assert_eq!(floor(&f), 2);
+    }
+
+    #[test]
+    fn compaction_lazy_pair_is_never_folded() {
+        let mut f = Freshness::with_limits(false, 1, 2);
+        assert_eq!(hard_remove(&mut f, "x", 1), None);
+        let req = hard_remove(&mut f, "y", 2).expect("fold");
+        lazy_remove(&mut f, "l", 3);
+        assert!(!f.fold_commit(&req, &[]));
+        assert_eq!(floor(&f), 0);
+    }
+
+    #[test]
+    fn compaction_cap_failed_folds_drop_the_oldest_above_64_down_to_32() {
+        let mut f = Freshness::new(false);
+        let mut reqs = Vec::new();
+        for i in 0..65u64 {
+            if let Some(req) = hard_remove(&mut f, &format!("k{i:02}"), 10 + i) {
+                reqs.push(req);
+            }
+        }
+        assert_eq!(reqs.len(), 65 - 32);
+        assert_eq!(f.sizes().tombstones, 65);
+        let last = reqs.pop().expect("requests");
+        f.fold_failed(&last);
+        assert_eq!(f.sizes().tombstones, 32);
+        assert_eq!(entry(&f, "k32"), None);
+        assert_eq!(entry(&f, "k33"), Some(Entry::removed(43)));
+        f.fold_failed(&last);
+        assert_eq!(f.sizes().tombstones, 32);
+    }
+
+    #[test]
+    fn compaction_cap_a_refused_commit_counts_as_a_failed_fold() {
+        let mut f = Freshness::new(false);
+        let mut last = None;
+        for i in 0..65u64 {
+            last = hard_remove(&mut f, &format!("k{i:02}"), 10 + i).or(last);
+        }
+        let req = last.expect("requests");
+        assert!(!f.fold_commit(&req, &[s("unchecked")]));
+        assert_eq!(f.sizes().tombstones, 32);
+    }
+}
