@@ -1349,4 +1349,622 @@ mod tests {
         assert!(!f.fold_commit(&req, &[s("unchecked")]));
         assert_eq!(f.sizes().tombstones, 32);
     }
+
+    // ---- Model-based property test ----
+
+    mod model {
+        use super::super::*;
+        use proptest::prelude::*;
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::{Config, RngSeed};
+        use std::collections::VecDeque;
+
+        const KEYS: usize = 6;
+        const PAIRS: [(&str, &str); 2] = [("p0", ""), ("p1", "s")];
+
+        fn names(k: usize) -> (&'static str, &'static str, String) {
+            let (p, s) = PAIRS[k / 3];
+            (p, s, format!("k{}", k % 3))
+        }
+
+        #[derive(Clone, Copy, Debug)]
+        pub(super) enum Step {
+            Read(u8),
+            Write(u8, u8),
+            HardRemove(u8, u8),
+            LazyRemove(u8, u8),
+            List(u8),
+            Advance(u8, u8),
+            Resolve(u8),
+        }
+
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum Attack {
+            Rollback,
+            Delete,
+            Resurrect,
+        }
+
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum Outcome {
+            Ok,
+            FailBefore,
+            FailAfter,
+        }
+
+        #[derive(Debug)]
+        struct Queued {
+            id: u64,
+            version: u64,
+            remove: bool,
+            /// Applied to the store when resolved (a failure before the effect, a dropped lazy
+            /// remove: not).
+            applies: bool,
+        }
+
+        enum Item {
+            Read {
+                t: ReadTicket,
+                key: usize,
+                window: Vec<Option<u64>>,
+                fold: Option<u64>,
+            },
+            Mut {
+                t: MutationTicket,
+                key: usize,
+                id: u64,
+                ok: bool,
+                must_resolve: bool,
+            },
+            List {
+                t: ListTicket,
+                pair: usize,
+                windows: Vec<Vec<Option<u64>>>,
+            },
+            Fold {
+                id: u64,
+                req: FoldRequest,
+                pair: usize,
+                windows: Vec<Vec<Option<u64>>>,
+                listed: Option<Vec<String>>,
+                reads: usize,
+                failed: bool,
+            },
+        }
+
+        struct Model {
+            f: Freshness,
+            read_only: bool,
+            store: Vec<Option<u64>>,
+            history: Vec<Vec<u64>>,
+            queues: Vec<VecDeque<Queued>>,
+            items: Vec<Item>,
+            next: u64,
+            next_id: u64,
+            /// The last issued mutation of each key: (is a hard remove, version, outcome Ok).
+            last: Vec<Option<(Mutation, u64, bool)>>,
+            refusals: Vec<String>,
+            folds_committed: usize,
+        }
+
+        impl Model {
+            fn new(f: Freshness, read_only: bool, initial: &[bool]) -> Self {
+                let mut m = Model {
+                    f,
+                    read_only,
+                    store: vec![None; KEYS],
+                    history: vec![Vec::new(); KEYS],
+                    queues: (0..KEYS).map(|_| VecDeque::new()).collect(),
+                    items: Vec::new(),
+                    next: 1,
+                    next_id: 0,
+                    last: vec![None; KEYS],
+                    refusals: Vec::new(),
+                    folds_committed: 0,
+                };
+                for (k, present) in initial.iter().enumerate().take(KEYS) {
+                    if *present {
+                        m.set(k, Some(m.next));
+                        m.next += 1;
+                    }
+                }
+                m
+            }
+
+            /// The store's value of `k` changes: every read, list and fold listing in flight
+            /// may see the new value.
+            fn set(&mut self, k: usize, value: Option<u64>) {
+                self.store[k] = value;
+                if let Some(v) = value {
+                    self.history[k].push(v);
+                }
+                for item in &mut self.items {
+                    match item {
+                        Item::Read { key, window, .. } if *key == k => window.push(value),
+                        Item::List { pair, windows, .. }
+                        | Item::Fold {
+                            pair,
+                            windows,
+                            listed: None,
+                            ..
+                        } if *pair == k / 3 => windows[k % 3].push(value),
+                        _ => {}
+                    }
+                }
+            }
+
+            fn resolve_head(&mut self, k: usize) -> Option<u64> {
+                let q = self.queues[k].pop_front()?;
+                if q.applies {
+                    self.set(k, if q.remove { None } else { Some(q.version) });
+                }
+                Some(q.id)
+            }
+
+            fn resolve_through(&mut self, k: usize, id: u64) {
+                while self.queues[k].iter().any(|q| q.id == id) {
+                    self.resolve_head(k);
+                }
+            }
+
+            fn windows(&self, pair: usize) -> Vec<Vec<Option<u64>>> {
+                (0..3).map(|i| vec![self.store[pair * 3 + i]]).collect()
+            }
+
+            fn issue_read(&mut self, k: usize, fold: Option<u64>) {
+                let (p, s, key) = names(k);
+                let t = self.f.read_issued(p, s, &key);
+                self.items.push(Item::Read {
+                    t,
+                    key: k,
+                    window: vec![self.store[k]],
+                    fold,
+                });
+            }
+
+            fn issue_mutation(&mut self, k: usize, what: Mutation, outcome: u8) {
+                let version = self.next;
+                self.next += 1;
+                let outcome = match outcome % 8 {
+                    0 => Outcome::FailBefore,
+                    1 => Outcome::FailAfter,
+                    _ => Outcome::Ok,
+                };
+                if self.read_only {
+                    // Another instance, the only writer: applied at once.
+                    if outcome != Outcome::FailBefore {
+                        self.set(
+                            k,
+                            if what == Mutation::Write {
+                                Some(version)
+                            } else {
+                                None
+                            },
+                        );
+                    }
+                    return;
+                }
+                let (p, s, key) = names(k);
+                let t = match what {
+                    Mutation::Write => self.f.write_issued(p, s, &key, version),
+                    Mutation::HardRemove => self.f.remove_issued(p, s, &key, version, false),
+                    Mutation::LazyRemove => self.f.remove_issued(p, s, &key, version, true),
+                };
+                let lazy = what == Mutation::LazyRemove;
+                let applies = if lazy {
+                    outcome != Outcome::FailBefore
+                } else {
+                    outcome != Outcome::FailBefore
+                };
+                let ok = lazy || outcome == Outcome::Ok;
+                let id = self.next_id;
+                self.next_id += 1;
+                self.queues[k].push_back(Queued {
+                    id,
+                    version,
+                    remove: what != Mutation::Write,
+                    applies,
+                });
+                self.last[k] = Some((what, version, ok));
+                // A call that succeeded has taken effect; a failed one or a lazy remove may
+                // still land later (in order, before the key's next mutation).
+                self.items.push(Item::Mut {
+                    t,
+                    key: k,
+                    id,
+                    ok,
+                    must_resolve: ok && !lazy,
+                });
+            }
+
+            fn refusal(&mut self, what: String) {
+                self.refusals.push(what);
+            }
+
+            fn advance(&mut self, i: usize, choice: u8) {
+                if self.items.is_empty() {
+                    return;
+                }
+                let i = i % self.items.len();
+                if let Item::Fold {
+                    listed: Some(_),
+                    reads,
+                    ..
+                } = &self.items[i]
+                {
+                    if *reads > 0 {
+                        return;
+                    }
+                }
+                let item = self.items.swap_remove(i);
+                match item {
+                    Item::Read {
+                        t,
+                        key,
+                        window,
+                        fold,
+                    } => {
+                        let outcome = if choice % 8 == 0 {
+                            self.f.read_abandoned(t);
+                            Err(false)
+                        } else {
+                            let seen = window[usize::from(choice) % window.len()];
+                            let r = match seen {
+                                Some(v) => self.f.read_found(t, v),
+                                None => self.f.read_missing(t),
+                            };
+                            r.map_err(|e| {
+                                self.refusal(format!("read of key {key} seeing {seen:?}: {e:?}"));
+                                true
+                            })
+                        };
+                        if let Some(fid) = fold {
+                            for it in &mut self.items {
+                                if let Item::Fold {
+                                    id, reads, failed, ..
+                                } = it
+                                {
+                                    if *id == fid {
+                                        *reads -= 1;
+                                        *failed |= outcome.is_err();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Item::Mut {
+                        t,
+                        key,
+                        id,
+                        ok,
+                        must_resolve,
+                    } => {
+                        if must_resolve {
+                            self.resolve_through(key, id);
+                        }
+                        if let Some(req) = self.f.mutation_done(t, ok) {
+                            let pair = key / 3;
+                            let fid = self.next_id;
+                            self.next_id += 1;
+                            let windows = self.windows(pair);
+                            self.items.push(Item::Fold {
+                                id: fid,
+                                req,
+                                pair,
+                                windows,
+                                listed: None,
+                                reads: 0,
+                                failed: false,
+                            });
+                        }
+                    }
+                    Item::List { t, pair, windows } => {
+                        if choice % 8 == 0 {
+                            self.f.list_abandoned(t);
+                            return;
+                        }
+                        let listed = pick_listed(&windows, choice);
+                        if let Err(e) = self.f.list_done(t, &listed) {
+                            self.refusal(format!("list of pair {pair} seeing {listed:?}: {e:?}"));
+                        }
+                    }
+                    Item::Fold {
+                        id,
+                        req,
+                        pair,
+                        windows,
+                        listed: None,
+                        ..
+                    } => {
+                        let listed = pick_listed(&windows, choice);
+                        let candidates = self.f.fold_candidates(&req, &listed);
+                        for c in &candidates {
+                            let k = pair * 3 + usize::from(c.as_bytes()[1] - b'0');
+                            self.issue_read(k, Some(id));
+                        }
+                        self.items.push(Item::Fold {
+                            id,
+                            req,
+                            pair,
+                            windows,
+                            listed: Some(listed),
+                            reads: candidates.len(),
+                            failed: false,
+                        });
+                    }
+                    Item::Fold {
+                        req,
+                        listed: Some(listed),
+                        failed,
+                        ..
+                    } => {
+                        if failed || choice % 8 == 0 {
+                            self.f.fold_failed(&req);
+                        } else if self.f.fold_commit(&req, &listed) {
+                            self.folds_committed += 1;
+                        }
+                    }
+                }
+            }
+
+            pub(super) fn step(&mut self, step: Step) {
+                match step {
+                    Step::Read(k) => self.issue_read(usize::from(k) % KEYS, None),
+                    Step::Write(k, o) => {
+                        self.issue_mutation(usize::from(k) % KEYS, Mutation::Write, o)
+                    }
+                    Step::HardRemove(k, o) => {
+                        self.issue_mutation(usize::from(k) % KEYS, Mutation::HardRemove, o)
+                    }
+                    Step::LazyRemove(k, o) => {
+                        self.issue_mutation(usize::from(k) % KEYS, Mutation::LazyRemove, o)
+                    }
+                    Step::List(p) => {
+                        let pair = usize::from(p) % PAIRS.len();
+                        let (ps, ss) = PAIRS[pair];
+                        let t = self.f.list_issued(ps, ss);
+                        let windows = self.windows(pair);
+                        self.items.push(Item::List { t, pair, windows });
+                    }
+                    Step::Advance(i, c) => self.advance(usize::from(i), c),
+                    Step::Resolve(k) => {
+                        self.resolve_head(usize::from(k) % KEYS);
+                    }
+                }
+            }
+
+            /// Completes everything in flight and lands every pending effect.
+            fn drain(&mut self) {
+                while !self.items.is_empty() {
+                    let n = self.items.len();
+                    self.advance(n - 1, 1);
+                    if self.items.len() == n {
+                        // A fold waiting for its reads: complete those first.
+                        self.advance(0, 1);
+                    }
+                }
+                for k in 0..KEYS {
+                    while self.resolve_head(k).is_some() {}
+                }
+            }
+
+            /// Drains, injects `attack` on key `k` and reads it (and lists its pair). Returns
+            /// whether the state had to catch it, and whether it did.
+            pub(super) fn attack(
+                &mut self,
+                attack: Attack,
+                k: usize,
+                strict_resurrection: bool,
+            ) -> (bool, bool) {
+                self.drain();
+                let (p, s, key) = names(k);
+                let current = self.store[k];
+                let older = |v: u64| self.history[k].iter().copied().filter(|&o| o < v).min();
+                let (target, must) = match (attack, self.last[k], current) {
+                    (Attack::Rollback, Some((Mutation::Write, v, true)), Some(c)) => match older(c)
+                    {
+                        Some(o) => (Some(o), c == v),
+                        None => return (false, false),
+                    },
+                    (Attack::Rollback, _, Some(c)) => match older(c) {
+                        Some(o) => (Some(o), false),
+                        None => return (false, false),
+                    },
+                    (Attack::Delete, last, Some(_)) => {
+                        (None, matches!(last, Some((Mutation::Write, _, true))))
+                    }
+                    (Attack::Resurrect, last, None) => match self.history[k].last().copied() {
+                        Some(o) => (
+                            Some(o),
+                            strict_resurrection
+                                && matches!(last, Some((Mutation::HardRemove, _, true))),
+                        ),
+                        None => return (false, false),
+                    },
+                    _ => return (false, false),
+                };
+                self.store[k] = target;
+                let t = self.f.read_issued(p, s, &key);
+                let verdict = match target {
+                    Some(v) => self.f.read_found(t, v),
+                    None => self.f.read_missing(t),
+                };
+                // Any refusal of an attack is right; one the state had to catch must name it.
+                let mut caught = verdict.is_err();
+                if must {
+                    match (attack, verdict) {
+                        (Attack::Rollback, Err(Refusal::Rollback { .. }))
+                        | (Attack::Delete, Err(Refusal::Missing { .. }))
+                        | (Attack::Resurrect, Err(Refusal::Resurrected { .. })) => {}
+                        (_, other) => panic!("{attack:?} answered {other:?}"),
+                    }
+                }
+                if attack == Attack::Delete {
+                    let pair = k / 3;
+                    let listed: Vec<String> = (0..3)
+                        .filter(|i| self.store[pair * 3 + i].is_some())
+                        .map(|i| format!("k{i}"))
+                        .collect();
+                    let l = self.f.list_issued(p, s);
+                    match self.f.list_done(l, &listed) {
+                        Err(ListRefusal { key: missing, .. }) => assert_eq!(missing, key),
+                        Ok(()) => caught = false,
+                    }
+                }
+                (must, caught)
+            }
+        }
+
+        fn pick_listed(windows: &[Vec<Option<u64>>], choice: u8) -> Vec<String> {
+            windows
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| w[(usize::from(choice) + i * 7) % w.len()].is_some())
+                .map(|(i, _)| format!("k{i}"))
+                .collect()
+        }
+
+        /// `advance`: the weight of completing something in flight (higher: less overlap).
+        fn step(advance: u32) -> impl Strategy<Value = Step> {
+            prop_oneof![
+                3 => any::<u8>().prop_map(Step::Read),
+                3 => (any::<u8>(), any::<u8>()).prop_map(|(k, o)| Step::Write(k, o)),
+                2 => (any::<u8>(), any::<u8>()).prop_map(|(k, o)| Step::HardRemove(k, o)),
+                1 => (any::<u8>(), any::<u8>()).prop_map(|(k, o)| Step::LazyRemove(k, o)),
+                1 => any::<u8>().prop_map(Step::List),
+                advance => (any::<u8>(), any::<u8>()).prop_map(|(i, c)| Step::Advance(i, c)),
+                2 => any::<u8>().prop_map(Step::Resolve),
+            ]
+        }
+
+        fn attack() -> impl Strategy<Value = Option<(Attack, usize)>> {
+            prop_oneof![
+                1 => Just(None),
+                3 => (prop_oneof![Just(Attack::Rollback), Just(Attack::Delete), Just(Attack::Resurrect)], 0..KEYS)
+                    .prop_map(Some),
+            ]
+        }
+
+        fn config(cases: u32, seed: u64) -> Config {
+            Config {
+                cases,
+                rng_seed: RngSeed::Fixed(seed),
+                failure_persistence: None,
+                ..Config::default()
+            }
+        }
+
+        /// Runs one case; `limits`: the compaction limits (the default ones are never reached
+        /// with 3 keys a pair, so every tombstone stays; small ones fold and cap all the time).
+        fn run(
+            read_only: bool,
+            small_limits: bool,
+            initial: &[bool],
+            steps: &[Step],
+            attack: Option<(Attack, usize)>,
+        ) -> Result<(), TestCaseError> {
+            let f = if small_limits {
+                Freshness::with_limits(read_only, 1, 2)
+            } else {
+                Freshness::new(read_only)
+            };
+            let mut m = Model::new(f, read_only, initial);
+            for s in steps {
+                m.step(*s);
+            }
+            prop_assert!(m.refusals.is_empty(), "false alarms: {:?}", m.refusals);
+            if let Some((a, k)) = attack {
+                let (must, caught) = m.attack(a, k, !small_limits);
+                prop_assert!(
+                    m.refusals.is_empty(),
+                    "false alarms while draining: {:?}",
+                    m.refusals
+                );
+                if must {
+                    prop_assert!(caught, "{a:?} of key {k} not caught");
+                }
+            } else {
+                m.drain();
+                prop_assert!(
+                    m.refusals.is_empty(),
+                    "false alarms while draining: {:?}",
+                    m.refusals
+                );
+                prop_assert_eq!(m.f.sizes().in_flight, 0);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(config(768, 0xF2E5_0001))]
+
+            #[test]
+            fn honest_interleavings_never_refuse_and_attacks_on_watched_keys_are_caught(
+                initial in proptest::collection::vec(any::<bool>(), KEYS),
+                steps in proptest::collection::vec(step(6), 0..120),
+                attack in attack(),
+            ) {
+                run(false, false, &initial, &steps, attack)?;
+            }
+
+            #[test]
+            fn with_folds_and_caps_at_every_step_no_false_alarm_and_live_keys_still_caught(
+                initial in proptest::collection::vec(any::<bool>(), KEYS),
+                steps in proptest::collection::vec(prop_oneof![step(6), step(24)], 0..120),
+                attack in attack(),
+            ) {
+                run(false, true, &initial, &steps, attack)?;
+            }
+
+            #[test]
+            fn a_read_only_instance_beside_an_honest_writer_never_refuses(
+                initial in proptest::collection::vec(any::<bool>(), KEYS),
+                steps in proptest::collection::vec(step(6), 0..120),
+            ) {
+                run(true, false, &initial, &steps, None)?;
+            }
+        }
+
+        /// The property test must reach what it claims to test: folds that commit, and caught
+        /// attacks of each kind.
+        #[test]
+        fn the_model_reaches_folds_and_catches() {
+            let mut runner = proptest::test_runner::TestRunner::new(config(1, 0xF2E5_0002));
+            let mut folds = 0;
+            let mut caught = [0usize; 3];
+            for _ in 0..400 {
+                let initial = proptest::collection::vec(any::<bool>(), KEYS)
+                    .new_tree(&mut runner)
+                    .map(|t| t.current())
+                    .unwrap_or_default();
+                let steps = proptest::collection::vec(step(24), 0..120)
+                    .new_tree(&mut runner)
+                    .map(|t| t.current())
+                    .unwrap_or_default();
+                let mut m = Model::new(Freshness::with_limits(false, 1, 2), false, &initial);
+                for s in &steps {
+                    m.step(*s);
+                }
+                m.drain();
+                folds += m.folds_committed;
+                for (i, a) in [Attack::Rollback, Attack::Delete, Attack::Resurrect]
+                    .into_iter()
+                    .enumerate()
+                {
+                    for k in 0..KEYS {
+                        let mut probe = Model::new(Freshness::new(false), false, &initial);
+                        for s in &steps {
+                            probe.step(*s);
+                        }
+                        let (must, got) = probe.attack(a, k, true);
+                        assert!(!must || got);
+                        caught[i] += usize::from(must && got);
+                    }
+                }
+            }
+            println!("model: {folds} folds committed; attacks caught (rollback, deletion, resurrection): {caught:?}");
+            assert!(folds > 25, "{folds}");
+            assert!(caught.iter().all(|&c| c > 50), "{caught:?}");
+        }
+    }
 }
