@@ -1551,11 +1551,8 @@ mod tests {
                     Mutation::LazyRemove => self.f.remove_issued(p, s, &key, version, true),
                 };
                 let lazy = what == Mutation::LazyRemove;
-                let applies = if lazy {
-                    outcome != Outcome::FailBefore
-                } else {
-                    outcome != Outcome::FailBefore
-                };
+                // FailBefore: never applied (for a lazy remove: dropped, yet it returns Ok).
+                let applies = outcome != Outcome::FailBefore;
                 let ok = lazy || outcome == Outcome::Ok;
                 let id = self.next_id;
                 self.next_id += 1;
@@ -1966,5 +1963,168 @@ mod tests {
             assert!(folds > 25, "{folds}");
             assert!(caught.iter().all(|&c| c > 50), "{caught:?}");
         }
+    }
+
+    // ---- The bound ----
+
+    fn max_sizes(a: Sizes, b: Sizes) -> Sizes {
+        Sizes {
+            entries: a.entries.max(b.entries),
+            tombstones: a.tombstones.max(b.tombstones),
+            pairs: a.pairs.max(b.pairs),
+            in_flight: a.in_flight.max(b.in_flight),
+        }
+    }
+
+    #[test]
+    fn bound_ldk_monitor_pattern_100000_cycles_stays_constant() {
+        const MONITORS: usize = 3;
+        const UPDATES_PER_MONITOR_WRITE: u64 = 10;
+        let mut f = Freshness::new(false);
+        let mut next = 1u64;
+        let mut pending: Vec<Vec<String>> = vec![Vec::new(); MONITORS];
+        let mut counters = [0u64; MONITORS];
+        let mut max = f.sizes();
+        let mut at_100 = None;
+        for cycle in 0..100_000usize {
+            let m = cycle % MONITORS;
+            let monitor = format!("{m:064x}_0");
+            let updates = format!("monitor_updates/{monitor}");
+            // The update write, as ChainMonitor persists it; its future completes after the
+            // next cycle's issue (overlap), as an async persister's would.
+            counters[m] += 1;
+            let key = format!("{:020}", counters[m]);
+            let w = f.write_issued(&updates, "", &key, next);
+            next += 1;
+            let r = f.read_issued("monitors", "", &monitor);
+            max = max_sizes(max, f.sizes());
+            f.read_abandoned(r);
+            assert_eq!(f.mutation_done(w, true), None);
+            pending[m].push(key);
+            if counters[m] % UPDATES_PER_MONITOR_WRITE == 0 {
+                let w = f.write_issued("monitors", "", &monitor, next);
+                next += 1;
+                assert_eq!(f.mutation_done(w, true), None);
+                for key in pending[m].drain(..) {
+                    let t = f.remove_issued(&updates, "", &key, next, true);
+                    next += 1;
+                    assert_eq!(f.mutation_done(t, true), None);
+                }
+            }
+            max = max_sizes(max, f.sizes());
+            if cycle == 99 {
+                at_100 = Some(f.sizes());
+            }
+        }
+        let end = f.sizes();
+        println!("monitor pattern, 100,000 cycles: after 100 {at_100:?}, end {end:?}, max {max:?}");
+        // 3 monitor entries + at most 9 update entries per monitor between monitor writes; one
+        // lazy pair record per monitor; no tombstones; in flight: the two calls that overlap.
+        assert_eq!(
+            max,
+            Sizes {
+                entries: 3 + 3 * 9,
+                tombstones: 0,
+                pairs: 3,
+                in_flight: 2
+            }
+        );
+        assert_eq!(end, at_100.unwrap_or(end));
+        assert_eq!(
+            end,
+            Sizes {
+                entries: 3 + (4 + 3 + 3), // 33,334, 33,333, 33,333 updates: 4, 3, 3 pending
+                tombstones: 0,
+                pairs: 3,
+                in_flight: 0
+            }
+        );
+    }
+
+    /// Hard-remove churn in one pair: 5 keys that stay, 100,000 keys written and hard removed,
+    /// a fold whenever asked. `fail_every`: every n-th fold fails (0: none).
+    /// Returns the largest sizes after each remove (its fold included), the largest tombstone
+    /// count seen between a remove and its fold's outcome, and the folds committed.
+    fn churn(fail_every: usize) -> (Sizes, usize, usize) {
+        let mut f = Freshness::new(false);
+        let mut store: BTreeMap<String, u64> = BTreeMap::new();
+        let mut next = 1u64;
+        for i in 0..5 {
+            store.insert(format!("stay{i}"), next);
+            next += 1;
+        }
+        let mut max = f.sizes();
+        let mut during = 0usize;
+        let mut folds = 0usize;
+        let mut committed = 0usize;
+        for i in 0..100_000u64 {
+            let key = format!("churn{i:06}");
+            write(&mut f, &key, next);
+            store.insert(key.clone(), next);
+            next += 1;
+            let fold = hard_remove(&mut f, &key, next);
+            store.remove(&key);
+            next += 1;
+            during = during.max(f.sizes().tombstones);
+            if let Some(req) = fold {
+                folds += 1;
+                if fail_every > 0 && folds % fail_every != 0 {
+                    f.fold_failed(&req);
+                    max = max_sizes(max, f.sizes());
+                    continue;
+                }
+                let listed: Vec<String> = store.keys().cloned().collect();
+                for key in f.fold_candidates(&req, &listed) {
+                    let r = f.read_issued(P, S, &key);
+                    let v = store.get(&key).copied().unwrap_or(0);
+                    assert_eq!(f.read_found(r, v), Ok(()));
+                }
+                committed += usize::from(f.fold_commit(&req, &listed));
+            }
+            max = max_sizes(max, f.sizes());
+        }
+        for (key, v) in &store {
+            assert_eq!(read(&mut f, key, *v), Ok(()));
+        }
+        if committed > 0 {
+            // The first churned key, long folded under the floor, is refused if it comes back.
+            let floor = f.pair(P, S).map_or(0, |p| p.floor);
+            assert!(floor > 6);
+            assert_eq!(
+                read(&mut f, "churn000000", 6),
+                Err(Refusal::Resurrected {
+                    found: 6,
+                    removed_at: floor
+                })
+            );
+        }
+        (max, during, committed)
+    }
+
+    #[test]
+    fn bound_hard_remove_churn_with_folds_keeps_at_most_32_tombstones() {
+        let (max, during, committed) = churn(0);
+        println!(
+            "hard-remove churn, 100,000 removes, every fold commits: max {max:?} \
+             ({during} tombstones between a remove and its fold), {committed} folds"
+        );
+        assert_eq!((max.tombstones, during), (32, 33));
+        assert_eq!(max.entries, 5 + 32);
+        assert_eq!(committed, 100_000 / 33);
+    }
+
+    #[test]
+    fn bound_hard_remove_churn_with_failing_folds_keeps_at_most_64_tombstones() {
+        for (fail_every, name) in [(7, "6 of 7 folds fail"), (usize::MAX, "every fold fails")] {
+            let (max, during, committed) = churn(fail_every);
+            println!(
+                "hard-remove churn, 100,000 removes, {name}: max {max:?} \
+                 ({during} tombstones between a remove and its fold), {committed} folds"
+            );
+            assert!(max.tombstones <= 64, "{max:?}");
+            assert!(during <= 65, "{during}");
+        }
+        let (max, during, committed) = churn(usize::MAX);
+        assert_eq!((max.tombstones, during, committed), (64, 65, 0));
     }
 }
