@@ -56,6 +56,8 @@ enum Command {
         pass: PassOpts,
         #[command(flatten)]
         kdf: KdfOpts,
+        #[command(flatten)]
+        format: FormatOpts,
     },
     /// Copy every value of a plaintext store into a new encrypted store of the same kind.
     ///
@@ -91,6 +93,8 @@ enum Command {
         pass: PassOpts,
         #[command(flatten)]
         kdf: KdfOpts,
+        #[command(flatten)]
+        format: FormatOpts,
     },
     /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
     ///
@@ -139,11 +143,14 @@ enum Command {
         #[command(flatten)]
         kdf: KdfOpts,
     },
-    /// List keys of an encrypted store (names are not secret; no passphrase needed).
+    /// List keys of an encrypted store.
     ///
     /// Without PRIMARY, lists every key as a path (`key`, `primary/key` or
     /// `primary/secondary/key`). With PRIMARY (use "" for the top level) and optionally
-    /// SECONDARY, lists the keys of that namespace.
+    /// SECONDARY, lists the keys of that namespace. Names are stored in clear unless the store
+    /// was made with --encrypt-names: then `ls` needs the passphrase to decode them (without
+    /// one it says that the names are encrypted and prints none of the stored names);
+    /// otherwise no passphrase is needed or asked for.
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
@@ -155,6 +162,8 @@ enum Command {
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        pass: PassOpts,
     },
     /// Write one decrypted value to stdout, as raw bytes.
     ///
@@ -195,6 +204,24 @@ pub struct PassOpts {
     /// environment variable ENCRYPTED_KVSTORE_PASSPHRASE, otherwise a prompt.
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+}
+
+/// The format of a new store. Without any of these, a format version 1 store is made.
+#[derive(Args, Debug)]
+pub struct FormatOpts {
+    /// Make a format version 2 store: every record carries a version from a counter in the
+    /// header, so an open store refuses rollback, deletion and resurrection of values.
+    #[arg(long)]
+    format_v2: bool,
+    /// Encrypt namespace and key names too (implies --format-v2): the store's files are named
+    /// by ciphertext, and `ls` needs the passphrase. Names longer than 74 bytes are refused.
+    /// Fixed for the life of the store.
+    #[arg(long)]
+    encrypt_names: bool,
+    /// Pad every value to a size bucket (Padmé, at most 12 % more; implies --format-v2), so
+    /// stored sizes reveal less about the values. Fixed for the life of the store.
+    #[arg(long)]
+    pad: bool,
 }
 
 /// Argon2id costs for a new passphrase.
