@@ -119,6 +119,9 @@ pub(super) fn run(
             ),
         ));
     }
+    if format.encrypt_names {
+        refuse_names_too_long_to_encrypt(from, &keys)?;
+    }
     if let Some(l) = &layout {
         note_artifacts(from, l);
     }
@@ -190,4 +193,35 @@ fn refuse_invalid_names(from: &Path, keys: &[Key]) -> Result<(), Failure> {
             ),
         )),
     }
+}
+
+/// The longest name an encrypted name holds (docs/FORMAT.md part 2, "Encrypted names": 16 + b
+/// bytes in base64url must fit LDK's 120 characters). The library refuses longer ones at the
+/// first write; checking before anything is created names the entry and leaves no staging
+/// directory behind.
+const MAX_ENCRYPTED_NAME_LEN: usize = 74;
+
+fn refuse_names_too_long_to_encrypt(from: &Path, keys: &[Key]) -> Result<(), Failure> {
+    for (p, s, k) in keys {
+        for (what, name) in [
+            ("primary namespace", p),
+            ("secondary namespace", s),
+            ("key", k),
+        ] {
+            if name.len() > MAX_ENCRYPTED_NAME_LEN {
+                return Err(Failure::new(
+                    Kind::Usage,
+                    format!(
+                        "--encrypt-names: {} holds the {what} \"{name}\" ({} bytes; in primary \
+                         namespace {p:?}, secondary namespace {s:?}, key {k:?}), longer than \
+                         the {MAX_ENCRYPTED_NAME_LEN} bytes an encrypted name can hold; nothing \
+                         was written",
+                        from.display(),
+                        name.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
