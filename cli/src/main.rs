@@ -47,7 +47,8 @@ enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
     /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
-    /// holds data or an encrypted-store header is refused). Asks for a new passphrase.
+    /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
+    /// has format version 1 unless --format-v2, --encrypt-names or --pad ask for version 2.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store.
@@ -69,7 +70,9 @@ enum Command {
     /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
     /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
     /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
-    /// Stop the node first.
+    /// The new store has format version 1 unless --format-v2, --encrypt-names or --pad ask for
+    /// version 2 (`decrypt` turns any of them back into the plaintext store). Stop the node
+    /// first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
@@ -186,7 +189,9 @@ enum Command {
     },
     /// Show the store's format version, KDF parameters and number of values.
     ///
-    /// Reads only the public header and the file list: no passphrase needed, no secret shown.
+    /// For format version 2 also which options are on (names encrypted, values padded), the
+    /// data key ids, the header sequence number and the version limit. Reads only the public
+    /// header and the file list: no passphrase needed, no secret shown, nothing written.
     #[command(after_long_help = after_help())]
     Info {
         /// The encrypted store.

@@ -683,6 +683,18 @@ fn help_documents_passphrase_sources_and_exit_codes() {
     assert!(help.contains("FOR TESTS ONLY"));
     assert!(help.contains(".partial"));
     assert!(help.contains("Exit codes"));
+    for cmd in ["init", "encrypt"] {
+        let a = cli().args([cmd, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        for flag in [
+            "--format-v2",
+            "--encrypt-names",
+            "--pad",
+            "format version 1 unless",
+        ] {
+            assert!(help.contains(flag), "{cmd} --help lacks {flag}:\n{help}");
+        }
+    }
 }
 
 #[test]
