@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
 
-use encrypted_kvstore::{OpenError, ReadError};
+use encrypted_kvstore::{ListError, OpenError, ReadError};
 
 /// What kind of failure ended the command; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,23 +153,44 @@ pub fn open_error(dir: &Path, e: OpenError) -> Failure {
         }
         e @ (OpenError::CorruptHeader { .. }
         | OpenError::UnsupportedVersion { .. }
-        | OpenError::KdfParamsOutOfBounds) => {
+        | OpenError::KdfParamsOutOfBounds
+        | OpenError::HeaderAuthenticationFailed
+        | OpenError::AnchorRequired) => {
             Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
         }
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }
 
+/// A listing of the store in `dir` failed while doing `what`. A stored name the store did not
+/// make (format 2 with encrypted names) or a key deleted behind the store's back is a
+/// verification failure that names what was found, never an entry skipped.
+pub fn list_error(what: &str, dir: &Path, e: &lightning::io::Error) -> Failure {
+    match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
+        Some(l @ (ListError::UndecodableName { .. } | ListError::Missing { .. })) => {
+            Failure::new(Kind::Verification, format!("{}: {l}", dir.display()))
+        }
+        Some(l @ ListError::InvalidName(_)) => Failure::new(Kind::Usage, l.to_string()),
+        _ => io(what, dir, e),
+    }
+}
+
 /// Why reading one value failed, for reports (never value bytes).
 pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
-    if let Some(ReadError::AuthenticationFailed { .. }) =
-        e.get_ref().and_then(|i| i.downcast_ref::<ReadError>())
-    {
-        return (
-            Kind::Verification,
-            "authentication failed (tampered, truncated, moved or not written by this store)"
-                .to_owned(),
-        );
+    match e.get_ref().and_then(|i| i.downcast_ref::<ReadError>()) {
+        Some(ReadError::AuthenticationFailed { .. }) => {
+            return (
+                Kind::Verification,
+                "authentication failed (tampered, truncated, moved or not written by this store)"
+                    .to_owned(),
+            )
+        }
+        Some(
+            r @ (ReadError::Rollback { .. }
+            | ReadError::Missing { .. }
+            | ReadError::Resurrected { .. }),
+        ) => return (Kind::Verification, r.to_string()),
+        _ => {}
     }
     match e.kind() {
         lightning::io::ErrorKind::NotFound => (

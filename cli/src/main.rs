@@ -47,7 +47,8 @@ enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
     /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
-    /// holds data or an encrypted-store header is refused). Asks for a new passphrase.
+    /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
+    /// has format version 1 unless --format-v2, --encrypt-names or --pad ask for version 2.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store.
@@ -56,6 +57,8 @@ enum Command {
         pass: PassOpts,
         #[command(flatten)]
         kdf: KdfOpts,
+        #[command(flatten)]
+        format: FormatOpts,
     },
     /// Copy every value of a plaintext store into a new encrypted store of the same kind.
     ///
@@ -67,7 +70,9 @@ enum Command {
     /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
     /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
     /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
-    /// Stop the node first.
+    /// The new store has format version 1 unless --format-v2, --encrypt-names or --pad ask for
+    /// version 2 (`decrypt` turns any of them back into the plaintext store). Stop the node
+    /// first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
@@ -91,6 +96,8 @@ enum Command {
         pass: PassOpts,
         #[command(flatten)]
         kdf: KdfOpts,
+        #[command(flatten)]
+        format: FormatOpts,
     },
     /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
     ///
@@ -139,11 +146,14 @@ enum Command {
         #[command(flatten)]
         kdf: KdfOpts,
     },
-    /// List keys of an encrypted store (names are not secret; no passphrase needed).
+    /// List keys of an encrypted store.
     ///
     /// Without PRIMARY, lists every key as a path (`key`, `primary/key` or
     /// `primary/secondary/key`). With PRIMARY (use "" for the top level) and optionally
-    /// SECONDARY, lists the keys of that namespace.
+    /// SECONDARY, lists the keys of that namespace. Names are stored in clear unless the store
+    /// was made with --encrypt-names: then `ls` needs the passphrase to decode them (without
+    /// one it says that the names are encrypted and prints none of the stored names);
+    /// otherwise no passphrase is needed or asked for.
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
@@ -155,6 +165,8 @@ enum Command {
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        pass: PassOpts,
     },
     /// Write one decrypted value to stdout, as raw bytes.
     ///
@@ -177,7 +189,9 @@ enum Command {
     },
     /// Show the store's format version, KDF parameters and number of values.
     ///
-    /// Reads only the public header and the file list: no passphrase needed, no secret shown.
+    /// For format version 2 also which options are on (names encrypted, values padded), the
+    /// data key ids, the header sequence number and the version limit. Reads only the public
+    /// header and the file list: no passphrase needed, no secret shown, nothing written.
     #[command(after_long_help = after_help())]
     Info {
         /// The encrypted store.
@@ -195,6 +209,24 @@ pub struct PassOpts {
     /// environment variable ENCRYPTED_KVSTORE_PASSPHRASE, otherwise a prompt.
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
+}
+
+/// The format of a new store. Without any of these, a format version 1 store is made.
+#[derive(Args, Debug)]
+pub struct FormatOpts {
+    /// Make a format version 2 store: every record carries a version from a counter in the
+    /// header, so an open store refuses rollback, deletion and resurrection of values.
+    #[arg(long)]
+    format_v2: bool,
+    /// Encrypt namespace and key names too (implies --format-v2): the store's files are named
+    /// by ciphertext, and `ls` needs the passphrase. Names longer than 74 bytes are refused.
+    /// Fixed for the life of the store.
+    #[arg(long)]
+    encrypt_names: bool,
+    /// Pad every value to a size bucket (Padmé, at most 12 % more; implies --format-v2), so
+    /// stored sizes reveal less about the values. Fixed for the life of the store.
+    #[arg(long)]
+    pad: bool,
 }
 
 /// Argon2id costs for a new passphrase.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use encrypted_kvstore::{EncryptedStore, StoreInfo};
+use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreInfo};
 use lightning::io;
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use lightning_persister::fs_store::FilesystemStore;
@@ -133,14 +133,41 @@ pub fn check_encrypted(path: &Path) -> Result<(StoreKind, StoreInfo), Failure> {
 }
 
 /// Opens the encrypted store at `path` (checked with [`check_encrypted`]) with `passphrase`.
+///
+/// Unless `writable`, the store is never written: a database is opened read-only, and a
+/// format 2 store is opened with `read_only()` (without it, opening a format 2 store writes its
+/// header once to reserve record versions; a read-only one refuses writes and removes). Every
+/// command but `passwd` opens this way.
 pub fn open_encrypted(
     path: &Path,
     kind: StoreKind,
     passphrase: &[u8],
     writable: bool,
 ) -> Result<EncryptedStore<AnyStore>, Failure> {
-    let inner = AnyStore::open(path, kind, writable, Kind::NotEncrypted)?;
-    EncryptedStore::open(inner, passphrase).map_err(|e| open_error(path, e))
+    open_inner(
+        AnyStore::open(path, kind, writable, Kind::NotEncrypted)?,
+        path,
+        passphrase,
+        writable,
+    )
+}
+
+/// Opens the encrypted store held by `inner` (at `path`, for messages); read-only (never
+/// written, the header included) unless `writable`.
+pub fn open_inner(
+    inner: AnyStore,
+    path: &Path,
+    passphrase: &[u8],
+    writable: bool,
+) -> Result<EncryptedStore<AnyStore>, Failure> {
+    let options = if writable {
+        OpenOptions::new()
+    } else {
+        OpenOptions::new().read_only()
+    };
+    options
+        .open(inner, passphrase)
+        .map_err(|e| open_error(path, e))
 }
 
 /// A new store of `kind` being built in a staging directory next to its destination, put in

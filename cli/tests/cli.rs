@@ -683,6 +683,18 @@ fn help_documents_passphrase_sources_and_exit_codes() {
     assert!(help.contains("FOR TESTS ONLY"));
     assert!(help.contains(".partial"));
     assert!(help.contains("Exit codes"));
+    for cmd in ["init", "encrypt"] {
+        let a = cli().args([cmd, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        for flag in [
+            "--format-v2",
+            "--encrypt-names",
+            "--pad",
+            "format version 1 unless",
+        ] {
+            assert!(help.contains(flag), "{cmd} --help lacks {flag}:\n{help}");
+        }
+    }
 }
 
 #[test]
@@ -746,4 +758,508 @@ fn files_outside_the_store_are_refused_or_explicitly_excluded() {
     let mut expected = before;
     expected.retain(|k, _| k != "logs" && !k.starts_with("logs/"));
     assert_eq!(snapshot(&out), expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format version 2: --format-v2, --encrypt-names, --pad
+
+/// `encrypt` with the cheap KDF and extra format flags.
+fn encrypt_v2(from: &Path, to: &Path, pw: &Path, flags: &[&str]) -> Assert {
+    cli()
+        .args(["encrypt", "--from", s(from), "--to", s(to)])
+        .args(["--passphrase-file", s(pw), CHEAP])
+        .args(flags)
+        .assert()
+}
+
+fn info_json(store: &Path) -> serde_json::Value {
+    let a = cli().args(["info", s(store), "--json"]).assert().success();
+    serde_json::from_slice(&a.get_output().stdout).unwrap()
+}
+
+/// Every path component of every entry under `dir` (file and directory names at all depths).
+fn components(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for rel in snapshot(dir).keys() {
+        for c in Path::new(rel).components() {
+            out.push(c.as_os_str().to_str().unwrap().to_owned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Fails if any path component under `dir` is, or contains, one of `names` (names shorter than
+/// 4 characters are checked for equality only: a random stored name may contain "17").
+fn assert_no_plaintext_name(dir: &Path, names: &[&str]) {
+    let comps = components(dir);
+    assert!(
+        comps.iter().any(|c| c == "encrypted_kvstore"),
+        "no header in {comps:?}"
+    );
+    for c in comps
+        .iter()
+        .filter(|c| *c != "encrypted_kvstore" && *c != "header")
+    {
+        for n in names {
+            assert!(
+                c != n && (n.len() < 4 || !c.contains(n)),
+                "the stored path component {c:?} shows the name {n:?}"
+            );
+        }
+    }
+}
+
+/// Rows for the format 2 tests: a value of 3000 and one of 3001 bytes (the same Padmé bucket),
+/// a secondary namespace, and a 64-hex key like ldk-node's payments.
+fn private_rows() -> Vec<(&'static str, &'static str, String, Vec<u8>)> {
+    vec![
+        (
+            "",
+            "",
+            "manager".into(),
+            b"MANAGER-BYTES-0123456789".to_vec(),
+        ),
+        ("monitors", "", "aa_0".into(), vec![1u8; 3000]),
+        ("monitors", "", "bb_1".into(), vec![2u8; 3001]),
+        (
+            "monitor_updates",
+            "aa_0",
+            "17".into(),
+            b"update one".to_vec(),
+        ),
+        ("payments", "", "cd".repeat(32), b"payment".to_vec()),
+    ]
+}
+
+/// Every namespace and key name of [`private_rows`].
+const PRIVATE_NAMES: &[&str] = &[
+    "manager",
+    "monitors",
+    "aa_0",
+    "bb_1",
+    "monitor_updates",
+    "17",
+    "payments",
+    "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+];
+
+fn private_store(dir: &Path) {
+    let st = FilesystemStore::new(dir.to_path_buf());
+    for (p, sec, k, v) in private_rows() {
+        st.write(p, sec, &k, v).unwrap();
+    }
+}
+
+/// A plaintext store of [`private_rows`] in `tmp/plain`, encrypted with `flags` into
+/// `tmp/enc`; returns (plain, enc, passphrase file).
+fn encrypted_private(tmp: &Path, flags: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let plain = tmp.join("plain");
+    let enc = tmp.join("enc");
+    private_store(&plain);
+    let pw = pass_file(tmp, "pw", "pw\n");
+    encrypt_v2(&plain, &enc, &pw, flags).success();
+    (plain, enc, pw)
+}
+
+#[test]
+fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    private_store(&plain);
+    let pw = pass_file(t, "pw", "pw");
+    // (flags, names encrypted, values padded); no flag keeps format 1.
+    let cases: [(&[&str], bool, bool); 5] = [
+        (&[], false, false),
+        (&["--format-v2"], false, false),
+        (&["--encrypt-names"], true, false),
+        (&["--pad"], false, true),
+        (&["--encrypt-names", "--pad"], true, true),
+    ];
+    for (i, (flags, names, pad)) in cases.into_iter().enumerate() {
+        let v2 = !flags.is_empty();
+        let init = t.join(format!("init-{i}"));
+        cli()
+            .args(["init", s(&init), CHEAP])
+            .args(flags)
+            .env(PASS_ENV, "pw")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(if v2 {
+                "format 2"
+            } else {
+                "format 1"
+            }));
+        let enc = t.join(format!("enc-{i}"));
+        encrypt_v2(&plain, &enc, &pw, flags)
+            .success()
+            .stdout(predicate::str::contains("encrypted 5 values"));
+        for (store, values) in [(&init, 0), (&enc, 5)] {
+            let j = info_json(store);
+            assert_eq!(j["format_version"], if v2 { 2 } else { 1 }, "{flags:?}");
+            assert_eq!(j["values"], values);
+            if !v2 {
+                assert!(j.get("v2").is_none(), "{j}");
+                continue;
+            }
+            assert_eq!(j["v2"]["names_encrypted"], names, "{flags:?}");
+            assert_eq!(j["v2"]["values_padded"], pad, "{flags:?}");
+            let ids = j["v2"]["key_ids"].as_array().unwrap();
+            assert_eq!(ids.len(), 1);
+            assert_eq!(ids[0], j["key_id"]);
+            assert!(j["v2"]["header_seq"].as_u64().is_some());
+            let limit = j["v2"]["version_limit"].as_u64().unwrap();
+            if values > 0 {
+                // Each of the 5 writes used a record version below the limit.
+                assert!(limit >= 5, "{j}");
+            }
+            let text = cli().args(["info", s(store)]).assert().success();
+            let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
+            assert!(text.contains("format version: 2"), "{text}");
+            let options = match (names, pad) {
+                (true, true) => "options:        names encrypted, values padded",
+                (true, false) => "options:        names encrypted\n",
+                (false, true) => "options:        values padded",
+                (false, false) => "options:        none",
+            };
+            assert!(text.contains(options), "{text}");
+            for field in ["key ids:", "header seq:", "version limit:"] {
+                assert!(text.contains(field), "{text}");
+            }
+        }
+        // The format options are for new stores only.
+        cli()
+            .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
+            .args(flags.first())
+            .assert()
+            .code(if v2 { 2 } else { 0 });
+    }
+}
+
+#[test]
+fn init_encrypt_names_pad_leaves_no_plaintext_name_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let store = t.join("store");
+    cli()
+        .args(["init", s(&store), CHEAP, "--encrypt-names", "--pad"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success();
+    // Writes through the library, as the node would make them.
+    let enc = EncryptedStore::open(FilesystemStore::new(store.clone()), b"pw").unwrap();
+    for (p, sec, k, v) in private_rows() {
+        KVStoreSync::write(&enc, p, sec, &k, v).unwrap();
+    }
+    drop(enc);
+    assert_no_plaintext_name(&store, PRIVATE_NAMES);
+    let j = info_json(&store);
+    assert_eq!(j["format_version"], 2);
+    assert_eq!(j["v2"]["names_encrypted"], true);
+    assert_eq!(j["v2"]["values_padded"], true);
+    assert_eq!(j["values"], 5);
+    let pw = pass_file(t, "pw", "pw");
+    verify_with(&store, &pw)
+        .success()
+        .stdout(predicate::str::contains("verified 5 values"));
+
+    // The same through `encrypt` from a plaintext store.
+    let (_, enc, _) = encrypted_private(t, &["--encrypt-names", "--pad"]);
+    assert_no_plaintext_name(&enc, PRIVATE_NAMES);
+    let j = info_json(&enc);
+    assert_eq!(j["v2"]["names_encrypted"], true);
+    assert_eq!(j["v2"]["values_padded"], true);
+}
+
+#[test]
+fn format_v2_without_options_keeps_names_and_sizes_and_pad_hides_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    private_store(&plain);
+    let pw = pass_file(t, "pw", "pw");
+    let size = |p: PathBuf| fs::metadata(p).unwrap().len();
+
+    let v2 = t.join("v2");
+    encrypt_v2(&plain, &v2, &pw, &["--format-v2"]).success();
+    // Names in clear: `ls` needs no passphrase; sizes follow the values (3000 and 3001 bytes).
+    cli()
+        .args(["ls", s(&v2), "monitors"])
+        .assert()
+        .success()
+        .stdout("aa_0\nbb_1\n");
+    assert_eq!(
+        size(v2.join("monitors/aa_0")) + 1,
+        size(v2.join("monitors/bb_1"))
+    );
+
+    let padded = t.join("padded");
+    encrypt_v2(&plain, &padded, &pw, &["--pad"]).success();
+    assert_eq!(
+        size(padded.join("monitors/aa_0")),
+        size(padded.join("monitors/bb_1"))
+    );
+    assert!(size(padded.join("monitors/aa_0")) > size(v2.join("monitors/bb_1")));
+    verify_with(&padded, &pw)
+        .success()
+        .stdout(predicate::str::contains("verified 5 values"));
+}
+
+#[test]
+fn ls_decodes_encrypted_names_only_with_the_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, enc, pw) = encrypted_private(tmp.path(), &["--encrypt-names", "--pad"]);
+    let stored = components(&enc);
+
+    // Without the passphrase: says the names are encrypted, prints no stored name.
+    for args in [vec!["ls", s(&enc)], vec!["ls", s(&enc), "monitors"]] {
+        let a = cli()
+            .args(&args)
+            .assert()
+            .code(8)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains("are encrypted"))
+            .stderr(predicate::str::contains("--passphrase-file"));
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        for c in stored.iter().filter(|c| c.len() > 20) {
+            assert!(!err.contains(c.as_str()), "{err}");
+        }
+    }
+    // A wrong one is refused.
+    let bad = pass_file(tmp.path(), "bad", "bad");
+    cli()
+        .args(["ls", s(&enc), "--passphrase-file", s(&bad)])
+        .assert()
+        .code(3);
+
+    // With it: the plaintext names, as for a store with names in clear.
+    let all = format!(
+        "manager\nmonitor_updates/aa_0/17\nmonitors/aa_0\nmonitors/bb_1\npayments/{}\n",
+        "cd".repeat(32)
+    );
+    cli()
+        .args(["ls", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout(all);
+    cli()
+        .args(["ls", s(&enc), "monitors"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success()
+        .stdout("aa_0\nbb_1\n");
+    cli()
+        .args(["ls", s(&enc), "monitor_updates", "aa_0"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success()
+        .stdout("17\n");
+    cli()
+        .args(["ls", s(&enc), ""])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success()
+        .stdout("manager\n");
+    cli()
+        .args(["ls", s(&enc), "encrypted_kvstore"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .code(2);
+    let a = cli()
+        .args(["ls", s(&enc), "--json"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success();
+    let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 5);
+    assert_eq!(j[0]["key"], "manager");
+    assert_eq!(j[1]["primary_namespace"], "monitor_updates");
+    assert_eq!(j[1]["secondary_namespace"], "aa_0");
+    assert_eq!(j[1]["key"], "17");
+    // cat takes the plaintext names too.
+    cli()
+        .args([
+            "cat",
+            s(&enc),
+            "",
+            "",
+            "manager",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::eq(b"MANAGER-BYTES-0123456789" as &[u8]));
+}
+
+#[test]
+fn an_undecodable_stored_name_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (_, enc, pw) = encrypted_private(t, &["--encrypt-names", "--pad"]);
+    // A name in the stored alphabet that this store did not make (base64url of 33 bytes).
+    let forged = "A".repeat(44);
+    let some_record = snapshot(&enc)
+        .into_iter()
+        .find(|(k, v)| v.is_some() && !k.starts_with("encrypted_kvstore"))
+        .unwrap();
+    fs::write(enc.join(&forged), some_record.1.unwrap()).unwrap();
+
+    cli()
+        .args(["ls", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(forged.as_str()));
+    cli()
+        .args(["ls", s(&enc), "", "--passphrase-file", s(&pw)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(forged.as_str()));
+    verify_with(&enc, &pw)
+        .code(1)
+        .stderr(predicate::str::contains(forged.as_str()));
+    let out = t.join("out");
+    decrypt_with(&enc, &out, &pw)
+        .code(1)
+        .stderr(predicate::str::contains(forged.as_str()));
+    assert!(!out.exists() && !t.join("out.partial").exists());
+
+    // The same in a namespace directory.
+    fs::remove_file(enc.join(&forged)).unwrap();
+    verify_with(&enc, &pw).success();
+    let ns = fs::read_dir(&enc)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && !p.ends_with("encrypted_kvstore"))
+        .unwrap();
+    fs::write(ns.join(&forged), b"x").unwrap();
+    verify_with(&enc, &pw)
+        .code(1)
+        .stderr(predicate::str::contains(forged.as_str()));
+}
+
+#[test]
+fn read_only_commands_never_write_a_v2_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    for (i, flags) in [&["--format-v2"][..], &["--encrypt-names", "--pad"]]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = t.join(format!("case-{i}"));
+        fs::create_dir(&dir).unwrap();
+        let (_, enc, pw) = encrypted_private(&dir, flags);
+        let before = snapshot(&enc);
+        let out = dir.join("out");
+        for args in [
+            vec!["verify", s(&enc)],
+            vec!["verify", s(&enc), "--json"],
+            vec!["ls", s(&enc)],
+            vec!["ls", s(&enc), "monitors"],
+            vec!["cat", s(&enc), "monitors", "", "aa_0"],
+            vec!["info", s(&enc)],
+            vec!["decrypt", "--from", s(&enc), "--to", s(&out)],
+        ] {
+            cli()
+                .args(&args)
+                .args(
+                    ["--passphrase-file", s(&pw)]
+                        .iter()
+                        .filter(|_| args[0] != "info"),
+                )
+                .assert()
+                .success();
+            assert_eq!(snapshot(&enc), before, "{args:?} wrote the store");
+        }
+        // passwd is the one command that writes.
+        let new = pass_file(&dir, "new", "new");
+        cli()
+            .args(["passwd", s(&enc), "--passphrase-file", s(&pw)])
+            .args(["--new-passphrase-file", s(&new), CHEAP])
+            .assert()
+            .success();
+        assert_ne!(snapshot(&enc), before);
+        verify_with(&enc, &new).success();
+    }
+}
+
+#[test]
+fn private_names_migration_round_trips_real_ldk_data_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("ldk-data");
+    let enc = tmp.path().join("ldk-data-private");
+    let out = tmp.path().join("ldk-data-decrypted");
+    let pw = pass_file(tmp.path(), "pw", "a passphrase\n");
+
+    with_ldk_node_data(&plain, |keys| {
+        let before = snapshot(&plain);
+        let files = before.values().filter(|v| v.is_some()).count();
+        let names = components(&plain);
+        assert!(names.iter().any(|n| n == "monitors"));
+
+        encrypt_v2(&plain, &enc, &pw, &["--encrypt-names", "--pad"])
+            .success()
+            .stdout(predicate::str::contains(format!(
+                "encrypted {files} values"
+            )))
+            .stdout(predicate::str::contains("names encrypted, values padded"));
+        assert_eq!(snapshot(&plain), before, "the source was modified");
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_no_plaintext_name(&enc, &names);
+        let j = info_json(&enc);
+        assert_eq!(j["v2"]["names_encrypted"], true);
+        assert_eq!(j["v2"]["values_padded"], true);
+        assert_eq!(j["values"], files);
+
+        // LDK reads its monitors back through the decoded names.
+        let store =
+            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"a passphrase").unwrap();
+        let monitors = read_channel_monitors(&store, keys, keys).unwrap();
+        assert_eq!(monitors.len(), 1);
+        assert_eq!(monitors[0].1.get_latest_update_id(), 10);
+        drop(store);
+
+        verify_with(&enc, &pw)
+            .success()
+            .stdout(predicate::str::contains(format!("verified {files} values")));
+        decrypt_with(&enc, &out, &pw).success();
+        assert_eq!(
+            snapshot(&out),
+            before,
+            "the round trip is not byte-identical"
+        );
+    });
+}
+
+#[test]
+fn encrypt_names_refuses_a_name_too_long_to_encrypt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    private_store(&plain);
+    let long = "k".repeat(75);
+    FilesystemStore::new(plain.clone())
+        .write("monitors", "", &long, b"v".to_vec())
+        .unwrap();
+    let pw = pass_file(t, "pw", "pw");
+    let enc = t.join("enc");
+    encrypt_v2(&plain, &enc, &pw, &["--encrypt-names"])
+        .code(2)
+        .stderr(predicate::str::contains(long.as_str()))
+        .stderr(predicate::str::contains("74 bytes"));
+    assert!(!enc.exists() && !t.join("enc.partial").exists());
+    // 74 bytes fit; padding alone has no limit.
+    fs::remove_file(plain.join("monitors").join(&long)).unwrap();
+    FilesystemStore::new(plain.clone())
+        .write("monitors", "", &"k".repeat(74), b"v".to_vec())
+        .unwrap();
+    encrypt_v2(&plain, &enc, &pw, &["--encrypt-names"]).success();
+    FilesystemStore::new(plain.clone())
+        .write("monitors", "", &long, b"v".to_vec())
+        .unwrap();
+    encrypt_v2(&plain, &t.join("padded"), &pw, &["--pad"]).success();
 }

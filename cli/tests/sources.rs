@@ -576,3 +576,127 @@ fn a_passphrase_file_others_can_read_is_warned_about() {
         .success()
         .stderr(predicate::str::contains(warning).not());
 }
+
+/// Every namespace and key name in [`ldk_rows`] of at least 4 characters (shorter ones, like
+/// the update key "3", may occur by chance inside a random stored name).
+fn ldk_row_names() -> Vec<String> {
+    let mut names: Vec<String> = ldk_rows()
+        .into_iter()
+        .flat_map(|(p, s, k, _)| [p, s, k])
+        .filter(|n| n.len() >= 4)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn sqlite_private_names_round_trip_and_read_only_commands() {
+    let t = tempfile::tempdir().unwrap();
+    let pw = pass_file(t.path(), 0o600);
+    let src = t.path().join("ldk_node_data.sqlite");
+    make_db(&src, &ldk_rows());
+    let enc = t.path().join("enc.sqlite");
+    cli()
+        .args(["encrypt", "--from", s(&src), "--to", s(&enc)])
+        .args([
+            "--passphrase-file",
+            s(&pw),
+            CHEAP,
+            "--encrypt-names",
+            "--pad",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("encrypted 7 values"));
+    assert_eq!(schema(&enc), schema(&src));
+
+    // No row, and no byte of the file, shows a plaintext name.
+    let rows = read_rows(&enc);
+    assert_eq!(rows.len(), 8);
+    let file = fs::read(&enc).unwrap();
+    for name in ldk_row_names() {
+        assert!(!contains(&file, name.as_bytes()), "{name} in the database");
+    }
+    for r in rows.iter().filter(|r| r.0 != "encrypted_kvstore") {
+        for field in [&r.0, &r.1, &r.2] {
+            assert!(field.is_empty() || field.len() >= 23, "{r:?}");
+        }
+    }
+    let j: serde_json::Value = serde_json::from_slice(
+        &cli()
+            .args(["info", s(&enc), "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(j["format_version"], 2);
+    assert_eq!(j["v2"]["names_encrypted"], true);
+    assert_eq!(j["v2"]["values_padded"], true);
+    assert_eq!(j["values"], 7);
+
+    // verify, ls, cat and info read the database without writing it (the header included).
+    let before = fs::read(&enc).unwrap();
+    verify(&enc, &pw)
+        .success()
+        .stdout(predicate::str::contains("verified 7 values"));
+    cli()
+        .args(["ls", s(&enc), "bdk_wallet", "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout("descriptor\nnetwork\n");
+    cli()
+        .args(["ls", s(&enc), "bdk_wallet"])
+        .assert()
+        .code(8)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("are encrypted"));
+    cli()
+        .args([
+            "cat",
+            s(&enc),
+            "",
+            "",
+            "node_metrics",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .assert()
+        .success()
+        .stdout("metrics: some bytes");
+    assert_eq!(fs::read(&enc).unwrap(), before, "a read-only command wrote");
+
+    let back = t.path().join("back.sqlite");
+    decrypt(&enc, &back, &pw).success();
+    assert_eq!(read_rows(&back), ldk_rows_sorted());
+    assert_eq!(schema(&back), schema(&src));
+    assert_eq!(fs::read(&enc).unwrap(), before, "decrypt wrote its source");
+}
+
+#[test]
+fn encrypt_reads_a_v2_copy_back_without_writing_it() {
+    let t = tempfile::tempdir().unwrap();
+    let pw = pass_file(t.path(), 0o600);
+    let src = t.path().join("node");
+    small_dir(&src);
+    let to = t.path().join("enc");
+    let args = [
+        "encrypt",
+        "--from",
+        s(&src),
+        "--to",
+        s(&to),
+        "--passphrase-file",
+        s(&pw),
+        CHEAP,
+        "--format-v2",
+    ];
+    let child = spawn_paused(&args, "encrypt-copied");
+    let header = |dir: &Path| fs::read(dir.join("encrypted_kvstore").join("header")).unwrap();
+    let copied = header(&partial(&to));
+    let out = resume(child);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(header(&to), copied, "the read-back wrote the header");
+}

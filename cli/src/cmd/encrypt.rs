@@ -8,12 +8,15 @@ use std::path::Path;
 use encrypted_kvstore::{EncryptedStore, OpenError, RESERVED_PRIMARY_NAMESPACE};
 
 use super::copy::{compare_all, copy_all};
-use super::{kdf_params, list_sorted, new_passphrase, note_artifacts, pause_point, report, Key};
+use super::{
+    create_options, describe_format, kdf_params, list_sorted, new_passphrase, note_artifacts,
+    pause_point, report, Key,
+};
 use crate::fail::{self, open_error, Failure, Kind};
 use crate::layout::{self, Symlinks};
 use crate::pass::PASSPHRASE_ENV;
 use crate::store::{self, AnyStore, NewStore, StoreKind};
-use crate::{KdfOpts, PassOpts};
+use crate::{FormatOpts, KdfOpts, PassOpts};
 
 pub(super) fn run(
     from: &Path,
@@ -22,6 +25,7 @@ pub(super) fn run(
     follow_symlinks: bool,
     pass: &PassOpts,
     kdf: &KdfOpts,
+    format: &FormatOpts,
 ) -> Result<(), Failure> {
     let params = kdf_params(kdf)?;
     if let Some(x) = exclude
@@ -115,6 +119,9 @@ pub(super) fn run(
             ),
         ));
     }
+    if format.encrypt_names {
+        refuse_names_too_long_to_encrypt(from, &keys)?;
+    }
     if let Some(l) = &layout {
         note_artifacts(from, l);
     }
@@ -126,7 +133,9 @@ pub(super) fn run(
     )?;
 
     let (new, inner) = NewStore::begin(to, kind)?;
-    let enc = EncryptedStore::create(inner, &pw, params).map_err(|e| open_error(&new.path, e))?;
+    let enc = create_options(format)
+        .create(inner, &pw, params)
+        .map_err(|e| open_error(&new.path, e))?;
     let bytes = copy_all(&src, &enc, &keys, "encrypt").map_err(|f| {
         report(
             &f,
@@ -140,7 +149,8 @@ pub(super) fn run(
     pause_point("encrypt-copied");
     // Read back through a freshly opened store: proves the header opens with the passphrase and
     // that every record authenticates and decrypts to the source's bytes.
-    let enc = EncryptedStore::open(new.reopen()?, &pw).map_err(|e| open_error(&new.path, e))?;
+    // Read-only: the read-back never writes the copy, not even its header.
+    let enc = store::open_inner(new.reopen()?, &new.path, &pw, false)?;
     let relist = || match kind {
         StoreKind::Directory => Ok(layout::check_excluding(from, exclude, symlinks)?.keys),
         StoreKind::Sqlite => list_sorted(&src, from),
@@ -149,11 +159,12 @@ pub(super) fn run(
     drop(enc);
     new.commit()?;
     println!(
-        "encrypted {} values ({bytes} bytes) from {} into {}; every value was read back and \
-         matched the source",
+        "encrypted {} values ({bytes} bytes) from {} into {} ({}); every value was read back \
+         and matched the source",
         keys.len(),
         from.display(),
-        to.display()
+        to.display(),
+        describe_format(format)
     );
     if let Some(l) = &layout {
         for x in &l.excluded {
@@ -182,4 +193,35 @@ fn refuse_invalid_names(from: &Path, keys: &[Key]) -> Result<(), Failure> {
             ),
         )),
     }
+}
+
+/// The longest name an encrypted name holds (docs/FORMAT.md part 2, "Encrypted names": 16 + b
+/// bytes in base64url must fit LDK's 120 characters). The library refuses longer ones at the
+/// first write; checking before anything is created names the entry and leaves no staging
+/// directory behind.
+const MAX_ENCRYPTED_NAME_LEN: usize = 74;
+
+fn refuse_names_too_long_to_encrypt(from: &Path, keys: &[Key]) -> Result<(), Failure> {
+    for (p, s, k) in keys {
+        for (what, name) in [
+            ("primary namespace", p),
+            ("secondary namespace", s),
+            ("key", k),
+        ] {
+            if name.len() > MAX_ENCRYPTED_NAME_LEN {
+                return Err(Failure::new(
+                    Kind::Usage,
+                    format!(
+                        "--encrypt-names: {} holds the {what} \"{name}\" ({} bytes; in primary \
+                         namespace {p:?}, secondary namespace {s:?}, key {k:?}), longer than \
+                         the {MAX_ENCRYPTED_NAME_LEN} bytes an encrypted name can hold; nothing \
+                         was written",
+                        from.display(),
+                        name.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

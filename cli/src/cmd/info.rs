@@ -1,4 +1,5 @@
-//! `info STORE`: the public header facts and the number of values (no passphrase).
+//! `info STORE`: the public header facts and the number of values (no passphrase: it only
+//! inspects the header and counts the stored files, and never opens or writes the store).
 
 use std::path::Path;
 
@@ -25,7 +26,19 @@ struct InfoJson {
     kdf: Option<KdfJson>,
     store_id: String,
     key_id: u32,
+    /// Format 2 only (absent for format 1): the options recorded in the header and its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v2: Option<V2Json>,
     values: usize,
+}
+
+#[derive(Serialize)]
+struct V2Json {
+    names_encrypted: bool,
+    values_padded: bool,
+    key_ids: Vec<u32>,
+    header_seq: u64,
+    version_limit: u64,
 }
 
 pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
@@ -49,6 +62,13 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
         _ => ("unknown", None),
     };
     let store_id: String = info.store_id.iter().map(|b| format!("{b:02x}")).collect();
+    let v2 = (info.format_version >= 2).then(|| V2Json {
+        names_encrypted: info.names_encrypted,
+        values_padded: info.values_padded,
+        key_ids: info.key_ids.clone(),
+        header_seq: info.header_seq,
+        version_limit: info.version_limit,
+    });
     if json {
         return print_json(&InfoJson {
             directory: dir.display().to_string(),
@@ -57,6 +77,7 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
             kdf,
             store_id,
             key_id: info.key_id,
+            v2,
             values,
         });
     }
@@ -71,6 +92,23 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
     }
     println!("store id:       {store_id}");
     println!("key id:         {}", info.key_id);
+    if let Some(v) = &v2 {
+        let mut options = Vec::new();
+        if v.names_encrypted {
+            options.push("names encrypted");
+        }
+        if v.values_padded {
+            options.push("values padded");
+        }
+        if options.is_empty() {
+            options.push("none (names in clear, values not padded)");
+        }
+        let ids: Vec<String> = v.key_ids.iter().map(u32::to_string).collect();
+        println!("options:        {}", options.join(", "));
+        println!("key ids:        {}", ids.join(", "));
+        println!("header seq:     {}", v.header_seq);
+        println!("version limit:  {}", v.version_limit);
+    }
     println!("values:         {values}");
     Ok(())
 }

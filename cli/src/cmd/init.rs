@@ -5,13 +5,18 @@ use std::path::Path;
 use encrypted_kvstore::EncryptedStore;
 use lightning_persister::fs_store::FilesystemStore;
 
-use super::{kdf_params, new_passphrase};
+use super::{create_options, describe_format, kdf_params, new_passphrase};
 use crate::fail::{self, open_error, Failure, Kind};
 use crate::layout;
 use crate::pass::PASSPHRASE_ENV;
-use crate::{KdfOpts, PassOpts};
+use crate::{FormatOpts, KdfOpts, PassOpts};
 
-pub(super) fn run(dir: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(), Failure> {
+pub(super) fn run(
+    dir: &Path,
+    pass: &PassOpts,
+    kdf: &KdfOpts,
+    format: &FormatOpts,
+) -> Result<(), Failure> {
     let params = kdf_params(kdf)?;
     let exists = dir.exists();
     if exists {
@@ -37,11 +42,13 @@ pub(super) fn run(dir: &Path, pass: &PassOpts, kdf: &KdfOpts) -> Result<(), Fail
     if !exists {
         layout::create_private_dir(dir).map_err(|e| fail::io("cannot create", dir, &e))?;
     }
-    match EncryptedStore::create(FilesystemStore::new(dir.to_path_buf()), &pw, params) {
+    match create_options(format).create(FilesystemStore::new(dir.to_path_buf()), &pw, params) {
         Ok(_) => {
             println!(
-                "created an empty encrypted store in {} (Argon2id: {} KiB, {} passes, {} lanes)",
+                "created an empty encrypted store in {} ({}; Argon2id: {} KiB, {} passes, {} \
+                 lanes)",
                 dir.display(),
+                describe_format(format),
                 params.memory_kib(),
                 params.iterations(),
                 params.parallelism()

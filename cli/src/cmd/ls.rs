@@ -1,15 +1,19 @@
-//! `ls STORE [PRIMARY [SECONDARY]]`: list keys (names are not secret; no passphrase).
+//! `ls STORE [PRIMARY [SECONDARY]]`: list keys. Names stored in clear are listed from the inner
+//! store without a passphrase; a store with encrypted names (format 2) is opened read-only with
+//! the passphrase and its names decoded, and without the passphrase `ls` says the names are
+//! encrypted and prints none of the stored names.
 
 use std::io::Write;
 use std::path::Path;
 
 use encrypted_kvstore::RESERVED_PRIMARY_NAMESPACE;
-use lightning::util::persist::KVStoreSync;
+use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use serde::Serialize;
 
-use super::{key_path, list_sorted, print_json, Key};
+use super::{current_passphrase, key_path, list_sorted, print_json, Key};
 use crate::fail::{self, chain, Failure, Kind};
 use crate::store::{self, AnyStore};
+use crate::PassOpts;
 
 #[derive(Serialize)]
 struct KeyJson<'a> {
@@ -23,36 +27,33 @@ pub(super) fn run(
     primary: Option<&str>,
     secondary: Option<&str>,
     json: bool,
+    pass: &PassOpts,
 ) -> Result<(), Failure> {
-    let (kind, _) = store::check_encrypted(dir)?;
-    let inner = AnyStore::open(dir, kind, false, Kind::NotEncrypted)?;
-    let keys: Vec<Key> = match primary {
-        None => {
-            let mut all = list_sorted(&inner, dir)?;
-            all.retain(|k| k.0 != RESERVED_PRIMARY_NAMESPACE);
-            all
-        }
-        Some(p) => {
-            if p == RESERVED_PRIMARY_NAMESPACE {
-                return Err(Failure::new(
-                    Kind::Usage,
-                    format!("the primary namespace \"{p}\" is reserved for the store's header"),
-                ));
-            }
-            let s = secondary.unwrap_or("");
-            let mut names = KVStoreSync::list(&inner, p, s).map_err(|e| {
-                if e.kind() == lightning::io::ErrorKind::InvalidInput {
-                    Failure::new(Kind::Usage, format!("invalid namespace: {}", chain(&e)))
-                } else {
-                    fail::io("cannot list", dir, &e)
-                }
-            })?;
-            names.sort();
-            names
-                .into_iter()
-                .map(|k| (p.to_owned(), s.to_owned(), k))
-                .collect()
-        }
+    let (kind, info) = store::check_encrypted(dir)?;
+    if let Some(p) = primary.filter(|p| *p == RESERVED_PRIMARY_NAMESPACE) {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!("the primary namespace \"{p}\" is reserved for the store's header"),
+        ));
+    }
+    let keys = if info.names_encrypted {
+        let pw = current_passphrase(pass, dir).map_err(|f| {
+            Failure::new(
+                f.kind,
+                format!(
+                    "the names in {} are encrypted (format 2 with encrypted names): `ls` can \
+                     show them only with the passphrase, and never prints the stored names; {}",
+                    dir.display(),
+                    f.msg
+                ),
+            )
+        })?;
+        // Read-only: listing never writes the store, not even its header.
+        let store = store::open_encrypted(dir, kind, &pw, false)?;
+        list(&store, dir, primary, secondary)?
+    } else {
+        let inner = AnyStore::open(dir, kind, false, Kind::NotEncrypted)?;
+        list(&inner, dir, primary, secondary)?
     };
     if json {
         let out: Vec<KeyJson<'_>> = keys
@@ -77,4 +78,32 @@ pub(super) fn run(
         }
     }
     Ok(())
+}
+
+/// Every key of `s` (without PRIMARY) or of one namespace, sorted, leaving out the header's
+/// namespace. A name that cannot be decoded fails the listing, naming it.
+fn list<S: KVStoreSync + MigratableKVStore>(
+    s: &S,
+    dir: &Path,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+) -> Result<Vec<Key>, Failure> {
+    let Some(p) = primary else {
+        let mut all = list_sorted(s, dir)?;
+        all.retain(|k| k.0 != RESERVED_PRIMARY_NAMESPACE);
+        return Ok(all);
+    };
+    let sec = secondary.unwrap_or("");
+    let mut names = KVStoreSync::list(s, p, sec).map_err(|e| {
+        if e.kind() == lightning::io::ErrorKind::InvalidInput {
+            Failure::new(Kind::Usage, format!("invalid namespace: {}", chain(&e)))
+        } else {
+            fail::list_error("cannot list", dir, &e)
+        }
+    })?;
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|k| (p.to_owned(), sec.to_owned(), k))
+        .collect())
 }

@@ -15,14 +15,14 @@ mod verify;
 use std::io::BufRead;
 use std::path::Path;
 
-use encrypted_kvstore::KdfParams;
+use encrypted_kvstore::{KdfParams, OpenOptions};
 use lightning::util::persist::MigratableKVStore;
 use serde::Serialize;
 
 use crate::fail::{self, Failure, Kind};
 use crate::layout;
 use crate::pass::{self, Secret, Source, PASSPHRASE_ENV};
-use crate::{Command, KdfOpts, PassOpts};
+use crate::{Command, FormatOpts, KdfOpts, PassOpts};
 
 /// (primary namespace, secondary namespace, key).
 type Key = (String, String, String);
@@ -43,7 +43,12 @@ fn pause_point(point: &str) {
 /// Runs one subcommand.
 pub fn run(c: Command) -> Result<(), Failure> {
     match c {
-        Command::Init { dir, pass, kdf } => init::run(&dir, &pass, &kdf),
+        Command::Init {
+            dir,
+            pass,
+            kdf,
+            format,
+        } => init::run(&dir, &pass, &kdf, &format),
         Command::Encrypt {
             from,
             to,
@@ -51,7 +56,8 @@ pub fn run(c: Command) -> Result<(), Failure> {
             follow_symlinks,
             pass,
             kdf,
-        } => encrypt::run(&from, &to, &exclude, follow_symlinks, &pass, &kdf),
+            format,
+        } => encrypt::run(&from, &to, &exclude, follow_symlinks, &pass, &kdf, &format),
         Command::Decrypt { from, to, pass } => decrypt::run(&from, &to, &pass),
         Command::Verify { dir, pass, json } => verify::run(&dir, &pass, json),
         Command::Passwd {
@@ -65,7 +71,8 @@ pub fn run(c: Command) -> Result<(), Failure> {
             primary,
             secondary,
             json,
-        } => ls::run(&dir, primary.as_deref(), secondary.as_deref(), json),
+            pass,
+        } => ls::run(&dir, primary.as_deref(), secondary.as_deref(), json, &pass),
         Command::Cat {
             dir,
             primary,
@@ -97,6 +104,36 @@ fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
         k.kdf_parallelism.unwrap_or(d.parallelism()),
     )
     .map_err(|e| Failure::new(Kind::Usage, format!("invalid KDF parameters: {e}")))
+}
+
+/// The options `create` is given for a new store of the format the flags ask for.
+fn create_options(f: &FormatOpts) -> OpenOptions {
+    let mut o = OpenOptions::new();
+    if f.format_v2 {
+        o = o.format_v2();
+    }
+    if f.encrypt_names {
+        o = o.encrypt_names();
+    }
+    if f.pad {
+        o = o.pad_values();
+    }
+    o
+}
+
+/// How a new store's format is described in a command's summary line.
+fn describe_format(f: &FormatOpts) -> String {
+    if !(f.format_v2 || f.encrypt_names || f.pad) {
+        return "format 1".to_owned();
+    }
+    let mut s = "format 2".to_owned();
+    if f.encrypt_names {
+        s.push_str(", names encrypted");
+    }
+    if f.pad {
+        s.push_str(", values padded");
+    }
+    s
 }
 
 fn current_passphrase(p: &PassOpts, dir: &Path) -> Result<Secret, Failure> {
@@ -145,7 +182,7 @@ fn key_path(k: &Key) -> String {
 fn list_sorted<S: MigratableKVStore>(s: &S, dir: &Path) -> Result<Vec<Key>, Failure> {
     let mut keys = s
         .list_all_keys()
-        .map_err(|e| fail::io("cannot list the keys of", dir, &e))?;
+        .map_err(|e| fail::list_error("cannot list the keys of", dir, &e))?;
     keys.sort();
     Ok(keys)
 }
