@@ -6,10 +6,6 @@
 //! The rules differ from the document's first draft where that draft gave false alarms under
 //! async interleavings; FORMAT.md states the rules as implemented here.
 
-// The store layer that calls this API is written in parallel; until it lands nothing outside
-// the tests calls it.
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A non-lazy pair with more `Removed` entries than this after a hard remove is folded; a lazy
@@ -218,7 +214,8 @@ pub(crate) struct FoldRequest {
     mark: Option<u64>,
 }
 
-/// What the state holds, for the memory bound.
+/// What the state holds, for the memory bound (measured by the tests).
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Sizes {
     /// Entries of every kind.
@@ -643,6 +640,7 @@ impl Freshness {
     }
 
     /// What the state holds.
+    #[cfg(test)]
     pub(crate) fn sizes(&self) -> Sizes {
         let mut sizes = Sizes {
             entries: 0,

@@ -81,7 +81,7 @@ enum Step {
 enum Action {
     None,
     Check,
-    Write(HeaderV2, Vec<u8>),
+    Write(Box<HeaderV2>, Vec<u8>),
 }
 
 pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Result<State, OpenError> {
@@ -177,12 +177,6 @@ impl V2 {
 
     fn fresh(&self) -> MutexGuard<'_, Freshness> {
         self.fresh.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sizes of the freshness state (entries, tombstones, pairs, keys in flight).
-    pub(crate) fn freshness_sizes(&self) -> (usize, usize, usize, usize) {
-        let s = self.fresh().sizes();
-        (s.entries, s.tombstones, s.pairs, s.in_flight)
     }
 
     fn cipher(&self, key_id: u32) -> Option<&Cipher> {
@@ -385,7 +379,7 @@ impl V2 {
                     .map_err(|_| OpenError::KeyWrapFailed)?;
                 let bytes = h.to_bytes();
                 c.step = Step::Writing;
-                Ok(Action::Write(h, bytes))
+                Ok(Action::Write(Box::new(h), bytes))
             }
             Step::Checking | Step::Writing => Ok(Action::None),
         }
@@ -497,7 +491,7 @@ impl V2 {
                 let guard = StepGuard(Arc::clone(self), Step::Writing);
                 Ok(Some(Box::pin(async move {
                     let ok = fut.await.is_ok();
-                    guard.0.write_done(h, bytes, ok);
+                    guard.0.write_done(*h, bytes, ok);
                 })))
             }
         }

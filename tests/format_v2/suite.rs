@@ -33,7 +33,10 @@ fn modes() -> [(&'static str, OpenOptions); 4] {
         ("v2", OpenOptions::new().format_v2()),
         ("names", OpenOptions::new().encrypt_names()),
         ("padding", OpenOptions::new().pad_values()),
-        ("names+padding", OpenOptions::new().encrypt_names().pad_values()),
+        (
+            "names+padding",
+            OpenOptions::new().encrypt_names().pad_values(),
+        ),
     ]
 }
 
@@ -50,7 +53,12 @@ fn all_inner(inner: &TempFs) -> BTreeSet<Name> {
 }
 
 /// Writes `value` at a new key through `store` and returns where the inner store keeps it.
-fn write_new(store: &EncryptedStore<TempFs>, inner: &TempFs, name: (&str, &str, &str), value: &[u8]) -> Name {
+fn write_new(
+    store: &EncryptedStore<TempFs>,
+    inner: &TempFs,
+    name: (&str, &str, &str),
+    value: &[u8],
+) -> Name {
     let before = all_inner(inner);
     store.write(name.0, name.1, name.2, value.to_vec()).unwrap();
     let after = all_inner(inner);
@@ -97,21 +105,31 @@ fn every_mode_round_trips_through_both_traits_and_reopens() {
         let ops: [(&str, &dyn Ops); 2] = [("sync", &SyncOps(&store)), ("async", &async_ops)];
         for (how, ops) in ops {
             let p = format!("ns_{how}");
-            for (s, k, v) in [("", "a", &b""[..]), ("sub", "b", b"two"), ("", "c", &[7u8; 5000])] {
+            for (s, k, v) in [
+                ("", "a", &b""[..]),
+                ("sub", "b", b"two"),
+                ("", "c", &[7u8; 5000]),
+            ] {
                 ops.write(&p, s, k, v.to_vec()).unwrap();
                 assert_eq!(ops.read(&p, s, k).unwrap(), v, "{mode} {how}");
             }
             assert_eq!(ops.list(&p, "").unwrap(), ["a", "c"], "{mode} {how}");
             assert_eq!(ops.list(&p, "sub").unwrap(), ["b"], "{mode} {how}");
             ops.remove(&p, "", "a", false).unwrap();
-            assert_eq!(ops.read(&p, "", "a").unwrap_err().kind(), ErrorKind::NotFound);
+            assert_eq!(
+                ops.read(&p, "", "a").unwrap_err().kind(),
+                ErrorKind::NotFound
+            );
             assert_eq!(ops.list(&p, "").unwrap(), ["c"], "{mode} {how}");
-            ops.write("", "", &format!("top_{how}"), b"top".to_vec()).unwrap();
+            ops.write("", "", &format!("top_{how}"), b"top".to_vec())
+                .unwrap();
         }
         let mut all = super::v::MigratableKVStoreSync::list_all_keys(&store).unwrap();
         all.sort();
         let names = |v: &[(&str, &str, &str)]| -> Vec<Name> {
-            v.iter().map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string())).collect()
+            v.iter()
+                .map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string()))
+                .collect()
         };
         assert_eq!(
             all,
@@ -128,8 +146,16 @@ fn every_mode_round_trips_through_both_traits_and_reopens() {
         drop(async_ops);
         drop(store);
         let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
-        assert_eq!(reopened.read("ns_sync", "sub", "b").unwrap(), b"two", "{mode}");
-        assert_eq!(reopened.read("ns_async", "", "c").unwrap(), [7u8; 5000], "{mode}");
+        assert_eq!(
+            reopened.read("ns_sync", "sub", "b").unwrap(),
+            b"two",
+            "{mode}"
+        );
+        assert_eq!(
+            reopened.read("ns_async", "", "c").unwrap(),
+            [7u8; 5000],
+            "{mode}"
+        );
         assert!(matches!(
             EncryptedStore::open::<V>(inner, b"wrong"),
             Err(OpenError::WrongPassphrase)
@@ -148,8 +174,13 @@ fn a_replayed_record_is_refused_as_rollback() {
             let at = write_new(&store, &inner, ("monitors", "", "mon_1"), b"state 1");
             let old = raw(&inner, &at);
             let async_ops = AsyncOps::new(&store);
-            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
-            ops.write("monitors", "", "mon_1", b"state 2".to_vec()).unwrap();
+            let ops: &dyn Ops = if how == "sync" {
+                &SyncOps(&store)
+            } else {
+                &async_ops
+            };
+            ops.write("monitors", "", "mon_1", b"state 2".to_vec())
+                .unwrap();
             let new_version = version_of(&raw(&inner, &at));
             put(&inner, &at, old.clone());
             let e = ops.read("monitors", "", "mon_1").unwrap_err();
@@ -167,7 +198,8 @@ fn a_replayed_record_is_refused_as_rollback() {
             );
             assert!(e.to_string().contains("mon_1"), "{e}");
             // Putting the current record back makes the key readable again.
-            ops.write("monitors", "", "mon_1", b"state 3".to_vec()).unwrap();
+            ops.write("monitors", "", "mon_1", b"state 3".to_vec())
+                .unwrap();
             assert_eq!(ops.read("monitors", "", "mon_1").unwrap(), b"state 3");
         }
     }
@@ -187,7 +219,10 @@ fn a_rollback_after_a_read_is_refused() {
     assert_eq!(reopened.read("p", "", "k").unwrap(), b"new");
     put(&inner, &at, old);
     let e = reopened.read("p", "", "k").unwrap_err();
-    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
 }
 
 /// A value deleted behind the wrapper's back is refused on read (not `NotFound`, so LDK fails
@@ -199,16 +234,27 @@ fn a_deleted_value_is_refused_on_read_and_on_list() {
             let inner = TempFs::new();
             let store = create(&opts, inner.clone());
             let async_ops = AsyncOps::new(&store);
-            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
+            let ops: &dyn Ops = if how == "sync" {
+                &SyncOps(&store)
+            } else {
+                &async_ops
+            };
             let mon = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8_1";
             let mut newest = None;
             for n in 1..=5u32 {
-                let at = write_new(&store, &inner, ("monitor_updates", mon, &n.to_string()), b"update");
+                let at = write_new(
+                    &store,
+                    &inner,
+                    ("monitor_updates", mon, &n.to_string()),
+                    b"update",
+                );
                 newest = Some(at);
             }
             let newest = newest.unwrap();
             let version = version_of(&raw(&inner, &newest));
-            inner.remove(&newest.0, &newest.1, &newest.2, false).unwrap();
+            inner
+                .remove(&newest.0, &newest.1, &newest.2, false)
+                .unwrap();
             let e = ops.list("monitor_updates", mon).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
             assert_eq!(
@@ -248,7 +294,11 @@ fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
             let inner = TempFs::new();
             let store = create(&opts, inner.clone());
             let async_ops = AsyncOps::new(&store);
-            let ops: &dyn Ops = if how == "sync" { &SyncOps(&store) } else { &async_ops };
+            let ops: &dyn Ops = if how == "sync" {
+                &SyncOps(&store)
+            } else {
+                &async_ops
+            };
             let hard = write_new(&store, &inner, ("payments", "", "pay_1"), b"paid");
             let lazy = write_new(&store, &inner, ("payments", "", "pay_2"), b"paid too");
             let (hard_rec, lazy_rec) = (raw(&inner, &hard), raw(&inner, &lazy));
@@ -260,14 +310,23 @@ fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
             let e = ops.read("payments", "", "pay_1").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
             match read_error(&e) {
-                ReadError::Resurrected { key, found, removed_at, .. } => {
+                ReadError::Resurrected {
+                    key,
+                    found,
+                    removed_at,
+                    ..
+                } => {
                     assert_eq!(key, "pay_1");
                     assert_eq!(*found, version_of(&hard_rec));
                     assert!(removed_at > found, "{removed_at} > {found}");
                 }
                 other => panic!("{mode} {how}: {other:?}"),
             }
-            assert_eq!(ops.read("payments", "", "pay_2").unwrap(), b"paid too", "{mode} {how}");
+            assert_eq!(
+                ops.read("payments", "", "pay_2").unwrap(),
+                b"paid too",
+                "{mode} {how}"
+            );
         }
     }
 }
@@ -305,7 +364,10 @@ fn versions_grow_across_restarts() {
     fn store_write_and_check(inner: &TempFs, at: &Name, last: &mut u64, run: u32) {
         let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
         let info = store.info();
-        assert!(info.version_limit > *last + 65_536 - 1, "run {run}: {info:?}");
+        assert!(
+            info.version_limit > *last + 65_536 - 1,
+            "run {run}: {info:?}"
+        );
         store.write("p", "", "k", b"x".to_vec()).unwrap();
         let v = version_of(&raw(inner, at));
         assert!(v > *last, "run {run}: version {v} after {last}");
@@ -338,7 +400,10 @@ fn a_read_only_instance_never_writes_and_raises_no_false_alarm() {
     assert_eq!(super::v::snapshot(&inner), before, "the reader wrote");
     writer.remove("p", "", "gone", false).unwrap();
     writer.write("p", "", "stays", b"3".to_vec()).unwrap();
-    assert_eq!(reader.read("p", "", "gone").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        reader.read("p", "", "gone").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(reader.list("p", "").unwrap(), ["stays"]);
     assert_eq!(reader.read("p", "", "stays").unwrap(), b"3");
 }
@@ -348,9 +413,14 @@ fn a_read_only_instance_never_writes_and_raises_no_false_alarm() {
 #[test]
 fn passphrase_change_and_a_changed_header() {
     let inner = TempFs::new();
-    let store = create(&OpenOptions::new().encrypt_names().pad_values(), inner.clone());
+    let store = create(
+        &OpenOptions::new().encrypt_names().pad_values(),
+        inner.clone(),
+    );
     store.write("p", "s", "k", b"kept".to_vec()).unwrap();
-    store.change_passphrase::<V>(b"new passphrase", cheap()).unwrap();
+    store
+        .change_passphrase::<V>(b"new passphrase", cheap())
+        .unwrap();
     store.write("p", "s", "k2", b"after".to_vec()).unwrap();
     assert!(matches!(
         EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
@@ -383,7 +453,12 @@ fn moved_records_and_forged_names_are_refused() {
     let b = write_new(&store, &inner, ("monitors", "", "chan_b"), b"monitor b");
     assert_eq!(a.0, b.0, "one stored namespace");
     put(&inner, &b, raw(&inner, &a));
-    crate::common::assert_auth_failed(store.read("monitors", "", "chan_b"), "monitors", "", "chan_b");
+    crate::common::assert_auth_failed(
+        store.read("monitors", "", "chan_b"),
+        "monitors",
+        "",
+        "chan_b",
+    );
     assert_eq!(store.read("monitors", "", "chan_a").unwrap(), b"monitor a");
     for forged in ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "abc", "monitors"] {
         inner.write(&a.0, "", forged, b"x".to_vec()).unwrap();
@@ -402,15 +477,22 @@ fn moved_records_and_forged_names_are_refused() {
     }
     // Names longer than 74 bytes cannot be encrypted within LDK's 120 characters.
     let before = all_inner(&inner);
-    let e = store.write("monitors", "", &"k".repeat(75), b"x".to_vec()).unwrap_err();
+    let e = store
+        .write("monitors", "", &"k".repeat(75), b"x".to_vec())
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     let typed = e.get_ref().and_then(|e| e.downcast_ref::<WriteError>());
     assert!(matches!(
         typed,
-        Some(WriteError::InvalidName(InvalidName::TooLongToEncrypt { what: "key", len: 75 }))
+        Some(WriteError::InvalidName(InvalidName::TooLongToEncrypt {
+            what: "key",
+            len: 75
+        }))
     ));
     assert_eq!(all_inner(&inner), before);
-    store.write("monitors", "", &"k".repeat(74), b"x".to_vec()).unwrap();
+    store
+        .write("monitors", "", &"k".repeat(74), b"x".to_vec())
+        .unwrap();
 }
 
 /// Every name LDK and ldk-node use, and values the size of LDK's: on disk (a real
@@ -430,16 +512,41 @@ fn on_disk_no_plaintext_name_and_no_exact_size() {
     let names: Vec<(String, String, String, usize)> = vec![
         ("monitors".into(), "".into(), monitor.clone(), 4157),
         ("monitor_updates".into(), monitor.clone(), "1".into(), 411),
-        ("monitor_updates".into(), monitor.clone(), "18446744073709551615".into(), 2047),
-        ("archived_monitors".into(), "".into(), format!("{txid}_65535"), 3001),
+        (
+            "monitor_updates".into(),
+            monitor.clone(),
+            "18446744073709551615".into(),
+            2047,
+        ),
+        (
+            "archived_monitors".into(),
+            "".into(),
+            format!("{txid}_65535"),
+            3001,
+        ),
         ("".into(), "".into(), "manager".into(), 1013),
         ("".into(), "".into(), "network_graph".into(), 30_011),
         ("".into(), "".into(), "scorer".into(), 777),
         ("".into(), "".into(), "output_sweeper".into(), 12),
         ("payments".into(), "".into(), payment.clone(), 143),
-        ("bdk_wallet".into(), "".into(), "change_descriptor".into(), 129),
-        ("lightning_liquidity_state".into(), "lsps2_service".into(), format!("02{txid}"), 99),
-        ("".into(), "".into(), "external_pathfinding_scores_cache".into(), 5),
+        (
+            "bdk_wallet".into(),
+            "".into(),
+            "change_descriptor".into(),
+            129,
+        ),
+        (
+            "lightning_liquidity_state".into(),
+            "lsps2_service".into(),
+            format!("02{txid}"),
+            99,
+        ),
+        (
+            "".into(),
+            "".into(),
+            "external_pathfinding_scores_cache".into(),
+            5,
+        ),
     ];
     let mut sizes = BTreeSet::new();
     for (p, s, k, len) in &names {
@@ -456,7 +563,10 @@ fn on_disk_no_plaintext_name_and_no_exact_size() {
     let mut files = 0;
     walk(dir.path(), &mut |path, len| {
         let rel = path.strip_prefix(dir.path()).unwrap();
-        let comps: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+        let comps: Vec<String> = rel
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
         if comps.first().map(String::as_str) == Some(RESERVED_PRIMARY_NAMESPACE) {
             return;
         }
@@ -465,7 +575,11 @@ fn on_disk_no_plaintext_name_and_no_exact_size() {
                 assert!(!c.contains(n.as_str()), "{c} holds the plaintext name {n}");
             }
         }
-        assert!(sizes.contains(&len), "{} has {len} bytes, not a padded size", rel.display());
+        assert!(
+            sizes.contains(&len),
+            "{} has {len} bytes, not a padded size",
+            rel.display()
+        );
         files += 1;
     });
     assert_eq!(files, names.len());
@@ -476,7 +590,7 @@ fn on_disk_no_plaintext_name_and_no_exact_size() {
         assert_eq!(store.read(p, s, k).unwrap().len(), *len);
     }
     // LDK still finds its monitors through `list`.
-    assert_eq!(store.list("monitors", "").unwrap(), [monitor.clone()]);
+    assert_eq!(store.list("monitors", "").unwrap(), vec![monitor.clone()]);
     assert_eq!(store.list("monitor_updates", &monitor).unwrap().len(), 2);
 }
 
@@ -498,7 +612,10 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path, u64)) {
 fn async_inner_store_detects_rollback() {
     let dir = tempfile::tempdir().unwrap();
     let shared = SharedStore(Arc::new(fs(dir.path())));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let store = rt
         .block_on(OpenOptions::new().encrypt_names().create_async::<V, _>(
             shared.clone(),
@@ -510,10 +627,16 @@ fn async_inner_store_detects_rollback() {
     ops.write("p", "", "k", b"one".to_vec()).unwrap();
     let raw_store: &FilesystemStore = &shared.0;
     let all = super::v::MigratableKVStoreSync::list_all_keys(raw_store).unwrap();
-    let at = all.into_iter().find(|(p, _, _)| p != RESERVED_PRIMARY_NAMESPACE).unwrap();
+    let at = all
+        .into_iter()
+        .find(|(p, _, _)| p != RESERVED_PRIMARY_NAMESPACE)
+        .unwrap();
     let old = KVStoreSync::read(raw_store, &at.0, &at.1, &at.2).unwrap();
     ops.write("p", "", "k", b"two".to_vec()).unwrap();
     KVStoreSync::write(raw_store, &at.0, &at.1, &at.2, old).unwrap();
     let e = ops.read("p", "", "k").unwrap_err();
-    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
 }
