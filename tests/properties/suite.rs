@@ -385,6 +385,12 @@ fn expected(h: &[u8], authentic: bool, with_key: bool, right: bool) -> Outcome {
     if &h[..8] != b"EKVSTORE" {
         return Outcome::CorruptHeader;
     }
+    if h[8] == 2 {
+        // Version 2 reads on (docs/FORMAT.md part 2): a version 1 header edited to version 2
+        // fails its length step (276 to 592 bytes) or, failing that, its checksum (another
+        // label over other bytes).
+        return Outcome::CorruptHeader;
+    }
     if h[8] != 1 {
         return Outcome::UnsupportedVersion(h[8]);
     }
