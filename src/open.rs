@@ -893,6 +893,13 @@ impl<S> EncryptedStore<S> {
                     ..OpenOptions::default()
                 };
                 let mut c = v2.counter();
+                if V2::step_in_flight(&c) {
+                    // An asynchronous operation's header write may still land after ours.
+                    return Err(OpenError::Io(io::Error::new(
+                        io::ErrorKind::Other,
+                        "a header write of this store is in flight; retry",
+                    )));
+                }
                 let stored = complete(read_header(io))?;
                 if stored.as_deref() != Some(&c.header.to_bytes()[..]) {
                     return Err(OpenError::HeaderChanged);

@@ -421,6 +421,11 @@ impl V2 {
         }
     }
 
+    /// Whether a reservation's header read or write is in flight.
+    pub(crate) fn step_in_flight(c: &Counter) -> bool {
+        c.step == Step::Checking || c.step == Step::Writing
+    }
+
     fn reset_step(&self, from: Step) {
         let mut c = self.counter();
         if c.step == from {
@@ -431,12 +436,13 @@ impl V2 {
     /// Takes one version.
     fn take(&self) -> Result<u64, OpenError> {
         let mut c = self.counter();
-        if c.poisoned {
-            return Err(OpenError::HeaderChanged);
-        }
+        // Versions already reserved stay safe to hand out after the header was found changed
+        // (another writer reserved above them); only new reservations stop.
         if c.next >= c.reserved_until {
             return Err(if c.next == u64::MAX {
                 OpenError::CounterExhausted
+            } else if c.poisoned {
+                OpenError::HeaderChanged
             } else {
                 OpenError::VersionsNotReserved
             });

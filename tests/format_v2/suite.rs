@@ -640,3 +640,88 @@ fn async_inner_store_detects_rollback() {
         "{e:?}"
     );
 }
+
+/// The counter reserves its next block ahead of need, at the low water of 32,768 remaining
+/// versions (a synchronous store in one operation, an asynchronous one in two steps), and a
+/// header changed by another writer stops further reservations: the versions already reserved
+/// are used up, then writes fail with `HeaderChanged` and write nothing.
+#[test]
+fn reservations_ahead_of_need_and_a_changed_header() {
+    use encrypted_kvstore::MemoryStore;
+    for how in ["sync", "async"] {
+        let inner = MemoryStore::new();
+        let store = OpenOptions::new()
+            .format_v2()
+            .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([3; 32]))
+            .unwrap();
+        let async_ops = AsyncOps::new(&store);
+        let ops: &dyn Ops = if how == "sync" {
+            &SyncOps(&store)
+        } else {
+            &async_ops
+        };
+        let version = || version_of(&KVStoreSync::read(&inner, "p", "", "k").unwrap());
+        for _ in 0..32_768 {
+            ops.write("p", "", "k", b"v".to_vec()).unwrap();
+        }
+        assert_eq!(version(), 32_768);
+        assert_eq!(store.info().header_seq, 1, "{how}: nothing reserved yet");
+        for _ in 0..3 {
+            ops.write("p", "", "k", b"v".to_vec()).unwrap();
+        }
+        let info = store.info();
+        // The next block starts above the whole current one.
+        assert_eq!(
+            (info.header_seq, info.version_limit),
+            (2, 65_537 + 65_536),
+            "{how}"
+        );
+        let stored = EncryptedStore::<MemoryStore>::inspect::<V>(&inner).unwrap();
+        assert_eq!(
+            stored.version_limit, info.version_limit,
+            "{how}: in the store"
+        );
+        drop(async_ops);
+        drop(store);
+
+        // Another writer opens (and reserves) right after this one: this one stops reserving.
+        let inner = MemoryStore::new();
+        let key = RawKey::from_bytes([4; 32]);
+        let store = OpenOptions::new()
+            .format_v2()
+            .create_with_key::<V, _>(inner.clone(), &key)
+            .unwrap();
+        let other = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+        let async_ops = AsyncOps::new(&store);
+        let ops: &dyn Ops = if how == "sync" {
+            &SyncOps(&store)
+        } else {
+            &async_ops
+        };
+        let version = || version_of(&KVStoreSync::read(&inner, "p", "", "k").unwrap());
+        let limit = 65_537;
+        let mut written = 0;
+        let err = loop {
+            match ops.write("p", "", "k", b"v".to_vec()) {
+                Ok(()) => written = version(),
+                Err(e) => break e,
+            }
+            assert!(written < limit, "{how}: wrote past the reserved block");
+        };
+        assert_eq!(written, limit - 1, "{how}: every reserved version was used");
+        let typed = err.get_ref().and_then(|e| e.downcast_ref::<WriteError>());
+        assert!(
+            matches!(typed, Some(WriteError::Header(OpenError::HeaderChanged))),
+            "{how}: {err:?}"
+        );
+        assert_eq!(
+            version(),
+            limit - 1,
+            "{how}: the refused write wrote nothing"
+        );
+        // The other writer's versions are above all of them.
+        KVStoreSync::write(&other, "p", "", "k", b"w".to_vec()).unwrap();
+        assert!(version() >= limit, "{how}");
+        drop(async_ops);
+    }
+}
