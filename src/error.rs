@@ -503,3 +503,77 @@ impl From<ListError> for io::Error {
         io::Error::new(kind, e)
     }
 }
+
+/// Why a rotation, re-encryption or retirement of data keys failed (format version 2). What was
+/// done before the error stays done, and every value stays readable.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// The keyring holds 8 keys (or the current key id is the largest): re-encrypt and retire
+    /// first. Nothing was written.
+    KeyringFull,
+    /// The store is a version 1 store: it has one data key and no keyring.
+    UpgradeRequired,
+    /// The store was opened read-only.
+    ReadOnly,
+    /// `retire_old_keys` found a record not yet re-encrypted under the current key (key id 0
+    /// for a version 1 record). Nothing was written.
+    NotReencrypted {
+        /// Primary namespace of the record.
+        primary_namespace: String,
+        /// Secondary namespace of the record.
+        secondary_namespace: String,
+        /// Key of the record.
+        key: String,
+        /// The key id that seals it.
+        key_id: u32,
+    },
+    /// The header could not be read, checked or written (`HeaderChanged`: another writer
+    /// changed it).
+    Header(OpenError),
+    /// A value could not be read (authentication or freshness failure, or the inner store).
+    Read(io::Error),
+    /// A value could not be written back.
+    Write(io::Error),
+    /// The store could not be listed.
+    List(io::Error),
+}
+
+impl fmt::Display for RotateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RotateError::KeyringFull => f.write_str(
+                "the keyring is full (8 keys): re-encrypt every value and retire the old keys first",
+            ),
+            RotateError::UpgradeRequired => {
+                f.write_str("a format version 1 store has no keyring: upgrade it first")
+            }
+            RotateError::ReadOnly => f.write_str("the store was opened read-only"),
+            RotateError::NotReencrypted {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                key_id,
+            } => write!(
+                f,
+                "primary namespace \"{primary_namespace}\", secondary namespace \
+                 \"{secondary_namespace}\", key \"{key}\" is still sealed under key {key_id}: \
+                 re-encrypt before retiring"
+            ),
+            RotateError::Header(e) => write!(f, "the header could not be updated: {e}"),
+            RotateError::Read(e) => write!(f, "a value could not be read: {e}"),
+            RotateError::Write(e) => write!(f, "a value could not be written back: {e}"),
+            RotateError::List(e) => write!(f, "the store could not be listed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RotateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RotateError::Header(e) => Some(e),
+            RotateError::Read(e) | RotateError::Write(e) | RotateError::List(e) => Some(e),
+            _ => None,
+        }
+    }
+}

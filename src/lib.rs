@@ -30,7 +30,7 @@ mod open;
 // One adapter per LDK version, and the version markers.
 pub mod ldk;
 
-pub use error::{ListError, OpenError, ReadError, RemoveError, WriteError};
+pub use error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 
 /// The Padmé size bucket of `x` (Nikitin et al., PETS 2019): a format 2 store with
@@ -46,7 +46,7 @@ pub use memory::{MemoryStore, DEFAULT_PAGE_SIZE};
 pub use names::{InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 pub use open::OpenOptions;
 pub use rng::{OsRandom, RandomError, RandomSource};
-pub use store::{EncryptedStore, SharedStore, StoreInfo};
+pub use store::{EncryptedStore, ReencryptProgress, SharedStore, StoreInfo};
 
 /// Hooks for the fuzz targets in `fuzz/` (feature `fuzzing`). **Not an API**: hidden, unstable,
 /// and absent from normal builds. It reaches parts of the format that the public API only uses

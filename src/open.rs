@@ -17,7 +17,7 @@ use bitcoin::io;
 use zeroize::Zeroizing;
 
 use crate::aead::Cipher;
-use crate::error::OpenError;
+use crate::error::{OpenError, RotateError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{self, Header, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
@@ -26,7 +26,7 @@ use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
 use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::v2::{self as s2, V2};
-use crate::store::{EncryptedStore, Engine, Keys, StoreInfo};
+use crate::store::{EncryptedStore, Engine, Keys, ReencryptProgress, StoreInfo};
 
 /// What unlocks a store.
 #[derive(Clone, Copy)]
@@ -907,13 +907,64 @@ impl<S> EncryptedStore<S> {
                 let limit = c.header.state.version_limit;
                 let state = s2::header_state(&c.header, limit)?;
                 let (header, hk) =
-                    opts.seal_v2(c.header.store_id, cred, params, state, &v2.secrets)?;
+                    opts.seal_v2(c.header.store_id, cred, params, state, &v2.ring().secrets)?;
                 complete(write_bytes(io, header.to_bytes()))?;
                 c.header = header;
                 c.hk = hk;
                 Ok(())
             }
         }
+    }
+
+    /// Format version 2: adds a new random data key to the header's keyring and makes it the
+    /// key that seals every new write, in one header write; older keys still open existing
+    /// records. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
+    /// [`retire_old_keys`](Self::retire_old_keys) to take the old keys out of use. Refuses with
+    /// [`RotateError::KeyringFull`] at 8 keys, [`RotateError::UpgradeRequired`] on a version 1
+    /// store.
+    pub fn rotate_data_key<M>(&self) -> Result<u32, RotateError>
+    where
+        S: InnerStore<M>,
+    {
+        match &self.engine {
+            Engine::V1(_) => Err(RotateError::UpgradeRequired),
+            Engine::V2(v2) => v2.rotate(&SyncIo::new(&self.inner)),
+        }
+    }
+
+    /// Format version 2: rewrites every value not sealed under the current data key (with a new
+    /// version, so an old-key record put back later is refused as a rollback while the key is
+    /// watched). Each value is replaced by one complete inner write and the old keys stay in
+    /// the header until [`retire_old_keys`](Self::retire_old_keys), so a crash at any point
+    /// loses nothing; running it again resumes (values already under the current key are only
+    /// read). `progress` is called after each value.
+    pub fn reencrypt<M>(
+        &self,
+        mut progress: impl FnMut(ReencryptProgress),
+    ) -> Result<ReencryptProgress, RotateError>
+    where
+        S: InnerStore<M> + MigratableInnerStore<M>,
+    {
+        let Engine::V2(v2) = &self.engine else {
+            return Err(RotateError::UpgradeRequired);
+        };
+        let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
+        v2.reencrypt(&SyncIo::new(&self.inner), all, &mut progress)
+    }
+
+    /// Format version 2: after checking that every value is sealed under the current data key
+    /// (else [`RotateError::NotReencrypted`], nothing written), removes every other key from the
+    /// header in one header write. Records of the retired keys that linger in backups then no
+    /// longer open. Assumes no other instance writes the store during the check.
+    pub fn retire_old_keys<M>(&self) -> Result<(), RotateError>
+    where
+        S: InnerStore<M> + MigratableInnerStore<M>,
+    {
+        let Engine::V2(v2) = &self.engine else {
+            return Err(RotateError::UpgradeRequired);
+        };
+        let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
+        v2.retire(&SyncIo::new(&self.inner), all)
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without

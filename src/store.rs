@@ -70,6 +70,18 @@ impl StoreInfo {
     }
 }
 
+/// How far [`EncryptedStore::reencrypt`] has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReencryptProgress {
+    /// Values listed when the pass started.
+    pub total: usize,
+    /// Values handled so far (read; rewritten if needed; skipped if removed meanwhile).
+    pub done: usize,
+    /// Values rewritten under the current key so far.
+    pub rewritten: usize,
+}
+
 /// Which format an open store speaks.
 pub(crate) enum Engine {
     V1(Arc<Keys>),

@@ -10,15 +10,15 @@ use core::future::Future;
 use core::hash::{Hash, Hasher};
 use core::pin::Pin;
 use std::collections::hash_map::DefaultHasher;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bitcoin::io;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::Cipher;
-use crate::error::{ListError, OpenError, ReadError, RemoveError, WriteError};
+use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
-use crate::format::{self, SealError, NONCE_LEN};
+use crate::format::{self, SealError, DATA_KEY_LEN, NONCE_LEN};
 use crate::freshness::{
     FoldRequest, Freshness, ListRefusal, ListTicket, MutationTicket, ReadTicket, Refusal,
 };
@@ -28,6 +28,7 @@ use crate::names::{
 };
 use crate::open::HeaderIo;
 use crate::rng::SharedRandom;
+use crate::store::ReencryptProgress;
 
 /// Versions reserved by one header write.
 pub(crate) const BLOCK: u64 = 65_536;
@@ -35,23 +36,61 @@ pub(crate) const BLOCK: u64 = 65_536;
 pub(crate) const LOW_WATER: u64 = 32_768;
 const STRIPES: usize = 64;
 
+/// An opened record: version, value, and the key id of a v2 record (`None`: legacy v1).
+type Opened = (u64, Vec<u8>, Option<u32>);
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The state of an open v2 store, shared by the store and its in-flight futures.
 pub(crate) struct V2 {
     pub(crate) store_id: [u8; 16],
-    keyring: Vec<(u32, Cipher)>,
-    current_key_id: u32,
+    ring: RwLock<Ring>,
     names: Option<NameCipher>,
     padding: bool,
-    legacy: bool,
     pub(crate) read_only: bool,
     pub(crate) rng: SharedRandom,
-    pub(crate) secrets: Secrets,
     ctr: Mutex<Counter>,
     fresh: Mutex<Freshness>,
     stripes: Vec<Mutex<()>>,
     fallback_stripe: Mutex<()>,
+}
+
+/// The data keys: the keyring of the header, its secrets, and whether version 1 records may
+/// remain. Changed only by a rotation or a retirement, under the counter's lock.
+pub(crate) struct Ring {
+    keys: Vec<(u32, Cipher)>,
+    current: u32,
+    legacy: bool,
+    pub(crate) secrets: Secrets,
+}
+
+impl Ring {
+    fn new(state: &State, secrets: Secrets) -> Result<Ring, OpenError> {
+        if state.key_ids.len() != secrets.data_keys.len() {
+            return Err(OpenError::HeaderAuthenticationFailed);
+        }
+        let keys = state
+            .key_ids
+            .iter()
+            .zip(&secrets.data_keys)
+            .map(|(id, k)| (*id, Cipher::new(k)))
+            .collect();
+        Ok(Ring {
+            keys,
+            current: state
+                .current_key_id()
+                .ok_or(OpenError::HeaderAuthenticationFailed)?,
+            legacy: state.options & f2::OPT_LEGACY != 0,
+            secrets,
+        })
+    }
+
+    fn cipher(&self, key_id: u32) -> Option<&Cipher> {
+        self.keys
+            .iter()
+            .find(|(id, _)| *id == key_id)
+            .map(|(_, c)| c)
+    }
 }
 
 /// The version counter and the header it is persisted in.
@@ -109,35 +148,20 @@ impl V2 {
         next: u64,
         reserved_until: u64,
     ) -> Result<V2, OpenError> {
-        let ids = &header.state.key_ids;
-        if ids.len() != secrets.data_keys.len() {
-            return Err(OpenError::HeaderAuthenticationFailed);
-        }
-        let keyring = ids
-            .iter()
-            .zip(&secrets.data_keys)
-            .map(|(id, k)| (*id, Cipher::new(k)))
-            .collect();
-        let current_key_id = header
-            .state
-            .current_key_id()
-            .ok_or(OpenError::HeaderAuthenticationFailed)?;
         let options = header.state.options;
         let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
             (Some(k), true) => Some(NameCipher::new(k.clone(), header.store_id)),
             (None, false) => None,
             _ => return Err(OpenError::HeaderAuthenticationFailed),
         };
+        let ring = Ring::new(&header.state, secrets)?;
         Ok(V2 {
             store_id: header.store_id,
-            keyring,
-            current_key_id,
+            ring: RwLock::new(ring),
             names,
             padding: options & f2::OPT_PADDING != 0,
-            legacy: options & f2::OPT_LEGACY != 0,
             read_only,
             rng,
-            secrets,
             ctr: Mutex::new(Counter {
                 next,
                 reserved_until,
@@ -179,11 +203,12 @@ impl V2 {
         self.fresh.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn cipher(&self, key_id: u32) -> Option<&Cipher> {
-        self.keyring
-            .iter()
-            .find(|(id, _)| *id == key_id)
-            .map(|(_, c)| c)
+    pub(crate) fn ring(&self) -> RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ring_mut(&self) -> RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|p| p.into_inner())
     }
 
     // ---- names ----
@@ -303,29 +328,24 @@ impl V2 {
         };
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
-        let cipher = self
-            .cipher(self.current_key_id)
+        let ring = self.ring();
+        let cipher = ring
+            .cipher(ring.current)
             .ok_or(WriteError::EncryptionFailed)?;
-        let ad = f2::RecordAd::new(&self.store_id, self.current_key_id, version, p, s, k)
+        let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
-        f2::seal_record(
-            cipher,
-            self.current_key_id,
-            version,
-            &nonce,
-            &ad,
-            &plaintext,
-        )
-        .map_err(seal_error)
+        f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext).map_err(seal_error)
     }
 
-    /// Reading steps 4 to 9 of a v2 record: the version and the value, or `None`.
-    fn open(&self, p: &str, s: &str, k: &str, rec: Vec<u8>) -> Option<(u64, Vec<u8>)> {
+    /// Reading steps 4 to 9 of a v2 record: the version, the value, and the key id of a v2
+    /// record (`None` for a legacy version 1 record), or `None`.
+    fn open(&self, p: &str, s: &str, k: &str, rec: Vec<u8>) -> Option<Opened> {
+        let ring = self.ring();
         match rec.first() {
-            Some(&format::FORMAT_VERSION) if self.legacy => {
+            Some(&format::FORMAT_VERSION) if ring.legacy => {
                 let ad = format::RecordAd::new(&self.store_id, 0, p, s, k)?;
-                let value = format::open_record(self.cipher(0)?, 0, &ad, rec).ok()?;
-                Some((0, value))
+                let value = format::open_record(ring.cipher(0)?, 0, &ad, rec).ok()?;
+                Some((0, value, None))
             }
             Some(&f2::VERSION) => {
                 let (key_id, version) = f2::record_prefix(&rec)?;
@@ -333,13 +353,13 @@ impl V2 {
                     return None;
                 }
                 let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
-                let plain = f2::open_record(self.cipher(key_id)?, &ad, rec).ok()?;
+                let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
                 let value = if self.padding {
                     f2::unpad(plain)?
                 } else {
                     plain
                 };
-                Some((version, value))
+                Some((version, value, Some(key_id)))
             }
             _ => None,
         }
@@ -375,7 +395,12 @@ impl V2 {
                 self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
                 let h = c
                     .header
-                    .with_state(&c.hk, header_state(&c.header, limit)?, nonce, &self.secrets)
+                    .with_state(
+                        &c.hk,
+                        header_state(&c.header, limit)?,
+                        nonce,
+                        &self.ring().secrets,
+                    )
                     .map_err(|_| OpenError::KeyWrapFailed)?;
                 let bytes = h.to_bytes();
                 c.step = Step::Writing;
@@ -523,16 +548,220 @@ impl V2 {
         lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    // ---- rotation ----
+
+    /// The read-check-write of a header change made by a caller holding the counter lock
+    /// (synchronous inner store): refuses when the stored header is not the one last read or
+    /// written, or when an asynchronous reservation step is in flight.
+    fn rewrite_header<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        c: &mut Counter,
+        state: State,
+        secrets: &Secrets,
+    ) -> Result<(), OpenError> {
+        if Self::step_in_flight(c) {
+            return Err(OpenError::Io(io::Error::new(
+                io::ErrorKind::Other,
+                "a header write of this store is in flight; retry",
+            )));
+        }
+        if c.poisoned {
+            return Err(OpenError::HeaderChanged);
+        }
+        let stored = complete_io(io.read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        ))
+        .map_err(OpenError::Io)?;
+        if stored != c.header.to_bytes() {
+            c.poisoned = true;
+            return Err(OpenError::HeaderChanged);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
+        let h = c
+            .header
+            .with_state(&c.hk, state, nonce, secrets)
+            .map_err(|_| OpenError::KeyWrapFailed)?;
+        complete_io(io.write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            h.to_bytes(),
+        ))
+        .map_err(OpenError::Io)?;
+        c.header = h;
+        Ok(())
+    }
+
+    /// Adds a new data key to the keyring and makes it current, in one header write.
+    pub(crate) fn rotate<IO: HeaderIo>(&self, io: &IO) -> Result<u32, RotateError> {
+        if self.read_only {
+            return Err(RotateError::ReadOnly);
+        }
+        let mut c = self.counter();
+        let old = &c.header.state;
+        let current = old.current_key_id().ok_or(RotateError::KeyringFull)?;
+        if old.key_ids.len() >= f2::MAX_KEYS {
+            return Err(RotateError::KeyringFull);
+        }
+        let new_id = current.checked_add(1).ok_or(RotateError::KeyringFull)?;
+        let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        self.rng
+            .fill(&mut key[..])
+            .map_err(|e| RotateError::Header(OpenError::Random(e)))?;
+        let mut state =
+            header_state(&c.header, c.header.state.version_limit).map_err(RotateError::Header)?;
+        state.key_ids.push(new_id);
+        let secrets = {
+            let ring = self.ring();
+            let mut data_keys = ring.secrets.data_keys.clone();
+            data_keys.push(key.clone());
+            Secrets {
+                data_keys,
+                name_key: ring.secrets.name_key.clone(),
+            }
+        };
+        self.rewrite_header(io, &mut c, state, &secrets)
+            .map_err(RotateError::Header)?;
+        let mut ring = self.ring_mut();
+        ring.keys.push((new_id, Cipher::new(&key)));
+        ring.current = new_id;
+        ring.secrets = secrets;
+        Ok(new_id)
+    }
+
+    /// Rewrites every record not sealed under the current key (a new version, the current
+    /// key, a fresh nonce), holding each key's lock from its read to its write.
+    pub(crate) fn reencrypt<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        all: Vec<(String, String, String)>,
+        progress: &mut dyn FnMut(ReencryptProgress),
+    ) -> Result<ReencryptProgress, RotateError> {
+        if self.read_only {
+            return Err(RotateError::ReadOnly);
+        }
+        let names = self
+            .decode_all(all)
+            .map_err(|e| RotateError::List(e.into()))?;
+        let mut done = ReencryptProgress {
+            total: names.len(),
+            done: 0,
+            rewritten: 0,
+        };
+        for (p, s, k) in names {
+            {
+                let _key = self.stripe(&p, &s, &k);
+                match complete_io(self.read_keyed(io, &p, &s, &k)) {
+                    // Removed since the listing: nothing to re-encrypt.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(RotateError::Read(e)),
+                    Ok((mut value, key_id)) => {
+                        if key_id == Some(self.ring().current) {
+                            value.zeroize();
+                        } else {
+                            complete_io(self.write(io, &p, &s, &k, value))
+                                .map_err(RotateError::Write)?;
+                            done.rewritten += 1;
+                        }
+                    }
+                }
+            }
+            done.done += 1;
+            progress(done);
+        }
+        Ok(done)
+    }
+
+    /// After a complete clean verification pass (every record a version 2 record under the
+    /// current key), reduces the keyring to the current key and clears `legacy`, in one header
+    /// write taken while no synchronous write is in flight.
+    pub(crate) fn retire<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        all: Vec<(String, String, String)>,
+    ) -> Result<(), RotateError> {
+        if self.read_only {
+            return Err(RotateError::ReadOnly);
+        }
+        let names = self
+            .decode_all(all)
+            .map_err(|e| RotateError::List(e.into()))?;
+        let current = self.ring().current;
+        for (p, s, k) in names {
+            match complete_io(self.read_keyed(io, &p, &s, &k)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RotateError::Read(e)),
+                Ok((mut value, key_id)) => {
+                    value.zeroize();
+                    if key_id != Some(current) {
+                        return Err(RotateError::NotReencrypted {
+                            primary_namespace: p,
+                            secondary_namespace: s,
+                            key: k,
+                            key_id: key_id.unwrap_or(0),
+                        });
+                    }
+                }
+            }
+        }
+        let _every_key: Vec<MutexGuard<'_, ()>> = self
+            .stripes
+            .iter()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let mut c = self.counter();
+        let (secrets, mut state) = {
+            let ring = self.ring();
+            if ring.current != current {
+                // Rotated during the pass: its records may be under the previous key.
+                return Err(RotateError::Header(OpenError::HeaderChanged));
+            }
+            let at = c
+                .header
+                .state
+                .key_ids
+                .iter()
+                .position(|id| *id == current)
+                .ok_or(RotateError::Header(OpenError::HeaderAuthenticationFailed))?;
+            let key = ring
+                .secrets
+                .data_keys
+                .get(at)
+                .ok_or(RotateError::Header(OpenError::HeaderAuthenticationFailed))?
+                .clone();
+            let secrets = Secrets {
+                data_keys: vec![key],
+                name_key: ring.secrets.name_key.clone(),
+            };
+            let state = header_state(&c.header, c.header.state.version_limit)
+                .map_err(RotateError::Header)?;
+            (secrets, state)
+        };
+        state.key_ids = vec![current];
+        state.options &= !f2::OPT_LEGACY;
+        self.rewrite_header(io, &mut c, state, &secrets)
+            .map_err(RotateError::Header)?;
+        let mut ring = self.ring_mut();
+        ring.keys.retain(|(id, _)| *id == current);
+        ring.legacy = false;
+        ring.secrets = secrets;
+        Ok(())
+    }
+
     // ---- operations ----
 
     /// `read`: the inner read is made now; the future checks and opens what it returns.
-    pub(crate) fn read<IO: HeaderIo>(
+    fn read_keyed<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
         p: &str,
         s: &str,
         k: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(Vec<u8>, Option<u32>), io::Error>> + Send + 'static {
         let issued = (|| {
             names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
@@ -549,6 +778,18 @@ impl V2 {
             let r = fut.await;
             guard.finish(r)
         }
+    }
+
+    /// `read` that also gives the key id of a v2 record (`None` for a legacy v1 record).
+    pub(crate) fn read<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        let fut = self.read_keyed(io, p, s, k);
+        async move { fut.await.map(|(v, _)| v) }
     }
 
     /// `write`: version taken, value sealed and inner write made now.
@@ -814,7 +1055,10 @@ impl ReadGuard {
         }
     }
 
-    fn finish(mut self, r: Result<Vec<u8>, io::Error>) -> Result<Vec<u8>, io::Error> {
+    fn finish(
+        mut self,
+        r: Result<Vec<u8>, io::Error>,
+    ) -> Result<(Vec<u8>, Option<u32>), io::Error> {
         let Some(ticket) = self.ticket.take() else {
             return Err(io::Error::new(
                 io::ErrorKind::Other,
@@ -836,7 +1080,7 @@ impl ReadGuard {
             }
         };
         let [p, s, k] = &self.names;
-        let Some((version, mut value)) = self.v2.open(p, s, k, rec) else {
+        let Some((version, mut value, key_id)) = self.v2.open(p, s, k, rec) else {
             self.v2.fresh().read_abandoned(ticket);
             return Err(ReadError::AuthenticationFailed {
                 primary_namespace: p.clone(),
@@ -849,7 +1093,7 @@ impl ReadGuard {
         match checked {
             Ok(()) => {
                 self.v2.saw(version);
-                Ok(value)
+                Ok((value, key_id))
             }
             Err(refusal) => {
                 value.zeroize();

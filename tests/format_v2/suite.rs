@@ -725,3 +725,171 @@ fn reservations_ahead_of_need_and_a_changed_header() {
         drop(async_ops);
     }
 }
+
+fn key_id_of(record: &[u8]) -> u32 {
+    u32::from_le_bytes(record[1..5].try_into().unwrap())
+}
+
+/// Rotation adds a key that seals every new write; re-encryption moves every record to it
+/// (new versions: an old-key record put back is a rollback); retirement refuses until then,
+/// and afterwards records of the retired key open with no key at all.
+#[test]
+fn rotate_reencrypt_retire() {
+    let inner = TempFs::new();
+    let store = create(
+        &OpenOptions::new().encrypt_names().pad_values(),
+        inner.clone(),
+    );
+    let mut at = Vec::new();
+    for i in 0..20u32 {
+        let k = format!("key_{i}");
+        at.push((
+            k.clone(),
+            write_new(&store, &inner, ("monitors", "", &k), k.as_bytes()),
+        ));
+    }
+    let old_record = raw(&inner, &at[3].1);
+    assert_eq!(key_id_of(&old_record), 0);
+    assert_eq!(store.rotate_data_key::<V>().unwrap(), 1);
+    let info = store.info();
+    assert_eq!((info.key_ids.clone(), info.key_id), (vec![0, 1], 1));
+    assert_eq!(
+        EncryptedStore::inspect::<V>(&inner).unwrap().key_ids,
+        vec![0, 1]
+    );
+    store
+        .write("monitors", "", "key_0", b"new".to_vec())
+        .unwrap();
+    assert_eq!(
+        key_id_of(&raw(&inner, &at[0].1)),
+        1,
+        "new writes use the new key"
+    );
+    assert_eq!(
+        store.read("monitors", "", "key_5").unwrap(),
+        b"key_5",
+        "old key still opens"
+    );
+
+    match store.retire_old_keys::<V>() {
+        Err(encrypted_kvstore::RotateError::NotReencrypted { key_id: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut seen = Vec::new();
+    let done = store.reencrypt::<V>(|p| seen.push(p)).unwrap();
+    assert_eq!((done.total, done.done, done.rewritten), (20, 20, 19));
+    assert_eq!(seen.len(), 20);
+    assert_eq!(seen.last().copied(), Some(done));
+    for (k, name) in &at {
+        assert_eq!(key_id_of(&raw(&inner, name)), 1, "{k}");
+    }
+    // Again: nothing left to rewrite.
+    assert_eq!(store.reencrypt::<V>(|_| {}).unwrap().rewritten, 0);
+    // The old-key record of key_3 put back: older than what re-encryption wrote.
+    put(&inner, &at[3].1, old_record.clone());
+    let e = store.read("monitors", "", "key_3").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
+    store
+        .write("monitors", "", "key_3", b"key_3".to_vec())
+        .unwrap();
+
+    store.retire_old_keys::<V>().unwrap();
+    assert_eq!(store.info().key_ids, vec![1]);
+    drop(store);
+    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(reopened.info().key_ids, vec![1]);
+    for (k, _) in &at[1..] {
+        assert_eq!(
+            reopened.read("monitors", "", k).unwrap(),
+            k.as_bytes(),
+            "{k}"
+        );
+    }
+    // A fresh instance (no watermarks) still refuses the retired key's record.
+    put(&inner, &at[3].1, old_record);
+    crate::common::assert_auth_failed(
+        reopened.read("monitors", "", "key_3"),
+        "monitors",
+        "",
+        "key_3",
+    );
+
+    // The keyring holds at most 8 keys.
+    for id in 2..=8 {
+        assert_eq!(reopened.rotate_data_key::<V>().unwrap(), id);
+    }
+    assert_eq!(reopened.info().key_ids.len(), 8);
+    assert!(matches!(
+        reopened.rotate_data_key::<V>(),
+        Err(encrypted_kvstore::RotateError::KeyringFull)
+    ));
+    // A version 1 store has no keyring.
+    let v1 = EncryptedStore::create::<V>(TempFs::new(), PASSPHRASE, cheap()).unwrap();
+    assert!(matches!(
+        v1.rotate_data_key::<V>(),
+        Err(encrypted_kvstore::RotateError::UpgradeRequired)
+    ));
+}
+
+/// A crash (an inner operation failing, with or without effect) at every point of a
+/// re-encryption pass loses nothing: every value opens afterwards, and running the pass again
+/// finishes it, after which the old key can be retired.
+#[test]
+fn reencryption_survives_a_fault_at_every_inner_operation() {
+    use crate::common::FaultKind;
+    use encrypted_kvstore::MemoryStore;
+    let key = RawKey::from_bytes([6; 32]);
+    let values: Vec<(String, Vec<u8>)> = (0..6u8)
+        .map(|i| (format!("k{i}"), vec![i; 100 * usize::from(i)]))
+        .collect();
+    let mut faults = 0;
+    for kind in [FaultKind::Before, FaultKind::After] {
+        for n in 0.. {
+            let inner = super::v::FaultyStore::new(MemoryStore::new());
+            let store = OpenOptions::new()
+                .encrypt_names()
+                .create_with_key::<V, _>(inner.clone(), &key)
+                .unwrap();
+            for (k, v) in &values {
+                store.write("p", "", k, v.clone()).unwrap();
+            }
+            store.rotate_data_key::<V>().unwrap();
+            let base = inner.ops();
+            inner.arm(base + n, kind);
+            let first = store.reencrypt::<V>(|_| {});
+            let used = inner.ops() - base;
+            inner.disarm();
+            if inner.fires() == 0 {
+                first.unwrap();
+                break;
+            }
+            faults += 1;
+            // The same instance, and a fresh one, read every value.
+            for (k, v) in &values {
+                assert_eq!(&store.read("p", "", k).unwrap(), v, "{kind:?} at {n}: {k}");
+            }
+            let reopened = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+            for (k, v) in &values {
+                assert_eq!(
+                    &reopened.read("p", "", k).unwrap(),
+                    v,
+                    "{kind:?} at {n}: {k}"
+                );
+            }
+            reopened.reencrypt::<V>(|_| {}).unwrap();
+            reopened.retire_old_keys::<V>().unwrap();
+            for (k, v) in &values {
+                assert_eq!(
+                    &reopened.read("p", "", k).unwrap(),
+                    v,
+                    "{kind:?} at {n}: {k}"
+                );
+            }
+            assert!(used > 0);
+        }
+    }
+    assert!(faults >= 2 * 13, "faults injected: {faults}");
+}
