@@ -69,6 +69,8 @@ pub enum OpenError {
     /// Format v2: no versions are reserved for this write or remove (the header writes that
     /// reserve them failed); nothing was written. Retry, or reopen the store.
     VersionsNotReserved,
+    /// `upgrade_to_v2` found a version 2 store. Nothing was written.
+    AlreadyVersion2,
     /// Format v2: the store must be opened with a freshness anchor (its header says so), which
     /// this version of the library does not implement.
     AnchorRequired,
@@ -132,6 +134,9 @@ impl fmt::Display for OpenError {
             OpenError::VersionsNotReserved => f.write_str(
                 "no record versions could be reserved in the header; nothing was written",
             ),
+            OpenError::AlreadyVersion2 => {
+                f.write_str("the store already is a format version 2 store; nothing was written")
+            }
             OpenError::AnchorRequired => f.write_str(
                 "this store requires a freshness anchor, which this library version cannot open",
             ),
@@ -361,7 +366,9 @@ impl From<OpenError> for io::Error {
             | OpenError::HeaderChanged
             | OpenError::CounterExhausted
             | OpenError::VersionsNotReserved => io::Error::new(io::ErrorKind::Other, e),
-            OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
+            OpenError::EmptyPassphrase | OpenError::AlreadyVersion2 => {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            }
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
             OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
                 io::Error::new(io::ErrorKind::AlreadyExists, e)

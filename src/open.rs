@@ -526,6 +526,72 @@ impl OpenOptions {
         self.unlock(&bytes, cred)
     }
 
+    /// See [`EncryptedStore::upgrade_to_v2`].
+    pub fn upgrade_to_v2<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let engine = self.upgrade(&SyncIo::new(&inner), Credential::Passphrase(passphrase))?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    /// See [`EncryptedStore::upgrade_to_v2_with_key`].
+    pub fn upgrade_to_v2_with_key<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let engine = self.upgrade(&SyncIo::new(&inner), Credential::Key(key))?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    /// "Upgrading a version 1 store": unlock the version 1 header, write a version 2 header
+    /// (same store id and KDF costs, new salt, wrap nonce and hk; keyring `[0]` holding the
+    /// version 1 data key; `legacy`) in one inner write, after checking the stored header is
+    /// still the one read.
+    fn upgrade<IO: HeaderIo>(&self, io: &IO, cred: Credential<'_>) -> Result<Engine, OpenError> {
+        let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
+        if is_v2(&bytes) {
+            return Err(OpenError::AlreadyVersion2);
+        }
+        let Engine::V1(keys) = self.unlock(&bytes, cred)? else {
+            return Err(OpenError::AlreadyVersion2);
+        };
+        if keys.key_id != 0 {
+            return Err(OpenError::CorruptHeader {
+                reason: "a version 1 header with a key id other than 0 cannot be upgraded",
+            });
+        }
+        let params = match keys
+            .header
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .protection
+        {
+            Protection::Passphrase(p) => Some(p),
+            Protection::RawKey => None,
+        };
+        let limit = 1 + s2::BLOCK;
+        let state = State {
+            options: f2::OPT_LEGACY,
+            header_seq: 1,
+            version_limit: limit,
+            key_ids: vec![0],
+        };
+        let secrets = Secrets {
+            data_keys: vec![keys.data_key.clone()],
+            name_key: None,
+        };
+        let (header, hk) = self.seal_v2(keys.store_id, cred, params, state, &secrets)?;
+        if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
+            return Err(OpenError::HeaderChanged);
+        }
+        complete(write_bytes(io, header.to_bytes()))?;
+        let v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        Ok(Engine::V2(Arc::new(v2)))
+    }
+
     /// See [`EncryptedStore::create`].
     pub fn create<M, S: InnerStore<M>>(
         &self,
@@ -804,6 +870,28 @@ impl<S> EncryptedStore<S> {
         S: InnerStore<M> + MigratableInnerStore<M>,
     {
         OpenOptions::new().create_with_key_in_empty(inner, key)
+    }
+
+    /// Turns a format version 1 store into a version 2 store, explicitly (opening never
+    /// upgrades), and returns it open: one header write, nothing else is written. Its values
+    /// stay version 1 records and read as version 0 until [`reencrypt`](Self::reencrypt)
+    /// rewrites them; new writes are version 2 records, watched for rollback, deletion and
+    /// resurrection. A crash leaves either store, never a mix; there is no downgrade. Encrypted
+    /// names and padding cannot be turned on by an upgrade (migrate into a new store for them).
+    /// [`OpenError::AlreadyVersion2`] on a version 2 store.
+    pub fn upgrade_to_v2<M>(inner: S, passphrase: &[u8]) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().upgrade_to_v2(inner, passphrase)
+    }
+
+    /// [`upgrade_to_v2`](Self::upgrade_to_v2) for a store protected by a raw key.
+    pub fn upgrade_to_v2_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        OpenOptions::new().upgrade_to_v2_with_key(inner, key)
     }
 
     /// Opens an existing encrypted store with its passphrase. Never writes: where there is no

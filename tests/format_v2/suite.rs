@@ -893,3 +893,75 @@ fn reencryption_survives_a_fault_at_every_inner_operation() {
     }
     assert!(faults >= 2 * 13, "faults injected: {faults}");
 }
+
+/// An explicit upgrade turns a version 1 store into a version 2 store in one header write:
+/// its records read as version 0, new writes are watched, re-encryption and retirement finish
+/// the upgrade, after which a version 1 record put back no longer opens.
+#[test]
+fn upgrade_a_version_1_store() {
+    let inner = TempFs::new();
+    let v1 = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store_id = v1.info().store_id;
+    for k in ["a", "b", "c"] {
+        v1.write("monitors", "", k, k.as_bytes().to_vec()).unwrap();
+    }
+    v1.write("", "", "empty", Vec::new()).unwrap();
+    drop(v1);
+    let old_a = inner.read("monitors", "", "a").unwrap();
+    let before = all_inner(&inner);
+    assert!(matches!(
+        EncryptedStore::upgrade_to_v2::<V>(inner.clone(), b"wrong"),
+        Err(OpenError::WrongPassphrase)
+    ));
+    let store = EncryptedStore::upgrade_to_v2::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(all_inner(&inner), before, "only the header was written");
+    let info = store.info();
+    assert_eq!(
+        (info.format_version, info.store_id, info.key_ids.clone()),
+        (2, store_id, vec![0])
+    );
+    assert_eq!(store.read("monitors", "", "a").unwrap(), b"a");
+    assert_eq!(store.read("", "", "empty").unwrap(), b"");
+    store.write("monitors", "", "b", b"b2".to_vec()).unwrap();
+    assert_eq!(
+        inner.read("monitors", "", "b").unwrap()[0],
+        2,
+        "new writes are version 2"
+    );
+    // The version 1 record of `a` is older than anything written: a rollback once watched.
+    store.write("monitors", "", "a", b"a2".to_vec()).unwrap();
+    inner.write("monitors", "", "a", old_a.clone()).unwrap();
+    let e = store.read("monitors", "", "a").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { found: 0, .. }),
+        "{e:?}"
+    );
+    store.write("monitors", "", "a", b"a3".to_vec()).unwrap();
+    assert!(matches!(
+        EncryptedStore::upgrade_to_v2::<V>(inner.clone(), PASSPHRASE),
+        Err(OpenError::AlreadyVersion2)
+    ));
+    // Finish: every record a version 2 record, `legacy` cleared.
+    assert!(matches!(
+        store.retire_old_keys::<V>(),
+        Err(encrypted_kvstore::RotateError::NotReencrypted { key_id: 0, .. })
+    ));
+    assert_eq!(
+        store.reencrypt::<V>(|_| {}).unwrap().rewritten,
+        2,
+        "c and empty"
+    );
+    store.retire_old_keys::<V>().unwrap();
+    drop(store);
+    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(reopened.read("monitors", "", "c").unwrap(), b"c");
+    inner.write("monitors", "", "a", old_a).unwrap();
+    crate::common::assert_auth_failed(reopened.read("monitors", "", "a"), "monitors", "", "a");
+    // A passphrase change works on the upgraded store.
+    reopened
+        .change_passphrase::<V>(b"another", cheap())
+        .unwrap();
+    drop(reopened);
+    let again = EncryptedStore::open::<V>(inner, b"another").unwrap();
+    assert_eq!(again.read("monitors", "", "b").unwrap(), b"b2");
+}
