@@ -1181,3 +1181,80 @@ fn generator_reproduces_pinned_vectors() {
         .count();
     assert_eq!(v1_files, cases.len(), "a vector file has no generator case");
 }
+
+/// Version 2 stores written by this library with fresh OS randomness (every option, both
+/// credentials), in the vector file format with `expect: success`, for the independent Python
+/// implementation to open: `EKV_WRITE_V2_STORES=<directory>` (CI) writes them there. Without
+/// the variable the same stores are made and checked by this suite's own checker.
+#[test]
+fn library_written_v2_stores_open_in_a_second_implementation() {
+    let out = std::env::var_os("EKV_WRITE_V2_STORES").map(PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    let modes: [(&str, OpenOptions); 4] = [
+        ("plain", OpenOptions::new().format_v2()),
+        ("names", OpenOptions::new().encrypt_names()),
+        ("padding", OpenOptions::new().pad_values()),
+        (
+            "names_padding",
+            OpenOptions::new().encrypt_names().pad_values(),
+        ),
+    ];
+    let passphrase = b"library written passphrase".to_vec();
+    let key = [0x5au8; 32];
+    let mut n = 0;
+    for (mode, opts) in modes {
+        for by_key in [false, true] {
+            let inner = MemoryStore::new();
+            let store = if by_key {
+                opts.create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes(key))
+            } else {
+                opts.create::<V, _>(inner.clone(), &passphrase, cheap())
+            }
+            .unwrap();
+            let (p, s, k) = ("monitor_updates", "8d2c9f0e_1", "42");
+            let value = format!("written by the library, {mode}").into_bytes();
+            store.write(p, s, k, value.clone()).unwrap();
+            let all = super::v::MigratableKVStoreSync::list_all_keys(&inner).unwrap();
+            let (sp, ss, sk) = all
+                .into_iter()
+                .find(|(sp, _, _)| sp != RESERVED_PRIMARY_NAMESPACE)
+                .unwrap();
+            let record = inner.read(&sp, &ss, &sk).unwrap();
+            let header = inner
+                .read(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                )
+                .unwrap();
+            let version = u64::from_le_bytes(record[5..13].try_into().unwrap());
+            let credential = if by_key {
+                format!("key {}", hex(&key))
+            } else {
+                format!("passphrase {}", hex(&passphrase))
+            };
+            let file = dir.join(format!(
+                "v2_library_{mode}_{}.txt",
+                if by_key { "key" } else { "passphrase" }
+            ));
+            std::fs::write(
+                &file,
+                format!(
+                    "description: A version 2 store ({mode}) written by the library\n\
+                     expect: success\ncredential: {credential}\nprimary: {p}\nsecondary: {s}\n\
+                     key: {k}\nstored_primary: {sp}\nstored_secondary: {ss}\nstored_key: {sk}\n\
+                     header: {}\nrecord: {}\nversion: {version}\nplaintext: {}\n",
+                    hex(&header),
+                    hex(&record),
+                    hex(&value)
+                ),
+            )
+            .unwrap();
+            check_vector(&file);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 8);
+}
