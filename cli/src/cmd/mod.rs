@@ -34,7 +34,8 @@ type Key = (String, String, String);
 /// the tests change the source or interrupt the tool at a known step instead of racing it.
 /// Points: `encrypt-copied`, `decrypt-copied` (after the copy, before the read-back);
 /// `rotate-rotated` (after the new data key's header write, before re-encryption);
-/// `reencrypt-first` (after the first value of a re-encryption pass).
+/// `reencrypt-first` (after the first value of a re-encryption pass); `rotate-reencrypted`
+/// (after the re-encryption pass, before the old keys are retired).
 pub const TEST_PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 
 fn pause_point(point: &str) {

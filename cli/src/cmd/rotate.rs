@@ -12,6 +12,9 @@ use crate::progress::Progress;
 use crate::store::{self, AnyStore};
 use crate::PassOpts;
 
+/// The most data keys a format 2 header holds (docs/FORMAT.md, "Data-key rotation").
+const MAX_KEYS: usize = 8;
+
 pub(super) fn run(
     dir: &Path,
     pass: &PassOpts,
@@ -22,6 +25,12 @@ pub(super) fn run(
     // Said before the passphrase is asked for: a format 1 store has no keyring.
     if info.format_version < 2 {
         return Err(rotate_error(dir, RotateError::UpgradeRequired));
+    }
+    // The library refuses a full keyring too, but only after the writable open has written
+    // the header once (reserving record versions): refuse from the public header instead, so
+    // a refused rotation writes nothing.
+    if !resume && info.key_ids.len() >= MAX_KEYS {
+        return Err(rotate_error(dir, RotateError::KeyringFull));
     }
     let pw = current_passphrase(pass, dir)?;
     let store = store::open_encrypted(dir, kind, &pw, true)?;
@@ -87,6 +96,7 @@ pub(super) fn reencrypt_and_retire(
         .map_err(|e| rotate_error(dir, e))?;
     drop(bar);
     if retire {
+        pause_point("rotate-reencrypted");
         store.retire_old_keys().map_err(|e| rotate_error(dir, e))?;
     }
     Ok(p)
