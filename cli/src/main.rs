@@ -27,8 +27,9 @@ A passphrase is never taken as a plain command-line argument.";
 ///
 /// A store is either a directory (LDK's `FilesystemStore` layout) or a file (ldk-node's SQLite
 /// database, `ldk_node_data.sqlite`, table `ldk_node_data`); `encrypt` and `decrypt` write a
-/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt` or
-/// `passwd`: the tool must be the only program using a store while it works on it.
+/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt`,
+/// `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store while it
+/// works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
