@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
 
-use encrypted_kvstore::{ListError, OpenError, ReadError};
+use encrypted_kvstore::{ListError, OpenError, ReadError, RotateError};
 
 /// What kind of failure ended the command; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,12 @@ pub enum Kind {
     KeyNotFound,
     /// Any other I/O or system failure (exit 10).
     Io,
+    /// The store's format version does not allow the command: `rotate` on a format version 1
+    /// store, `upgrade` of a format version 2 store (exit 11).
+    WrongFormat,
+    /// An earlier data-key rotation is unfinished: the keyring is full, or a value is still
+    /// sealed under an old key, so the old keys were not retired (exit 12).
+    RotationUnfinished,
 }
 
 impl Kind {
@@ -45,6 +51,8 @@ impl Kind {
             Kind::Passphrase => 8,
             Kind::KeyNotFound => 9,
             Kind::Io => 10,
+            Kind::WrongFormat => 11,
+            Kind::RotationUnfinished => 12,
         }
     }
 }
@@ -63,7 +71,11 @@ Exit codes:
    7  corrupt or unsupported store header (or a store protected by a raw key)
    8  no passphrase available (no terminal to prompt on, unreadable or empty file, mismatch)
    9  key not found
-  10  I/O or other error";
+  10  I/O or other error
+  11  wrong format version for the command: `rotate` on a format version 1 store (run
+      `upgrade` first), `upgrade` of a store already at format version 2
+  12  data-key rotation unfinished: the keyring is full (8 keys), or a value is still sealed
+      under an old key so the old keys were not retired (run `rotate --resume`)";
 
 /// A failure: its kind and a message a user can act on (never secret material).
 #[derive(Debug)]
@@ -158,6 +170,10 @@ pub fn open_error(dir: &Path, e: OpenError) -> Failure {
         | OpenError::AnchorRequired) => {
             Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
         }
+        OpenError::AlreadyVersion2 => Failure::new(
+            Kind::WrongFormat,
+            format!("{d} already is a format version 2 store: there is nothing to upgrade"),
+        ),
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }
@@ -199,5 +215,52 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
         ),
         lightning::io::ErrorKind::InvalidInput => (Kind::Usage, chain(e)),
         _ => (Kind::Io, format!("I/O error: {}", chain(e))),
+    }
+}
+
+/// Maps a failed rotation, re-encryption or retirement of data keys of the store in `dir`.
+pub fn rotate_error(dir: &Path, e: RotateError) -> Failure {
+    let d = dir.display();
+    match e {
+        RotateError::UpgradeRequired => Failure::new(
+            Kind::WrongFormat,
+            format!(
+                "{d} is a format version 1 store, which has a single data key: run \
+                 `encrypted-kvstore upgrade {d}` first"
+            ),
+        ),
+        RotateError::KeyringFull => Failure::new(
+            Kind::RotationUnfinished,
+            format!(
+                "{d}: the keyring is full (8 data keys): finish the earlier rotations with \
+                 `encrypted-kvstore rotate --resume {d}` (re-encrypts every value and retires the \
+                 old keys), then rotate again"
+            ),
+        ),
+        RotateError::NotReencrypted {
+            primary_namespace,
+            secondary_namespace,
+            key,
+            key_id,
+        } => Failure::new(
+            Kind::RotationUnfinished,
+            format!(
+                "{d}: the old keys were not retired: primary namespace \"{primary_namespace}\", \
+                 secondary namespace \"{secondary_namespace}\", key \"{key}\" is still sealed \
+                 under key {key_id} (was the node running?). Stop the node and run \
+                 `encrypted-kvstore rotate --resume {d}`"
+            ),
+        ),
+        RotateError::Header(e) => open_error(dir, e),
+        RotateError::Read(e) => {
+            // The library's read errors name the key; the kind decides the exit code.
+            let (kind, _) = read_reason(&e);
+            Failure::new(
+                kind,
+                format!("{d}: a value could not be read: {}", chain(&e)),
+            )
+        }
+        RotateError::List(e) => list_error("cannot list the keys of", dir, &e),
+        e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }

@@ -27,8 +27,9 @@ A passphrase is never taken as a plain command-line argument.";
 ///
 /// A store is either a directory (LDK's `FilesystemStore` layout) or a file (ldk-node's SQLite
 /// database, `ldk_node_data.sqlite`, table `ldk_node_data`); `encrypt` and `decrypt` write a
-/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt` or
-/// `passwd`: the tool must be the only program using a store while it works on it.
+/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt`,
+/// `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store while it
+/// works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
@@ -199,6 +200,50 @@ enum Command {
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Replace the data key of a format version 2 store: rotate, re-encrypt, retire.
+    ///
+    /// Adds a new data key to the header and makes it the one that seals new writes (one
+    /// header write), rewrites every value under it (one complete write per value, with a new
+    /// record version), then removes the old keys from the header once no value needs them;
+    /// backups of values sealed under a retired key no longer open with the store's header.
+    /// An interrupted run loses nothing (the old keys stay until every value is re-encrypted):
+    /// finish it with `rotate --resume`. A format version 1 store is refused (exit 11): run
+    /// `upgrade` first. Stop the node first: the tool must be the only program writing the
+    /// store. After a suspected compromise, change the passphrase (`passwd`) and rotate.
+    #[command(after_long_help = after_help())]
+    Rotate {
+        /// The encrypted store.
+        dir: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+        /// Rotate and re-encrypt, but keep the old keys in the header (retire them later with
+        /// `rotate --resume`).
+        #[arg(long)]
+        no_retire: bool,
+        /// Add no new key: re-encrypt what an interrupted or --no-retire run left under an old
+        /// key, then retire the old keys (this also finishes an `upgrade`).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Turn a format version 1 store into a format version 2 store.
+    ///
+    /// One header write (the same data key, now key 0 of a keyring; the same passphrase and
+    /// KDF costs); no value is rewritten, and values stay version 1 records until they are
+    /// re-encrypted: with --reencrypt now, or later with `rotate` or `rotate --resume`. There
+    /// is no downgrade: a tool or library that knows only format version 1 no longer opens the
+    /// store. A format version 2 store is refused (exit 11). Encrypted names and padding
+    /// cannot be added by an upgrade (`decrypt` and `encrypt` again for them). Stop the node
+    /// first.
+    #[command(after_long_help = after_help())]
+    Upgrade {
+        /// The encrypted store.
+        dir: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+        /// Then re-encrypt every value as a version 2 record and finish the upgrade.
+        #[arg(long)]
+        reencrypt: bool,
     },
 }
 

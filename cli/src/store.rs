@@ -137,7 +137,7 @@ pub fn check_encrypted(path: &Path) -> Result<(StoreKind, StoreInfo), Failure> {
 /// Unless `writable`, the store is never written: a database is opened read-only, and a
 /// format 2 store is opened with `read_only()` (without it, opening a format 2 store writes its
 /// header once to reserve record versions; a read-only one refuses writes and removes). Every
-/// command but `passwd` opens this way.
+/// command but `passwd`, `rotate` and `upgrade` opens this way.
 pub fn open_encrypted(
     path: &Path,
     kind: StoreKind,

@@ -675,8 +675,34 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         "encrypt",
         "verify",
         "passwd",
+        "rotate",
+        "upgrade",
+        "11  wrong format version",
+        "12  data-key rotation unfinished",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let a = cli().args(["rotate", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    for needle in [
+        "--no-retire",
+        "--resume",
+        "--passphrase-file",
+        "exit 11",
+        "upgrade",
+    ] {
+        assert!(
+            help.contains(needle),
+            "rotate --help lacks {needle}:\n{help}"
+        );
+    }
+    let a = cli().args(["upgrade", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    for needle in ["--reencrypt", "no downgrade", "exit 11"] {
+        assert!(
+            help.contains(needle),
+            "upgrade --help lacks {needle}:\n{help}"
+        );
     }
     let a = cli().args(["encrypt", "--help"]).assert().success();
     let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
@@ -1262,4 +1288,424 @@ fn encrypt_names_refuses_a_name_too_long_to_encrypt() {
         .write("monitors", "", &long, b"v".to_vec())
         .unwrap();
     encrypt_v2(&plain, &t.join("padded"), &pw, &["--pad"]).success();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data-key rotation and the upgrade from format 1: rotate, upgrade
+
+const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
+
+/// `rotate STORE --passphrase-file PW` with extra flags.
+fn rotate_with(store: &Path, pw: &Path, flags: &[&str]) -> Assert {
+    cli()
+        .args(["rotate", s(store), "--passphrase-file", s(pw)])
+        .args(flags)
+        .assert()
+}
+
+/// `upgrade STORE --passphrase-file PW` with extra flags.
+fn upgrade_with(store: &Path, pw: &Path, flags: &[&str]) -> Assert {
+    cli()
+        .args(["upgrade", s(store), "--passphrase-file", s(pw)])
+        .args(flags)
+        .assert()
+}
+
+/// Every stored record of a directory store (the header left out): relative path -> (format
+/// byte, key id from record bytes 1..5, little-endian).
+fn record_heads(dir: &Path) -> BTreeMap<String, (u8, u32)> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("encrypted_kvstore"))
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .map(|(k, v)| {
+            assert!(v.len() >= 5, "{k} is too short for a record");
+            (k, (v[0], u32::from_le_bytes(v[1..5].try_into().unwrap())))
+        })
+        .collect()
+}
+
+/// Fails unless every record of `dir` is a version 2 record under key `id` (and there are
+/// `count` of them).
+fn assert_all_records_under(dir: &Path, id: u32, count: usize) {
+    let heads = record_heads(dir);
+    assert_eq!(heads.len(), count, "{heads:?}");
+    for (path, head) in &heads {
+        assert_eq!(
+            *head,
+            (2, id),
+            "{path} is not a version 2 record under key {id}"
+        );
+    }
+}
+
+/// `info --json`'s key ids and current key.
+fn key_ids(store: &Path) -> (Vec<u64>, u64) {
+    let j = info_json(store);
+    let ids = j["v2"]["key_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    (ids, j["key_id"].as_u64().unwrap())
+}
+
+fn info_text(store: &Path) -> String {
+    let a = cli().args(["info", s(store)]).assert().success();
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// Spawns the binary with `args`, paused at `point` (stdin piped), and returns once it says it
+/// got there, with a thread that collects the rest of its stderr.
+fn spawn_paused(
+    args: &[&str],
+    point: &str,
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .env_remove(PASS_ENV)
+        .env(PAUSE_ENV, point)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "exited before the pause: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with(&format!("test pause: {point}")) {
+            break;
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    (child, rest)
+}
+
+#[test]
+fn rotate_real_ldk_data_rewrites_every_record_under_the_new_key_and_retires_the_old() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("ldk-data");
+    let enc = tmp.path().join("ldk-data-private");
+    let out = tmp.path().join("ldk-data-decrypted");
+    let pw = pass_file(tmp.path(), "pw", "a passphrase\n");
+
+    with_ldk_node_data(&plain, |keys| {
+        let before = snapshot(&plain);
+        let files = before.values().filter(|v| v.is_some()).count();
+        encrypt_v2(&plain, &enc, &pw, &["--encrypt-names", "--pad"]).success();
+        assert_eq!(key_ids(&enc), (vec![0], 0));
+        assert_all_records_under(&enc, 0, files);
+        let old_records = snapshot(&enc);
+
+        rotate_with(&enc, &pw, &[])
+            .success()
+            .stdout(predicate::str::contains("new key 1"))
+            .stdout(predicate::str::contains(format!(
+                "re-encrypted {files} of {files} values"
+            )))
+            .stdout(predicate::str::contains("key ids now 1"));
+        assert_eq!(key_ids(&enc), (vec![1], 1));
+        let text = info_text(&enc);
+        assert!(text.contains("key ids:        1\n"), "{text}");
+        assert!(text.contains("current key:    1\n"), "{text}");
+        assert!(!text.contains("key id:"), "{text}");
+        assert_all_records_under(&enc, 1, files);
+        // The stored names did not change (the name key is never rotated), every record did.
+        let new_records = snapshot(&enc);
+        assert_eq!(
+            new_records.keys().collect::<Vec<_>>(),
+            old_records.keys().collect::<Vec<_>>()
+        );
+        for (path, bytes) in &old_records {
+            if bytes.is_some() && !path.starts_with("encrypted_kvstore") {
+                assert_ne!(bytes, &new_records[path], "{path} was not rewritten");
+            }
+        }
+
+        verify_with(&enc, &pw)
+            .success()
+            .stdout(predicate::str::contains(format!("verified {files} values")));
+        // LDK reads its monitors back from the rotated store.
+        let store =
+            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"a passphrase").unwrap();
+        let monitors = read_channel_monitors(&store, keys, keys).unwrap();
+        assert_eq!(monitors.len(), 1);
+        assert_eq!(monitors[0].1.get_latest_update_id(), 10);
+        drop(store);
+        decrypt_with(&enc, &out, &pw).success();
+        assert!(
+            snapshot(&out) == before,
+            "the values changed in the rotation"
+        );
+
+        // A record of the retired key, put back from a backup, no longer opens.
+        let (path, old) = old_records
+            .iter()
+            .find(|(p, v)| v.is_some() && !p.starts_with("encrypted_kvstore"))
+            .unwrap();
+        fs::write(enc.join(path), old.as_ref().unwrap()).unwrap();
+        verify_with(&enc, &pw)
+            .code(1)
+            .stdout(predicate::str::contains("authentication failed"));
+    });
+}
+
+#[test]
+fn rotate_no_retire_keeps_both_keys_until_resume_retires_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let old_records = snapshot(&enc);
+    let old_aa = old_records["monitors/aa_0"].clone().unwrap();
+
+    rotate_with(&enc, &pw, &["--no-retire"])
+        .success()
+        .stdout(predicate::str::contains("new key 1"))
+        .stdout(predicate::str::contains("re-encrypted 5 of 5 values"))
+        .stdout(predicate::str::contains(
+            "kept the old keys (key ids: 0, 1)",
+        ));
+    assert_eq!(key_ids(&enc), (vec![0, 1], 1));
+    let text = info_text(&enc);
+    assert!(text.contains("key ids:        0, 1\n"), "{text}");
+    assert!(text.contains("current key:    1\n"), "{text}");
+    assert_all_records_under(&enc, 1, 5);
+    verify_with(&enc, &pw).success();
+
+    // Key 0 is still in the header: a record sealed under it still opens.
+    let new_aa = fs::read(enc.join("monitors/aa_0")).unwrap();
+    fs::write(enc.join("monitors/aa_0"), &old_aa).unwrap();
+    verify_with(&enc, &pw).success();
+    fs::write(enc.join("monitors/aa_0"), &new_aa).unwrap();
+
+    rotate_with(&enc, &pw, &["--resume"])
+        .success()
+        .stdout(predicate::str::contains("resumed"))
+        .stdout(predicate::str::contains("re-encrypted 0 of 5 values"))
+        .stdout(predicate::str::contains("key ids now 1"));
+    assert_eq!(key_ids(&enc), (vec![1], 1));
+    assert!(fs::read(enc.join("monitors/aa_0")).unwrap() == new_aa);
+    // Now it does not.
+    fs::write(enc.join("monitors/aa_0"), &old_aa).unwrap();
+    verify_with(&enc, &pw)
+        .code(1)
+        .stdout(predicate::str::contains("monitors/aa_0"));
+}
+
+#[test]
+fn a_full_keyring_exits_12_until_resume_retires_the_old_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    for _ in 0..7 {
+        rotate_with(&enc, &pw, &["--no-retire"]).success();
+    }
+    assert_eq!(key_ids(&enc), ((0..8).collect(), 7));
+    let before = snapshot(&enc);
+    rotate_with(&enc, &pw, &[])
+        .code(12)
+        .stderr(predicate::str::contains("keyring is full"))
+        .stderr(predicate::str::contains("rotate --resume"));
+    assert!(
+        snapshot(&enc) == before,
+        "a refused rotation wrote the store"
+    );
+    rotate_with(&enc, &pw, &["--resume"]).success();
+    assert_eq!(key_ids(&enc), (vec![7], 7));
+    rotate_with(&enc, &pw, &[])
+        .success()
+        .stdout(predicate::str::contains("new key 8"));
+    assert_eq!(key_ids(&enc), (vec![8], 8));
+    assert_all_records_under(&enc, 8, 5);
+    verify_with(&enc, &pw).success();
+}
+
+#[test]
+fn rotate_refuses_a_v1_store_with_exit_11_and_upgrade_then_rotate_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (plain, enc, pw) = encrypted_private(t, &[]);
+    assert_eq!(info_json(&enc)["format_version"], 1);
+    let v1 = snapshot(&enc);
+    for flags in [&[][..], &["--resume"], &["--no-retire"]] {
+        rotate_with(&enc, &pw, flags)
+            .code(11)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains("format version 1"))
+            .stderr(predicate::str::contains("upgrade"));
+    }
+    assert!(snapshot(&enc) == v1, "a refused rotate wrote the store");
+    // Refused before a passphrase is asked for.
+    cli().args(["rotate", s(&enc)]).assert().code(11);
+
+    // A wrong passphrase upgrades nothing.
+    let bad = pass_file(t, "bad", "bad");
+    upgrade_with(&enc, &bad, &[]).code(3);
+    assert!(snapshot(&enc) == v1, "a refused upgrade wrote the store");
+
+    upgrade_with(&enc, &pw, &[])
+        .success()
+        .stdout(predicate::str::contains("upgraded"))
+        .stdout(predicate::str::contains("rotate --resume"));
+    let j = info_json(&enc);
+    assert_eq!(j["format_version"], 2);
+    assert_eq!(key_ids(&enc), (vec![0], 0));
+    // Only the header was written: the records are the version 1 records.
+    let upgraded = snapshot(&enc);
+    for (path, bytes) in &v1 {
+        if !path.starts_with("encrypted_kvstore") {
+            assert_eq!(
+                &upgraded[path], bytes,
+                "{path} was rewritten by the upgrade"
+            );
+        }
+    }
+    assert!(record_heads(&enc).values().all(|h| *h == (1, 0)));
+    verify_with(&enc, &pw)
+        .success()
+        .stdout(predicate::str::contains("verified 5 values"));
+
+    // A format 2 store is refused, before a passphrase is asked for, and not written.
+    for (args, code) in [
+        (vec!["upgrade", s(&enc), "--passphrase-file", s(&pw)], 11),
+        (vec!["upgrade", s(&enc), "--reencrypt"], 11),
+    ] {
+        cli()
+            .args(&args)
+            .assert()
+            .code(code)
+            .stderr(predicate::str::contains(
+                "already is a format version 2 store",
+            ));
+    }
+    assert!(
+        snapshot(&enc) == upgraded,
+        "a refused upgrade wrote the store"
+    );
+
+    rotate_with(&enc, &pw, &[])
+        .success()
+        .stdout(predicate::str::contains("new key 1"))
+        .stdout(predicate::str::contains("re-encrypted 5 of 5 values"));
+    assert_eq!(key_ids(&enc), (vec![1], 1));
+    assert_all_records_under(&enc, 1, 5);
+    verify_with(&enc, &pw).success();
+    let out = t.join("out");
+    decrypt_with(&enc, &out, &pw).success();
+    assert!(snapshot(&out) == snapshot(&plain), "the values changed");
+}
+
+#[test]
+fn upgrade_reencrypt_finishes_the_upgrade_under_key_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (plain, enc, pw) = encrypted_private(t, &[]);
+    upgrade_with(&enc, &pw, &["--reencrypt"])
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 5 of 5 values"))
+        .stdout(predicate::str::contains("the upgrade is finished"));
+    assert_eq!(info_json(&enc)["format_version"], 2);
+    assert_eq!(key_ids(&enc), (vec![0], 0));
+    assert_all_records_under(&enc, 0, 5);
+    verify_with(&enc, &pw).success();
+    // Nothing is left to do.
+    rotate_with(&enc, &pw, &["--resume"])
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 0 of 5 values"));
+    let out = t.join("out");
+    decrypt_with(&enc, &out, &pw).success();
+    assert!(snapshot(&out) == snapshot(&plain), "the values changed");
+}
+
+#[test]
+fn an_interrupted_rotation_loses_nothing_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, enc, pw) = encrypted_private(tmp.path(), &["--encrypt-names", "--pad"]);
+    let args = ["rotate", s(&enc), "--passphrase-file", s(&pw)];
+
+    // Killed after the new key's header write, before any value was re-encrypted.
+    let (mut child, _) = spawn_paused(&args, "rotate-rotated");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(key_ids(&enc), (vec![0, 1], 1));
+    assert_all_records_under(&enc, 0, 5);
+    verify_with(&enc, &pw).success();
+    rotate_with(&enc, &pw, &["--resume"])
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 5 of 5 values"));
+    assert_eq!(key_ids(&enc), (vec![1], 1));
+    assert_all_records_under(&enc, 1, 5);
+
+    // Killed in the middle of the re-encryption pass, after its first value.
+    let (mut child, _) = spawn_paused(&args, "reencrypt-first");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(key_ids(&enc), (vec![1, 2], 2));
+    let heads = record_heads(&enc);
+    assert_eq!(
+        heads.values().filter(|h| **h == (2, 2)).count(),
+        1,
+        "{heads:?}"
+    );
+    assert_eq!(
+        heads.values().filter(|h| **h == (2, 1)).count(),
+        4,
+        "{heads:?}"
+    );
+    verify_with(&enc, &pw).success();
+    rotate_with(&enc, &pw, &["--resume"])
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 4 of 5 values"));
+    assert_eq!(key_ids(&enc), (vec![2], 2));
+    assert_all_records_under(&enc, 2, 5);
+    verify_with(&enc, &pw).success();
+    let out = tmp.path().join("out");
+    decrypt_with(&enc, &out, &pw).success();
+    assert!(snapshot(&out) == snapshot(&plain), "the values changed");
+}
+
+#[test]
+fn a_record_left_under_an_old_key_stops_retirement_with_exit_12_naming_it() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    // A record under key 0 the rotation never sees: taken out before it, put back after the
+    // re-encryption pass, before the retirement (as a writer the tool did not know of would).
+    let stray = enc.join("monitors/bb_1");
+    let old = fs::read(&stray).unwrap();
+    fs::remove_file(&stray).unwrap();
+    let (mut child, stderr) = spawn_paused(
+        &["rotate", s(&enc), "--passphrase-file", s(&pw)],
+        "rotate-reencrypted",
+    );
+    fs::write(&stray, &old).unwrap();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(12), "{stderr}");
+    assert!(stderr.contains("key \"bb_1\""), "{stderr}");
+    assert!(stderr.contains("under key 0"), "{stderr}");
+    assert!(stderr.contains("rotate --resume"), "{stderr}");
+    // The old key was not retired, and every value still opens.
+    assert_eq!(key_ids(&enc), (vec![0, 1], 1));
+    verify_with(&enc, &pw).success();
+    let heads = record_heads(&enc);
+    assert_eq!(heads["monitors/bb_1"], (2, 0));
+    rotate_with(&enc, &pw, &["--resume"])
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 1 of 5 values"));
+    assert_eq!(key_ids(&enc), (vec![1], 1));
+    assert_all_records_under(&enc, 1, 5);
 }

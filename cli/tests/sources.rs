@@ -700,3 +700,67 @@ fn encrypt_reads_a_v2_copy_back_without_writing_it() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(header(&to), copied, "the read-back wrote the header");
 }
+
+/// Every record row of an ldk-node database store (the header row left out): (format byte, key
+/// id from record bytes 1..5, little-endian).
+fn db_record_heads(path: &Path) -> Vec<(u8, u32)> {
+    read_rows(path)
+        .into_iter()
+        .filter(|r| r.0 != "encrypted_kvstore")
+        .map(|r| (r.3[0], u32::from_le_bytes(r.3[1..5].try_into().unwrap())))
+        .collect()
+}
+
+fn db_key_ids(path: &Path) -> (u64, serde_json::Value) {
+    let j: serde_json::Value = serde_json::from_slice(
+        &cli()
+            .args(["info", s(path), "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    (
+        j["format_version"].as_u64().unwrap(),
+        j["v2"]["key_ids"].clone(),
+    )
+}
+
+#[test]
+fn sqlite_upgrade_and_rotate_rewrite_every_row_and_keep_the_schema() {
+    let t = tempfile::tempdir().unwrap();
+    let pw = pass_file(t.path(), 0o600);
+    let src = t.path().join("ldk_node_data.sqlite");
+    make_db(&src, &ldk_rows());
+    let enc = t.path().join("enc.sqlite");
+    encrypt(&src, &enc, &pw).success();
+    assert!(db_record_heads(&enc).iter().all(|h| *h == (1, 0)));
+    cli()
+        .args(["rotate", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .code(11);
+
+    cli()
+        .args(["upgrade", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success();
+    assert_eq!(db_key_ids(&enc), (2, serde_json::json!([0])));
+    assert!(db_record_heads(&enc).iter().all(|h| *h == (1, 0)));
+    cli()
+        .args(["rotate", s(&enc), "--passphrase-file", s(&pw)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("re-encrypted 7 of 7 values"));
+    assert_eq!(db_key_ids(&enc), (2, serde_json::json!([1])));
+    let heads = db_record_heads(&enc);
+    assert_eq!(heads.len(), 7);
+    assert!(heads.iter().all(|h| *h == (2, 1)), "{heads:?}");
+    assert_eq!(schema(&enc), schema(&src));
+    verify(&enc, &pw)
+        .success()
+        .stdout(predicate::str::contains("verified 7 values"));
+    let back = t.path().join("back.sqlite");
+    decrypt(&enc, &back, &pw).success();
+    assert_eq!(read_rows(&back), ldk_rows_sorted());
+}

@@ -91,7 +91,9 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
         None => println!("protection:     {protection}"),
     }
     println!("store id:       {store_id}");
-    println!("key id:         {}", info.key_id);
+    if v2.is_none() {
+        println!("key id:         {}", info.key_id);
+    }
     if let Some(v) = &v2 {
         let mut options = Vec::new();
         if v.names_encrypted {
@@ -105,7 +107,10 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
         }
         let ids: Vec<String> = v.key_ids.iter().map(u32::to_string).collect();
         println!("options:        {}", options.join(", "));
+        // Every key in the keyring (more than one while a rotation is unfinished), then the
+        // one that seals new writes.
         println!("key ids:        {}", ids.join(", "));
+        println!("current key:    {}", info.key_id);
         println!("header seq:     {}", v.header_seq);
         println!("version limit:  {}", v.version_limit);
     }

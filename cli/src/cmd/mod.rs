@@ -10,6 +10,8 @@ mod info;
 mod init;
 mod ls;
 mod passwd;
+mod rotate;
+mod upgrade;
 mod verify;
 
 use std::io::BufRead;
@@ -30,7 +32,10 @@ type Key = (String, String, String);
 /// Test hook: with this variable set to a pause point's name, the command stops there, says
 /// `test pause: NAME` on stderr and waits for one line on stdin. It changes nothing; it lets
 /// the tests change the source or interrupt the tool at a known step instead of racing it.
-/// Points: `encrypt-copied`, `decrypt-copied` (after the copy, before the read-back).
+/// Points: `encrypt-copied`, `decrypt-copied` (after the copy, before the read-back);
+/// `rotate-rotated` (after the new data key's header write, before re-encryption);
+/// `reencrypt-first` (after the first value of a re-encryption pass); `rotate-reencrypted`
+/// (after the re-encryption pass, before the old keys are retired).
 pub const TEST_PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 
 fn pause_point(point: &str) {
@@ -82,6 +87,17 @@ pub fn run(c: Command) -> Result<(), Failure> {
             pass,
         } => cat::run(&dir, (&primary, &secondary, &key), force, &pass),
         Command::Info { dir, json } => info::run(&dir, json),
+        Command::Rotate {
+            dir,
+            pass,
+            no_retire,
+            resume,
+        } => rotate::run(&dir, &pass, no_retire, resume),
+        Command::Upgrade {
+            dir,
+            pass,
+            reencrypt,
+        } => upgrade::run(&dir, &pass, reencrypt),
     }
 }
 
