@@ -11,7 +11,21 @@ mod common;
 #[path = "ldk_nodes"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
+    /// Format version 1 stores, as the suite has always run.
+    #[path = "mode_v1.rs"]
+    mod mode;
     mod suite;
+
+    /// The same suite over format version 2 stores with encrypted names and padded values, and
+    /// the freshness checks on a real node's monitors.
+    #[path = "."]
+    mod v2 {
+        use super::{compat, v};
+        mod freshness;
+        #[path = "mode_v2.rs"]
+        mod mode;
+        mod suite;
+    }
 
     /// The functional-test helpers whose signatures changed in 0.3.
     mod compat {
@@ -24,6 +38,8 @@ mod ldk_0_2 {
         use lightning::util::config::UserConfig;
         use lightning::{check_added_monitors, check_closed_broadcast};
 
+        /// The LDK version, for the sizes a run prints.
+        pub const LDK: &str = "0.2.7";
         /// The channel configuration of the test nodes.
         pub fn channel_config() -> UserConfig {
             test_default_channel_config()
@@ -52,7 +68,21 @@ mod ldk_0_2 {
 #[path = "ldk_nodes"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
+    /// Format version 1 stores, as the suite has always run.
+    #[path = "mode_v1.rs"]
+    mod mode;
     mod suite;
+
+    /// The same suite over format version 2 stores with encrypted names and padded values, and
+    /// the freshness checks on a real node's monitors.
+    #[path = "."]
+    mod v2 {
+        use super::{compat, v};
+        mod freshness;
+        #[path = "mode_v2.rs"]
+        mod mode;
+        mod suite;
+    }
 
     /// The functional-test helpers whose signatures changed in 0.3.
     mod compat {
@@ -64,6 +94,8 @@ mod ldk_0_3 {
         };
         use lightning_0_3::util::config::UserConfig;
 
+        /// The LDK version, for the sizes a run prints.
+        pub const LDK: &str = "0.3.0-rc3";
         /// Pre-anchor channels, as LDK 0.3's own store tests use: a force close broadcasts the
         /// commitment transaction itself (anchor channels leave that to a bump event).
         pub fn channel_config() -> UserConfig {
