@@ -1,6 +1,8 @@
 //! Real LDK nodes persisting through EncryptedStore: the suite in `ldk_nodes/suite.rs`, compiled
 //! once per enabled LDK version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's
-//! adapter and crates.
+//! adapter and crates, over format 1 stores, and again over format 2 stores with encrypted names
+//! and padded values (`ldk_0_2::v2::suite::*`, ...), whose watermarks `ldk_nodes/freshness.rs`
+//! puts to work on a node's monitors (`ldk_0_2::v2::freshness::*`, ...).
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]

@@ -1,6 +1,13 @@
 //! Format version 1 stores (what `EncryptedStore::create` makes by default): names in clear, so
 //! a value's record is at its plaintext path, `RECORD_OVERHEAD` bytes longer than the value.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
 use super::v::ldk::util::persist::{

@@ -2,6 +2,13 @@
 //! no plaintext name reaches the disk, so records are found by walking the store's directory,
 //! and every record is `53 + padme(8 + L)` bytes for a value of `L` bytes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
 use super::compat::LDK;
