@@ -42,6 +42,8 @@ mod ldk_0_2 {
 
         /// The LDK version, for the sizes a run prints.
         pub const LDK: &str = "0.2.7";
+        /// Whether `MonitorUpdatingPersister` finds updates by listing them: this version reads updates by id until `NotFound`.
+        pub const LISTS_MONITOR_UPDATES: bool = false;
         /// The channel configuration of the test nodes.
         pub fn channel_config() -> UserConfig {
             test_default_channel_config()
@@ -98,6 +100,8 @@ mod ldk_0_3 {
 
         /// The LDK version, for the sizes a run prints.
         pub const LDK: &str = "0.3.0-rc3";
+        /// Whether `MonitorUpdatingPersister` finds updates by listing them: this version lists a monitor's updates, then reads them.
+        pub const LISTS_MONITOR_UPDATES: bool = true;
         /// Pre-anchor channels, as LDK 0.3's own store tests use: a force close broadcasts the
         /// commitment transaction itself (anchor channels leave that to a bump event).
         pub fn channel_config() -> UserConfig {
