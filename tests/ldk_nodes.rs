@@ -1,6 +1,8 @@
 //! Real LDK nodes persisting through EncryptedStore: the suite in `ldk_nodes/suite.rs`, compiled
 //! once per enabled LDK version (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's
-//! adapter and crates.
+//! adapter and crates, over format 1 stores, and again over format 2 stores with encrypted names
+//! and padded values (`ldk_0_2::v2::suite::*`, ...), whose watermarks `ldk_nodes/freshness.rs`
+//! puts to work on a node's monitors (`ldk_0_2::v2::freshness::*`, ...).
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -11,7 +13,21 @@ mod common;
 #[path = "ldk_nodes"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
+    /// Format version 1 stores, as the suite has always run.
+    #[path = "mode_v1.rs"]
+    mod mode;
     mod suite;
+
+    /// The same suite over format version 2 stores with encrypted names and padded values, and
+    /// the freshness checks on a real node's monitors.
+    #[path = "."]
+    mod v2 {
+        use super::{compat, v};
+        mod freshness;
+        #[path = "mode_v2.rs"]
+        mod mode;
+        mod suite;
+    }
 
     /// The functional-test helpers whose signatures changed in 0.3.
     mod compat {
@@ -24,6 +40,10 @@ mod ldk_0_2 {
         use lightning::util::config::UserConfig;
         use lightning::{check_added_monitors, check_closed_broadcast};
 
+        /// The LDK version, for the sizes a run prints.
+        pub const LDK: &str = "0.2.7";
+        /// Whether `MonitorUpdatingPersister` finds updates by listing them: this version reads updates by id until `NotFound`.
+        pub const LISTS_MONITOR_UPDATES: bool = false;
         /// The channel configuration of the test nodes.
         pub fn channel_config() -> UserConfig {
             test_default_channel_config()
@@ -52,7 +72,21 @@ mod ldk_0_2 {
 #[path = "ldk_nodes"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
+    /// Format version 1 stores, as the suite has always run.
+    #[path = "mode_v1.rs"]
+    mod mode;
     mod suite;
+
+    /// The same suite over format version 2 stores with encrypted names and padded values, and
+    /// the freshness checks on a real node's monitors.
+    #[path = "."]
+    mod v2 {
+        use super::{compat, v};
+        mod freshness;
+        #[path = "mode_v2.rs"]
+        mod mode;
+        mod suite;
+    }
 
     /// The functional-test helpers whose signatures changed in 0.3.
     mod compat {
@@ -64,6 +98,10 @@ mod ldk_0_3 {
         };
         use lightning_0_3::util::config::UserConfig;
 
+        /// The LDK version, for the sizes a run prints.
+        pub const LDK: &str = "0.3.0-rc3";
+        /// Whether `MonitorUpdatingPersister` finds updates by listing them: this version lists a monitor's updates, then reads them.
+        pub const LISTS_MONITOR_UPDATES: bool = true;
         /// Pre-anchor channels, as LDK 0.3's own store tests use: a force close broadcasts the
         /// commitment transaction itself (anchor channels leave that to a bump event).
         pub fn channel_config() -> UserConfig {

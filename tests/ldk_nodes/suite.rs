@@ -5,6 +5,10 @@
 //! the node's. The `ChannelManager` and `NetworkGraph` are persisted and reloaded through the
 //! store, and a node is restarted from it and keeps making payments. The same channel life is
 //! then run through LDK's `MonitorUpdatingPersister` over the encrypted store.
+//!
+//! Compiled once per store format: `super::mode` creates and opens the stores and checks what
+//! is on disk (format 1: each record at its plaintext path; format 2 with encrypted names and
+//! padding: the whole tree, whose names show nothing and whose sizes are Padmé buckets).
 
 #![allow(
     clippy::unwrap_used,
@@ -16,9 +20,8 @@
 use std::path::Path;
 
 use super::compat::{added_monitors, channel_config, closed_broadcast, closed_event, reload_node};
-use super::v::{fs, ldk, FilesystemStore, V};
-use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, RECORD_OVERHEAD};
+use super::mode::{self, Store};
+use super::v::ldk;
 use ldk::events::{ClosureReason, Event};
 use ldk::ln::functional_test_utils::{
     connect_block, create_announced_chan_between_nodes, create_chanmon_cfgs, create_dummy_block,
@@ -27,12 +30,15 @@ use ldk::ln::functional_test_utils::{
 };
 use ldk::ln::msgs::BaseMessageHandler;
 use ldk::routing::gossip::NetworkGraph;
+use ldk::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringDecayParameters};
 use ldk::util::persist::{
     read_channel_monitors, KVStoreSync, MonitorUpdatingPersister, CHANNEL_MANAGER_PERSISTENCE_KEY,
     CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
     CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE,
     CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_KEY,
     NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
+    SCORER_PERSISTENCE_KEY, SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+    SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
 };
 use ldk::util::ser::{ReadableArgs, Writeable};
 use ldk::util::test_utils::TestChainMonitor;
@@ -43,7 +49,7 @@ const UPDATES_PER_PAYMENT: u64 = 5;
 /// Reopens the store in `dir` from disk and checks the monitors in it against `node`'s.
 #[track_caller]
 fn check_on_disk(dir: &Path, node: &Node, expected_update_id: u64) {
-    let reopened = EncryptedStore::open::<V>(fs(dir), PASSPHRASE).unwrap();
+    let reopened = mode::reopen_to_check(dir);
     let loaded = read_channel_monitors(&reopened, node.keys_manager, node.keys_manager).unwrap();
     let live = node.chain_monitor.chain_monitor.list_monitors();
     assert_eq!(loaded.len(), live.len());
@@ -67,16 +73,11 @@ fn check_on_disk(dir: &Path, node: &Node, expected_update_id: u64) {
             &key,
         )
         .unwrap();
-        let raw = std::fs::read(
-            dir.join(CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE)
-                .join(&key),
-        )
-        .unwrap();
-        assert_eq!(raw.len(), plain.len() + RECORD_OVERHEAD);
-        for start in [0, plain.len() / 3, plain.len() / 2, plain.len() - 32] {
-            let window = &plain[start..start + 32];
-            assert!(!raw.windows(32).any(|w| w == window), "plaintext on disk");
-        }
+        mode::check_monitor_record(dir, &reopened, &key, &plain);
+        mode::report(
+            &format!("channel monitor at update {expected_update_id}"),
+            plain.len(),
+        );
     }
 }
 
@@ -112,10 +113,7 @@ fn force_close_and_confirm(nodes: &[Node]) {
 #[test]
 fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let stores: Vec<EncryptedStore<FilesystemStore>> = dirs
-        .iter()
-        .map(|d| EncryptedStore::create::<V>(fs(d.path()), PASSPHRASE, cheap()).unwrap())
-        .collect();
+    let stores: Vec<Store> = dirs.iter().map(|d| mode::create(d.path())).collect();
     let chanmon_cfgs = create_chanmon_cfgs(2);
     let node_cfgs = create_node_cfgs_with_persisters(2, &chanmon_cfgs, stores.iter().collect());
     // Node 0 after its restart: its store reopened from disk, its chain monitor and manager.
@@ -130,7 +128,7 @@ fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
     let mut nodes = create_network(2, &node_cfgs, &node_chanmgrs);
 
     for (i, dir) in dirs.iter().enumerate() {
-        let reopened = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+        let reopened = mode::reopen_to_check(dir.path());
         let mons =
             read_channel_monitors(&reopened, nodes[i].keys_manager, nodes[i].keys_manager).unwrap();
         assert!(mons.is_empty());
@@ -167,8 +165,30 @@ fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
         )
         .unwrap();
 
+    mode::report("channel manager", nodes[0].node.encode().len());
+    mode::report("network graph", nodes[0].network_graph.encode().len());
+    if mode::MEASURES_SIZES {
+        // The scorer of the test network (two nodes, one channel; nothing learned: the
+        // harness routes with its own test scorer), persisted as the background processor
+        // does, for its size.
+        let scorer = ProbabilisticScorer::new(
+            ProbabilisticScoringDecayParameters::default(),
+            nodes[0].network_graph,
+            nodes[0].logger,
+        );
+        stores[0]
+            .write(
+                SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+                SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+                SCORER_PERSISTENCE_KEY,
+                scorer.encode(),
+            )
+            .unwrap();
+        mode::report("scorer (nothing learned)", scorer.encode().len());
+    }
+
     // The network graph, reloaded from disk, is the node's graph.
-    let reopened = EncryptedStore::open::<V>(fs(dirs[0].path()), PASSPHRASE).unwrap();
+    let reopened = mode::reopen_to_check(dirs[0].path());
     let graph_bytes = reopened
         .read(
             NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
@@ -188,7 +208,7 @@ fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
     let node_b_id = nodes[1].node.get_our_node_id();
     let chan_count = nodes[0].node.list_channels().len();
     nodes[1].node.peer_disconnected(node_a_id);
-    restarted_store = EncryptedStore::open::<V>(fs(dirs[0].path()), PASSPHRASE).unwrap();
+    restarted_store = mode::reopen(dirs[0].path());
     let manager_bytes = restarted_store
         .read(
             CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
@@ -260,20 +280,14 @@ fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
 
     // A monitor file changed on disk makes loading fail loudly (never a silently missing or
     // altered monitor).
-    let mon_dir = dirs[1]
-        .path()
-        .join(CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE);
-    let file = std::fs::read_dir(&mon_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&file).unwrap();
+    let files = mode::monitor_files(dirs[1].path());
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    let mut bytes = std::fs::read(file).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
-    std::fs::write(&file, bytes).unwrap();
-    let reopened = EncryptedStore::open::<V>(fs(dirs[1].path()), PASSPHRASE).unwrap();
+    std::fs::write(file, bytes).unwrap();
+    let reopened = mode::reopen_to_check(dirs[1].path());
     let Err(err) = read_channel_monitors(&reopened, nodes[1].keys_manager, nodes[1].keys_manager)
     else {
         panic!("a tampered monitor loaded");
@@ -289,10 +303,7 @@ fn nodes_persist_through_encrypted_filesystem_stores_and_restart_from_them() {
 fn monitor_updating_persister_over_encrypted_filesystem_store() {
     let max_pending = [3u64, 1];
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let stores: Vec<EncryptedStore<FilesystemStore>> = dirs
-        .iter()
-        .map(|d| EncryptedStore::create::<V>(fs(d.path()), PASSPHRASE, cheap()).unwrap())
-        .collect();
+    let stores: Vec<Store> = dirs.iter().map(|d| mode::create(d.path())).collect();
     let chanmon_cfgs = create_chanmon_cfgs(2);
     let persisters: Vec<_> = (0..2)
         .map(|i| {
@@ -327,7 +338,7 @@ fn monitor_updating_persister_over_encrypted_filesystem_store() {
 
     let check = |expected: u64| {
         for i in 0..2 {
-            let reopened = EncryptedStore::open::<V>(fs(dirs[i].path()), PASSPHRASE).unwrap();
+            let reopened = mode::reopen_to_check(dirs[i].path());
             let fresh = MonitorUpdatingPersister::new(
                 &reopened,
                 &chanmon_cfgs[i].logger,
@@ -358,6 +369,21 @@ fn monitor_updating_persister_over_encrypted_filesystem_store() {
                 )
                 .unwrap();
             assert_eq!(updates.len() as u64, expected % max_pending[i], "node {i}");
+            for update in &updates {
+                let value = reopened
+                    .read(
+                        CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE,
+                        &mon.persistence_key().to_string(),
+                        update,
+                    )
+                    .unwrap();
+                mode::report(&format!("monitor update {update}"), value.len());
+            }
+            mode::check_tree_of_monitor(
+                dirs[i].path(),
+                &reopened,
+                &mon.persistence_key().to_string(),
+            );
         }
     };
 
@@ -377,25 +403,13 @@ fn monitor_updating_persister_over_encrypted_filesystem_store() {
 
     // A tampered update record must not read as "no more updates" (NotFound), which would
     // load a stale monitor without a word: loading fails with InvalidData.
-    let update_dir = dirs[0]
-        .path()
-        .join(CHANNEL_MONITOR_UPDATE_PERSISTENCE_PRIMARY_NAMESPACE);
-    let chan_dir = std::fs::read_dir(&update_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let update = std::fs::read_dir(&chan_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = std::fs::read(&update).unwrap();
+    let updates = mode::update_files(dirs[0].path());
+    assert!(!updates.is_empty());
+    let update = &updates[0];
+    let mut bytes = std::fs::read(update).unwrap();
     bytes[0] ^= 1;
-    std::fs::write(&update, bytes).unwrap();
-    let reopened = EncryptedStore::open::<V>(fs(dirs[0].path()), PASSPHRASE).unwrap();
+    std::fs::write(update, bytes).unwrap();
+    let reopened = mode::reopen_to_check(dirs[0].path());
     let fresh = MonitorUpdatingPersister::new(
         &reopened,
         &chanmon_cfgs[0].logger,
