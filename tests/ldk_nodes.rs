@@ -26,6 +26,7 @@ mod ldk_0_2 {
         mod freshness;
         #[path = "mode_v2.rs"]
         mod mode;
+        mod rotation;
         mod suite;
     }
 
@@ -85,6 +86,7 @@ mod ldk_0_3 {
         mod freshness;
         #[path = "mode_v2.rs"]
         mod mode;
+        mod rotation;
         mod suite;
     }
 
