@@ -177,6 +177,38 @@ fn main() -> std::io::Result<()> {
         )?;
     }
 
+    // store_ops, format 2: the attacks spelled out (name 4 is `p/s/k`), each once per
+    // combination of options: an older record put back, a removed record brought back, a
+    // record deleted, and the two cases the open instance cannot tell (after a lazy remove,
+    // after a reopen). `op(k, fields)`: the `keep going` byte, variant `k` of `OpV2`, its
+    // fields (a `Write`'s value is a list: its 0 byte ends it at once).
+    let op = |k: u32, fields: &[u8]| -> Vec<u8> {
+        [&[1][..], &(k * 0x1999_999A).to_le_bytes(), fields].concat()
+    };
+    let (write, read) = (op(0, &[4, 0, 0]), op(1, &[4, 0]));
+    let (hard, lazy) = (op(2, &[4, 0, 0]), op(2, &[4, 1, 0]));
+    let (list, reopen) = (op(3, &[0, 0]), op(5, &[]));
+    let (put_back, delete) = (op(6, &[4, 0]), op(7, &[4]));
+    let scenarios: [(&str, Vec<&[u8]>); 5] = [
+        ("rollback", vec![&write, &write, &put_back, &read]),
+        ("resurrection", vec![&write, &hard, &put_back, &read]),
+        ("deletion", vec![&write, &delete, &read, &list]),
+        ("after_lazy_remove", vec![&write, &lazy, &put_back, &read]),
+        (
+            "after_reopen",
+            vec![&write, &write, &reopen, &put_back, &read],
+        ),
+    ];
+    for (what, ops) in scenarios {
+        for options in 0..4u8 {
+            let mut bytes = vec![0, 0, 0, 0x80, options];
+            for o in &ops {
+                bytes.extend_from_slice(o);
+            }
+            put(&dir, &format!("v2_{what}_options_{options}"), &bytes)?;
+        }
+    }
+
     // name_decode: byte strings mostly in LDK's alphabet, so that the names `arbitrary`
     // makes of them are often valid, for each field.
     let dir = root.join("name_decode");

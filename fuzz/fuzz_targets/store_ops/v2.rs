@@ -616,8 +616,9 @@ impl WorldV2 {
         }
     }
 
-    /// The inner store against the model, and every list (lists change no entry).
-    pub fn check(&self) {
+    /// The inner store against the model, every list (lists change no entry), and a read of
+    /// every attacked key, so each attack's outcome is checked at once.
+    pub fn check(&mut self) {
         let mut all = self.inner.list_all_keys().expect("inner list");
         all.sort();
         let mut want: Vec<Name> = self
@@ -641,6 +642,10 @@ impl WorldV2 {
         }
         for (p, s) in self.namespaces() {
             self.list(&p, &s, false);
+        }
+        let attacked: Vec<usize> = self.attacked.iter().copied().collect();
+        for i in attacked {
+            self.read(i, false);
         }
     }
 }
