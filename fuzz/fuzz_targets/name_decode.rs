@@ -53,7 +53,7 @@ fn valid(field: u8, name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && !(field % 3 == 0 && name.eq_ignore_ascii_case(RESERVED_PRIMARY_NAMESPACE))
+        && !(field.is_multiple_of(3) && name.eq_ignore_ascii_case(RESERVED_PRIMARY_NAMESPACE))
 }
 
 fuzz_target!(|input: Input| {

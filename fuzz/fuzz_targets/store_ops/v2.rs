@@ -34,6 +34,8 @@ use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 const PASSPHRASE: &[u8] = b"v2 passphrase";
 
 type Name = (String, String, String);
+/// An authentic record, its value and its version.
+type Written = (Vec<u8>, Vec<u8>, u64);
 
 #[derive(Arbitrary, Debug)]
 pub enum OpV2 {
@@ -125,7 +127,7 @@ pub struct WorldV2 {
     /// Per name, the bytes the inner store holds.
     stored: BTreeMap<usize, Vec<u8>>,
     /// Per name, every authentic record written through the wrapper: bytes, value, version.
-    written: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>, u64)>>,
+    written: BTreeMap<usize, Vec<Written>>,
     /// The open instance's entries.
     marks: BTreeMap<usize, Mark>,
     /// Pairs with a lazy remove since the open.
