@@ -10,11 +10,24 @@
 use std::fs;
 use std::path::Path;
 
-use fuzz_fixtures::{authentic_headers, record_fixture};
+use fuzz_fixtures::{authentic_headers, record_fixture, record_fixture_v2, sealed_v2};
 
 fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     fs::write(dir.join(name), bytes)
+}
+
+/// `len` bytes of xorshift64 from `seed`.
+fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }
 
 fn main() -> std::io::Result<()> {
@@ -47,6 +60,50 @@ fn main() -> std::io::Result<()> {
     }
     put(&dir, "empty_record", &[0, 255])?;
 
+    // record_decrypt, format 2 (selector from 128): through the store with encrypted names and
+    // padding (bit 6 clear) the same kinds of seeds; through the record functions (bit 6 set)
+    // each sealed record, by reference and raw, flipped in its ciphertext, and a canonical
+    // padding as raw bytes (not a record: it reaches `unpad` through `rest`).
+    let fx = record_fixture_v2().expect("v2 record fixture");
+    let n = fx.records.len();
+    for (i, (rec, _)) in fx.records.iter().enumerate() {
+        let (s8, f8, i8, next) = (128 + i as u8, 192 + i as u8, i as u8, ((i + 1) % n) as u8);
+        put(&dir, &format!("v2_authentic_{i}"), &[s8, i8])?;
+        put(
+            &dir,
+            &format!("v2_authentic_raw_{i}"),
+            &[&[s8, 255][..], rec].concat(),
+        )?;
+        put(&dir, &format!("v2_moved_{i}"), &[128 + next, i8])?;
+        let mut flip = vec![s8, i8];
+        flip.extend(std::iter::repeat_n(0, 40));
+        flip.push(1);
+        put(&dir, &format!("v2_flipped_{i}"), &flip)?;
+        let sealed = sealed_v2(i).expect("v2 record seals");
+        put(&dir, &format!("v2_sealed_{i}"), &[f8, i8])?;
+        put(
+            &dir,
+            &format!("v2_sealed_raw_{i}"),
+            &[&[f8, 255][..], &sealed].concat(),
+        )?;
+        put(
+            &dir,
+            &format!("v2_sealed_flipped_{i}"),
+            &flip
+                .iter()
+                .enumerate()
+                .map(|(j, b)| if j == 0 { f8 } else { *b })
+                .collect::<Vec<_>>(),
+        )?;
+        let padded =
+            encrypted_kvstore::__fuzzing::pad_v2(&fuzz_fixtures::fixture_value(i)).expect("pads");
+        put(
+            &dir,
+            &format!("v2_padding_{i}"),
+            &[&[f8, 255][..], &padded].concat(),
+        )?;
+    }
+
     // header_parse: mode byte, rest (see the target). Every authentic header by reference and as
     // raw bytes; the first one truncated and extended; and one with its memory cost changed
     // (the target recomputes the checksum, so this reaches the key unwrap).
@@ -72,19 +129,99 @@ fn main() -> std::io::Result<()> {
         put(&dir, "memory_changed", &[&[0][..], &m].concat())?;
     }
 
-    // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists.
+    // header_parse, format 2: the headers of the committed v2 vectors that open (other
+    // credentials than the fixtures': they must be refused, after every parsing step).
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let mut files: Vec<_> = fs::read_dir(&vectors)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("v2_") && n.ends_with("_ok.txt"))
+        })
+        .collect();
+    files.sort();
+    for f in files {
+        let text = fs::read_to_string(&f)?;
+        let Some(hex) = text.lines().find_map(|l| l.strip_prefix("header: ")) else {
+            continue;
+        };
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect();
+        let stem = f.file_stem().and_then(|n| n.to_str()).unwrap_or("v2");
+        put(
+            &dir,
+            &format!("vector_{stem}"),
+            &[&[255][..], &bytes].concat(),
+        )?;
+    }
+
+    // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists:
+    // a format 1 store (first four bytes 0: `Input::V1`) and a format 2 store with each
+    // combination of options (`Input::V2`, then the options byte).
     let dir = root.join("store_ops");
     for (i, len) in [16usize, 64, 256, 1024].iter().enumerate() {
-        let mut x: u64 = 0x5eed_0000 + i as u64;
-        let bytes: Vec<u8> = (0..*len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        put(&dir, &format!("ops_{len}"), &bytes)?;
+        let bytes = pseudo_random(0x5eed_0000 + i as u64, *len);
+        put(
+            &dir,
+            &format!("ops_{len}"),
+            &[&[0, 0, 0, 0][..], &bytes].concat(),
+        )?;
+        let options = i as u8;
+        let bytes = pseudo_random(0x5eed_0100 + i as u64, *len);
+        put(
+            &dir,
+            &format!("v2_options_{options}_ops_{len}"),
+            &[&[0, 0, 0, 0x80, options][..], &bytes].concat(),
+        )?;
+    }
+
+    // store_ops, format 2: the attacks spelled out (name 4 is `p/s/k`), each once per
+    // combination of options: an older record put back, a removed record brought back, a
+    // record deleted, and the two cases the open instance cannot tell (after a lazy remove,
+    // after a reopen). `op(k, fields)`: the `keep going` byte, variant `k` of `OpV2`, its
+    // fields (a `Write`'s value is a list: its 0 byte ends it at once).
+    let op = |k: u32, fields: &[u8]| -> Vec<u8> {
+        [&[1][..], &(k * 0x1999_999A).to_le_bytes(), fields].concat()
+    };
+    let (write, read) = (op(0, &[4, 0, 0]), op(1, &[4, 0]));
+    let (hard, lazy) = (op(2, &[4, 0, 0]), op(2, &[4, 1, 0]));
+    let (list, reopen) = (op(3, &[0, 0]), op(5, &[]));
+    let (put_back, delete) = (op(6, &[4, 0]), op(7, &[4]));
+    let scenarios: [(&str, Vec<&[u8]>); 5] = [
+        ("rollback", vec![&write, &write, &put_back, &read]),
+        ("resurrection", vec![&write, &hard, &put_back, &read]),
+        ("deletion", vec![&write, &delete, &read, &list]),
+        ("after_lazy_remove", vec![&write, &lazy, &put_back, &read]),
+        (
+            "after_reopen",
+            vec![&write, &write, &reopen, &put_back, &read],
+        ),
+    ];
+    for (what, ops) in scenarios {
+        for options in 0..4u8 {
+            let mut bytes = vec![0, 0, 0, 0x80, options];
+            for o in &ops {
+                bytes.extend_from_slice(o);
+            }
+            put(&dir, &format!("v2_{what}_options_{options}"), &bytes)?;
+        }
+    }
+
+    // name_decode: byte strings mostly in LDK's alphabet, so that the names `arbitrary`
+    // makes of them are often valid, for each field.
+    let dir = root.join("name_decode");
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (i, len) in [24usize, 96, 200, 400].iter().enumerate() {
+        for field in 0..3u8 {
+            let mut bytes: Vec<u8> = pseudo_random(0x4a3e_0000 + i as u64, *len)
+                .into_iter()
+                .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
+                .collect();
+            bytes[0] = field;
+            put(&dir, &format!("field_{field}_len_{len}"), &bytes)?;
+        }
     }
     Ok(())
 }

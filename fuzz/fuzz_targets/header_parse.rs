@@ -9,9 +9,15 @@
 //! past its end are appended), so authentic headers and near-misses are reached without
 //! depending on the seeds.
 //!
-//! Each header is tried as given and, when it is 180 bytes long, once more with its checksum
-//! recomputed, so mutations reach the checks behind the checksum (reserved bytes, protection,
-//! KDF bounds, key unwrapping).
+//! Format 2 headers (276 to 592 bytes, version byte 2) go through the same checks: whatever
+//! parses as either version re-serializes to the same bytes, and only an authentic header
+//! opens with its credential (the authentic fixtures include format 2 stores with and without
+//! encrypted names and padding, after a reopen and after a passphrase change).
+//!
+//! Each header is tried as given and, when it is 180 bytes long (format 1) or 276 to 592
+//! bytes long (format 2), once more with its checksum recomputed, so mutations reach the
+//! checks behind the checksum (reserved bytes, key count and ids, protection, KDF bounds, key
+//! unwrapping, the seal of the format 2 state block).
 //!
 //! `open` runs Argon2id only for headers asking for at most `OPEN_MAX_MEMORY_KIB` of memory
 //! and `OPEN_MAX_WORK_KIB` of work (so the target stays fast); `inspect`, parsing and the
@@ -21,7 +27,10 @@
 
 use std::sync::OnceLock;
 
-use encrypted_kvstore::__fuzzing::{header_reserialize, header_with_checksum, HEADER_LEN_V1};
+use encrypted_kvstore::__fuzzing::{
+    header_reserialize, header_v2_reserialize, header_v2_with_checksum, header_with_checksum,
+    HEADER_LEN_V1, HEADER_V2_LEN,
+};
 use encrypted_kvstore::{
     EncryptedStore, KdfParams, MemoryStore, OpenError, Protection, HEADER_KEY,
     HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
@@ -65,7 +74,9 @@ fn check(bytes: &[u8]) {
 
     // Parse -> serialize is the identity on everything that parses, and parsing agrees with
     // `inspect`.
-    let reser = header_reserialize(bytes);
+    let reser = header_reserialize(bytes)
+        .map(|h| h.to_vec())
+        .or_else(|| header_v2_reserialize(bytes));
     if let Some(out) = &reser {
         assert_eq!(
             &out[..],
@@ -92,14 +103,17 @@ fn check(bytes: &[u8]) {
             ),
             "unexpected inspect error {e:?}"
         );
-        if bytes.len() > 8 && bytes.starts_with(b"EKVSTORE") && bytes[8] != 1 {
+        if bytes.len() > 8 && bytes.starts_with(b"EKVSTORE") && !matches!(bytes[8], 1 | 2) {
             assert!(matches!(e, OpenError::UnsupportedVersion { version } if *version == bytes[8]));
         }
     }
 
     // Raw-key path (no KDF): only the authentic raw-key headers open, and only with their key.
-    let by_key = EncryptedStore::open_with_key(inner.clone(), &raw_key());
+    // (A writable format 2 store reserves versions at open, rewriting the header: each open
+    // starts from the input's bytes again.)
     let by_wrong_key = EncryptedStore::open_with_key(inner.clone(), &wrong_raw_key());
+    put(bytes);
+    let by_key = EncryptedStore::open_with_key(inner.clone(), &raw_key());
     assert!(by_wrong_key.is_err(), "a wrong raw key opened a store");
     assert_eq!(
         by_key.is_ok(),
@@ -108,10 +122,7 @@ fn check(bytes: &[u8]) {
         by_key.as_ref().err()
     );
     if let Ok(store) = &by_key {
-        assert_eq!(
-            Ok(store.info()),
-            info.as_ref().map(Clone::clone).map_err(|_| ())
-        );
+        opened_info(&inner, store, info.as_ref().ok());
     }
 
     // Passphrase path, for cheap costs only.
@@ -132,6 +143,7 @@ fn check(bytes: &[u8]) {
             let work = u64::from(k.memory_kib()) * u64::from(k.iterations());
             if k.memory_kib() <= OPEN_MAX_MEMORY_KIB && work <= OPEN_MAX_WORK_KIB {
                 kdf_kib = u64::from(k.memory_kib());
+                put(bytes);
                 let opened = EncryptedStore::open(inner.clone(), PASSPHRASE);
                 assert_eq!(
                     opened.is_ok(),
@@ -141,8 +153,7 @@ fn check(bytes: &[u8]) {
                 );
                 match opened {
                     Ok(store) => {
-                        let info = info.as_ref().map_err(|_| ()).cloned();
-                        assert_eq!(Ok(store.info()), info);
+                        opened_info(&inner, &store, info.as_ref().ok());
                         let wrong = EncryptedStore::open(inner.clone(), WRONG_PASSPHRASE);
                         assert!(
                             matches!(wrong, Err(OpenError::WrongPassphrase)),
@@ -150,7 +161,14 @@ fn check(bytes: &[u8]) {
                             wrong.err()
                         );
                     }
-                    Err(e) => assert!(matches!(e, OpenError::WrongPassphrase), "{e:?}"),
+                    // Format 2: an edit of the state block behind a fixed checksum fails
+                    // the seal of the secrets, not the key unwrap.
+                    Err(e) => assert!(
+                        matches!(e, OpenError::WrongPassphrase)
+                            || (bytes[8] == 2
+                                && matches!(e, OpenError::HeaderAuthenticationFailed)),
+                        "{e:?}"
+                    ),
                 }
             }
         }
@@ -171,6 +189,28 @@ fn check(bytes: &[u8]) {
         peak <= budget,
         "allocated {peak} bytes, budget {budget} (KDF {kdf_kib} KiB)"
     );
+}
+
+/// An opened store's info is what `inspect` reads from the header it left in the inner store;
+/// that is the input header, except that a format 2 store reserved its first block of
+/// versions at open (one more `header_seq`, a higher `version_limit`).
+fn opened_info(
+    inner: &MemoryStore,
+    store: &EncryptedStore<MemoryStore>,
+    before: Option<&encrypted_kvstore::StoreInfo>,
+) {
+    let now = EncryptedStore::inspect(inner).expect("the header an open left parses");
+    let got = store.info();
+    assert_eq!(got, now);
+    let before = before.expect("a header that does not parse opened");
+    let mut want = before.clone();
+    if before.format_version == 2 {
+        assert_eq!(got.header_seq, before.header_seq + 1);
+        assert!(got.version_limit > before.version_limit);
+        want.header_seq = got.header_seq;
+        want.version_limit = got.version_limit;
+    }
+    assert_eq!(got, want);
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -201,6 +241,12 @@ fuzz_target!(|input: &[u8]| {
             if fixed[..] != data[..] {
                 check(&fixed);
             }
+        }
+    }
+    if HEADER_V2_LEN.contains(&data.len()) {
+        let fixed = header_v2_with_checksum(&data[..data.len() - 32]);
+        if fixed[..] != data[..] {
+            check(&fixed);
         }
     }
 });

@@ -1,4 +1,6 @@
-//! Store operations: an arbitrary sequence of write / read / remove / list / reopen / change of
+//! Store operations: a format 1 store (this file) or a format 2 store (`store_ops/v2.rs`,
+//! with versions, freshness and attacks; chosen by the input's first bytes) and an arbitrary
+//! sequence of write / read / remove / list / reopen / change of
 //! passphrase or key / inner-store tampering / inner-store fault, through `EncryptedStore` over
 //! an in-memory store (sync and async faces), checked against a model after every step.
 //!
@@ -659,11 +661,34 @@ impl World {
     }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let mut w = World::new();
-    w.check();
-    for op in ops.into_iter().take(MAX_OPS) {
-        w.step(op);
-        w.check();
+#[path = "store_ops/v2.rs"]
+mod v2;
+
+/// The input: a format 1 store with the operations above, or a format 2 store (`options` bit
+/// 0: encrypted names, bit 1: padding) with those of `v2`.
+#[derive(Arbitrary, Debug)]
+enum Input {
+    V1(Vec<Op>),
+    V2 { options: u8, ops: Vec<v2::OpV2> },
+}
+
+fuzz_target!(|input: Input| {
+    match input {
+        Input::V1(ops) => {
+            let mut w = World::new();
+            w.check();
+            for op in ops.into_iter().take(MAX_OPS) {
+                w.step(op);
+                w.check();
+            }
+        }
+        Input::V2 { options, ops } => {
+            let mut w = v2::WorldV2::new(options);
+            w.check();
+            for op in ops.into_iter().take(MAX_OPS) {
+                w.step(op);
+                w.check();
+            }
+        }
     }
 });

@@ -209,6 +209,112 @@ pub fn record_fixture() -> Option<RecordFixture> {
     })
 }
 
+/// The triples of [`triples`] that a store with encrypted names accepts (every name at most
+/// 74 bytes), plus one at that maximum.
+pub fn triples_v2() -> Vec<(String, String, String)> {
+    let max = "M".repeat(74);
+    triples()
+        .into_iter()
+        .filter(|(p, s, k)| p.len() <= 74 && s.len() <= 74 && k.len() <= 74)
+        .chain([(max.clone(), max.clone(), max)])
+        .collect()
+}
+
+/// The inner keys that `write` added, for learning a triple's stored (encrypted) names.
+fn added_key(before: &[Name], after: Vec<Name>) -> Option<Name> {
+    let mut added = after.into_iter().filter(|t| !before.contains(t));
+    let one = added.next()?;
+    added.next().is_none().then_some(one)
+}
+
+/// The stored names a format 2 store with encrypted names uses for `(p, s, k)`, learned by
+/// writing `value` through it and looking at what appeared in the inner store (which must not
+/// hold the triple yet).
+pub fn learn_stored_names<S: KVStoreSync>(
+    store: &S,
+    inner: &MemoryStore,
+    (p, s, k): (&str, &str, &str),
+    value: Vec<u8>,
+) -> Option<Name> {
+    let before = inner.list_all_keys().ok()?;
+    store.write(p, s, k, value).ok()?;
+    added_key(&before, inner.list_all_keys().ok()?)
+}
+
+/// A fixed raw-key format 2 store with encrypted names and padding, holding one authentic
+/// record per triple of [`triples_v2`].
+pub struct RecordFixtureV2 {
+    /// The encrypted store.
+    pub store: EncryptedStore<MemoryStore>,
+    /// Its inner store.
+    pub inner: MemoryStore,
+    /// The (plaintext) triples.
+    pub triples: Vec<(String, String, String)>,
+    /// For triple `i`: the stored (encrypted) names the inner store holds its record under.
+    pub stored: Vec<(String, String, String)>,
+    /// For triple `i`: the authentic record written under it, and the value it holds.
+    pub records: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Builds the format 2 record fixture (`None` as for [`record_fixture`]).
+pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
+    let inner = MemoryStore::new();
+    let store = det_options(2)
+        .encrypt_names()
+        .pad_values()
+        .create_with_key(inner.clone(), &raw_key())
+        .ok()?;
+    let triples = triples_v2();
+    let (mut stored, mut records) = (Vec::new(), Vec::new());
+    for (i, (p, s, k)) in triples.iter().enumerate() {
+        let value = fixture_value(i);
+        let (sp, ss, sk) = learn_stored_names(&store, &inner, (p, s, k), value.clone())?;
+        // Names are encrypted: nothing non-empty is stored in clear.
+        for (plain, st) in [(p, &sp), (s, &ss), (k, &sk)] {
+            if !plain.is_empty() && plain == st {
+                return None;
+            }
+        }
+        records.push((
+            KVStoreSync::read(&inner, &sp, &ss, &sk).ok()?,
+            value.clone(),
+        ));
+        stored.push((sp, ss, sk));
+        if KVStoreSync::read(&store, p, s, k).ok()? != value {
+            return None;
+        }
+    }
+    Some(RecordFixtureV2 {
+        store,
+        inner,
+        triples,
+        stored,
+        records,
+    })
+}
+
+/// The fixed data key and store id of the format 2 record hooks' fixture.
+pub const V2_KEY: [u8; 32] = [0x77; 32];
+/// See [`V2_KEY`].
+pub const V2_STORE_ID: [u8; 16] = [0x99; 16];
+
+/// A record sealed by the record hooks under [`V2_KEY`]: for triple `i` of [`triples_v2`],
+/// key id `i`, version `i + 1`, nonce `[i; 24]`, the padded [`fixture_value`]`(i)`.
+pub fn sealed_v2(i: usize) -> Option<Vec<u8>> {
+    let t = triples_v2();
+    let (p, s, k) = t.get(i)?;
+    let padded = encrypted_kvstore::__fuzzing::pad_v2(&fixture_value(i))?;
+    encrypted_kvstore::__fuzzing::record_v2_seal(
+        &V2_KEY,
+        &V2_STORE_ID,
+        i as u32,
+        i as u64 + 1,
+        &[i as u8; 24],
+        (p, s, k),
+        &padded,
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The header fixture.
 
@@ -222,7 +328,8 @@ pub enum Unlock {
 }
 
 /// Authentic headers, each with what unlocks it: passphrase stores with several cheap costs
-/// (one and two lanes), one whose passphrase was changed, and raw-key stores.
+/// (one and two lanes), one whose passphrase was changed, and raw-key stores; then format 2
+/// headers (see below).
 pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     let read = |inner: &MemoryStore| {
         KVStoreSync::read(
@@ -257,6 +364,37 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         .create_with_key(inner.clone(), &raw_key())
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));
+    // Format 2: a plain one, each option, both options over a raw key, one reopened (its
+    // reservation header, `header_seq` 2) and one whose passphrase was changed.
+    let v2 = |seed: u64| det_options(seed).format_v2();
+    for options in [
+        v2(20),
+        det_options(21).pad_values(),
+        det_options(22).encrypt_names(),
+    ] {
+        let inner = MemoryStore::new();
+        options
+            .create(inner.clone(), PASSPHRASE, cheap_kdf())
+            .ok()?;
+        out.push((read(&inner)?, Unlock::Passphrase));
+    }
+    let inner = MemoryStore::new();
+    det_options(23)
+        .encrypt_names()
+        .pad_values()
+        .create_with_key(inner.clone(), &raw_key())
+        .ok()?;
+    out.push((read(&inner)?, Unlock::Key));
+    det_options(24)
+        .open_with_key(inner.clone(), &raw_key())
+        .ok()?;
+    out.push((read(&inner)?, Unlock::Key));
+    let inner = MemoryStore::new();
+    let store = v2(25)
+        .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
+        .ok()?;
+    store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
+    out.push((read(&inner)?, Unlock::Passphrase));
     // The oracle is only worth something if every authentic header does open.
     for (h, unlock) in &out {
         let inner = MemoryStore::new();
