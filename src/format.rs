@@ -47,8 +47,20 @@ pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + NONCE_LEN;
 /// Bytes a record adds to its value.
 pub const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
 
-const KEK_LABEL_PASSPHRASE: &[u8] = b"encrypted-kvstore v1 passphrase kek";
-const KEK_LABEL_RAW: &[u8] = b"encrypted-kvstore v1 raw-key kek";
+/// The labels of one format version's key-encryption-key derivations (a version 1 and a
+/// version 2 header never share a KEK).
+pub(crate) struct KekLabels {
+    /// Prefix of the Argon2id salt.
+    pub passphrase: &'static [u8; 35],
+    /// Prefix of the raw-key KEK's message.
+    pub raw: &'static [u8; 32],
+}
+
+/// Format version 1's KEK labels.
+pub(crate) const KEK_V1: KekLabels = KekLabels {
+    passphrase: b"encrypted-kvstore v1 passphrase kek",
+    raw: b"encrypted-kvstore v1 raw-key kek",
+};
 const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v1 record";
 const MAX_NAME_LEN: usize = crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN;
 const AD_MAX: usize = RECORD_AD_LABEL.len() + 1 + 4 + STORE_ID_LEN + 3 * (4 + MAX_NAME_LEN);
@@ -244,16 +256,14 @@ pub(crate) fn header_with_checksum(prefix: &[u8; OFF_CHECKSUM]) -> [u8; HEADER_L
     b
 }
 
-/// Salt input to Argon2id: a fixed label, then the header's random salt.
-pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN] {
-    let mut s = [0u8; PASSPHRASE_SALT_LEN];
-    let (label, random) = s.split_at_mut(KEK_LABEL_PASSPHRASE.len());
-    label.copy_from_slice(KEK_LABEL_PASSPHRASE);
+/// Salt input to Argon2id: the version's label, then the header's random salt.
+pub(crate) fn passphrase_salt(labels: &KekLabels, salt: &[u8; SALT_LEN]) -> [u8; 35 + SALT_LEN] {
+    let mut s = [0u8; 35 + SALT_LEN];
+    let (label, random) = s.split_at_mut(labels.passphrase.len());
+    label.copy_from_slice(labels.passphrase);
     random.copy_from_slice(salt);
     s
 }
-
-const PASSPHRASE_SALT_LEN: usize = KEK_LABEL_PASSPHRASE.len() + SALT_LEN;
 
 /// The keyed hash refused its key (BLAKE2b takes keys of 1 to 64 bytes, so a 32-byte key
 /// cannot be refused; if it ever were, no KEK is produced rather than a weak one).
@@ -262,11 +272,12 @@ pub(crate) struct KeyedHashFailed;
 
 /// KEK for the raw-key mode: BLAKE2b-256 keyed with the raw key over a label and the salt.
 pub(crate) fn raw_kek(
+    labels: &KekLabels,
     raw: &[u8; 32],
     salt: &[u8; SALT_LEN],
 ) -> Result<Zeroizing<[u8; 32]>, KeyedHashFailed> {
     let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw).map_err(|_| KeyedHashFailed)?;
-    Mac::update(&mut mac, KEK_LABEL_RAW);
+    Mac::update(&mut mac, labels.raw);
     Mac::update(&mut mac, salt);
     let mut digest = mac.finalize().into_bytes();
     let mut out = Zeroizing::new([0u8; 32]);

@@ -19,7 +19,9 @@ use zeroize::Zeroizing;
 use crate::aead::Cipher;
 use crate::error::{OpenError, RotateError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
-use crate::format::{self, Header, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
+use crate::format::{
+    self, Header, KekLabels, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN,
+};
 use crate::kdf::{self, DeriveError, KdfParams};
 use crate::keys::RawKey;
 use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
@@ -175,40 +177,20 @@ fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
 }
 
 fn derive_kek(
+    labels: &KekLabels,
     protection: &Protection,
     salt: &[u8; SALT_LEN],
     cred: Credential<'_>,
 ) -> Result<Zeroizing<[u8; 32]>, OpenError> {
     match (protection, cred) {
         (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
+            kdf::argon2id(params, p, &format::passphrase_salt(labels, salt)).map_err(|e| match e {
                 DeriveError::OutOfMemory => OpenError::OutOfMemory,
                 DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
             })
         }
         (Protection::RawKey, Credential::Key(k)) => {
-            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
-        }
-        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
-        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
-    }
-}
-
-/// The KEK of a v2 header (the v2 labels: a v1 and a v2 header never share a KEK).
-fn derive_kek_v2(
-    protection: &Protection,
-    salt: &[u8; SALT_LEN],
-    cred: Credential<'_>,
-) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    match (protection, cred) {
-        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &f2::passphrase_salt(salt)).map_err(|e| match e {
-                DeriveError::OutOfMemory => OpenError::OutOfMemory,
-                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
-            })
-        }
-        (Protection::RawKey, Credential::Key(k)) => {
-            f2::raw_kek(k.bytes(), salt).ok_or(OpenError::KeyWrapFailed)
+            format::raw_kek(labels, k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
         }
         (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
         (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
@@ -315,7 +297,7 @@ impl OpenOptions {
         self.check_memory(&protection)?;
         let salt = fill::<SALT_LEN>(&*self.rng)?;
         let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&protection, &salt, cred)?;
+        let kek = derive_kek(&format::KEK_V1, &protection, &salt, cred)?;
         Header::seal(
             protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
         )
@@ -358,7 +340,7 @@ impl OpenOptions {
         let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
         self.rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
         let secrets_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek_v2(&protection, &salt, cred)?;
+        let kek = derive_kek(&f2::KEK_V2, &protection, &salt, cred)?;
         let h = HeaderV2::seal(
             protection,
             salt,
@@ -426,7 +408,7 @@ impl OpenOptions {
     ) -> Result<Arc<V2>, OpenError> {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
-        let kek = derive_kek_v2(&header.protection, &header.salt, cred)?;
+        let kek = derive_kek(&f2::KEK_V2, &header.protection, &header.salt, cred)?;
         let hk = header.unwrap_hk(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
             Credential::Key(_) => OpenError::WrongKey,
@@ -482,7 +464,7 @@ impl OpenOptions {
     fn unlock(&self, bytes: &[u8], cred: Credential<'_>) -> Result<Engine, OpenError> {
         let header = parse_header(bytes)?;
         self.check_memory(&header.protection)?;
-        let kek = derive_kek(&header.protection, &header.salt, cred)?;
+        let kek = derive_kek(&format::KEK_V1, &header.protection, &header.salt, cred)?;
         let data_key = header.unwrap_key(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
             Credential::Key(_) => OpenError::WrongKey,

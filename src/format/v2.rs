@@ -2,11 +2,11 @@
 //! versioned record, Padmé padding. Pure functions: no I/O, no panics on any input.
 
 use blake2::digest::consts::U32;
-use blake2::digest::{Digest, KeyInit, Mac};
-use blake2::{Blake2b, Blake2bMac};
+use blake2::digest::Digest;
+use blake2::Blake2b;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{array_at, u32_at, HeaderParseError, Protection, SealError};
+use super::{array_at, u32_at, HeaderParseError, KekLabels, Protection, SealError};
 use super::{DATA_KEY_LEN, MAGIC, NONCE_LEN, SALT_LEN, STORE_ID_LEN, TAG_LEN};
 use crate::aead::{Cipher, OpenFailed, SealFailed};
 use crate::kdf::KdfParams;
@@ -59,8 +59,6 @@ pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + 8 + NONCE_LEN;
 /// Bytes a v2 record adds to its sealed plaintext.
 pub(crate) const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
 
-const KEK_LABEL_PASSPHRASE: &[u8] = b"encrypted-kvstore v2 passphrase kek";
-const KEK_LABEL_RAW: &[u8] = b"encrypted-kvstore v2 raw-key kek";
 const CHECKSUM_LABEL: &[u8] = b"encrypted-kvstore v2 header checksum";
 const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v2 record";
 const MAX_NAME_LEN: usize = crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN;
@@ -420,29 +418,11 @@ pub(crate) fn with_checksum(prefix: &[u8]) -> Vec<u8> {
     b
 }
 
-/// Salt input to Argon2id for a v2 header.
-pub(crate) fn passphrase_salt(salt: &[u8; SALT_LEN]) -> [u8; PASSPHRASE_SALT_LEN] {
-    let mut s = [0u8; PASSPHRASE_SALT_LEN];
-    let (label, random) = s.split_at_mut(KEK_LABEL_PASSPHRASE.len());
-    label.copy_from_slice(KEK_LABEL_PASSPHRASE);
-    random.copy_from_slice(salt);
-    s
-}
-
-const PASSPHRASE_SALT_LEN: usize = KEK_LABEL_PASSPHRASE.len() + SALT_LEN;
-
-/// KEK of a v2 raw-key header: BLAKE2b-256 keyed with the raw key over the v2 label and the
-/// salt. `None` only if the keyed hash refused a 32-byte key (it cannot).
-pub(crate) fn raw_kek(raw: &[u8; 32], salt: &[u8; SALT_LEN]) -> Option<Zeroizing<[u8; 32]>> {
-    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(raw).ok()?;
-    Mac::update(&mut mac, KEK_LABEL_RAW);
-    Mac::update(&mut mac, salt);
-    let mut digest = mac.finalize().into_bytes();
-    let mut out = Zeroizing::new([0u8; 32]);
-    out.copy_from_slice(&digest);
-    digest.as_mut_slice().zeroize();
-    Some(out)
-}
+/// Format version 2's KEK labels.
+pub(crate) const KEK_V2: KekLabels = KekLabels {
+    passphrase: b"encrypted-kvstore v2 passphrase kek",
+    raw: b"encrypted-kvstore v2 raw-key kek",
+};
 
 /// Padmé (Nikitin et al., PETS 2019) of `x`: the bucket a sealed plaintext of `x` bytes is
 /// padded to. `None` when the bucket would not fit in a `u64`.
