@@ -1130,3 +1130,102 @@ fn writes_of_one_key_are_serialized_from_version_to_watermark() {
     let stored = store.read("p", "", "k").unwrap();
     assert_eq!(stored, b"second", "the later call's value is the one kept");
 }
+
+/// A fault (no effect, or effect with the acknowledgement lost) on the header read or the
+/// header write of a reservation ahead of need, sync and async: no write fails for it (versions
+/// are still reserved), the reservation is made by a later operation, the stored header and
+/// the instance agree afterwards, and no version is handed out twice, also after a reopen.
+#[test]
+fn faults_on_the_reservation_steps_lose_nothing() {
+    use crate::common::FaultKind;
+    use encrypted_kvstore::MemoryStore;
+    let key = RawKey::from_bytes([8; 32]);
+    for how in ["sync", "async"] {
+        // The first operation that makes more than its own inner call starts the reservation.
+        let n = {
+            let inner = super::v::FaultyStore::new(MemoryStore::new());
+            let store = OpenOptions::new()
+                .format_v2()
+                .create_with_key::<V, _>(inner.clone(), &key)
+                .unwrap();
+            let async_ops = AsyncOps::new(&store);
+            let ops: &dyn Ops = if how == "sync" {
+                &SyncOps(&store)
+            } else {
+                &async_ops
+            };
+            let mut n = 0u64;
+            loop {
+                let before = inner.ops();
+                ops.write("p", "", "k", n.to_le_bytes().to_vec()).unwrap();
+                n += 1;
+                if inner.ops() - before > 1 {
+                    break;
+                }
+            }
+            assert_eq!(
+                n, 32_770,
+                "{how}: the low water of 32,768 remaining versions"
+            );
+            assert_eq!(
+                store.info().header_seq,
+                if how == "sync" { 2 } else { 1 },
+                "{how}"
+            );
+            n
+        };
+        for step in 0..2u64 {
+            for kind in [FaultKind::Before, FaultKind::After] {
+                let ctx = format!("{how}, fault on step {step} ({kind:?})");
+                let inner = super::v::FaultyStore::new(MemoryStore::new());
+                let store = OpenOptions::new()
+                    .format_v2()
+                    .create_with_key::<V, _>(inner.clone(), &key)
+                    .unwrap();
+                let async_ops = AsyncOps::new(&store);
+                let ops: &dyn Ops = if how == "sync" {
+                    &SyncOps(&store)
+                } else {
+                    &async_ops
+                };
+                let version =
+                    || version_of(&KVStoreSync::read(inner.inner(), "p", "", "k").unwrap());
+                for i in 0..n - 1 {
+                    ops.write("p", "", "k", i.to_le_bytes().to_vec()).unwrap();
+                }
+                // Sync: the step's header read, then its write, come before the record write.
+                // Async: the read is made by one write, the header write by the next one.
+                let at = if how == "sync" {
+                    inner.ops() + step
+                } else {
+                    inner.ops() + 2 * step
+                };
+                inner.arm(at, kind);
+                let mut last = Vec::new();
+                for i in 0..20u64 {
+                    last = (1000 + i).to_le_bytes().to_vec();
+                    ops.write("p", "", "k", last.clone())
+                        .unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
+                }
+                assert_eq!(inner.fires(), 1, "{ctx}: the fault fired");
+                inner.disarm();
+                let info = store.info();
+                assert!(
+                    info.version_limit > 65_537,
+                    "{ctx}: reserved later: {info:?}"
+                );
+                let stored =
+                    EncryptedStore::<super::v::FaultyStore<MemoryStore>>::inspect::<V>(&inner)
+                        .unwrap();
+                assert_eq!(stored, info, "{ctx}: the instance knows the stored header");
+                assert_eq!(ops.read("p", "", "k").unwrap(), last, "{ctx}");
+                let highest = version();
+                drop(async_ops);
+                drop(store);
+                let reopened = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+                KVStoreSync::write(&reopened, "p", "", "k", b"after".to_vec()).unwrap();
+                assert!(version() > highest, "{ctx}: a version handed out twice");
+            }
+        }
+    }
+}
