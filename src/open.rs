@@ -284,17 +284,7 @@ impl OpenOptions {
         cred: Credential<'_>,
         params: Option<KdfParams>,
     ) -> Result<Header, OpenError> {
-        let protection = match (cred, params) {
-            (Credential::Passphrase(p), Some(params)) => {
-                if p.is_empty() {
-                    return Err(OpenError::EmptyPassphrase);
-                }
-                Protection::Passphrase(params)
-            }
-            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
-            (Credential::Key(_), _) => Protection::RawKey,
-        };
-        self.check_memory(&protection)?;
+        let protection = self.protection_for(cred, params)?;
         let salt = fill::<SALT_LEN>(&*self.rng)?;
         let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
         let kek = derive_kek(&format::KEK_V1, &protection, &salt, cred)?;
