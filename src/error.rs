@@ -71,9 +71,35 @@ pub enum OpenError {
     VersionsNotReserved,
     /// `upgrade_to_v2` found a version 2 store. Nothing was written.
     AlreadyVersion2,
-    /// Format v2: the store must be opened with a freshness anchor (its header says so), which
-    /// this version of the library does not implement.
+    /// Format v2: the store's header says it is watched by a freshness anchor, and none was
+    /// given (`OpenOptions::anchor`). Opening without it would silently lose rollback
+    /// detection across restarts.
     AnchorRequired,
+    /// Format v2: the anchor knows nothing of this store (no `meta` value for its store id): a
+    /// new device, a lost anchor, or an anchor that was never attached. Accept the store's
+    /// current state explicitly (`OpenOptions::accept_current_state`) to go on.
+    AnchorEmpty,
+    /// Format v2: an anchor was given, but the store's header does not say it is anchored.
+    /// Attach it explicitly with `OpenOptions::accept_current_state`.
+    AnchorNotAttached,
+    /// Format v2: a value in the anchor is not a well-formed anchor value for this store.
+    AnchorCorrupt {
+        /// What is wrong (no secret material).
+        reason: &'static str,
+    },
+    /// Format v2: the anchor failed.
+    AnchorIo(io::Error),
+    /// Format v2: the anchor saw a newer header than the one in the inner store: an older
+    /// header (an older copy of the store) was put back.
+    HeaderRolledBack {
+        /// The `header_seq` of the header found in the inner store.
+        header_seq: u64,
+        /// The `header_seq` the anchor last recorded.
+        anchor_header_seq: u64,
+    },
+    /// The operation needs a format version 2 store; this is a version 1 store (upgrade it
+    /// first with `upgrade_to_v2`). Nothing was written.
+    UpgradeRequired,
 }
 
 impl fmt::Display for OpenError {
@@ -138,7 +164,30 @@ impl fmt::Display for OpenError {
                 f.write_str("the store already is a format version 2 store; nothing was written")
             }
             OpenError::AnchorRequired => f.write_str(
-                "this store requires a freshness anchor, which this library version cannot open",
+                "this store is watched by a freshness anchor: open it with its anchor",
+            ),
+            OpenError::AnchorEmpty => f.write_str(
+                "the anchor knows nothing of this store: on a new device or after a restore, \
+                 accept the current state explicitly",
+            ),
+            OpenError::AnchorNotAttached => f.write_str(
+                "an anchor was given, but this store is not attached to one: accept the current \
+                 state explicitly to attach it",
+            ),
+            OpenError::AnchorCorrupt { reason } => {
+                write!(f, "the freshness anchor is corrupt: {reason}")
+            }
+            OpenError::AnchorIo(_) => f.write_str("the freshness anchor failed"),
+            OpenError::HeaderRolledBack {
+                header_seq,
+                anchor_header_seq,
+            } => write!(
+                f,
+                "the store's header is older than the anchor says (header_seq {header_seq}, \
+                 the anchor saw {anchor_header_seq}): an older copy of the store was put back"
+            ),
+            OpenError::UpgradeRequired => f.write_str(
+                "this operation needs a format version 2 store: upgrade this version 1 store first",
             ),
         }
     }
@@ -148,7 +197,7 @@ impl std::error::Error for OpenError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             OpenError::Random(e) => Some(e),
-            OpenError::Io(e) => Some(e),
+            OpenError::Io(e) | OpenError::AnchorIo(e) => Some(e),
             _ => None,
         }
     }
@@ -297,6 +346,10 @@ pub enum WriteError {
     Header(OpenError),
     /// The store was opened read-only (kind `PermissionDenied`); nothing was written.
     ReadOnly,
+    /// Format v2: the value was written, but the freshness anchor could not record it (kind
+    /// `Other`). The anchor still holds the key's previous state, which stays true: nothing
+    /// is lost, and no false alarm follows; retry the write.
+    Anchor(io::Error),
 }
 
 impl fmt::Display for WriteError {
@@ -312,6 +365,9 @@ impl fmt::Display for WriteError {
                 "the header could not be updated to reserve record versions; nothing was written",
             ),
             WriteError::ReadOnly => f.write_str("the store was opened read-only"),
+            WriteError::Anchor(_) => {
+                f.write_str("the value was written, but the freshness anchor could not record it")
+            }
         }
     }
 }
@@ -322,6 +378,7 @@ impl std::error::Error for WriteError {
             WriteError::InvalidName(e) => Some(e),
             WriteError::Random(e) => Some(e),
             WriteError::Header(e) => Some(e),
+            WriteError::Anchor(e) => Some(e),
             WriteError::ValueTooLarge | WriteError::EncryptionFailed | WriteError::ReadOnly => None,
         }
     }
@@ -344,7 +401,7 @@ impl From<WriteError> for io::Error {
             WriteError::Random(_) | WriteError::EncryptionFailed => io::ErrorKind::Other,
             WriteError::ReadOnly => io::ErrorKind::PermissionDenied,
             WriteError::Header(OpenError::Io(ref inner)) => inner.kind(),
-            WriteError::Header(_) => io::ErrorKind::Other,
+            WriteError::Header(_) | WriteError::Anchor(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -366,9 +423,10 @@ impl From<OpenError> for io::Error {
             | OpenError::HeaderChanged
             | OpenError::CounterExhausted
             | OpenError::VersionsNotReserved => io::Error::new(io::ErrorKind::Other, e),
-            OpenError::EmptyPassphrase | OpenError::AlreadyVersion2 => {
-                io::Error::new(io::ErrorKind::InvalidInput, e)
-            }
+            OpenError::AnchorIo(ref inner) => io::Error::new(inner.kind(), e),
+            OpenError::EmptyPassphrase
+            | OpenError::AlreadyVersion2
+            | OpenError::UpgradeRequired => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
             OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
                 io::Error::new(io::ErrorKind::AlreadyExists, e)
@@ -393,6 +451,10 @@ pub enum RemoveError {
     Freshness(ReadError),
     /// The store was opened read-only (kind `PermissionDenied`); nothing was removed.
     ReadOnly,
+    /// The freshness anchor could not record the removal (kind `Other`). If it failed before
+    /// the inner remove, nothing was removed; after it, the value is gone and the anchor holds
+    /// a weaker state that stays true. Either way, retrying is safe.
+    Anchor(io::Error),
 }
 
 impl fmt::Display for RemoveError {
@@ -404,6 +466,9 @@ impl fmt::Display for RemoveError {
             ),
             RemoveError::Freshness(e) => write!(f, "removed, then {e}"),
             RemoveError::ReadOnly => f.write_str("the store was opened read-only"),
+            RemoveError::Anchor(_) => {
+                f.write_str("the freshness anchor could not record the removal")
+            }
         }
     }
 }
@@ -414,6 +479,7 @@ impl std::error::Error for RemoveError {
             RemoveError::InvalidName(e) => Some(e),
             RemoveError::Header(e) => Some(e),
             RemoveError::Freshness(e) => Some(e),
+            RemoveError::Anchor(e) => Some(e),
             RemoveError::ReadOnly => None,
         }
     }
@@ -424,7 +490,7 @@ impl From<RemoveError> for io::Error {
         let kind = match e {
             RemoveError::InvalidName(_) => io::ErrorKind::InvalidInput,
             RemoveError::Header(OpenError::Io(ref inner)) => inner.kind(),
-            RemoveError::Header(_) => io::ErrorKind::Other,
+            RemoveError::Header(_) | RemoveError::Anchor(_) => io::ErrorKind::Other,
             RemoveError::Freshness(_) => io::ErrorKind::InvalidData,
             RemoveError::ReadOnly => io::ErrorKind::PermissionDenied,
         };

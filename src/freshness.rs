@@ -16,7 +16,7 @@ const COMPACT_ABOVE: usize = 32;
 const CAP_ABOVE: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// The key holds a record of version ≥ `version`.
     Live,
     /// The key is absent or holds a record of version ≥ `version`.
@@ -26,11 +26,11 @@ enum Kind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    kind: Kind,
-    version: u64,
+pub(crate) struct Entry {
+    pub(crate) kind: Kind,
+    pub(crate) version: u64,
     /// The version of the operation that set the entry.
-    op: u64,
+    pub(crate) op: u64,
 }
 
 impl Entry {
@@ -123,15 +123,18 @@ impl Pair {
 
     /// Drops the `Removed` entries with the smallest tombstone versions until `keep` remain
     /// (a weakening: those keys' resurrection is no longer detected).
-    fn drop_oldest_tombstones(&mut self, keep: usize) {
+    fn drop_oldest_tombstones(&mut self, keep: usize) -> Vec<String> {
+        let mut dropped = Vec::new();
         while self.removed.len() > keep {
             match self.removed.pop_first() {
                 Some((_, key)) => {
                     self.entries.remove(&key);
+                    dropped.push(key);
                 }
                 None => break,
             }
         }
+        dropped
     }
 
     /// Holds nothing that differs from an absent pair.
@@ -238,6 +241,26 @@ pub(crate) struct Freshness {
     seq: u64,
     compact_above: usize,
     cap_above: usize,
+    /// Whether changes are recorded in `dirty` (a writable instance with an anchor).
+    tracking: bool,
+    dirty: Dirty,
+}
+
+/// What changed since the anchor was last brought up to date: the names of the keys and pairs
+/// whose state must be written to it (their current state, whatever it is then).
+#[derive(Debug, Default)]
+pub(crate) struct Dirty {
+    pub(crate) pairs: BTreeSet<(String, String)>,
+    pub(crate) keys: BTreeSet<(String, String, String)>,
+}
+
+/// The current state of the keys and pairs of a [`Dirty`], for the anchor.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    /// Pair records: `(floor, lazy)`; `(0, false)` is the default (no record).
+    pub(crate) pairs: Vec<((String, String), (u64, bool))>,
+    /// Entries; `None`: the key has none.
+    pub(crate) keys: Vec<((String, String, String), Option<Entry>)>,
 }
 
 /// The check of a found record of version `r` against one moment's state.
@@ -281,7 +304,97 @@ impl Freshness {
             seq: 0,
             compact_above,
             cap_above,
+            tracking: false,
+            dirty: Dirty::default(),
         }
+    }
+
+    /// From now on, records which keys and pairs change, for [`take_changes`](Self::take_changes).
+    pub(crate) fn track_changes(&mut self, on: bool) {
+        self.tracking = on;
+        if !on {
+            self.dirty = Dirty::default();
+        }
+    }
+
+    fn mark_key(&mut self, p: &str, s: &str, k: &str) {
+        if self.tracking {
+            self.dirty
+                .keys
+                .insert((p.to_owned(), s.to_owned(), k.to_owned()));
+        }
+    }
+
+    fn mark_pair(&mut self, p: &str, s: &str) {
+        if self.tracking {
+            self.dirty.pairs.insert((p.to_owned(), s.to_owned()));
+        }
+    }
+
+    fn mark_keys(&mut self, p: &str, s: &str, keys: &[String]) {
+        for k in keys {
+            self.mark_key(p, s, k);
+        }
+    }
+
+    /// Marks the keys of a fold's listing: after its reads, each has an entry that the anchor
+    /// must hold too (FORMAT.md, "Compaction", step 2).
+    pub(crate) fn mark_listed(&mut self, p: &str, s: &str, keys: &[String]) {
+        self.mark_keys(p, s, keys);
+    }
+
+    /// The current state of everything that changed since the last call, and forgets it.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        let dirty = std::mem::take(&mut self.dirty);
+        let pairs = dirty
+            .pairs
+            .into_iter()
+            .map(|(p, s)| {
+                let st = self.pair(&p, &s).map_or((0, false), |x| (x.floor, x.lazy));
+                ((p, s), st)
+            })
+            .collect();
+        let keys = dirty
+            .keys
+            .into_iter()
+            .map(|(p, s, k)| {
+                let e = self.pair(&p, &s).and_then(|x| x.entry(&k));
+                ((p, s, k), e)
+            })
+            .collect();
+        Changes { pairs, keys }
+    }
+
+    /// Gives back changes that could not be written to the anchor, to be written next time.
+    pub(crate) fn untaken(
+        &mut self,
+        pairs: Vec<(String, String)>,
+        keys: Vec<(String, String, String)>,
+    ) {
+        if self.tracking {
+            self.dirty.pairs.extend(pairs);
+            self.dirty.keys.extend(keys);
+        }
+    }
+
+    /// Loads an entry persisted in the anchor (at open, before any operation).
+    pub(crate) fn load_entry(&mut self, p: &str, s: &str, k: &str, entry: Entry) {
+        self.pair_mut(p, s).set(k, Some(entry));
+    }
+
+    /// Loads a pair record persisted in the anchor (at open, before any operation).
+    pub(crate) fn load_pair(&mut self, p: &str, s: &str, floor: u64, lazy: bool) {
+        let pair = self.pair_mut(p, s);
+        pair.floor = floor;
+        pair.lazy = lazy;
+        self.tidy(p, s);
+    }
+
+    /// Replaces the entry of a key by what the anchor holds now (a read-only instance, before
+    /// it reports a key loaded from the anchor as missing).
+    pub(crate) fn reload_entry(&mut self, p: &str, s: &str, k: &str, entry: Option<Entry>) {
+        self.pair_mut(p, s).set(k, entry);
+        self.tidy(p, s);
     }
 
     fn pair(&self, p: &str, s: &str) -> Option<&Pair> {
@@ -433,12 +546,18 @@ impl Freshness {
                 }) = pair.entry(k)
                 {
                     pair.set(k, Some(Entry::maybe_removed(v, version)));
+                    self.mark_key(p, s, k);
                 }
             }
             Mutation::LazyRemove => {
+                let changed = !pair.lazy || pair.floor != 0;
                 pair.lazy = true;
                 pair.floor = 0;
                 pair.set(k, None);
+                if changed {
+                    self.mark_pair(p, s);
+                }
+                self.mark_key(p, s, k);
             }
         }
         MutationTicket {
@@ -500,6 +619,8 @@ impl Freshness {
             }
         }
         let mut fold = None;
+        let mut dropped = Vec::new();
+        let changed = own && (!ok || t.what != Mutation::LazyRemove);
         if own && !ok {
             pin_after_failure(pair, &t);
         } else if own {
@@ -510,7 +631,7 @@ impl Freshness {
                     pair.set(&t.key, Some(Entry::removed(t.version)));
                     if pair.removed.len() > compact_above {
                         if pair.lazy {
-                            pair.drop_oldest_tombstones(compact_above);
+                            dropped = pair.drop_oldest_tombstones(compact_above);
                         } else {
                             fold = Some(FoldRequest {
                                 primary: t.primary.clone(),
@@ -522,6 +643,10 @@ impl Freshness {
                 }
             }
         }
+        if changed {
+            self.mark_key(&t.primary, &t.secondary, &t.key);
+        }
+        self.mark_keys(&t.primary, &t.secondary, &dropped);
         self.tidy(&t.primary, &t.secondary);
         fold
     }
@@ -549,7 +674,7 @@ impl Freshness {
     /// `v` at issue and now, and is not listed.
     pub(crate) fn list_done(
         &mut self,
-        t: ListTicket,
+        t: &ListTicket,
         listed: &[String],
     ) -> Result<(), ListRefusal> {
         if t.live.is_empty() {
@@ -609,22 +734,31 @@ impl Freshness {
                 .iter()
                 .all(|k| state.entry(k).is_some_and(|e| e.kind != Kind::Removed));
         let top = state.removed.last().map(|(t, _)| *t);
-        match (safe, top) {
+        let (committed, dropped) = match (safe, top) {
             (true, Some(top)) => {
                 state.floor = state.floor.max(top);
+                let mut dropped = Vec::new();
                 for (_, key) in std::mem::take(&mut state.removed) {
                     state.entries.remove(&key);
+                    dropped.push(key);
                 }
-                true
+                // The pair record first: the anchor must never hold the floor's absence
+                // together with the tombstones' absence.
+                self.mark_pair(&pair.primary, &pair.secondary);
+                (true, dropped)
             }
-            (true, None) => false,
+            (true, None) => (false, Vec::new()),
             (false, _) => {
-                if state.removed.len() > cap_above {
-                    state.drop_oldest_tombstones(compact_above);
-                }
-                false
+                let dropped = if state.removed.len() > cap_above {
+                    state.drop_oldest_tombstones(compact_above)
+                } else {
+                    Vec::new()
+                };
+                (false, dropped)
             }
-        }
+        };
+        self.mark_keys(&pair.primary, &pair.secondary, &dropped);
+        committed
     }
 
     /// The fold's list or one of its reads failed, or it was dropped: if the pair holds more
@@ -633,7 +767,8 @@ impl Freshness {
         let (cap_above, compact_above) = (self.cap_above, self.compact_above);
         if let Some(state) = self.existing_pair_mut(&pair.primary, &pair.secondary) {
             if state.removed.len() > cap_above {
-                state.drop_oldest_tombstones(compact_above);
+                let dropped = state.drop_oldest_tombstones(compact_above);
+                self.mark_keys(&pair.primary, &pair.secondary, &dropped);
             }
         }
         self.tidy(&pair.primary, &pair.secondary);
@@ -721,7 +856,7 @@ mod tests {
     fn list(f: &mut Freshness, keys: &[&str]) -> Result<(), ListRefusal> {
         let t = f.list_issued(P, S);
         let listed: Vec<String> = keys.iter().map(|k| s(k)).collect();
-        f.list_done(t, &listed)
+        f.list_done(&t, &listed)
     }
 
     fn entry(f: &Freshness, k: &str) -> Option<Entry> {
@@ -938,14 +1073,14 @@ mod tests {
         let l = f.list_issued(P, S);
         assert_eq!(hard_remove(&mut f, "a", 6), None);
         write(&mut f, "a", 7);
-        assert_eq!(f.list_done(l, &[]), Ok(()));
+        assert_eq!(f.list_done(&l, &[]), Ok(()));
         // Not Live at issue (never written), Live now: no alarm either.
         let l = f.list_issued(P, S);
         write(&mut f, "b", 8);
-        assert_eq!(f.list_done(l, &[s("a")]), Ok(()));
+        assert_eq!(f.list_done(&l, &[s("a")]), Ok(()));
         let l = f.list_issued(P, S);
         assert_eq!(
-            f.list_done(l, &[s("a")]),
+            f.list_done(&l, &[s("a")]),
             Err(ListRefusal {
                 key: s("b"),
                 expected_version: 8
@@ -1659,7 +1794,7 @@ mod tests {
                             return;
                         }
                         let listed = pick_listed(&windows, choice);
-                        if let Err(e) = self.f.list_done(t, &listed) {
+                        if let Err(e) = self.f.list_done(&t, &listed) {
                             self.refusal(format!("list of pair {pair} seeing {listed:?}: {e:?}"));
                         }
                     }
@@ -1801,7 +1936,7 @@ mod tests {
                         .map(|i| format!("k{i}"))
                         .collect();
                     let l = self.f.list_issued(p, s);
-                    match self.f.list_done(l, &listed) {
+                    match self.f.list_done(&l, &listed) {
                         Err(ListRefusal { key: missing, .. }) => assert_eq!(missing, key),
                         Ok(()) => caught = false,
                     }

@@ -16,6 +16,7 @@ compile_error!(
 
 // The core: format, keys, records, names, errors. Nothing here knows LDK's trait signatures.
 mod aead;
+mod anchor;
 mod error;
 mod format;
 mod freshness;
@@ -30,6 +31,7 @@ mod open;
 // One adapter per LDK version, and the version markers.
 pub mod ldk;
 
+pub use anchor::{FreshnessAnchor, StoreAnchor, ANCHOR_PRIMARY_NAMESPACE};
 pub use error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 

@@ -17,6 +17,7 @@ use bitcoin::io;
 use zeroize::Zeroizing;
 
 use crate::aead::Cipher;
+use crate::anchor::{self, FreshnessAnchor, Loaded, Meta};
 use crate::error::{OpenError, RotateError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{
@@ -136,6 +137,7 @@ pub struct OpenOptions {
     encrypt_names: bool,
     pad_values: bool,
     read_only: bool,
+    anchor: Option<Arc<dyn FreshnessAnchor>>,
 }
 
 impl Default for OpenOptions {
@@ -147,6 +149,7 @@ impl Default for OpenOptions {
             encrypt_names: false,
             pad_values: false,
             read_only: false,
+            anchor: None,
         }
     }
 }
@@ -161,6 +164,7 @@ impl fmt::Debug for OpenOptions {
             ("encrypt_names", self.encrypt_names),
             ("pad_values", self.pad_values),
             ("read_only", self.read_only),
+            ("anchor", self.anchor.is_some()),
         ] {
             if on {
                 d.field(name, &on);
@@ -262,6 +266,21 @@ impl OpenOptions {
     /// A read-only instance raises no false alarm when the writer removes a key it read.
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
+        self
+    }
+
+    /// Watches the store with a freshness anchor (docs/FORMAT.md, "The freshness anchor"): the
+    /// watermarks are persisted there, so rollback, deletion and resurrection are also refused
+    /// across restarts, including a whole store put back from an older copy.
+    ///
+    /// `create` makes an anchored store; `open` of an anchored store needs its anchor
+    /// ([`OpenError::AnchorRequired`] without it); [`accept_current_state`](Self::accept_current_state)
+    /// attaches an anchor to an existing store, or starts over after the anchor was lost.
+    /// The anchor must be kept where whoever can roll back the inner store cannot roll it
+    /// back too (for example [`StoreAnchor`](crate::StoreAnchor) over a local
+    /// `FilesystemStore` when the data is in a cloud store).
+    pub fn anchor(mut self, anchor: impl FreshnessAnchor + 'static) -> Self {
+        self.anchor = Some(Arc::new(anchor));
         self
     }
 
@@ -371,6 +390,9 @@ impl OpenOptions {
         if self.pad_values {
             options |= f2::OPT_PADDING;
         }
+        if self.anchor.is_some() {
+            options |= f2::OPT_ANCHORED;
+        }
         let limit = 1 + s2::BLOCK;
         let state = State {
             options,
@@ -384,18 +406,36 @@ impl OpenOptions {
         };
         let (header, hk) = self.seal_v2(store_id, cred, params, state, &secrets)?;
         let bytes = header.to_bytes();
-        let v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        let mut v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        if let Some(a) = &self.anchor {
+            let meta = Meta {
+                store_id,
+                header_seq: 1,
+                epoch: 1,
+            };
+            // The anchor's meta first: a crash before the header write leaves no store (and a
+            // meta nobody reads), never an anchored store its anchor knows nothing of.
+            a.write(
+                &anchor::store_hex(&store_id),
+                anchor::meta_name(),
+                &anchor::encode_meta(&meta),
+            )
+            .map_err(OpenError::AnchorIo)?;
+            let loaded = Loaded {
+                meta,
+                values: Vec::new(),
+            };
+            v2.load_anchor(Arc::clone(a), loaded)?;
+        }
         Ok((bytes, Arc::new(v2)))
     }
 
-    /// Unlocks v2 header bytes (reading steps 4 to 13). A writable instance then reserves the
-    /// first block of versions in one header write; a read-only one writes nothing.
-    async fn unlock_v2<IO: HeaderIo>(
+    /// Unlocks v2 header bytes (reading steps 4 to 12): the header, its key hk and its secrets.
+    fn unlock_v2_header(
         &self,
-        io: &IO,
         bytes: &[u8],
         cred: Credential<'_>,
-    ) -> Result<Arc<V2>, OpenError> {
+    ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>, Secrets), OpenError> {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
         let kek = derive_kek(&f2::KEK_V2, &header.protection, &header.salt, cred)?;
@@ -406,22 +446,78 @@ impl OpenOptions {
         let secrets = header
             .open_secrets(&hk)
             .ok_or(OpenError::HeaderAuthenticationFailed)?;
-        if header.state.options & f2::OPT_ANCHORED != 0 {
-            return Err(OpenError::AnchorRequired);
+        Ok((header, hk, secrets))
+    }
+
+    /// "Opening with an anchor": checks the anchor against the header and loads it (`None`
+    /// when the store is not anchored). Refuses an anchored store without its anchor, and an
+    /// anchor for a store that is not anchored.
+    fn load_anchor(&self, header: &HeaderV2) -> Result<Option<Loaded>, OpenError> {
+        let anchored = header.state.options & f2::OPT_ANCHORED != 0;
+        let ns = anchor::store_hex(&header.store_id);
+        let seq = header.state.header_seq;
+        let rolled_back = |m: &Meta| OpenError::HeaderRolledBack {
+            header_seq: seq,
+            anchor_header_seq: m.header_seq,
+        };
+        match (&self.anchor, anchored) {
+            (None, false) => Ok(None),
+            (None, true) => Err(OpenError::AnchorRequired),
+            (Some(a), false) => match anchor::read_meta(&**a, &ns, &header.store_id)? {
+                // An older header from before the anchor was attached was put back.
+                Some(m) if m.header_seq > seq => Err(rolled_back(&m)),
+                _ => Err(OpenError::AnchorNotAttached),
+            },
+            (Some(a), true) => {
+                let meta = anchor::read_meta(&**a, &ns, &header.store_id)?
+                    .ok_or(OpenError::AnchorEmpty)?;
+                if meta.header_seq > seq {
+                    return Err(rolled_back(&meta));
+                }
+                anchor::load(&**a, &ns, meta).map(Some)
+            }
         }
+    }
+
+    /// Unlocks v2 header bytes (reading steps 4 to 13) and loads the anchor. A writable
+    /// instance then reserves the first block of versions in one header write (and records
+    /// the new header in the anchor); a read-only one writes nothing.
+    async fn unlock_v2<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        bytes: &[u8],
+        cred: Credential<'_>,
+    ) -> Result<Arc<V2>, OpenError> {
+        let (header, hk, secrets) = self.unlock_v2_header(bytes, cred)?;
+        self.finish_v2(io, header, hk, secrets).await
+    }
+
+    async fn finish_v2<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        header: HeaderV2,
+        hk: Zeroizing<[u8; 32]>,
+        secrets: Secrets,
+    ) -> Result<Arc<V2>, OpenError> {
+        let loaded = self.load_anchor(&header)?;
         let rng = Arc::clone(&self.rng);
         let limit = header.state.version_limit;
+        let next = limit.max(loaded.as_ref().map_or(0, V2::anchor_next));
+        let attach = |mut v2: V2| -> Result<Arc<V2>, OpenError> {
+            if let (Some(a), Some(l)) = (&self.anchor, loaded) {
+                v2.load_anchor(Arc::clone(a), l)?;
+            }
+            Ok(Arc::new(v2))
+        };
         if self.read_only {
-            return Ok(Arc::new(V2::new(
-                header, hk, secrets, rng, true, limit, limit,
-            )?));
+            return attach(V2::new(header, hk, secrets, rng, true, next, next)?);
         }
-        let reserved = V2::reservation_after(&header, &hk, &secrets, &rng)?;
+        let reserved = V2::reservation_after(&header, next, &hk, &secrets, &rng)?;
         write_bytes(io, reserved.to_bytes()).await?;
         let until = reserved.state.version_limit;
-        Ok(Arc::new(V2::new(
-            reserved, hk, secrets, rng, false, limit, until,
-        )?))
+        let v2 = attach(V2::new(reserved, hk, secrets, rng, false, next, until)?)?;
+        v2.sync_anchor().map_err(OpenError::AnchorIo)?;
+        Ok(v2)
     }
 
     /// A new header and data key.
@@ -562,6 +658,146 @@ impl OpenOptions {
         complete(write_bytes(io, header.to_bytes()))?;
         let v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
         Ok(Engine::V2(Arc::new(v2)))
+    }
+
+    /// Accepts the store's current state as fresh in the anchor given with
+    /// [`anchor`](Self::anchor), and returns the store open and anchored (docs/FORMAT.md,
+    /// "Accepting the current state"). The explicit way on when the anchor was lost (a new
+    /// device, a restore from seed, a store restored from a backup on purpose: `open` then
+    /// fails with [`OpenError::AnchorEmpty`] or [`OpenError::HeaderRolledBack`]), and the way
+    /// to attach an anchor to a store that has none.
+    ///
+    /// Every value is listed and read first: each must authenticate, or nothing is changed in
+    /// the anchor. Then one entry per value is written under a new epoch, the header is marked
+    /// anchored if it was not (one header write), and the anchor's `meta` is written last (the
+    /// commit point: a crash before it leaves the anchor as it was; run it again). Whatever
+    /// the store holds now is trusted from here on: run it only when you know the store is the
+    /// one you mean to keep, with the node stopped.
+    pub fn accept_current_state<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+        &self,
+        inner: S,
+        passphrase: &[u8],
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let engine = self.accept::<M, S>(&inner, Credential::Passphrase(passphrase))?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    /// [`accept_current_state`](Self::accept_current_state) for a store protected by a raw key.
+    pub fn accept_current_state_with_key<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let engine = self.accept::<M, S>(&inner, Credential::Key(key))?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    fn accept<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+        &self,
+        inner: &S,
+        cred: Credential<'_>,
+    ) -> Result<Engine, OpenError> {
+        let a = self.anchor.clone().ok_or(OpenError::AnchorRequired)?;
+        if self.read_only {
+            return Err(s2::read_only_error());
+        }
+        let io = SyncIo::new(inner);
+        let bytes = complete(read_header(&io))?.ok_or(OpenError::NotInitialized)?;
+        if !is_v2(&bytes) {
+            return Err(OpenError::UpgradeRequired);
+        }
+        let (header, hk, secrets) = self.unlock_v2_header(&bytes, cred)?;
+        let store_id = header.store_id;
+        let ns = anchor::store_hex(&store_id);
+        // Step 2: every value, through the read path with empty watermarks.
+        let limit = header.state.version_limit;
+        let reader = Arc::new(V2::new(
+            header.clone(),
+            hk.clone(),
+            secrets.clone(),
+            Arc::clone(&self.rng),
+            true,
+            limit,
+            limit,
+        )?);
+        let mut stored = sealed::ListAll::<M>::list_all_keys(inner).map_err(OpenError::Io)?;
+        crate::store::without_reserved(&mut stored);
+        let plain = reader
+            .decode_all(stored.clone())
+            .map_err(|e| OpenError::Io(e.into()))?;
+        let mut found = Vec::with_capacity(plain.len());
+        for ((sp, ss, sk), (p, s, k)) in stored.into_iter().zip(plain) {
+            match reader.read_value(&io, &p, &s, &k) {
+                Ok((mut value, _, version)) => {
+                    zeroize::Zeroize::zeroize(&mut value);
+                    found.push((sp, ss, sk, version));
+                }
+                // Removed since the listing: nothing to accept.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(OpenError::Io(e)),
+            }
+        }
+        // Step 3: a new epoch above every one the anchor holds.
+        let names = a.list(&ns).map_err(OpenError::AnchorIo)?;
+        let mut top = 0u64;
+        for name in &names {
+            if let Some(b) = a.read(&ns, name).map_err(OpenError::AnchorIo)? {
+                let e = if name == anchor::meta_name() {
+                    anchor::parse_meta(&b, &store_id).ok().map(|m| m.epoch)
+                } else {
+                    anchor::epoch_of(name, &b)
+                };
+                top = top.max(e.unwrap_or(0));
+            }
+        }
+        let epoch = top.checked_add(1).ok_or(OpenError::AnchorCorrupt {
+            reason: "the anchor's epoch cannot grow any further",
+        })?;
+        for (sp, ss, sk, version) in &found {
+            let entry = crate::freshness::Entry {
+                kind: crate::freshness::Kind::Live,
+                version: *version,
+                op: *version,
+            };
+            let value = anchor::encode_entry(&entry, epoch, sp, ss, sk).ok_or(
+                OpenError::AnchorCorrupt {
+                    reason: "a stored name is too long for the anchor",
+                },
+            )?;
+            a.write(&ns, &anchor::key_name(epoch, sp, ss, sk), &value)
+                .map_err(OpenError::AnchorIo)?;
+        }
+        // Step 4: the header's `anchored` bit (one header write, read-check-write).
+        let header = if header.state.options & f2::OPT_ANCHORED == 0 {
+            let mut state = s2::header_state(&header, limit)?;
+            state.options |= f2::OPT_ANCHORED;
+            let nonce = fill::<NONCE_LEN>(&*self.rng)?;
+            let h = header
+                .with_state(&hk, state, nonce, &secrets)
+                .map_err(|_| OpenError::KeyWrapFailed)?;
+            if complete(read_header(&io))?.as_deref() != Some(&bytes[..]) {
+                return Err(OpenError::HeaderChanged);
+            }
+            complete(write_bytes(&io, h.to_bytes()))?;
+            h
+        } else {
+            header
+        };
+        // Step 5, the commit point.
+        let meta = Meta {
+            store_id,
+            header_seq: header.state.header_seq,
+            epoch,
+        };
+        a.write(&ns, anchor::meta_name(), &anchor::encode_meta(&meta))
+            .map_err(OpenError::AnchorIo)?;
+        // Step 6, best effort: leftovers of other epochs are ignored when loading.
+        for name in names.iter().filter(|n| *n != anchor::meta_name()) {
+            let _ = a.remove(&ns, name);
+        }
+        Ok(Engine::V2(complete(
+            self.finish_v2(&io, header, hk, secrets),
+        )?))
     }
 
     /// See [`EncryptedStore::create`].
@@ -971,8 +1207,24 @@ impl<S> EncryptedStore<S> {
                 complete(write_bytes(io, header.to_bytes()))?;
                 c.header = header;
                 c.hk = hk;
-                Ok(())
+                drop(c);
+                v2.sync_anchor().map_err(OpenError::AnchorIo)
             }
+        }
+    }
+
+    /// Format version 2: stops watching the store with its freshness anchor. Clears the
+    /// header's `anchored` bit (one header write), so the store opens without an anchor again;
+    /// the anchor's values are left to you. Rollback across restarts is no longer detected
+    /// (docs/FORMAT.md, "What version 2 detects"). Nothing happens on a store that is not
+    /// anchored; [`OpenError::UpgradeRequired`] on a version 1 store.
+    pub fn detach_anchor<M>(&self) -> Result<(), OpenError>
+    where
+        S: InnerStore<M>,
+    {
+        match &self.engine {
+            Engine::V1(_) => Err(OpenError::UpgradeRequired),
+            Engine::V2(v2) => v2.detach(&SyncIo::new(&self.inner)),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct StoreInfo {
     pub header_seq: u64,
     /// Version 2: every record version used so far is below this (0 for version 1).
     pub version_limit: u64,
+    /// Version 2: the store is watched by a freshness anchor, and opens only with it.
+    pub anchored: bool,
 }
 
 impl StoreInfo {
@@ -51,6 +53,7 @@ impl StoreInfo {
             values_padded: false,
             header_seq: 0,
             version_limit: 0,
+            anchored: false,
         }
     }
 
@@ -66,6 +69,7 @@ impl StoreInfo {
             values_padded: o & format::v2::OPT_PADDING != 0,
             header_seq: h.state.header_seq,
             version_limit: h.state.version_limit,
+            anchored: o & format::v2::OPT_ANCHORED != 0,
         }
     }
 }

@@ -99,6 +99,7 @@ impl State {
 
 /// The plaintext of `sealed_secrets`: the data keys in the order of `key_ids`, then the name
 /// key when names are encrypted.
+#[derive(Clone)]
 pub(crate) struct Secrets {
     pub data_keys: Vec<Zeroizing<[u8; DATA_KEY_LEN]>>,
     pub name_key: Option<Zeroizing<[u8; NAME_KEY_LEN]>>,

@@ -16,11 +16,13 @@ use bitcoin::io;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::Cipher;
+use crate::anchor::{self, AnchorState, Loaded, Meta, Value};
 use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{self, SealError, DATA_KEY_LEN, NONCE_LEN};
 use crate::freshness::{
-    FoldRequest, Freshness, ListRefusal, ListTicket, MutationTicket, ReadTicket, Refusal,
+    Changes, Entry, FoldRequest, Freshness, Kind, ListRefusal, ListTicket, MutationTicket,
+    ReadTicket, Refusal,
 };
 use crate::names::encrypted::{Field, NameCipher};
 use crate::names::{
@@ -39,6 +41,10 @@ const STRIPES: usize = 64;
 /// An opened record: version, value, and the key id of a v2 record (`None`: legacy v1).
 type Opened = (u64, Vec<u8>, Option<u32>);
 
+/// A value read through the read path: the value, the key id of a v2 record (`None`: legacy
+/// v1), and the record's version (0 for legacy).
+pub(crate) type ReadValue = (Vec<u8>, Option<u32>, u64);
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The state of an open v2 store, shared by the store and its in-flight futures.
@@ -53,6 +59,10 @@ pub(crate) struct V2 {
     fresh: Mutex<Freshness>,
     stripes: Vec<Mutex<()>>,
     fallback_stripe: Mutex<()>,
+    /// The freshness anchor, if the store is anchored (docs/FORMAT.md, "The freshness
+    /// anchor"). Its lock is taken after a key's stripe and before the counter and freshness
+    /// locks, never the other way round.
+    anchor: Mutex<Option<AnchorState>>,
 }
 
 /// The data keys: the keyring of the header, its secrets, and whether version 1 records may
@@ -174,12 +184,250 @@ impl V2 {
             fresh: Mutex::new(Freshness::new(read_only)),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             fallback_stripe: Mutex::new(()),
+            anchor: Mutex::new(None),
         })
+    }
+
+    /// Attaches an anchor and loads what it holds (stored names, decoded here) into the
+    /// watermarks: "Opening with an anchor", step 4. Before the store is shared.
+    pub(crate) fn load_anchor(
+        &mut self,
+        anchor: Arc<dyn anchor::FreshnessAnchor>,
+        loaded: Loaded,
+    ) -> Result<(), OpenError> {
+        let corrupt = |reason| OpenError::AnchorCorrupt { reason };
+        let mut keys = std::collections::HashMap::new();
+        let mut pairs = std::collections::HashMap::new();
+        for v in loaded.values {
+            match v {
+                Value::Key {
+                    stored: (sp, ss, sk),
+                    entry,
+                } => {
+                    let (p, s, k) = self.decode_triple(&sp, &ss, &sk).ok_or_else(|| {
+                        corrupt("a key entry holds a stored name this store did not make")
+                    })?;
+                    keys.insert((p, s, k), entry);
+                }
+                Value::Pair {
+                    stored: (sp, ss),
+                    floor,
+                    lazy,
+                } => {
+                    let (p, s) = self.decode_pair(&sp, &ss).ok_or_else(|| {
+                        corrupt("a pair record holds a stored name this store did not make")
+                    })?;
+                    pairs.insert((p, s), (floor, lazy));
+                }
+            }
+        }
+        let fresh = self.fresh.get_mut().unwrap_or_else(|p| p.into_inner());
+        for ((p, s), (floor, lazy)) in &pairs {
+            fresh.load_pair(p, s, *floor, *lazy);
+        }
+        for ((p, s, k), e) in &keys {
+            fresh.load_entry(p, s, k, *e);
+        }
+        fresh.track_changes(!self.read_only);
+        let meta = loaded.meta;
+        *self.anchor.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(AnchorState {
+            anchor,
+            ns: anchor::store_hex(&meta.store_id),
+            store_id: meta.store_id,
+            epoch: meta.epoch,
+            meta_seq: meta.header_seq,
+            keys,
+            pairs,
+        });
+        Ok(())
+    }
+
+    /// The version the counter must start from after loading an anchor: above every op and
+    /// floor the anchor holds ("Opening with an anchor", step 4).
+    pub(crate) fn anchor_next(loaded: &Loaded) -> u64 {
+        loaded
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::Key { entry, .. } => entry.op.saturating_add(1),
+                Value::Pair { floor, .. } => floor.saturating_add(1),
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Stops using the anchor (after the header's `anchored` bit was cleared).
+    pub(crate) fn drop_anchor(&self) {
+        *self.anchor.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.fresh().track_changes(false);
+    }
+
+    /// Whether the store is anchored.
+    pub(crate) fn anchored(&self) -> bool {
+        self.anchor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Brings the anchor up to date with memory ("Updating the anchor"): the header's
+    /// `header_seq` in `meta`, then the pair records, then the key entries that changed, each
+    /// written with its current state. What could not be written is kept for the next call.
+    pub(crate) fn sync_anchor(&self) -> Result<(), io::Error> {
+        if self.read_only {
+            return Ok(());
+        }
+        let mut guard = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(st) = guard.as_mut() else {
+            return Ok(());
+        };
+        let seq = self.counter().header.state.header_seq;
+        if seq > st.meta_seq {
+            let meta = Meta {
+                store_id: st.store_id,
+                header_seq: seq,
+                epoch: st.epoch,
+            };
+            st.anchor
+                .write(&st.ns, anchor::meta_name(), &anchor::encode_meta(&meta))?;
+            st.meta_seq = seq;
+        }
+        let Changes { pairs, keys } = self.fresh().take_changes();
+        let mut failed = None;
+        let mut back_pairs = Vec::new();
+        let mut back_keys = Vec::new();
+        // Pair records first: a lazy pair's record, or a raised floor, must be in the anchor
+        // before the entries whose absence it covers are removed from it.
+        for ((p, s), state) in pairs {
+            if failed.is_none() {
+                if let Err(e) = self.anchor_pair(st, &p, &s, state) {
+                    failed = Some(e);
+                }
+            }
+            if failed.is_some() {
+                back_pairs.push((p, s));
+            }
+        }
+        for ((p, s, k), entry) in keys {
+            if failed.is_none() {
+                if let Err(e) = self.anchor_key(st, &p, &s, &k, entry) {
+                    failed = Some(e);
+                }
+            }
+            if failed.is_some() {
+                back_keys.push((p, s, k));
+            }
+        }
+        match failed {
+            None => Ok(()),
+            Some(e) => {
+                self.fresh().untaken(back_pairs, back_keys);
+                Err(e)
+            }
+        }
+    }
+
+    fn anchor_pair(
+        &self,
+        st: &mut AnchorState,
+        p: &str,
+        s: &str,
+        state: (u64, bool),
+    ) -> Result<(), io::Error> {
+        let id = (p.to_owned(), s.to_owned());
+        if st.pairs.get(&id).copied().unwrap_or((0, false)) == state {
+            return Ok(());
+        }
+        let (sp, ss) = self.stored_pair(p, s).map_err(io::Error::from)?;
+        let name = anchor::pair_name(st.epoch, &sp, &ss);
+        if state == (0, false) {
+            st.anchor.remove(&st.ns, &name)?;
+            st.pairs.remove(&id);
+        } else {
+            let value = anchor::encode_pair(state.0, state.1, st.epoch, &sp, &ss)
+                .ok_or_else(unencodable)?;
+            st.anchor.write(&st.ns, &name, &value)?;
+            st.pairs.insert(id, state);
+        }
+        Ok(())
+    }
+
+    fn anchor_key(
+        &self,
+        st: &mut AnchorState,
+        p: &str,
+        s: &str,
+        k: &str,
+        entry: Option<Entry>,
+    ) -> Result<(), io::Error> {
+        let id = (p.to_owned(), s.to_owned(), k.to_owned());
+        if st.keys.get(&id).copied() == entry {
+            return Ok(());
+        }
+        let [sp, ss, sk] = self.stored_names(p, s, k).map_err(io::Error::from)?;
+        let name = anchor::key_name(st.epoch, &sp, &ss, &sk);
+        match entry {
+            None => {
+                st.anchor.remove(&st.ns, &name)?;
+                st.keys.remove(&id);
+            }
+            Some(e) => {
+                let value =
+                    anchor::encode_entry(&e, st.epoch, &sp, &ss, &sk).ok_or_else(unencodable)?;
+                st.anchor.write(&st.ns, &name, &value)?;
+                st.keys.insert(id, e);
+            }
+        }
+        Ok(())
+    }
+
+    /// A read-only instance, before it reports a key it loaded from the anchor as missing:
+    /// what the anchor holds for that key now (the writer weakens it before it removes).
+    /// `Ok(None)` when the store is not anchored.
+    fn anchor_now(&self, p: &str, s: &str, k: &str) -> Result<Option<Option<Entry>>, io::Error> {
+        let guard = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(st) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let [sp, ss, sk] = self.stored_names(p, s, k).map_err(io::Error::from)?;
+        let name = anchor::key_name(st.epoch, &sp, &ss, &sk);
+        let entry = match st.anchor.read(&st.ns, &name)? {
+            None => None,
+            Some(b) => match anchor::parse_value(&name, &b, st.epoch) {
+                Ok(Some(Value::Key { entry, .. })) => Some(entry),
+                Ok(_) => None,
+                Err(reason) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        OpenError::AnchorCorrupt { reason },
+                    ))
+                }
+            },
+        };
+        Ok(Some(entry))
+    }
+
+    /// For a read-only anchored instance: whether a `Missing` for this key is confirmed by the
+    /// anchor now (`Some(version)`), or the writer weakened or removed the entry (`None`; the
+    /// watermark is replaced by the anchor's).
+    fn confirm_missing(&self, p: &str, s: &str, k: &str, v: u64) -> Result<Option<u64>, io::Error> {
+        if !self.read_only {
+            return Ok(Some(v));
+        }
+        match self.anchor_now(p, s, k)? {
+            None => Ok(Some(v)),
+            Some(Some(e)) if e.kind == Kind::Live => Ok(Some(e.version)),
+            Some(other) => {
+                self.fresh().reload_entry(p, s, k, other);
+                Ok(None)
+            }
+        }
     }
 
     /// The header `open` writes to reserve the first block of versions after `h`.
     pub(crate) fn reservation_after(
         h: &HeaderV2,
+        from: u64,
         hk: &[u8; 32],
         secrets: &Secrets,
         rng: &SharedRandom,
@@ -187,6 +435,7 @@ impl V2 {
         let limit = h
             .state
             .version_limit
+            .max(from)
             .checked_add(BLOCK)
             .ok_or(OpenError::CounterExhausted)?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -280,32 +529,47 @@ impl V2 {
         mut all: Vec<(String, String, String)>,
     ) -> Result<Vec<(String, String, String)>, ListError> {
         all.retain(|(p, _, _)| !names::is_reserved(p));
-        let Some(nc) = &self.names else {
+        if self.names.is_none() {
             return Ok(all);
-        };
+        }
         all.into_iter()
             .map(|(sp, ss, sk)| {
-                let bad = || ListError::UndecodableName {
-                    stored_primary_namespace: sp.clone(),
-                    stored_secondary_namespace: ss.clone(),
-                    stored_key: sk.clone(),
-                };
-                let p = nc.decrypt(Field::Primary, &sp).map_err(|_| bad())?;
-                let s = nc
-                    .decrypt(Field::Secondary { primary: &p }, &ss)
-                    .map_err(|_| bad())?;
-                let k = nc
-                    .decrypt(
-                        Field::Key {
-                            primary: &p,
-                            secondary: &s,
-                        },
-                        &sk,
-                    )
-                    .map_err(|_| bad())?;
-                Ok((p, s, k))
+                self.decode_triple(&sp, &ss, &sk)
+                    .ok_or(ListError::UndecodableName {
+                        stored_primary_namespace: sp,
+                        stored_secondary_namespace: ss,
+                        stored_key: sk,
+                    })
             })
             .collect()
+    }
+
+    /// The plaintext names of a stored pair (`None`: not made by this store).
+    fn decode_pair(&self, sp: &str, ss: &str) -> Option<(String, String)> {
+        let Some(nc) = &self.names else {
+            return Some((sp.to_owned(), ss.to_owned()));
+        };
+        let p = nc.decrypt(Field::Primary, sp).ok()?;
+        let s = nc.decrypt(Field::Secondary { primary: &p }, ss).ok()?;
+        Some((p, s))
+    }
+
+    /// The plaintext names of stored names (`None`: not made by this store).
+    fn decode_triple(&self, sp: &str, ss: &str, sk: &str) -> Option<(String, String, String)> {
+        let (p, s) = self.decode_pair(sp, ss)?;
+        let k = match &self.names {
+            None => sk.to_owned(),
+            Some(nc) => nc
+                .decrypt(
+                    Field::Key {
+                        primary: &p,
+                        secondary: &s,
+                    },
+                    sk,
+                )
+                .ok()?,
+        };
+        Some((p, s, k))
     }
 
     // ---- records ----
@@ -553,7 +817,7 @@ impl V2 {
     /// The read-check-write of a header change made by a caller holding the counter lock
     /// (synchronous inner store): refuses when the stored header is not the one last read or
     /// written, or when an asynchronous reservation step is in flight.
-    fn rewrite_header<IO: HeaderIo>(
+    pub(crate) fn rewrite_header<IO: HeaderIo>(
         &self,
         io: &IO,
         c: &mut Counter,
@@ -596,6 +860,26 @@ impl V2 {
         Ok(())
     }
 
+    /// Clears the header's `anchored` bit (one header write) and stops using the anchor; its
+    /// values are left where they are.
+    pub(crate) fn detach<IO: HeaderIo>(&self, io: &IO) -> Result<(), OpenError> {
+        if self.read_only {
+            return Err(read_only_error());
+        }
+        if !self.anchored() {
+            return Ok(());
+        }
+        {
+            let mut c = self.counter();
+            let mut state = header_state(&c.header, c.header.state.version_limit)?;
+            state.options &= !f2::OPT_ANCHORED;
+            let ring = self.ring();
+            self.rewrite_header(io, &mut c, state, &ring.secrets)?;
+        }
+        self.drop_anchor();
+        Ok(())
+    }
+
     /// Adds a new data key to the keyring and makes it current, in one header write.
     pub(crate) fn rotate<IO: HeaderIo>(&self, io: &IO) -> Result<u32, RotateError> {
         if self.read_only {
@@ -626,10 +910,15 @@ impl V2 {
         };
         self.rewrite_header(io, &mut c, state, &secrets)
             .map_err(RotateError::Header)?;
-        let mut ring = self.ring_mut();
-        ring.keys.push((new_id, Cipher::new(&key)));
-        ring.current = new_id;
-        ring.secrets = secrets;
+        {
+            let mut ring = self.ring_mut();
+            ring.keys.push((new_id, Cipher::new(&key)));
+            ring.current = new_id;
+            ring.secrets = secrets;
+        }
+        drop(c);
+        self.sync_anchor()
+            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
         Ok(new_id)
     }
 
@@ -659,7 +948,7 @@ impl V2 {
                     // Removed since the listing: nothing to re-encrypt.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(RotateError::Read(e)),
-                    Ok((mut value, key_id)) => {
+                    Ok((mut value, key_id, _)) => {
                         if key_id == Some(self.ring().current) {
                             value.zeroize();
                         } else {
@@ -695,7 +984,7 @@ impl V2 {
             match complete_io(self.read_keyed(io, &p, &s, &k)) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(RotateError::Read(e)),
-                Ok((mut value, key_id)) => {
+                Ok((mut value, key_id, _)) => {
                     value.zeroize();
                     if key_id != Some(current) {
                         return Err(RotateError::NotReencrypted {
@@ -745,11 +1034,16 @@ impl V2 {
         state.options &= !f2::OPT_LEGACY;
         self.rewrite_header(io, &mut c, state, &secrets)
             .map_err(RotateError::Header)?;
-        let mut ring = self.ring_mut();
-        ring.keys.retain(|(id, _)| *id == current);
-        ring.legacy = false;
-        ring.secrets = secrets;
-        Ok(())
+        {
+            let mut ring = self.ring_mut();
+            ring.keys.retain(|(id, _)| *id == current);
+            ring.legacy = false;
+            ring.secrets = secrets;
+        }
+        drop(c);
+        drop(_every_key);
+        self.sync_anchor()
+            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))
     }
 
     // ---- operations ----
@@ -761,7 +1055,7 @@ impl V2 {
         p: &str,
         s: &str,
         k: &str,
-    ) -> impl Future<Output = Result<(Vec<u8>, Option<u32>), io::Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<ReadValue, io::Error>> + Send + 'static {
         let issued = (|| {
             names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
@@ -780,7 +1074,19 @@ impl V2 {
         }
     }
 
-    /// `read` that also gives the key id of a v2 record (`None` for a legacy v1 record).
+    /// Reads a key through the read path, with its key id and version, to its end (synchronous
+    /// inner store).
+    pub(crate) fn read_value<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> Result<ReadValue, io::Error> {
+        complete_io(self.read_keyed(io, p, s, k))
+    }
+
+    /// `read`: the value only.
     pub(crate) fn read<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -789,7 +1095,7 @@ impl V2 {
         k: &str,
     ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
         let fut = self.read_keyed(io, p, s, k);
-        async move { fut.await.map(|(v, _)| v) }
+        async move { fut.await.map(|(v, _, _)| v) }
     }
 
     /// `write`: version taken, value sealed and inner write made now.
@@ -817,6 +1123,7 @@ impl V2 {
             let guard = MutationGuard(Arc::clone(self), Some(ticket));
             Ok((guard, io.write(&sp, &ss, &sk, rec)))
         })();
+        let this = Arc::clone(self);
         async move {
             if let Some(step) = step {
                 step.await;
@@ -824,7 +1131,11 @@ impl V2 {
             let (guard, fut) = issued?;
             let r = fut.await;
             let _ = guard.done(r.is_ok());
-            r
+            // After the inner write, never before: the anchor is strengthened only once the
+            // write succeeded (a failed one may have pinned the entry, which goes too).
+            let synced = this.sync_anchor();
+            r?;
+            synced.map_err(|e| WriteError::Anchor(e).into())
         }
     }
 
@@ -851,8 +1162,12 @@ impl V2 {
             let version = self.take().map_err(RemoveError::Header)?;
             let ticket = self.fresh().remove_issued(p, s, k, version, lazy);
             let guard = MutationGuard(Arc::clone(self), Some(ticket));
+            // The weakening reaches the anchor before the inner remove: a crash after the
+            // remove must not leave the anchor expecting the key.
+            self.sync_anchor().map_err(RemoveError::Anchor)?;
             Ok((guard, io.remove(&sp, &ss, &sk, lazy)))
         })();
+        let this = Arc::clone(self);
         async move {
             if let Some(step) = step {
                 step.await;
@@ -860,7 +1175,22 @@ impl V2 {
             let (guard, fut) = issued?;
             let r = fut.await;
             let fold = guard.done(r.is_ok());
-            r.map(|()| fold)
+            let synced = this.sync_anchor();
+            if let Err(e) = r {
+                if let Some(req) = fold {
+                    this.fresh().fold_failed(&req);
+                }
+                return Err(e);
+            }
+            match synced {
+                Ok(()) => Ok(fold),
+                Err(e) => {
+                    if let Some(req) = fold {
+                        this.fresh().fold_failed(&req);
+                    }
+                    Err(RemoveError::Anchor(e).into())
+                }
+            }
         }
     }
 
@@ -913,6 +1243,7 @@ impl V2 {
         async move {
             if let Some(req) = fut.await? {
                 this.fresh().fold_failed(&req);
+                this.sync_anchor().map_err(RemoveError::Anchor)?;
             }
             Ok(())
         }
@@ -945,8 +1276,16 @@ impl V2 {
                 }
             }
         }
+        // Step 2's end: every present key of the pair has an entry, in the anchor too, before
+        // the floor can cover the absent ones.
+        self.fresh()
+            .mark_listed(&req.primary, &req.secondary, &listed);
+        if let Err(e) = self.sync_anchor() {
+            self.fresh().fold_failed(req);
+            return Err(RemoveError::Anchor(e));
+        }
         self.fresh().fold_commit(req, &listed);
-        Ok(())
+        self.sync_anchor().map_err(RemoveError::Anchor)
     }
 
     /// `list`: the inner listing is made now; the future decodes the names and checks that no
@@ -970,21 +1309,47 @@ impl V2 {
             let stored = fut.await?;
             let keys = guard.0.decode_keys(&p, &s, &sp, &ss, stored)?;
             if let Some(t) = guard.1.take() {
-                guard.0.fresh().list_done(t, &keys).map_err(
-                    |ListRefusal {
-                         key,
-                         expected_version,
-                     }| ListError::Missing {
-                        primary_namespace: p.clone(),
-                        secondary_namespace: s.clone(),
+                loop {
+                    let Err(ListRefusal {
                         key,
                         expected_version,
-                    },
-                )?;
+                    }) = guard.0.fresh().list_done(&t, &keys)
+                    else {
+                        break;
+                    };
+                    // A read-only instance asks the anchor again (the writer weakens an entry
+                    // there before it removes the key); the watermark is replaced if it did.
+                    if let Some(expected_version) =
+                        guard.0.confirm_missing(&p, &s, &key, expected_version)?
+                    {
+                        return Err(ListError::Missing {
+                            primary_namespace: p.clone(),
+                            secondary_namespace: s.clone(),
+                            key,
+                            expected_version,
+                        }
+                        .into());
+                    }
+                }
             }
             Ok(keys)
         }
     }
+}
+
+pub(crate) fn read_only_error() -> OpenError {
+    OpenError::Io(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "the store was opened read-only",
+    ))
+}
+
+/// A name too long for the anchor's one-byte length: excluded by the names checks.
+fn unencodable() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "a stored name is too long for the anchor",
+    )
 }
 
 fn seal_error(e: SealError) -> WriteError {
@@ -1055,10 +1420,7 @@ impl ReadGuard {
         }
     }
 
-    fn finish(
-        mut self,
-        r: Result<Vec<u8>, io::Error>,
-    ) -> Result<(Vec<u8>, Option<u32>), io::Error> {
+    fn finish(mut self, r: Result<Vec<u8>, io::Error>) -> Result<ReadValue, io::Error> {
         let Some(ticket) = self.ticket.take() else {
             return Err(io::Error::new(
                 io::ErrorKind::Other,
@@ -1071,6 +1433,15 @@ impl ReadGuard {
                 let checked = self.v2.fresh().read_missing(ticket);
                 return match checked {
                     Ok(()) => Err(e),
+                    Err(Refusal::Missing { expected_version }) => {
+                        let [p, s, k] = &self.names;
+                        match self.v2.confirm_missing(p, s, k, expected_version)? {
+                            Some(expected_version) => {
+                                Err(self.refused(Refusal::Missing { expected_version }).into())
+                            }
+                            None => Err(e),
+                        }
+                    }
                     Err(refusal) => Err(self.refused(refusal).into()),
                 };
             }
@@ -1093,7 +1464,7 @@ impl ReadGuard {
         match checked {
             Ok(()) => {
                 self.v2.saw(version);
-                Ok((value, key_id))
+                Ok((value, key_id, version))
             }
             Err(refusal) => {
                 value.zeroize();
