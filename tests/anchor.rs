@@ -1,0 +1,22 @@
+//! The freshness anchor (docs/FORMAT.md, "The freshness anchor"): opening checks, accepting the
+//! current state, detaching, a read-only instance beside the writer, and a failing anchor. The
+//! suite in `anchor/suite.rs`, compiled once per enabled LDK version.
+
+// One suite file, compiled once per LDK version, on purpose.
+#![allow(clippy::duplicate_mod)]
+
+mod common;
+
+#[cfg(feature = "lightning-0-2")]
+#[path = "anchor"]
+mod ldk_0_2 {
+    use crate::common::v0_2 as v;
+    mod suite;
+}
+
+#[cfg(feature = "lightning-0-3")]
+#[path = "anchor"]
+mod ldk_0_3 {
+    use crate::common::v0_3 as v;
+    mod suite;
+}

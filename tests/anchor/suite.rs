@@ -1,0 +1,593 @@
+//! The freshness anchor over LDK's `FilesystemStore` (data and anchor in two directories):
+//! opening refuses an anchored store without its anchor, an anchor that knows nothing of the
+//! store, an anchor not attached to it, a corrupt anchor and an older header put back; a record
+//! rolled back while the store was closed is refused after the restart; accepting the current
+//! state is explicit, checks every value first and starts a new epoch; a failing anchor loses
+//! nothing and raises no false alarm; a read-only instance beside the writer raises none either.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::v::{ldk, snapshot, AsyncOps, Ops, SyncOps, TempFs, V};
+use crate::common::{cheap, PASSPHRASE};
+use encrypted_kvstore::{
+    EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError, RemoveError,
+    StoreAnchor, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
+use ldk::io::{self, ErrorKind};
+use ldk::util::persist::KVStoreSync;
+
+type Anchor = StoreAnchor<TempFs, V>;
+
+fn anchor(dir: &TempFs) -> Anchor {
+    StoreAnchor::new(dir.clone())
+}
+
+fn anchored() -> OpenOptions {
+    OpenOptions::new().format_v2()
+}
+
+fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
+    anchored()
+        .anchor(anchor(a))
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap()
+}
+
+fn open(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
+    OpenOptions::new()
+        .anchor(anchor(a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+}
+
+fn read_error(e: &io::Error) -> &ReadError {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<ReadError>())
+        .unwrap_or_else(|| panic!("untyped error {e:?}"))
+}
+
+/// The names the anchor holds for its one store.
+fn anchor_names(a: &TempFs) -> BTreeSet<String> {
+    let groups = a.list(ANCHOR_PRIMARY_NAMESPACE, "").unwrap();
+    assert!(
+        groups.is_empty(),
+        "values at the top of the anchor namespace"
+    );
+    super::v::MigratableKVStoreSync::list_all_keys(a)
+        .unwrap()
+        .into_iter()
+        .map(|(p, _, k)| {
+            assert_eq!(p, ANCHOR_PRIMARY_NAMESPACE);
+            k
+        })
+        .collect()
+}
+
+/// The inner store's copy of every record (the header left out).
+fn records(inner: &TempFs) -> Vec<((String, String, String), Vec<u8>)> {
+    snapshot(inner)
+        .into_iter()
+        .filter(|((p, _, _), _)| p != RESERVED_PRIMARY_NAMESPACE)
+        .collect()
+}
+
+fn version_of(record: &[u8]) -> u64 {
+    assert_eq!(record[0], 2, "a version 2 record");
+    u64::from_le_bytes(record[5..13].try_into().unwrap())
+}
+
+#[test]
+fn an_anchored_store_opens_only_with_its_anchor() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    assert!(store.info().anchored);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    // No anchor: refused, never a silent fallback; also read-only.
+    for opts in [OpenOptions::new(), OpenOptions::new().read_only()] {
+        let e = opts.open::<V, _>(inner.clone(), PASSPHRASE).unwrap_err();
+        assert!(matches!(e, OpenError::AnchorRequired), "{e:?}");
+        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
+    }
+    // An anchor that knows nothing of the store: refused.
+    let elsewhere = TempFs::new();
+    let e = open(&inner, &elsewhere).unwrap_err();
+    assert!(matches!(e, OpenError::AnchorEmpty), "{e:?}");
+    assert!(e.to_string().contains("accept the current state"), "{e}");
+    // With its anchor: opens, reads, and the inspect view says so.
+    let store = open(&inner, &a).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
+    assert!(EncryptedStore::inspect::<V>(&inner).unwrap().anchored);
+}
+
+/// The attacks of issue 14 across a restart: a replayed record, a deleted one, a resurrected
+/// one, through the sync and the async traits.
+#[test]
+fn rollback_deletion_and_resurrection_between_restarts_are_refused() {
+    for how in ["sync", "async"] {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create(&inner, &a);
+        let async_ops = AsyncOps::new(&store);
+        let ops: &dyn Ops = if how == "sync" {
+            &SyncOps(&store)
+        } else {
+            &async_ops
+        };
+        ops.write("monitors", "", "m1", b"state 1".to_vec())
+            .unwrap();
+        let old = inner.read("monitors", "", "m1").unwrap();
+        ops.write("monitors", "", "m1", b"state 2".to_vec())
+            .unwrap();
+        let new = inner.read("monitors", "", "m1").unwrap();
+        ops.write("monitor_updates", "m1", "1", b"update".to_vec())
+            .unwrap();
+        ops.write("payments", "", "p1", b"paid".to_vec()).unwrap();
+        let p1 = inner.read("payments", "", "p1").unwrap();
+        ops.remove("payments", "", "p1", false).unwrap();
+        drop(async_ops);
+        drop(store);
+
+        // 1. Replay: the older monitor record is put back while the node is down.
+        inner.write("monitors", "", "m1", old.clone()).unwrap();
+        let store = open(&inner, &a).unwrap();
+        let e = store.read("monitors", "", "m1").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{how}");
+        assert_eq!(
+            read_error(&e),
+            &ReadError::Rollback {
+                primary_namespace: "monitors".into(),
+                secondary_namespace: "".into(),
+                key: "m1".into(),
+                found: version_of(&old),
+                expected_at_least: version_of(&new),
+            },
+            "{how}"
+        );
+        inner.write("monitors", "", "m1", new).unwrap();
+        assert_eq!(store.read("monitors", "", "m1").unwrap(), b"state 2");
+        drop(store);
+
+        // 2. Deletion of the newest monitor update: refused on read and on list.
+        inner.remove("monitor_updates", "m1", "1", false).unwrap();
+        let store = open(&inner, &a).unwrap();
+        let e = store.read("monitor_updates", "m1", "1").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{how}");
+        assert!(
+            matches!(read_error(&e), ReadError::Missing { key, .. } if key == "1"),
+            "{e:?}"
+        );
+        let e = store.list("monitor_updates", "m1").unwrap_err();
+        assert!(matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+            Some(ListError::Missing { key, .. }) if key == "1"
+        ));
+        drop(store);
+
+        // 3. Resurrection of the hard-removed payment.
+        inner.write("payments", "", "p1", p1).unwrap();
+        let store = open(&inner, &a).unwrap();
+        let e = store.read("payments", "", "p1").unwrap_err();
+        assert!(
+            matches!(read_error(&e), ReadError::Resurrected { key, .. } if key == "p1"),
+            "{how}: {e:?}"
+        );
+    }
+}
+
+/// A whole older copy of the store (header and all) put back: its header is older than the one
+/// the anchor saw, so opening refuses it before anything is read.
+#[test]
+fn a_whole_older_copy_of_the_store_is_refused_at_open() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"old".to_vec()).unwrap();
+    let backup = snapshot(&inner);
+    store.write("monitors", "", "m1", b"new".to_vec()).unwrap();
+    store.write("monitors", "", "m2", b"new".to_vec()).unwrap();
+    drop(store);
+    // A restart: the writable open reserves versions, a header write the anchor records.
+    drop(open(&inner, &a).unwrap());
+    let now = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
+    // Restore the backup: every value of the copy, and nothing else.
+    for ((p, s, k), _) in snapshot(&inner) {
+        inner.remove(&p, &s, &k, false).unwrap();
+    }
+    for ((p, s, k), v) in &backup {
+        inner.write(p, s, k, v.clone()).unwrap();
+    }
+    let then = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
+    assert!(then < now);
+    let e = open(&inner, &a).unwrap_err();
+    assert!(
+        matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+            if header_seq == then && anchor_header_seq == now),
+        "{e:?}"
+    );
+    assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
+    // Read-only too.
+    let e = OpenOptions::new()
+        .read_only()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap_err();
+    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+}
+
+/// An older copy of the values under the current header: each rolled-back key is refused.
+#[test]
+fn older_values_under_the_current_header_are_refused_per_key() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"old".to_vec()).unwrap();
+    let backup = records(&inner);
+    store.write("monitors", "", "m1", b"new".to_vec()).unwrap();
+    drop(store);
+    for ((p, s, k), v) in &backup {
+        inner.write(p, s, k, v.clone()).unwrap();
+    }
+    let store = open(&inner, &a).unwrap();
+    let e = store.read("monitors", "", "m1").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
+}
+
+/// An anchor given for a store that has none is refused until attached explicitly; attaching
+/// reads and accepts every value, and from then on they are watched across restarts.
+#[test]
+fn attaching_an_anchor_is_explicit_and_watches_every_value() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = anchored()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    assert!(!store.info().anchored);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    store.write("", "", "manager", b"two".to_vec()).unwrap();
+    drop(store);
+    let e = open(&inner, &a).unwrap_err();
+    assert!(matches!(e, OpenError::AnchorNotAttached), "{e:?}");
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert!(store.info().anchored);
+    assert_eq!(store.read("", "", "manager").unwrap(), b"two");
+    drop(store);
+    // The accepted values are watched: a deletion while the store is closed is refused.
+    inner.remove("", "", "manager", false).unwrap();
+    let store = open(&inner, &a).unwrap();
+    let e = store.read("", "", "manager").unwrap_err();
+    assert!(matches!(read_error(&e), ReadError::Missing { .. }), "{e:?}");
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
+}
+
+/// Accepting again (a lost anchor, a deliberate restore) starts a new epoch: every value of the
+/// old one is removed, one entry per value is written, and a tampered value stops it first.
+#[test]
+fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    for k in ["a", "b", "c"] {
+        store
+            .write("payments", "", k, k.as_bytes().to_vec())
+            .unwrap();
+    }
+    drop(store);
+    let before = anchor_names(&a);
+    assert_eq!(before.len(), 4, "meta and one entry per value: {before:?}");
+
+    // A tampered value: the operation fails, the anchor is unchanged.
+    let good = inner.read("payments", "", "b").unwrap();
+    let mut bad = good.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    inner.write("payments", "", "b", bad).unwrap();
+    let e = OpenOptions::new()
+        .anchor(anchor(&a))
+        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap_err();
+    let OpenError::Io(io) = &e else {
+        panic!("{e:?}")
+    };
+    assert!(matches!(read_error(io), ReadError::AuthenticationFailed { key, .. } if key == "b"));
+    assert_eq!(anchor_names(&a), before);
+    inner.write("payments", "", "b", good).unwrap();
+
+    // Clean: a new epoch, no name of the old one left but `meta`.
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    let after = anchor_names(&a);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert_eq!(
+        after.intersection(&before).collect::<Vec<_>>(),
+        ["meta"],
+        "every entry is renamed by the new epoch"
+    );
+    assert_eq!(store.read("payments", "", "c").unwrap(), b"c");
+}
+
+/// A lost anchor: opening refuses until the current state is accepted into a new one.
+#[test]
+fn a_lost_anchor_is_replaced_only_by_accepting_the_current_state() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    let fresh = TempFs::new();
+    assert!(matches!(open(&inner, &fresh), Err(OpenError::AnchorEmpty)));
+    let store = OpenOptions::new()
+        .anchor(anchor(&fresh))
+        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
+    drop(store);
+    assert_eq!(
+        open(&inner, &fresh)
+            .unwrap()
+            .read("monitors", "", "m1")
+            .unwrap(),
+        b"one"
+    );
+}
+
+#[test]
+fn detaching_the_anchor_lets_the_store_open_without_it() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    store.detach_anchor().unwrap();
+    assert!(!store.info().anchored);
+    store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
+    drop(store);
+    let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
+    drop(store);
+    // The old anchor no longer applies to it.
+    assert!(matches!(
+        open(&inner, &a),
+        Err(OpenError::AnchorNotAttached)
+    ));
+}
+
+#[test]
+fn a_corrupt_anchor_is_refused() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    let id = store.info().store_id;
+    drop(store);
+    let ns: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let entry = anchor_names(&a)
+        .into_iter()
+        .find(|n| n.starts_with('k'))
+        .unwrap();
+    let good = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry).unwrap();
+    let meta = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta").unwrap();
+    let cases: Vec<(&str, Box<dyn Fn()>, Box<dyn Fn()>)> = vec![
+        (
+            "unknown kind",
+            Box::new(|| {
+                let mut b = good.clone();
+                b[0] = 9;
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, b).unwrap();
+            }),
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good.clone())
+                    .unwrap()
+            }),
+        ),
+        (
+            "truncated entry",
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good[..20].to_vec())
+                    .unwrap()
+            }),
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good.clone())
+                    .unwrap()
+            }),
+        ),
+        (
+            "unknown name",
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "stray", vec![1])
+                    .unwrap()
+            }),
+            Box::new(|| {
+                a.remove(ANCHOR_PRIMARY_NAMESPACE, &ns, "stray", false)
+                    .unwrap()
+            }),
+        ),
+        (
+            "meta too short",
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta[..40].to_vec())
+                    .unwrap()
+            }),
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta.clone())
+                    .unwrap()
+            }),
+        ),
+        (
+            "meta of another store",
+            Box::new(|| {
+                let mut m = meta.clone();
+                m[9] ^= 1;
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", m).unwrap()
+            }),
+            Box::new(|| {
+                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta.clone())
+                    .unwrap()
+            }),
+        ),
+    ];
+    for (what, break_it, mend) in cases {
+        break_it();
+        let e = open(&inner, &a).unwrap_err();
+        assert!(
+            matches!(e, OpenError::AnchorCorrupt { .. }),
+            "{what}: {e:?}"
+        );
+        mend();
+        open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
+    }
+}
+
+/// An anchor that fails on demand.
+struct Flaky<A> {
+    inner: A,
+    fail: Arc<AtomicBool>,
+}
+
+impl<A: FreshnessAnchor> FreshnessAnchor for Flaky<A> {
+    fn read(&self, store: &str, name: &str) -> Result<Option<Vec<u8>>, io::Error> {
+        self.check()?;
+        self.inner.read(store, name)
+    }
+    fn write(&self, store: &str, name: &str, value: &[u8]) -> Result<(), io::Error> {
+        self.check()?;
+        self.inner.write(store, name, value)
+    }
+    fn remove(&self, store: &str, name: &str) -> Result<(), io::Error> {
+        self.check()?;
+        self.inner.remove(store, name)
+    }
+    fn list(&self, store: &str) -> Result<Vec<String>, io::Error> {
+        self.check()?;
+        self.inner.list(store)
+    }
+}
+
+impl<A> Flaky<A> {
+    fn check(&self) -> Result<(), io::Error> {
+        if self.fail.load(Ordering::SeqCst) {
+            Err(io::Error::new(ErrorKind::Other, "anchor down"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A failing anchor: the write lands and is reported as `WriteError::Anchor`; a remove is not
+/// made at all; nothing is lost, and neither this instance nor the next raises a false alarm.
+/// Once the anchor is back, the pending changes reach it.
+#[test]
+fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let fail = Arc::new(AtomicBool::new(false));
+    let flaky = || Flaky {
+        inner: anchor(&a),
+        fail: Arc::clone(&fail),
+    };
+    let store = anchored()
+        .anchor(flaky())
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    store.write("monitors", "", "m2", b"one".to_vec()).unwrap();
+
+    fail.store(true, Ordering::SeqCst);
+    let e = store
+        .write("monitors", "", "m1", b"two".to_vec())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
+            Some(WriteError::Anchor(_))
+        ),
+        "{e:?}"
+    );
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
+    let e = store.remove("monitors", "", "m2", false).unwrap_err();
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
+            Some(RemoveError::Anchor(_))
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        store.read("monitors", "", "m2").unwrap(),
+        b"one",
+        "not removed"
+    );
+    drop(store);
+
+    // A restart with the anchor still behind: no false alarm on the newer m1.
+    fail.store(false, Ordering::SeqCst);
+    let store = OpenOptions::new()
+        .anchor(flaky())
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
+    store.remove("monitors", "", "m2", false).unwrap();
+    assert_eq!(
+        store.read("monitors", "", "m2").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // And the retried write brings the anchor up to date: an older m1 is refused after a
+    // restart.
+    let old = inner.read("monitors", "", "m1").unwrap();
+    store
+        .write("monitors", "", "m1", b"three".to_vec())
+        .unwrap();
+    drop(store);
+    inner.write("monitors", "", "m1", old).unwrap();
+    let store = OpenOptions::new()
+        .anchor(flaky())
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    let e = store.read("monitors", "", "m1").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
+}
+
+/// The node and a read-only tool over one store and one anchor: the writer's removes (hard and
+/// lazy) of keys the reader loaded as live raise no alarm in the reader, which re-reads the
+/// anchor before reporting; a deletion behind both their backs is still refused.
+#[test]
+fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let writer = create(&inner, &a);
+    for k in ["hard", "lazy", "kept", "stolen"] {
+        writer
+            .write("payments", "", k, k.as_bytes().to_vec())
+            .unwrap();
+    }
+    let reader = OpenOptions::new()
+        .read_only()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    writer.remove("payments", "", "hard", false).unwrap();
+    writer.remove("payments", "", "lazy", true).unwrap();
+    for k in ["hard", "lazy"] {
+        assert_eq!(
+            reader.read("payments", "", k).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{k}"
+        );
+    }
+    assert_eq!(reader.list("payments", "").unwrap().len(), 2);
+    assert_eq!(reader.read("payments", "", "kept").unwrap(), b"kept");
+    // A key the anchor still holds live, deleted behind both instances' backs.
+    inner.remove("payments", "", "stolen", false).unwrap();
+    let e = reader.read("payments", "", "stolen").unwrap_err();
+    assert!(matches!(read_error(&e), ReadError::Missing { .. }), "{e:?}");
+    // The reader never wrote the anchor or the store.
+    let e = reader.write("payments", "", "x", vec![]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+}
