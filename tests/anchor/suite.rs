@@ -373,7 +373,8 @@ fn a_corrupt_anchor_is_refused() {
         .unwrap();
     let good = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry).unwrap();
     let meta = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn()>, Box<dyn Fn()>)> = vec![
+    type Step<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Step<'_>, Step<'_>)> = vec![
         (
             "unknown kind",
             Box::new(|| {
