@@ -1578,10 +1578,15 @@ mod tests {
             last: Vec<Option<(Mutation, u64, bool)>>,
             refusals: Vec<String>,
             folds_committed: usize,
+            /// What an anchor holds, written from `take_changes` where the store layer writes
+            /// it (before a remove's inner call, after every completion).
+            anchor: BTreeMap<(String, String, String), Entry>,
+            anchor_pairs: BTreeMap<(String, String), (u64, bool)>,
         }
 
         impl Model {
-            fn new(f: Freshness, read_only: bool, initial: &[bool]) -> Self {
+            fn new(mut f: Freshness, read_only: bool, initial: &[bool]) -> Self {
+                f.track_changes(!read_only);
                 let mut m = Model {
                     f,
                     read_only,
@@ -1594,6 +1599,8 @@ mod tests {
                     last: vec![None; KEYS],
                     refusals: Vec::new(),
                     folds_committed: 0,
+                    anchor: BTreeMap::new(),
+                    anchor_pairs: BTreeMap::new(),
                 };
                 for (k, present) in initial.iter().enumerate().take(KEYS) {
                     if *present {
@@ -1622,6 +1629,65 @@ mod tests {
                             ..
                         } if *pair == k / 3 => windows[k % 3].push(value),
                         _ => {}
+                    }
+                }
+            }
+
+            /// Writes the changes to the anchor, as `sync_anchor` does.
+            fn sync(&mut self) {
+                let ch = self.f.take_changes();
+                for (pair, state) in ch.pairs {
+                    if state == (0, false) {
+                        self.anchor_pairs.remove(&pair);
+                    } else {
+                        self.anchor_pairs.insert(pair, state);
+                    }
+                }
+                for (key, entry) in ch.keys {
+                    match entry {
+                        Some(e) => self.anchor.insert(key, e),
+                        None => self.anchor.remove(&key),
+                    };
+                }
+            }
+
+            /// A crash now, and a restart from the anchor alone: every state the store can be
+            /// in (its current values, then each pending effect of a key landing in order) must
+            /// pass the checks of watermarks loaded from the anchor.
+            fn crash_check(&mut self) {
+                if self.read_only {
+                    return;
+                }
+                for k in 0..KEYS {
+                    let (p, s, key) = names(k);
+                    let entry = self
+                        .anchor
+                        .get(&(p.to_owned(), s.to_owned(), key.clone()))
+                        .copied();
+                    let floor = self
+                        .anchor_pairs
+                        .get(&(p.to_owned(), s.to_owned()))
+                        .map_or(0, |x| x.0);
+                    let mut states = vec![self.store[k]];
+                    for q in self.queues[k].iter().filter(|q| q.applies) {
+                        states.push(if q.remove { None } else { Some(q.version) });
+                    }
+                    for st in states {
+                        let alarm =
+                            match st {
+                                Some(v) => check(entry, floor, v).err(),
+                                None => entry.filter(|e| e.kind == Kind::Live).map(|e| {
+                                    Refusal::Missing {
+                                        expected_version: e.version,
+                                    }
+                                }),
+                            };
+                        if let Some(a) = alarm {
+                            self.refusal(format!(
+                                "after a crash, key {k} holding {st:?} against the anchor's \
+                                 {entry:?} (floor {floor}): {a:?}"
+                            ));
+                        }
                     }
                 }
             }
@@ -1683,6 +1749,10 @@ mod tests {
                     Mutation::HardRemove => self.f.remove_issued(p, s, &key, version, false),
                     Mutation::LazyRemove => self.f.remove_issued(p, s, &key, version, true),
                 };
+                if what != Mutation::Write {
+                    // The weakening reaches the anchor before the inner remove.
+                    self.sync();
+                }
                 let lazy = what == Mutation::LazyRemove;
                 // FailBefore: never applied (for a lazy remove: dropped, yet it returns Ok).
                 let applies = outcome != Outcome::FailBefore;
@@ -1772,7 +1842,9 @@ mod tests {
                         if must_resolve {
                             self.resolve_through(key, id);
                         }
-                        if let Some(req) = self.f.mutation_done(t, ok) {
+                        let fold = self.f.mutation_done(t, ok);
+                        self.sync();
+                        if let Some(req) = fold {
                             let pair = key / 3;
                             let fid = self.next_id;
                             self.next_id += 1;
@@ -1824,15 +1896,22 @@ mod tests {
                     }
                     Item::Fold {
                         req,
+                        pair,
                         listed: Some(listed),
                         failed,
                         ..
                     } => {
                         if failed || choice % 8 == 0 {
                             self.f.fold_failed(&req);
-                        } else if self.f.fold_commit(&req, &listed) {
-                            self.folds_committed += 1;
+                        } else {
+                            let (p, s) = PAIRS[pair];
+                            self.f.mark_listed(p, s, &listed);
+                            self.sync();
+                            if self.f.fold_commit(&req, &listed) {
+                                self.folds_committed += 1;
+                            }
                         }
+                        self.sync();
                     }
                 }
             }
@@ -1986,23 +2065,43 @@ mod tests {
 
         /// Runs one case; `limits`: the compaction limits (the default ones are never reached
         /// with 3 keys a pair, so every tombstone stays; small ones fold and cap all the time).
+        /// `restart`: before the attack, everything in flight completes and the instance is
+        /// replaced by one whose watermarks are loaded from the anchor alone.
         fn run(
             read_only: bool,
             small_limits: bool,
             initial: &[bool],
             steps: &[Step],
             attack: Option<(Attack, usize)>,
+            restart: bool,
         ) -> Result<(), TestCaseError> {
-            let f = if small_limits {
-                Freshness::with_limits(read_only, 1, 2)
-            } else {
-                Freshness::new(read_only)
+            let fresh = || {
+                if small_limits {
+                    Freshness::with_limits(read_only, 1, 2)
+                } else {
+                    Freshness::new(read_only)
+                }
             };
-            let mut m = Model::new(f, read_only, initial);
+            let mut m = Model::new(fresh(), read_only, initial);
             for s in steps {
                 m.step(*s);
+                m.crash_check();
             }
             prop_assert!(m.refusals.is_empty(), "false alarms: {:?}", m.refusals);
+            if restart {
+                m.drain();
+                m.crash_check();
+                prop_assert!(m.refusals.is_empty(), "false alarms: {:?}", m.refusals);
+                let mut f = fresh();
+                for ((p, s), (floor, lazy)) in &m.anchor_pairs {
+                    f.load_pair(p, s, *floor, *lazy);
+                }
+                for ((p, s, k), e) in &m.anchor {
+                    f.load_entry(p, s, k, *e);
+                }
+                f.track_changes(true);
+                m.f = f;
+            }
             if let Some((a, k)) = attack {
                 let (must, caught) = m.attack(a, k, !small_limits);
                 prop_assert!(
@@ -2034,7 +2133,16 @@ mod tests {
                 steps in proptest::collection::vec(step(6), 0..120),
                 attack in attack(),
             ) {
-                run(false, false, &initial, &steps, attack)?;
+                run(false, false, &initial, &steps, attack, false)?;
+            }
+
+            #[test]
+            fn after_a_restart_from_the_anchor_attacks_on_written_keys_are_caught(
+                initial in proptest::collection::vec(any::<bool>(), KEYS),
+                steps in proptest::collection::vec(prop_oneof![step(6), step(24)], 0..120),
+                attack in attack(),
+            ) {
+                run(false, false, &initial, &steps, attack, true)?;
             }
 
             #[test]
@@ -2043,7 +2151,7 @@ mod tests {
                 steps in proptest::collection::vec(prop_oneof![step(6), step(24)], 0..120),
                 attack in attack(),
             ) {
-                run(false, true, &initial, &steps, attack)?;
+                run(false, true, &initial, &steps, attack, false)?;
             }
 
             #[test]
@@ -2051,7 +2159,7 @@ mod tests {
                 initial in proptest::collection::vec(any::<bool>(), KEYS),
                 steps in proptest::collection::vec(step(6), 0..120),
             ) {
-                run(true, false, &initial, &steps, None)?;
+                run(true, false, &initial, &steps, None, false)?;
             }
         }
 
