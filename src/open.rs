@@ -678,7 +678,12 @@ impl OpenOptions {
         inner: S,
         passphrase: &[u8],
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.accept::<M, S>(&inner, Credential::Passphrase(passphrase))?;
+        let all = sealed::ListAll::<M>::list_all_keys(&inner).map_err(OpenError::Io)?;
+        let engine = self.accept(
+            &SyncIo::new(&inner),
+            Credential::Passphrase(passphrase),
+            all,
+        )?;
         Ok(EncryptedStore { inner, engine })
     }
 
@@ -688,21 +693,50 @@ impl OpenOptions {
         inner: S,
         key: &RawKey,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.accept::<M, S>(&inner, Credential::Key(key))?;
+        let all = sealed::ListAll::<M>::list_all_keys(&inner).map_err(OpenError::Io)?;
+        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), all)?;
         Ok(EncryptedStore { inner, engine })
     }
 
-    fn accept<M, S: InnerStore<M> + MigratableInnerStore<M>>(
+    /// [`accept_current_state`](Self::accept_current_state) for an inner store that cannot list
+    /// all its keys (no `MigratableKVStore`, such as ldk-node 0.7's `SqliteStore`): the same
+    /// steps, but with no value to list, none is read or entered in the anchor. Every value is
+    /// watched across restarts from its next write or removal on (a node rewrites its channel
+    /// manager and monitors often); until then, a rollback of it is not detected.
+    pub fn accept_current_state_unlisted<M, S: InnerStore<M>>(
         &self,
-        inner: &S,
+        inner: S,
+        passphrase: &[u8],
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let cred = Credential::Passphrase(passphrase);
+        let engine = self.accept(&SyncIo::new(&inner), cred, Vec::new())?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    /// [`accept_current_state_unlisted`](Self::accept_current_state_unlisted) for a store
+    /// protected by a raw key.
+    pub fn accept_current_state_unlisted_with_key<M, S: InnerStore<M>>(
+        &self,
+        inner: S,
+        key: &RawKey,
+    ) -> Result<EncryptedStore<S>, OpenError> {
+        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), Vec::new())?;
+        Ok(EncryptedStore { inner, engine })
+    }
+
+    /// "Accepting the current state" over the stored names `stored` (every key of the store,
+    /// or none when it cannot list them).
+    fn accept<IO: HeaderIo>(
+        &self,
+        io: &IO,
         cred: Credential<'_>,
+        mut stored: Vec<(String, String, String)>,
     ) -> Result<Engine, OpenError> {
         let a = self.anchor.clone().ok_or(OpenError::AnchorRequired)?;
         if self.read_only {
             return Err(s2::read_only_error());
         }
-        let io = SyncIo::new(inner);
-        let bytes = complete(read_header(&io))?.ok_or(OpenError::NotInitialized)?;
+        let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
         if !is_v2(&bytes) {
             return Err(OpenError::UpgradeRequired);
         }
@@ -720,14 +754,13 @@ impl OpenOptions {
             limit,
             limit,
         )?);
-        let mut stored = sealed::ListAll::<M>::list_all_keys(inner).map_err(OpenError::Io)?;
         crate::store::without_reserved(&mut stored);
         let plain = reader
             .decode_all(stored.clone())
             .map_err(|e| OpenError::Io(e.into()))?;
         let mut found = Vec::with_capacity(plain.len());
         for ((sp, ss, sk), (p, s, k)) in stored.into_iter().zip(plain) {
-            match reader.read_value(&io, &p, &s, &k) {
+            match reader.read_value(io, &p, &s, &k) {
                 Ok((mut value, _, version)) => {
                     zeroize::Zeroize::zeroize(&mut value);
                     found.push((sp, ss, sk, version));
@@ -775,10 +808,10 @@ impl OpenOptions {
             let h = header
                 .with_state(&hk, state, nonce, &secrets)
                 .map_err(|_| OpenError::KeyWrapFailed)?;
-            if complete(read_header(&io))?.as_deref() != Some(&bytes[..]) {
+            if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
                 return Err(OpenError::HeaderChanged);
             }
-            complete(write_bytes(&io, h.to_bytes()))?;
+            complete(write_bytes(io, h.to_bytes()))?;
             h
         } else {
             header
@@ -796,7 +829,7 @@ impl OpenOptions {
             let _ = a.remove(&ns, name);
         }
         Ok(Engine::V2(complete(
-            self.finish_v2(&io, header, hk, secrets),
+            self.finish_v2(io, header, hk, secrets),
         )?))
     }
 

@@ -592,3 +592,28 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
     let e = reader.write("payments", "", "x", vec![]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
 }
+
+/// For an inner store that cannot list its keys: accepting without a listing attaches the
+/// anchor with no entries; a value is watched across restarts from its next write on.
+#[test]
+fn accepting_without_a_listing_watches_values_from_their_next_write() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = anchored()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .accept_current_state_unlisted::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert!(store.info().anchored);
+    assert_eq!(anchor_names(&a).len(), 1, "only meta");
+    let old = inner.read("monitors", "", "m1").unwrap();
+    store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
+    drop(store);
+    inner.write("monitors", "", "m1", old).unwrap();
+    let store = open(&inner, &a).unwrap();
+    let e = store.read("monitors", "", "m1").unwrap_err();
+    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+}
