@@ -273,13 +273,16 @@ impl OpenOptions {
     /// watermarks are persisted there, so rollback, deletion and resurrection are also refused
     /// across restarts, including a whole store put back from an older copy.
     ///
-    /// `create` makes an anchored store; `open` of an anchored store needs its anchor
+    /// Implies [`format_v2`](Self::format_v2): `create` makes an anchored version 2 store (a
+    /// version 1 store has no versions to watch, and `open` refuses an anchor for one with
+    /// [`OpenError::UpgradeRequired`]). `open` of an anchored store needs its anchor
     /// ([`OpenError::AnchorRequired`] without it); [`accept_current_state`](Self::accept_current_state)
     /// attaches an anchor to an existing store, or starts over after the anchor was lost.
     /// The anchor must be kept where whoever can roll back the inner store cannot roll it
     /// back too (for example [`StoreAnchor`](crate::StoreAnchor) over a local
     /// `FilesystemStore` when the data is in a cloud store).
     pub fn anchor(mut self, anchor: impl FreshnessAnchor + 'static) -> Self {
+        self.format_v2 = true;
         self.anchor = Some(Arc::new(anchor));
         self
     }
@@ -590,6 +593,10 @@ impl OpenOptions {
         let bytes = read_header(io).await?.ok_or(OpenError::NotInitialized)?;
         if is_v2(&bytes) {
             return Ok(Engine::V2(self.unlock_v2(io, &bytes, cred).await?));
+        }
+        if self.anchor.is_some() {
+            // A version 1 store has no versions to watch: never a silent drop of the anchor.
+            return Err(OpenError::UpgradeRequired);
         }
         self.unlock(&bytes, cred)
     }

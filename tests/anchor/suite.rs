@@ -617,3 +617,21 @@ fn accepting_without_a_listing_watches_values_from_their_next_write() {
     let e = store.read("monitors", "", "m1").unwrap_err();
     assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
 }
+
+/// An anchor is never silently ignored: it makes `create` write a version 2 store, and a
+/// version 1 store refuses it at `open`.
+#[test]
+fn an_anchor_implies_version_2_and_a_version_1_store_refuses_it() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    assert_eq!(store.info().format_version, 2);
+    assert!(store.info().anchored);
+    let v1 = TempFs::new();
+    drop(EncryptedStore::create::<V>(v1.clone(), PASSPHRASE, cheap()).unwrap());
+    if EncryptedStore::inspect::<V>(&v1).unwrap().format_version == 1 {
+        assert!(matches!(open(&v1, &a), Err(OpenError::UpgradeRequired)));
+    }
+}
