@@ -626,6 +626,10 @@ impl OpenOptions {
     /// version 1 data key; `legacy`) in one inner write, after checking the stored header is
     /// still the one read.
     fn upgrade<IO: HeaderIo>(&self, io: &IO, cred: Credential<'_>) -> Result<Engine, OpenError> {
+        if self.anchor.is_some() {
+            // The upgrade writes an unanchored header; attaching is its own explicit step.
+            return Err(OpenError::AnchorNotAttached);
+        }
         let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
         if is_v2(&bytes) {
             return Err(OpenError::AlreadyVersion2);
