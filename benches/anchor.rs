@@ -16,13 +16,12 @@
 mod support;
 
 use std::cell::Cell;
-use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use encrypted_kvstore::{EncryptedStore, OpenOptions, RawKey, StoreAnchor};
 use lightning::util::persist::KVStoreSync;
 use lightning_persister::fs_store::FilesystemStore;
-use support::{fresh, value, Recorder};
+use support::{fresh, interleaved_median, value, Recorder};
 
 const P: &str = "monitors";
 const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
@@ -132,22 +131,15 @@ fn anchor(c: &mut Criterion) {
     // drift in fsync times cannot bias.
     for (n, label) in [(1usize << 10, "1KiB"), (64 << 10, "64KiB")] {
         let v = value(n);
-        let mut ratios = Vec::with_capacity(PAIRS);
-        for _ in 0..PAIRS {
-            let (a, b) = (fresh(&v), fresh(&v));
-            let t = Instant::now();
-            KVStoreSync::write(&anch, P, "", K, a).unwrap();
-            let ta = t.elapsed();
-            let t = Instant::now();
-            KVStoreSync::write(&plain, P, "", K, b).unwrap();
-            let tp = t.elapsed();
-            ratios.push(ta.as_secs_f64() / tp.as_secs_f64());
-        }
-        ratios.sort_by(f64::total_cmp);
+        let r = interleaved_median(
+            PAIRS,
+            || (fresh(&v), fresh(&v)),
+            |a| KVStoreSync::write(&anch, P, "", K, a).unwrap(),
+            |b| KVStoreSync::write(&plain, P, "", K, b).unwrap(),
+        );
         println!(
             "RATIO anchor write {label}, interleaved, anchored / not anchored ({PAIRS} pairs, \
-             median of per-pair ratios): {:.3}",
-            ratios[ratios.len() / 2]
+             median of per-pair ratios): {r:.3}"
         );
     }
     for label in ["1KiB", "64KiB"] {

@@ -16,14 +16,12 @@ mod bare;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::time::Instant;
-
 use bare::Bare;
 use criterion::{criterion_group, criterion_main, Criterion};
 use encrypted_kvstore::{EncryptedStore, OsRandom, RandomSource, RawKey};
 use lightning::util::persist::KVStoreSync;
 use lightning_persister::fs_store::FilesystemStore;
-use support::{fresh, value, Recorder};
+use support::{fresh, interleaved_median, value, Recorder};
 
 const P: &str = "monitors";
 /// Alternating write pairs for the drift-free ratio.
@@ -139,19 +137,12 @@ fn filesystem(c: &mut Criterion) {
     println!("\nbackend: {}", Bare::NAME);
     for (n, label) in [(1usize << 10, "1KiB"), (64 << 10, "64KiB")] {
         let v = value(n);
-        let mut ratios = Vec::with_capacity(PAIRS);
-        for _ in 0..PAIRS {
-            let (a, b) = (fresh(&v), fresh(&v));
-            let t = Instant::now();
-            KVStoreSync::write(&enc, P, "", K, a).unwrap();
-            let te = t.elapsed();
-            let t = Instant::now();
-            write_sealed(&plain, &bare, b);
-            let tp = t.elapsed();
-            ratios.push(te.as_secs_f64() / tp.as_secs_f64());
-        }
-        ratios.sort_by(f64::total_cmp);
-        let r = ratios[ratios.len() / 2];
+        let r = interleaved_median(
+            PAIRS,
+            || (fresh(&v), fresh(&v)),
+            |a| KVStoreSync::write(&enc, P, "", K, a).unwrap(),
+            |b| write_sealed(&plain, &bare, b),
+        );
         let met = if r <= 1.05 { "met" } else { "NOT met" };
         println!(
             "RATIO filesystem write {label}, interleaved, encrypted / (plain + bare AEAD) \

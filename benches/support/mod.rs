@@ -152,6 +152,31 @@ pub fn value(n: usize) -> Arc<Vec<u8>> {
     Arc::new((0..n).map(|i| (i * 31 + 7) as u8).collect())
 }
 
+/// Runs `ours` and `baseline` alternately, `pairs` times each, on inputs `setup` makes before
+/// each pair (not timed), and returns the median of the per-pair time ratios ours / baseline:
+/// drift in the machine's speed (fsync times on a shared disk) biases both sides of a pair
+/// alike.
+pub fn interleaved_median<A, B>(
+    pairs: usize,
+    mut setup: impl FnMut() -> (A, B),
+    mut ours: impl FnMut(A),
+    mut baseline: impl FnMut(B),
+) -> f64 {
+    let mut ratios = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let (a, b) = setup();
+        let t = Instant::now();
+        ours(a);
+        let to = t.elapsed();
+        let t = Instant::now();
+        baseline(b);
+        let tb = t.elapsed();
+        ratios.push(to.as_secs_f64() / tb.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// A copy of `v` with exactly its length as capacity, as LDK's serialisers hand values over.
 pub fn fresh(v: &[u8]) -> Vec<u8> {
     v.to_vec()

@@ -615,7 +615,10 @@ fn accepting_without_a_listing_watches_values_from_their_next_write() {
     inner.write("monitors", "", "m1", old).unwrap();
     let store = open(&inner, &a).unwrap();
     let e = store.read("monitors", "", "m1").unwrap_err();
-    assert!(matches!(read_error(&e), ReadError::Rollback { .. }), "{e:?}");
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
 }
 
 /// An anchor is never silently ignored: it makes `create` write a version 2 store, and a
