@@ -26,7 +26,7 @@ use std::path::Path;
 use super::v::{fs, ldk, FilesystemStore, MigratableKVStoreSync, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, ListError, OpenError, OpenOptions, ReadError, StoreAnchor,
+    EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, RawKey, ReadError, StoreAnchor,
     RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
@@ -581,5 +581,105 @@ fn detaching_the_anchor() {
         let store = EncryptedStore::open::<V>(node.disk(), PASSPHRASE).unwrap();
         assert_eq!(read(&store, ("monitors", "", MON)).unwrap(), b"monitor 1");
         assert_eq!(read(&store, ("", "", "manager")).unwrap(), b"manager");
+    }
+}
+
+/// LDK's monitor pattern through an anchored store, over a `MemoryStore` with the anchor in
+/// another `MemoryStore`: a channel's monitor written at its open, then 100,000 monitor
+/// updates, each `monitor_updates/<monitor>/<n>` written once; after every 100th (ldk-node's
+/// largest number of pending updates) the full monitor is written and the updates it covers
+/// are removed lazily. The anchor holds as many values after 100 cycles as after 100,000 (its
+/// meta, the monitor's entry and the updates' lazy pair record), and never more than those and
+/// one entry per pending update. A restart with updates pending, and one at the end, open and
+/// read everything with no false alarm.
+#[test]
+fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
+    const MAX_PENDING: usize = 100;
+    const CYCLES: u64 = 100_000;
+    let started = std::time::Instant::now();
+    let (inner, anchor_store) = (MemoryStore::new(), MemoryStore::new());
+    let key = RawKey::from_bytes([9; 32]);
+    let anchored =
+        || OpenOptions::new().anchor(StoreAnchor::<MemoryStore, V>::new(anchor_store.clone()));
+    let mut store = anchored()
+        .format_v2()
+        .create_with_key::<V, _>(inner.clone(), &key)
+        .unwrap();
+    let mon = format!("{:064x}_0", 1);
+    let monitors = [mon.clone()];
+    KVStoreSync::write(&store, "monitors", "", &mon, b"at open".to_vec()).unwrap();
+    let mut pending = vec![Vec::new()];
+    let (mut at_100, mut most) = (None, 0);
+    for cycle in 1..=CYCLES {
+        let id = cycle.to_string();
+        KVStoreSync::write(
+            &store,
+            "monitor_updates",
+            &mon,
+            &id,
+            id.clone().into_bytes(),
+        )
+        .unwrap();
+        pending[0].push(id);
+        most = most.max(anchor_store.len());
+        if pending[0].len() == MAX_PENDING {
+            KVStoreSync::write(&store, "monitors", "", &mon, cycle.to_le_bytes().to_vec()).unwrap();
+            for id in pending[0].drain(..) {
+                KVStoreSync::remove(&store, "monitor_updates", &mon, &id, true).unwrap();
+            }
+        }
+        if cycle == 100 {
+            at_100 = Some(anchor_store.len());
+        }
+        if cycle == CYCLES / 2 + 17 {
+            // A restart with 17 updates pending: they read back, nothing is refused.
+            drop(store);
+            store = anchored()
+                .open_with_key::<V, _>(inner.clone(), &key)
+                .unwrap();
+            check_monitors(&store, &monitors, &pending);
+        }
+    }
+    let end = anchor_store.len();
+    println!(
+        "anchored monitor pattern, {CYCLES} cycles: anchor values after 100 cycles {at_100:?}, \
+         after {CYCLES} {end}, at most {most}; {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // meta, the monitor's entry, the lazy pair record of its updates.
+    assert_eq!(at_100, Some(3));
+    assert_eq!(end, 3, "the anchor grows with the cycles");
+    // At most: those and the entries of 100 pending updates, just before the monitor write.
+    assert_eq!(most, 3 + MAX_PENDING);
+    drop(store);
+    let store = anchored()
+        .open_with_key::<V, _>(inner.clone(), &key)
+        .unwrap();
+    check_monitors(&store, &monitors, &pending);
+    assert_eq!(
+        KVStoreSync::read(&store, "monitors", "", &mon).unwrap(),
+        CYCLES.to_le_bytes()
+    );
+}
+
+/// Every monitor and every pending update reads, and each monitor's updates list as pending.
+#[track_caller]
+fn check_monitors<S>(store: &EncryptedStore<S>, monitors: &[String], pending: &[Vec<String>])
+where
+    EncryptedStore<S>: KVStoreSync,
+{
+    for (mon, updates) in monitors.iter().zip(pending) {
+        KVStoreSync::read(store, "monitors", "", mon).unwrap();
+        let mut listed = KVStoreSync::list(store, "monitor_updates", mon).unwrap();
+        listed.sort();
+        let mut want = updates.clone();
+        want.sort();
+        assert_eq!(listed, want);
+        for id in updates {
+            assert_eq!(
+                KVStoreSync::read(store, "monitor_updates", mon, id).unwrap(),
+                id.as_bytes()
+            );
+        }
     }
 }
