@@ -682,3 +682,196 @@ fn every_loud_inner_fault_then_a_crash_and_an_anchored_restart() {
 fn every_loud_anchor_fault_then_a_crash_and_an_anchored_restart() {
     assert!(sweep(Target::Anchor) > 0);
 }
+
+/// The values the create and accept tests keep in their store.
+fn small_data() -> Vec<(Key, Vec<u8>)> {
+    [monitor("m1"), update("m1", 1), manager()]
+        .into_iter()
+        .map(|k| {
+            let v = value(&k, 1);
+            (k, v)
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check_small_data(store: &Store, ctx: &str) {
+    for (k, v) in small_data() {
+        let r = KVStoreSync::read(store, &k.0, &k.1, &k.2);
+        assert_eq!(
+            r.unwrap_or_else(|e| panic!("{ctx}: {k:?}: {e:?}")),
+            v,
+            "{ctx}"
+        );
+    }
+}
+
+/// Creating an anchored store writes the anchor's `meta`, then the header. A loud fault at
+/// any inner or anchor operation of it fails `create` with that fault, and leaves either no
+/// store (`NotInitialized`; a `meta` nobody reads; `create` again succeeds), a store that
+/// opens with the anchor (the header write's acknowledgement lost), or a torn header
+/// (`CorruptHeader`) or torn `meta` (`AnchorCorrupt`, then accepting the current state opens
+/// it): never an anchored store its anchor refuses as rolled back.
+#[test]
+fn faults_while_creating_an_anchored_store() {
+    let ops = |target: Target| {
+        let inner = FaultyStore::new(TempFs::in_memory_fs());
+        let anchor = anchor_over(TempFs::in_memory_fs());
+        OpenOptions::new()
+            .format_v2()
+            .anchor(anchor.clone())
+            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .unwrap();
+        match target {
+            Target::Inner => inner.ops(),
+            Target::Anchor => anchor.ops(),
+        }
+    };
+    let mut cases = 0;
+    for target in [Target::Inner, Target::Anchor] {
+        for kind in FAULT_KINDS {
+            for n in 0..ops(target) {
+                let ctx = format!("create: {target:?} {n} {kind:?}");
+                let inner = FaultyStore::new(TempFs::in_memory_fs());
+                let anchor = anchor_over(TempFs::in_memory_fs());
+                match target {
+                    Target::Inner => inner.arm(n, kind),
+                    Target::Anchor => anchor.arm(n, kind),
+                }
+                let r = OpenOptions::new()
+                    .format_v2()
+                    .anchor(anchor.clone())
+                    .create::<V, _>(inner.clone(), PASSPHRASE, cheap());
+                match r {
+                    Err(e) => assert!(carries_fault(&e), "{ctx}: {e:?}"),
+                    Ok(_) => panic!("{ctx}: the fault was swallowed"),
+                }
+                inner.disarm();
+                anchor.disarm();
+                let store = match open(&inner, &anchor) {
+                    Ok(s) => s,
+                    Err(OpenError::NotInitialized) => OpenOptions::new()
+                        .format_v2()
+                        .anchor(anchor.clone())
+                        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+                        .unwrap_or_else(|e| panic!("{ctx}: create again: {e:?}")),
+                    Err(OpenError::CorruptHeader { .. }) if torn(target, kind, Target::Inner) => {
+                        cases += 1;
+                        continue;
+                    }
+                    Err(OpenError::AnchorCorrupt { .. }) if torn(target, kind, Target::Anchor) => {
+                        OpenOptions::new()
+                            .anchor(anchor.clone())
+                            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+                            .unwrap_or_else(|e| panic!("{ctx}: accept: {e:?}"))
+                    }
+                    Err(e) => panic!("{ctx}: {e:?}"),
+                };
+                for (k, v) in small_data() {
+                    KVStoreSync::write(&store, &k.0, &k.1, &k.2, v).unwrap();
+                }
+                drop(store);
+                check_small_data(&open(&inner, &anchor).unwrap(), &ctx);
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 6, "{cases}");
+}
+
+fn torn(target: Target, kind: FaultKind, side: Target) -> bool {
+    target == side && kind == FaultKind::TornWrite
+}
+
+/// Accepting the current state (here of a whole older copy of the store put back on purpose,
+/// which the anchor refuses as `HeaderRolledBack`) with a loud fault at any inner or anchor
+/// operation: it fails with that fault, and what it leaves either opens with the anchor (the
+/// commit point, the anchor's `meta`, was written) or is refused as before the acceptance
+/// (`HeaderRolledBack`), or with `AnchorCorrupt` after a torn `meta`; running it again opens
+/// the store with every value as restored.
+#[test]
+fn faults_while_accepting_the_current_state() {
+    let setup = || {
+        let inner = FaultyStore::new(TempFs::in_memory_fs());
+        let anchor = anchor_over(TempFs::in_memory_fs());
+        let store = OpenOptions::new()
+            .encrypt_names()
+            .anchor(anchor.clone())
+            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .unwrap();
+        for (k, v) in small_data() {
+            KVStoreSync::write(&store, &k.0, &k.1, &k.2, v).unwrap();
+        }
+        drop(store);
+        let copy = MigratableKVStoreSync::list_all_keys(inner.inner())
+            .unwrap()
+            .into_iter()
+            .map(|(p, s, k)| {
+                let v = KVStoreSync::read(inner.inner(), &p, &s, &k).unwrap();
+                ((p, s, k), v)
+            })
+            .collect::<Vec<_>>();
+        let store = open(&inner, &anchor).unwrap();
+        KVStoreSync::write(&store, MONITORS, "", "m1", b"newer".to_vec()).unwrap();
+        drop(store);
+        for ((p, s, k), v) in copy {
+            KVStoreSync::write(inner.inner(), &p, &s, &k, v).unwrap();
+        }
+        assert!(matches!(
+            open(&inner, &anchor),
+            Err(OpenError::HeaderRolledBack { .. })
+        ));
+        (inner, anchor)
+    };
+    let accept = |inner: &Inner, anchor: &Anchor| {
+        OpenOptions::new()
+            .anchor(anchor.clone())
+            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+    };
+    let ops = |target: Target| {
+        let (inner, anchor) = setup();
+        let (i, a) = (inner.ops(), anchor.ops());
+        accept(&inner, &anchor).unwrap();
+        match target {
+            Target::Inner => inner.ops() - i,
+            Target::Anchor => anchor.ops() - a,
+        }
+    };
+    let mut cases = 0;
+    for target in [Target::Inner, Target::Anchor] {
+        for kind in FAULT_KINDS {
+            for n in 0..ops(target) {
+                let ctx = format!("accept: {target:?} {n} {kind:?}");
+                let (inner, anchor) = setup();
+                match target {
+                    Target::Inner => inner.arm(inner.ops() + n, kind),
+                    Target::Anchor => anchor.arm(anchor.ops() + n, kind),
+                }
+                match accept(&inner, &anchor) {
+                    Err(e) => assert!(carries_fault(&e), "{ctx}: {e:?}"),
+                    // A fault on a best-effort removal of an old epoch's value.
+                    Ok(s) => check_small_data(&s, &ctx),
+                }
+                inner.disarm();
+                anchor.disarm();
+                match open(&inner, &anchor) {
+                    Ok(s) => check_small_data(&s, &ctx),
+                    Err(OpenError::HeaderRolledBack { .. }) => {}
+                    Err(OpenError::AnchorCorrupt { .. }) if torn(target, kind, Target::Anchor) => {}
+                    Err(OpenError::CorruptHeader { .. }) if torn(target, kind, Target::Inner) => {
+                        cases += 1;
+                        continue;
+                    }
+                    Err(e) => panic!("{ctx}: {e:?}"),
+                }
+                let s = accept(&inner, &anchor)
+                    .unwrap_or_else(|e| panic!("{ctx}: accepting again: {e:?}"));
+                check_small_data(&s, &ctx);
+                drop(s);
+                check_small_data(&open(&inner, &anchor).unwrap(), &ctx);
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 20, "{cases}");
+}
