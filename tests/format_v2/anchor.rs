@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::v::{fs, ldk, FilesystemStore, MigratableKVStoreSync, V};
+use super::v::{fs, ldk, AsyncOps, FilesystemStore, MigratableKVStoreSync, Ops, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
     EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, RawKey, ReadError, StoreAnchor,
@@ -681,5 +681,51 @@ where
                 id.as_bytes()
             );
         }
+    }
+}
+
+/// The same watch through the asynchronous trait (LDK's `KVStore`, as ldk-node drives its
+/// store): written, overwritten, lazily and hard removed through `KVStore`, then, while the
+/// node is stopped, an older record put back and the hard-removed one brought back. After an
+/// anchored restart both are refused; what was not touched reads as written.
+#[test]
+fn the_anchor_watches_the_async_trait_across_a_restart() {
+    for (mode, opts) in modes() {
+        let node = Node::new(true);
+        let disk = node.disk();
+        let store = node.create(&opts);
+        let at = write_new(&store, &disk, ("monitors", "", MON), b"monitor 1");
+        let gone = write_new(&store, &disk, ("payments", "", "pay_1"), b"paid");
+        let (old, gone_rec) = (raw(&disk, &at), raw(&disk, &gone));
+        {
+            let ops = AsyncOps::new(&store);
+            ops.write("monitors", "", MON, b"monitor 2".to_vec())
+                .unwrap();
+            ops.write("monitor_updates", MON, "1", b"u".to_vec())
+                .unwrap();
+            ops.remove("monitor_updates", MON, "1", true).unwrap();
+            ops.remove("payments", "", "pay_1", false).unwrap();
+            ops.write("", "", "manager", b"manager".to_vec()).unwrap();
+        }
+        drop(store);
+        put(&disk, &at, old);
+        put(&disk, &gone, gone_rec);
+        let store = node.start().unwrap();
+        let ops = AsyncOps::new(&store);
+        let e = ops.read("monitors", "", MON).unwrap_err();
+        assert!(
+            matches!(read_error(&e), ReadError::Rollback { .. }),
+            "{mode}: {e:?}"
+        );
+        let e = ops.read("payments", "", "pay_1").unwrap_err();
+        assert!(
+            matches!(read_error(&e), ReadError::Resurrected { .. }),
+            "{mode}: {e:?}"
+        );
+        assert_eq!(ops.read("", "", "manager").unwrap(), b"manager", "{mode}");
+        assert_eq!(
+            ops.read("monitor_updates", MON, "1").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 }
