@@ -1,5 +1,6 @@
 //! Faults of the inner store: the suite in `faults/suite.rs`, compiled once per enabled LDK version
-//! (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates, and the
+//! faults of an anchored store followed by a crash and a restart (`ldk_0_2::anchored::*`, ...).
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -10,6 +11,7 @@ mod common;
 #[path = "faults"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
+    mod anchored;
     mod suite;
 }
 
@@ -17,5 +19,6 @@ mod ldk_0_2 {
 #[path = "faults"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
+    mod anchored;
     mod suite;
 }

@@ -1,6 +1,7 @@
 //! Format version 2 (versions, freshness, encrypted names, padding): the suite in
 //! `format_v2/suite.rs`, compiled once per enabled LDK version (`ldk_0_2::suite::*`,
-//! `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! `ldk_0_3::suite::*`) over that version's adapter and crates, and the freshness anchor across
+//! restarts in `format_v2/anchor.rs` (`ldk_0_2::anchor::*`, ...).
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -11,6 +12,7 @@ mod common;
 #[path = "format_v2"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
+    mod anchor;
     mod suite;
 }
 
@@ -18,5 +20,6 @@ mod ldk_0_2 {
 #[path = "format_v2"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
+    mod anchor;
     mod suite;
 }

@@ -18,12 +18,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bitcoin::io;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
-use encrypted_kvstore::{KdfParams, ReadError};
+use encrypted_kvstore::{FreshnessAnchor, KdfParams, ReadError};
 
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
@@ -227,6 +229,202 @@ impl Xorshift {
     /// A value below `n`.
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+}
+
+/// The injected fault carried anywhere in `e`'s chain of causes (through the typed errors of
+/// the wrapper, `WriteError::Anchor`, `OpenError::Io` and the like), if there is one.
+pub fn injected_within(e: &(dyn std::error::Error + 'static)) -> Option<u64> {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = at {
+        if let Some(f) = e.downcast_ref::<InjectedFault>() {
+            return Some(f.op);
+        }
+        at = match e.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|i| i as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Per (store, name) of an anchor, what it held before its latest change.
+type AnchorHistory = BTreeMap<(String, String), Option<Vec<u8>>>;
+
+struct AnchorFaults {
+    ops: AtomicU64,
+    fail_at: AtomicU64,
+    kind: Mutex<FaultKind>,
+    fires: AtomicU64,
+    /// Per (store, name), what it held before its latest change through this anchor.
+    previous: Mutex<AnchorHistory>,
+}
+
+/// A [`FreshnessAnchor`] that counts every operation on it and fails (or silently garbles) the
+/// armed one, once, in the ways of [`FaultKind`] (as `FaultyStore` does for an inner store).
+/// Clones share the counter, the arming and the history. A torn write breaks the anchor's
+/// contract (writes are atomic), and so do the silent kinds: they model anchors that do not
+/// keep it.
+pub struct FaultyAnchor<A> {
+    inner: Arc<A>,
+    state: Arc<AnchorFaults>,
+}
+
+impl<A> Clone for FaultyAnchor<A> {
+    fn clone(&self) -> Self {
+        FaultyAnchor {
+            inner: Arc::clone(&self.inner),
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+impl<A: FreshnessAnchor> FaultyAnchor<A> {
+    /// Wraps `inner`; nothing armed.
+    pub fn new(inner: A) -> Self {
+        FaultyAnchor {
+            inner: Arc::new(inner),
+            state: Arc::new(AnchorFaults {
+                ops: AtomicU64::new(0),
+                fail_at: AtomicU64::new(u64::MAX),
+                kind: Mutex::new(FaultKind::Before),
+                fires: AtomicU64::new(0),
+                previous: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// Operations counted so far.
+    pub fn ops(&self) -> u64 {
+        self.state.ops.load(Ordering::SeqCst)
+    }
+
+    /// Fails operation number `at` (counted from when the anchor was wrapped) with `kind`.
+    pub fn arm(&self, at: u64, kind: FaultKind) {
+        *self.state.kind.lock().unwrap() = kind;
+        self.state.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// No more faults.
+    pub fn disarm(&self) {
+        self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// How many faults have fired since the anchor was wrapped.
+    pub fn fires(&self) -> u64 {
+        self.state.fires.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped anchor.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    fn tick(&self) -> Option<(u64, FaultKind)> {
+        let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
+        if n == self.state.fail_at.load(Ordering::SeqCst) {
+            self.state.fires.fetch_add(1, Ordering::SeqCst);
+            Some((n, *self.state.kind.lock().unwrap()))
+        } else {
+            None
+        }
+    }
+
+    fn changing(
+        &self,
+        store: &str,
+        name: &str,
+        change: impl FnOnce(&A) -> Result<(), io::Error>,
+    ) -> Result<(), io::Error> {
+        let mut previous = self.state.previous.lock().unwrap();
+        let before = self.inner.read(store, name)?;
+        change(&self.inner)?;
+        previous.insert((store.to_owned(), name.to_owned()), before);
+        Ok(())
+    }
+}
+
+fn anchor_fault(op: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::Other, InjectedFault { op })
+}
+
+impl<A: FreshnessAnchor> FreshnessAnchor for FaultyAnchor<A> {
+    fn read(&self, store: &str, name: &str) -> Result<Option<Vec<u8>>, io::Error> {
+        let Some((n, kind)) = self.tick() else {
+            return self.inner.read(store, name);
+        };
+        match kind {
+            FaultKind::After => {
+                let _ = self.inner.read(store, name);
+                Err(anchor_fault(n))
+            }
+            FaultKind::Before | FaultKind::TornWrite => Err(anchor_fault(n)),
+            FaultKind::LostWrite => self.inner.read(store, name),
+            FaultKind::StaleRead => {
+                let previous = self.state.previous.lock().unwrap();
+                match previous.get(&(store.to_owned(), name.to_owned())) {
+                    Some(old) => Ok(old.clone()),
+                    None => self.inner.read(store, name),
+                }
+            }
+            FaultKind::FlippedRead => Ok(self.inner.read(store, name)?.map(|mut v| {
+                let at = n as usize % v.len().max(1);
+                match v.get_mut(at) {
+                    Some(b) => *b ^= 0x01,
+                    None => v.push(0x01),
+                }
+                v
+            })),
+            FaultKind::TruncatedRead => Ok(self.inner.read(store, name)?.map(|mut v| {
+                v.pop();
+                v
+            })),
+        }
+    }
+    fn write(&self, store: &str, name: &str, value: &[u8]) -> Result<(), io::Error> {
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(store, name, |a| a.write(store, name, value));
+        };
+        match kind {
+            FaultKind::Before => Err(anchor_fault(n)),
+            FaultKind::After => {
+                self.changing(store, name, |a| a.write(store, name, value))?;
+                Err(anchor_fault(n))
+            }
+            FaultKind::TornWrite => {
+                let half = &value[..value.len() / 2];
+                self.changing(store, name, |a| a.write(store, name, half))?;
+                Err(anchor_fault(n))
+            }
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(store, name, |a| a.write(store, name, value))
+            }
+        }
+    }
+    fn remove(&self, store: &str, name: &str) -> Result<(), io::Error> {
+        let Some((n, kind)) = self.tick() else {
+            return self.changing(store, name, |a| a.remove(store, name));
+        };
+        match kind {
+            FaultKind::After => {
+                self.changing(store, name, |a| a.remove(store, name))?;
+                Err(anchor_fault(n))
+            }
+            FaultKind::Before | FaultKind::TornWrite => Err(anchor_fault(n)),
+            FaultKind::LostWrite => Ok(()),
+            FaultKind::StaleRead | FaultKind::FlippedRead | FaultKind::TruncatedRead => {
+                self.changing(store, name, |a| a.remove(store, name))
+            }
+        }
+    }
+    fn list(&self, store: &str) -> Result<Vec<String>, io::Error> {
+        match self.tick() {
+            Some((n, kind)) if kind.is_loud() => Err(anchor_fault(n)),
+            _ => self.inner.list(store),
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 //! newest monitor update deleted, behind the back of the node's open store makes LDK's own
 //! loading fail with `InvalidData` instead of loading a stale monitor.
 //!
-//! Only within the open store: an instance opened afresh (a restart without a freshness
-//! anchor) has no watermarks and loads the stale state. Each test shows that too, so the
-//! refusal is seen to come from the watermarks (the record put back is authentic).
+//! Without a freshness anchor, only within the open store: an instance opened afresh (a
+//! restart without an anchor) has no watermarks and loads the stale state. Each test shows
+//! that too, so the refusal is seen to come from the watermarks (the record put back is
+//! authentic). With an anchor the watermarks outlive the process: an older monitor put back
+//! while the node is stopped is refused when it starts again.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,9 +17,9 @@
 
 use super::compat::{channel_config, LISTS_MONITOR_UPDATES};
 use super::mode::{self, Store};
-use super::v::ldk;
-use crate::common::read_error;
-use encrypted_kvstore::{ListError, ReadError};
+use super::v::{fs, ldk, FilesystemStore, V};
+use crate::common::{cheap, read_error, PASSPHRASE};
+use encrypted_kvstore::{ListError, OpenOptions, ReadError, StoreAnchor};
 use ldk::ln::functional_test_utils::{
     create_announced_chan_between_nodes, create_chanmon_cfgs, create_network, create_node_cfgs,
     create_node_cfgs_with_persisters, create_node_chanmgrs, send_payment,
@@ -237,4 +239,110 @@ fn the_newest_monitor_update_deleted_behind_the_open_store_is_refused_as_missing
         .read_all_channel_monitors_with_updates()
         .unwrap();
     assert_eq!(loaded[0].1.get_latest_update_id(), UPDATES_PER_PAYMENT);
+}
+
+/// A node whose store is anchored (a second `FilesystemStore` holds the watermarks): a copy of
+/// its channel monitor's record is taken at the channel open, two payments rewrite the
+/// monitor, the node stops, the old record is put back, and the node starts again. LDK's
+/// loading of the monitors through the restarted store fails with `InvalidData`
+/// (`ReadError::Rollback` naming the monitor) instead of loading the monitor as it was at the
+/// channel open. Then the contrast: the same directory with the anchor detached opens without
+/// watermarks, and the stale monitor loads.
+#[test]
+fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_with_an_anchor() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let anchor_dir = tempfile::tempdir().unwrap();
+    let anchored = || {
+        OpenOptions::new().encrypt_names().pad_values().anchor(
+            StoreAnchor::<FilesystemStore, V>::new(fs(anchor_dir.path())),
+        )
+    };
+    let stores: Vec<Store> = vec![
+        anchored()
+            .create::<V, _>(fs(dirs[0].path()), PASSPHRASE, cheap())
+            .unwrap(),
+        mode::create(dirs[1].path()),
+    ];
+    assert!(stores[0].info().anchored);
+    let chanmon_cfgs = create_chanmon_cfgs(2);
+    let node_cfgs = create_node_cfgs_with_persisters(2, &chanmon_cfgs, stores.iter().collect());
+    let node_chanmgrs = create_node_chanmgrs(
+        2,
+        &node_cfgs,
+        &[Some(channel_config()), Some(channel_config())],
+    );
+    let nodes = create_network(2, &node_cfgs, &node_chanmgrs);
+    let keys = nodes[0].keys_manager;
+
+    create_announced_chan_between_nodes(&nodes, 0, 1);
+    let files = mode::monitor_files(dirs[0].path());
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    let at_open = std::fs::read(file).unwrap();
+    let loaded = read_channel_monitors(&stores[0], keys, keys).unwrap();
+    assert_eq!(loaded[0].1.get_latest_update_id(), 0);
+    let monitor_key = loaded[0].1.persistence_key().to_string();
+
+    send_payment(&nodes[0], &[&nodes[1]], 8_000_000);
+    send_payment(&nodes[1], &[&nodes[0]], 4_000_000);
+    let current = std::fs::read(file).unwrap();
+    assert_ne!(current, at_open);
+    assert_eq!(
+        read_channel_monitors(&stores[0], keys, keys).unwrap()[0]
+            .1
+            .get_latest_update_id(),
+        2 * UPDATES_PER_PAYMENT
+    );
+
+    // The node stops (its store is not used again), the record of the monitor at the channel
+    // open is put back, and the node starts: its store opened from disk with the anchor.
+    std::fs::write(file, &at_open).unwrap();
+    let restarted = anchored()
+        .open::<V, _>(fs(dirs[0].path()), PASSPHRASE)
+        .unwrap();
+    let Err(err) = read_channel_monitors(&restarted, keys, keys) else {
+        panic!("the stale monitor loaded after an anchored restart");
+    };
+    assert_eq!(err.kind(), ldk::io::ErrorKind::InvalidData, "{err}");
+    match read_error(&err) {
+        Some(ReadError::Rollback {
+            primary_namespace,
+            secondary_namespace,
+            key,
+            found,
+            expected_at_least,
+        }) => {
+            assert_eq!(
+                primary_namespace,
+                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
+            );
+            assert_eq!(
+                secondary_namespace,
+                CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE
+            );
+            assert_eq!(key, &monitor_key);
+            assert!(found < expected_at_least, "{found} >= {expected_at_least}");
+        }
+        other => panic!("expected ReadError::Rollback, got {other:?} ({err})"),
+    }
+    drop(restarted);
+
+    // With the current record back, the restarted node loads its monitor.
+    std::fs::write(file, &current).unwrap();
+    let restarted = anchored()
+        .open::<V, _>(fs(dirs[0].path()), PASSPHRASE)
+        .unwrap();
+    let reloaded = read_channel_monitors(&restarted, keys, keys).unwrap();
+    assert_eq!(
+        reloaded[0].1.get_latest_update_id(),
+        2 * UPDATES_PER_PAYMENT
+    );
+
+    // The contrast: the anchor detached, the same stale record loads after a restart.
+    restarted.detach_anchor::<V>().unwrap();
+    drop(restarted);
+    std::fs::write(file, &at_open).unwrap();
+    let unanchored = mode::reopen(dirs[0].path());
+    let stale = read_channel_monitors(&unanchored, keys, keys).unwrap();
+    assert_eq!(stale[0].1.get_latest_update_id(), 0);
 }
