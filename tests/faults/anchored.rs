@@ -2,8 +2,9 @@
 //! restart (docs/FORMAT.md, "Updates" and "Updating the anchor": an anchor entry is weakened
 //! before the inner remove and strengthened only after the inner write or remove succeeded).
 //!
-//! A version 2 store with encrypted names and padding over LDK's `FilesystemStore`, anchored
-//! in a second `FilesystemStore` through `StoreAnchor`, runs a workload of writes, overwrites,
+//! A version 2 store with padding (and encrypted names where the workload goes on past the
+//! fault) over LDK's `FilesystemStore`, anchored in a second `FilesystemStore` through
+//! `StoreAnchor`, runs a workload of writes, overwrites,
 //! LDK's monitor-update pattern (updates written once, lazily removed after the full monitor
 //! is written), 33 hard removes in one namespace pair (the last one folds the pair's
 //! tombstones into its floor), a restart, a rotation with re-encryption and retirement, and a
@@ -80,7 +81,7 @@ const CHURN: &str = "archive";
 /// Hard removes in the churn pair: one more than the 32 tombstones a pair keeps unfolded.
 const CHURN_REMOVES: usize = 33;
 /// Churn keys that are written before they are removed (the others are removed absent).
-const CHURN_WRITTEN: usize = 12;
+const CHURN_WRITTEN: usize = 6;
 
 fn monitor(m: &str) -> Key {
     key(MONITORS, "", m)
@@ -332,11 +333,14 @@ fn carries_fault(e: &(dyn std::error::Error + 'static)) -> bool {
 fn run(fault: Option<(Target, u64, FaultKind)>, then: Then) -> Outcome {
     let inner = FaultyStore::new(TempFs::in_memory_fs());
     let anchor = anchor_over(TempFs::in_memory_fs());
+    // Encrypted names (the anchor keys its values by stored names) where the workload goes on;
+    // plain names, cheaper, where it stops at the fault: each (index, kind) runs under both.
+    let opts = match then {
+        Then::Continue => OpenOptions::new().encrypt_names().pad_values(),
+        Then::Crash => OpenOptions::new().pad_values(),
+    };
     let mut store = Some(
-        OpenOptions::new()
-            .encrypt_names()
-            .pad_values()
-            .anchor(anchor.clone())
+        opts.anchor(anchor.clone())
             .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
             .unwrap(),
     );
@@ -639,7 +643,7 @@ fn the_anchored_workload_runs_clean_and_folds() {
     let anchor = anchor_over(anchor_dir.clone());
     let dry = run(None, Then::Continue);
     assert_eq!(dry.errors, 0);
-    assert!(dry.inner_ops > 100, "{dry:?}");
+    assert!(dry.inner_ops > 90, "{dry:?}");
     assert!(dry.anchor_ops > 100, "{dry:?}");
     // The fold: the 33 churn tombstones become the pair's floor, so the anchor holds no
     // tombstone of them. Replayed here on a store of its own, with the anchor counted.
