@@ -1,0 +1,542 @@
+//! What format version 2 costs against version 1, as ratios measured in one run:
+//!
+//! 1. the record path over `MemoryStore`, write and read, 64 B to 1 MiB: v2, v2 with encrypted
+//!    names, v2 with padding, v2 with both, each against v1;
+//! 2. over LDK's `FilesystemStore` (fsync on every write), 1 KiB and 64 KiB: v2 and v2 with
+//!    names and padding against v1;
+//! 3. `list` of a namespace of 1,000 keys: v2 by the instance that wrote them (every key's
+//!    watermark checked), v2 reopened (no watermark), and the same with encrypted names (every
+//!    key decoded), against v1;
+//! 4. LDK's `MonitorUpdatingPersister` pattern over `MemoryStore`: 99 updates written to
+//!    `monitor_updates/<monitor>/<id>`, the full monitor written, the 101 ids of the range
+//!    removed lazily, as ldk-node does (`maximum_pending_updates` = 100); cost per cycle.
+//!
+//! Each comparison is measured twice: by criterion, the variants back to back in one group
+//! (ratio of medians), and interleaved, the variants taking turns batch by batch in rotating
+//! order (median of the per-round ratios), which drift between the variants cannot bias.
+//! Interleaved passes run only for cells criterion measured (a filter skips both).
+//!
+//! `cargo bench --bench format_v2 [--features ring] -- --warm-up-time 1 --measurement-time 3`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use encrypted_kvstore::ldk::{InnerStore, V0_2};
+use encrypted_kvstore::{
+    EncryptedStore, MemoryStore, OpenOptions, RawKey, RESERVED_PRIMARY_NAMESPACE,
+};
+use lightning::util::persist::{KVStoreSync, MigratableKVStore};
+use lightning_persister::fs_store::FilesystemStore;
+use support::{fmt_time, fresh, value, Recorder};
+
+const P: &str = "monitors";
+const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
+/// Rounds of an interleaved pass (writes to `FilesystemStore`: [`FS_WRITE_ROUNDS`]).
+const ROUNDS: usize = 101;
+const FS_WRITE_ROUNDS: usize = 200;
+/// An interleaved turn times enough operations to take about this long (seconds).
+const TURN: f64 = 500e-6;
+
+/// The store formats compared. Version 1 is what `OpenOptions::new()` creates today; every
+/// store is checked to have the format it stands for, so a change of default cannot turn a
+/// v1 column into a second v2 column unnoticed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    V1,
+    V2,
+    V2Names,
+    V2Padding,
+    V2NamesPadding,
+}
+
+impl Variant {
+    fn label(self) -> &'static str {
+        match self {
+            Variant::V1 => "v1",
+            Variant::V2 => "v2",
+            Variant::V2Names => "v2_names",
+            Variant::V2Padding => "v2_padding",
+            Variant::V2NamesPadding => "v2_names_padding",
+        }
+    }
+
+    fn options(self) -> OpenOptions {
+        let o = OpenOptions::new();
+        match self {
+            Variant::V1 => o,
+            Variant::V2 => o.format_v2(),
+            Variant::V2Names => o.format_v2().encrypt_names(),
+            Variant::V2Padding => o.format_v2().pad_values(),
+            Variant::V2NamesPadding => o.format_v2().encrypt_names().pad_values(),
+        }
+    }
+
+    fn check(self, info: encrypted_kvstore::StoreInfo) {
+        let (format, names, padded) = match self {
+            Variant::V1 => (1, false, false),
+            Variant::V2 => (2, false, false),
+            Variant::V2Names => (2, true, false),
+            Variant::V2Padding => (2, false, true),
+            Variant::V2NamesPadding => (2, true, true),
+        };
+        assert_eq!(
+            (
+                info.format_version,
+                info.names_encrypted,
+                info.values_padded
+            ),
+            (format, names, padded),
+            "{} store has the wrong format (did the default format change? select v1 \
+             explicitly)",
+            self.label()
+        );
+    }
+}
+
+fn key() -> RawKey {
+    RawKey::from_bytes([7; 32])
+}
+
+fn create<S: InnerStore<V0_2>>(v: Variant, inner: S) -> EncryptedStore<S> {
+    let store = v
+        .options()
+        .create_with_key::<V0_2, S>(inner, &key())
+        .unwrap();
+    v.check(store.info());
+    store
+}
+
+/// The variants take turns, `rounds` times, each round starting at the next variant; a turn
+/// times `batch` operations on inputs made beforehand (not timed). Returns the per-operation
+/// time of every turn, by variant.
+fn interleave<I, O>(
+    variants: usize,
+    rounds: usize,
+    batch: usize,
+    mut setup: impl FnMut(usize) -> I,
+    mut op: impl FnMut(usize, I) -> O,
+) -> Vec<Vec<f64>> {
+    let mut times = vec![Vec::with_capacity(rounds); variants];
+    let mut inputs = Vec::with_capacity(batch);
+    let mut outputs = Vec::with_capacity(batch);
+    for r in 0..rounds {
+        for j in 0..variants {
+            let i = (r + j) % variants;
+            inputs.extend((0..batch).map(|_| setup(i)));
+            let t = Instant::now();
+            for input in inputs.drain(..) {
+                outputs.push(op(i, black_box(input)));
+            }
+            let e = t.elapsed();
+            black_box(&outputs);
+            outputs.clear();
+            times[i].push(e.as_secs_f64() / batch as f64);
+        }
+    }
+    times
+}
+
+/// Median over rounds of `times[a][r] / times[b][r]`.
+fn median_ratio(times: &[Vec<f64>], a: usize, b: usize) -> f64 {
+    let mut r: Vec<f64> = times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
+
+/// Operations per interleaved turn, from criterion's median of the baseline.
+fn batch_for(per_op: f64) -> usize {
+    ((TURN / per_op) as usize).clamp(1, 4096)
+}
+
+/// Prints one comparison: the interleaved ratio, then criterion's ratio of medians.
+fn report(rec: &Recorder, label: &str, ours: &str, base: &str, interleaved: Option<(f64, usize)>) {
+    let (Some(a), Some(b)) = (rec.median(ours), rec.median(base)) else {
+        println!("RATIO {label}: not measured (filtered out)");
+        return;
+    };
+    let inter = match interleaved {
+        Some((r, rounds)) => format!("{r:.3} interleaved ({rounds} rounds), "),
+        None => String::new(),
+    };
+    println!(
+        "RATIO {label}: {inter}{:.3} criterion [{ours} {} / {base} {}]",
+        a / b,
+        fmt_time(a),
+        fmt_time(b)
+    );
+}
+
+/// The size of the one record a store over `inner` holds besides its header.
+fn record_len(inner: &MemoryStore) -> usize {
+    let keys = MigratableKVStore::list_all_keys(inner).unwrap();
+    let mut data = keys
+        .iter()
+        .filter(|(p, _, _)| p.as_str() != RESERVED_PRIMARY_NAMESPACE);
+    let (p, s, k) = data.next().unwrap();
+    assert!(data.next().is_none());
+    KVStoreSync::read(inner, p, s, k).unwrap().len()
+}
+
+const RECORD_SIZES: [(usize, &str); 4] = [
+    (64, "64B"),
+    (1 << 10, "1KiB"),
+    (64 << 10, "64KiB"),
+    (1 << 20, "1MiB"),
+];
+
+/// Part 1: the record path over `MemoryStore`.
+fn record(c: &mut Criterion) {
+    let rec = Recorder::default();
+    let variants = [
+        Variant::V1,
+        Variant::V2,
+        Variant::V2Names,
+        Variant::V2Padding,
+        Variant::V2NamesPadding,
+    ];
+    let stores: Vec<_> = variants
+        .iter()
+        .map(|&v| create(v, MemoryStore::new()))
+        .collect();
+    let mut g = c.benchmark_group("v2_record");
+    for (n, label) in RECORD_SIZES {
+        g.sample_size(if n >= 1 << 20 { 10 } else { 50 });
+        let v = value(n);
+        for (i, var) in variants.iter().enumerate() {
+            rec.bench(
+                &mut g,
+                &format!("write_{}", var.label()),
+                label,
+                n,
+                || fresh(&v),
+                |buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
+            );
+        }
+        for (i, var) in variants.iter().enumerate() {
+            KVStoreSync::write(&stores[i], P, "", K, fresh(&v)).unwrap();
+            rec.bench(
+                &mut g,
+                &format!("read_{}", var.label()),
+                label,
+                n,
+                || (),
+                |()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
+            );
+            assert_eq!(KVStoreSync::read(&stores[i], P, "", K).unwrap(), *v);
+        }
+    }
+    g.finish();
+
+    println!(
+        "\nbackend: {}",
+        if cfg!(feature = "ring") {
+            "ring"
+        } else {
+            "chacha20poly1305"
+        }
+    );
+    for (n, label) in RECORD_SIZES {
+        let v = value(n);
+        let lens: Vec<String> = stores
+            .iter()
+            .zip(&variants)
+            .map(|(s, var)| {
+                KVStoreSync::write(s, P, "", K, fresh(&v)).unwrap();
+                format!("{} {} B", var.label(), record_len(s.inner()))
+            })
+            .collect();
+        println!("SIZE record of a {label} value: {}", lens.join(", "));
+        for op in ["write", "read"] {
+            let base = format!("{op}_v1/{label}");
+            let inter = rec.median(&base).map(|t| {
+                let batch = batch_for(t);
+                if op == "write" {
+                    interleave(
+                        variants.len(),
+                        ROUNDS,
+                        batch,
+                        |_| fresh(&v),
+                        |i, buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
+                    )
+                } else {
+                    interleave(
+                        variants.len(),
+                        ROUNDS,
+                        batch,
+                        |_| (),
+                        |i, ()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
+                    )
+                }
+            });
+            for (i, var) in variants.iter().enumerate().skip(1) {
+                report(
+                    &rec,
+                    &format!("record {op} {label}, {} / v1", var.label()),
+                    &format!("{op}_{}/{label}", var.label()),
+                    &base,
+                    inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+                );
+            }
+        }
+    }
+}
+
+/// Part 2: over LDK's `FilesystemStore`.
+fn filesystem(c: &mut Criterion) {
+    let rec = Recorder::default();
+    let variants = [Variant::V1, Variant::V2, Variant::V2NamesPadding];
+    let dirs: Vec<_> = variants
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    let stores: Vec<_> = variants
+        .iter()
+        .zip(&dirs)
+        .map(|(&v, d)| create(v, FilesystemStore::new(d.path().to_path_buf())))
+        .collect();
+    let sizes = [(1usize << 10, "1KiB"), (64 << 10, "64KiB")];
+    let mut g = c.benchmark_group("v2_filesystem");
+    g.sample_size(20);
+    for (n, label) in sizes {
+        let v = value(n);
+        for (i, var) in variants.iter().enumerate() {
+            rec.bench(
+                &mut g,
+                &format!("write_{}", var.label()),
+                label,
+                n,
+                || fresh(&v),
+                |buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
+            );
+        }
+        for (i, var) in variants.iter().enumerate() {
+            rec.bench(
+                &mut g,
+                &format!("read_{}", var.label()),
+                label,
+                n,
+                || (),
+                |()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
+            );
+            assert_eq!(KVStoreSync::read(&stores[i], P, "", K).unwrap(), *v);
+        }
+    }
+    g.finish();
+
+    for (n, label) in sizes {
+        let v = value(n);
+        for op in ["write", "read"] {
+            let base = format!("{op}_v1/{label}");
+            let rounds = if op == "write" {
+                FS_WRITE_ROUNDS
+            } else {
+                ROUNDS
+            };
+            let inter = rec.median(&base).map(|t| {
+                if op == "write" {
+                    // One fsync'd write a turn.
+                    interleave(
+                        variants.len(),
+                        rounds,
+                        1,
+                        |_| fresh(&v),
+                        |i, buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
+                    )
+                } else {
+                    interleave(
+                        variants.len(),
+                        rounds,
+                        batch_for(t),
+                        |_| (),
+                        |i, ()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
+                    )
+                }
+            });
+            if let Some(t) = &inter {
+                let medians: Vec<String> = variants
+                    .iter()
+                    .enumerate()
+                    .map(|(i, var)| {
+                        let mut x = t[i].clone();
+                        x.sort_by(f64::total_cmp);
+                        format!("{} {}", var.label(), fmt_time(x[x.len() / 2]))
+                    })
+                    .collect();
+                println!(
+                    "TIME filesystem {op} {label}, interleaved medians: {}",
+                    medians.join(", ")
+                );
+            }
+            for (i, var) in variants.iter().enumerate().skip(1) {
+                report(
+                    &rec,
+                    &format!("filesystem {op} {label}, {} / v1", var.label()),
+                    &format!("{op}_{}/{label}", var.label()),
+                    &base,
+                    inter.as_ref().map(|t| (median_ratio(t, i, 0), rounds)),
+                );
+            }
+        }
+    }
+}
+
+/// Keys in the listed namespace.
+const LIST_KEYS: usize = 1000;
+
+/// Part 3: `list` of a namespace of 1,000 keys.
+fn list(c: &mut Criterion) {
+    let rec = Recorder::default();
+    // (label, format, reopened: listed by a new instance that holds no watermark).
+    let cases = [
+        ("v1", Variant::V1, false),
+        ("v2", Variant::V2, false),
+        ("v2_reopened", Variant::V2, true),
+        ("v2_names", Variant::V2Names, false),
+        ("v2_names_reopened", Variant::V2Names, true),
+    ];
+    let keys: Vec<String> = (0..LIST_KEYS).map(|i| format!("{i:064x}")).collect();
+    let stores: Vec<_> = cases
+        .iter()
+        .map(|&(_, v, reopen)| {
+            let store = create(v, MemoryStore::new());
+            for k in &keys {
+                KVStoreSync::write(&store, "payments", "", k, vec![1; 100]).unwrap();
+            }
+            if !reopen {
+                return store;
+            }
+            let store = OpenOptions::new()
+                .open_with_key::<V0_2, _>(store.into_inner(), &key())
+                .unwrap();
+            v.check(store.info());
+            store
+        })
+        .collect();
+    for s in &stores {
+        let mut listed = KVStoreSync::list(s, "payments", "").unwrap();
+        listed.sort();
+        assert_eq!(listed, keys);
+    }
+    let mut g = c.benchmark_group("v2_list");
+    g.sample_size(50);
+    for (i, (label, _, _)) in cases.iter().enumerate() {
+        rec.bench(
+            &mut g,
+            &format!("list_{label}"),
+            "1000keys",
+            LIST_KEYS * 64,
+            || (),
+            |()| KVStoreSync::list(&stores[i], "payments", "").unwrap(),
+        );
+    }
+    g.finish();
+
+    let base = "list_v1/1000keys";
+    let inter = rec.median(base).map(|t| {
+        interleave(
+            cases.len(),
+            ROUNDS,
+            batch_for(t),
+            |_| (),
+            |i, ()| KVStoreSync::list(&stores[i], "payments", "").unwrap(),
+        )
+    });
+    for (i, (label, _, _)) in cases.iter().enumerate().skip(1) {
+        report(
+            &rec,
+            &format!("list {LIST_KEYS} keys, {label} / v1"),
+            &format!("list_{label}/1000keys"),
+            base,
+            inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+        );
+    }
+}
+
+/// ldk-node's `maximum_pending_updates` (`PERSISTER_MAX_PENDING_UPDATES`).
+const MAX_PENDING: u64 = 100;
+const UPDATES: &str = "monitor_updates";
+const MONITOR: &str = "0202020202020202020202020202020202020202020202020202020202020202_1";
+
+/// One cycle of `MonitorUpdatingPersister` for one monitor from update id `base`: updates
+/// `base + 1 .. base + 100` written one by one, the full monitor written at `base + 100`, then
+/// the ids `base ..= base + 100` removed lazily (`cleanup_in_range`).
+fn cycle(store: &EncryptedStore<MemoryStore>, base: &Cell<u64>, update: &[u8], monitor: &[u8]) {
+    let b = base.get();
+    for id in b + 1..b + MAX_PENDING {
+        KVStoreSync::write(store, UPDATES, MONITOR, &id.to_string(), fresh(update)).unwrap();
+    }
+    KVStoreSync::write(store, P, "", MONITOR, fresh(monitor)).unwrap();
+    for id in b..=b + MAX_PENDING {
+        KVStoreSync::remove(store, UPDATES, MONITOR, &id.to_string(), true).unwrap();
+    }
+    base.set(b + MAX_PENDING);
+}
+
+/// Part 4: LDK's monitor-update pattern.
+fn monitor_updates(c: &mut Criterion) {
+    let rec = Recorder::default();
+    let variants = [Variant::V1, Variant::V2, Variant::V2NamesPadding];
+    let stores: Vec<_> = variants
+        .iter()
+        .map(|&v| create(v, MemoryStore::new()))
+        .collect();
+    let bases: Vec<Cell<u64>> = variants.iter().map(|_| Cell::new(0)).collect();
+    // Sizes LDK 0.2.7 wrote in this crate's LDK test (BENCHMARKS.md, "Padding overhead"): a
+    // monitor update after a payment, a channel monitor after one payment.
+    let update = value(532);
+    let monitor = value(6147);
+    let mut g = c.benchmark_group("v2_monitor_updates");
+    g.sample_size(50);
+    for (i, var) in variants.iter().enumerate() {
+        rec.bench(
+            &mut g,
+            &format!("cycle_{}", var.label()),
+            "100updates",
+            64 << 10,
+            || (),
+            |()| cycle(&stores[i], &bases[i], &update, &monitor),
+        );
+    }
+    g.finish();
+    // Nothing accumulates: after the last cycle only the monitor (and the header) is left.
+    for s in &stores {
+        assert_eq!(s.inner().len(), 2);
+    }
+
+    let base = "cycle_v1/100updates";
+    let inter = rec.median(base).map(|t| {
+        interleave(
+            variants.len(),
+            ROUNDS,
+            batch_for(t),
+            |_| (),
+            |i, ()| cycle(&stores[i], &bases[i], &update, &monitor),
+        )
+    });
+    for (i, var) in variants.iter().enumerate().skip(1) {
+        report(
+            &rec,
+            &format!(
+                "monitor-update cycle (99 writes, 1 monitor write, 101 lazy removes), {} / v1",
+                var.label()
+            ),
+            &format!("cycle_{}/100updates", var.label()),
+            base,
+            inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+        );
+    }
+}
+
+criterion_group!(benches, record, filesystem, list, monitor_updates);
+criterion_main!(benches);
