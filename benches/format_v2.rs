@@ -74,7 +74,7 @@ impl Variant {
     fn options(self) -> OpenOptions {
         let o = OpenOptions::new();
         match self {
-            Variant::V1 => o,
+            Variant::V1 => o.format_v1(),
             Variant::V2 => o.format_v2(),
             Variant::V2Names => o.format_v2().encrypt_names(),
             Variant::V2Padding => o.format_v2().pad_values(),
@@ -97,8 +97,7 @@ impl Variant {
                 info.values_padded
             ),
             (format, names, padded),
-            "{} store has the wrong format (did the default format change? select v1 \
-             explicitly)",
+            "{} store has the wrong format",
             self.label()
         );
     }

@@ -100,6 +100,12 @@ pub enum OpenError {
     /// The operation needs a format version 2 store; this is a version 1 store (upgrade it
     /// first with `upgrade_to_v2`). Nothing was written.
     UpgradeRequired,
+    /// `create` was asked for a format version 1 store together with an option that only
+    /// version 2 has. Nothing was written.
+    NeedsVersion2 {
+        /// The `OpenOptions` method that needs version 2.
+        option: &'static str,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -188,6 +194,10 @@ impl fmt::Display for OpenError {
             ),
             OpenError::UpgradeRequired => f.write_str(
                 "this operation needs a format version 2 store: upgrade this version 1 store first",
+            ),
+            OpenError::NeedsVersion2 { option } => write!(
+                f,
+                "format_v1 was asked for, but the option {option} needs a format version 2 store"
             ),
         }
     }
@@ -426,7 +436,8 @@ impl From<OpenError> for io::Error {
             OpenError::AnchorIo(ref inner) => io::Error::new(inner.kind(), e),
             OpenError::EmptyPassphrase
             | OpenError::AlreadyVersion2
-            | OpenError::UpgradeRequired => io::Error::new(io::ErrorKind::InvalidInput, e),
+            | OpenError::UpgradeRequired
+            | OpenError::NeedsVersion2 { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
             OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
                 io::Error::new(io::ErrorKind::AlreadyExists, e)

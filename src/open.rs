@@ -123,8 +123,9 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
     }
 }
 
-/// Options for creating and opening stores. [`EncryptedStore::create`] and friends use the
-/// defaults; this type exists to replace the random source in tests.
+/// Options for creating and opening stores: the format of a new store (version 2 unless
+/// [`format_v1`](Self::format_v1)) and its options, a freshness anchor, a read-only open, a
+/// lower Argon2id memory ceiling. [`EncryptedStore::create`] and friends use the defaults.
 ///
 /// Every constructor takes a version marker `M` ([`ldk::V0_2`](crate::ldk::V0_2),
 /// [`ldk::V0_3`](crate::ldk::V0_3)) that the compiler infers from the LDK traits the inner
@@ -134,6 +135,7 @@ pub struct OpenOptions {
     rng: SharedRandom,
     max_kdf_memory_kib: u32,
     format_v2: bool,
+    format_v1: bool,
     encrypt_names: bool,
     pad_values: bool,
     read_only: bool,
@@ -146,6 +148,7 @@ impl Default for OpenOptions {
             rng: rng::os(),
             max_kdf_memory_kib: KdfParams::CEILING_MEMORY_KIB,
             format_v2: false,
+            format_v1: false,
             encrypt_names: false,
             pad_values: false,
             read_only: false,
@@ -161,6 +164,7 @@ impl fmt::Debug for OpenOptions {
         // The format options appear only when set, so the default reads as before.
         for (name, on) in [
             ("format_v2", self.format_v2),
+            ("format_v1", self.format_v1),
             ("encrypt_names", self.encrypt_names),
             ("pad_values", self.pad_values),
             ("read_only", self.read_only),
@@ -231,13 +235,26 @@ impl OpenOptions {
         self
     }
 
-    /// `create` makes a format version 2 store (docs/FORMAT.md, part 2): every record carries a
-    /// version from a counter in the header, and the open store refuses rollback, deletion
-    /// and resurrection of the values it has written or read (`ReadError::Rollback`,
-    /// `Missing`, `Resurrected`). Opening needs no option: the header says which format a
-    /// store has, and version 1 stores keep opening as version 1.
+    /// `create` makes a format version 2 store (docs/FORMAT.md, part 2). This is the default;
+    /// the option only says so explicitly. Every record carries a version from a counter in
+    /// the header, and the open store refuses rollback, deletion and resurrection of the values
+    /// it has written or read (`ReadError::Rollback`, `Missing`, `Resurrected`). Opening needs
+    /// no option: the header says which format a store has, and version 1 stores keep opening
+    /// as version 1.
     pub fn format_v2(mut self) -> Self {
         self.format_v2 = true;
+        self
+    }
+
+    /// `create` makes a format version 1 store (docs/FORMAT.md, part 1): no record versions,
+    /// so no freshness checks, for a store that older releases of this crate must still open.
+    /// An explicit choice, never a fallback; combined with an option that needs version 2
+    /// ([`format_v2`](Self::format_v2), [`encrypt_names`](Self::encrypt_names),
+    /// [`pad_values`](Self::pad_values), [`anchor`](Self::anchor)) `create` refuses with
+    /// [`OpenError::NeedsVersion2`]. Ignored by `open`, which follows the header. A version 1
+    /// store can be upgraded later ([`upgrade_to_v2`](Self::upgrade_to_v2)).
+    pub fn format_v1(mut self) -> Self {
+        self.format_v1 = true;
         self
     }
 
@@ -285,6 +302,26 @@ impl OpenOptions {
         self.format_v2 = true;
         self.anchor = Some(Arc::new(anchor));
         self
+    }
+
+    /// Whether `create` makes a version 2 store: yes unless [`format_v1`](Self::format_v1) was
+    /// asked for, and then no option that needs version 2 may be set with it.
+    fn create_v2(&self) -> Result<bool, OpenError> {
+        if !self.format_v1 {
+            return Ok(true);
+        }
+        // The options that imply version 2 first: each also sets `format_v2`.
+        for (option, on) in [
+            ("encrypt_names", self.encrypt_names),
+            ("pad_values", self.pad_values),
+            ("anchor", self.anchor.is_some()),
+            ("format_v2", self.format_v2),
+        ] {
+            if on {
+                return Err(OpenError::NeedsVersion2 { option });
+            }
+        }
+        Ok(false)
     }
 
     /// Refuses Argon2id costs above this instance's memory ceiling.
@@ -573,8 +610,9 @@ impl OpenOptions {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
+        let v2 = self.create_v2()?;
         refuse_data.await?;
-        if self.format_v2 {
+        if v2 {
             let (bytes, v2) = self.new_v2(cred, params)?;
             write_bytes(io, bytes).await?;
             return Ok(Engine::V2(v2));

@@ -125,8 +125,10 @@ fn async_paths(store: &EncryptedStore<Slot>) {
 }
 
 fn main() {
-    let store =
-        EncryptedStore::create_with_key(Slot::default(), &RawKey::from_bytes([3; 32])).unwrap();
+    let store = encrypted_kvstore::OpenOptions::new()
+        .format_v1()
+        .create_with_key(Slot::default(), &RawKey::from_bytes([3; 32]))
+        .unwrap();
     // The header write left the header in the slot; clear it.
     assert_eq!(
         store.inner().0.lock().unwrap().take().map(|h| h.len()),

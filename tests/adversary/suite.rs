@@ -44,7 +44,9 @@ fn value_of(p: &str, s: &str, k: &str) -> Vec<u8> {
 /// A store holding the target and its neighbours; returns the plaintext inner store too.
 fn populated() -> (TempFs, EncryptedStore<TempFs>) {
     let inner = TempFs::new();
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     for (p, s, k) in std::iter::once(TARGET).chain(NEIGHBOURS) {
         store.write(p, s, k, value_of(p, s, k)).unwrap();
     }
@@ -472,7 +474,9 @@ fn header_flips_with_a_recomputed_checksum_are_refused() {
 fn raw_key_header_flips_with_a_recomputed_checksum_are_refused() {
     let inner = TempFs::new();
     let key = RawKey::from_bytes([7; 32]);
-    let store = EncryptedStore::create_with_key::<V>(inner.clone(), &key).unwrap();
+    let store = crate::common::v1()
+        .create_with_key::<V, _>(inner.clone(), &key)
+        .unwrap();
     store.write("p", "s", "k", b"v".to_vec()).unwrap();
     let good = header(&inner);
     for i in 0..CHECKSUM_AT {
@@ -545,7 +549,9 @@ fn a_header_from_another_store_unlocks_nothing_of_this_store() {
     let (inner, _store) = populated();
     let own = header(&inner);
     let other_inner = TempFs::new();
-    EncryptedStore::create::<V>(other_inner.clone(), b"other passphrase", cheap()).unwrap();
+    crate::common::v1()
+        .create::<V, _>(other_inner.clone(), b"other passphrase", cheap())
+        .unwrap();
     put_header(&inner, header(&other_inner));
     assert!(matches!(
         EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
@@ -554,7 +560,9 @@ fn a_header_from_another_store_unlocks_nothing_of_this_store() {
 
     // Same passphrase, other store: opens, but reads nothing.
     let same_pw_inner = TempFs::new();
-    EncryptedStore::create::<V>(same_pw_inner.clone(), PASSPHRASE, cheap()).unwrap();
+    crate::common::v1()
+        .create::<V, _>(same_pw_inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     put_header(&inner, header(&same_pw_inner));
     let wrong = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
     for (p, s, k) in std::iter::once(TARGET).chain(NEIGHBOURS) {
@@ -638,7 +646,7 @@ fn a_missing_header_over_existing_data_is_not_initialized_and_nothing_is_written
         Err(OpenError::NotInitialized)
     ));
     // Nor does create start a new store over the orphaned records.
-    match EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()) {
+    match crate::common::v1().create::<V, _>(inner.clone(), PASSPHRASE, cheap()) {
         Err(OpenError::ExistingData { primary_namespace }) => assert_eq!(primary_namespace, ""),
         other => panic!("{other:?}"),
     }
@@ -649,7 +657,9 @@ fn a_missing_header_over_existing_data_is_not_initialized_and_nothing_is_written
 #[test]
 fn tampering_with_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
     store
         .write("monitors", "", "aa_0", b"monitor a".to_vec())
         .unwrap();

@@ -25,7 +25,7 @@ use bitcoin::io;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
-use encrypted_kvstore::{FreshnessAnchor, KdfParams, ReadError};
+use encrypted_kvstore::{FreshnessAnchor, KdfParams, OpenOptions, ReadError};
 
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
@@ -34,6 +34,13 @@ pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
 pub const HEADER_LEN: usize = 180;
 /// Offset of the header checksum.
 pub const CHECKSUM_AT: usize = 148;
+
+/// Options that create a format version 1 store (`create` makes version 2 by default): for
+/// the suites that pin version 1's behaviour, its sizes and its header bytes.
+#[allow(dead_code)]
+pub fn v1() -> OpenOptions {
+    OpenOptions::new().format_v1()
+}
 
 /// Argon2id costs that make tests fast. Never for real data.
 pub fn cheap() -> KdfParams {

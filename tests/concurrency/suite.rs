@@ -30,7 +30,7 @@ use std::sync::{Barrier, Mutex, OnceLock};
 use super::v::{fs, ldk, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, MemoryStore, OpenError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    EncryptedStore, MemoryStore, OpenError, OpenOptions, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
     RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
@@ -330,11 +330,40 @@ fn refused<S: KVStoreSync>(
 /// lists and removes by construction.
 #[test]
 fn threads_share_one_encrypted_filesystem_store() {
+    threads_share(false);
+}
+
+/// The same with format version 2, whose freshness checks run on every read and list: no
+/// false alarm among threads sharing the writer, nor on the second handle, which is opened
+/// read-only (two writable version 2 instances are two writers, which it does not support).
+/// A version 2 header write holds the version counter, so writes wait for it: the header
+/// write is not parked here (the workers could not finish their phase), and the passphrase
+/// changes fall between the workers' phases while the reader runs on.
+#[test]
+fn threads_share_one_encrypted_filesystem_store_v2() {
+    threads_share(true);
+}
+
+fn threads_share(v2: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        EncryptedStore::create::<V>(Gate::new(fs(dir.path())), PASSPHRASE, cheap()).unwrap();
+    let options = if v2 {
+        OpenOptions::new()
+    } else {
+        crate::common::v1()
+    };
+    let store = options
+        .create::<V, _>(Gate::new(fs(dir.path())), PASSPHRASE, cheap())
+        .unwrap();
+    assert_eq!(store.info().format_version, if v2 { 2 } else { 1 });
     // A second, independent handle on the same directory (its own FilesystemStore).
-    let second = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+    let second = if v2 {
+        OpenOptions::new()
+            .read_only()
+            .open::<V, _>(fs(dir.path()), PASSPHRASE)
+    } else {
+        EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE)
+    }
+    .unwrap();
     let attempted = Attempted::default();
     for i in 0..SHARED_KEYS {
         let k = stable(i);
@@ -345,7 +374,7 @@ fn threads_share_one_encrypted_filesystem_store() {
 
     let entered = std::sync::Arc::new(Barrier::new(THREADS + 1));
     let released = std::sync::Arc::new(Barrier::new(THREADS + 1));
-    {
+    if !v2 {
         let (entered, released) = (entered.clone(), released.clone());
         store.inner().set(move || {
             entered.wait();
@@ -398,6 +427,12 @@ fn threads_share_one_encrypted_filesystem_store() {
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
     raise(failure);
+    // The handle's view of the header is the one on disk (before the reopen below, which
+    // rewrites a version 2 header).
+    assert_eq!(
+        EncryptedStore::inspect::<V>(&fs(dir.path())).unwrap(),
+        store.info()
+    );
 
     // Reopened from disk: the original and every intermediate passphrase are refused, precisely;
     // only the last one opens, and everything is as the model says.
@@ -431,11 +466,6 @@ fn threads_share_one_encrypted_filesystem_store() {
             Err(e) => panic!("{k:?}: {e:?}"),
         }
     }
-    // The handle's view of the header is the one on disk.
-    assert_eq!(
-        EncryptedStore::inspect::<V>(&fs(dir.path())).unwrap(),
-        store.info()
-    );
     // The workload did exercise everything it claims to.
     let total_owned: usize = models.iter().map(|m| m.len()).sum();
     assert!(total_owned > 0);
@@ -482,7 +512,9 @@ fn exactly_one_change_won<S: KVStoreSync>(
 #[test]
 fn concurrent_passphrase_changes_through_separate_handles() {
     let mem = MemoryStore::new();
-    let first = EncryptedStore::create::<V>(Gate::new(mem.clone()), PASSPHRASE, cheap()).unwrap();
+    let first = crate::common::v1()
+        .create::<V, _>(Gate::new(mem.clone()), PASSPHRASE, cheap())
+        .unwrap();
     first.write("p", "", "before", b"before".to_vec()).unwrap();
     let mut handles = vec![first];
     for _ in 1..CHANGERS {
@@ -521,7 +553,9 @@ fn concurrent_passphrase_changes_through_separate_handles() {
 #[test]
 fn concurrent_passphrase_changes_through_one_handle() {
     let mem = MemoryStore::new();
-    let store = EncryptedStore::create::<V>(mem.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(mem.clone(), PASSPHRASE, cheap())
+        .unwrap();
     store.write("p", "", "before", b"before".to_vec()).unwrap();
     let start = Barrier::new(CHANGERS);
     std::thread::scope(|scope| {

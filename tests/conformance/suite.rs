@@ -304,7 +304,9 @@ fn encrypted_fs<'a, O: Ops>(
 #[test]
 fn contract_sync_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
     encrypted_fs(SyncOps, &store, "sync EncryptedStore<FilesystemStore>");
     // The data is on disk: a fresh store over a fresh FilesystemStore reads it.
     let reopened = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
@@ -317,7 +319,9 @@ fn contract_sync_encrypted_filesystem_store() {
 #[test]
 fn contract_async_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
     encrypted_fs(
         AsyncOps::new,
         &store,
@@ -343,10 +347,14 @@ fn encrypted_memory<'a, O: Ops>(
 
 #[test]
 fn contract_sync_encrypted_memory_store() {
-    let store = EncryptedStore::create::<V>(MemoryStore::new(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .unwrap();
     encrypted_memory(SyncOps, &store, "sync EncryptedStore<MemoryStore>");
     let key = RawKey::from_bytes([9; 32]);
-    let by_key = EncryptedStore::create_with_key::<V>(MemoryStore::new(), &key).unwrap();
+    let by_key = crate::common::v1()
+        .create_with_key::<V, _>(MemoryStore::new(), &key)
+        .unwrap();
     encrypted_memory(
         SyncOps,
         &by_key,
@@ -356,7 +364,9 @@ fn contract_sync_encrypted_memory_store() {
 
 #[test]
 fn contract_async_encrypted_memory_store() {
-    let store = EncryptedStore::create::<V>(MemoryStore::new(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .unwrap();
     encrypted_memory(AsyncOps::new, &store, "async EncryptedStore<MemoryStore>");
 }
 
@@ -427,7 +437,9 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
     );
     let mut plain = fs(d1.path());
     let items = fill(&plain);
-    let mut enc = EncryptedStore::create::<V>(fs(d2.path()), PASSPHRASE, cheap()).unwrap();
+    let mut enc = crate::common::v1()
+        .create::<V, _>(fs(d2.path()), PASSPHRASE, cheap())
+        .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
 
     // The encrypted store lists exactly the migrated keys (its header is not one of them) ...
@@ -468,12 +480,14 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
 fn migrate_memory_plaintext_to_encrypted_to_encrypted_and_back() {
     let mut plain = MemoryStore::new();
     let items = fill(&plain);
-    let mut enc1 = EncryptedStore::create::<V>(MemoryStore::new(), PASSPHRASE, cheap()).unwrap();
+    let mut enc1 = crate::common::v1()
+        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc1).unwrap();
     // Re-encrypting under another store (another data key) by migration.
-    let mut enc2 =
-        EncryptedStore::create_with_key::<V>(MemoryStore::new(), &RawKey::from_bytes([5; 32]))
-            .unwrap();
+    let mut enc2 = crate::common::v1()
+        .create_with_key::<V, _>(MemoryStore::new(), &RawKey::from_bytes([5; 32]))
+        .unwrap();
     migrate_kv_store_data(&mut enc1, &mut enc2).unwrap();
     let mut back = MemoryStore::new();
     migrate_kv_store_data(&mut enc2, &mut back).unwrap();
@@ -495,7 +509,9 @@ async fn migrate_into_an_encrypted_store_through_the_async_contract() {
     use ldk::util::persist::KVStore;
     let plain = MemoryStore::new();
     let items = fill(&plain);
-    let enc = EncryptedStore::create::<V>(MemoryStore::new(), PASSPHRASE, cheap()).unwrap();
+    let enc = crate::common::v1()
+        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .unwrap();
     for (p, s, k) in plain.list_all_keys().unwrap() {
         let v = KVStore::read(&plain, &p, &s, &k).await.unwrap();
         KVStore::write(&enc, &p, &s, &k, v).await.unwrap();

@@ -205,7 +205,7 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, v2: bool) -> u64
     let opts = if v2 {
         OpenOptions::new().encrypt_names().pad_values()
     } else {
-        OpenOptions::new()
+        OpenOptions::new().format_v1()
     };
     let store = opts.create_with_key::<V, _>(inner.clone(), &key).unwrap();
     let mut model = Model::default();
@@ -381,8 +381,9 @@ fn raw_store() -> (
     EncryptedStore<FaultyStore<MemoryStore>>,
 ) {
     let inner = FaultyStore::new(MemoryStore::new());
-    let store =
-        EncryptedStore::create_with_key::<V>(inner.clone(), &RawKey::from_bytes([5; 32])).unwrap();
+    let store = crate::common::v1()
+        .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([5; 32]))
+        .unwrap();
     (inner, store)
 }
 
@@ -607,7 +608,9 @@ fn faults_while_creating_and_opening() {
     let key = RawKey::from_bytes([4; 32]);
     let ops = {
         let inner = FaultyStore::new(MemoryStore::new());
-        EncryptedStore::create_with_key::<V>(inner.clone(), &key).unwrap();
+        crate::common::v1()
+            .create_with_key::<V, _>(inner.clone(), &key)
+            .unwrap();
         inner.ops()
     };
     assert!(
@@ -618,7 +621,7 @@ fn faults_while_creating_and_opening() {
         for n in 0..ops {
             let inner = FaultyStore::new(MemoryStore::new());
             inner.arm(n, kind);
-            match EncryptedStore::create_with_key::<V>(inner.clone(), &key) {
+            match crate::common::v1().create_with_key::<V, _>(inner.clone(), &key) {
                 Err(OpenError::Io(e)) => assert_eq!(injected(&e), Some(n), "{kind:?} {n}"),
                 other => panic!("{kind:?} at {n}: {other:?}"),
             }
@@ -636,7 +639,7 @@ fn faults_while_creating_and_opening() {
                         Err(OpenError::CorruptHeader { .. })
                     ));
                     assert!(matches!(
-                        EncryptedStore::create_with_key::<V>(inner.clone(), &key),
+                        crate::common::v1().create_with_key::<V, _>(inner.clone(), &key),
                         Err(OpenError::AlreadyInitialized)
                     ));
                 }
@@ -645,14 +648,18 @@ fn faults_while_creating_and_opening() {
                         EncryptedStore::open_with_key::<V>(inner.clone(), &key),
                         Err(OpenError::NotInitialized)
                     ));
-                    EncryptedStore::create_with_key::<V>(inner.clone(), &key).unwrap();
+                    crate::common::v1()
+                        .create_with_key::<V, _>(inner.clone(), &key)
+                        .unwrap();
                 }
             }
         }
     }
     // Open makes one inner operation: the header read.
     let inner = FaultyStore::new(MemoryStore::new());
-    EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     for kind in FAULT_KINDS {
         let at = inner.ops();
         inner.arm_next(kind);
@@ -675,13 +682,17 @@ fn silent_faults_on_the_header() {
     // How many inner operations `create` makes; the last is the header write.
     let create_ops = {
         let inner = FaultyStore::new(MemoryStore::new());
-        EncryptedStore::create::<V>(inner.clone(), b"old", cheap()).unwrap();
+        crate::common::v1()
+            .create::<V, _>(inner.clone(), b"old", cheap())
+            .unwrap();
         inner.ops()
     };
     let inner = FaultyStore::new(MemoryStore::new());
     let at = inner.ops();
     inner.arm(at + create_ops - 1, FaultKind::LostWrite);
-    let store = EncryptedStore::create::<V>(inner.clone(), b"old", cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(inner.clone(), b"old", cheap())
+        .unwrap();
     assert_eq!((inner.ops(), inner.fires()), (at + create_ops, 1));
     KVStoreSync::write(&store, "monitors", "", "m_0", b"value".to_vec()).unwrap();
     assert_eq!(
@@ -692,7 +703,7 @@ fn silent_faults_on_the_header() {
         EncryptedStore::open::<V>(inner.clone(), b"old"),
         Err(OpenError::NotInitialized)
     ));
-    match EncryptedStore::create::<V>(inner.clone(), b"old", cheap()) {
+    match crate::common::v1().create::<V, _>(inner.clone(), b"old", cheap()) {
         Err(OpenError::ExistingData { primary_namespace }) => {
             assert_eq!(primary_namespace, "monitors")
         }
@@ -700,7 +711,9 @@ fn silent_faults_on_the_header() {
     }
 
     let inner = FaultyStore::new(MemoryStore::new());
-    let store = EncryptedStore::create::<V>(inner.clone(), b"old", cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(inner.clone(), b"old", cheap())
+        .unwrap();
     KVStoreSync::write(&store, "p", "", "k", b"value".to_vec()).unwrap();
     // (A flipped read flips byte `operation number % length`: byte 8 is the version.)
     let corrupt = |kind: FaultKind, at: u64, r: Result<_, OpenError>| match (kind, at % 180, r) {
@@ -760,10 +773,12 @@ enum Cred {
 impl Cred {
     fn create(self, inner: FaultyStore<MemoryStore>) -> EncryptedStore<FaultyStore<MemoryStore>> {
         match self {
-            Cred::Passphrase(p) => EncryptedStore::create::<V>(inner, p, cheap()).unwrap(),
-            Cred::Key(b) => {
-                EncryptedStore::create_with_key::<V>(inner, &RawKey::from_bytes([b; 32])).unwrap()
-            }
+            Cred::Passphrase(p) => crate::common::v1()
+                .create::<V, _>(inner, p, cheap())
+                .unwrap(),
+            Cred::Key(b) => crate::common::v1()
+                .create_with_key::<V, _>(inner, &RawKey::from_bytes([b; 32]))
+                .unwrap(),
         }
     }
 

@@ -335,7 +335,9 @@ fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
 #[test]
 fn version_1_stores_are_unchanged() {
     let inner = TempFs::new();
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     assert_eq!(store.info().format_version, 1);
     store.write("p", "", "k", b"old".to_vec()).unwrap();
     let old = inner.read("p", "", "k").unwrap();
@@ -827,7 +829,9 @@ fn rotate_reencrypt_retire() {
         Err(encrypted_kvstore::RotateError::KeyringFull)
     ));
     // A version 1 store has no keyring.
-    let v1 = EncryptedStore::create::<V>(TempFs::new(), PASSPHRASE, cheap()).unwrap();
+    let v1 = crate::common::v1()
+        .create::<V, _>(TempFs::new(), PASSPHRASE, cheap())
+        .unwrap();
     assert!(matches!(
         v1.rotate_data_key::<V>(),
         Err(encrypted_kvstore::RotateError::UpgradeRequired)
@@ -900,7 +904,9 @@ fn reencryption_survives_a_fault_at_every_inner_operation() {
 #[test]
 fn upgrade_a_version_1_store() {
     let inner = TempFs::new();
-    let v1 = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let v1 = crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     let store_id = v1.info().store_id;
     for k in ["a", "b", "c"] {
         v1.write("monitors", "", k, k.as_bytes().to_vec()).unwrap();

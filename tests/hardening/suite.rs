@@ -49,7 +49,9 @@ fn assert_reserved<T: std::fmt::Debug>(r: Result<T, io::Error>) {
 #[test]
 fn reserved_namespace_is_refused_in_any_letter_case() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
     let header_before = fs(dir.path())
         .read(
             RESERVED_PRIMARY_NAMESPACE,
@@ -113,7 +115,9 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
 #[test]
 fn list_all_keys_hides_the_reserved_namespace_in_any_case() {
     let inner = MemoryStore::new();
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
     store.write("monitors", "", "a_0", b"m".to_vec()).unwrap();
     // What a case-insensitive inner store could report for the header's directory.
     inner
@@ -146,13 +150,15 @@ fn create_refuses_ldk_node_data() {
         fs(dir.path())
             .write(p, s, k, b"plaintext".to_vec())
             .unwrap();
-        match EncryptedStore::create::<V>(fs(dir.path()), PASSPHRASE, cheap()) {
+        match crate::common::v1().create::<V, _>(fs(dir.path()), PASSPHRASE, cheap()) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match EncryptedStore::create_with_key::<V>(fs(dir.path()), &RawKey::from_bytes([7; 32])) {
+        match crate::common::v1()
+            .create_with_key::<V, _>(fs(dir.path()), &RawKey::from_bytes([7; 32]))
+        {
             Err(OpenError::ExistingData { .. }) => {}
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
@@ -178,15 +184,18 @@ fn create_in_empty_refuses_any_value() {
         // The well-known probe cannot see it (shown on a copy) ...
         let copy = MemoryStore::new();
         copy.write(p, s, k, b"v".to_vec()).unwrap();
-        assert!(EncryptedStore::create::<V>(copy, PASSPHRASE, cheap()).is_ok());
+        assert!(crate::common::v1()
+            .create::<V, _>(copy, PASSPHRASE, cheap())
+            .is_ok());
         // ... enumeration does.
-        match EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()) {
+        match crate::common::v1().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match EncryptedStore::create_with_key_in_empty(fs(dir.path()), &RawKey::from_bytes([7; 32]))
+        match crate::common::v1()
+            .create_with_key_in_empty(fs(dir.path()), &RawKey::from_bytes([7; 32]))
         {
             Err(OpenError::ExistingData { .. }) => {}
             other => panic!("{p}/{s}/{k}: {other:?}"),
@@ -197,11 +206,13 @@ fn create_in_empty_refuses_any_value() {
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()).unwrap();
+    let store = crate::common::v1()
+        .create_in_empty(fs(dir.path()), PASSPHRASE, cheap())
+        .unwrap();
     store.write("p", "", "k", b"v".to_vec()).unwrap();
     drop(store);
     assert!(matches!(
-        EncryptedStore::create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
+        crate::common::v1().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
         Err(OpenError::AlreadyInitialized)
     ));
 }
@@ -236,7 +247,9 @@ fn set_memory_cost(inner: &MemoryStore, kib: u32) {
 fn open_options_memory_ceiling_refuses_before_deriving() {
     let inner = MemoryStore::new();
     let params = KdfParams::insecure_for_tests_only(1024, 1, 1).unwrap();
-    EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, params).unwrap();
+    crate::common::v1()
+        .create::<V, _>(inner.clone(), PASSPHRASE, params)
+        .unwrap();
     let opts = |kib| OpenOptions::new().max_kdf_memory_kib(kib);
     // At the ceiling: opens. Below it: refused, whatever the credential.
     opts(1024).open::<V, _>(inner.clone(), PASSPHRASE).unwrap();

@@ -23,7 +23,9 @@ pub type Store = EncryptedStore<FilesystemStore>;
 
 /// A new store in `dir`.
 pub fn create(dir: &Path) -> Store {
-    EncryptedStore::create::<V>(fs(dir), PASSPHRASE, cheap()).unwrap()
+    crate::common::v1()
+        .create::<V, _>(fs(dir), PASSPHRASE, cheap())
+        .unwrap()
 }
 
 /// The store in `dir`, opened again from disk (a restart).

@@ -37,7 +37,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngSeed};
 
 fn options(seed: u64) -> OpenOptions {
-    crate::common::seeded_options(seed)
+    crate::common::seeded_options(seed).format_v1()
 }
 
 /// A fresh raw-key store (no KDF cost) over a memory store, and that memory store.

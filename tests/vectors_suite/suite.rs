@@ -405,7 +405,7 @@ fn stores_written_by_the_independent_implementation_open() {
 // Generator: deterministic, so regenerating must reproduce the pinned files byte for byte.
 
 fn opts(seed: u64) -> OpenOptions {
-    crate::common::seeded_options(seed)
+    crate::common::seeded_options(seed).format_v1()
 }
 
 const PASSPHRASE: &[u8] = b"correct horse battery staple";

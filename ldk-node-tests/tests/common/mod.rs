@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use encrypted_kvstore::{EncryptedStore, KdfParams, OpenError};
+use encrypted_kvstore::{EncryptedStore, KdfParams, OpenError, OpenOptions};
 use ldk_node::bitcoin::{Address, Network};
 use ldk_node::io::sqlite_store::{SqliteStore, KV_TABLE_NAME, SQLITE_DB_FILE_NAME};
 use ldk_node::{Builder, Node};
@@ -45,8 +45,13 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join(SQLITE_DB_FILE_NAME)
 }
 
+/// A new format version 1 store over ldk-node's SQLite file in `dir` (the version 2 tests
+/// make their own).
 pub fn create_encrypted(dir: &Path) -> EncryptedStore<SqliteStore> {
-    EncryptedStore::create(sqlite(dir), PASSPHRASE, test_kdf()).unwrap()
+    OpenOptions::new()
+        .format_v1()
+        .create(sqlite(dir), PASSPHRASE, test_kdf())
+        .unwrap()
 }
 
 pub fn open_encrypted(
