@@ -198,9 +198,9 @@ pub(crate) struct MutationTicket {
 #[must_use]
 #[derive(Debug)]
 pub(crate) struct ListTicket {
-    primary: String,
-    secondary: String,
-    live: Vec<(String, u64)>,
+    pub(crate) primary: String,
+    pub(crate) secondary: String,
+    pub(crate) live: Vec<(String, u64)>,
 }
 
 /// A pair to fold: list it, read `fold_candidates` through the read path, then `fold_commit`
@@ -668,6 +668,21 @@ impl Freshness {
             secondary: s.to_owned(),
             live,
         }
+    }
+
+    /// A listing of every key (`list_all_keys`) is about to be made: the tickets of every pair
+    /// that has `Live` entries.
+    pub(crate) fn list_all_issued(&mut self) -> Vec<ListTicket> {
+        let pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .flat_map(|(p, m)| m.keys().map(move |s| (p.clone(), s.clone())))
+            .collect();
+        pairs
+            .into_iter()
+            .map(|(p, s)| self.list_issued(&p, &s))
+            .filter(|t| !t.live.is_empty())
+            .collect()
     }
 
     /// The list returned `listed`: refused for the smallest key that was `Live(v)` with the same

@@ -148,10 +148,11 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
 
 impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        let mut all = self.inner.list_all_keys()?;
         if let Engine::V2(v2) = &self.engine {
-            return Ok(v2.decode_all(all)?);
+            let tickets = v2.list_all_issued();
+            return v2.list_all_done(tickets, self.inner.list_all_keys()?);
         }
+        let mut all = self.inner.list_all_keys()?;
         without_reserved(&mut all);
         Ok(all)
     }

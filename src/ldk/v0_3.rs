@@ -280,10 +280,11 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
 
 impl<S: MigratableKVStoreSync> MigratableKVStoreSync for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        let mut all = self.inner.list_all_keys()?;
         if let Engine::V2(v2) = &self.engine {
-            return Ok(v2.decode_all(all)?);
+            let tickets = v2.list_all_issued();
+            return v2.list_all_done(tickets, self.inner.list_all_keys()?);
         }
+        let mut all = self.inner.list_all_keys()?;
         without_reserved(&mut all);
         Ok(all)
     }
@@ -294,15 +295,15 @@ impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, String)>, io::Error>> + 'static + MaybeSend
     {
-        let fut = self.inner.list_all_keys();
         let v2 = match &self.engine {
-            Engine::V2(v2) => Some(Arc::clone(v2)),
+            Engine::V2(v2) => Some((Arc::clone(v2), v2.list_all_issued())),
             Engine::V1(_) => None,
         };
+        let fut = self.inner.list_all_keys();
         async move {
             let mut all = fut.await?;
-            if let Some(v2) = v2 {
-                return Ok(v2.decode_all(all)?);
+            if let Some((v2, tickets)) = v2 {
+                return v2.list_all_done(tickets, all);
             }
             without_reserved(&mut all);
             Ok(all)

@@ -523,6 +523,50 @@ impl V2 {
             .collect()
     }
 
+    /// Before the inner `list_all_keys`: the tickets of every pair this instance holds live
+    /// keys of, for [`list_all_done`](Self::list_all_done).
+    pub(crate) fn list_all_issued(&self) -> Vec<ListTicket> {
+        self.fresh().list_all_issued()
+    }
+
+    /// `list_all_keys` returned `all`: decodes it and checks, as `list` does for one pair, that
+    /// no key held live when the listing was issued is missing from it.
+    pub(crate) fn list_all_done(
+        &self,
+        tickets: Vec<ListTicket>,
+        all: Vec<(String, String, String)>,
+    ) -> Result<Vec<(String, String, String)>, io::Error> {
+        let all = self.decode_all(all)?;
+        for t in tickets {
+            let keys: Vec<String> = all
+                .iter()
+                .filter(|(p, s, _)| *p == t.primary && *s == t.secondary)
+                .map(|(_, _, k)| k.clone())
+                .collect();
+            loop {
+                let Err(ListRefusal {
+                    key,
+                    expected_version,
+                }) = self.fresh().list_done(&t, &keys)
+                else {
+                    break;
+                };
+                if let Some(expected_version) =
+                    self.confirm_missing(&t.primary, &t.secondary, &key, expected_version)?
+                {
+                    return Err(ListError::Missing {
+                        primary_namespace: t.primary.clone(),
+                        secondary_namespace: t.secondary.clone(),
+                        key,
+                        expected_version,
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(all)
+    }
+
     /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out).
     pub(crate) fn decode_all(
         &self,

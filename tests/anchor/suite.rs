@@ -633,8 +633,109 @@ fn an_anchor_implies_version_2_and_a_version_1_store_refuses_it() {
     assert_eq!(store.info().format_version, 2);
     assert!(store.info().anchored);
     let v1 = TempFs::new();
-    drop(EncryptedStore::create::<V>(v1.clone(), PASSPHRASE, cheap()).unwrap());
-    if EncryptedStore::inspect::<V>(&v1).unwrap().format_version == 1 {
-        assert!(matches!(open(&v1, &a), Err(OpenError::UpgradeRequired)));
+    drop(
+        OpenOptions::new()
+            .format_v1()
+            .create::<V, _>(v1.clone(), PASSPHRASE, cheap())
+            .unwrap(),
+    );
+    assert_eq!(EncryptedStore::inspect::<V>(&v1).unwrap().format_version, 1);
+    assert!(matches!(open(&v1, &a), Err(OpenError::UpgradeRequired)));
+    // And version 1 cannot be asked for together with an anchor (nothing is written).
+    let empty = TempFs::new();
+    let e = OpenOptions::new()
+        .format_v1()
+        .anchor(anchor(&a))
+        .create::<V, _>(empty.clone(), PASSPHRASE, cheap())
+        .unwrap_err();
+    assert!(
+        matches!(e, OpenError::NeedsVersion2 { option: "anchor" }),
+        "{e:?}"
+    );
+    assert!(EncryptedStore::inspect::<V>(&empty).is_err());
+}
+
+/// `create` makes a version 2 store by default (with freshness checks always on), and
+/// version 1 only when asked for, never together with an option only version 2 has.
+#[test]
+fn create_makes_version_2_unless_version_1_is_asked_for() {
+    let inner = TempFs::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    assert_eq!(store.info().format_version, 2);
+    drop(store);
+    let v1 = TempFs::new();
+    let store = OpenOptions::new()
+        .format_v1()
+        .create::<V, _>(v1.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    assert_eq!(store.info().format_version, 1);
+    let opts = || OpenOptions::new().format_v1();
+    for (option, o) in [
+        ("format_v2", opts().format_v2()),
+        ("encrypt_names", opts().encrypt_names()),
+        ("pad_values", opts().pad_values()),
+    ] {
+        let empty = TempFs::new();
+        match o.create::<V, _>(empty.clone(), PASSPHRASE, cheap()) {
+            Err(OpenError::NeedsVersion2 { option: o }) => assert_eq!(o, option),
+            other => panic!("{option}: {:?}", other.map(|s| s.info())),
+        }
+        assert!(EncryptedStore::inspect::<V>(&empty).is_err(), "{option}");
     }
+}
+
+/// `list_all_keys` checks every pair as `list` checks one: a namespace whose every value was
+/// deleted behind the store's back (so that no per-namespace `list` of it is ever asked for
+/// by a tool that walks `list_all_keys`) is refused, while the store is open and, with the
+/// anchor, after a restart, also on a read-only instance; honest removes raise nothing.
+#[test]
+fn list_all_keys_refuses_a_namespace_deleted_behind_the_store() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let all = |s: &EncryptedStore<TempFs>| super::v::MigratableKVStoreSync::list_all_keys(s);
+    let missing = |r: Result<Vec<(String, String, String)>, io::Error>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{e:?}");
+        match e.get_ref().and_then(|e| e.downcast_ref::<ListError>()) {
+            Some(ListError::Missing {
+                primary_namespace,
+                key,
+                ..
+            }) => (primary_namespace.clone(), key.clone()),
+            other => panic!("{other:?}"),
+        }
+    };
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m0", b"m0".to_vec()).unwrap();
+    store.write("payments", "", "p0", b"p0".to_vec()).unwrap();
+    store.write("payments", "", "p1", b"p1".to_vec()).unwrap();
+    store.remove("payments", "", "p1", false).unwrap();
+    store.write("gone", "", "g0", b"g0".to_vec()).unwrap();
+    store.remove("gone", "", "g0", true).unwrap();
+    assert_eq!(all(&store).unwrap().len(), 2);
+    // Deleted behind its back: the whole `payments` namespace (one file left in it).
+    let stored = records(&inner);
+    let ((sp, ss, sk), _) = stored
+        .iter()
+        .find(|((p, _, k), _)| p == "payments" && k == "p0")
+        .unwrap();
+    inner.remove(sp, ss, sk, false).unwrap();
+    assert_eq!(missing(all(&store)), ("payments".into(), "p0".into()));
+    drop(store);
+    // After a restart, from the anchor; a read-only instance also refuses.
+    let store = open(&inner, &a).unwrap();
+    assert_eq!(missing(all(&store)), ("payments".into(), "p0".into()));
+    let ro = OpenOptions::new()
+        .read_only()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    assert_eq!(missing(all(&ro)), ("payments".into(), "p0".into()));
+    // Without an anchor the restart knows nothing of it (the documented limit).
+    store.detach_anchor::<V>().unwrap();
+    drop((store, ro));
+    let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    assert_eq!(
+        all(&store).unwrap(),
+        [("monitors".to_owned(), String::new(), "m0".to_owned())]
+    );
 }
