@@ -4,7 +4,9 @@
 Part 2 ("format version 2") and part 3 ("test vectors for version 2") of the document, with
 the same libraries as the version 1 checker plus `cryptography`'s AESSIV for names: Argon2id
 from argon2-cffi, XChaCha20-Poly1305 from PyNaCl (libsodium), BLAKE2b from hashlib. It shares
-no code with the Rust crate. The freshness anchor is not implemented (no `anchor:` lines).
+no code with the Rust crate. The freshness anchor ("Persisted encoding", "Opening with an
+anchor") is modelled as its values: a case's `anchor:` lines are what the anchor holds for the
+store, and a read is then checked against the entries it loads ("Freshness", "Checks").
 
     python3 tests/independent/check_vectors.py tests/vectors           # checks v1 and v2 files
     python3 tests/independent/check_vectors_v2.py --generate DIR       # writes the v2 vectors
@@ -250,10 +252,12 @@ class Store:
         self.data_keys = {kid: secrets[32 * i : 32 * i + 32] for i, kid in enumerate(self.key_ids)}
         self.name_key = secrets[32 * n :] if self.options & NAMES else None
         self.hk = hk
+        self.fresh = Watermarks()
 
 
-def read_header(h, credential, anchor=False):
-    """ "Reading a version 2 header", steps 1 to 13 (14, the anchor, is not implemented)."""
+def read_header(h, credential, anchor=None):
+    """ "Reading a version 2 header", steps 1 to 14. `anchor`: None when the store is opened
+    without one, else the values the anchor holds for this store ({name: bytes})."""
     if h is None:
         raise open_fail("NotInitialized", 1, "no value at the reserved place")
     if len(h) < 8 or h[:8] != MAGIC:
@@ -317,9 +321,9 @@ def read_header(h, credential, anchor=False):
         secrets = xchacha_open(h[nonce_at + 24 : -32], h[: nonce_at + 24], h[nonce_at : nonce_at + 24], hk)
     except CryptoError:
         raise open_fail("HeaderAuthenticationFailed", 12, "sealed_secrets do not open")
-    if options & ANCHORED and not anchor:
-        raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
-    return Store(h, hk, secrets)
+    store = Store(h, hk, secrets)
+    store.fresh = open_with_anchor(store, anchor)
+    return store
 
 
 def build_header(*, protection, secret, kdf=(0, 0, 0), salt, store_id, wrap_nonce, hk,
@@ -371,8 +375,8 @@ def seal_v1_record(data_key, nonce, store_id, names, plaintext):
 
 
 def open_record(store, record, names):
-    """ "Reading a version 2 record", steps 4 to 9 (step 10, freshness, has no watermark
-    without an anchor). Returns (version, value)."""
+    """ "Reading a version 2 record", steps 4 to 9 (step 10 is check_freshness). Returns
+    (version, value)."""
     legacy = bool(store.options & LEGACY)
     # Step 4 checks the length for the format the record is read as: a version 1 record,
     # which step 5 reads with version 1's 45 bytes of overhead under `legacy`, is refused only
@@ -410,6 +414,226 @@ def open_record(store, record, names):
 
 
 # ---------------------------------------------------------------------------------------------
+# "The freshness anchor": "Persisted encoding" and "Opening with an anchor"
+
+ANCHOR_MAGIC = b"EKVSANCH"
+ANCHOR_FORMAT = 0x01
+META = "meta"
+META_LEN = 8 + 1 + 16 + 8 + 8
+ANCHOR_KEY_LABEL = b"encrypted-kvstore v2 anchor key"
+ANCHOR_PAIR_LABEL = b"encrypted-kvstore v2 anchor pair"
+assert (len(ANCHOR_KEY_LABEL), len(ANCHOR_PAIR_LABEL), META_LEN) == (31, 32, 41)
+# Key entry kinds ("State") and the pair record's one flag.
+LIVE, MAYBE_REMOVED, REMOVED = 0x01, 0x02, 0x03
+KINDS = {LIVE: "Live", MAYBE_REMOVED: "MaybeRemoved", REMOVED: "Removed"}
+LAZY = 0x01
+LOWER_HEX = frozenset("0123456789abcdef")
+
+
+def corrupt(step, why):
+    return open_fail("AnchorCorrupt", f"{step} of opening with an anchor", why)
+
+
+def encode_meta(store_id, header_seq, epoch, magic=ANCHOR_MAGIC, fmt=ANCHOR_FORMAT):
+    return magic + bytes([fmt]) + store_id + le64(header_seq) + le64(epoch)
+
+
+def parse_meta(value, store_id):
+    """A present `meta` value: ((header_seq, epoch), None), or (None, why it is not valid)."""
+    if len(value) != META_LEN:
+        return None, f"meta of {len(value)} bytes, not 41"
+    if value[:8] != ANCHOR_MAGIC:
+        return None, f"meta magic {value[:8].hex()}"
+    if value[8] != ANCHOR_FORMAT:
+        return None, f"anchor format {value[8]}"
+    if value[9:25] != store_id:
+        return None, f"meta of store {value[9:25].hex()}"
+    if u64_at(value, 33) == 0:
+        return None, "meta epoch 0"
+    return (u64_at(value, 25), u64_at(value, 33)), None
+
+
+def anchor_hash(label, epoch, names):
+    """The 64 hex of an entry's or a pair record's name: lengths of 4 bytes in the hash input."""
+    return blake2b_256(label + le64(epoch) + b"".join(lp(n.encode("ascii")) for n in names)).hex()
+
+
+def key_entry_name(epoch, stored):
+    return "k" + anchor_hash(ANCHOR_KEY_LABEL, epoch, stored)
+
+
+def pair_record_name(epoch, stored):
+    return "p" + anchor_hash(ANCHOR_PAIR_LABEL, epoch, stored)
+
+
+def len1(name):
+    """A name in a value: one length byte."""
+    b = name.encode("ascii")
+    return bytes([len(b)]) + b
+
+
+def encode_key_entry(kind, version, op, epoch, stored):
+    return bytes([kind]) + le64(version) + le64(op) + le64(epoch) + b"".join(map(len1, stored))
+
+
+def encode_pair_record(flags, floor, epoch, stored):
+    return bytes([flags]) + le64(floor) + le64(epoch) + b"".join(map(len1, stored))
+
+
+def hash_named(name, tag):
+    return len(name) == 65 and name[0] == tag and all(c in LOWER_HEX for c in name[1:])
+
+
+def names_in(value, at, count):
+    """`count` names with one length byte each from `at`, ending the value exactly."""
+    out = []
+    for _ in range(count):
+        if at >= len(value):
+            return None, "the value ends before a name's length"
+        n, at = value[at], at + 1
+        if at + n > len(value):
+            return None, "a name runs past the end of the value"
+        try:
+            out.append(value[at : at + n].decode("ascii"))
+        except UnicodeDecodeError:
+            return None, "a stored name is not ASCII"
+        at += n
+    if at != len(value):
+        return None, f"{len(value) - at} bytes after the names"
+    return tuple(out), None
+
+
+def parse_anchor_value(name, value, epoch):
+    """One listed value other than `meta` (step 3): None when its epoch is not the meta's
+    (left over, ignored), else ("key", stored names, (kind, version, op)) or
+    ("pair", stored names, (floor, lazy)); a Failure (AnchorCorrupt) when it is not valid."""
+    if hash_named(name, "k"):
+        what, epoch_at, count, label = "key entry", 17, 3, ANCHOR_KEY_LABEL
+    elif hash_named(name, "p"):
+        what, epoch_at, count, label = "pair record", 9, 2, ANCHOR_PAIR_LABEL
+    else:
+        raise corrupt(3, f"a value under {name!r}: not meta, k + 64 hex or p + 64 hex")
+    if len(value) < epoch_at + 8:
+        raise corrupt(3, f"a {what} of {len(value)} bytes has no epoch")
+    own = u64_at(value, epoch_at)
+    if own != epoch:
+        return None
+    stored, why = names_in(value, epoch_at + 8, count)
+    if stored is None:
+        raise corrupt(3, f"{what} {name}: {why}")
+    if not all(ldk_name_ok(n) for n in stored):
+        raise corrupt(3, f"{what} {name}: a stored name is not an LDK name")
+    if stored[1] and not stored[0]:
+        raise corrupt(3, f"{what} {name}: a secondary namespace without a primary")
+    if count == 3 and not stored[2]:
+        raise corrupt(3, f"{what} {name}: an empty key")
+    if name[1:] != anchor_hash(label, own, stored):
+        raise corrupt(3, f"{what} {name}: not the hash of its epoch and names")
+    if count == 3:
+        kind, version, op = value[0], u64_at(value, 1), u64_at(value, 9)
+        if kind not in KINDS:
+            raise corrupt(3, f"{what} {name}: kind {kind}")
+        if kind in (LIVE, REMOVED) and op != version:
+            raise corrupt(3, f"{what} {name}: {KINDS[kind]} with op {op} != version {version}")
+        if kind == MAYBE_REMOVED and op < version:
+            raise corrupt(3, f"{what} {name}: MaybeRemoved with op {op} < version {version}")
+        return "key", stored, (kind, version, op)
+    flags, floor = value[0], u64_at(value, 1)
+    if flags & ~LAZY:
+        raise corrupt(3, f"{what} {name}: flags {flags:#04x}")
+    if flags & LAZY and floor != 0:
+        raise corrupt(3, f"{what} {name}: lazy with floor {floor}")
+    return "pair", stored, (floor, bool(flags & LAZY))
+
+
+class Watermarks:
+    """What an open store checks reads against ("State"), by plaintext names: key entries
+    {(p, s, k): (kind, version, op)} and pair records {(p, s): (floor, lazy)}."""
+
+    def __init__(self, keys=None, pairs=None):
+        self.keys, self.pairs = keys or {}, pairs or {}
+
+
+def plaintext_names(store, stored):
+    """The plaintext of an anchor value's stored names (themselves without `names`), or None
+    if this store's name key does not decode them in their fields and places."""
+    if not store.options & NAMES:
+        return stored
+    out = []
+    for field, name in zip((FIELD_PRIMARY, FIELD_SECONDARY, FIELD_KEY), stored):
+        plain, _ = decode_stored_name(store, field, tuple(out), name)
+        if plain is None:
+            return None
+        out.append(plain)
+    return tuple(out)
+
+
+def open_with_anchor(store, anchor):
+    """Step 13 of "Reading a version 2 header" and "Opening with an anchor" (step 14), for a
+    header that passed steps 1 to 12. Returns the watermarks the anchor gives."""
+    anchored = bool(store.options & ANCHORED)
+    if anchor is None:
+        if anchored:
+            raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
+        return Watermarks()
+    meta = anchor.get(META)
+    if not anchored:
+        # "valid for this store and its header_seq greater than the header's"; anything else
+        # (no meta, or a meta that is not valid) is AnchorNotAttached. The library refuses a
+        # meta that is not valid with AnchorCorrupt here: no vector pins that case.
+        parsed = None if meta is None else parse_meta(meta, store.store_id)[0]
+        if parsed is not None and parsed[0] > store.header_seq:
+            raise open_fail("HeaderRolledBack", 14,
+                            f"unanchored header_seq {store.header_seq}, meta {parsed[0]}")
+        raise open_fail("AnchorNotAttached", 14, "an anchor given for an unanchored header")
+    if meta is None:
+        raise open_fail("AnchorEmpty", "1 of opening with an anchor", "no meta")
+    parsed, why = parse_meta(meta, store.store_id)
+    if parsed is None:
+        raise corrupt(1, why)
+    header_seq, epoch = parsed
+    if header_seq > store.header_seq:
+        raise open_fail("HeaderRolledBack", "2 of opening with an anchor",
+                        f"header_seq {store.header_seq}, meta {header_seq}")
+    fresh = Watermarks()
+    for name in sorted(anchor):
+        if name == META:
+            continue
+        parsed = parse_anchor_value(name, anchor[name], epoch)
+        if parsed is None:
+            continue
+        what, stored, state = parsed
+        plain = plaintext_names(store, stored)
+        if plain is None:
+            raise corrupt(3, f"{name}: stored names this store's name key does not decode")
+        (fresh.keys if what == "key" else fresh.pairs)[plain] = state
+    return fresh
+
+
+def check_freshness(store, names, version):
+    """ "Checks": a read of `names` that found a record of `version` (None: NotFound)."""
+    entry = store.fresh.keys.get(tuple(names))
+    if version is None:
+        if entry is not None and entry[0] == LIVE:
+            raise Failure("read failure: Missing", "freshness",
+                          f"Live({entry[1]}) and no record")
+        raise Failure("read failure: NotFound", "v2 record step 3",
+                      "no record" + (f", entry {KINDS[entry[0]]}" if entry else ""))
+    if entry is None:
+        floor = store.fresh.pairs.get(tuple(names[:2]), (0, False))[0]
+        if version < floor:
+            raise Failure("read failure: Resurrected", "freshness",
+                          f"no entry, version {version} below the pair's floor {floor}")
+        return
+    kind, v, _ = entry
+    if kind in (LIVE, MAYBE_REMOVED) and version < v:
+        raise Failure("read failure: Rollback", "freshness",
+                      f"{KINDS[kind]}({v}), version {version}")
+    if kind == REMOVED and version <= v:
+        raise Failure("read failure: Resurrected", "freshness", f"Removed({v}), version {version}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Checking a case (part 3: "To check a case")
 
 
@@ -421,9 +645,9 @@ def operation(expect):
 
 
 def check_store_case(f):
-    """Put the header and the record in an empty store, open, then read, list or write."""
-    if any(name.startswith("anchor") for name in f):
-        raise ValueError("anchor lines: the freshness anchor is not implemented here")
+    """Put the header and the record in an empty store (and the `anchor:` values in an empty
+    anchor), open, then read, list or write."""
+    anchor = anchor_values(f)
     kind, _, secret = f["credential"].partition(" ")
     if kind not in ("passphrase", "key"):
         raise ValueError(f"unknown credential kind {kind!r}")
@@ -437,7 +661,7 @@ def check_store_case(f):
     inner = {place: value for place, value in inner.items() if value is not None}
     op = operation(f["expect"])
     try:
-        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)))
+        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)), anchor)
         try:
             check_names(names, store.options, need_key=(op != "list"))
         except Failure as e:
@@ -450,8 +674,9 @@ def check_store_case(f):
             return False, "success", "the write was accepted"
         where = stored_names(store, names)
         if where not in inner:
-            raise Failure("read failure: NotFound", "v2 record step 3", f"nothing at {where}")
+            check_freshness(store, names, None)
         version, value = open_record(store, inner[where], names)
+        check_freshness(store, names, version)
     except Failure as e:
         return f["expect"] == e.what, e.what, f"{e.step}: {e.why}"
     if f["expect"] != "success":
@@ -461,6 +686,22 @@ def check_store_case(f):
     if value.hex() != f["plaintext"]:
         return False, "success with another plaintext", value.hex()
     return True, "success", f"version {version}, plaintext {len(value)} bytes"
+
+
+def anchor_values(f):
+    """A case's `anchor:` lines: None without any, {} for `anchor: none`, else {name: bytes}."""
+    lines = f.get("anchor")
+    if lines is None:
+        return None
+    if lines == ["none"]:
+        return {}
+    values = {}
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if not value or name in values or name == "none":
+            raise ValueError(f"bad anchor line {line!r}")
+        values[name] = bytes.fromhex(value)
+    return values
 
 
 def list_pair(store, inner, primary, secondary):
@@ -578,7 +819,7 @@ def put(b, offset, new):
 
 
 def case_text(description, expect, credential, names, header, record, stored=None,
-              version=None, plaintext=None):
+              version=None, plaintext=None, anchor=None):
     lines = [f"description: {description}", f"expect: {expect}", f"credential: {credential}",
              f"primary: {names[0]}", f"secondary: {names[1]}", f"key: {names[2]}"]
     if stored is not None:
@@ -586,6 +827,10 @@ def case_text(description, expect, credential, names, header, record, stored=Non
                   f"stored_key: {stored[2]}"]
     lines += [f"header: {'none' if header is None else header.hex()}",
               f"record: {'none' if record is None else record.hex()}"]
+    if anchor is not None:
+        # [(name, value)], in the order given; [] is an anchor holding nothing for the store.
+        assert len({name for name, _ in anchor}) == len(anchor), "an anchor name twice"
+        lines += [f"anchor: {name} {value.hex()}" for name, value in anchor] or ["anchor: none"]
     if version is not None:
         lines.append(f"version: {version}")
     if plaintext is not None:
@@ -611,11 +856,11 @@ def generate(directory):
     files = {}
 
     def case(name, description, expect, spec, names=MONITOR, header=None, record=None,
-             stored=None, version=None, plaintext=None, credential=None):
+             stored=None, version=None, plaintext=None, credential=None, anchor=None):
         assert name not in files, name
         h = spec.header() if header is None else header
         files[name] = case_text(description, expect, credential or spec.credential(), names,
-                                h, record, stored, version, plaintext)
+                                h, record, stored, version, plaintext, anchor)
 
     def ok(name, description, spec, names=MONITOR, value=VALUE, version=1, key_id=None,
            record=None, header=None, stored_lines=None):
