@@ -164,13 +164,18 @@ def derive_from_seed(seed):
 
 
 def parse(path):
+    """The `name: value` lines of a file; `anchor` (version 2) may repeat: a list of them."""
     fields = {}
     for line in path.read_text().splitlines():
         if line.strip():
             name, sep, value = line.partition(":")
-            if not sep or name.strip() in fields:
+            name, value = name.strip(), value.strip()
+            if sep and name == "anchor":
+                fields.setdefault(name, []).append(value)
+            elif not sep or name in fields:
                 raise ValueError(f"bad or repeated line {line!r}")
-            fields[name.strip()] = value.strip()
+            else:
+                fields[name] = value
     return fields
 
 
@@ -207,6 +212,8 @@ def check_padme_case(f):
 
 def check_store_case(f):
     """Put header and record in an empty store, open with the credential, read: the outcome."""
+    if "anchor" in f:
+        raise ValueError("anchor lines for a version 1 store: version 1 has no anchor")
     kind, _, secret = f["credential"].partition(" ")
     if kind not in ("passphrase", "key"):
         raise ValueError(f"unknown credential kind {kind!r}")

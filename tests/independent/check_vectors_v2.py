@@ -4,7 +4,9 @@
 Part 2 ("format version 2") and part 3 ("test vectors for version 2") of the document, with
 the same libraries as the version 1 checker plus `cryptography`'s AESSIV for names: Argon2id
 from argon2-cffi, XChaCha20-Poly1305 from PyNaCl (libsodium), BLAKE2b from hashlib. It shares
-no code with the Rust crate. The freshness anchor is not implemented (no `anchor:` lines).
+no code with the Rust crate. The freshness anchor ("Persisted encoding", "Opening with an
+anchor") is modelled as its values: a case's `anchor:` lines are what the anchor holds for the
+store, and a read is then checked against the entries it loads ("Freshness", "Checks").
 
     python3 tests/independent/check_vectors.py tests/vectors           # checks v1 and v2 files
     python3 tests/independent/check_vectors_v2.py --generate DIR       # writes the v2 vectors
@@ -250,10 +252,12 @@ class Store:
         self.data_keys = {kid: secrets[32 * i : 32 * i + 32] for i, kid in enumerate(self.key_ids)}
         self.name_key = secrets[32 * n :] if self.options & NAMES else None
         self.hk = hk
+        self.fresh = Watermarks()
 
 
-def read_header(h, credential, anchor=False):
-    """ "Reading a version 2 header", steps 1 to 13 (14, the anchor, is not implemented)."""
+def read_header(h, credential, anchor=None):
+    """ "Reading a version 2 header", steps 1 to 14. `anchor`: None when the store is opened
+    without one, else the values the anchor holds for this store ({name: bytes})."""
     if h is None:
         raise open_fail("NotInitialized", 1, "no value at the reserved place")
     if len(h) < 8 or h[:8] != MAGIC:
@@ -317,9 +321,9 @@ def read_header(h, credential, anchor=False):
         secrets = xchacha_open(h[nonce_at + 24 : -32], h[: nonce_at + 24], h[nonce_at : nonce_at + 24], hk)
     except CryptoError:
         raise open_fail("HeaderAuthenticationFailed", 12, "sealed_secrets do not open")
-    if options & ANCHORED and not anchor:
-        raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
-    return Store(h, hk, secrets)
+    store = Store(h, hk, secrets)
+    store.fresh = open_with_anchor(store, anchor)
+    return store
 
 
 def build_header(*, protection, secret, kdf=(0, 0, 0), salt, store_id, wrap_nonce, hk,
@@ -371,8 +375,8 @@ def seal_v1_record(data_key, nonce, store_id, names, plaintext):
 
 
 def open_record(store, record, names):
-    """ "Reading a version 2 record", steps 4 to 9 (step 10, freshness, has no watermark
-    without an anchor). Returns (version, value)."""
+    """ "Reading a version 2 record", steps 4 to 9 (step 10 is check_freshness). Returns
+    (version, value)."""
     legacy = bool(store.options & LEGACY)
     # Step 4 checks the length for the format the record is read as: a version 1 record,
     # which step 5 reads with version 1's 45 bytes of overhead under `legacy`, is refused only
@@ -410,6 +414,226 @@ def open_record(store, record, names):
 
 
 # ---------------------------------------------------------------------------------------------
+# "The freshness anchor": "Persisted encoding" and "Opening with an anchor"
+
+ANCHOR_MAGIC = b"EKVSANCH"
+ANCHOR_FORMAT = 0x01
+META = "meta"
+META_LEN = 8 + 1 + 16 + 8 + 8
+ANCHOR_KEY_LABEL = b"encrypted-kvstore v2 anchor key"
+ANCHOR_PAIR_LABEL = b"encrypted-kvstore v2 anchor pair"
+assert (len(ANCHOR_KEY_LABEL), len(ANCHOR_PAIR_LABEL), META_LEN) == (31, 32, 41)
+# Key entry kinds ("State") and the pair record's one flag.
+LIVE, MAYBE_REMOVED, REMOVED = 0x01, 0x02, 0x03
+ENTRY_KINDS = {LIVE: "Live", MAYBE_REMOVED: "MaybeRemoved", REMOVED: "Removed"}
+LAZY = 0x01
+LOWER_HEX = frozenset("0123456789abcdef")
+
+
+def corrupt(step, why):
+    return open_fail("AnchorCorrupt", f"{step} of opening with an anchor", why)
+
+
+def encode_meta(store_id, header_seq, epoch, magic=ANCHOR_MAGIC, fmt=ANCHOR_FORMAT):
+    return magic + bytes([fmt]) + store_id + le64(header_seq) + le64(epoch)
+
+
+def parse_meta(value, store_id):
+    """A present `meta` value: ((header_seq, epoch), None), or (None, why it is not valid)."""
+    if len(value) != META_LEN:
+        return None, f"meta of {len(value)} bytes, not 41"
+    if value[:8] != ANCHOR_MAGIC:
+        return None, f"meta magic {value[:8].hex()}"
+    if value[8] != ANCHOR_FORMAT:
+        return None, f"anchor format {value[8]}"
+    if value[9:25] != store_id:
+        return None, f"meta of store {value[9:25].hex()}"
+    if u64_at(value, 33) == 0:
+        return None, "meta epoch 0"
+    return (u64_at(value, 25), u64_at(value, 33)), None
+
+
+def anchor_hash(label, epoch, names):
+    """The 64 hex of an entry's or a pair record's name: lengths of 4 bytes in the hash input."""
+    return blake2b_256(label + le64(epoch) + b"".join(lp(n.encode("ascii")) for n in names)).hex()
+
+
+def key_entry_name(epoch, stored):
+    return "k" + anchor_hash(ANCHOR_KEY_LABEL, epoch, stored)
+
+
+def pair_record_name(epoch, stored):
+    return "p" + anchor_hash(ANCHOR_PAIR_LABEL, epoch, stored)
+
+
+def len1(name):
+    """A name in a value: one length byte."""
+    b = name.encode("ascii")
+    return bytes([len(b)]) + b
+
+
+def encode_key_entry(kind, version, op, epoch, stored):
+    return bytes([kind]) + le64(version) + le64(op) + le64(epoch) + b"".join(map(len1, stored))
+
+
+def encode_pair_record(flags, floor, epoch, stored):
+    return bytes([flags]) + le64(floor) + le64(epoch) + b"".join(map(len1, stored))
+
+
+def hash_named(name, tag):
+    return len(name) == 65 and name[0] == tag and all(c in LOWER_HEX for c in name[1:])
+
+
+def names_in(value, at, count):
+    """`count` names with one length byte each from `at`, ending the value exactly."""
+    out = []
+    for _ in range(count):
+        if at >= len(value):
+            return None, "the value ends before a name's length"
+        n, at = value[at], at + 1
+        if at + n > len(value):
+            return None, "a name runs past the end of the value"
+        try:
+            out.append(value[at : at + n].decode("ascii"))
+        except UnicodeDecodeError:
+            return None, "a stored name is not ASCII"
+        at += n
+    if at != len(value):
+        return None, f"{len(value) - at} bytes after the names"
+    return tuple(out), None
+
+
+def parse_anchor_value(name, value, epoch):
+    """One listed value other than `meta` (step 3): None when its epoch is not the meta's
+    (left over, ignored), else ("key", stored names, (kind, version, op)) or
+    ("pair", stored names, (floor, lazy)); a Failure (AnchorCorrupt) when it is not valid."""
+    if hash_named(name, "k"):
+        what, epoch_at, count, label = "key entry", 17, 3, ANCHOR_KEY_LABEL
+    elif hash_named(name, "p"):
+        what, epoch_at, count, label = "pair record", 9, 2, ANCHOR_PAIR_LABEL
+    else:
+        raise corrupt(3, f"a value under {name!r}: not meta, k + 64 hex or p + 64 hex")
+    if len(value) < epoch_at + 8:
+        raise corrupt(3, f"a {what} of {len(value)} bytes has no epoch")
+    own = u64_at(value, epoch_at)
+    if own != epoch:
+        return None
+    stored, why = names_in(value, epoch_at + 8, count)
+    if stored is None:
+        raise corrupt(3, f"{what} {name}: {why}")
+    if not all(ldk_name_ok(n) for n in stored):
+        raise corrupt(3, f"{what} {name}: a stored name is not an LDK name")
+    if stored[1] and not stored[0]:
+        raise corrupt(3, f"{what} {name}: a secondary namespace without a primary")
+    if count == 3 and not stored[2]:
+        raise corrupt(3, f"{what} {name}: an empty key")
+    if name[1:] != anchor_hash(label, own, stored):
+        raise corrupt(3, f"{what} {name}: not the hash of its epoch and names")
+    if count == 3:
+        kind, version, op = value[0], u64_at(value, 1), u64_at(value, 9)
+        if kind not in ENTRY_KINDS:
+            raise corrupt(3, f"{what} {name}: kind {kind}")
+        if kind in (LIVE, REMOVED) and op != version:
+            raise corrupt(3, f"{what} {name}: {ENTRY_KINDS[kind]} with op {op} != version {version}")
+        if kind == MAYBE_REMOVED and op < version:
+            raise corrupt(3, f"{what} {name}: MaybeRemoved with op {op} < version {version}")
+        return "key", stored, (kind, version, op)
+    flags, floor = value[0], u64_at(value, 1)
+    if flags & ~LAZY:
+        raise corrupt(3, f"{what} {name}: flags {flags:#04x}")
+    if flags & LAZY and floor != 0:
+        raise corrupt(3, f"{what} {name}: lazy with floor {floor}")
+    return "pair", stored, (floor, bool(flags & LAZY))
+
+
+class Watermarks:
+    """What an open store checks reads against ("State"), by plaintext names: key entries
+    {(p, s, k): (kind, version, op)} and pair records {(p, s): (floor, lazy)}."""
+
+    def __init__(self, keys=None, pairs=None):
+        self.keys, self.pairs = keys or {}, pairs or {}
+
+
+def plaintext_names(store, stored):
+    """The plaintext of an anchor value's stored names (themselves without `names`), or None
+    if this store's name key does not decode them in their fields and places."""
+    if not store.options & NAMES:
+        return stored
+    out = []
+    for field, name in zip((FIELD_PRIMARY, FIELD_SECONDARY, FIELD_KEY), stored):
+        plain, _ = decode_stored_name(store, field, tuple(out), name)
+        if plain is None:
+            return None
+        out.append(plain)
+    return tuple(out)
+
+
+def open_with_anchor(store, anchor):
+    """Step 13 of "Reading a version 2 header" and "Opening with an anchor" (step 14), for a
+    header that passed steps 1 to 12. Returns the watermarks the anchor gives."""
+    anchored = bool(store.options & ANCHORED)
+    if anchor is None:
+        if anchored:
+            raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
+        return Watermarks()
+    meta = anchor.get(META)
+    if not anchored:
+        # "valid for this store and its header_seq greater than the header's"; anything else
+        # (no meta, or a meta that is not valid) is AnchorNotAttached. The library refuses a
+        # meta that is not valid with AnchorCorrupt here: no vector pins that case.
+        parsed = None if meta is None else parse_meta(meta, store.store_id)[0]
+        if parsed is not None and parsed[0] > store.header_seq:
+            raise open_fail("HeaderRolledBack", 14,
+                            f"unanchored header_seq {store.header_seq}, meta {parsed[0]}")
+        raise open_fail("AnchorNotAttached", 14, "an anchor given for an unanchored header")
+    if meta is None:
+        raise open_fail("AnchorEmpty", "1 of opening with an anchor", "no meta")
+    parsed, why = parse_meta(meta, store.store_id)
+    if parsed is None:
+        raise corrupt(1, why)
+    header_seq, epoch = parsed
+    if header_seq > store.header_seq:
+        raise open_fail("HeaderRolledBack", "2 of opening with an anchor",
+                        f"header_seq {store.header_seq}, meta {header_seq}")
+    fresh = Watermarks()
+    for name in sorted(anchor):
+        if name == META:
+            continue
+        parsed = parse_anchor_value(name, anchor[name], epoch)
+        if parsed is None:
+            continue
+        what, stored, state = parsed
+        plain = plaintext_names(store, stored)
+        if plain is None:
+            raise corrupt(3, f"{name}: stored names this store's name key does not decode")
+        (fresh.keys if what == "key" else fresh.pairs)[plain] = state
+    return fresh
+
+
+def check_freshness(store, names, version):
+    """ "Checks": a read of `names` that found a record of `version` (None: NotFound)."""
+    entry = store.fresh.keys.get(tuple(names))
+    if version is None:
+        if entry is not None and entry[0] == LIVE:
+            raise Failure("read failure: Missing", "freshness",
+                          f"Live({entry[1]}) and no record")
+        raise Failure("read failure: NotFound", "v2 record step 3",
+                      "no record" + (f", entry {ENTRY_KINDS[entry[0]]}" if entry else ""))
+    if entry is None:
+        floor = store.fresh.pairs.get(tuple(names[:2]), (0, False))[0]
+        if version < floor:
+            raise Failure("read failure: Resurrected", "freshness",
+                          f"no entry, version {version} below the pair's floor {floor}")
+        return
+    kind, v, _ = entry
+    if kind in (LIVE, MAYBE_REMOVED) and version < v:
+        raise Failure("read failure: Rollback", "freshness",
+                      f"{ENTRY_KINDS[kind]}({v}), version {version}")
+    if kind == REMOVED and version <= v:
+        raise Failure("read failure: Resurrected", "freshness", f"Removed({v}), version {version}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Checking a case (part 3: "To check a case")
 
 
@@ -421,9 +645,9 @@ def operation(expect):
 
 
 def check_store_case(f):
-    """Put the header and the record in an empty store, open, then read, list or write."""
-    if any(name.startswith("anchor") for name in f):
-        raise ValueError("anchor lines: the freshness anchor is not implemented here")
+    """Put the header and the record in an empty store (and the `anchor:` values in an empty
+    anchor), open, then read, list or write."""
+    anchor = anchor_values(f)
     kind, _, secret = f["credential"].partition(" ")
     if kind not in ("passphrase", "key"):
         raise ValueError(f"unknown credential kind {kind!r}")
@@ -437,7 +661,7 @@ def check_store_case(f):
     inner = {place: value for place, value in inner.items() if value is not None}
     op = operation(f["expect"])
     try:
-        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)))
+        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)), anchor)
         try:
             check_names(names, store.options, need_key=(op != "list"))
         except Failure as e:
@@ -450,8 +674,9 @@ def check_store_case(f):
             return False, "success", "the write was accepted"
         where = stored_names(store, names)
         if where not in inner:
-            raise Failure("read failure: NotFound", "v2 record step 3", f"nothing at {where}")
+            check_freshness(store, names, None)
         version, value = open_record(store, inner[where], names)
+        check_freshness(store, names, version)
     except Failure as e:
         return f["expect"] == e.what, e.what, f"{e.step}: {e.why}"
     if f["expect"] != "success":
@@ -461,6 +686,22 @@ def check_store_case(f):
     if value.hex() != f["plaintext"]:
         return False, "success with another plaintext", value.hex()
     return True, "success", f"version {version}, plaintext {len(value)} bytes"
+
+
+def anchor_values(f):
+    """A case's `anchor:` lines: None without any, {} for `anchor: none`, else {name: bytes}."""
+    lines = f.get("anchor")
+    if lines is None:
+        return None
+    if lines == ["none"]:
+        return {}
+    values = {}
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if not value or name in values or name == "none":
+            raise ValueError(f"bad anchor line {line!r}")
+        values[name] = bytes.fromhex(value)
+    return values
 
 
 def list_pair(store, inner, primary, secondary):
@@ -578,7 +819,7 @@ def put(b, offset, new):
 
 
 def case_text(description, expect, credential, names, header, record, stored=None,
-              version=None, plaintext=None):
+              version=None, plaintext=None, anchor=None):
     lines = [f"description: {description}", f"expect: {expect}", f"credential: {credential}",
              f"primary: {names[0]}", f"secondary: {names[1]}", f"key: {names[2]}"]
     if stored is not None:
@@ -586,6 +827,10 @@ def case_text(description, expect, credential, names, header, record, stored=Non
                   f"stored_key: {stored[2]}"]
     lines += [f"header: {'none' if header is None else header.hex()}",
               f"record: {'none' if record is None else record.hex()}"]
+    if anchor is not None:
+        # [(name, value)], in the order given; [] is an anchor holding nothing for the store.
+        assert len({name for name, _ in anchor}) == len(anchor), "an anchor name twice"
+        lines += [f"anchor: {name} {value.hex()}" for name, value in anchor] or ["anchor: none"]
     if version is not None:
         lines.append(f"version: {version}")
     if plaintext is not None:
@@ -611,11 +856,11 @@ def generate(directory):
     files = {}
 
     def case(name, description, expect, spec, names=MONITOR, header=None, record=None,
-             stored=None, version=None, plaintext=None, credential=None):
+             stored=None, version=None, plaintext=None, credential=None, anchor=None):
         assert name not in files, name
         h = spec.header() if header is None else header
         files[name] = case_text(description, expect, credential or spec.credential(), names,
-                                h, record, stored, version, plaintext)
+                                h, record, stored, version, plaintext, anchor)
 
     def ok(name, description, spec, names=MONITOR, value=VALUE, version=1, key_id=None,
            record=None, header=None, stored_lines=None):
@@ -897,6 +1142,265 @@ def generate(directory):
             assert len(st) == (0 if not plain else -(-4 * (16 + len(plain)) // 3))
         ok(f"v2_names_ldk_{tag}", f"Encrypted names, stored names of the LDK/ldk-node names: {what}",
            names, names=triple, version=10 + i, value=f"value of {p}/{s}/{k}".encode())
+
+    # --- The freshness anchor -------------------------------------------------------------
+    # An anchored store (header_seq 3) and the values its anchor holds ("Persisted encoding"):
+    # `meta` of epoch 2, key entries and pair records of that epoch unless a case says so.
+    epoch = 2
+    anchored = Spec("anchored", options=ANCHORED, header_seq=3, version_limit=131_073)
+    mon2, mon3, mon4 = (("monitors", "", f"0123abcd_{i}") for i in (2, 3, 4))
+
+    def meta(spec, header_seq=None, epoch=epoch, store_id=None, magic=ANCHOR_MAGIC,
+             fmt=ANCHOR_FORMAT):
+        seq = spec.header_seq if header_seq is None else header_seq
+        return META, encode_meta(spec.store_id if store_id is None else store_id, seq, epoch,
+                                 magic, fmt)
+
+    def entry(spec, names, kind, version, op=None, epoch=epoch, stored=None, name_epoch=None,
+              name_of=None):
+        """A key entry under the name of its own epoch and stored names (unless name_epoch or
+        name_of say otherwise)."""
+        st = spec.stored(names) if stored is None else stored
+        value = encode_key_entry(kind, version, version if op is None else op, epoch, st)
+        return (key_entry_name(epoch if name_epoch is None else name_epoch,
+                               st if name_of is None else name_of), value)
+
+    def pair(spec, namespace, floor=0, flags=0, epoch=epoch, stored=None, name_of=None):
+        st = spec.stored((*namespace, ""))[:2] if stored is None else stored
+        value = encode_pair_record(flags, floor, epoch, st)
+        return pair_record_name(epoch, st if name_of is None else name_of), value
+
+    def anchored_case(name, description, expect, anchor, version=7, spec=anchored,
+                      names=MONITOR, record=None, **kw):
+        """A read of `names` (a record of `version`, or none for None) with these anchor
+        values; a success reads VALUE at that version."""
+        if record is None and version is not None:
+            record = spec.record(names, VALUE, version)
+        stored = spec.stored(names) if spec.options & NAMES else None
+        success = expect == "success"
+        case(name, description, expect, spec, names, record=record, stored=stored,
+             version=version if success else None, plaintext=VALUE if success else None,
+             anchor=anchor, **kw)
+
+    m = meta(anchored)
+    live7 = entry(anchored, MONITOR, LIVE, 7)
+    others = [entry(anchored, mon2, REMOVED, 20), entry(anchored, mon3, MAYBE_REMOVED, 8, op=21),
+              pair(anchored, ("monitor_updates", "0123abcd_1"), floor=5),
+              pair(anchored, ("archived_monitors", ""), flags=LAZY)]
+    corrupt_ = "open failure: AnchorCorrupt"
+
+    # Opens that succeed, and the read after them.
+    anchored_case("v2_anchor_ok",
+                  "Anchored store, meta (header_seq 3 = the header's, epoch 2), Live(7) and a "
+                  "record of version 7; Removed, MaybeRemoved, a floor and a lazy pair for "
+                  "other keys and pairs", "success", [m, live7, *others])
+    raw_anchored = Spec("anchored raw key", protection=RAW_KEY, secret=Rng("anchored raw key")(32),
+                        options=ANCHORED, header_seq=3, version_limit=131_073)
+    anchored_case("v2_anchor_raw_key_ok", "Anchored raw-key store, Live(7), a record of version 7",
+                  "success", [meta(raw_anchored), entry(raw_anchored, MONITOR, LIVE, 7)],
+                  spec=raw_anchored)
+    anchored_case("v2_anchor_meta_header_seq_below_ok",
+                  "meta.header_seq 2 below the header's 3 (a header write whose anchor update "
+                  "was cut short): opens", "success", [meta(anchored, header_seq=2), live7])
+    anchored_case("v2_anchor_live_newer_record_ok", "Live(7) and a record of version 9",
+                  "success", [m, live7], version=9)
+    anchored_case("v2_anchor_maybe_removed_ok", "MaybeRemoved(7) (op 9) and a record of version 7",
+                  "success", [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)])
+    anchored_case("v2_anchor_removed_rewritten_ok", "Removed(7) and a record of version 8",
+                  "success", [m, entry(anchored, MONITOR, REMOVED, 7)], version=8)
+    anchored_case("v2_anchor_floor_ok", "Pair floor 7, no entry for the key, a record of version 7",
+                  "success", [m, pair(anchored, ("monitors", ""), floor=7)])
+    anchored_case("v2_anchor_floor_entry_applies_ok",
+                  "Pair floor 7 and Live(3) for the key, a record of version 5: the entry "
+                  "applies, not the floor", "success",
+                  [m, pair(anchored, ("monitors", ""), floor=7), entry(anchored, MONITOR, LIVE, 3)],
+                  version=5)
+    anchored_case("v2_anchor_lazy_pair_ok", "A lazy pair (floor 0), no entry, a record of version 1",
+                  "success", [m, pair(anchored, ("monitors", ""), flags=LAZY)], version=1)
+    anchored_case("v2_anchor_op_above_version_limit_ok",
+                  "MaybeRemoved(8) with op 200000 for another key, above the header's "
+                  "version_limit 131073; Live(7), a record of version 7", "success",
+                  [m, live7, entry(anchored, mon3, MAYBE_REMOVED, 8, op=200_000)])
+    anchored_case("v2_anchor_floor_above_version_limit_ok",
+                  "A floor of 300000 in another pair, above the header's version_limit 131073; "
+                  "Live(7), a record of version 7", "success",
+                  [m, live7, pair(anchored, ("monitor_updates", "0123abcd_1"), floor=300_000)])
+    anchored_case("v2_anchor_stale_epoch_ignored",
+                  "Meta epoch 2: Live(100) and a floor of 1000 of epoch 1 are left over and "
+                  "ignored; Live(7) of epoch 2, a record of version 7", "success",
+                  [m, live7, entry(anchored, MONITOR, LIVE, 100, epoch=1),
+                   pair(anchored, ("monitors", ""), floor=1000, epoch=1)])
+    anchored_case("v2_anchor_stale_epoch_invalid_ignored",
+                  "Meta epoch 2: values of epoch 1 that would be refused in epoch 2 (kind 9, "
+                  "Live with op != version, under another key's name, a trailing byte, pair "
+                  "flags 0x80) are ignored", "success",
+                  [m, live7,
+                   (key_entry_name(1, MONITOR), encode_key_entry(9, 50, 50, 1, MONITOR)),
+                   entry(anchored, mon2, LIVE, 50, op=51, epoch=1),
+                   entry(anchored, MONITOR, LIVE, 50, epoch=1, name_of=mon3),
+                   (key_entry_name(1, mon4), encode_key_entry(LIVE, 50, 50, 1, mon4) + b"\0"),
+                   pair(anchored, ("monitors", ""), flags=0x80, epoch=1)])
+    anchored_case("v2_anchor_next_epoch_ignored",
+                  "Meta epoch 2 and Live(100) of epoch 3 (an accept of the current state cut "
+                  "short before its meta): ignored", "success",
+                  [m, live7, entry(anchored, MONITOR, LIVE, 100, epoch=3)])
+
+    # Open refused by the anchor checks.
+    anchored_case("v2_anchor_required", "Anchored header opened without an anchor",
+                  "open failure: AnchorRequired", None)
+    anchored_case("v2_anchor_empty", "Anchored header, an anchor holding nothing for the store",
+                  "open failure: AnchorEmpty", [])
+    anchored_case("v2_anchor_meta_absent_entries_left",
+                  "Anchored header, an anchor with entries but no meta", "open failure: AnchorEmpty",
+                  [live7, *others])
+    anchored_case("v2_anchor_wrong_passphrase",
+                  "Anchored header, an empty anchor, another passphrase: the header steps come "
+                  "first", "open failure: WrongPassphrase", [],
+                  credential=f"passphrase {b'incorrect horse battery staple'.hex()}")
+    for tag, description, value in (
+            ("40_bytes", "meta of 40 bytes (epoch cut)", m[1][:40]),
+            ("42_bytes", "meta of 42 bytes (a byte appended)", m[1] + b"\x00"),
+            ("bad_magic", "meta magic EKVSANCI", meta(anchored, magic=b"EKVSANCI")[1]),
+            ("format_2", "meta anchor format 2", meta(anchored, fmt=2)[1]),
+            ("other_store", "meta of another store id",
+             meta(anchored, store_id=Rng("another store id")(16))[1]),
+            ("epoch_0", "meta epoch 0 (with the entries of epoch 0)", meta(anchored, epoch=0)[1])):
+        extra = [entry(anchored, MONITOR, LIVE, 7, epoch=0)] if tag == "epoch_0" else [live7]
+        anchored_case(f"v2_anchor_meta_{tag}", description, corrupt_, [(META, value), *extra])
+    anchored_case("v2_anchor_meta_header_seq_above",
+                  "meta.header_seq 4 above the header's 3: an older header was put back",
+                  "open failure: HeaderRolledBack", [meta(anchored, header_seq=4), live7])
+    anchored_case("v2_anchor_rolled_back_before_values",
+                  "meta.header_seq 4 above the header's 3 and a key entry of kind 0: step 2 "
+                  "comes before the values are checked", "open failure: HeaderRolledBack",
+                  [meta(anchored, header_seq=4),
+                   (live7[0], encode_key_entry(0, 7, 7, epoch, MONITOR))])
+    unanchored = anchored.header(options=0)
+    for tag, description, expect, anchor in (
+            ("meta_newer", "meta.header_seq 4 above the header's 3: a header from before the "
+             "anchor was attached was put back", "HeaderRolledBack", [meta(anchored, header_seq=4)]),
+            ("meta_same", "a valid meta with the header's header_seq 3", "AnchorNotAttached",
+             [m, live7]),
+            ("meta_older", "a valid meta with header_seq 2", "AnchorNotAttached",
+             [meta(anchored, header_seq=2)]),
+            ("empty", "an anchor holding nothing", "AnchorNotAttached", [])):
+        anchored_case(f"v2_anchor_not_attached_{tag}",
+                      f"The header's anchored bit clear, an anchor given: {description}",
+                      f"open failure: {expect}", anchor, header=unanchored)
+
+    # Values of the meta's epoch that are not valid.
+    def named(value):
+        """A value under the name of MONITOR's entry in the meta's epoch."""
+        return live7[0], value
+
+    for tag, description, value in (
+            ("name_63_hex", "A value under k + 63 hex", (live7[0][:-1], live7[1])),
+            ("name_uppercase_hex", "A value under k + 64 uppercase hex",
+             ("k" + live7[0][1:].upper(), live7[1])),
+            ("name_other_letter", "A value under q + 64 hex", ("q" + live7[0][1:], live7[1])),
+            ("entry_kind_0", "A key entry of kind 0", named(encode_key_entry(0, 7, 7, epoch, MONITOR))),
+            ("entry_kind_4", "A key entry of kind 4", named(encode_key_entry(4, 7, 7, epoch, MONITOR))),
+            ("entry_live_op_not_version", "Live with version 7, op 9",
+             entry(anchored, MONITOR, LIVE, 7, op=9)),
+            ("entry_removed_op_not_version", "Removed with version 7, op 9",
+             entry(anchored, MONITOR, REMOVED, 7, op=9)),
+            ("entry_maybe_removed_op_below_version", "MaybeRemoved with version 9, op 7",
+             entry(anchored, MONITOR, MAYBE_REMOVED, 9, op=7)),
+            ("entry_wrong_name_hash", "Live(7) of key 0123abcd_1 under the name of key 0123abcd_2",
+             entry(anchored, MONITOR, LIVE, 7, name_of=mon2)),
+            ("entry_name_of_other_epoch",
+             "Live(7) of epoch 2 under the name hashed with epoch 1",
+             entry(anchored, MONITOR, LIVE, 7, name_epoch=1)),
+            ("entry_trailing_byte", "Live(7) with one byte appended", named(live7[1] + b"\0")),
+            ("entry_truncated", "Live(7) without its last byte", named(live7[1][:-1])),
+            ("entry_without_epoch", "A key entry of 20 bytes: no epoch", named(live7[1][:20])),
+            ("entry_empty_key", "Live(7) for (monitors, \"\", \"\") under its own name",
+             entry(anchored, ("monitors", "", ""), LIVE, 7)),
+            ("entry_secondary_without_primary", "Live(7) for (\"\", x, k) under its own name",
+             entry(anchored, ("", "x", "k"), LIVE, 7)),
+            ("entry_name_outside_alphabet", "Live(7) for key 0123abcd.1 under its own name",
+             entry(anchored, ("monitors", "", "0123abcd.1"), LIVE, 7)),
+            ("entry_key_121_bytes", "Live(7) for a key of 121 bytes under its own name",
+             entry(anchored, ("monitors", "", "k" * 121), LIVE, 7)),
+            ("pair_flags_bit_1", "A pair record with flags 0x02",
+             pair(anchored, ("monitors", ""), flags=0x02)),
+            ("pair_lazy_with_floor", "A lazy pair record with floor 5",
+             pair(anchored, ("monitors", ""), floor=5, flags=LAZY)),
+            ("pair_wrong_name_hash", "The pair record of (monitors, \"\") under the name of "
+             "(archived_monitors, \"\")",
+             pair(anchored, ("monitors", ""), floor=5, name_of=("archived_monitors", ""))),
+            ("pair_without_epoch", "A pair record of 12 bytes: no epoch",
+             (pair(anchored, ("monitors", ""), floor=5)[0],
+              pair(anchored, ("monitors", ""), floor=5)[1][:12]))):
+        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, [m, value])
+
+    # The read of one key against its entry or its pair's floor.
+    anchored_case("v2_anchor_rollback", "Live(7) and a record of version 6",
+                  "read failure: Rollback", [m, live7, *others], version=6)
+    anchored_case("v2_anchor_missing", "Live(7) and no record", "read failure: Missing",
+                  [m, live7, *others], version=None)
+    anchored_case("v2_anchor_maybe_removed_rollback",
+                  "MaybeRemoved(7) (op 9) and a record of version 6", "read failure: Rollback",
+                  [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)], version=6)
+    anchored_case("v2_anchor_maybe_removed_absent",
+                  "MaybeRemoved(7) (op 9) and no record: NotFound passes through",
+                  "read failure: NotFound", [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)],
+                  version=None)
+    anchored_case("v2_anchor_removed_absent", "Removed(7) and no record: NotFound passes through",
+                  "read failure: NotFound", [m, entry(anchored, MONITOR, REMOVED, 7)], version=None)
+    anchored_case("v2_anchor_no_entry_absent", "Only a meta, no record: NotFound passes through",
+                  "read failure: NotFound", [m], version=None)
+    anchored_case("v2_anchor_resurrected", "Removed(7) and a record of version 5",
+                  "read failure: Resurrected", [m, entry(anchored, MONITOR, REMOVED, 7)], version=5)
+    anchored_case("v2_anchor_resurrected_same_version", "Removed(7) and a record of version 7",
+                  "read failure: Resurrected", [m, entry(anchored, MONITOR, REMOVED, 7)])
+    anchored_case("v2_anchor_floor_resurrected",
+                  "Pair floor 7, no entry for the key, a record of version 6",
+                  "read failure: Resurrected", [m, pair(anchored, ("monitors", ""), floor=7)],
+                  version=6)
+    anchored_case("v2_anchor_record_tampered",
+                  "Live(7) and a record of version 7 with a ciphertext bit flipped: the record "
+                  "is checked before its version", "read failure: AuthenticationFailed",
+                  [m, live7], record=flip(anchored.record(MONITOR, VALUE, 7), 37))
+    upgraded_anchored = Spec("upgraded v1", secret=upgraded.secret, options=LEGACY | ANCHORED,
+                             key_ids=(0,), header_seq=1, version_limit=65_537,
+                             store_id=upgraded.store_id, data_keys={0: upgraded.data_keys[0]})
+    anchored_case("v2_anchor_legacy_v1_record_rollback",
+                  "v1_passphrase_ok's store upgraded and anchored, Live(1): its v1 record "
+                  "(version 0) is a rollback", "read failure: Rollback",
+                  [meta(upgraded_anchored), entry(upgraded_anchored, MONITOR, LIVE, 1)],
+                  spec=upgraded_anchored, record=v1_record, version=None)
+
+    # Encrypted names: the anchor holds stored names (ciphertext).
+    anames = Spec("anchored names", options=NAMES | ANCHORED, header_seq=3, version_limit=131_073)
+    am = meta(anames)
+    alive = entry(anames, MONITOR, LIVE, 9)
+    apair = pair(anames, ("monitors", ""), floor=3)
+    aother = entry(anames, mon2, REMOVED, 12)
+    anchored_case("v2_anchor_names_ok",
+                  "Encrypted names: Live(9) under the stored names, a floor for the stored pair, "
+                  "Removed for another key; a record of version 9", "success",
+                  [am, alive, apair, aother], spec=anames, version=9)
+    anchored_case("v2_anchor_names_rollback", "Encrypted names: Live(9), a record of version 8",
+                  "read failure: Rollback", [am, alive, apair, aother], spec=anames, version=8)
+    anchored_case("v2_anchor_names_missing", "Encrypted names: Live(9) and no record",
+                  "read failure: Missing", [am, alive, apair, aother], spec=anames, version=None)
+    anchored_case("v2_anchor_names_floor_resurrected",
+                  "Encrypted names: floor 3 of the stored pair, no entry, a record of version 2",
+                  "read failure: Resurrected", [am, apair], spec=anames, version=2)
+    anchored_case("v2_anchor_names_plaintext_entry",
+                  "Encrypted names: Live(9) under plaintext names (valid hash): the name key "
+                  "does not decode them", corrupt_,
+                  [am, entry(anames, MONITOR, LIVE, 9, stored=MONITOR)], spec=anames, version=9)
+    ans = anames.open()
+    asp, ass, _ = anames.stored(MONITOR)
+    elsewhere = stored_name(ans.name_key, ans.store_id, FIELD_KEY, ("archived_monitors", ""),
+                            MONITOR[2])
+    anchored_case("v2_anchor_names_entry_other_place",
+                  "Encrypted names: Live(9) whose stored key was encrypted for the place "
+                  "(archived_monitors, \"\")", corrupt_,
+                  [am, entry(anames, MONITOR, LIVE, 9, stored=(asp, ass, elsewhere))], spec=anames,
+                  version=9)
 
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,

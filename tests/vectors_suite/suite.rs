@@ -3,7 +3,10 @@
 //!
 //! Each file is a list of `name: value` lines; byte strings are hex. A store case (no `kind:`
 //! line) has `expect:` one of `success`, `open failure: <OpenError variant>` or
-//! `read failure: <ReadError variant>`; a `kind: seed-derivation` case pins
+//! `read failure: <ReadError variant>` (version 2 also `list failure:`, `write failure:` and
+//! `read failure: NotFound`); version 2 `anchor: <name> <hex>` lines (or `anchor: none`) are
+//! the values of an anchor the case is opened with (docs/FORMAT.md, part 3), checked here with
+//! a map anchor, read-only and writable; a `kind: seed-derivation` case pins
 //! `RawKey::derive_from_seed` (`seed:` and `raw_key:`, hex or `none`).
 //! The checker below reads the files on its own and must pass forever: pinned v1 blobs always
 //! open. A second test regenerates every file with a deterministic random source and checks the
@@ -25,12 +28,14 @@
 use super::v::{ldk, V};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use encrypted_kvstore::{
-    EncryptedStore, InvalidName, KdfParams, ListError, MemoryStore, OpenError, OpenOptions, RawKey,
-    ReadError, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    EncryptedStore, FreshnessAnchor, InvalidName, KdfParams, ListError, MemoryStore, OpenError,
+    OpenOptions, RawKey, ReadError, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::util::persist::KVStoreSync;
 
@@ -78,19 +83,49 @@ fn open_error_name(e: &OpenError) -> &'static str {
         OpenError::HeaderAuthenticationFailed => "HeaderAuthenticationFailed",
         OpenError::HeaderChanged => "HeaderChanged",
         OpenError::AnchorRequired => "AnchorRequired",
+        OpenError::AnchorEmpty => "AnchorEmpty",
+        OpenError::AnchorNotAttached => "AnchorNotAttached",
+        OpenError::AnchorCorrupt { .. } => "AnchorCorrupt",
+        OpenError::AnchorIo(_) => "AnchorIo",
+        OpenError::HeaderRolledBack { .. } => "HeaderRolledBack",
         OpenError::CounterExhausted => "CounterExhausted",
         _ => "unknown",
     }
 }
 
+/// Every line a store case may have (docs/FORMAT.md, parts 1 and 3): a file with any other
+/// line is not understood, and fails rather than being checked in part.
+const STORE_FIELDS: [&str; 14] = [
+    "description",
+    "expect",
+    "credential",
+    "primary",
+    "secondary",
+    "key",
+    "stored_primary",
+    "stored_secondary",
+    "stored_key",
+    "header",
+    "record",
+    "anchor",
+    "version",
+    "plaintext",
+];
+
 fn check_vector(path: &Path) {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let text = std::fs::read_to_string(path).unwrap();
     let mut f = BTreeMap::new();
+    // `anchor:` lines (version 2) repeat: the values the case's anchor holds.
+    let mut anchor_lines = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (k, v) = line
             .split_once(':')
             .unwrap_or_else(|| panic!("{name}: bad line {line:?}"));
+        if k.trim() == "anchor" {
+            anchor_lines.push(v.trim().to_string());
+            continue;
+        }
         let old = f.insert(k.trim().to_string(), v.trim().to_string());
         assert!(old.is_none(), "{name}: repeated field {k}");
     }
@@ -106,6 +141,12 @@ fn check_vector(path: &Path) {
         }
         Some("padme") => return check_padme(&name, &f),
         Some(other) => panic!("{name}: unknown kind {other:?}"),
+    }
+    for k in f.keys() {
+        assert!(
+            STORE_FIELDS.contains(&k.as_str()),
+            "{name}: unknown line {k:?}"
+        );
     }
     let cred = match get("credential").split_once(' ') {
         Some(("passphrase", h)) => Credential::Passphrase(unhex(h)),
@@ -136,20 +177,41 @@ fn check_vector(path: &Path) {
     if record != "none" {
         inner.write(&sp, &ss, &sk, unhex(&record)).unwrap();
     }
-    let opened = match &cred {
-        Credential::Passphrase(pw) => EncryptedStore::open::<V>(inner.clone(), pw),
-        Credential::Key(key) => EncryptedStore::open_with_key::<V>(inner.clone(), key),
-    };
     let expect = get("expect");
-    let store = match (expect.split_once(": "), opened) {
-        (Some(("open failure", want)), Err(e)) => {
-            assert_eq!(open_error_name(&e), want, "{name}: wrong open error: {e}");
-            return;
+    let anchor = (!anchor_lines.is_empty()).then(|| CaseAnchor::new(&name, &header, &anchor_lines));
+    if let Some(a) = &anchor {
+        // A read-only open writes nothing, and gives the same outcome as the writable one below.
+        let before = (a.map.snapshot(), inner.len());
+        let opened = open_store(&inner, &cred, Some(&a.map), true);
+        if let Some(store) = expect_open(&name, &expect, opened) {
+            let read = store.read(&p, &s, &k);
+            check_read(&name, &expect, [&p, &s, &k], &record, &f, read);
         }
-        (Some(("open failure", want)), Ok(_)) => panic!("{name}: opened, expected {want}"),
-        (_, Err(e)) => panic!("{name}: open failed: {e:?}"),
-        (_, Ok(store)) => store,
+        assert!(
+            (a.map.snapshot(), inner.len()) == before,
+            "{name}: a read-only open or read wrote"
+        );
+    }
+    let opened = match &anchor {
+        Some(a) => open_store(&inner, &cred, Some(&a.map), false),
+        None => match &cred {
+            Credential::Passphrase(pw) => EncryptedStore::open::<V>(inner.clone(), pw),
+            Credential::Key(key) => EncryptedStore::open_with_key::<V>(inner.clone(), key),
+        },
     };
+    let anchor_before = anchor.as_ref().map(|a| a.map.snapshot());
+    let Some(store) = expect_open(&name, &expect, opened) else {
+        if let Some(a) = &anchor {
+            assert!(
+                Some(a.map.snapshot()) == anchor_before,
+                "{name}: a refused open wrote to the anchor"
+            );
+        }
+        return;
+    };
+    if let Some(a) = &anchor {
+        a.check_meta_after_open(&name, &inner);
+    }
     match expect.split_once(": ") {
         Some(("list failure", want)) => return check_list_failure(&name, &store, want, &f),
         Some(("write failure", want)) => {
@@ -174,46 +236,337 @@ fn check_vector(path: &Path) {
         _ => {}
     }
     let read = store.read(&p, &s, &k);
-    match (expect.as_str(), expect.split_once(": "), read) {
-        ("success", _, Ok(v)) => {
-            assert_eq!(hex(&v), get("plaintext"), "{name}: plaintext");
-            if let Some(version) = f.get("version") {
-                check_version(
-                    &name,
-                    &store,
-                    &inner,
-                    [&p, &s, &k],
-                    [&sp, &ss, &sk],
-                    &record,
-                    version,
-                );
-                return;
-            }
-        }
-        ("success", _, Err(e)) => panic!("{name}: read failed: {e}"),
-        (_, Some(("read failure", "AuthenticationFailed")), Err(e)) => {
-            assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidData, "{name}");
-            let typed = e
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<ReadError>())
-                .unwrap_or_else(|| panic!("{name}: untyped error {e}"));
-            assert_eq!(
-                typed,
-                &ReadError::AuthenticationFailed {
-                    primary_namespace: p.clone(),
-                    secondary_namespace: s.clone(),
-                    key: k.clone()
-                },
-                "{name}"
+    let success = check_read(&name, &expect, [&p, &s, &k], &record, &f, read);
+    if success {
+        if let Some(version) = f.get("version") {
+            check_version(
+                &name,
+                &store,
+                &inner,
+                [&p, &s, &k],
+                [&sp, &ss, &sk],
+                &record,
+                version,
             );
+            if let Some(a) = &anchor {
+                let read = record_version(&name, &record);
+                a.check_entry_after_write(&name, &inner, [&sp, &ss, &sk], &header, read);
+            }
+            return;
         }
-        (_, _, r) => panic!("{name}: expected {expect}, got {r:?}"),
+        assert!(
+            anchor.is_none(),
+            "{name}: an anchored success without version"
+        );
     }
     // Nothing a read or a failed open does may write to the inner store.
     assert_eq!(
         inner.len(),
         usize::from(header != "none") + usize::from(record != "none")
     );
+}
+
+/// `open failure: <variant>`: `None` when the open failed as expected; the store otherwise.
+fn expect_open(
+    name: &str,
+    expect: &str,
+    opened: Result<EncryptedStore<MemoryStore>, OpenError>,
+) -> Option<EncryptedStore<MemoryStore>> {
+    match (expect.split_once(": "), opened) {
+        (Some(("open failure", want)), Err(e)) => {
+            assert_eq!(open_error_name(&e), want, "{name}: wrong open error: {e}");
+            None
+        }
+        (Some(("open failure", want)), Ok(_)) => panic!("{name}: opened, expected {want}"),
+        (_, Err(e)) => panic!("{name}: open failed: {e:?}"),
+        (_, Ok(store)) => Some(store),
+    }
+}
+
+/// Opens with the library's `OpenOptions`: with the case's anchor, read-only or writable.
+fn open_store(
+    inner: &MemoryStore,
+    cred: &Credential,
+    anchor: Option<&MapAnchor>,
+    read_only: bool,
+) -> Result<EncryptedStore<MemoryStore>, OpenError> {
+    let mut o = OpenOptions::new();
+    if let Some(a) = anchor {
+        o = o.anchor(a.clone());
+    }
+    if read_only {
+        o = o.read_only();
+    }
+    match cred {
+        Credential::Passphrase(pw) => o.open::<V, _>(inner.clone(), pw),
+        Credential::Key(key) => o.open_with_key::<V, _>(inner.clone(), key),
+    }
+}
+
+/// The version in a record as FORMAT lays it out (format byte 2: bytes 5..13; a legacy
+/// version 1 record: 0).
+fn record_version(name: &str, record: &str) -> u64 {
+    let rec = unhex(record);
+    match rec.first() {
+        Some(1) => 0,
+        Some(2) => u64::from_le_bytes(rec[5..13].try_into().unwrap()),
+        other => panic!("{name}: a record with format byte {other:?}"),
+    }
+}
+
+/// The outcome of the case's read against `expect`: `success` (the plaintext), or
+/// `read failure: <variant>` (the typed `ReadError` naming the plaintext names, its `found`
+/// the record's version; `NotFound`: the inner store's `NotFound`, untyped). Returns whether
+/// the read succeeded.
+fn check_read(
+    name: &str,
+    expect: &str,
+    [p, s, k]: [&str; 3],
+    record: &str,
+    f: &BTreeMap<String, String>,
+    read: Result<Vec<u8>, ldk::io::Error>,
+) -> bool {
+    let want = match (expect, expect.split_once(": "), read) {
+        ("success", _, Ok(v)) => {
+            assert_eq!(hex(&v), f["plaintext"], "{name}: plaintext");
+            return true;
+        }
+        ("success", _, Err(e)) => panic!("{name}: read failed: {e}"),
+        (_, Some(("read failure", "NotFound")), Err(e)) => {
+            assert_eq!(e.kind(), ldk::io::ErrorKind::NotFound, "{name}: {e}");
+            assert!(
+                e.get_ref()
+                    .and_then(|e| e.downcast_ref::<ReadError>())
+                    .is_none(),
+                "{name}: a typed error for NotFound: {e}"
+            );
+            return false;
+        }
+        (_, Some(("read failure", want)), Err(e)) => {
+            assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidData, "{name}: {e}");
+            let typed = e
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<ReadError>())
+                .unwrap_or_else(|| panic!("{name}: untyped error {e}"))
+                .clone();
+            (want.to_string(), typed)
+        }
+        (_, _, r) => panic!("{name}: expected {expect}, got {r:?}"),
+    };
+    let names = |pn: &str, sn: &str, kn: &str| {
+        assert_eq!([pn, sn, kn], [p, s, k], "{name}: names in the error");
+    };
+    match (want.0.as_str(), &want.1) {
+        (
+            "AuthenticationFailed",
+            ReadError::AuthenticationFailed {
+                primary_namespace,
+                secondary_namespace,
+                key,
+            },
+        )
+        | (
+            "Missing",
+            ReadError::Missing {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                ..
+            },
+        ) => names(primary_namespace, secondary_namespace, key),
+        (
+            "Rollback",
+            ReadError::Rollback {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                found,
+                ..
+            },
+        )
+        | (
+            "Resurrected",
+            ReadError::Resurrected {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                found,
+                ..
+            },
+        ) => {
+            names(primary_namespace, secondary_namespace, key);
+            assert_eq!(*found, record_version(name, record), "{name}: found");
+        }
+        (want, got) => panic!("{name}: expected {want}, got {got:?}"),
+    }
+    false
+}
+
+/// A [`FreshnessAnchor`] over a map of (store, name) to value; clones share it, so the checker
+/// puts a case's values in and sees what the library wrote.
+#[derive(Clone, Default)]
+struct MapAnchor(Arc<Mutex<AnchorValues>>);
+
+/// (store, name) to value.
+type AnchorValues = BTreeMap<(String, String), Vec<u8>>;
+
+impl MapAnchor {
+    fn snapshot(&self) -> AnchorValues {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl FreshnessAnchor for MapAnchor {
+    fn read(&self, store: &str, name: &str) -> Result<Option<Vec<u8>>, ldk::io::Error> {
+        let map = self.0.lock().unwrap();
+        Ok(map.get(&(store.to_string(), name.to_string())).cloned())
+    }
+    fn write(&self, store: &str, name: &str, value: &[u8]) -> Result<(), ldk::io::Error> {
+        let mut map = self.0.lock().unwrap();
+        map.insert((store.to_string(), name.to_string()), value.to_vec());
+        Ok(())
+    }
+    fn remove(&self, store: &str, name: &str) -> Result<(), ldk::io::Error> {
+        self.0
+            .lock()
+            .unwrap()
+            .remove(&(store.to_string(), name.to_string()));
+        Ok(())
+    }
+    fn list(&self, store: &str) -> Result<Vec<String>, ldk::io::Error> {
+        let map = self.0.lock().unwrap();
+        Ok(map
+            .keys()
+            .filter(|(st, _)| st == store)
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+}
+
+/// The anchor of a case with `anchor:` lines (`anchor: none`: an anchor holding nothing),
+/// filled with its values under the header's store id (bytes 56..72) in hex.
+struct CaseAnchor {
+    map: MapAnchor,
+    store: String,
+    values: BTreeMap<String, Vec<u8>>,
+}
+
+impl CaseAnchor {
+    fn new(name: &str, header: &str, lines: &[String]) -> Self {
+        let header = unhex(header);
+        assert!(header.len() >= 72, "{name}: anchor lines need a v2 header");
+        let store = hex(&header[56..72]);
+        let mut values = BTreeMap::new();
+        if lines != ["none"] {
+            for line in lines {
+                let (n, v) = line
+                    .split_once(' ')
+                    .unwrap_or_else(|| panic!("{name}: bad anchor line {line:?}"));
+                assert!(n != "none", "{name}: anchor: none with other values");
+                let old = values.insert(n.to_string(), unhex(v));
+                assert!(old.is_none(), "{name}: anchor value {n} twice");
+            }
+        }
+        let map = MapAnchor::default();
+        for (n, v) in &values {
+            map.write(&store, n, v).unwrap();
+        }
+        CaseAnchor { map, store, values }
+    }
+
+    fn meta(&self, name: &str) -> Vec<u8> {
+        self.values
+            .get("meta")
+            .unwrap_or_else(|| panic!("{name}: an anchored open without meta"))
+            .clone()
+    }
+
+    /// "Opening with an anchor", step 4: a writable open reserves versions (one header write)
+    /// and writes `meta` with the new `header_seq`, the rest of it unchanged.
+    fn check_meta_after_open(&self, name: &str, inner: &MemoryStore) {
+        let h = inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap();
+        let mut want = self.meta(name);
+        want[25..33].copy_from_slice(&h[148..156]);
+        let got = self.map.read(&self.store, "meta").unwrap();
+        assert_eq!(
+            got.map(|m| hex(&m)),
+            Some(hex(&want)),
+            "{name}: meta after open"
+        );
+    }
+
+    /// After the write of `check_version`: its version is the first the store could hand out
+    /// ("Opening with an anchor", step 4: `next` = the largest of the header's
+    /// `version_limit`, 1 + every op and 1 + every floor of the meta's epoch; the read raised it
+    /// to 1 + the version read), and the anchor holds `Live` of it for the key in the meta's
+    /// epoch, under the name the case gives that key's entry if it has one.
+    fn check_entry_after_write(
+        &self,
+        name: &str,
+        inner: &MemoryStore,
+        [sp, ss, sk]: [&str; 3],
+        header: &str,
+        read_version: u64,
+    ) {
+        let rec = inner.read(sp, ss, sk).unwrap();
+        let epoch = &self.meta(name)[33..41];
+        let at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let mut next = at(&unhex(header), 156).max(read_version.saturating_add(1));
+        for (n, v) in &self.values {
+            if n.starts_with('k') && v.len() >= 25 && v[17..25] == *epoch {
+                next = next.max(at(v, 9).saturating_add(1));
+            } else if n.starts_with('p') && v.len() >= 17 && v[9..17] == *epoch {
+                next = next.max(at(v, 1).saturating_add(1));
+            }
+        }
+        assert_eq!(
+            at(&rec, 5),
+            next,
+            "{name}: the version of the write after the read"
+        );
+        let mut names = Vec::new();
+        for n in [sp, ss, sk] {
+            names.push(u8::try_from(n.len()).unwrap());
+            names.extend_from_slice(n.as_bytes());
+        }
+        let mut want = vec![1];
+        want.extend_from_slice(&rec[5..13]);
+        want.extend_from_slice(&rec[5..13]);
+        want.extend_from_slice(epoch);
+        want.extend_from_slice(&names);
+        let holding: Vec<String> = self
+            .map
+            .snapshot()
+            .into_iter()
+            .filter(|((st, _), v)| *st == self.store && *v == want)
+            .map(|((_, n), _)| n)
+            .collect();
+        assert_eq!(
+            holding.len(),
+            1,
+            "{name}: Live entry after the write: {holding:?}"
+        );
+        let entry_name = &holding[0];
+        assert!(
+            entry_name.len() == 65
+                && entry_name.starts_with('k')
+                && entry_name[1..]
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{name}: entry name {entry_name}"
+        );
+        for (n, v) in &self.values {
+            if n.starts_with('k') && v.len() >= 25 && v[17..25] == *epoch && v[25..] == names {
+                assert_eq!(n, entry_name, "{name}: the entry moved to another name");
+            }
+        }
+    }
 }
 
 /// `version:` of a version 2 success case: the record holds it (format byte 2: bytes 5..13; a
@@ -230,13 +583,11 @@ fn check_version(
     version: &str,
 ) {
     let version: u64 = version.parse().expect("version");
-    let rec = unhex(record);
-    let in_record = match rec[0] {
-        1 => 0,
-        2 => u64::from_le_bytes(rec[5..13].try_into().unwrap()),
-        other => panic!("{name}: success with format byte {other}"),
-    };
-    assert_eq!(in_record, version, "{name}: version line");
+    assert_eq!(
+        record_version(name, record),
+        version,
+        "{name}: version line"
+    );
     if version == u64::MAX {
         // Nothing can be written after it: the counter is exhausted.
         let e = store.write(p, s, k, b"x".to_vec()).expect_err(name);
@@ -371,6 +722,46 @@ fn pinned_vectors_give_their_expected_outcome() {
     assert!(files.len() >= 30, "only {} vectors found", files.len());
     for f in &files {
         check_vector(f);
+    }
+}
+
+/// The anchor vectors (`v2_anchor_*.txt`, written by the independent implementation) cover
+/// every outcome of "Opening with an anchor" and of the freshness checks of a read, and each
+/// of them is opened with an anchor or is the case of an anchored store opened without one.
+#[test]
+fn anchor_vectors_cover_every_anchored_outcome() {
+    let mut seen = std::collections::BTreeSet::new();
+    for path in vector_files() {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if !file.starts_with("v2_anchor_") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .find_map(|l| l.strip_prefix("expect: "))
+            .unwrap_or_else(|| panic!("{file}: no expect line"))
+            .to_string();
+        let anchored = text.lines().any(|l| l.starts_with("anchor: "));
+        assert!(
+            anchored || expect == "open failure: AnchorRequired",
+            "{file}: no anchor lines"
+        );
+        seen.insert(expect);
+    }
+    for want in [
+        "success",
+        "open failure: AnchorRequired",
+        "open failure: AnchorEmpty",
+        "open failure: AnchorCorrupt",
+        "open failure: HeaderRolledBack",
+        "open failure: AnchorNotAttached",
+        "read failure: Rollback",
+        "read failure: Missing",
+        "read failure: Resurrected",
+        "read failure: NotFound",
+    ] {
+        assert!(seen.contains(want), "no anchor vector expects {want}");
     }
 }
 
