@@ -1,5 +1,7 @@
 //! `verify STORE`: authenticate every value of an encrypted store (a directory or an ldk-node
-//! database); exit 0 only if all pass.
+//! database); exit 0 only if all pass. With `--anchor` the freshness anchor is checked too:
+//! the header against the anchor's record of it when the store is opened, and every value read
+//! against the anchor's record of its version.
 
 use std::path::Path;
 
@@ -7,10 +9,10 @@ use lightning::util::persist::KVStoreSync;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{current_passphrase, key_path, list_sorted, print_json, ValueFailure};
+use super::{current_passphrase, key_path, list_sorted, print_json, worst_kind, ValueFailure};
 use crate::fail::{read_reason, Failure, Kind};
 use crate::progress::Progress;
-use crate::store;
+use crate::store::{self, AnchorDir};
 use crate::PassOpts;
 
 #[derive(Serialize)]
@@ -18,7 +20,19 @@ struct FailedJson<'a> {
     primary_namespace: &'a str,
     secondary_namespace: &'a str,
     key: &'a str,
+    /// `freshness` (rolled back, deleted or resurrected), `authentication` or `other`.
+    failure: &'static str,
     reason: &'a str,
+}
+
+/// What was checked against the freshness anchor (present only with `--anchor`).
+#[derive(Serialize)]
+struct FreshnessJson {
+    anchor: String,
+    /// The header's sequence number, not older than the anchor's record of it.
+    header_seq: u64,
+    /// Values that failed a freshness check.
+    failed: usize,
 }
 
 #[derive(Serialize)]
@@ -27,13 +41,33 @@ struct VerifyJson<'a> {
     ok: bool,
     values: usize,
     verified: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freshness: Option<FreshnessJson>,
     failed: Vec<FailedJson<'a>>,
 }
 
-pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure> {
+fn failure_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Freshness => "freshness",
+        Kind::Verification => "authentication",
+        _ => "other",
+    }
+}
+
+pub(super) fn run(
+    dir: &Path,
+    pass: &PassOpts,
+    anchor: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
     let (kind, _) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     let pw = current_passphrase(pass, dir)?;
-    let store = store::open_encrypted(dir, kind, &pw, false)?;
+    // Opening with the anchor checks the header against it (a rolled-back header fails here).
+    let store = store::open_encrypted(dir, kind, &pw, false, anchor)?;
+    let header_seq = store.info().header_seq;
     let keys = list_sorted(&store, dir)?;
     let bar = Progress::new(keys.len(), "verify");
     let mut failures: Vec<ValueFailure> = Vec::new();
@@ -51,18 +85,28 @@ pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure
     }
     drop(bar);
     let verified = keys.len() - failures.len();
+    let stale = failures
+        .iter()
+        .filter(|f| f.kind == Kind::Freshness)
+        .count();
     if json {
         let out = VerifyJson {
             directory: dir.display().to_string(),
             ok: failures.is_empty(),
             values: keys.len(),
             verified,
+            freshness: anchor.map(|a| FreshnessJson {
+                anchor: a.display().to_string(),
+                header_seq,
+                failed: stale,
+            }),
             failed: failures
                 .iter()
                 .map(|f| FailedJson {
                     primary_namespace: &f.key.0,
                     secondary_namespace: &f.key.1,
                     key: &f.key.2,
+                    failure: failure_name(f.kind),
                     reason: &f.reason,
                 })
                 .collect(),
@@ -93,22 +137,43 @@ pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure
                 dir.display()
             );
         }
+        if let Some(a) = anchor {
+            println!(
+                "freshness: checked against the anchor in {}: header seq {header_seq} is not \
+                 older than the anchor's record",
+                a.display()
+            );
+            if stale == 0 {
+                println!(
+                    "freshness: every value read passed the freshness checks (none rolled back, \
+                     deleted or resurrected)"
+                );
+            } else {
+                println!(
+                    "freshness: {stale} of {} values FAILED the freshness checks (rolled back, \
+                     deleted or resurrected)",
+                    keys.len()
+                );
+            }
+        }
     }
     if failures.is_empty() {
-        Ok(())
-    } else {
-        let kind = if failures.iter().any(|f| f.kind == Kind::Verification) {
-            Kind::Verification
-        } else {
-            failures.first().map(|f| f.kind).unwrap_or(Kind::Io)
-        };
-        Err(Failure::new(
-            kind,
-            format!(
-                "{} of {} values failed verification",
-                failures.len(),
-                keys.len()
-            ),
-        ))
+        return Ok(());
     }
+    let what = if stale > 0 {
+        format!(
+            "FRESHNESS CHECK FAILED: {stale} of {} values were rolled back, deleted or \
+             resurrected ({} of {} failed verification in all)",
+            keys.len(),
+            failures.len(),
+            keys.len()
+        )
+    } else {
+        format!(
+            "{} of {} values failed verification",
+            failures.len(),
+            keys.len()
+        )
+    };
+    Err(Failure::new(worst_kind(&failures), what))
 }
