@@ -5,14 +5,15 @@
 
 use std::path::Path;
 
+use encrypted_kvstore::{EncryptedStore, ListError};
 use lightning::util::persist::KVStoreSync;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{current_passphrase, key_path, list_sorted, print_json, worst_kind, ValueFailure};
-use crate::fail::{read_reason, Failure, Kind};
+use super::{current_passphrase, key_path, list_sorted, print_json, worst_kind, Key, ValueFailure};
+use crate::fail::{list_error, read_reason, Failure, Kind};
 use crate::progress::Progress;
-use crate::store::{self, AnchorDir};
+use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
 #[derive(Serialize)]
@@ -69,8 +70,11 @@ pub(super) fn run(
     let store = store::open_encrypted(dir, kind, &pw, false, anchor)?;
     let header_seq = store.info().header_seq;
     let keys = list_sorted(&store, dir)?;
+    // Listing all keys at once checks nothing; listing each namespace does: a key the store
+    // (or its anchor) knows as live and the listing lacks was deleted behind its back.
+    let mut failures = missing_keys(&store, dir, &keys)?;
+    let missing = failures.len();
     let bar = Progress::new(keys.len(), "verify");
-    let mut failures: Vec<ValueFailure> = Vec::new();
     for key in &keys {
         // The plaintext is only authenticated, never shown; wipe it as soon as it is read.
         if let Err(e) = KVStoreSync::read(&store, &key.0, &key.1, &key.2).map(Zeroizing::new) {
@@ -84,7 +88,9 @@ pub(super) fn run(
         bar.inc();
     }
     drop(bar);
-    let verified = keys.len() - failures.len();
+    // Values listed or known to be missing.
+    let total = keys.len() + missing;
+    let verified = total - failures.len();
     let stale = failures
         .iter()
         .filter(|f| f.kind == Kind::Freshness)
@@ -93,7 +99,7 @@ pub(super) fn run(
         let out = VerifyJson {
             directory: dir.display().to_string(),
             ok: failures.is_empty(),
-            values: keys.len(),
+            values: total,
             verified,
             freshness: anchor.map(|a| FreshnessJson {
                 anchor: a.display().to_string(),
@@ -125,15 +131,13 @@ pub(super) fn run(
         }
         if failures.is_empty() {
             println!(
-                "verified {} values in {}: all authentic",
-                keys.len(),
+                "verified {total} values in {}: all authentic",
                 dir.display()
             );
         } else {
             println!(
-                "{} of {} values in {} FAILED verification",
+                "{} of {total} values in {} FAILED verification",
                 failures.len(),
-                keys.len(),
                 dir.display()
             );
         }
@@ -150,9 +154,8 @@ pub(super) fn run(
                 );
             } else {
                 println!(
-                    "freshness: {stale} of {} values FAILED the freshness checks (rolled back, \
-                     deleted or resurrected)",
-                    keys.len()
+                    "freshness: {stale} of {total} values FAILED the freshness checks (rolled \
+                     back, deleted or resurrected)"
                 );
             }
         }
@@ -162,18 +165,45 @@ pub(super) fn run(
     }
     let what = if stale > 0 {
         format!(
-            "FRESHNESS CHECK FAILED: {stale} of {} values were rolled back, deleted or \
-             resurrected ({} of {} failed verification in all)",
-            keys.len(),
-            failures.len(),
-            keys.len()
+            "FRESHNESS CHECK FAILED: {stale} of {total} values were rolled back, deleted or \
+             resurrected ({} of {total} failed verification in all)",
+            failures.len()
         )
     } else {
-        format!(
-            "{} of {} values failed verification",
-            failures.len(),
-            keys.len()
-        )
+        format!("{} of {total} values failed verification", failures.len())
     };
     Err(Failure::new(worst_kind(&failures), what))
+}
+
+/// Lists every namespace that holds a listed key (and the top level) through the store, which
+/// refuses a listing that lacks a key it knows as live (with an anchor: every key the anchor
+/// records). One missing key is named per namespace. A namespace the inner store no longer
+/// lists at all (every key in it deleted) is not seen this way.
+fn missing_keys(
+    store: &EncryptedStore<AnyStore>,
+    dir: &Path,
+    keys: &[Key],
+) -> Result<Vec<ValueFailure>, Failure> {
+    let mut namespaces: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.0.as_str(), k.1.as_str()))
+        .chain([("", "")])
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut out = Vec::new();
+    for (p, s) in namespaces {
+        let Err(e) = KVStoreSync::list(store, p, s) else {
+            continue;
+        };
+        match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
+            Some(l @ ListError::Missing { key, .. }) => out.push(ValueFailure {
+                key: (p.to_owned(), s.to_owned(), key.clone()),
+                kind: Kind::Freshness,
+                reason: format!("FRESHNESS CHECK FAILED: {l}"),
+            }),
+            _ => return Err(list_error("cannot list the keys of", dir, &e)),
+        }
+    }
+    Ok(out)
 }
