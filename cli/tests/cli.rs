@@ -679,6 +679,9 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         "upgrade",
         "11  wrong format version",
         "12  data-key rotation unfinished",
+        "13  FRESHNESS check failed",
+        "14  anchor problem",
+        "anchor",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
@@ -702,6 +705,31 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         assert!(
             help.contains(needle),
             "upgrade --help lacks {needle}:\n{help}"
+        );
+    }
+    for sub in ["accept", "detach"] {
+        let a = cli().args(["anchor", sub, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        assert!(
+            help.contains("--anchor <DIR>"),
+            "anchor {sub} --help:\n{help}"
+        );
+    }
+    let a = cli()
+        .args(["anchor", "accept", "--help"])
+        .assert()
+        .success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(help.contains("Trust the store as it is now"), "{help}");
+    assert!(help.contains("exit 11"), "{help}");
+    for cmd in [
+        "init", "encrypt", "verify", "ls", "cat", "passwd", "rotate", "decrypt",
+    ] {
+        let a = cli().args([cmd, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        assert!(
+            help.contains("--anchor <DIR>"),
+            "{cmd} --help lacks --anchor:\n{help}"
         );
     }
     let a = cli().args(["encrypt", "--help"]).assert().success();
