@@ -170,7 +170,9 @@ enum Command {
     /// SECONDARY, lists the keys of that namespace. Names are stored in clear unless the store
     /// was made with --encrypt-names: then `ls` needs the passphrase to decode them (without
     /// one it says that the names are encrypted and prints none of the stored names);
-    /// otherwise no passphrase is needed or asked for.
+    /// otherwise no passphrase is needed or asked for, and names in clear are listed from the
+    /// files even for an anchored store. With --anchor DIR the store is opened with the
+    /// passphrase and its anchor checked, as for encrypted names.
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
