@@ -35,6 +35,13 @@ pub enum Kind {
     /// An earlier data-key rotation is unfinished: the keyring is full, or a value is still
     /// sealed under an old key, so the old keys were not retired (exit 12).
     RotationUnfinished,
+    /// A freshness check failed: the store's header is older than its anchor says, or a value
+    /// was rolled back, deleted or resurrected (exit 13).
+    Freshness,
+    /// The anchor does not fit the store: an anchored store opened without its anchor, an
+    /// anchor that knows nothing of the store, a store not attached to the anchor given, or a
+    /// corrupt anchor (exit 14).
+    Anchor,
 }
 
 impl Kind {
@@ -53,6 +60,8 @@ impl Kind {
             Kind::Io => 10,
             Kind::WrongFormat => 11,
             Kind::RotationUnfinished => 12,
+            Kind::Freshness => 13,
+            Kind::Anchor => 14,
         }
     }
 }
@@ -75,7 +84,12 @@ Exit codes:
   11  wrong format version for the command: `rotate` on a format version 1 store (run
       `upgrade` first), `upgrade` of a store already at format version 2
   12  data-key rotation unfinished: the keyring is full (8 keys), or a value is still sealed
-      under an old key so the old keys were not retired (run `rotate --resume`)";
+      under an old key so the old keys were not retired (run `rotate --resume`)
+  13  FRESHNESS check failed: the store's header is older than its anchor says (an older copy
+      of the store was put back), or a value was rolled back, deleted or resurrected
+  14  anchor problem: an anchored store opened without --anchor, an anchor that knows nothing
+      of the store (run `anchor accept`), a store not attached to the anchor given, or a
+      corrupt anchor";
 
 /// A failure: its kind and a message a user can act on (never secret material).
 #[derive(Debug)]
@@ -129,8 +143,65 @@ pub fn io(what: &str, path: &Path, e: &dyn std::error::Error) -> Failure {
 
 /// Maps a library open/create/passphrase-change error for the store in `dir`.
 pub fn open_error(dir: &Path, e: OpenError) -> Failure {
+    open_error_anchored(dir, None, e)
+}
+
+/// Maps a library error for the store in `dir` opened (or created) with the anchor `anchor`
+/// (`None`: without one).
+pub fn open_error_anchored(dir: &Path, anchor: Option<&Path>, e: OpenError) -> Failure {
     let d = dir.display();
+    let a = anchor.map_or_else(|| "DIR".to_owned(), |a| a.display().to_string());
     match e {
+        OpenError::AnchorRequired => Failure::new(
+            Kind::Anchor,
+            format!(
+                "{d} is watched by a freshness anchor (AnchorRequired): open it with its anchor, \
+                 --anchor DIR. Without it an older copy of the store put back in place could not \
+                 be told from the current one"
+            ),
+        ),
+        OpenError::AnchorEmpty => Failure::new(
+            Kind::Anchor,
+            format!(
+                "the anchor in {a} knows nothing of the store in {d} (AnchorEmpty): a lost or \
+                 emptied anchor, a new device, or the wrong directory. If the store as it is now \
+                 is the one to keep, accept its current state explicitly: \
+                 `encrypted-kvstore anchor accept {d} --anchor {a}`"
+            ),
+        ),
+        OpenError::AnchorNotAttached => Failure::new(
+            Kind::Anchor,
+            format!(
+                "{d} is not attached to a freshness anchor (AnchorNotAttached): open it without \
+                 --anchor, or attach it with `encrypted-kvstore anchor accept {d} --anchor {a}`"
+            ),
+        ),
+        e @ OpenError::AnchorCorrupt { .. } => {
+            Failure::new(Kind::Anchor, format!("{d}: anchor {a}: {}", chain(&e)))
+        }
+        e @ OpenError::AnchorIo(_) => {
+            Failure::new(Kind::Io, format!("{d}: anchor {a}: {}", chain(&e)))
+        }
+        OpenError::HeaderRolledBack {
+            header_seq,
+            anchor_header_seq,
+        } => Failure::new(
+            Kind::Freshness,
+            format!(
+                "FRESHNESS CHECK FAILED: rollback detected: the header of {d} is older than its \
+                 anchor in {a} says (header seq {header_seq}, the anchor saw \
+                 {anchor_header_seq}): an older copy of the store was put back. Do not run a \
+                 node on it; if you restored it on purpose, accept it explicitly with \
+                 `encrypted-kvstore anchor accept {d} --anchor {a}`"
+            ),
+        ),
+        OpenError::UpgradeRequired => Failure::new(
+            Kind::WrongFormat,
+            format!(
+                "{d} is a format version 1 store, which cannot be watched by a freshness anchor \
+                 (it has no record versions): run `encrypted-kvstore upgrade {d}` first"
+            ),
+        ),
         OpenError::NotInitialized => Failure::new(
             Kind::NotEncrypted,
             format!(
@@ -166,8 +237,7 @@ pub fn open_error(dir: &Path, e: OpenError) -> Failure {
         e @ (OpenError::CorruptHeader { .. }
         | OpenError::UnsupportedVersion { .. }
         | OpenError::KdfParamsOutOfBounds
-        | OpenError::HeaderAuthenticationFailed
-        | OpenError::AnchorRequired) => {
+        | OpenError::HeaderAuthenticationFailed) => {
             Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
         }
         OpenError::AlreadyVersion2 => Failure::new(
@@ -179,13 +249,17 @@ pub fn open_error(dir: &Path, e: OpenError) -> Failure {
 }
 
 /// A listing of the store in `dir` failed while doing `what`. A stored name the store did not
-/// make (format 2 with encrypted names) or a key deleted behind the store's back is a
-/// verification failure that names what was found, never an entry skipped.
+/// make (format 2 with encrypted names) is a verification failure, and a key deleted behind
+/// the store's back a freshness failure; each names what was found, never an entry skipped.
 pub fn list_error(what: &str, dir: &Path, e: &lightning::io::Error) -> Failure {
     match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
-        Some(l @ (ListError::UndecodableName { .. } | ListError::Missing { .. })) => {
+        Some(l @ ListError::UndecodableName { .. }) => {
             Failure::new(Kind::Verification, format!("{}: {l}", dir.display()))
         }
+        Some(l @ ListError::Missing { .. }) => Failure::new(
+            Kind::Freshness,
+            format!("FRESHNESS CHECK FAILED: {}: {l}", dir.display()),
+        ),
         Some(l @ ListError::InvalidName(_)) => Failure::new(Kind::Usage, l.to_string()),
         _ => io(what, dir, e),
     }
@@ -205,7 +279,7 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
             r @ (ReadError::Rollback { .. }
             | ReadError::Missing { .. }
             | ReadError::Resurrected { .. }),
-        ) => return (Kind::Verification, r.to_string()),
+        ) => return (Kind::Freshness, format!("FRESHNESS CHECK FAILED: {r}")),
         _ => {}
     }
     match e.kind() {

@@ -50,6 +50,8 @@ enum Command {
     /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
     /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
     /// has format version 1 unless --format-v2, --encrypt-names or --pad ask for version 2.
+    /// With --anchor DIR the store is watched by a freshness anchor kept in DIR (an anchored
+    /// store is always format version 2), and every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store.
@@ -60,6 +62,8 @@ enum Command {
         kdf: KdfOpts,
         #[command(flatten)]
         format: FormatOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Copy every value of a plaintext store into a new encrypted store of the same kind.
     ///
@@ -72,8 +76,9 @@ enum Command {
     /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
     /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
     /// The new store has format version 1 unless --format-v2, --encrypt-names or --pad ask for
-    /// version 2 (`decrypt` turns any of them back into the plaintext store). Stop the node
-    /// first.
+    /// version 2 (`decrypt` turns any of them back into the plaintext store). With --anchor DIR
+    /// the new store is watched by a freshness anchor kept in DIR (an anchored store is always
+    /// format version 2). Stop the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
@@ -99,6 +104,8 @@ enum Command {
         kdf: KdfOpts,
         #[command(flatten)]
         format: FormatOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
     ///
@@ -115,17 +122,24 @@ enum Command {
         to: PathBuf,
         #[command(flatten)]
         pass: PassOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Authenticate every value of an encrypted store.
     ///
     /// Prints each namespace/key whose value fails to authenticate (never any value bytes)
-    /// and exits 0 only if every value verifies (1 otherwise).
+    /// and exits 0 only if every value verifies (1 otherwise). With --anchor DIR (required
+    /// for an anchored store) it also checks freshness: that the header is not older than the
+    /// anchor says, and that no value was rolled back, deleted or resurrected (exit 13 if one
+    /// was).
     #[command(after_long_help = after_help())]
     Verify {
         /// The encrypted store.
         dir: PathBuf,
         #[command(flatten)]
         pass: PassOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -146,6 +160,8 @@ enum Command {
         new_passphrase_file: Option<PathBuf>,
         #[command(flatten)]
         kdf: KdfOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// List keys of an encrypted store.
     ///
@@ -154,7 +170,9 @@ enum Command {
     /// SECONDARY, lists the keys of that namespace. Names are stored in clear unless the store
     /// was made with --encrypt-names: then `ls` needs the passphrase to decode them (without
     /// one it says that the names are encrypted and prints none of the stored names);
-    /// otherwise no passphrase is needed or asked for.
+    /// otherwise no passphrase is needed or asked for, and names in clear are listed from the
+    /// files even for an anchored store. With --anchor DIR the store is opened with the
+    /// passphrase and its anchor checked, as for encrypted names.
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
@@ -168,6 +186,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         pass: PassOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Write one decrypted value to stdout, as raw bytes.
     ///
@@ -187,11 +207,14 @@ enum Command {
         force: bool,
         #[command(flatten)]
         pass: PassOpts,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Show the store's format version, KDF parameters and number of values.
     ///
     /// For format version 2 also which options are on (names encrypted, values padded), the
-    /// data key ids, the header sequence number and the version limit. Reads only the public
+    /// data key ids, the header sequence number, the version limit and whether the store is
+    /// anchored (watched by a freshness anchor). Reads only the public
     /// header and the file list: no passphrase needed, no secret shown, nothing written.
     #[command(after_long_help = after_help())]
     Info {
@@ -225,6 +248,8 @@ enum Command {
         /// key, then retire the old keys (this also finishes an `upgrade`).
         #[arg(long)]
         resume: bool,
+        #[command(flatten)]
+        anchor: AnchorOpts,
     },
     /// Turn a format version 1 store into a format version 2 store.
     ///
@@ -233,7 +258,8 @@ enum Command {
     /// re-encrypted: with --reencrypt now, or later with `rotate` or `rotate --resume`. There
     /// is no downgrade: a tool or library that knows only format version 1 no longer opens the
     /// store. A format version 2 store is refused (exit 11). Encrypted names and padding
-    /// cannot be added by an upgrade (`decrypt` and `encrypt` again for them). Stop the node
+    /// cannot be added by an upgrade (`decrypt` and `encrypt` again for them). To watch the
+    /// upgraded store with a freshness anchor, run `anchor accept` afterwards. Stop the node
     /// first.
     #[command(after_long_help = after_help())]
     Upgrade {
@@ -245,6 +271,71 @@ enum Command {
         #[arg(long)]
         reencrypt: bool,
     },
+    /// Attach a freshness anchor to a store, re-accept a store after its anchor was lost, or
+    /// detach the anchor.
+    ///
+    /// A freshness anchor is a directory kept apart from the store (not inside it, and not
+    /// restored or rolled back with it) where the store's latest header sequence number and
+    /// every value's version are recorded. A store opened with its anchor refuses an older
+    /// copy of itself put back in place (a rolled-back header, a value rolled back, deleted or
+    /// resurrected): the failure is reported as a freshness failure (exit 13). Stop the node
+    /// first.
+    #[command(after_long_help = after_help())]
+    Anchor {
+        #[command(subcommand)]
+        command: AnchorCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AnchorCommand {
+    /// Trust the store as it is now: record its current state in the anchor and mark it
+    /// anchored.
+    ///
+    /// Every value is read and must authenticate, or the anchor is left as it was; then each
+    /// value's version and the header are recorded in the anchor in DIR (a new epoch: what the
+    /// anchor held for this store before is replaced), and the header is marked anchored.
+    /// From then on every command needs --anchor DIR to open the store. Use it to attach an
+    /// anchor to a format version 2 store, or to go on after the anchor was lost (a new
+    /// device, an emptied anchor directory) or after restoring an older copy of the store ON
+    /// PURPOSE: whatever the store holds now is accepted as fresh, so run it only when you know
+    /// the store is the one you mean to keep. A format version 1 store is refused (exit 11):
+    /// run `upgrade` first.
+    #[command(after_long_help = after_help())]
+    Accept {
+        /// The encrypted store.
+        dir: PathBuf,
+        /// The anchor directory (created if it does not exist).
+        #[arg(long = "anchor", value_name = "DIR")]
+        anchor: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+    },
+    /// Stop watching the store with its anchor: the store opens without --anchor again.
+    ///
+    /// Opens the store with its anchor (so the freshness checks still apply), then clears the
+    /// header's anchored mark in one header write. Rollback of the store across restarts is no
+    /// longer detected. The anchor's records of this store are left in DIR.
+    #[command(after_long_help = after_help())]
+    Detach {
+        /// The encrypted store.
+        dir: PathBuf,
+        /// The anchor directory the store is attached to.
+        #[arg(long = "anchor", value_name = "DIR")]
+        anchor: PathBuf,
+        #[command(flatten)]
+        pass: PassOpts,
+    },
+}
+
+/// The freshness anchor of a store.
+#[derive(Args, Debug)]
+pub struct AnchorOpts {
+    /// The store's freshness anchor: a directory (LDK FilesystemStore layout) kept apart from
+    /// the store, never inside it nor restored with it. Required to open an anchored store;
+    /// for `init` and `encrypt`, the new store is anchored there (format version 2).
+    #[arg(long, value_name = "DIR")]
+    anchor: Option<PathBuf>,
 }
 
 /// Where the passphrase of the store comes from.

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreInfo};
+use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreAnchor, StoreInfo};
 use lightning::io;
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use lightning_persister::fs_store::FilesystemStore;
 
-use crate::fail::{open_error, Failure, Kind};
+use crate::fail::{open_error, open_error_anchored, Failure, Kind};
 use crate::layout::{self, Staging};
 use crate::sqlite::SqliteKv;
 
@@ -132,42 +132,143 @@ pub fn check_encrypted(path: &Path) -> Result<(StoreKind, StoreInfo), Failure> {
     Ok((kind, info))
 }
 
-/// Opens the encrypted store at `path` (checked with [`check_encrypted`]) with `passphrase`.
+/// Opens the encrypted store at `path` (checked with [`check_encrypted`]) with `passphrase`,
+/// and with the freshness anchor in the directory `anchor` if one is given (checked with
+/// [`check_anchor`]).
 ///
 /// Unless `writable`, the store is never written: a database is opened read-only, and a
 /// format 2 store is opened with `read_only()` (without it, opening a format 2 store writes its
-/// header once to reserve record versions; a read-only one refuses writes and removes). Every
-/// command but `passwd`, `rotate` and `upgrade` opens this way.
+/// header once to reserve record versions; a read-only one refuses writes and removes, and
+/// writes nothing to the anchor either). Every command but `passwd`, `rotate`, `upgrade` and
+/// `anchor` opens this way.
 pub fn open_encrypted(
     path: &Path,
     kind: StoreKind,
     passphrase: &[u8],
     writable: bool,
+    anchor: Option<&Path>,
 ) -> Result<EncryptedStore<AnyStore>, Failure> {
     open_inner(
         AnyStore::open(path, kind, writable, Kind::NotEncrypted)?,
         path,
         passphrase,
         writable,
+        anchor,
     )
 }
 
 /// Opens the encrypted store held by `inner` (at `path`, for messages); read-only (never
-/// written, the header included) unless `writable`.
+/// written, the header included) unless `writable`; with the anchor in `anchor` if given.
 pub fn open_inner(
     inner: AnyStore,
     path: &Path,
     passphrase: &[u8],
     writable: bool,
+    anchor: Option<&Path>,
 ) -> Result<EncryptedStore<AnyStore>, Failure> {
     let options = if writable {
         OpenOptions::new()
     } else {
         OpenOptions::new().read_only()
     };
-    options
+    with_anchor(options, anchor)
         .open(inner, passphrase)
-        .map_err(|e| open_error(path, e))
+        .map_err(|e| open_error_anchored(path, anchor, e))
+}
+
+/// `options` with the freshness anchor kept in the directory `anchor` (a `FilesystemStore`
+/// used through `StoreAnchor`), if one is given. An anchor implies format version 2.
+pub fn with_anchor(options: OpenOptions, anchor: Option<&Path>) -> OpenOptions {
+    match anchor {
+        Some(dir) => options.anchor(StoreAnchor::new(FilesystemStore::new(dir.to_path_buf()))),
+        None => options,
+    }
+}
+
+/// What an anchor directory given on the command line must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorDir {
+    /// It must exist already (every command that opens an existing store).
+    Existing,
+    /// It may be missing: [`create_anchor_dir`] makes it (`init`, `encrypt`, `anchor accept`).
+    MayBeMissing,
+}
+
+/// Checks the anchor directory `anchor` for the stores at `stores` (which need not exist yet):
+/// it is a directory (or missing, if `mode` allows), and it is neither one of the stores nor
+/// inside one, nor holds one (an anchor restored or rolled back with its store protects
+/// nothing).
+pub fn check_anchor(anchor: &Path, stores: &[&Path], mode: AnchorDir) -> Result<(), Failure> {
+    let a = anchor.display();
+    match std::fs::metadata(anchor) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Failure::new(
+                Kind::Usage,
+                format!("--anchor {a}: not a directory (an anchor is a directory)"),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if mode == AnchorDir::Existing {
+                return Err(Failure::new(
+                    Kind::Anchor,
+                    format!(
+                        "--anchor {a}: no such directory. If the anchor was lost, make an empty \
+                         directory and accept the store's current state explicitly with \
+                         `encrypted-kvstore anchor accept STORE --anchor {a}`"
+                    ),
+                ));
+            }
+        }
+        Err(e) => return Err(crate::fail::io("cannot read", anchor, &e)),
+    }
+    let abs_anchor = absolute(anchor)?;
+    for store in stores {
+        let s = absolute(store)?;
+        if abs_anchor.starts_with(&s) || s.starts_with(&abs_anchor) {
+            return Err(Failure::new(
+                Kind::Usage,
+                format!(
+                    "--anchor {a} overlaps the store {}: keep the anchor outside the store (and \
+                     the store outside the anchor), where restoring or rolling back the store \
+                     cannot roll back the anchor too",
+                    store.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the anchor directory `anchor` (private to the user) if it does not exist.
+pub fn create_anchor_dir(anchor: &Path) -> Result<(), Failure> {
+    if anchor.exists() {
+        return Ok(());
+    }
+    layout::create_private_dir(anchor).map_err(|e| crate::fail::io("cannot create", anchor, &e))
+}
+
+/// `p` made absolute with links resolved as far as it exists (a missing tail is kept as given).
+fn absolute(p: &Path) -> Result<PathBuf, Failure> {
+    let abs = std::path::absolute(p).map_err(|e| crate::fail::io("cannot resolve", p, &e))?;
+    let mut existing = abs.as_path();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for part in tail.iter().rev() {
+                out.push(part);
+            }
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Ok(abs),
+        }
+    }
 }
 
 /// A new store of `kind` being built in a staging directory next to its destination, put in

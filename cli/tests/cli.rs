@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
-use encrypted_kvstore::EncryptedStore;
+use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreAnchor};
 use lightning::ln::functional_test_utils::{
     create_announced_chan_between_nodes, create_chanmon_cfgs, create_network, create_node_cfgs,
     create_node_chanmgrs, send_payment,
@@ -679,6 +679,9 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         "upgrade",
         "11  wrong format version",
         "12  data-key rotation unfinished",
+        "13  FRESHNESS check failed",
+        "14  anchor problem",
+        "anchor",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
@@ -702,6 +705,31 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         assert!(
             help.contains(needle),
             "upgrade --help lacks {needle}:\n{help}"
+        );
+    }
+    for sub in ["accept", "detach"] {
+        let a = cli().args(["anchor", sub, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        assert!(
+            help.contains("--anchor <DIR>"),
+            "anchor {sub} --help:\n{help}"
+        );
+    }
+    let a = cli()
+        .args(["anchor", "accept", "--help"])
+        .assert()
+        .success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(help.contains("Trust the store as it is now"), "{help}");
+    assert!(help.contains("exit 11"), "{help}");
+    for cmd in [
+        "init", "encrypt", "verify", "ls", "cat", "passwd", "rotate", "decrypt",
+    ] {
+        let a = cli().args([cmd, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        assert!(
+            help.contains("--anchor <DIR>"),
+            "{cmd} --help lacks --anchor:\n{help}"
         );
     }
     let a = cli().args(["encrypt", "--help"]).assert().success();
@@ -1708,4 +1736,387 @@ fn a_record_left_under_an_old_key_stops_retirement_with_exit_12_naming_it() {
         .stdout(predicate::str::contains("re-encrypted 1 of 5 values"));
     assert_eq!(key_ids(&enc), (vec![1], 1));
     assert_all_records_under(&enc, 1, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The freshness anchor (`--anchor`, `anchor accept`, `anchor detach`; issue 14)
+
+/// `CMD STORE --passphrase-file PW --anchor ANCHOR` with extra arguments.
+fn anchored(cmd: &str, store: &Path, pw: &Path, anchor: &Path, extra: &[&str]) -> Assert {
+    cli()
+        .args([
+            cmd,
+            s(store),
+            "--passphrase-file",
+            s(pw),
+            "--anchor",
+            s(anchor),
+        ])
+        .args(extra)
+        .assert()
+}
+
+/// `anchor SUB STORE --anchor ANCHOR --passphrase-file PW`.
+fn anchor_cmd(sub: &str, store: &Path, pw: &Path, anchor: &Path) -> Assert {
+    cli()
+        .args(["anchor", sub, s(store), "--anchor", s(anchor)])
+        .args(["--passphrase-file", s(pw)])
+        .assert()
+}
+
+/// The store in `store` opened through the library with its anchor in `anchor` (writable).
+fn open_with_anchor(store: &Path, anchor: &Path) -> EncryptedStore<FilesystemStore> {
+    OpenOptions::new()
+        .anchor(StoreAnchor::new(FilesystemStore::new(anchor.to_path_buf())))
+        .open(FilesystemStore::new(store.to_path_buf()), b"pw")
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dst = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dst);
+        } else {
+            fs::copy(&p, &dst).unwrap();
+        }
+    }
+}
+
+/// The small store encrypted with `--anchor`: (store, passphrase file, anchor directory).
+fn anchored_small(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let plain = tmp.join("plain");
+    let enc = tmp.join("enc");
+    let anchor = tmp.join("anchor");
+    small_store(&plain);
+    let pw = pass_file(tmp, "pw", "pw\n");
+    encrypt_v2(&plain, &enc, &pw, &["--anchor", s(&anchor)])
+        .success()
+        .stdout(predicate::str::contains("format 2, anchored in"));
+    assert!(anchor.is_dir());
+    (enc, pw, anchor)
+}
+
+fn stderr_of(a: &Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+fn stdout_of(a: &Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+#[test]
+fn init_with_anchor_then_write_verify_and_an_older_copy_put_back_exits_13() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let anchor = tmp.path().join("anchor");
+    let pw = pass_file(tmp.path(), "pw", "pw\n");
+    cli()
+        .args(["init", s(&store), "--passphrase-file", s(&pw), CHEAP])
+        .args(["--anchor", s(&anchor)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("format 2, anchored in"));
+    let info = info_json(&store);
+    assert_eq!(info["format_version"], 2);
+    assert_eq!(info["anchored"], true);
+    assert!(info_text(&store).contains("anchored:       yes"));
+    {
+        let enc = open_with_anchor(&store, &anchor);
+        KVStoreSync::write(&enc, "", "", "manager", b"first".to_vec()).unwrap();
+    }
+    let ok = anchored("verify", &store, &pw, &anchor, &[]).success();
+    let out = stdout_of(&ok);
+    assert!(out.contains("verified 1 values"), "{out}");
+    assert!(
+        out.contains("freshness: checked against the anchor in"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every value read passed the freshness checks"),
+        "{out}"
+    );
+    let json = anchored("verify", &store, &pw, &anchor, &["--json"]).success();
+    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["freshness"]["failed"], 0);
+    assert!(v["freshness"]["header_seq"].as_u64().unwrap() >= 1);
+
+    // An older copy of the whole store (header included), put back after a later write.
+    let old = tmp.path().join("old");
+    copy_dir(&store, &old);
+    {
+        let enc = open_with_anchor(&store, &anchor);
+        KVStoreSync::write(&enc, "", "", "manager", b"second".to_vec()).unwrap();
+    }
+    fs::remove_dir_all(&store).unwrap();
+    copy_dir(&old, &store);
+    let bad = anchored("verify", &store, &pw, &anchor, &[]).code(13);
+    let err = stderr_of(&bad);
+    assert!(
+        err.contains("FRESHNESS CHECK FAILED: rollback detected"),
+        "{err}"
+    );
+    assert!(
+        err.contains("older copy of the store was put back"),
+        "{err}"
+    );
+    assert!(err.contains("anchor accept"), "{err}");
+    assert!(!err.contains("first") && !err.contains("second"), "{err}");
+    // Every command that opens the store refuses it the same way.
+    anchored(
+        "passwd",
+        &store,
+        &pw,
+        &anchor,
+        &["--new-passphrase-file", s(&pw), CHEAP],
+    )
+    .code(13);
+    let out = tmp.path().join("out");
+    cli()
+        .args([
+            "cat",
+            s(&store),
+            "",
+            "",
+            "manager",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .args(["--anchor", s(&anchor)])
+        .assert()
+        .code(13)
+        .stdout(predicate::str::is_empty());
+    cli()
+        .args(["decrypt", "--from", s(&store), "--to", s(&out)])
+        .args(["--passphrase-file", s(&pw), "--anchor", s(&anchor)])
+        .assert()
+        .code(13);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_value_put_back_or_deleted_behind_the_store_fails_verify_with_exit_13_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, pw, anchor) = anchored_small(tmp.path());
+    anchored("verify", &enc, &pw, &anchor, &[]).success();
+    let aa = enc.join("monitors/aa_0");
+    let older = fs::read(&aa).unwrap();
+    {
+        let st = open_with_anchor(&enc, &anchor);
+        KVStoreSync::write(&st, "monitors", "", "aa_0", b"NEWER-MONITOR".to_vec()).unwrap();
+    }
+    anchored("verify", &enc, &pw, &anchor, &[]).success();
+    // The older record is authentic: only the anchor tells it is stale.
+    fs::write(&aa, &older).unwrap();
+    let bad = anchored("verify", &enc, &pw, &anchor, &[]).code(13);
+    let out = stdout_of(&bad);
+    let err = stderr_of(&bad);
+    assert!(out.contains("FAILED monitors/aa_0"), "{out}");
+    assert!(out.contains("rollback detected"), "{out}");
+    assert!(
+        out.contains("1 of 4 values FAILED the freshness checks"),
+        "{out}"
+    );
+    assert!(
+        err.contains("FRESHNESS CHECK FAILED: 1 of 4 values"),
+        "{err}"
+    );
+    assert!(
+        !out.contains("SECRET-MONITOR-VALUE") && !out.contains("NEWER"),
+        "{out}"
+    );
+    let json = anchored("verify", &enc, &pw, &anchor, &["--json"]).code(13);
+    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["freshness"]["failed"], 1);
+    assert_eq!(v["failed"][0]["key"], "aa_0");
+    assert_eq!(v["failed"][0]["failure"], "freshness");
+    // `cat` of the stale value is refused with the same code, and writes nothing to stdout.
+    cli()
+        .args([
+            "cat",
+            s(&enc),
+            "monitors",
+            "",
+            "aa_0",
+            "--passphrase-file",
+            s(&pw),
+        ])
+        .args(["--anchor", s(&anchor)])
+        .assert()
+        .code(13)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("rollback detected"));
+    // Without the anchor the stale store does not even open (never silently unchecked).
+    verify_with(&enc, &pw)
+        .code(14)
+        .stderr(predicate::str::contains("AnchorRequired"));
+
+    // A deleted value is a freshness failure too.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (enc2, pw2, anchor2) = anchored_small(tmp2.path());
+    fs::remove_file(enc2.join("monitors/bb_1")).unwrap();
+    let gone = anchored("verify", &enc2, &pw2, &anchor2, &[]).code(13);
+    let all = format!("{}{}", stdout_of(&gone), stderr_of(&gone));
+    assert!(all.contains("deletion detected"), "{all}");
+    assert!(all.contains("bb_1"), "{all}");
+}
+
+#[test]
+fn an_anchored_store_opened_without_its_anchor_exits_14_naming_anchor_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, pw, _anchor) = anchored_small(tmp.path());
+    let before = snapshot(&enc);
+    let check = |a: Assert| {
+        let err = stderr_of(&a.code(14));
+        assert!(err.contains("AnchorRequired"), "{err}");
+        assert!(err.contains("watched by a freshness anchor"), "{err}");
+        assert!(err.contains("--anchor DIR"), "{err}");
+    };
+    check(verify_with(&enc, &pw));
+    check(
+        cli()
+            .args([
+                "cat",
+                s(&enc),
+                "",
+                "",
+                "manager",
+                "--passphrase-file",
+                s(&pw),
+            ])
+            .assert(),
+    );
+    check(rotate_with(&enc, &pw, &[]));
+    check(
+        cli()
+            .args(["passwd", s(&enc), "--passphrase-file", s(&pw)])
+            .args(["--new-passphrase-file", s(&pw), CHEAP])
+            .assert(),
+    );
+    check(decrypt_with(&enc, &tmp.path().join("out"), &pw));
+    assert_eq!(snapshot(&enc), before, "a refused open wrote the store");
+    // `info` needs no anchor and says the store is anchored; `ls` of names in clear reads only
+    // the inner store.
+    assert_eq!(info_json(&enc)["anchored"], true);
+    cli()
+        .args(["ls", s(&enc)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("monitors/aa_0"));
+    // An anchor that overlaps the store is refused before anything is read (usage, exit 2).
+    anchored("verify", &enc, &pw, &enc.join("monitors"), &[])
+        .code(2)
+        .stderr(predicate::str::contains("overlaps the store"));
+}
+
+#[test]
+fn a_lost_anchor_exits_14_suggesting_accept_and_anchor_accept_makes_verify_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (enc, pw, anchor) = anchored_small(tmp.path());
+    // The anchor directory emptied (a new device, a lost disk).
+    fs::remove_dir_all(&anchor).unwrap();
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .code(14)
+        .stderr(predicate::str::contains("no such directory"))
+        .stderr(predicate::str::contains("anchor accept"));
+    fs::create_dir(&anchor).unwrap();
+    let lost = anchored("verify", &enc, &pw, &anchor, &[]).code(14);
+    let err = stderr_of(&lost);
+    assert!(err.contains("AnchorEmpty"), "{err}");
+    assert!(err.contains("knows nothing of the store"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "encrypted-kvstore anchor accept {} --anchor {}",
+            s(&enc),
+            s(&anchor)
+        )),
+        "{err}"
+    );
+    let accepted = anchor_cmd("accept", &enc, &pw, &anchor).success();
+    let out = stdout_of(&accepted);
+    let err = stderr_of(&accepted);
+    assert!(
+        out.contains("accepted the current state of") && out.contains("4 values authenticated"),
+        "{out}"
+    );
+    assert!(err.contains("trusted from here on"), "{err}");
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .success()
+        .stdout(predicate::str::contains(
+            "every value read passed the freshness checks",
+        ));
+    // Accepting a tampered store is refused, and leaves the anchor as it was.
+    let before = snapshot(&anchor);
+    let aa = enc.join("monitors/aa_0");
+    let mut rec = fs::read(&aa).unwrap();
+    let last = rec.len() - 1;
+    rec[last] ^= 1;
+    fs::write(&aa, &rec).unwrap();
+    assert_ne!(
+        anchor_cmd("accept", &enc, &pw, &anchor)
+            .get_output()
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(snapshot(&anchor), before);
+}
+
+#[test]
+fn anchor_accept_attaches_a_v2_store_and_detach_lets_it_open_without_the_anchor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let anchor = tmp.path().join("anchor");
+    assert_eq!(info_json(&enc)["anchored"], false);
+    // Not attached yet: an anchor given is refused, naming the way to attach it.
+    fs::create_dir(&anchor).unwrap();
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .code(14)
+        .stderr(predicate::str::contains("AnchorNotAttached"))
+        .stderr(predicate::str::contains("anchor accept"));
+    anchor_cmd("accept", &enc, &pw, &anchor)
+        .success()
+        .stdout(predicate::str::contains("values authenticated"))
+        .stdout(predicate::str::contains("store attached"));
+    assert_eq!(info_json(&enc)["anchored"], true);
+    verify_with(&enc, &pw).code(14);
+    anchored("verify", &enc, &pw, &anchor, &[]).success();
+    // passwd and rotate work through the anchor, and keep it up to date.
+    let pw2 = pass_file(tmp.path(), "pw2", "pw\n");
+    anchored(
+        "passwd",
+        &enc,
+        &pw,
+        &anchor,
+        &["--new-passphrase-file", s(&pw2), CHEAP],
+    )
+    .success();
+    anchored("rotate", &enc, &pw, &anchor, &[]).success();
+    anchored("verify", &enc, &pw, &anchor, &[]).success();
+
+    anchor_cmd("detach", &enc, &pw, &anchor)
+        .success()
+        .stdout(predicate::str::contains("opens without --anchor again"));
+    assert_eq!(info_json(&enc)["anchored"], false);
+    assert!(info_text(&enc).contains("anchored:       no"));
+    verify_with(&enc, &pw)
+        .success()
+        .stdout(predicate::str::contains("all authentic"));
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .code(14)
+        .stderr(predicate::str::contains("AnchorNotAttached"));
+
+    // A format version 1 store cannot be anchored: exit 11, nothing written.
+    fs::create_dir(tmp.path().join("v1")).unwrap();
+    let (v1, pw1) = encrypted_small(&tmp.path().join("v1"));
+    let before = snapshot(&v1);
+    anchor_cmd("accept", &v1, &pw1, &anchor)
+        .code(11)
+        .stderr(predicate::str::contains("upgrade"));
+    anchored("verify", &v1, &pw1, &anchor, &[]).code(11);
+    assert_eq!(snapshot(&v1), before);
 }

@@ -764,3 +764,61 @@ fn sqlite_upgrade_and_rotate_rewrite_every_row_and_keep_the_schema() {
     decrypt(&enc, &back, &pw).success();
     assert_eq!(read_rows(&back), ldk_rows_sorted());
 }
+
+#[test]
+fn sqlite_anchored_database_needs_its_anchor_and_accept_enters_every_row() {
+    let t = tempfile::tempdir().unwrap();
+    let pw = pass_file(t.path(), 0o600);
+    let src = t.path().join("ldk_node_data.sqlite");
+    make_db(&src, &ldk_rows());
+    fs::create_dir(t.path().join("enc")).unwrap();
+    let enc = t.path().join("enc").join("ldk_node_data.sqlite");
+    let anchor = t.path().join("anchor");
+    cli()
+        .args(["encrypt", "--from", s(&src), "--to", s(&enc)])
+        .args(["--passphrase-file", s(&pw), CHEAP, "--anchor", s(&anchor)])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("anchored in"));
+    let with_anchor = |cmd: &[&str], a: &Path| {
+        cli()
+            .args(cmd)
+            .args(["--passphrase-file", s(&pw), "--anchor", s(a)])
+            .assert()
+    };
+    with_anchor(&["verify", s(&enc)], &anchor)
+        .success()
+        .stdout(predicate::str::contains("verified 7 values"))
+        .stdout(predicate::str::contains(
+            "every value read passed the freshness checks",
+        ));
+    verify(&enc, &pw)
+        .code(14)
+        .stderr(predicate::str::contains("AnchorRequired"));
+    // A new, empty anchor: refused until the current state is accepted. The database lists
+    // every row, so each value is read and entered in the anchor.
+    let fresh = t.path().join("fresh");
+    fs::create_dir(&fresh).unwrap();
+    with_anchor(&["verify", s(&enc)], &fresh)
+        .code(14)
+        .stderr(predicate::str::contains("AnchorEmpty"));
+    with_anchor(&["anchor", "accept", s(&enc)], &fresh)
+        .success()
+        .stdout(predicate::str::contains("7 values authenticated"));
+    with_anchor(&["verify", s(&enc)], &fresh).success();
+    // An older copy of the database put back after a write through the anchor: refused.
+    let old = t.path().join("old.sqlite");
+    fs::copy(&enc, &old).unwrap();
+    let pw2 = pass_file(t.path(), 0o400);
+    with_anchor(
+        &["passwd", s(&enc), "--new-passphrase-file", s(&pw2), CHEAP],
+        &fresh,
+    )
+    .success();
+    fs::copy(&old, &enc).unwrap();
+    with_anchor(&["verify", s(&enc)], &fresh)
+        .code(13)
+        .stderr(predicate::str::contains(
+            "FRESHNESS CHECK FAILED: rollback detected",
+        ));
+}

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{current_passphrase, path_of};
 use crate::fail::{self, read_reason, Failure, Kind};
-use crate::store;
+use crate::store::{self, AnchorDir};
 use crate::PassOpts;
 
 pub(super) fn run(
@@ -16,6 +16,7 @@ pub(super) fn run(
     (p, s, k): (&str, &str, &str),
     force: bool,
     pass: &PassOpts,
+    anchor: Option<&Path>,
 ) -> Result<(), Failure> {
     if std::io::stdout().is_terminal() && !force {
         return Err(Failure::new(
@@ -25,8 +26,11 @@ pub(super) fn run(
         ));
     }
     let (kind, _) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     let pw = current_passphrase(pass, dir)?;
-    let store = store::open_encrypted(dir, kind, &pw, false)?;
+    let store = store::open_encrypted(dir, kind, &pw, false, anchor)?;
     let value = KVStoreSync::read(&store, p, s, k)
         .map(Zeroizing::new)
         .map_err(|e| {

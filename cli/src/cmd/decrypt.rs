@@ -7,16 +7,24 @@ use super::copy::{compare_all, copy_all};
 use super::{current_passphrase, list_sorted, pause_point, report};
 use crate::fail::Failure;
 use crate::layout;
-use crate::store::{self, NewStore};
+use crate::store::{self, AnchorDir, NewStore};
 use crate::PassOpts;
 
-pub(super) fn run(from: &Path, to: &Path, pass: &PassOpts) -> Result<(), Failure> {
+pub(super) fn run(
+    from: &Path,
+    to: &Path,
+    pass: &PassOpts,
+    anchor: Option<&Path>,
+) -> Result<(), Failure> {
     let (kind, _) = store::check_encrypted(from)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[from, to], AnchorDir::Existing)?;
+    }
     let staging_path = layout::staging_path(to)?;
     layout::refuse_overlap(from, to, &staging_path)?;
     store::check_destination(to, kind)?;
     let pw = current_passphrase(pass, from)?;
-    let enc = store::open_encrypted(from, kind, &pw, false)?;
+    let enc = store::open_encrypted(from, kind, &pw, false, anchor)?;
     let keys = list_sorted(&enc, from)?;
     eprintln!(
         "warning: {} will hold the node's data UNENCRYPTED; protect it and delete it when done",

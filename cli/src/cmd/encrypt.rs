@@ -10,23 +10,26 @@ use encrypted_kvstore::{EncryptedStore, OpenError, RESERVED_PRIMARY_NAMESPACE};
 use super::copy::{compare_all, copy_all};
 use super::{
     create_options, describe_format, kdf_params, list_sorted, new_passphrase, note_artifacts,
-    pause_point, report, Key,
+    pause_point, report, Key, NewOpts,
 };
-use crate::fail::{self, open_error, Failure, Kind};
+use crate::fail::{self, open_error_anchored, Failure, Kind};
 use crate::layout::{self, Symlinks};
 use crate::pass::PASSPHRASE_ENV;
-use crate::store::{self, AnyStore, NewStore, StoreKind};
-use crate::{FormatOpts, KdfOpts, PassOpts};
+use crate::store::{self, AnchorDir, AnyStore, NewStore, StoreKind};
 
 pub(super) fn run(
     from: &Path,
     to: &Path,
     exclude: &[String],
     follow_symlinks: bool,
-    pass: &PassOpts,
-    kdf: &KdfOpts,
-    format: &FormatOpts,
+    new_opts: &NewOpts<'_>,
 ) -> Result<(), Failure> {
+    let NewOpts {
+        pass,
+        kdf,
+        format,
+        anchor,
+    } = *new_opts;
     let params = kdf_params(kdf)?;
     if let Some(x) = exclude
         .iter()
@@ -94,6 +97,9 @@ pub(super) fn run(
     let staging_path = layout::staging_path(to)?;
     layout::refuse_overlap(from, to, &staging_path)?;
     store::check_destination(to, kind)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[from, to, &staging_path], AnchorDir::MayBeMissing)?;
+    }
     // The layout walk mirrors FilesystemStore::list_all_keys (which cannot list through
     // symbolic links); never copy on a disagreement.
     if kind == StoreKind::Directory
@@ -133,9 +139,12 @@ pub(super) fn run(
     )?;
 
     let (new, inner) = NewStore::begin(to, kind)?;
-    let enc = create_options(format)
+    if let Some(a) = anchor {
+        store::create_anchor_dir(a)?;
+    }
+    let enc = create_options(format, anchor)
         .create(inner, &pw, params)
-        .map_err(|e| open_error(&new.path, e))?;
+        .map_err(|e| open_error_anchored(&new.path, anchor, e))?;
     let bytes = copy_all(&src, &enc, &keys, "encrypt").map_err(|f| {
         report(
             &f,
@@ -150,7 +159,8 @@ pub(super) fn run(
     // Read back through a freshly opened store: proves the header opens with the passphrase and
     // that every record authenticates and decrypts to the source's bytes.
     // Read-only: the read-back never writes the copy, not even its header.
-    let enc = store::open_inner(new.reopen()?, &new.path, &pw, false)?;
+    // With the anchor: the read-back also checks every value's freshness.
+    let enc = store::open_inner(new.reopen()?, &new.path, &pw, false, anchor)?;
     let relist = || match kind {
         StoreKind::Directory => Ok(layout::check_excluding(from, exclude, symlinks)?.keys),
         StoreKind::Sqlite => list_sorted(&src, from),
@@ -164,7 +174,7 @@ pub(super) fn run(
         keys.len(),
         from.display(),
         to.display(),
-        describe_format(format)
+        describe_format(format, anchor)
     );
     if let Some(l) = &layout {
         for x in &l.excluded {

@@ -29,6 +29,8 @@ struct InfoJson {
     /// Format 2 only (absent for format 1): the options recorded in the header and its state.
     #[serde(skip_serializing_if = "Option::is_none")]
     v2: Option<V2Json>,
+    /// Watched by a freshness anchor, so it opens only with `--anchor` (never for format 1).
+    anchored: bool,
     values: usize,
 }
 
@@ -78,6 +80,7 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
             store_id,
             key_id: info.key_id,
             v2,
+            anchored: info.anchored,
             values,
         });
     }
@@ -114,6 +117,15 @@ pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
         println!("header seq:     {}", v.header_seq);
         println!("version limit:  {}", v.version_limit);
     }
+    // A format 1 store cannot be anchored.
+    println!(
+        "anchored:       {}",
+        if info.anchored {
+            "yes (open it with --anchor DIR)"
+        } else {
+            "no"
+        }
+    );
     println!("values:         {values}");
     Ok(())
 }

@@ -5,19 +5,23 @@ use std::path::Path;
 use encrypted_kvstore::EncryptedStore;
 use lightning_persister::fs_store::FilesystemStore;
 
-use super::{create_options, describe_format, kdf_params, new_passphrase};
-use crate::fail::{self, open_error, Failure, Kind};
+use super::{create_options, describe_format, kdf_params, new_passphrase, NewOpts};
+use crate::fail::{self, open_error_anchored, Failure, Kind};
 use crate::layout;
 use crate::pass::PASSPHRASE_ENV;
-use crate::{FormatOpts, KdfOpts, PassOpts};
+use crate::store::{self, AnchorDir};
 
-pub(super) fn run(
-    dir: &Path,
-    pass: &PassOpts,
-    kdf: &KdfOpts,
-    format: &FormatOpts,
-) -> Result<(), Failure> {
+pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
+    let NewOpts {
+        pass,
+        kdf,
+        format,
+        anchor,
+    } = *new;
     let params = kdf_params(kdf)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::MayBeMissing)?;
+    }
     let exists = dir.exists();
     if exists {
         if EncryptedStore::inspect(&FilesystemStore::new(dir.to_path_buf())).is_ok() {
@@ -42,13 +46,25 @@ pub(super) fn run(
     if !exists {
         layout::create_private_dir(dir).map_err(|e| fail::io("cannot create", dir, &e))?;
     }
-    match create_options(format).create(FilesystemStore::new(dir.to_path_buf()), &pw, params) {
+    if let Some(a) = anchor {
+        if let Err(f) = store::create_anchor_dir(a) {
+            if !exists {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(f);
+        }
+    }
+    match create_options(format, anchor).create(
+        FilesystemStore::new(dir.to_path_buf()),
+        &pw,
+        params,
+    ) {
         Ok(_) => {
             println!(
                 "created an empty encrypted store in {} ({}; Argon2id: {} KiB, {} passes, {} \
                  lanes)",
                 dir.display(),
-                describe_format(format),
+                describe_format(format, anchor),
                 params.memory_kib(),
                 params.iterations(),
                 params.parallelism()
@@ -59,7 +75,7 @@ pub(super) fn run(
             if !exists {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Err(open_error(dir, e))
+            Err(open_error_anchored(dir, anchor, e))
         }
     }
 }

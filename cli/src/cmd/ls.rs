@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{current_passphrase, key_path, list_sorted, print_json, Key};
 use crate::fail::{self, chain, Failure, Kind};
-use crate::store::{self, AnyStore};
+use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
 #[derive(Serialize)]
@@ -28,15 +28,22 @@ pub(super) fn run(
     secondary: Option<&str>,
     json: bool,
     pass: &PassOpts,
+    anchor: Option<&Path>,
 ) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     if let Some(p) = primary.filter(|p| *p == RESERVED_PRIMARY_NAMESPACE) {
         return Err(Failure::new(
             Kind::Usage,
             format!("the primary namespace \"{p}\" is reserved for the store's header"),
         ));
     }
-    let keys = if info.names_encrypted {
+    // Names in clear are listed from the inner store, which needs neither the passphrase nor
+    // the anchor; given an anchor, the store is opened (and the anchor checked) as for
+    // encrypted names.
+    let keys = if info.names_encrypted || anchor.is_some() {
         let pw = current_passphrase(pass, dir).map_err(|f| {
             Failure::new(
                 f.kind,
@@ -49,7 +56,7 @@ pub(super) fn run(
             )
         })?;
         // Read-only: listing never writes the store, not even its header.
-        let store = store::open_encrypted(dir, kind, &pw, false)?;
+        let store = store::open_encrypted(dir, kind, &pw, false, anchor)?;
         list(&store, dir, primary, secondary)?
     } else {
         let inner = AnyStore::open(dir, kind, false, Kind::NotEncrypted)?;

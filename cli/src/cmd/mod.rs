@@ -2,6 +2,7 @@
 //! either kind of inner store (`crate::store`): an LDK `FilesystemStore` directory or an
 //! ldk-node SQLite database.
 
+mod anchor;
 mod cat;
 mod copy;
 mod decrypt;
@@ -24,7 +25,7 @@ use serde::Serialize;
 use crate::fail::{self, Failure, Kind};
 use crate::layout;
 use crate::pass::{self, Secret, Source, PASSPHRASE_ENV};
-use crate::{Command, FormatOpts, KdfOpts, PassOpts};
+use crate::{AnchorCommand, Command, FormatOpts, KdfOpts, PassOpts};
 
 /// (primary namespace, secondary namespace, key).
 type Key = (String, String, String);
@@ -53,7 +54,16 @@ pub fn run(c: Command) -> Result<(), Failure> {
             pass,
             kdf,
             format,
-        } => init::run(&dir, &pass, &kdf, &format),
+            anchor,
+        } => init::run(
+            &dir,
+            &NewOpts {
+                pass: &pass,
+                kdf: &kdf,
+                format: &format,
+                anchor: anchor.anchor.as_deref(),
+            },
+        ),
         Command::Encrypt {
             from,
             to,
@@ -62,22 +72,59 @@ pub fn run(c: Command) -> Result<(), Failure> {
             pass,
             kdf,
             format,
-        } => encrypt::run(&from, &to, &exclude, follow_symlinks, &pass, &kdf, &format),
-        Command::Decrypt { from, to, pass } => decrypt::run(&from, &to, &pass),
-        Command::Verify { dir, pass, json } => verify::run(&dir, &pass, json),
+            anchor,
+        } => encrypt::run(
+            &from,
+            &to,
+            &exclude,
+            follow_symlinks,
+            &NewOpts {
+                pass: &pass,
+                kdf: &kdf,
+                format: &format,
+                anchor: anchor.anchor.as_deref(),
+            },
+        ),
+        Command::Decrypt {
+            from,
+            to,
+            pass,
+            anchor,
+        } => decrypt::run(&from, &to, &pass, anchor.anchor.as_deref()),
+        Command::Verify {
+            dir,
+            pass,
+            anchor,
+            json,
+        } => verify::run(&dir, &pass, anchor.anchor.as_deref(), json),
         Command::Passwd {
             dir,
             pass,
             new_passphrase_file,
             kdf,
-        } => passwd::run(&dir, &pass, new_passphrase_file.as_deref(), &kdf),
+            anchor,
+        } => passwd::run(
+            &dir,
+            &pass,
+            new_passphrase_file.as_deref(),
+            &kdf,
+            anchor.anchor.as_deref(),
+        ),
         Command::Ls {
             dir,
             primary,
             secondary,
             json,
             pass,
-        } => ls::run(&dir, primary.as_deref(), secondary.as_deref(), json, &pass),
+            anchor,
+        } => ls::run(
+            &dir,
+            primary.as_deref(),
+            secondary.as_deref(),
+            json,
+            &pass,
+            anchor.anchor.as_deref(),
+        ),
         Command::Cat {
             dir,
             primary,
@@ -85,24 +132,45 @@ pub fn run(c: Command) -> Result<(), Failure> {
             key,
             force,
             pass,
-        } => cat::run(&dir, (&primary, &secondary, &key), force, &pass),
+            anchor,
+        } => cat::run(
+            &dir,
+            (&primary, &secondary, &key),
+            force,
+            &pass,
+            anchor.anchor.as_deref(),
+        ),
         Command::Info { dir, json } => info::run(&dir, json),
         Command::Rotate {
             dir,
             pass,
             no_retire,
             resume,
-        } => rotate::run(&dir, &pass, no_retire, resume),
+            anchor,
+        } => rotate::run(&dir, &pass, no_retire, resume, anchor.anchor.as_deref()),
         Command::Upgrade {
             dir,
             pass,
             reencrypt,
         } => upgrade::run(&dir, &pass, reencrypt),
+        Command::Anchor { command } => match command {
+            AnchorCommand::Accept { dir, anchor, pass } => anchor::accept(&dir, &anchor, &pass),
+            AnchorCommand::Detach { dir, anchor, pass } => anchor::detach(&dir, &anchor, &pass),
+        },
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shared by the commands
+
+/// How a new store is made (`init`, `encrypt`): its passphrase, KDF costs, format and anchor.
+struct NewOpts<'a> {
+    pass: &'a PassOpts,
+    kdf: &'a KdfOpts,
+    format: &'a FormatOpts,
+    /// The directory of the freshness anchor of the new store, if it is anchored.
+    anchor: Option<&'a Path>,
+}
 
 fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
     if k.insecure_kdf_for_tests_only {
@@ -122,9 +190,10 @@ fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
     .map_err(|e| Failure::new(Kind::Usage, format!("invalid KDF parameters: {e}")))
 }
 
-/// The options `create` is given for a new store of the format the flags ask for.
-fn create_options(f: &FormatOpts) -> OpenOptions {
-    let mut o = OpenOptions::new();
+/// The options `create` is given for a new store of the format the flags ask for, anchored in
+/// the directory `anchor` if one is given (which implies format version 2).
+fn create_options(f: &FormatOpts, anchor: Option<&Path>) -> OpenOptions {
+    let mut o = crate::store::with_anchor(OpenOptions::new(), anchor);
     if f.format_v2 {
         o = o.format_v2();
     }
@@ -138,8 +207,8 @@ fn create_options(f: &FormatOpts) -> OpenOptions {
 }
 
 /// How a new store's format is described in a command's summary line.
-fn describe_format(f: &FormatOpts) -> String {
-    if !(f.format_v2 || f.encrypt_names || f.pad) {
+fn describe_format(f: &FormatOpts, anchor: Option<&Path>) -> String {
+    if !(f.format_v2 || f.encrypt_names || f.pad || anchor.is_some()) {
         return "format 1".to_owned();
     }
     let mut s = "format 2".to_owned();
@@ -148,6 +217,9 @@ fn describe_format(f: &FormatOpts) -> String {
     }
     if f.pad {
         s.push_str(", values padded");
+    }
+    if let Some(a) = anchor {
+        s.push_str(&format!(", anchored in {}", a.display()));
     }
     s
 }
@@ -210,18 +282,25 @@ struct ValueFailure {
     reason: String,
 }
 
-/// Prints failures on stderr and turns them into one failure (exit 1 when any value failed
-/// authentication or comparison, otherwise the first failure's kind).
+/// Prints failures on stderr and turns them into one failure (see [`worst_kind`]).
 fn report(failures: &[ValueFailure], what: String) -> Failure {
     for f in failures {
         eprintln!("  {}: {}", key_path(&f.key), f.reason);
     }
-    let kind = if failures.iter().any(|f| f.kind == Kind::Verification) {
+    Failure::new(worst_kind(failures), what)
+}
+
+/// The exit-code kind of a set of failed values: a freshness failure (exit 13) if any value
+/// was rolled back, deleted or resurrected, else exit 1 if any failed authentication or
+/// comparison, otherwise the first failure's kind.
+fn worst_kind(failures: &[ValueFailure]) -> Kind {
+    if failures.iter().any(|f| f.kind == Kind::Freshness) {
+        Kind::Freshness
+    } else if failures.iter().any(|f| f.kind == Kind::Verification) {
         Kind::Verification
     } else {
         failures.first().map(|f| f.kind).unwrap_or(Kind::Io)
-    };
-    Failure::new(kind, what)
+    }
 }
 
 fn note_artifacts(dir: &Path, l: &layout::Layout) {

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::{current_passphrase, kdf_params, new_passphrase};
-use crate::fail::{open_error, Failure};
+use crate::fail::{open_error_anchored, Failure};
 use crate::pass::NEW_PASSPHRASE_ENV;
-use crate::store;
+use crate::store::{self, AnchorDir};
 use crate::{KdfOpts, PassOpts};
 
 pub(super) fn run(
@@ -13,18 +13,22 @@ pub(super) fn run(
     pass: &PassOpts,
     new_file: Option<&Path>,
     kdf: &KdfOpts,
+    anchor: Option<&Path>,
 ) -> Result<(), Failure> {
     let params = kdf_params(kdf)?;
     let (kind, _) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     let old = current_passphrase(pass, dir)?;
-    let store = store::open_encrypted(dir, kind, &old, true)?;
+    let store = store::open_encrypted(dir, kind, &old, true, anchor)?;
     let new = new_passphrase(new_file, "--new-passphrase-file", NEW_PASSPHRASE_ENV, dir)?;
     store
         .change_passphrase(&new, params)
-        .map_err(|e| open_error(dir, e))?;
+        .map_err(|e| open_error_anchored(dir, anchor, e))?;
     drop(store);
     // Prove the new header opens with the new passphrase before saying so.
-    store::open_encrypted(dir, kind, &new, false)?;
+    store::open_encrypted(dir, kind, &new, false, anchor)?;
     println!(
         "changed the passphrase of {} (Argon2id: {} KiB, {} passes, {} lanes); values were not \
          rewritten, so backups of the old header still open with the old passphrase",

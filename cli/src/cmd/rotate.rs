@@ -9,7 +9,7 @@ use encrypted_kvstore::{EncryptedStore, ReencryptProgress, RotateError};
 use super::{current_passphrase, pause_point};
 use crate::fail::{rotate_error, Failure};
 use crate::progress::Progress;
-use crate::store::{self, AnyStore};
+use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
 /// The most data keys a format 2 header holds (docs/FORMAT.md, "Data-key rotation").
@@ -20,8 +20,12 @@ pub(super) fn run(
     pass: &PassOpts,
     no_retire: bool,
     resume: bool,
+    anchor: Option<&Path>,
 ) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     // Said before the passphrase is asked for: a format 1 store has no keyring.
     if info.format_version < 2 {
         return Err(rotate_error(dir, RotateError::UpgradeRequired));
@@ -33,7 +37,7 @@ pub(super) fn run(
         return Err(rotate_error(dir, RotateError::KeyringFull));
     }
     let pw = current_passphrase(pass, dir)?;
-    let store = store::open_encrypted(dir, kind, &pw, true)?;
+    let store = store::open_encrypted(dir, kind, &pw, true, anchor)?;
     let new_key = if resume {
         None
     } else {

@@ -1,16 +1,19 @@
 //! `verify STORE`: authenticate every value of an encrypted store (a directory or an ldk-node
-//! database); exit 0 only if all pass.
+//! database); exit 0 only if all pass. With `--anchor` the freshness anchor is checked too:
+//! the header against the anchor's record of it when the store is opened, and every value read
+//! against the anchor's record of its version.
 
 use std::path::Path;
 
+use encrypted_kvstore::{EncryptedStore, ListError};
 use lightning::util::persist::KVStoreSync;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{current_passphrase, key_path, list_sorted, print_json, ValueFailure};
-use crate::fail::{read_reason, Failure, Kind};
+use super::{current_passphrase, key_path, list_sorted, print_json, worst_kind, Key, ValueFailure};
+use crate::fail::{list_error, read_reason, Failure, Kind};
 use crate::progress::Progress;
-use crate::store;
+use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
 #[derive(Serialize)]
@@ -18,7 +21,19 @@ struct FailedJson<'a> {
     primary_namespace: &'a str,
     secondary_namespace: &'a str,
     key: &'a str,
+    /// `freshness` (rolled back, deleted or resurrected), `authentication` or `other`.
+    failure: &'static str,
     reason: &'a str,
+}
+
+/// What was checked against the freshness anchor (present only with `--anchor`).
+#[derive(Serialize)]
+struct FreshnessJson {
+    anchor: String,
+    /// The header's sequence number, not older than the anchor's record of it.
+    header_seq: u64,
+    /// Values that failed a freshness check.
+    failed: usize,
 }
 
 #[derive(Serialize)]
@@ -27,16 +42,39 @@ struct VerifyJson<'a> {
     ok: bool,
     values: usize,
     verified: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freshness: Option<FreshnessJson>,
     failed: Vec<FailedJson<'a>>,
 }
 
-pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure> {
+fn failure_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Freshness => "freshness",
+        Kind::Verification => "authentication",
+        _ => "other",
+    }
+}
+
+pub(super) fn run(
+    dir: &Path,
+    pass: &PassOpts,
+    anchor: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
     let (kind, _) = store::check_encrypted(dir)?;
+    if let Some(a) = anchor {
+        store::check_anchor(a, &[dir], AnchorDir::Existing)?;
+    }
     let pw = current_passphrase(pass, dir)?;
-    let store = store::open_encrypted(dir, kind, &pw, false)?;
+    // Opening with the anchor checks the header against it (a rolled-back header fails here).
+    let store = store::open_encrypted(dir, kind, &pw, false, anchor)?;
+    let header_seq = store.info().header_seq;
     let keys = list_sorted(&store, dir)?;
+    // Listing all keys at once checks nothing; listing each namespace does: a key the store
+    // (or its anchor) knows as live and the listing lacks was deleted behind its back.
+    let mut failures = missing_keys(&store, dir, &keys)?;
+    let missing = failures.len();
     let bar = Progress::new(keys.len(), "verify");
-    let mut failures: Vec<ValueFailure> = Vec::new();
     for key in &keys {
         // The plaintext is only authenticated, never shown; wipe it as soon as it is read.
         if let Err(e) = KVStoreSync::read(&store, &key.0, &key.1, &key.2).map(Zeroizing::new) {
@@ -50,19 +88,31 @@ pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure
         bar.inc();
     }
     drop(bar);
-    let verified = keys.len() - failures.len();
+    // Values listed or known to be missing.
+    let total = keys.len() + missing;
+    let verified = total - failures.len();
+    let stale = failures
+        .iter()
+        .filter(|f| f.kind == Kind::Freshness)
+        .count();
     if json {
         let out = VerifyJson {
             directory: dir.display().to_string(),
             ok: failures.is_empty(),
-            values: keys.len(),
+            values: total,
             verified,
+            freshness: anchor.map(|a| FreshnessJson {
+                anchor: a.display().to_string(),
+                header_seq,
+                failed: stale,
+            }),
             failed: failures
                 .iter()
                 .map(|f| FailedJson {
                     primary_namespace: &f.key.0,
                     secondary_namespace: &f.key.1,
                     key: &f.key.2,
+                    failure: failure_name(f.kind),
                     reason: &f.reason,
                 })
                 .collect(),
@@ -81,34 +131,79 @@ pub(super) fn run(dir: &Path, pass: &PassOpts, json: bool) -> Result<(), Failure
         }
         if failures.is_empty() {
             println!(
-                "verified {} values in {}: all authentic",
-                keys.len(),
+                "verified {total} values in {}: all authentic",
                 dir.display()
             );
         } else {
             println!(
-                "{} of {} values in {} FAILED verification",
+                "{} of {total} values in {} FAILED verification",
                 failures.len(),
-                keys.len(),
                 dir.display()
             );
         }
+        if let Some(a) = anchor {
+            println!(
+                "freshness: checked against the anchor in {}: header seq {header_seq} is not \
+                 older than the anchor's record",
+                a.display()
+            );
+            if stale == 0 {
+                println!(
+                    "freshness: every value read passed the freshness checks (none rolled back, \
+                     deleted or resurrected)"
+                );
+            } else {
+                println!(
+                    "freshness: {stale} of {total} values FAILED the freshness checks (rolled \
+                     back, deleted or resurrected)"
+                );
+            }
+        }
     }
     if failures.is_empty() {
-        Ok(())
-    } else {
-        let kind = if failures.iter().any(|f| f.kind == Kind::Verification) {
-            Kind::Verification
-        } else {
-            failures.first().map(|f| f.kind).unwrap_or(Kind::Io)
-        };
-        Err(Failure::new(
-            kind,
-            format!(
-                "{} of {} values failed verification",
-                failures.len(),
-                keys.len()
-            ),
-        ))
+        return Ok(());
     }
+    let what = if stale > 0 {
+        format!(
+            "FRESHNESS CHECK FAILED: {stale} of {total} values were rolled back, deleted or \
+             resurrected ({} of {total} failed verification in all)",
+            failures.len()
+        )
+    } else {
+        format!("{} of {total} values failed verification", failures.len())
+    };
+    Err(Failure::new(worst_kind(&failures), what))
+}
+
+/// Lists every namespace that holds a listed key (and the top level) through the store, which
+/// refuses a listing that lacks a key it knows as live (with an anchor: every key the anchor
+/// records). One missing key is named per namespace. A namespace the inner store no longer
+/// lists at all (every key in it deleted) is not seen this way.
+fn missing_keys(
+    store: &EncryptedStore<AnyStore>,
+    dir: &Path,
+    keys: &[Key],
+) -> Result<Vec<ValueFailure>, Failure> {
+    let mut namespaces: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.0.as_str(), k.1.as_str()))
+        .chain([("", "")])
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut out = Vec::new();
+    for (p, s) in namespaces {
+        let Err(e) = KVStoreSync::list(store, p, s) else {
+            continue;
+        };
+        match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
+            Some(l @ ListError::Missing { key, .. }) => out.push(ValueFailure {
+                key: (p.to_owned(), s.to_owned(), key.clone()),
+                kind: Kind::Freshness,
+                reason: format!("FRESHNESS CHECK FAILED: {l}"),
+            }),
+            _ => return Err(list_error("cannot list the keys of", dir, &e)),
+        }
+    }
+    Ok(out)
 }
