@@ -525,6 +525,8 @@ def parse_anchor_value(name, value, epoch):
         raise corrupt(3, f"{what} {name}: a stored name is not an LDK name")
     if stored[1] and not stored[0]:
         raise corrupt(3, f"{what} {name}: a secondary namespace without a primary")
+    if stored[0].lower() == RESERVED_PRIMARY:
+        raise corrupt(3, f"{what} {name}: the reserved primary namespace")
     if count == 3 and not stored[2]:
         raise corrupt(3, f"{what} {name}: an empty key")
     if name[1:] != anchor_hash(label, own, stored):
@@ -578,10 +580,14 @@ def open_with_anchor(store, anchor):
         return Watermarks()
     meta = anchor.get(META)
     if not anchored:
-        # "valid for this store and its header_seq greater than the header's"; anything else
-        # (no meta, or a meta that is not valid) is AnchorNotAttached. The library refuses a
-        # meta that is not valid with AnchorCorrupt here: no vector pins that case.
-        parsed = None if meta is None else parse_meta(meta, store.store_id)[0]
+        # A meta that is not valid: AnchorCorrupt; valid for this store with a header_seq
+        # greater than the header's: HeaderRolledBack; otherwise (none, or not newer)
+        # AnchorNotAttached.
+        parsed = None
+        if meta is not None:
+            parsed, why = parse_meta(meta, store.store_id)
+            if parsed is None:
+                raise corrupt(1, why)
         if parsed is not None and parsed[0] > store.header_seq:
             raise open_fail("HeaderRolledBack", 14,
                             f"unanchored header_seq {store.header_seq}, meta {parsed[0]}")
@@ -1401,6 +1407,21 @@ def generate(directory):
                   "(archived_monitors, \"\")", corrupt_,
                   [am, entry(anames, MONITOR, LIVE, 9, stored=(asp, ass, elsewhere))], spec=anames,
                   version=9)
+
+    # Added after the cases above, so that their random draws (and files) stay as they were.
+    for tag, description, anchor in (
+            ("meta_other_store", "a meta of another store id", [meta(anchored, store_id=bytes(16))]),
+            ("meta_40_bytes", "a meta of 40 bytes", [(META, meta(anchored)[1][:40])])):
+        anchored_case(f"v2_anchor_not_attached_{tag}",
+                      f"The header's anchored bit clear, an anchor given: {description}",
+                      "open failure: AnchorCorrupt", anchor, header=unanchored)
+    for tag, description, value in (
+            ("entry_reserved_namespace", "Live(7) for (Encrypted_KVStore, \"\", header) under "
+             "its own name: the reserved primary namespace, in any letter case",
+             entry(anchored, ("Encrypted_KVStore", "", "header"), LIVE, 7)),
+            ("pair_reserved_namespace", "A pair record for (encrypted_kvstore, \"\")",
+             pair(anchored, ("encrypted_kvstore", "")))):
+        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, [m, value])
 
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
