@@ -125,8 +125,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         "network_graph file holds none of the serialized graph",
     )?;
     check(
-        on_disk.len() == graph_bytes.len() + encrypted_kvstore::RECORD_OVERHEAD,
-        "network_graph file is the value plus 45 bytes (version, key id, nonce, tag)",
+        on_disk.len() == graph_bytes.len() + encrypted_kvstore::RECORD_OVERHEAD_V2,
+        "network_graph file is the value plus 53 bytes (format, key id, record version, nonce, \
+         tag)",
     )?;
     list_files(dir.path(), dir.path())?;
 

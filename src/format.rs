@@ -11,7 +11,8 @@ use crate::kdf::KdfParams;
 
 pub(crate) mod v2;
 
-/// The only format version this code writes and reads.
+/// The version byte of format version 1 headers and records. The code also writes and reads
+/// format version 2 (version byte 2; what `create` makes by default).
 pub const FORMAT_VERSION: u8 = 1;
 
 /// First eight bytes of every header.
@@ -44,8 +45,11 @@ pub(crate) const HEADER_LEN: usize = OFF_CHECKSUM + CHECKSUM_LEN; // 180
 
 /// Record layout: version (1) | key id (4, LE) | nonce (24) | ciphertext | tag (16).
 pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + NONCE_LEN;
-/// Bytes a record adds to its value.
+/// Bytes a format version 1 record adds to its value (45).
 pub const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
+/// Bytes a format version 2 record adds to its value without padding (53: the version 1
+/// fields and the record's 8-byte version).
+pub const RECORD_OVERHEAD_V2: usize = v2::RECORD_OVERHEAD;
 
 /// The labels of one format version's key-encryption-key derivations (a version 1 and a
 /// version 2 header never share a KEK).

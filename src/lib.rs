@@ -33,7 +33,7 @@ pub mod ldk;
 
 pub use anchor::{FreshnessAnchor, StoreAnchor, ANCHOR_PRIMARY_NAMESPACE};
 pub use error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
-pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
+pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD, RECORD_OVERHEAD_V2};
 
 /// The Padmé size bucket of `x` (Nikitin et al., PETS 2019): a format 2 store with
 /// [`OpenOptions::pad_values`] stores a value of `L` bytes in a record of
