@@ -257,16 +257,73 @@ pub fn injected_within(e: &(dyn std::error::Error + 'static)) -> Option<u64> {
     None
 }
 
-/// Per (store, name) of an anchor, what it held before its latest change.
-type AnchorHistory = BTreeMap<(String, String), Option<Vec<u8>>>;
-
-struct AnchorFaults {
+/// The fault controls shared by `FaultyStore` and `FaultyAnchor` (both dereference to it): an
+/// operation counter, the armed operation and its kind, the faults fired, and per name (`K`)
+/// what it held before its latest change through the wrapper (`None`: nothing).
+pub struct FaultState<K> {
     ops: AtomicU64,
     fail_at: AtomicU64,
     kind: Mutex<FaultKind>,
+    /// Faults fired since the wrapper was made (never reset).
     fires: AtomicU64,
-    /// Per (store, name), what it held before its latest change through this anchor.
-    previous: Mutex<AnchorHistory>,
+    previous: Mutex<BTreeMap<K, Option<Vec<u8>>>>,
+}
+
+#[allow(dead_code)]
+impl<K: Ord> FaultState<K> {
+    /// Nothing armed.
+    pub fn new() -> Self {
+        FaultState {
+            ops: AtomicU64::new(0),
+            fail_at: AtomicU64::new(u64::MAX),
+            kind: Mutex::new(FaultKind::Before),
+            fires: AtomicU64::new(0),
+            previous: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Operations counted so far.
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    /// Fails operation number `at` (counted from when the wrapper was made) with `kind`.
+    pub fn arm(&self, at: u64, kind: FaultKind) {
+        *self.kind.lock().unwrap() = kind;
+        self.fail_at.store(at, Ordering::SeqCst);
+    }
+
+    /// Fails the next operation with `kind`.
+    pub fn arm_next(&self, kind: FaultKind) {
+        self.arm(self.ops(), kind);
+    }
+
+    /// No more faults.
+    pub fn disarm(&self) {
+        self.fail_at.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// How many faults have fired since the wrapper was made. Compare before and after an
+    /// operation to know whether that very operation was faulted.
+    pub fn fires(&self) -> u64 {
+        self.fires.load(Ordering::SeqCst)
+    }
+
+    /// Counts an operation: `Some((its number, kind))` when it is the one to fail.
+    pub fn tick(&self) -> Option<(u64, FaultKind)> {
+        let n = self.ops.fetch_add(1, Ordering::SeqCst);
+        if n == self.fail_at.load(Ordering::SeqCst) {
+            self.fires.fetch_add(1, Ordering::SeqCst);
+            Some((n, *self.kind.lock().unwrap()))
+        } else {
+            None
+        }
+    }
+
+    /// What each name held before its latest change (locked while a change is made).
+    pub fn previous(&self) -> std::sync::MutexGuard<'_, BTreeMap<K, Option<Vec<u8>>>> {
+        self.previous.lock().unwrap()
+    }
 }
 
 /// A [`FreshnessAnchor`] that counts every operation on it and fails (or silently garbles) the
@@ -276,7 +333,14 @@ struct AnchorFaults {
 /// keep it.
 pub struct FaultyAnchor<A> {
     inner: Arc<A>,
-    state: Arc<AnchorFaults>,
+    state: Arc<FaultState<(String, String)>>,
+}
+
+impl<A> std::ops::Deref for FaultyAnchor<A> {
+    type Target = FaultState<(String, String)>;
+    fn deref(&self) -> &Self::Target {
+        &self.state
+    }
 }
 
 impl<A> Clone for FaultyAnchor<A> {
@@ -293,50 +357,13 @@ impl<A: FreshnessAnchor> FaultyAnchor<A> {
     pub fn new(inner: A) -> Self {
         FaultyAnchor {
             inner: Arc::new(inner),
-            state: Arc::new(AnchorFaults {
-                ops: AtomicU64::new(0),
-                fail_at: AtomicU64::new(u64::MAX),
-                kind: Mutex::new(FaultKind::Before),
-                fires: AtomicU64::new(0),
-                previous: Mutex::new(BTreeMap::new()),
-            }),
+            state: Arc::new(FaultState::new()),
         }
-    }
-
-    /// Operations counted so far.
-    pub fn ops(&self) -> u64 {
-        self.state.ops.load(Ordering::SeqCst)
-    }
-
-    /// Fails operation number `at` (counted from when the anchor was wrapped) with `kind`.
-    pub fn arm(&self, at: u64, kind: FaultKind) {
-        *self.state.kind.lock().unwrap() = kind;
-        self.state.fail_at.store(at, Ordering::SeqCst);
-    }
-
-    /// No more faults.
-    pub fn disarm(&self) {
-        self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
-    }
-
-    /// How many faults have fired since the anchor was wrapped.
-    pub fn fires(&self) -> u64 {
-        self.state.fires.load(Ordering::SeqCst)
     }
 
     /// The wrapped anchor.
     pub fn inner(&self) -> &A {
         &self.inner
-    }
-
-    fn tick(&self) -> Option<(u64, FaultKind)> {
-        let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
-        if n == self.state.fail_at.load(Ordering::SeqCst) {
-            self.state.fires.fetch_add(1, Ordering::SeqCst);
-            Some((n, *self.state.kind.lock().unwrap()))
-        } else {
-            None
-        }
     }
 
     fn changing(
@@ -345,7 +372,7 @@ impl<A: FreshnessAnchor> FaultyAnchor<A> {
         name: &str,
         change: impl FnOnce(&A) -> Result<(), io::Error>,
     ) -> Result<(), io::Error> {
-        let mut previous = self.state.previous.lock().unwrap();
+        let mut previous = self.previous();
         let before = self.inner.read(store, name)?;
         change(&self.inner)?;
         previous.insert((store.to_owned(), name.to_owned()), before);
@@ -370,7 +397,7 @@ impl<A: FreshnessAnchor> FreshnessAnchor for FaultyAnchor<A> {
             FaultKind::Before | FaultKind::TornWrite => Err(anchor_fault(n)),
             FaultKind::LostWrite => self.inner.read(store, name),
             FaultKind::StaleRead => {
-                let previous = self.state.previous.lock().unwrap();
+                let previous = self.previous();
                 match previous.get(&(store.to_owned(), name.to_owned())) {
                     Some(old) => Ok(old.clone()),
                     None => self.inner.read(store, name),

@@ -70,28 +70,7 @@ fn an_older_monitor_put_back_behind_the_open_store_is_refused_as_rollback() {
     let Err(err) = read_channel_monitors(&stores[0], keys, keys) else {
         panic!("the stale monitor loaded through the open store");
     };
-    assert_eq!(err.kind(), ldk::io::ErrorKind::InvalidData, "{err}");
-    match read_error(&err) {
-        Some(ReadError::Rollback {
-            primary_namespace,
-            secondary_namespace,
-            key,
-            found,
-            expected_at_least,
-        }) => {
-            assert_eq!(
-                primary_namespace,
-                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
-            );
-            assert_eq!(
-                secondary_namespace,
-                CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE
-            );
-            assert_eq!(key, &monitor_key);
-            assert!(found < expected_at_least, "{found} >= {expected_at_least}");
-        }
-        other => panic!("expected ReadError::Rollback, got {other:?} ({err})"),
-    }
+    assert_monitor_rolled_back(&err, &monitor_key);
 
     // Not detected by design: the old record is authentic, and a fresh instance (what a
     // restart without an anchor opens) loads the monitor as it was at the channel open.
@@ -303,28 +282,7 @@ fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_wit
     let Err(err) = read_channel_monitors(&restarted, keys, keys) else {
         panic!("the stale monitor loaded after an anchored restart");
     };
-    assert_eq!(err.kind(), ldk::io::ErrorKind::InvalidData, "{err}");
-    match read_error(&err) {
-        Some(ReadError::Rollback {
-            primary_namespace,
-            secondary_namespace,
-            key,
-            found,
-            expected_at_least,
-        }) => {
-            assert_eq!(
-                primary_namespace,
-                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
-            );
-            assert_eq!(
-                secondary_namespace,
-                CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE
-            );
-            assert_eq!(key, &monitor_key);
-            assert!(found < expected_at_least, "{found} >= {expected_at_least}");
-        }
-        other => panic!("expected ReadError::Rollback, got {other:?} ({err})"),
-    }
+    assert_monitor_rolled_back(&err, &monitor_key);
     drop(restarted);
 
     // With the current record back, the restarted node loads its monitor.
@@ -345,4 +303,32 @@ fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_wit
     let unanchored = mode::reopen(dirs[0].path());
     let stale = read_channel_monitors(&unanchored, keys, keys).unwrap();
     assert_eq!(stale[0].1.get_latest_update_id(), 0);
+}
+
+/// `err` is LDK's monitor loading refused with `InvalidData` carrying `ReadError::Rollback` for
+/// the monitor `monitor_key`.
+#[track_caller]
+fn assert_monitor_rolled_back(err: &ldk::io::Error, monitor_key: &str) {
+    assert_eq!(err.kind(), ldk::io::ErrorKind::InvalidData, "{err}");
+    match read_error(err) {
+        Some(ReadError::Rollback {
+            primary_namespace,
+            secondary_namespace,
+            key,
+            found,
+            expected_at_least,
+        }) => {
+            assert_eq!(
+                primary_namespace,
+                CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
+            );
+            assert_eq!(
+                secondary_namespace,
+                CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE
+            );
+            assert_eq!(key, monitor_key);
+            assert!(found < expected_at_least, "{found} >= {expected_at_least}");
+        }
+        other => panic!("expected ReadError::Rollback, got {other:?} ({err})"),
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use super::ldk::io;
 use super::ldk::util::persist::{KVStore, KVStoreSync};
 use super::{FilesystemStore, MigratableKVStoreSync};
-use crate::common::{name, FaultKind, InjectedFault, Name, Snapshot};
+use crate::common::{name, FaultKind, FaultState, InjectedFault, Name, Snapshot};
 
 /// A boxed future, as both LDK versions' `KVStore` accept (0.2 names it `AsyncResult`).
 pub type Fut<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
@@ -187,16 +187,6 @@ impl<S: KVStore> Ops for AsyncOps<'_, S> {
     }
 }
 
-struct FaultState {
-    ops: AtomicU64,
-    fail_at: AtomicU64,
-    kind: Mutex<FaultKind>,
-    /// Faults fired since the store was wrapped (never reset).
-    fires: AtomicU64,
-    /// Per key, what it held before its latest change through this store (`None`: nothing).
-    previous: Mutex<BTreeMap<Name, Option<Vec<u8>>>>,
-}
-
 /// An inner store that counts every operation on it and fails (or silently garbles) the armed
 /// one, once. Clones share the counter, the arming and the history of changes.
 ///
@@ -204,7 +194,14 @@ struct FaultState {
 /// future is first polled, not when the future is made: a future dropped unpolled does nothing.
 pub struct FaultyStore<S> {
     inner: S,
-    state: Arc<FaultState>,
+    state: Arc<FaultState<Name>>,
+}
+
+impl<S> std::ops::Deref for FaultyStore<S> {
+    type Target = FaultState<Name>;
+    fn deref(&self) -> &Self::Target {
+        &self.state
+    }
 }
 
 impl<S: Clone> Clone for FaultyStore<S> {
@@ -221,57 +218,13 @@ impl<S> FaultyStore<S> {
     pub fn new(inner: S) -> Self {
         FaultyStore {
             inner,
-            state: Arc::new(FaultState {
-                ops: AtomicU64::new(0),
-                fail_at: AtomicU64::new(u64::MAX),
-                kind: Mutex::new(FaultKind::Before),
-                fires: AtomicU64::new(0),
-                previous: Mutex::new(BTreeMap::new()),
-            }),
+            state: Arc::new(FaultState::new()),
         }
-    }
-
-    /// Operations counted so far.
-    pub fn ops(&self) -> u64 {
-        self.state.ops.load(Ordering::SeqCst)
-    }
-
-    /// Fails operation number `at` (counted from when the store was wrapped) with `kind`.
-    pub fn arm(&self, at: u64, kind: FaultKind) {
-        *self.state.kind.lock().unwrap() = kind;
-        self.state.fail_at.store(at, Ordering::SeqCst);
-    }
-
-    /// Fails the next operation with `kind`.
-    pub fn arm_next(&self, kind: FaultKind) {
-        self.arm(self.ops(), kind);
-    }
-
-    /// No more faults.
-    pub fn disarm(&self) {
-        self.state.fail_at.store(u64::MAX, Ordering::SeqCst);
-    }
-
-    /// How many faults have fired since the store was wrapped. Compare before and after an
-    /// operation to know whether that very operation was faulted.
-    pub fn fires(&self) -> u64 {
-        self.state.fires.load(Ordering::SeqCst)
     }
 
     /// The wrapped store.
     pub fn inner(&self) -> &S {
         &self.inner
-    }
-
-    /// `Some(kind)` when this operation is the one to fail.
-    fn tick(&self) -> Option<(u64, FaultKind)> {
-        let n = self.state.ops.fetch_add(1, Ordering::SeqCst);
-        if n == self.state.fail_at.load(Ordering::SeqCst) {
-            self.state.fires.fetch_add(1, Ordering::SeqCst);
-            Some((n, *self.state.kind.lock().unwrap()))
-        } else {
-            None
-        }
     }
 }
 
@@ -288,7 +241,7 @@ impl<S: KVStoreSync> FaultyStore<S> {
         k: &str,
         change: impl FnOnce(&S) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mut previous = self.state.previous.lock().unwrap();
+        let mut previous = self.previous();
         let before = match self.inner.read(p, s, k) {
             Ok(v) => Some(v),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -313,7 +266,7 @@ impl<S: KVStoreSync> KVStoreSync for FaultyStore<S> {
             FaultKind::Before | FaultKind::TornWrite => Err(fault(n)),
             FaultKind::LostWrite => self.inner.read(p, s, k),
             FaultKind::StaleRead => {
-                let previous = self.state.previous.lock().unwrap();
+                let previous = self.previous();
                 match previous.get(&name(p, s, k)) {
                     Some(Some(old)) => Ok(old.clone()),
                     Some(None) => Err(io::Error::from(io::ErrorKind::NotFound)),
