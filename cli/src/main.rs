@@ -131,7 +131,7 @@ enum Command {
     /// and exits 0 only if every value verifies (1 otherwise). With --anchor DIR (required
     /// for an anchored store) it also checks freshness: that the header is not older than the
     /// anchor says, and that no value was rolled back, deleted or resurrected (exit 13 if one
-    /// was).
+    /// was; a deleted value or namespace is found while listing, before any value is read).
     #[command(after_long_help = after_help())]
     Verify {
         /// The encrypted store.

@@ -2045,6 +2045,31 @@ fn a_value_put_back_or_deleted_behind_the_store_fails_verify_with_exit_13_naming
 }
 
 #[test]
+fn a_whole_namespace_deleted_behind_an_anchored_store_fails_verify_with_exit_13_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Keys in three namespaces: the top level, `monitors` and `monitor_updates/aa_0`.
+    let (enc, pw, anchor) = anchored_small(tmp.path());
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .success()
+        .stdout(predicate::str::contains("verified 4 values"));
+    // Every value of `monitors` deleted: the inner store no longer lists the namespace at all.
+    let monitors = enc.join("monitors");
+    for e in fs::read_dir(&monitors).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    fs::remove_dir(&monitors).unwrap();
+    for json in [&[][..], &["--json"]] {
+        let gone = anchored("verify", &enc, &pw, &anchor, json).code(13);
+        let all = format!("{}{}", stdout_of(&gone), stderr_of(&gone));
+        assert!(all.contains("FRESHNESS CHECK FAILED"), "{all}");
+        assert!(all.contains("deletion detected"), "{all}");
+        assert!(all.contains("primary namespace \"monitors\""), "{all}");
+        assert!(all.contains("key \"aa_0\""), "{all}");
+        assert!(!all.contains("SECRET-MONITOR-VALUE"), "{all}");
+    }
+}
+
+#[test]
 fn an_anchored_store_opened_without_its_anchor_exits_14_naming_anchor_required() {
     let tmp = tempfile::tempdir().unwrap();
     let (enc, pw, _anchor) = anchored_small(tmp.path());
