@@ -195,6 +195,7 @@ pub fn open_error_anchored(dir: &Path, anchor: Option<&Path>, e: OpenError) -> F
                  `encrypted-kvstore anchor accept {d} --anchor {a}`"
             ),
         ),
+        e @ OpenError::NeedsVersion2 { .. } => Failure::new(Kind::Usage, e.to_string()),
         OpenError::UpgradeRequired => Failure::new(
             Kind::WrongFormat,
             format!(

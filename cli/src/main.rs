@@ -49,9 +49,9 @@ enum Command {
     ///
     /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
     /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
-    /// has format version 1 unless --format-v2, --encrypt-names or --pad ask for version 2.
-    /// With --anchor DIR the store is watched by a freshness anchor kept in DIR (an anchored
-    /// store is always format version 2), and every later command needs --anchor DIR to open it.
+    /// has format version 2 unless --format-v1 asks for version 1. With --anchor DIR the store
+    /// is watched by a freshness anchor kept in DIR (an anchored store is always format version
+    /// 2), and every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store.
@@ -75,10 +75,10 @@ enum Command {
     /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
     /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
     /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
-    /// The new store has format version 1 unless --format-v2, --encrypt-names or --pad ask for
-    /// version 2 (`decrypt` turns any of them back into the plaintext store). With --anchor DIR
-    /// the new store is watched by a freshness anchor kept in DIR (an anchored store is always
-    /// format version 2). Stop the node first.
+    /// The new store has format version 2 unless --format-v1 asks for version 1 (`decrypt`
+    /// turns either back into the plaintext store). With --anchor DIR the new store is watched
+    /// by a freshness anchor kept in DIR (an anchored store is always format version 2). Stop
+    /// the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
@@ -131,7 +131,7 @@ enum Command {
     /// and exits 0 only if every value verifies (1 otherwise). With --anchor DIR (required
     /// for an anchored store) it also checks freshness: that the header is not older than the
     /// anchor says, and that no value was rolled back, deleted or resurrected (exit 13 if one
-    /// was).
+    /// was; a deleted value or namespace is found while listing, before any value is read).
     #[command(after_long_help = after_help())]
     Verify {
         /// The encrypted store.
@@ -347,13 +347,19 @@ pub struct PassOpts {
     passphrase_file: Option<PathBuf>,
 }
 
-/// The format of a new store. Without any of these, a format version 1 store is made.
+/// The format of a new store: format version 2 unless --format-v1 is given.
 #[derive(Args, Debug)]
 pub struct FormatOpts {
-    /// Make a format version 2 store: every record carries a version from a counter in the
-    /// header, so an open store refuses rollback, deletion and resurrection of values.
+    /// Make a format version 2 store (the default): every record carries a version from a
+    /// counter in the header, so an open store refuses rollback, deletion and resurrection of
+    /// values.
     #[arg(long)]
     format_v2: bool,
+    /// Make a format version 1 store (no record versions, so no freshness checks), for a
+    /// reader that knows only version 1. Cannot be combined with --format-v2, --encrypt-names,
+    /// --pad or --anchor.
+    #[arg(long, conflicts_with_all = ["format_v2", "encrypt_names", "pad", "anchor"])]
+    format_v1: bool,
     /// Encrypt namespace and key names too (implies --format-v2): the store's files are named
     /// by ciphertext, and `ls` needs the passphrase. Names longer than 74 bytes are refused.
     /// Fixed for the life of the store.

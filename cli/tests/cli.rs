@@ -29,6 +29,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
 const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
 const NEW_PASS_ENV: &str = "ENCRYPTED_KVSTORE_NEW_PASSPHRASE";
 const CHEAP: &str = "--insecure-kdf-for-tests-only";
+/// Bytes a format version 2 record adds to its value (docs/FORMAT.md, part 2: the version 1
+/// overhead plus an 8-byte record version).
+const RECORD_V2_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD + 8;
 
 /// The binary with no passphrase in its environment and stdin not a terminal.
 fn cli() -> Command {
@@ -177,13 +180,15 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         assert_eq!(snapshot(&plain), before, "the source was modified");
         assert!(!tmp.path().join("ldk-data-encrypted.partial").exists());
 
-        // Same keys on disk, plus the header; no file holds its plaintext.
+        // A format version 2 store by default: same keys on disk, plus the header; no file
+        // holds its plaintext.
+        assert_eq!(info_json(&enc)["format_version"], 2);
         let encrypted = snapshot(&enc);
         assert!(encrypted.contains_key("encrypted_kvstore/header"));
         for (k, v) in files.iter() {
             let c = encrypted[k.as_str()].as_ref().unwrap();
             let v = v.as_ref().unwrap();
-            assert_eq!(c.len(), v.len() + encrypted_kvstore::RECORD_OVERHEAD);
+            assert_eq!(c.len(), v.len() + RECORD_V2_OVERHEAD);
             assert!(!c
                 .windows(v.len().min(32))
                 .any(|w| w == &v[..v.len().min(32)]));
@@ -246,11 +251,17 @@ fn small_store(dir: &Path) {
 }
 
 fn encrypted_small(tmp: &Path) -> (PathBuf, PathBuf) {
+    encrypted_small_with(tmp, &[])
+}
+
+/// [`small_store`] in `tmp/plain`, encrypted with the format `flags` into `tmp/enc`; returns
+/// (enc, passphrase file).
+fn encrypted_small_with(tmp: &Path, flags: &[&str]) -> (PathBuf, PathBuf) {
     let plain = tmp.join("plain");
     let enc = tmp.join("enc");
     small_store(&plain);
     let pw = pass_file(tmp, "pw", "pw\n");
-    encrypt_with(&plain, &enc, &pw).success();
+    encrypt_v2(&plain, &enc, &pw, flags).success();
     (enc, pw)
 }
 
@@ -360,7 +371,8 @@ fn json_outputs_parse_and_info_needs_no_passphrase() {
 
     let a = cli().args(["info", s(&enc), "--json"]).assert().success();
     let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
-    assert_eq!(j["format_version"], 1);
+    // `encrypt` without a format flag makes a format version 2 store.
+    assert_eq!(j["format_version"], 2);
     assert_eq!(j["protection"], "passphrase");
     assert_eq!(j["kdf"]["algorithm"], "argon2id");
     assert_eq!(j["kdf"]["memory_kib"], 64);
@@ -741,10 +753,11 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         let a = cli().args([cmd, "--help"]).assert().success();
         let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
         for flag in [
+            "--format-v1",
             "--format-v2",
             "--encrypt-names",
             "--pad",
-            "format version 1 unless",
+            "format version 2 unless --format-v1",
         ] {
             assert!(help.contains(flag), "{cmd} --help lacks {flag}:\n{help}");
         }
@@ -924,16 +937,17 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
     let plain = t.join("plain");
     private_store(&plain);
     let pw = pass_file(t, "pw", "pw");
-    // (flags, names encrypted, values padded); no flag keeps format 1.
-    let cases: [(&[&str], bool, bool); 5] = [
-        (&[], false, false),
-        (&["--format-v2"], false, false),
-        (&["--encrypt-names"], true, false),
-        (&["--pad"], false, true),
-        (&["--encrypt-names", "--pad"], true, true),
+    // (flags, format version, names encrypted, values padded); no flag makes format 2.
+    let cases: [(&[&str], u64, bool, bool); 6] = [
+        (&[], 2, false, false),
+        (&["--format-v1"], 1, false, false),
+        (&["--format-v2"], 2, false, false),
+        (&["--encrypt-names"], 2, true, false),
+        (&["--pad"], 2, false, true),
+        (&["--encrypt-names", "--pad"], 2, true, true),
     ];
-    for (i, (flags, names, pad)) in cases.into_iter().enumerate() {
-        let v2 = !flags.is_empty();
+    for (i, (flags, version, names, pad)) in cases.into_iter().enumerate() {
+        let v2 = version == 2;
         let init = t.join(format!("init-{i}"));
         cli()
             .args(["init", s(&init), CHEAP])
@@ -952,7 +966,7 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
             .stdout(predicate::str::contains("encrypted 5 values"));
         for (store, values) in [(&init, 0), (&enc, 5)] {
             let j = info_json(store);
-            assert_eq!(j["format_version"], if v2 { 2 } else { 1 }, "{flags:?}");
+            assert_eq!(j["format_version"], version, "{flags:?}");
             assert_eq!(j["values"], values);
             if !v2 {
                 assert!(j.get("v2").is_none(), "{j}");
@@ -988,8 +1002,72 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
             .args(["verify", s(&enc), "--passphrase-file", s(&pw)])
             .args(flags.first())
             .assert()
-            .code(if v2 { 2 } else { 0 });
+            .code(if flags.is_empty() { 0 } else { 2 });
     }
+}
+
+#[test]
+fn format_v1_with_a_version_2_option_is_refused_with_exit_2_before_anything_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let plain = t.join("plain");
+    small_store(&plain);
+    let pw = pass_file(t, "pw", "pw");
+    let store = t.join("store");
+    let anchor = t.join("anchor");
+    // Every other input is valid: without the check each of these would make a store.
+    for flags in [
+        &["--anchor", s(&anchor)][..],
+        &["--pad"],
+        &["--encrypt-names"],
+        &["--format-v2"],
+    ] {
+        cli()
+            .args(["init", s(&store), CHEAP, "--format-v1"])
+            .args(flags)
+            .env(PASS_ENV, "pw")
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains("cannot be used with"))
+            .stderr(predicate::str::contains(flags[0]));
+        assert!(!store.exists(), "init {flags:?} made {}", store.display());
+        assert!(!anchor.exists(), "init {flags:?} made the anchor directory");
+
+        let to = t.join("enc");
+        encrypt_v2(&plain, &to, &pw, &[&["--format-v1"][..], flags].concat())
+            .code(2)
+            .stderr(predicate::str::contains("cannot be used with"));
+        assert!(!to.exists() && !t.join("enc.partial").exists(), "{flags:?}");
+        assert!(
+            !anchor.exists(),
+            "encrypt {flags:?} made the anchor directory"
+        );
+    }
+    // An existing anchor directory is left as it was.
+    fs::create_dir(&anchor).unwrap();
+    cli()
+        .args([
+            "init",
+            s(&store),
+            CHEAP,
+            "--format-v1",
+            "--anchor",
+            s(&anchor),
+        ])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .code(2);
+    assert!(!store.exists());
+    assert!(snapshot(&anchor).is_empty());
+    // --format-v1 alone is accepted.
+    cli()
+        .args(["init", s(&store), CHEAP, "--format-v1"])
+        .env(PASS_ENV, "pw")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("format 1"));
+    assert_eq!(info_json(&store)["format_version"], 1);
 }
 
 #[test]
@@ -1564,7 +1642,7 @@ fn a_full_keyring_exits_12_until_resume_retires_the_old_keys() {
 fn rotate_refuses_a_v1_store_with_exit_11_and_upgrade_then_rotate_works() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (plain, enc, pw) = encrypted_private(t, &[]);
+    let (plain, enc, pw) = encrypted_private(t, &["--format-v1"]);
     assert_eq!(info_json(&enc)["format_version"], 1);
     let v1 = snapshot(&enc);
     for flags in [&[][..], &["--resume"], &["--no-retire"]] {
@@ -1639,7 +1717,8 @@ fn rotate_refuses_a_v1_store_with_exit_11_and_upgrade_then_rotate_works() {
 fn upgrade_reencrypt_finishes_the_upgrade_under_key_0() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (plain, enc, pw) = encrypted_private(t, &[]);
+    let (plain, enc, pw) = encrypted_private(t, &["--format-v1"]);
+    assert_eq!(info_json(&enc)["format_version"], 1);
     upgrade_with(&enc, &pw, &["--reencrypt"])
         .success()
         .stdout(predicate::str::contains("re-encrypted 5 of 5 values"))
@@ -1966,6 +2045,31 @@ fn a_value_put_back_or_deleted_behind_the_store_fails_verify_with_exit_13_naming
 }
 
 #[test]
+fn a_whole_namespace_deleted_behind_an_anchored_store_fails_verify_with_exit_13_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Keys in three namespaces: the top level, `monitors` and `monitor_updates/aa_0`.
+    let (enc, pw, anchor) = anchored_small(tmp.path());
+    anchored("verify", &enc, &pw, &anchor, &[])
+        .success()
+        .stdout(predicate::str::contains("verified 4 values"));
+    // Every value of `monitors` deleted: the inner store no longer lists the namespace at all.
+    let monitors = enc.join("monitors");
+    for e in fs::read_dir(&monitors).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    fs::remove_dir(&monitors).unwrap();
+    for json in [&[][..], &["--json"]] {
+        let gone = anchored("verify", &enc, &pw, &anchor, json).code(13);
+        let all = format!("{}{}", stdout_of(&gone), stderr_of(&gone));
+        assert!(all.contains("FRESHNESS CHECK FAILED"), "{all}");
+        assert!(all.contains("deletion detected"), "{all}");
+        assert!(all.contains("primary namespace \"monitors\""), "{all}");
+        assert!(all.contains("key \"aa_0\""), "{all}");
+        assert!(!all.contains("SECRET-MONITOR-VALUE"), "{all}");
+    }
+}
+
+#[test]
 fn an_anchored_store_opened_without_its_anchor_exits_14_naming_anchor_required() {
     let tmp = tempfile::tempdir().unwrap();
     let (enc, pw, _anchor) = anchored_small(tmp.path());
@@ -2112,7 +2216,8 @@ fn anchor_accept_attaches_a_v2_store_and_detach_lets_it_open_without_the_anchor(
 
     // A format version 1 store cannot be anchored: exit 11, nothing written.
     fs::create_dir(tmp.path().join("v1")).unwrap();
-    let (v1, pw1) = encrypted_small(&tmp.path().join("v1"));
+    let (v1, pw1) = encrypted_small_with(&tmp.path().join("v1"), &["--format-v1"]);
+    assert_eq!(info_json(&v1)["format_version"], 1);
     let before = snapshot(&v1);
     anchor_cmd("accept", &v1, &pw1, &anchor)
         .code(11)

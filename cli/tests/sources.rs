@@ -23,6 +23,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
 const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
 const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 const CHEAP: &str = "--insecure-kdf-for-tests-only";
+/// Bytes a format version 2 record adds to its value (docs/FORMAT.md, part 2: the version 1
+/// overhead plus an 8-byte record version).
+const RECORD_V2_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD + 8;
 
 /// ldk-node 0.7.1's table, as its `SqliteStore` creates it.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS ldk_node_data (
@@ -63,6 +66,14 @@ fn encrypt(from: &Path, to: &Path, pw: &Path) -> Assert {
     cli()
         .args(["encrypt", "--from", s(from), "--to", s(to)])
         .args(["--passphrase-file", s(pw), CHEAP])
+        .assert()
+}
+
+/// [`encrypt`] into a format version 1 store.
+fn encrypt_v1(from: &Path, to: &Path, pw: &Path) -> Assert {
+    cli()
+        .args(["encrypt", "--from", s(from), "--to", s(to)])
+        .args(["--passphrase-file", s(pw), CHEAP, "--format-v1"])
         .assert()
 }
 
@@ -180,7 +191,9 @@ fn sqlite_database_encrypt_verify_decrypt_keeps_schema_and_rows() {
     // ldk-node's schema and user_version, unchanged.
     assert_eq!(schema(&enc), schema(&src));
     assert_eq!(schema(&enc).1, 2);
-    // Same names (in clear in format v1), no value in clear.
+    // A format version 2 store by default; same names (in clear without --encrypt-names), no
+    // value in clear.
+    assert_eq!(db_key_ids(&enc).0, 2);
     let rows = read_rows(&enc);
     let names = |rows: &[Row]| {
         rows.iter()
@@ -197,7 +210,7 @@ fn sqlite_database_encrypt_verify_decrypt_keeps_schema_and_rows() {
         .filter(|r| r.0 != "encrypted_kvstore")
         .zip(ldk_rows_sorted())
     {
-        assert_eq!(enc_row.3.len(), plain.3.len() + 45);
+        assert_eq!(enc_row.3.len(), plain.3.len() + RECORD_V2_OVERHEAD);
     }
 
     verify(&enc, &pw)
@@ -734,7 +747,8 @@ fn sqlite_upgrade_and_rotate_rewrite_every_row_and_keep_the_schema() {
     let src = t.path().join("ldk_node_data.sqlite");
     make_db(&src, &ldk_rows());
     let enc = t.path().join("enc.sqlite");
-    encrypt(&src, &enc, &pw).success();
+    encrypt_v1(&src, &enc, &pw).success();
+    assert_eq!(db_key_ids(&enc).0, 1);
     assert!(db_record_heads(&enc).iter().all(|h| *h == (1, 0)));
     cli()
         .args(["rotate", s(&enc), "--passphrase-file", s(&pw)])

@@ -194,6 +194,9 @@ fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
 /// the directory `anchor` if one is given (which implies format version 2).
 fn create_options(f: &FormatOpts, anchor: Option<&Path>) -> OpenOptions {
     let mut o = crate::store::with_anchor(OpenOptions::new(), anchor);
+    if f.format_v1 {
+        o = o.format_v1();
+    }
     if f.format_v2 {
         o = o.format_v2();
     }
@@ -208,7 +211,7 @@ fn create_options(f: &FormatOpts, anchor: Option<&Path>) -> OpenOptions {
 
 /// How a new store's format is described in a command's summary line.
 fn describe_format(f: &FormatOpts, anchor: Option<&Path>) -> String {
-    if !(f.format_v2 || f.encrypt_names || f.pad || anchor.is_some()) {
+    if f.format_v1 {
         return "format 1".to_owned();
     }
     let mut s = "format 2".to_owned();
