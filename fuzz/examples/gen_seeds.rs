@@ -159,7 +159,7 @@ fn main() -> std::io::Result<()> {
 
     // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists:
     // a format 1 store (first four bytes 0: `Input::V1`) and a format 2 store (`Input::V2`,
-    // then the options byte: encrypted names, padding, a passphrase), raw key and passphrase.
+    // then the options byte: encrypted names, padding, a passphrase, an anchor).
     let dir = root.join("store_ops");
     for (i, len) in [16usize, 64, 256, 1024].iter().enumerate() {
         let bytes = pseudo_random(0x5eed_0000 + i as u64, *len);
@@ -178,7 +178,9 @@ fn main() -> std::io::Result<()> {
     }
 
     // store_ops, format 2: scenarios spelled out (name 4 is `p/s/k`, name 5 `p//sk`), each
-    // once per combination of names and padding (raw key) and once with a passphrase. The
+    // once per combination of names and padding (raw key), once with a passphrase, and with a
+    // freshness anchor (8: raw key only, 15: every option), where the attacks after a reopen
+    // are refused too. The
     // attacks: an older record put back, a removed record brought back, a record deleted, and
     // the two cases the open instance cannot tell (after a lazy remove, after a reopen). The
     // inner-store faults: a write and a remove that fail with or without effect, the header
@@ -287,7 +289,7 @@ fn main() -> std::io::Result<()> {
         ),
     ];
     for (what, ops) in scenarios {
-        for options in [0u8, 1, 2, 3, 7] {
+        for options in [0u8, 1, 2, 3, 7, 8, 15] {
             let mut bytes = vec![0, 0, 0, 0x80, options];
             for o in &ops {
                 bytes.extend_from_slice(o);

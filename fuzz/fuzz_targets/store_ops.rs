@@ -105,6 +105,9 @@ enum Cred {
     Key,
 }
 
+/// An authentic record and its value.
+type Record = (Vec<u8>, Vec<u8>);
+
 /// What the model knows about one name.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -120,7 +123,7 @@ struct World {
     model: BTreeMap<usize, Entry>,
     /// Per name, every authentic record written through the wrapper, with its value. Kept
     /// across removals: a removed record put back still opens.
-    written: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>>,
+    written: BTreeMap<usize, Vec<Record>>,
     /// The header bytes the inner store holds.
     header_stored: Vec<u8>,
     /// Every authentic header ever written, with the credential that opens it.
@@ -666,7 +669,8 @@ impl World {
 mod v2;
 
 /// The input: a format 1 store with the operations above, or a format 2 store (`options` bit
-/// 0: encrypted names, bit 1: padding, bit 2: a passphrase, else a raw key) with those of `v2`.
+/// 0: encrypted names, bit 1: padding, bit 2: a passphrase, else a raw key, bit 3: a freshness
+/// anchor) with those of `v2`.
 #[derive(Arbitrary, Debug)]
 enum Input {
     V1(Vec<Op>),

@@ -1,8 +1,9 @@
 //! The format 2 half of `store_ops`: a store created with versions (and, chosen by the input,
-//! encrypted names, padding, a passphrase instead of a raw key) over an in-memory store that
-//! fails on demand, driven by writes, reads, hard and lazy removes, lists, restarts, data-key
-//! rotation, re-encryption and retirement through both traits, with faults injected on inner
-//! calls and attacks made behind the wrapper's back.
+//! encrypted names, padding, a passphrase instead of a raw key, a freshness anchor over a
+//! second in-memory store) over an in-memory store that fails on demand, driven by writes,
+//! reads, hard and lazy removes, lists, restarts, data-key rotation, re-encryption and
+//! retirement through both traits, with faults injected on inner calls and attacks made behind
+//! the wrapper's back.
 //!
 //! The model follows docs/FORMAT.md, "Versions", "Freshness" and "Data-key rotation": the
 //! store-wide counter (every write and remove takes the next version, also when its inner call
@@ -15,6 +16,10 @@
 //! `AuthenticationFailed`, the freshness error with its numbers, the `RotateError` of a pass
 //! (`NotReencrypted` while a record is under an old key) and, for a faulted call, the injected
 //! error itself.
+//!
+//! With an anchor ("The freshness anchor"), the model also holds what the anchor holds: per
+//! key, the instance's entry as it was after the key's last write or remove (reads never write
+//! the anchor), and the lazy pairs; a restart loads them, so attacks stay refused across it.
 //!
 //! A fault (`OpV2::Fault`) makes inner call number `at` of the next operation fail, with no
 //! effect or after its effect (the acknowledgement lost): a record write or remove, a read, a
@@ -31,13 +36,13 @@
 //!   hold (an acknowledged write: its value; a failed one: the old ones or the new one; `None`
 //!   for absent). Every read of a key not attacked since its last acknowledged change returns one
 //!   of them, through the open instance and through a fresh instance opened over the inner
-//!   store after every step (a restart at that point), never an error: nothing acknowledged is
-//!   lost, and every record has its key in the stored header whatever rotation, re-encryption
-//!   or retirement was interrupted;
+//!   store (and the anchor) after every step (a restart at that point), never an error: nothing
+//!   acknowledged is lost, and every record has its key in the stored header whatever
+//!   rotation, re-encryption or retirement was interrupted;
 //! - attacks the instance must catch: an older record put back over the key's acknowledged
 //!   write, its record deleted, a record put back over its acknowledged hard remove are refused
 //!   with `Rollback`, `Missing` (on read and list) and `Resurrected` (a lazy remove, a failed
-//!   call or a restart since then makes it not a must).
+//!   call or, without an anchor, a restart since then makes it not a must).
 //!
 //! Pairs here never hold more than 32 tombstones, so compaction (and the floor) stays out of
 //! the model.
@@ -46,8 +51,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use encrypted_kvstore::{
-    padme, EncryptedStore, ListError, OpenError, OpenOptions, ReadError, ReencryptProgress,
-    RotateError, StoreInfo, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    padme, EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, ReadError,
+    ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use fuzz_fixtures::{
     cheap_kdf, det_options, is_fault, now, raw_key, triples_v2, Fault, FaultyStore,
@@ -287,6 +293,11 @@ pub struct WorldV2 {
     written: BTreeMap<usize, Vec<Written>>,
     /// The open instance's entries.
     marks: BTreeMap<usize, Mark>,
+    /// The freshness anchor's store (options bit 3), and the entries it holds: the instance's
+    /// entry of a key as it was after the key's last write or remove (reads never write the
+    /// anchor). Its pair records are `lazy_pairs`, which a lazy remove writes at once.
+    anchor: Option<MemoryStore>,
+    anchor_marks: BTreeMap<usize, Mark>,
     /// Pairs with a lazy remove since the open.
     lazy_pairs: BTreeSet<(String, String)>,
     /// The next version the store hands out.
@@ -321,6 +332,14 @@ enum Changed {
     Inner,
 }
 
+/// `o` with the anchor, if there is one.
+fn with_anchor(o: OpenOptions, anchor: &Option<MemoryStore>) -> OpenOptions {
+    match anchor {
+        Some(a) => o.anchor(StoreAnchor::new(a.clone())),
+        None => o,
+    }
+}
+
 fn read_error(e: &io::Error) -> Option<&ReadError> {
     e.get_ref().and_then(|e| e.downcast_ref::<ReadError>())
 }
@@ -352,11 +371,13 @@ fn is_freshness(e: &ReadError) -> bool {
 }
 
 impl WorldV2 {
-    /// `options` bit 0: encrypted names, bit 1: padding, bit 2: a passphrase (else a raw key).
+    /// `options` bit 0: encrypted names, bit 1: padding, bit 2: a passphrase (else a raw key),
+    /// bit 3: a freshness anchor over an in-memory store.
     pub fn new(options: u8) -> WorldV2 {
         let (names_encrypted, padded, passphrase) =
             (options & 1 != 0, options & 2 != 0, options & 4 != 0);
-        let mut o: OpenOptions = det_options(4).format_v2();
+        let anchor = (options & 8 != 0).then(MemoryStore::new);
+        let mut o: OpenOptions = with_anchor(det_options(4).format_v2(), &anchor);
         if names_encrypted {
             o = o.encrypt_names();
         }
@@ -405,6 +426,8 @@ impl WorldV2 {
             stored: BTreeMap::new(),
             written: BTreeMap::new(),
             marks: BTreeMap::new(),
+            anchor,
+            anchor_marks: BTreeMap::new(),
             lazy_pairs: BTreeSet::new(),
             next: 1,
             attacked: BTreeSet::new(),
@@ -425,6 +448,7 @@ impl WorldV2 {
         let info = w.store().info();
         assert_eq!(info.names_encrypted, names_encrypted);
         assert_eq!(info.values_padded, padded);
+        assert_eq!(info.anchored, w.anchor.is_some());
         w
     }
 
@@ -475,8 +499,18 @@ impl WorldV2 {
     /// The read of name `i` through the open instance the model predicts, with the entry it
     /// leaves.
     fn predict(&self, i: usize) -> (Expect, Option<Mark>) {
+        self.predict_with(i, &self.marks, &self.live.keys)
+    }
+
+    /// The read of name `i` by an instance holding `marks` and the keyring `ring`.
+    fn predict_with(
+        &self,
+        i: usize,
+        marks: &BTreeMap<usize, Mark>,
+        ring: &[u32],
+    ) -> (Expect, Option<Mark>) {
         let (p, s, k) = self.names[i].clone();
-        let mark = self.marks.get(&i).copied();
+        let mark = marks.get(&i).copied();
         let Some(b) = self.stored.get(&i) else {
             return match mark {
                 Some(Mark {
@@ -495,7 +529,7 @@ impl WorldV2 {
                 _ => (Expect::NotFound, mark),
             };
         };
-        let Some(found) = self.authentic(i, b, &self.live.keys) else {
+        let Some(found) = self.authentic(i, b, ring) else {
             return (
                 Expect::Fails(ReadError::AuthenticationFailed {
                     primary_namespace: p,
@@ -583,12 +617,12 @@ impl WorldV2 {
         }
         if let Some(must) = self.must_refuse(i) {
             assert!(self.attacked.contains(&i), "an acknowledged state changed");
-            let refused = match (&expect, must) {
+            let refused = matches!(
+                (&expect, must),
                 (Expect::Fails(ReadError::Rollback { .. }), "Rollback")
-                | (Expect::Fails(ReadError::Missing { .. }), "Missing")
-                | (Expect::Fails(ReadError::Resurrected { .. }), "Resurrected") => true,
-                _ => false,
-            };
+                    | (Expect::Fails(ReadError::Missing { .. }), "Missing")
+                    | (Expect::Fails(ReadError::Resurrected { .. }), "Resurrected")
+            );
             assert!(
                 refused,
                 "the instance must refuse name {i} as {must}, predicted {expect:?}"
@@ -731,6 +765,17 @@ impl WorldV2 {
         self.attacked.remove(&i);
     }
 
+    /// A write or remove of name `i` is done: the anchor holds the instance's entry of it.
+    fn synced(&mut self, i: usize) {
+        if self.anchor.is_none() {
+            return;
+        }
+        match self.marks.get(&i) {
+            Some(m) => self.anchor_marks.insert(i, *m),
+            None => self.anchor_marks.remove(&i),
+        };
+    }
+
     fn write(&mut self, i: usize, value: Vec<u8>, via_async: bool) {
         let (p, s, k) = self.names[i].clone();
         let learn = !self.stored_names.contains_key(&i);
@@ -780,6 +825,7 @@ impl WorldV2 {
             self.marks.insert(i, Mark::live(version));
             self.last_ack.insert(i, Ack::Wrote(version));
         }
+        self.synced(i);
         self.user_changed(i, Some(value), fault.is_none());
     }
 
@@ -828,6 +874,7 @@ impl WorldV2 {
             (None, false) => self.last_ack.insert(i, Ack::Removed(t)),
             _ => self.last_ack.remove(&i),
         };
+        self.synced(i);
         self.user_changed(i, None, fault.is_none());
     }
 
@@ -916,6 +963,7 @@ impl WorldV2 {
     }
 
     fn open(&self, options: OpenOptions) -> Result<Store, OpenError> {
+        let options = with_anchor(options, &self.anchor);
         if self.passphrase {
             options.open(self.inner.clone(), PASSPHRASE)
         } else {
@@ -933,13 +981,14 @@ impl WorldV2 {
         loop {
             self.opens += 1;
             let r = self.open(det_options(100 + self.opens));
-            // The header read, then the reservation's header write.
+            // The header read, then the reservation's header write (the anchor is another
+            // store: its calls are not counted).
             let fault = match self.call() {
                 Some(f) => Some(f),
                 None => self.call().inspect(|&f| {
                     if f == Fault::After {
                         self.stored_header.seq += 1;
-                        self.stored_header.limit += BLOCK;
+                        self.stored_header.limit = self.open_next() + BLOCK;
                     }
                 }),
             };
@@ -952,16 +1001,29 @@ impl WorldV2 {
                 (f, r) => panic!("open with fault {f:?}: {:?}", r.map(|s| s.info())),
             }
         }
-        // Without an anchor, an open knows nothing of the keys; versions go on from the limit.
-        self.next = self.stored_header.limit;
+        self.next = self.open_next();
         self.stored_header.seq += 1;
-        self.stored_header.limit += BLOCK;
+        self.stored_header.limit = self.next + BLOCK;
         self.live = self.stored_header.clone();
         self.poisoned = false;
-        self.marks.clear();
-        self.lazy_pairs.clear();
-        self.attacked.clear();
-        self.last_ack.clear();
+        if self.anchor.is_some() {
+            // The anchor's entries and pair records are loaded: what the instance must refuse
+            // (and what counts as attacked) carries over the restart.
+            self.marks = self.anchor_marks.clone();
+        } else {
+            // Without an anchor, an open knows nothing of the keys.
+            self.marks.clear();
+            self.lazy_pairs.clear();
+            self.attacked.clear();
+            self.last_ack.clear();
+        }
+    }
+
+    /// The first version an open hands out: the header's limit, or above every op the anchor
+    /// holds ("Opening with an anchor", step 4; no fold here, so no floor).
+    fn open_next(&self) -> u64 {
+        let above_anchor = self.anchor_marks.values().map(|m| m.op + 1).max();
+        self.stored_header.limit.max(above_anchor.unwrap_or(0))
     }
 
     /// The header rewrite of a rotation or retirement to `keys`: the error it must return, if
@@ -1070,11 +1132,13 @@ impl WorldV2 {
                     if fault.is_some() {
                         self.pin_write(i, version);
                         self.last_ack.remove(&i);
+                        self.synced(i);
                         want = Some(WantRotate::Write);
                         break;
                     }
                     self.marks.insert(i, Mark::live(version));
                     self.last_ack.insert(i, Ack::Wrote(version));
+                    self.synced(i);
                     done.rewritten += 1;
                 }
                 done.done += 1;
@@ -1314,7 +1378,7 @@ impl WorldV2 {
     /// A fresh read-only instance (empty watermarks, the stored header's keyring) over the
     /// inner store.
     fn check_restart(&self) {
-        let options = det_options(99).read_only();
+        let options = with_anchor(det_options(99).read_only(), &self.anchor);
         let mem = self.inner.mem.clone();
         let fresh = if self.passphrase {
             options.open(mem, PASSPHRASE)
@@ -1337,22 +1401,25 @@ impl WorldV2 {
                     "after a restart, {p}/{s}/{k} reads {seen:?}, outside {allowed:?}"
                 );
             }
-            match (self.stored.get(&i), got) {
-                (None, Err(e)) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
-                (Some(b), got) => match (self.authentic(i, b, &self.stored_header.keys), got) {
-                    (Some(w), Ok(v)) => assert_eq!(v, w.value, "after a restart: {p}/{s}/{k}"),
-                    (None, Err(e)) => assert_eq!(
-                        read_error(&e),
-                        Some(&ReadError::AuthenticationFailed {
-                            primary_namespace: p.clone(),
-                            secondary_namespace: s.clone(),
-                            key: k.clone(),
-                        }),
-                        "after a restart: {p}/{s}/{k}"
-                    ),
-                    (w, got) => panic!("after a restart: {p}/{s}/{k}: {w:?}, got {got:?}"),
-                },
-                (None, Ok(v)) => panic!("after a restart, {p}/{s}/{k} absent reads {v:?}"),
+            // Exactly: with the anchor's entries (a read-only instance checks a record as the
+            // writer does), or with none.
+            let none = BTreeMap::new();
+            let marks = if self.anchor.is_some() {
+                &self.anchor_marks
+            } else {
+                &none
+            };
+            match (self.predict_with(i, marks, &self.stored_header.keys).0, got) {
+                (Expect::Value(v, ..), Ok(got)) => {
+                    assert_eq!(got, v, "after a restart: {p}/{s}/{k}")
+                }
+                (Expect::NotFound, Err(e)) if e.kind() == ErrorKind::NotFound => {}
+                (Expect::Fails(want), Err(e)) => {
+                    assert_eq!(read_error(&e), Some(&want), "after a restart: {p}/{s}/{k}")
+                }
+                (want, got) => {
+                    panic!("after a restart: {p}/{s}/{k}: expected {want:?}, got {got:?}")
+                }
             }
         }
     }
