@@ -158,8 +158,8 @@ fn main() -> std::io::Result<()> {
     }
 
     // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists:
-    // a format 1 store (first four bytes 0: `Input::V1`) and a format 2 store with each
-    // combination of options (`Input::V2`, then the options byte).
+    // a format 1 store (first four bytes 0: `Input::V1`) and a format 2 store (`Input::V2`,
+    // then the options byte: encrypted names, padding, a passphrase, an anchor).
     let dir = root.join("store_ops");
     for (i, len) in [16usize, 64, 256, 1024].iter().enumerate() {
         let bytes = pseudo_random(0x5eed_0000 + i as u64, *len);
@@ -168,7 +168,7 @@ fn main() -> std::io::Result<()> {
             &format!("ops_{len}"),
             &[&[0, 0, 0, 0][..], &bytes].concat(),
         )?;
-        let options = i as u8;
+        let options = [0u8, 3, 5, 6][i];
         let bytes = pseudo_random(0x5eed_0100 + i as u64, *len);
         put(
             &dir,
@@ -177,19 +177,40 @@ fn main() -> std::io::Result<()> {
         )?;
     }
 
-    // store_ops, format 2: the attacks spelled out (name 4 is `p/s/k`), each once per
-    // combination of options: an older record put back, a removed record brought back, a
-    // record deleted, and the two cases the open instance cannot tell (after a lazy remove,
-    // after a reopen). `op(k, fields)`: the `keep going` byte, variant `k` of `OpV2`, its
-    // fields (a `Write`'s value is a list: its 0 byte ends it at once).
-    let op = |k: u32, fields: &[u8]| -> Vec<u8> {
-        [&[1][..], &(k * 0x1999_999A).to_le_bytes(), fields].concat()
+    // store_ops, format 2: scenarios spelled out (name 4 is `p/s/k`, name 5 `p//sk`), each
+    // once per combination of names and padding (raw key), once with a passphrase, and with a
+    // freshness anchor (8: raw key only, 15: every option), where the attacks after a reopen
+    // are refused too. The
+    // attacks: an older record put back, a removed record brought back, a record deleted, and
+    // the two cases the open instance cannot tell (after a lazy remove, after a reopen). The
+    // inner-store faults: a write and a remove that fail with or without effect, the header
+    // write of an open's reservation lost, each followed by reads and a restart. Rotation: a
+    // rotation, re-encryption and retirement, clean and with a fault in each, and an old-key
+    // record put back after retirement. `op(k, fields)`: the `keep going` byte, variant `k` of
+    // `OpV2` (14 variants, in declaration order), its fields (a `Write`'s value is a list: its
+    // 0 byte ends it at once).
+    const VARIANTS: u64 = 14;
+    let op = |k: u64, fields: &[u8]| -> Vec<u8> {
+        // The smallest u32 that `arbitrary` maps to variant k: (x * 14) >> 32 == k.
+        let x = u32::try_from((k << 32).div_ceil(VARIANTS)).expect("k < 14");
+        [&[1][..], &x.to_le_bytes(), fields].concat()
     };
     let (write, read) = (op(0, &[4, 0, 0]), op(1, &[4, 0]));
+    let write_other = op(0, &[5, 1, 7, 0, 0]);
+    let read_other = op(1, &[5, 0]);
     let (hard, lazy) = (op(2, &[4, 0, 0]), op(2, &[4, 1, 0]));
     let (list, reopen) = (op(3, &[0, 0]), op(5, &[]));
     let (put_back, delete) = (op(6, &[4, 0]), op(7, &[4]));
-    let scenarios: [(&str, Vec<&[u8]>); 5] = [
+    let (rotate, reencrypt, retire) = (op(10, &[]), op(11, &[]), op(12, &[]));
+    // The faulted call: `at` below 129 is the operation's first inner call, 128 + n its n-th.
+    let fault = |at: u8, after: bool| op(13, &[at, u8::from(after)]);
+    let (lost_first, failed_first) = (fault(0, true), fault(0, false));
+    // An open: header read, then the reservation's header write. A rotation or retirement
+    // (after its pass): header read, header write. A re-encryption: list, then per record a
+    // read and, under an old key, a write.
+    let lost_second = fault(129, true);
+    let (lost_third, failed_fourth) = (fault(130, true), fault(131, false));
+    let scenarios: [(&str, Vec<&[u8]>); 14] = [
         ("rollback", vec![&write, &write, &put_back, &read]),
         ("resurrection", vec![&write, &hard, &put_back, &read]),
         ("deletion", vec![&write, &delete, &read, &list]),
@@ -198,9 +219,77 @@ fn main() -> std::io::Result<()> {
             "after_reopen",
             vec![&write, &write, &reopen, &put_back, &read],
         ),
+        (
+            "write_lost_ack",
+            vec![&write, &lost_first, &write, &read, &reopen, &read],
+        ),
+        (
+            "write_failed",
+            vec![&write, &failed_first, &write, &read, &put_back, &read],
+        ),
+        (
+            "remove_lost_ack",
+            vec![&write, &lost_first, &hard, &read, &put_back, &read],
+        ),
+        (
+            "remove_failed",
+            vec![&write, &failed_first, &hard, &read, &list, &reopen, &read],
+        ),
+        (
+            "reopen_reservation_lost",
+            vec![&write, &lost_second, &reopen, &read, &write, &read],
+        ),
+        (
+            "rotation",
+            vec![
+                &write,
+                &write_other,
+                &rotate,
+                &reencrypt,
+                &retire,
+                &reopen,
+                &read,
+                &read_other,
+            ],
+        ),
+        (
+            "rotation_header_lost",
+            vec![
+                &write,
+                &lost_second,
+                &rotate,
+                &write,
+                &reencrypt,
+                &retire,
+                &reopen,
+                &retire,
+            ],
+        ),
+        (
+            "reencrypt_faults",
+            vec![
+                &write,
+                &write_other,
+                &rotate,
+                &lost_third,
+                &reencrypt,
+                &failed_fourth,
+                &reencrypt,
+                &reencrypt,
+                &retire,
+                &read,
+                &read_other,
+            ],
+        ),
+        (
+            "old_key_after_retire",
+            vec![
+                &write, &rotate, &reencrypt, &retire, &put_back, &read, &reopen, &read,
+            ],
+        ),
     ];
     for (what, ops) in scenarios {
-        for options in 0..4u8 {
+        for options in [0u8, 1, 2, 3, 7, 8, 15] {
             let mut bytes = vec![0, 0, 0, 0x80, options];
             for o in &ops {
                 bytes.extend_from_slice(o);

@@ -1,8 +1,9 @@
 //! Store operations: a format 1 store (this file) or a format 2 store (`store_ops/v2.rs`,
-//! with versions, freshness and attacks; chosen by the input's first bytes) and an arbitrary
-//! sequence of write / read / remove / list / reopen / change of
-//! passphrase or key / inner-store tampering / inner-store fault, through `EncryptedStore` over
-//! an in-memory store (sync and async faces), checked against a model after every step.
+//! with versions, freshness, attacks, inner-store faults and data-key rotation; chosen by the
+//! input's first bytes) and an arbitrary sequence of write / read / remove / list / reopen /
+//! change of passphrase or key / inner-store tampering / inner-store fault, through
+//! `EncryptedStore` over an in-memory store (sync and async faces), checked against a model
+//! after every step.
 //!
 //! The model knows, per name, the bytes the inner store must hold and every authentic record
 //! (with its value) ever written through the wrapper under that name; a read must return a
@@ -104,6 +105,9 @@ enum Cred {
     Key,
 }
 
+/// An authentic record and its value.
+type Record = (Vec<u8>, Vec<u8>);
+
 /// What the model knows about one name.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -119,7 +123,7 @@ struct World {
     model: BTreeMap<usize, Entry>,
     /// Per name, every authentic record written through the wrapper, with its value. Kept
     /// across removals: a removed record put back still opens.
-    written: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>>,
+    written: BTreeMap<usize, Vec<Record>>,
     /// The header bytes the inner store holds.
     header_stored: Vec<u8>,
     /// Every authentic header ever written, with the credential that opens it.
@@ -665,7 +669,8 @@ impl World {
 mod v2;
 
 /// The input: a format 1 store with the operations above, or a format 2 store (`options` bit
-/// 0: encrypted names, bit 1: padding) with those of `v2`.
+/// 0: encrypted names, bit 1: padding, bit 2: a passphrase, else a raw key, bit 3: a freshness
+/// anchor) with those of `v2`.
 #[derive(Arbitrary, Debug)]
 enum Input {
     V1(Vec<Op>),

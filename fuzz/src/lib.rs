@@ -491,9 +491,11 @@ fn name(p: &str, s: &str, k: &str) -> Name {
     (p.to_owned(), s.to_owned(), k.to_owned())
 }
 
-/// A [`MemoryStore`] whose next call misbehaves once armed. It remembers, per key, what the key
-/// held before its latest change (through it, or through [`tamper_write`](Self::tamper_write)
-/// and [`tamper_remove`](Self::tamper_remove)), for stale reads. Clones share everything.
+/// A [`MemoryStore`] whose next call (or, with [`arm_after`](Self::arm_after), a later one)
+/// misbehaves once armed. It counts the calls made through it, and remembers, per key, what the
+/// key held before its latest change (through it, or through
+/// [`tamper_write`](Self::tamper_write) and [`tamper_remove`](Self::tamper_remove)), for stale
+/// reads. Clones share everything.
 ///
 /// Through `KVStore`, a call (and its fault) happens when its future is first polled.
 #[derive(Debug, Clone, Default)]
@@ -501,6 +503,9 @@ pub struct FaultyStore {
     /// The plaintext map behind it.
     pub mem: MemoryStore,
     armed: Arc<Mutex<Option<Fault>>>,
+    /// Calls to let through before the armed fault fires.
+    skip: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
     previous: Arc<Mutex<BTreeMap<Name, Option<Vec<u8>>>>>,
 }
 
@@ -511,12 +516,39 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl FaultyStore {
     /// Arms `fault` for the next call.
     pub fn arm(&self, fault: Fault) {
-        *lock(&self.armed) = Some(fault);
+        self.arm_after(0, fault);
+    }
+
+    /// Arms `fault` for the call after the next `skip` ones.
+    pub fn arm_after(&self, skip: usize, fault: Fault) {
+        let mut armed = lock(&self.armed);
+        self.skip.store(skip, Ordering::SeqCst);
+        *armed = Some(fault);
     }
 
     /// Disarms, returning what was armed.
     pub fn take_armed(&self) -> Option<Fault> {
-        lock(&self.armed).take()
+        let mut armed = lock(&self.armed);
+        self.skip.store(0, Ordering::SeqCst);
+        armed.take()
+    }
+
+    /// How many calls were made through this store (and its clones) so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// One call is made: the fault it meets, if it is the armed one's.
+    fn fire(&self) -> Option<Fault> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut armed = lock(&self.armed);
+        armed.as_ref()?;
+        let skip = self.skip.load(Ordering::SeqCst);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::SeqCst);
+            return None;
+        }
+        armed.take()
     }
 
     /// Sets the switch as it was.
@@ -567,7 +599,7 @@ pub fn is_fault(e: &io::Error) -> bool {
 
 impl KVStoreSync for FaultyStore {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
-        match self.take_armed() {
+        match self.fire() {
             None | Some(Fault::LostWrite) => KVStoreSync::read(&self.mem, p, s, k),
             Some(Fault::Before | Fault::After | Fault::TornWrite) => Err(injected_fault()),
             Some(Fault::StaleRead) => match self.previous(p, s, k) {
@@ -581,7 +613,7 @@ impl KVStoreSync for FaultyStore {
         }
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        match self.take_armed() {
+        match self.fire() {
             Some(Fault::Before) => Err(injected_fault()),
             Some(Fault::After) => {
                 self.changing(p, s, k, |m| KVStoreSync::write(m, p, s, k, buf))?;
@@ -600,7 +632,7 @@ impl KVStoreSync for FaultyStore {
         }
     }
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
-        match self.take_armed() {
+        match self.fire() {
             Some(Fault::Before | Fault::TornWrite) => Err(injected_fault()),
             Some(Fault::After) => {
                 self.changing(p, s, k, |m| KVStoreSync::remove(m, p, s, k, lazy))?;
@@ -613,7 +645,7 @@ impl KVStoreSync for FaultyStore {
         }
     }
     fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        match self.take_armed() {
+        match self.fire() {
             Some(f) if f.is_loud() => Err(injected_fault()),
             _ => KVStoreSync::list(&self.mem, p, s),
         }
@@ -648,7 +680,7 @@ impl KVStore for FaultyStore {
 
 impl MigratableKVStore for FaultyStore {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        match self.take_armed() {
+        match self.fire() {
             Some(f) if f.is_loud() => Err(injected_fault()),
             _ => self.mem.list_all_keys(),
         }
