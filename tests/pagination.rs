@@ -18,7 +18,9 @@ mod common;
 
 use common::{cheap, PASSPHRASE};
 use encrypted_kvstore::ldk::V0_3;
-use encrypted_kvstore::{EncryptedStore, InvalidName, MemoryStore, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{
+    EncryptedStore, InvalidName, ListError, MemoryStore, RESERVED_PRIMARY_NAMESPACE,
+};
 use lightning_0_3::io::{self, ErrorKind};
 use lightning_0_3::util::persist::{
     KVStore, KVStoreSync, PageToken, PaginatedKVStore, PaginatedKVStoreSync, PaginatedListResponse,
@@ -123,9 +125,17 @@ fn a_token_whose_entry_was_deleted_resumes_at_the_next_key() {
     assert_eq!(bad.kind(), ErrorKind::InvalidInput);
 }
 
+/// Refused as the reserved namespace: a bare `InvalidName` (format version 1) or the list
+/// operation's `ListError::InvalidName` (format version 2).
 fn assert_reserved(e: io::Error) {
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-    let name = e.get_ref().and_then(|e| e.downcast_ref::<InvalidName>());
+    let inner = e.get_ref();
+    let name = inner
+        .and_then(|e| e.downcast_ref::<InvalidName>())
+        .or_else(|| match inner.and_then(|e| e.downcast_ref::<ListError>()) {
+            Some(ListError::InvalidName(n)) => Some(n),
+            _ => None,
+        });
     assert_eq!(name, Some(&InvalidName::Reserved), "{e}");
 }
 
