@@ -178,6 +178,7 @@ impl World {
     fn new() -> World {
         let inner = FaultyStore::default();
         let store = det_options(3)
+            .format_v1()
             .create(inner.clone(), PASSPHRASES[0], cheap_kdf())
             .expect("create");
         let header = header_of(&inner.mem);

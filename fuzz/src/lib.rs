@@ -188,6 +188,7 @@ pub struct RecordFixture {
 pub fn record_fixture() -> Option<RecordFixture> {
     let inner = MemoryStore::new();
     let store = det_options(1)
+        .format_v1()
         .create_with_key(inner.clone(), &raw_key())
         .ok()?;
     let triples = triples();
@@ -345,6 +346,7 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         let inner = MemoryStore::new();
         let params = KdfParams::insecure_for_tests_only(m, t, p).ok()?;
         det_options(seed)
+            .format_v1()
             .create(inner.clone(), PASSPHRASE, params)
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
@@ -353,6 +355,7 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     // PASSPHRASE to the raw key.
     let inner = MemoryStore::new();
     let store = det_options(13)
+        .format_v1()
         .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
         .ok()?;
     store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
@@ -361,6 +364,7 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     det_options(14)
+        .format_v1()
         .create_with_key(inner.clone(), &raw_key())
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));

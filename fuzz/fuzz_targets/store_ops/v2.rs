@@ -1272,6 +1272,23 @@ impl WorldV2 {
                 if self.call().is_some() {
                     return assert_fault(&got);
                 }
+                // Every pair is checked as `list` checks it, in (primary, secondary) order;
+                // the first refusal is the result.
+                let pairs: std::collections::BTreeSet<(String, String)> = self
+                    .names
+                    .iter()
+                    .map(|(p, s, _)| (p.clone(), s.clone()))
+                    .collect();
+                let refusal = pairs
+                    .iter()
+                    .find_map(|(p, s)| self.expected_list(p, s).err());
+                if let Some(want) = refusal {
+                    let e = got.expect_err("list_all_keys accepted a deletion");
+                    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+                    let typed = e.get_ref().and_then(|e| e.downcast_ref::<ListError>());
+                    assert_eq!(typed, Some(&want), "list_all_keys");
+                    return;
+                }
                 let mut got = got.expect("list_all_keys");
                 got.sort();
                 let mut want: Vec<Name> =
