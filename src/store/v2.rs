@@ -10,6 +10,7 @@ use core::future::Future;
 use core::hash::{Hash, Hasher};
 use core::pin::Pin;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bitcoin::io;
@@ -537,34 +538,45 @@ impl V2 {
         all: Vec<(String, String, String)>,
     ) -> Result<Vec<(String, String, String)>, io::Error> {
         let all = self.decode_all(all)?;
+        // The keys of each pair, grouped in one pass.
+        let mut by_pair: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+        for (p, s, k) in &all {
+            by_pair.entry((p, s)).or_default().push(k.clone());
+        }
         for t in tickets {
-            let keys: Vec<String> = all
-                .iter()
-                .filter(|(p, s, _)| *p == t.primary && *s == t.secondary)
-                .map(|(_, _, k)| k.clone())
-                .collect();
-            loop {
-                let Err(ListRefusal {
-                    key,
-                    expected_version,
-                }) = self.fresh().list_done(&t, &keys)
-                else {
-                    break;
-                };
-                if let Some(expected_version) =
-                    self.confirm_missing(&t.primary, &t.secondary, &key, expected_version)?
-                {
-                    return Err(ListError::Missing {
-                        primary_namespace: t.primary.clone(),
-                        secondary_namespace: t.secondary.clone(),
-                        key,
-                        expected_version,
-                    }
-                    .into());
-                }
-            }
+            let keys = by_pair
+                .get(&(t.primary.as_str(), t.secondary.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            self.check_listed(&t, keys)?;
         }
         Ok(all)
+    }
+
+    /// `list` or `list_all_keys` returned `keys` for the pair of `t`: refused with
+    /// `ListError::Missing` for a key held live at issue and now that is not among them (a
+    /// read-only instance first asks the anchor again: the writer weakens an entry there
+    /// before it removes the key, and the watermark is replaced if it did).
+    fn check_listed(&self, t: &ListTicket, keys: &[String]) -> Result<(), io::Error> {
+        loop {
+            let Err(ListRefusal {
+                key,
+                expected_version,
+            }) = self.fresh().list_done(t, keys)
+            else {
+                return Ok(());
+            };
+            if let Some(expected_version) =
+                self.confirm_missing(&t.primary, &t.secondary, &key, expected_version)?
+            {
+                return Err(ListError::Missing {
+                    primary_namespace: t.primary.clone(),
+                    secondary_namespace: t.secondary.clone(),
+                    key,
+                    expected_version,
+                }
+                .into());
+            }
+        }
     }
 
     /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out).
@@ -1353,28 +1365,7 @@ impl V2 {
             let stored = fut.await?;
             let keys = guard.0.decode_keys(&p, &s, &sp, &ss, stored)?;
             if let Some(t) = guard.1.take() {
-                loop {
-                    let Err(ListRefusal {
-                        key,
-                        expected_version,
-                    }) = guard.0.fresh().list_done(&t, &keys)
-                    else {
-                        break;
-                    };
-                    // A read-only instance asks the anchor again (the writer weakens an entry
-                    // there before it removes the key); the watermark is replaced if it did.
-                    if let Some(expected_version) =
-                        guard.0.confirm_missing(&p, &s, &key, expected_version)?
-                    {
-                        return Err(ListError::Missing {
-                            primary_namespace: p.clone(),
-                            secondary_namespace: s.clone(),
-                            key,
-                            expected_version,
-                        }
-                        .into());
-                    }
-                }
+                guard.0.check_listed(&t, &keys)?;
             }
             Ok(keys)
         }

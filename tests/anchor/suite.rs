@@ -48,6 +48,16 @@ fn open(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError>
         .open::<V, _>(inner.clone(), PASSPHRASE)
 }
 
+/// Reading `monitors/m1` through `store` is refused as a rollback.
+#[track_caller]
+fn assert_m1_rolled_back(store: &EncryptedStore<TempFs>) {
+    let e = store.read("monitors", "", "m1").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
+}
+
 fn read_error(e: &io::Error) -> &ReadError {
     e.get_ref()
         .and_then(|e| e.downcast_ref::<ReadError>())
@@ -234,11 +244,7 @@ fn older_values_under_the_current_header_are_refused_per_key() {
         inner.write(p, s, k, v.clone()).unwrap();
     }
     let store = open(&inner, &a).unwrap();
-    let e = store.read("monitors", "", "m1").unwrap_err();
-    assert!(
-        matches!(read_error(&e), ReadError::Rollback { .. }),
-        "{e:?}"
-    );
+    assert_m1_rolled_back(&store);
 }
 
 /// An anchor given for a store that has none is refused until attached explicitly; attaching
@@ -549,11 +555,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         .anchor(flaky())
         .open::<V, _>(inner.clone(), PASSPHRASE)
         .unwrap();
-    let e = store.read("monitors", "", "m1").unwrap_err();
-    assert!(
-        matches!(read_error(&e), ReadError::Rollback { .. }),
-        "{e:?}"
-    );
+    assert_m1_rolled_back(&store);
 }
 
 /// The node and a read-only tool over one store and one anchor: the writer's removes (hard and
@@ -614,11 +616,7 @@ fn accepting_without_a_listing_watches_values_from_their_next_write() {
     drop(store);
     inner.write("monitors", "", "m1", old).unwrap();
     let store = open(&inner, &a).unwrap();
-    let e = store.read("monitors", "", "m1").unwrap_err();
-    assert!(
-        matches!(read_error(&e), ReadError::Rollback { .. }),
-        "{e:?}"
-    );
+    assert_m1_rolled_back(&store);
 }
 
 /// An anchor is never silently ignored: it makes `create` write a version 2 store, and a
