@@ -37,8 +37,11 @@ const PAIR_LABEL: &[u8] = b"encrypted-kvstore v2 anchor pair";
 /// (ciphertext when names are encrypted), no key and no value.
 ///
 /// [`StoreAnchor`] implements it over any LDK store, for example a local `FilesystemStore`
-/// when the data lives in a cloud store. Implement it to keep the values in a secure element,
-/// a TPM-sealed file or a remote service. Calls are made on the thread of the store operation
+/// when the data lives in a cloud store. Implement it over storage that cannot be put back to an
+/// older state by whoever can do that to the inner store: a secure element's replay-protected
+/// storage, or a remote service that keeps the newest value. A file sealed to a TPM does not
+/// qualify: sealing keeps a file's content secret and bound to the machine, but an older copy of
+/// the sealed file can still be put back. Calls are made on the thread of the store operation
 /// that needs them, also for an asynchronous inner store: keep them short.
 pub trait FreshnessAnchor: Send + Sync + UnwindSafe + RefUnwindSafe {
     /// The value of `name`, or `None` if there is none.
