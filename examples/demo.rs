@@ -2,7 +2,9 @@
 //! create an encrypted store, persist a `NetworkGraph` and a `ProbabilisticScorer` under LDK's
 //! own namespaces and keys, reopen it from disk with the passphrase and read them back, show
 //! that the files on disk are ciphertext, and that a wrong passphrase and a tampered file are
-//! refused. Exits non-zero if any of that does not hold.
+//! refused. Then what sets the store apart: with a freshness anchor kept in another directory,
+//! an older copy of a channel monitor put back while the node is down is refused at the next
+//! start, and so is a removed payment put back. Exits non-zero if any of that does not hold.
 //!
 //! Run: `cargo run --example demo`
 
@@ -10,7 +12,9 @@ use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
 
-use encrypted_kvstore::{EncryptedStore, KdfParams, OpenError, ReadError};
+use encrypted_kvstore::{
+    EncryptedStore, KdfParams, OpenError, OpenOptions, ReadError, StoreAnchor,
+};
 use lightning::bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use lightning::bitcoin::Network;
 use lightning::routing::gossip::{NetworkGraph, NodeId};
@@ -18,9 +22,11 @@ use lightning::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringDecay
 use lightning::types::features::ChannelFeatures;
 use lightning::util::logger::{Logger, Record};
 use lightning::util::persist::{
-    KVStoreSync, NETWORK_GRAPH_PERSISTENCE_KEY, NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
-    NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE, SCORER_PERSISTENCE_KEY,
-    SCORER_PERSISTENCE_PRIMARY_NAMESPACE, SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+    KVStoreSync, CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+    CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_KEY,
+    NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE, NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
+    SCORER_PERSISTENCE_KEY, SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+    SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
 };
 use lightning::util::ser::{ReadableArgs, Writeable};
 use lightning_persister::fs_store::FilesystemStore;
@@ -189,10 +195,85 @@ fn main() -> Result<(), Box<dyn Error>> {
     check(
         err.kind() == lightning::io::ErrorKind::InvalidData
             && matches!(typed, Some(ReadError::AuthenticationFailed { .. })),
-        &format!("tampered file: {err}"),
+        &format!("tampered file: {}", shown(&err)),
     )?;
+    drop(store);
+
+    freshness()?;
     println!("all checks passed");
     Ok(())
+}
+
+/// A channel monitor and a payment on an anchored store: the older monitor and the removed
+/// payment, put back while the node is down, are not served at the next start.
+fn freshness() -> Result<(), Box<dyn Error>> {
+    const MONITORS: &str = CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE;
+    const M2: &str = CHANNEL_MONITOR_PERSISTENCE_SECONDARY_NAMESPACE;
+    const MONITOR: &str = "5a5f0e1c7d6a4b3f2e1d0c9b8a7f6e5d4c3b2a190807060504030201000f0e0d_1";
+    let (data, anchor_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let inner = || FilesystemStore::new(data.path().to_path_buf());
+    let anchor = || StoreAnchor::new(FilesystemStore::new(anchor_dir.path().to_path_buf()));
+    println!(
+        "anchored store in {}, anchor in {}",
+        data.path().display(),
+        anchor_dir.path().display()
+    );
+
+    let store =
+        OpenOptions::new()
+            .anchor(anchor())
+            .create(inner(), PASSPHRASE, KdfParams::default())?;
+    store.write(MONITORS, M2, MONITOR, b"monitor, update_id 7".to_vec())?;
+    store.write("payments", "", "pay_0001", b"payment, pending".to_vec())?;
+    // What a backup (or an attacker who copied the disk) holds now.
+    let old_monitor = inner().read(MONITORS, M2, MONITOR)?;
+    let old_payment = inner().read("payments", "", "pay_0001")?;
+    store.write(MONITORS, M2, MONITOR, b"monitor, update_id 8".to_vec())?;
+    store.remove("payments", "", "pay_0001", false)?;
+    drop(store);
+
+    // The node is down: both older records are put back in the data directory.
+    inner().write(MONITORS, M2, MONITOR, old_monitor)?;
+    inner().write("payments", "", "pay_0001", old_payment)?;
+
+    // The next start.
+    let store = OpenOptions::new()
+        .anchor(anchor())
+        .open(inner(), PASSPHRASE)?;
+    let err = store
+        .read(MONITORS, M2, MONITOR)
+        .err()
+        .ok_or("the older monitor was served")?;
+    let typed = err.get_ref().and_then(|e| e.downcast_ref::<ReadError>());
+    check(
+        err.kind() == lightning::io::ErrorKind::InvalidData
+            && matches!(typed, Some(ReadError::Rollback { .. })),
+        &format!("older monitor put back while down: {}", shown(&err)),
+    )?;
+    match store.read("payments", "", "pay_0001") {
+        Ok(_) => return Err("a removed payment put back was served".into()),
+        Err(e) => check(
+            e.kind() == lightning::io::ErrorKind::NotFound
+                || e.kind() == lightning::io::ErrorKind::InvalidData,
+            &format!(
+                "removed payment put back while down: not served ({})",
+                shown(&e)
+            ),
+        )?,
+    }
+    // Without its anchor the store does not open at all.
+    match EncryptedStore::open(inner(), PASSPHRASE) {
+        Err(e @ OpenError::AnchorRequired) => check(true, &format!("no anchor: {e}")),
+        other => Err(format!("opened without its anchor: {:?}", other.err()).into()),
+    }
+}
+
+/// The typed error an I/O error carries, as its own message says it; else the I/O error.
+fn shown(e: &lightning::io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => format!("{:?}", e.kind()),
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
