@@ -1,10 +1,13 @@
 //! `encrypted-kvstore`: encrypt an existing LDK node's `FilesystemStore` directory or
-//! ldk-node's SQLite database, verify it, change its passphrase, and inspect it.
+//! ldk-node's SQLite database (into the same kind of store, or into a PostgreSQL table),
+//! verify it, change its passphrase, and inspect it.
 
 mod cmd;
 mod fail;
 mod layout;
+mod location;
 mod pass;
+mod pg;
 mod progress;
 mod sqlite;
 mod store;
@@ -15,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::fail::EXIT_CODES_HELP;
+use crate::location::{StoreArg, DEFAULT_PG_TABLE};
 
 const PASSPHRASE_HELP: &str = "\
 Passphrases are read from --passphrase-file FILE (one trailing newline is stripped), else from \
@@ -23,13 +27,22 @@ standard input is a terminal (a new passphrase is asked twice). `passwd` reads t
 passphrase from --new-passphrase-file or ENCRYPTED_KVSTORE_NEW_PASSPHRASE the same way. \
 A passphrase is never taken as a plain command-line argument.";
 
+const POSTGRES_HELP: &str = "\
+A store may also be a table in a PostgreSQL database: give a connection URL \
+(postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?...], or postgres://...) wherever a STORE is \
+taken, and the table with --pg-table NAME (default: ldk_data, ldk-node's). The password in a \
+URL is never printed, but the command line is visible to other local users in the process list: \
+leave the password out of the URL and set the environment variable PGPASSWORD instead (used \
+only for a URL that holds no password).";
+
 /// Encrypt an LDK node's data at rest, check it, and manage its passphrase.
 ///
-/// A store is either a directory (LDK's `FilesystemStore` layout) or a file (ldk-node's SQLite
-/// database, `ldk_node_data.sqlite`, table `ldk_node_data`); `encrypt` and `decrypt` write a
-/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt`,
-/// `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store while it
-/// works on it.
+/// A store is a directory (LDK's `FilesystemStore` layout), a file (ldk-node's SQLite
+/// database, `ldk_node_data.sqlite`, table `ldk_node_data`) or a table in a PostgreSQL database
+/// (a `postgresql://` URL and --pg-table); `encrypt` and `decrypt` write a store of the same
+/// kind as their source, or into PostgreSQL when TO is a URL. Stop the node before `encrypt`,
+/// `decrypt`, `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store
+/// while it works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
@@ -37,10 +50,13 @@ A passphrase is never taken as a plain command-line argument.";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The table of a store given as a PostgreSQL URL (a plain identifier).
+    #[arg(long, global = true, value_name = "NAME", default_value = DEFAULT_PG_TABLE)]
+    pg_table: String,
 }
 
 fn after_help() -> String {
-    format!("{PASSPHRASE_HELP}\n\n{EXIT_CODES_HELP}")
+    format!("{PASSPHRASE_HELP}\n\n{POSTGRES_HELP}\n\n{EXIT_CODES_HELP}")
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,13 +97,16 @@ enum Command {
     /// the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
-        /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
+        /// The node's plaintext data directory (FilesystemStore layout), SQLite database, or
+        /// PostgreSQL table (a URL).
         #[arg(long, value_name = "PLAIN_STORE")]
-        from: PathBuf,
+        from: StoreArg,
         /// The new encrypted store: a directory for a directory source (must not exist, or be
-        /// empty), a database file for a database source (must not exist).
+        /// empty), a database file for a database source (must not exist), or a PostgreSQL
+        /// table for a URL (it must hold no row; it is filled in one transaction at the end,
+        /// from the staging table <TABLE>_ekv_partial).
         #[arg(long, value_name = "STORE")]
-        to: PathBuf,
+        to: StoreArg,
         /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
         /// that is not part of the key-value store, such as a `logs` directory. Excluded
         /// entries are neither checked nor copied.
@@ -114,12 +133,13 @@ enum Command {
     /// output holds your node's secrets unencrypted: protect or delete it.
     #[command(after_long_help = after_help())]
     Decrypt {
-        /// The encrypted store (directory or database file).
+        /// The encrypted store (directory, database file or PostgreSQL table).
         #[arg(long, value_name = "STORE")]
-        from: PathBuf,
-        /// The new plaintext store (must not exist; a directory may exist if empty).
+        from: StoreArg,
+        /// The new plaintext store (must not exist; a directory may exist if empty, a
+        /// PostgreSQL table if it holds no row).
         #[arg(long, value_name = "PLAIN_STORE")]
-        to: PathBuf,
+        to: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -135,7 +155,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Verify {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -152,7 +172,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Passwd {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Read the new passphrase from FILE (one trailing newline is stripped).
@@ -176,7 +196,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Primary namespace.
         primary: Option<String>,
         /// Secondary namespace (default: "").
@@ -195,7 +215,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Cat {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Primary namespace ("" for the top level).
         primary: String,
         /// Secondary namespace ("" for none).
@@ -219,7 +239,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Info {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -237,7 +257,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Rotate {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Rotate and re-encrypt, but keep the old keys in the header (retire them later with
@@ -304,7 +324,7 @@ enum AnchorCommand {
     #[command(after_long_help = after_help())]
     Accept {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// The anchor directory (created if it does not exist).
         #[arg(long = "anchor", value_name = "DIR")]
         anchor: PathBuf,
@@ -319,7 +339,7 @@ enum AnchorCommand {
     #[command(after_long_help = after_help())]
     Detach {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// The anchor directory the store is attached to.
         #[arg(long = "anchor", value_name = "DIR")]
         anchor: PathBuf,
@@ -394,7 +414,7 @@ pub struct KdfOpts {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command) {
+    match cmd::run(cli.command, &cli.pg_table) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("error: {f}");

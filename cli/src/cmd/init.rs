@@ -8,6 +8,7 @@ use lightning_persister::fs_store::FilesystemStore;
 use super::{create_options, describe_format, kdf_params, new_passphrase, NewOpts};
 use crate::fail::{self, open_error_anchored, Failure, Kind};
 use crate::layout;
+use crate::location::Location;
 use crate::pass::PASSPHRASE_ENV;
 use crate::store::{self, AnchorDir};
 
@@ -19,8 +20,9 @@ pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
         anchor,
     } = *new;
     let params = kdf_params(kdf)?;
+    let loc = Location::Path(dir.to_path_buf());
     if let Some(a) = anchor {
-        store::check_anchor(a, &[dir], AnchorDir::MayBeMissing)?;
+        store::check_anchor(a, &[&loc], AnchorDir::MayBeMissing)?;
     }
     let exists = dir.exists();
     if exists {
@@ -41,7 +43,7 @@ pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
         pass.passphrase_file.as_deref(),
         "--passphrase-file",
         PASSPHRASE_ENV,
-        dir,
+        &loc,
     )?;
     if !exists {
         layout::create_private_dir(dir).map_err(|e| fail::io("cannot create", dir, &e))?;
@@ -75,7 +77,7 @@ pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
             if !exists {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Err(open_error_anchored(dir, anchor, e))
+            Err(open_error_anchored(&loc, anchor, e))
         }
     }
 }
