@@ -462,13 +462,15 @@ impl Worker {
             .await
             .map_err(|source| PostgresError::Connect { source })?;
         let mut driver: Driver = Box::pin(driver);
-        let setup = |source| PostgresError::Connect { source };
-        let lost = || PostgresError::ConnectionLost {
-            operation: "connect",
-        };
+        // The session is open: a statement that fails from here on is a database error.
         let fail = |failure| match failure {
-            Failure::Query(source) => setup(source),
-            Failure::Lost => lost(),
+            Failure::Query(source) => PostgresError::Database {
+                operation: "connect",
+                source,
+            },
+            Failure::Lost => PostgresError::ConnectionLost {
+                operation: "connect",
+            },
         };
 
         let row = drive(

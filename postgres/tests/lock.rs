@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::io::ErrorKind;
@@ -283,6 +284,111 @@ fn a_password_in_the_url_is_never_printed() {
         "options Debug",
         format!("{:?}", PostgresOptions::new().table(&table)),
     );
+    drop(store);
+    common::drop_table(&rt, &env.primary, &table);
+}
+
+/// A TCP proxy on 127.0.0.1 whose `cut` closes the client side of every open connection and
+/// keeps the server side open: the server goes on seeing a live, silent peer, as after a
+/// network failure it has not noticed.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<u32>,
+}
+
+impl Proxy {
+    fn start(rt: &tokio::runtime::Runtime, target: u16) -> Proxy {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        rt.spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                else {
+                    continue;
+                };
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                let held = held.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {
+                            drop(client);
+                            held.lock().unwrap().push(server);
+                        }
+                    }
+                });
+            }
+        });
+        Proxy { port, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[test]
+fn a_reconnect_ends_its_own_lost_session_that_still_holds_the_lock() {
+    let Some(env) = pg_env("lock::a_reconnect_ends_its_own_lost_session_that_still_holds_the_lock")
+    else {
+        return;
+    };
+    let rt = runtime();
+    let table = unique_table("lock_ghost");
+    let app = format!("ekv_{table}");
+    let target: u16 = env
+        .primary
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(&rt, target);
+    let url = env
+        .primary
+        .replace(&format!(":{target}/"), &format!(":{}/", proxy.port));
+    let store = writer(&named(&url, &app), &table, &rt).unwrap();
+    KVStoreSync::write(&store, "p", "", "k", b"before".to_vec()).unwrap();
+
+    let backends = |rt: &tokio::runtime::Runtime| -> i64 {
+        let client = common::admin(rt, &env.primary);
+        rt.block_on(client.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        ))
+        .unwrap()
+        .get(0)
+    };
+    proxy.cut();
+    // The server still has the session, and with it the lock.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(backends(&rt), 1);
+    assert_locked(&writer(&env.primary, &table, &rt).unwrap_err(), &table);
+
+    let mut failures = 0;
+    while let Err(err) = KVStoreSync::write(&store, "p", "", "k", b"after".to_vec()) {
+        assert!(
+            matches!(
+                typed(&err),
+                PostgresError::ConnectionLost { .. } | PostgresError::Database { .. }
+            ),
+            "{err:?}"
+        );
+        failures += 1;
+        assert!(failures <= 1, "the next request must reconnect: {err}");
+    }
+    assert_eq!(KVStoreSync::read(&store, "p", "", "k").unwrap(), b"after");
+    // The lost session was ended; the new one holds the lock.
+    assert_eq!(backends(&rt), 1);
+    assert_locked(&writer(&env.primary, &table, &rt).unwrap_err(), &table);
     drop(store);
     common::drop_table(&rt, &env.primary, &table);
 }
