@@ -64,14 +64,15 @@ enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
     /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
-    /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
+    /// holds data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the
+    /// table (--pg-table) is created if it does not exist and must hold no row. Asks for a new passphrase. The store
     /// has format version 2 unless --format-v1 asks for version 1. With --anchor DIR the store
     /// is watched by a freshness anchor kept in DIR (an anchored store is always format version
     /// 2), and every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
-        /// Directory of the new store.
-        dir: PathBuf,
+        /// Directory of the new store, or a PostgreSQL URL (a table that holds no row).
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -284,7 +285,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Upgrade {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Then re-encrypt every value as a version 2 record and finish the upgrade.

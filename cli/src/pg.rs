@@ -163,7 +163,6 @@ impl Admin {
 /// Refuses a destination table that holds a row (an existing, empty table is used as it is).
 pub fn check_destination(pg: &PgLocation) -> Result<(), Failure> {
     let admin = Admin::connect(pg)?;
-    staging_table(&pg.table)?;
     if admin.has_rows(&pg.table)? == Some(true) {
         return Err(not_empty(pg));
     }

@@ -351,12 +351,16 @@ pub fn refuse_overlap(from: &Location, to: &Location) -> Result<(), Failure> {
 }
 
 /// Refuses a destination for a new store of `kind` that exists (a directory may exist if it is
-/// empty, and a PostgreSQL table if it holds no row).
+/// empty, and a PostgreSQL table if it holds no row and its name leaves room for its staging
+/// table's).
 pub fn check_destination(to: &Location, kind: StoreKind) -> Result<(), Failure> {
     match (kind, to) {
         (StoreKind::Directory, Location::Path(p)) => layout::check_destination(p),
         (StoreKind::Sqlite, Location::Path(p)) => layout::check_destination_file(p),
-        (StoreKind::Postgres, Location::Postgres(pg)) => pg::check_destination(pg),
+        (StoreKind::Postgres, Location::Postgres(pg)) => {
+            pg::staging_table(&pg.table)?;
+            pg::check_destination(pg)
+        }
         _ => Err(Failure::new(
             Kind::Usage,
             format!("{to} cannot hold a store of the kind expected"),

@@ -644,3 +644,52 @@ fn the_password_in_a_url_is_never_printed() {
     // A parse error of the command line does not repeat the URL it was given.
     run_code(&["info", &url, "--no-such-flag"], 2);
 }
+
+#[test]
+fn init_makes_an_empty_store_in_a_table_and_refuses_one_that_holds_data() {
+    let Some(url) = url_with_password("init_makes_an_empty_store_in_a_table") else {
+        return;
+    };
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = pass_file(tmp.path(), "pw", "a passphrase");
+    let table = unique_table("cli_init");
+    let init = |code: i32| {
+        run_code(
+            &[
+                "init",
+                &url,
+                "--pg-table",
+                &table,
+                "--passphrase-file",
+                s(&pw),
+                CHEAP,
+            ],
+            code,
+        )
+    };
+    let out = init(0);
+    assert!(stdout(&out).contains("created an empty encrypted store"));
+    let info = json(&run_code(
+        &["info", &url, "--pg-table", &table, "--json"],
+        0,
+    ));
+    assert_eq!(info["format_version"], 2);
+    assert_eq!(info["values"], 0);
+    assert_eq!(rows(&rt, &url, &table).len(), 1, "the header only");
+    // A second init finds the header: refused, the store left as it was.
+    let before = rows(&rt, &url, &table);
+    init(6);
+    assert_eq!(rows(&rt, &url, &table), before);
+    run_code(
+        &[
+            "verify",
+            &url,
+            "--pg-table",
+            &table,
+            "--passphrase-file",
+            s(&pw),
+        ],
+        0,
+    );
+}

@@ -58,7 +58,7 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
             format,
             anchor,
         } => init::run(
-            &dir,
+            &at(dir),
             &NewOpts {
                 pass: &pass,
                 kdf: &kdf,
@@ -154,7 +154,7 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
             dir,
             pass,
             reencrypt,
-        } => upgrade::run(&Location::Path(dir), &pass, reencrypt),
+        } => upgrade::run(&at(dir), &pass, reencrypt),
         Command::Anchor { command } => match command {
             AnchorCommand::Accept { dir, anchor, pass } => anchor::accept(&at(dir), &anchor, &pass),
             AnchorCommand::Detach { dir, anchor, pass } => anchor::detach(&at(dir), &anchor, &pass),
