@@ -235,6 +235,46 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// `text` with every PostgreSQL URL given on the command line replaced by its [`redact`]ed
+/// form, and every password (in those URLs, or in [`PASSWORD_ENV`]) by `***`: for text the
+/// tool does not compose itself (a command-line parse error repeats the argument it refused)
+/// and as a last guard on every error message.
+pub fn scrub(text: &str) -> String {
+    let urls: Vec<String> = std::env::args_os()
+        .filter_map(|a| a.to_str().map(str::to_owned))
+        .filter(|a| URL_PREFIXES.iter().any(|p| a.starts_with(p)))
+        .collect();
+    let mut out = text.to_owned();
+    for url in &urls {
+        out = out.replace(url.as_str(), &redact(url));
+    }
+    let mut passwords: Vec<String> = urls.iter().flat_map(|u| passwords_in(u)).collect();
+    passwords.extend(std::env::var(PASSWORD_ENV).ok());
+    for p in passwords.iter().filter(|p| !p.is_empty()) {
+        out = out.replace(p.as_str(), "***");
+    }
+    out
+}
+
+/// The passwords a PostgreSQL URL holds, as written in it: after the user name, and as
+/// `password` parameters.
+fn passwords_in(url: &str) -> Vec<String> {
+    let (creds, params) = split(url);
+    let mut out: Vec<String> = creds
+        .and_then(|c| c.split_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .into_iter()
+        .collect();
+    for kv in params.into_iter().flat_map(|p| p.split('&')) {
+        if let Some((k, v)) = kv.split_once('=') {
+            if is_password_key(k) {
+                out.push(v.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Whether a URL parameter name is `password`, percent-encoded or not, in any case.
 fn is_password_key(k: &str) -> bool {
     let mut decoded = Vec::with_capacity(k.len());
@@ -297,6 +337,16 @@ mod tests {
         ] {
             assert!(!redact(u).contains("s3cret"), "{u}");
         }
+    }
+
+    #[test]
+    fn every_password_of_a_url_is_found() {
+        assert_eq!(passwords_in("postgresql://u:s3cret@h/db"), ["s3cret"]);
+        assert_eq!(
+            passwords_in("postgres://u:a:b@h/db?password=c&sslmode=disable"),
+            ["a:b", "c"]
+        );
+        assert!(passwords_in("postgresql://u@h/db?user=x").is_empty());
     }
 
     #[test]

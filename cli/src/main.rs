@@ -414,11 +414,19 @@ pub struct KdfOpts {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A parse error may repeat an argument, a URL with its password among them.
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", location::scrub(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
     match cmd::run(cli.command, &cli.pg_table) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {f}");
+            eprintln!("error: {}", location::scrub(&f.to_string()));
             f.exit_code()
         }
     }

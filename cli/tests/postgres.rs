@@ -641,8 +641,10 @@ fn the_password_in_a_url_is_never_printed() {
     assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("?password=***"), "{}", stderr(&out));
 
-    // A parse error of the command line does not repeat the URL it was given.
+    // A parse error of the command line that repeats the URL refused shows it redacted.
     run_code(&["info", &url, "--no-such-flag"], 2);
+    let out = run_code(&["info", "extra", &url], 2);
+    assert!(stderr(&out).contains("postgres:***@"), "{}", stderr(&out));
 }
 
 #[test]
