@@ -108,6 +108,8 @@ enum Command {
         /// from the staging table <TABLE>_ekv_partial).
         #[arg(long, value_name = "STORE")]
         to: StoreArg,
+        #[command(flatten)]
+        from_table: FromTableOpts,
         /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
         /// that is not part of the key-value store, such as a `logs` directory. Excluded
         /// entries are neither checked nor copied.
@@ -141,6 +143,8 @@ enum Command {
         /// PostgreSQL table if it holds no row).
         #[arg(long, value_name = "PLAIN_STORE")]
         to: StoreArg,
+        #[command(flatten)]
+        from_table: FromTableOpts,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -357,6 +361,15 @@ pub struct AnchorOpts {
     /// for `init` and `encrypt`, the new store is anchored there (format version 2).
     #[arg(long, value_name = "DIR")]
     anchor: Option<PathBuf>,
+}
+
+/// The table of a source in PostgreSQL, when it is not the destination's.
+#[derive(Args, Debug)]
+pub struct FromTableOpts {
+    /// The table of a --from given as a PostgreSQL URL [default: the --pg-table value], so
+    /// that one database can hold both the source and the destination.
+    #[arg(long, value_name = "NAME")]
+    from_pg_table: Option<String>,
 }
 
 /// Where the passphrase of the store comes from.

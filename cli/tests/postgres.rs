@@ -695,3 +695,85 @@ fn init_makes_an_empty_store_in_a_table_and_refuses_one_that_holds_data() {
         0,
     );
 }
+
+#[test]
+fn a_plaintext_table_is_encrypted_into_another_table_and_decrypted_back_into_a_third() {
+    let Some(url) = url_with_password("a_plaintext_table_is_encrypted_into_another_table") else {
+        return;
+    };
+    let rt = runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = pass_file(tmp.path(), "pw", "a passphrase");
+    let (plain, enc, back) = (
+        unique_table("cli_plain"),
+        unique_table("cli_enc"),
+        unique_table("cli_back"),
+    );
+    // A plaintext node's table, as ldk-node's own PostgresStore writes it.
+    let node = connect(&rt, &url, &plain, true).unwrap();
+    KVStoreSync::write(
+        &node,
+        "",
+        "",
+        "manager",
+        b"MANAGER-BYTES-0123456789".to_vec(),
+    )
+    .unwrap();
+    KVStoreSync::write(&node, "monitors", "", "aa_0", b"SECRET-MONITOR".to_vec()).unwrap();
+    KVStoreSync::write(&node, "monitor_updates", "aa_0", "1", Vec::new()).unwrap();
+    drop(node);
+    let source = rows(&rt, &url, &plain);
+
+    // One --pg-table for both is the same table: refused before anything is made.
+    let base = ["--passphrase-file", s(&pw), CHEAP];
+    let out = run_code(
+        &[
+            &[
+                "encrypt",
+                "--from",
+                &url,
+                "--to",
+                &url,
+                "--pg-table",
+                &plain,
+            ][..],
+            &base,
+        ]
+        .concat(),
+        2,
+    );
+    assert!(stderr(&out).contains("same table"), "{}", stderr(&out));
+    run_code(
+        &[
+            &["encrypt", "--from", &url, "--from-pg-table", &plain][..],
+            &["--to", &url, "--pg-table", &enc],
+            &base,
+        ]
+        .concat(),
+        0,
+    );
+    assert_eq!(rows(&rt, &url, &plain), source, "the source was modified");
+    let stored = rows(&rt, &url, &enc);
+    assert_eq!(stored.len(), source.len() + 1);
+    assert!(stored.values().all(|v| !contains(v, b"SECRET-MONITOR")));
+
+    let out = run_code(
+        &[
+            "decrypt",
+            "--from",
+            &url,
+            "--from-pg-table",
+            &enc,
+            "--to",
+            &url,
+            "--pg-table",
+            &back,
+            "--passphrase-file",
+            s(&pw),
+        ],
+        0,
+    );
+    assert!(stderr(&out).contains("UNENCRYPTED"));
+    assert_eq!(rows(&rt, &url, &back), source);
+    assert!(!table_exists(&rt, &url, &format!("{back}_ekv_partial")));
+}

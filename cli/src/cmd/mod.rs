@@ -69,6 +69,7 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
         Command::Encrypt {
             from,
             to,
+            from_table,
             exclude,
             follow_symlinks,
             pass,
@@ -76,7 +77,7 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
             format,
             anchor,
         } => encrypt::run(
-            &at(from),
+            &from.resolve(from_table.from_pg_table.as_deref().unwrap_or(pg_table)),
             &at(to),
             &exclude,
             follow_symlinks,
@@ -90,9 +91,15 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
         Command::Decrypt {
             from,
             to,
+            from_table,
             pass,
             anchor,
-        } => decrypt::run(&at(from), &at(to), &pass, anchor.anchor.as_deref()),
+        } => decrypt::run(
+            &from.resolve(from_table.from_pg_table.as_deref().unwrap_or(pg_table)),
+            &at(to),
+            &pass,
+            anchor.anchor.as_deref(),
+        ),
         Command::Verify {
             dir,
             pass,
