@@ -82,10 +82,16 @@ enum Command {
         #[command(flatten)]
         anchor: AnchorOpts,
     },
-    /// Copy every value of a plaintext store into a new encrypted store of the same kind.
+    /// Copy every value of a plaintext store into a new encrypted store of the same kind, or
+    /// into a PostgreSQL table.
     ///
-    /// The source is a FilesystemStore directory or an ldk-node SQLite database file. The copy
-    /// is built in `<TO>.partial` next to TO; every value is then read back through the
+    /// TO may be a PostgreSQL URL whatever the source: the copy is then built in the table
+    /// `<TABLE>_ekv_partial`, read back from there, and moved into the table --pg-table (which
+    /// must hold no row, and which the tool holds meanwhile, as a node would) in one
+    /// transaction; a rerun drops the staging table an interrupted run left.
+    ///
+    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a
+    /// PostgreSQL table. Into a path, the copy is built in `<TO>.partial` next to TO; every value is then read back through the
     /// encrypted store and compared with the source, and only then is the copy put in place as
     /// TO. The source is only read, never modified. If the run is interrupted, run the same
     /// command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
@@ -129,7 +135,8 @@ enum Command {
         #[command(flatten)]
         anchor: AnchorOpts,
     },
-    /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
+    /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind (a
+    /// directory for a PostgreSQL source), or into a PostgreSQL table.
     ///
     /// The reverse of `encrypt`, with the same staging, read-back comparison and rerun
     /// behaviour (a rerun removes the plaintext `<TO>.partial` an interrupted run left). The
