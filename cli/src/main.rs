@@ -63,12 +63,12 @@ fn after_help() -> String {
 enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
-    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
-    /// holds data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the
-    /// table (--pg-table) is created if it does not exist and must hold no row. Asks for a new passphrase. The store
-    /// has format version 2 unless --format-v1 asks for version 1. With --anchor DIR the store
-    /// is watched by a freshness anchor kept in DIR (an anchored store is always format version
-    /// 2), and every later command needs --anchor DIR to open it.
+    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already holds
+    /// data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the table
+    /// (--pg-table) is created if it does not exist and must hold no row. Asks for a new
+    /// passphrase. The store has format version 2 unless --format-v1 asks for version 1. With
+    /// --anchor DIR the store is watched by a freshness anchor kept in DIR (an anchored store is
+    /// always format version 2), and every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store, or a PostgreSQL URL (a table that holds no row).
@@ -90,18 +90,17 @@ enum Command {
     /// must hold no row, and which the tool holds meanwhile, as a node would) in one
     /// transaction; a rerun drops the staging table an interrupted run left.
     ///
-    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a
-    /// PostgreSQL table. Into a path, the copy is built in `<TO>.partial` next to TO; every value is then read back through the
-    /// encrypted store and compared with the source, and only then is the copy put in place as
-    /// TO. The source is only read, never modified. If the run is interrupted, run the same
-    /// command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
-    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
-    /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
-    /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
-    /// The new store has format version 2 unless --format-v1 asks for version 1 (`decrypt`
-    /// turns either back into the plaintext store). With --anchor DIR the new store is watched
-    /// by a freshness anchor kept in DIR (an anchored store is always format version 2). Stop
-    /// the node first.
+    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a PostgreSQL
+    /// table. Into a path, the copy is built in `<TO>.partial` next to TO; every value is then read
+    /// back through the encrypted store and compared with the source, and only then is the copy put
+    /// in place as TO. The source is only read, never modified. If the run is interrupted, run the
+    /// same command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
+    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's schema and
+    /// `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`. Symbolic links
+    /// inside a source directory are refused unless --follow-symlinks is given. The new store has
+    /// format version 2 unless --format-v1 asks for version 1 (`decrypt` turns either back into the
+    /// plaintext store). With --anchor DIR the new store is watched by a freshness anchor kept in
+    /// DIR (an anchored store is always format version 2). Stop the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout), SQLite database, or
