@@ -109,14 +109,33 @@ struct Admin {
     pg: PgLocation,
 }
 
-/// `name` quoted for SQL; `name` is a plain identifier (`[A-Za-z_][A-Za-z0-9_]*`, checked by
-/// the store before any table is used), so quoting cannot be escaped.
-fn quote(name: &str) -> String {
-    format!("\"{name}\"")
+/// `name` quoted for SQL, as the store quotes it. Only a plain identifier
+/// (`[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes: the store's rule) is accepted, so nothing in a
+/// name can end the quoting.
+fn quote(name: &str) -> Result<String, Failure> {
+    let mut bytes = name.bytes();
+    let first = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if first
+        && name.len() <= MAX_IDENTIFIER
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(format!("\"{name}\""))
+    } else {
+        Err(Failure::new(
+            Kind::Usage,
+            format!(
+                "--pg-table {name:?}: not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most \
+                 {MAX_IDENTIFIER} bytes)"
+            ),
+        ))
+    }
 }
 
 impl Admin {
     fn connect(pg: &PgLocation) -> Result<Admin, Failure> {
+        let quoted = quote(&pg.table)?;
         let handle = runtime()?;
         let url = pg.url().to_owned();
         let (client, connection) = handle
@@ -126,7 +145,7 @@ impl Admin {
         handle.spawn(connection);
         Ok(Admin {
             client,
-            quoted: quote(&pg.table),
+            quoted,
             pg: pg.clone(),
         })
     }
@@ -137,19 +156,20 @@ impl Admin {
 
     /// `None` if the table `table` does not exist, else whether it holds a row.
     fn has_rows(&self, table: &str) -> Result<Option<bool>, Failure> {
+        let quoted = quote(table)?;
         let exists: bool = block_on(
             self.client
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quote(table)]),
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted]),
         )?
         .and_then(|r| r.try_get(0))
         .map_err(|e| self.sql_failure("cannot look for the table", &e))?;
         if !exists {
             return Ok(None);
         }
-        let any: bool = block_on(self.client.query_one(
-            &format!("SELECT EXISTS (SELECT 1 FROM {})", quote(table)),
-            &[],
-        ))?
+        let any: bool = block_on(
+            self.client
+                .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {quoted})"), &[]),
+        )?
         .and_then(|r| r.try_get(0))
         .map_err(|e| self.sql_failure("cannot read the table", &e))?;
         Ok(Some(any))
@@ -220,7 +240,7 @@ impl PgStaging {
             );
             this.admin.execute(
                 "cannot remove the staging table",
-                &format!("DROP TABLE {}", quote(&this.staging.table)),
+                &format!("DROP TABLE {}", quote(&this.staging.table)?),
             )?;
         }
         let store = open(&this.staging, true, Kind::Io)?;
@@ -256,7 +276,7 @@ impl PgStaging {
     fn move_into_place(&self) -> Result<(), Failure> {
         let a = &self.admin;
         let d = &a.quoted;
-        let s = quote(&self.staging.table);
+        let s = quote(&self.staging.table)?;
         let cols = "primary_namespace, secondary_namespace, key, value, sort_order";
         a.execute(
             "cannot lock the destination",
@@ -292,11 +312,13 @@ impl Drop for PgStaging {
         if self.done {
             return;
         }
-        let staging = quote(&self.staging.table);
-        if let Err(f) = self.admin.execute(
-            "cannot remove the staging table",
-            &format!("DROP TABLE IF EXISTS {staging}"),
-        ) {
+        let dropped = quote(&self.staging.table).and_then(|staging| {
+            self.admin.execute(
+                "cannot remove the staging table",
+                &format!("DROP TABLE IF EXISTS {staging}"),
+            )
+        });
+        if let Err(f) = dropped {
             eprintln!("warning: could not remove the incomplete copy: {f}");
         }
         if self.made_dest {

@@ -577,6 +577,14 @@ fn a_destination_table_that_holds_data_or_is_in_use_is_refused() {
     encrypt(&empty, 0);
     assert_eq!(rows(&rt, &url, &empty).len(), 2);
 
+    // A table name that is not a plain identifier never reaches SQL.
+    let out = encrypt("x\"; DROP TABLE pg_class; --", 2);
+    assert!(
+        stderr(&out).contains("not a plain identifier"),
+        "{}",
+        stderr(&out)
+    );
+
     // A table name too long for its staging table is refused before anything is made.
     let long = format!("t{}", "x".repeat(55));
     let out = encrypt(&long, 2);
