@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use encrypted_kvstore::{ListError, OpenError, ReadError, RotateError};
 
+use crate::location::Location;
+
 /// What kind of failure ended the command; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -73,9 +75,9 @@ Exit codes:
    1  verification failed: a value did not authenticate, or a copy did not read back identical
    2  usage error (bad arguments or options)
    3  wrong passphrase
-   4  not an encrypted store (no encrypted-kvstore header in the directory)
+   4  not an encrypted store (no encrypted-kvstore header in the directory, database or table)
    5  not a plaintext store: not a FilesystemStore directory (missing, unexpected files,
-      symbolic links) or ldk-node SQLite database, or already encrypted
+      symbolic links), ldk-node SQLite database or PostgreSQL table, or already encrypted
    6  destination exists and is not empty
    7  corrupt or unsupported store header (or a store protected by a raw key)
    8  no passphrase available (no terminal to prompt on, unreadable or empty file, mismatch)
@@ -121,34 +123,49 @@ impl fmt::Display for Failure {
     }
 }
 
-/// An error and its chain of sources, on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let t = inner.to_string();
-        if !s.contains(&t) {
+/// An error and its chain of sources, on one line. A `lightning::io::Error` that carries an
+/// error is shown as that error (its own `Display` shows the carried error's `Debug` form).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = String::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let err = match err
+            .downcast_ref::<lightning::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => inner as &(dyn std::error::Error + 'static),
+            None => err,
+        };
+        let t = err.to_string();
+        if s.is_empty() {
+            s = t;
+        } else if !s.contains(&t) {
             s.push_str(": ");
             s.push_str(&t);
         }
-        cur = inner.source();
+        cur = err.source();
     }
     s
 }
 
 /// An I/O failure while doing `what` on `path`.
-pub fn io(what: &str, path: &Path, e: &dyn std::error::Error) -> Failure {
+pub fn io(what: &str, path: &Path, e: &(dyn std::error::Error + 'static)) -> Failure {
     Failure::new(Kind::Io, format!("{what} {}: {}", path.display(), chain(e)))
 }
 
-/// Maps a library open/create/passphrase-change error for the store in `dir`.
-pub fn open_error(dir: &Path, e: OpenError) -> Failure {
+/// An I/O failure while doing `what` on the store at `loc`.
+pub fn io_at(what: &str, loc: &Location, e: &(dyn std::error::Error + 'static)) -> Failure {
+    Failure::new(Kind::Io, format!("{what} {loc}: {}", chain(e)))
+}
+
+/// Maps a library open/create/passphrase-change error for the store at `dir`.
+pub fn open_error(dir: &Location, e: OpenError) -> Failure {
     open_error_anchored(dir, None, e)
 }
 
 /// Maps a library error for the store in `dir` opened (or created) with the anchor `anchor`
 /// (`None`: without one).
-pub fn open_error_anchored(dir: &Path, anchor: Option<&Path>, e: OpenError) -> Failure {
+pub fn open_error_anchored(dir: &Location, anchor: Option<&Path>, e: OpenError) -> Failure {
     let d = dir.display();
     let a = anchor.map_or_else(|| "DIR".to_owned(), |a| a.display().to_string());
     match e {
@@ -252,7 +269,7 @@ pub fn open_error_anchored(dir: &Path, anchor: Option<&Path>, e: OpenError) -> F
 /// A listing of the store in `dir` failed while doing `what`. A stored name the store did not
 /// make (format 2 with encrypted names) is a verification failure, and a key deleted behind
 /// the store's back a freshness failure; each names what was found, never an entry skipped.
-pub fn list_error(what: &str, dir: &Path, e: &lightning::io::Error) -> Failure {
+pub fn list_error(what: &str, dir: &Location, e: &lightning::io::Error) -> Failure {
     match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
         Some(l @ ListError::UndecodableName { .. }) => {
             Failure::new(Kind::Verification, format!("{}: {l}", dir.display()))
@@ -262,7 +279,7 @@ pub fn list_error(what: &str, dir: &Path, e: &lightning::io::Error) -> Failure {
             format!("FRESHNESS CHECK FAILED: {}: {l}", dir.display()),
         ),
         Some(l @ ListError::InvalidName(_)) => Failure::new(Kind::Usage, l.to_string()),
-        _ => io(what, dir, e),
+        _ => io_at(what, dir, e),
     }
 }
 
@@ -294,7 +311,7 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
 }
 
 /// Maps a failed rotation, re-encryption or retirement of data keys of the store in `dir`.
-pub fn rotate_error(dir: &Path, e: RotateError) -> Failure {
+pub fn rotate_error(dir: &Location, e: RotateError) -> Failure {
     let d = dir.display();
     match e {
         RotateError::UpgradeRequired => Failure::new(

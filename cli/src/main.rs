@@ -1,10 +1,13 @@
 //! `encrypted-kvstore`: encrypt an existing LDK node's `FilesystemStore` directory or
-//! ldk-node's SQLite database, verify it, change its passphrase, and inspect it.
+//! ldk-node's SQLite database (into the same kind of store, or into a PostgreSQL table),
+//! verify it, change its passphrase, and inspect it.
 
 mod cmd;
 mod fail;
 mod layout;
+mod location;
 mod pass;
+mod pg;
 mod progress;
 mod sqlite;
 mod store;
@@ -15,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::fail::EXIT_CODES_HELP;
+use crate::location::{StoreArg, DEFAULT_PG_TABLE};
 
 const PASSPHRASE_HELP: &str = "\
 Passphrases are read from --passphrase-file FILE (one trailing newline is stripped), else from \
@@ -23,13 +27,22 @@ standard input is a terminal (a new passphrase is asked twice). `passwd` reads t
 passphrase from --new-passphrase-file or ENCRYPTED_KVSTORE_NEW_PASSPHRASE the same way. \
 A passphrase is never taken as a plain command-line argument.";
 
+const POSTGRES_HELP: &str = "\
+A store may also be a table in a PostgreSQL database: give a connection URL \
+(postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?...], or postgres://...) wherever a STORE is \
+taken, and the table with --pg-table NAME (default: ldk_data, ldk-node's). The password in a \
+URL is never printed, but the command line is visible to other local users in the process list: \
+leave the password out of the URL and set the environment variable PGPASSWORD instead (used \
+only for a URL that holds no password).";
+
 /// Encrypt an LDK node's data at rest, check it, and manage its passphrase.
 ///
-/// A store is either a directory (LDK's `FilesystemStore` layout) or a file (ldk-node's SQLite
-/// database, `ldk_node_data.sqlite`, table `ldk_node_data`); `encrypt` and `decrypt` write a
-/// store of the same kind as their source. Stop the node before `encrypt`, `decrypt`,
-/// `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store while it
-/// works on it.
+/// A store is a directory (LDK's `FilesystemStore` layout), a file (ldk-node's SQLite
+/// database, `ldk_node_data.sqlite`, table `ldk_node_data`) or a table in a PostgreSQL database
+/// (a `postgresql://` URL and --pg-table); `encrypt` and `decrypt` write a store of the same
+/// kind as their source, or into PostgreSQL when TO is a URL. Stop the node before `encrypt`,
+/// `decrypt`, `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store
+/// while it works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
@@ -37,25 +50,29 @@ A passphrase is never taken as a plain command-line argument.";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The table of a store given as a PostgreSQL URL (a plain identifier).
+    #[arg(long, global = true, value_name = "NAME", default_value = DEFAULT_PG_TABLE)]
+    pg_table: String,
 }
 
 fn after_help() -> String {
-    format!("{PASSPHRASE_HELP}\n\n{EXIT_CODES_HELP}")
+    format!("{PASSPHRASE_HELP}\n\n{POSTGRES_HELP}\n\n{EXIT_CODES_HELP}")
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
-    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
-    /// holds data or an encrypted-store header is refused). Asks for a new passphrase. The store
-    /// has format version 2 unless --format-v1 asks for version 1. With --anchor DIR the store
-    /// is watched by a freshness anchor kept in DIR (an anchored store is always format version
-    /// 2), and every later command needs --anchor DIR to open it.
+    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already holds
+    /// data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the table
+    /// (--pg-table) is created if it does not exist and must hold no row. Asks for a new
+    /// passphrase. The store has format version 2 unless --format-v1 asks for version 1. With
+    /// --anchor DIR the store is watched by a freshness anchor kept in DIR (an anchored store is
+    /// always format version 2), and every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
-        /// Directory of the new store.
-        dir: PathBuf,
+        /// Directory of the new store, or a PostgreSQL URL (a table that holds no row).
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -65,29 +82,39 @@ enum Command {
         #[command(flatten)]
         anchor: AnchorOpts,
     },
-    /// Copy every value of a plaintext store into a new encrypted store of the same kind.
+    /// Copy every value of a plaintext store into a new encrypted store of the same kind, or
+    /// into a PostgreSQL table.
     ///
-    /// The source is a FilesystemStore directory or an ldk-node SQLite database file. The copy
-    /// is built in `<TO>.partial` next to TO; every value is then read back through the
-    /// encrypted store and compared with the source, and only then is the copy put in place as
-    /// TO. The source is only read, never modified. If the run is interrupted, run the same
-    /// command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
-    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's
-    /// schema and `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`.
-    /// Symbolic links inside a source directory are refused unless --follow-symlinks is given.
-    /// The new store has format version 2 unless --format-v1 asks for version 1 (`decrypt`
-    /// turns either back into the plaintext store). With --anchor DIR the new store is watched
-    /// by a freshness anchor kept in DIR (an anchored store is always format version 2). Stop
-    /// the node first.
+    /// TO may be a PostgreSQL URL whatever the source: the copy is then built in the table
+    /// `<TABLE>_ekv_partial`, read back from there, and moved into the table --pg-table (which
+    /// must hold no row, and which the tool holds meanwhile, as a node would) in one
+    /// transaction; a rerun drops the staging table an interrupted run left.
+    ///
+    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a PostgreSQL
+    /// table. Into a path, the copy is built in `<TO>.partial` next to TO; every value is then read
+    /// back through the encrypted store and compared with the source, and only then is the copy put
+    /// in place as TO. The source is only read, never modified. If the run is interrupted, run the
+    /// same command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
+    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's schema and
+    /// `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`. Symbolic links
+    /// inside a source directory are refused unless --follow-symlinks is given. The new store has
+    /// format version 2 unless --format-v1 asks for version 1 (`decrypt` turns either back into the
+    /// plaintext store). With --anchor DIR the new store is watched by a freshness anchor kept in
+    /// DIR (an anchored store is always format version 2). Stop the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
-        /// The node's plaintext data directory (FilesystemStore layout) or SQLite database.
+        /// The node's plaintext data directory (FilesystemStore layout), SQLite database, or
+        /// PostgreSQL table (a URL).
         #[arg(long, value_name = "PLAIN_STORE")]
-        from: PathBuf,
+        from: StoreArg,
         /// The new encrypted store: a directory for a directory source (must not exist, or be
-        /// empty), a database file for a database source (must not exist).
+        /// empty), a database file for a database source (must not exist), or a PostgreSQL
+        /// table for a URL (it must hold no row; it is filled in one transaction at the end,
+        /// from the staging table <TABLE>_ekv_partial).
         #[arg(long, value_name = "STORE")]
-        to: PathBuf,
+        to: StoreArg,
+        #[command(flatten)]
+        from_table: FromTableOpts,
         /// Leave out the entry NAME directly inside PLAIN_DIR (repeatable): a file or directory
         /// that is not part of the key-value store, such as a `logs` directory. Excluded
         /// entries are neither checked nor copied.
@@ -107,19 +134,23 @@ enum Command {
         #[command(flatten)]
         anchor: AnchorOpts,
     },
-    /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind.
+    /// Copy every value of an encrypted store into a new PLAINTEXT store of the same kind (a
+    /// directory for a PostgreSQL source), or into a PostgreSQL table.
     ///
     /// The reverse of `encrypt`, with the same staging, read-back comparison and rerun
     /// behaviour (a rerun removes the plaintext `<TO>.partial` an interrupted run left). The
     /// output holds your node's secrets unencrypted: protect or delete it.
     #[command(after_long_help = after_help())]
     Decrypt {
-        /// The encrypted store (directory or database file).
+        /// The encrypted store (directory, database file or PostgreSQL table).
         #[arg(long, value_name = "STORE")]
-        from: PathBuf,
-        /// The new plaintext store (must not exist; a directory may exist if empty).
+        from: StoreArg,
+        /// The new plaintext store (must not exist; a directory may exist if empty, a
+        /// PostgreSQL table if it holds no row).
         #[arg(long, value_name = "PLAIN_STORE")]
-        to: PathBuf,
+        to: StoreArg,
+        #[command(flatten)]
+        from_table: FromTableOpts,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -135,7 +166,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Verify {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         #[command(flatten)]
@@ -152,7 +183,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Passwd {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Read the new passphrase from FILE (one trailing newline is stripped).
@@ -176,7 +207,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Ls {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Primary namespace.
         primary: Option<String>,
         /// Secondary namespace (default: "").
@@ -195,7 +226,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Cat {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Primary namespace ("" for the top level).
         primary: String,
         /// Secondary namespace ("" for none).
@@ -219,7 +250,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Info {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -237,7 +268,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Rotate {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Rotate and re-encrypt, but keep the old keys in the header (retire them later with
@@ -264,7 +295,7 @@ enum Command {
     #[command(after_long_help = after_help())]
     Upgrade {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         #[command(flatten)]
         pass: PassOpts,
         /// Then re-encrypt every value as a version 2 record and finish the upgrade.
@@ -304,7 +335,7 @@ enum AnchorCommand {
     #[command(after_long_help = after_help())]
     Accept {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// The anchor directory (created if it does not exist).
         #[arg(long = "anchor", value_name = "DIR")]
         anchor: PathBuf,
@@ -319,7 +350,7 @@ enum AnchorCommand {
     #[command(after_long_help = after_help())]
     Detach {
         /// The encrypted store.
-        dir: PathBuf,
+        dir: StoreArg,
         /// The anchor directory the store is attached to.
         #[arg(long = "anchor", value_name = "DIR")]
         anchor: PathBuf,
@@ -336,6 +367,15 @@ pub struct AnchorOpts {
     /// for `init` and `encrypt`, the new store is anchored there (format version 2).
     #[arg(long, value_name = "DIR")]
     anchor: Option<PathBuf>,
+}
+
+/// The table of a source in PostgreSQL, when it is not the destination's.
+#[derive(Args, Debug)]
+pub struct FromTableOpts {
+    /// The table of a --from given as a PostgreSQL URL [default: the --pg-table value], so
+    /// that one database can hold both the source and the destination.
+    #[arg(long, value_name = "NAME")]
+    from_pg_table: Option<String>,
 }
 
 /// Where the passphrase of the store comes from.
@@ -393,11 +433,19 @@ pub struct KdfOpts {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cmd::run(cli.command) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A parse error may repeat an argument, a URL with its password among them.
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", location::scrub(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
+    match cmd::run(cli.command, &cli.pg_table) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {f}");
+            eprintln!("error: {}", location::scrub(&f.to_string()));
             f.exit_code()
         }
     }

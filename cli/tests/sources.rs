@@ -11,13 +11,14 @@
 )]
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
 use predicates::prelude::*;
+use support::{resume, spawn_paused};
+
+mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
 const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
@@ -403,40 +404,6 @@ fn a_name_that_is_not_utf8_is_refused_and_named() {
         .stderr(predicate::str::contains("monitor_\u{fffd}\u{fffd}"))
         .stderr(predicate::str::contains("not UTF-8"));
     assert!(!to.exists() && !partial(&to).exists());
-}
-
-/// Spawns the binary paused at `point` (stdin piped), and returns once it says it got there.
-fn spawn_paused(args: &[&str], point: &str) -> Child {
-    let mut child = std::process::Command::new(BIN)
-        .args(args)
-        .env_remove(PASS_ENV)
-        .env(PAUSE_ENV, point)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "exited before the pause: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with(&format!("test pause: {point}")) {
-            break;
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    child
-}
-
-fn resume(mut child: Child) -> std::process::Output {
-    child.stdin.take().unwrap().write_all(b"\n").unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The command-line tool on a database ldk-node wrote: `encrypt` keeps ldk-node's schema and
 //! `user_version`, so ldk-node opens the result through `EncryptedStore<SqliteStore>` and
 //! carries on where the plaintext node stopped; `decrypt` gives it back to a plain
-//! `SqliteStore`.
+//! `SqliteStore`. And on the data directory of a node on `FilesystemStore`: `encrypt` moves it
+//! into a PostgreSQL table, where ldk-node carries on through `EncryptedStore<PostgresStore>`
+//! (needs a server: see `encrypted_kvstore_postgres::test_support`; skipped without one).
 
 mod common;
 
@@ -10,6 +12,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
+use encrypted_kvstore::EncryptedStore;
+use encrypted_kvstore_postgres::test_support::{pg_env, runtime, unique_table};
+use encrypted_kvstore_postgres::PostgresOptions;
 
 /// The tool's binary, as the library workspace's `cargo test --workspace` builds it (same
 /// command, profile and features, so in CI, which has just run that, nothing is rebuilt).
@@ -146,4 +151,84 @@ fn a_database_ldk_node_wrote_is_encrypted_by_the_tool_and_reopened_by_ldk_node()
         .unwrap();
     assert_eq!(node.node_id(), node_id);
     assert_eq!(node.onchain_payment().new_address().unwrap(), reference[2]);
+}
+
+#[test]
+fn a_node_directory_moves_into_postgres_and_ldk_node_carries_on_there() {
+    let Some(env) = pg_env("a_node_directory_moves_into_postgres") else {
+        return;
+    };
+    let tool = tool();
+    let reference = reference_addresses(2);
+    let t = tempfile::tempdir().unwrap();
+    let pw = t.path().join("pw");
+    std::fs::write(&pw, PASSPHRASE).unwrap();
+    let (plain_dir, pg_dir) = (t.path().join("plain"), t.path().join("pg"));
+    std::fs::create_dir(&pg_dir).unwrap();
+    let table = unique_table("node_moved");
+
+    // A plaintext node on ldk-node's FilesystemStore (`<storage dir>/fs_store`).
+    let node = builder(&plain_dir).build_with_fs_store().unwrap();
+    let node_id = node.node_id();
+    assert_eq!(node.onchain_payment().new_address().unwrap(), reference[0]);
+    drop(node);
+
+    let fs_store = plain_dir.join("fs_store");
+    let started = std::time::Instant::now();
+    let out = run(
+        &tool,
+        &[
+            "encrypt".as_ref(),
+            "--from".as_ref(),
+            fs_store.as_os_str(),
+            "--to".as_ref(),
+            env.primary.as_ref(),
+            "--pg-table".as_ref(),
+            table.as_ref(),
+            "--encrypt-names".as_ref(),
+            "--passphrase-file".as_ref(),
+            pw.as_os_str(),
+            "--insecure-kdf-for-tests-only".as_ref(),
+        ],
+    );
+    eprintln!(
+        "encrypt of an ldk-node directory into PostgreSQL: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // ldk-node on the table, through the encrypted store: same node, the wallet carries on.
+    let rt = runtime();
+    let pg = PostgresOptions::new()
+        .table(&table)
+        .connect(&env.primary, rt.handle().clone())
+        .unwrap();
+    let store = EncryptedStore::open(pg, PASSPHRASE).unwrap();
+    assert!(store.info().names_encrypted);
+    let node = builder(&pg_dir).build_with_store(Arc::new(store)).unwrap();
+    assert_eq!(node.node_id(), node_id);
+    assert_eq!(node.onchain_payment().new_address().unwrap(), reference[1]);
+    drop(node);
+
+    // What it wrote there verifies with the tool.
+    let out = run(
+        &tool,
+        &[
+            "verify".as_ref(),
+            env.primary.as_ref(),
+            "--pg-table".as_ref(),
+            table.as_ref(),
+            "--passphrase-file".as_ref(),
+            pw.as_os_str(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -8,10 +8,11 @@ use encrypted_kvstore::{OpenOptions, RESERVED_PRIMARY_NAMESPACE};
 
 use super::{current_passphrase, list_sorted};
 use crate::fail::{open_error_anchored, Failure};
+use crate::location::Location;
 use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
-pub(super) fn accept(dir: &Path, anchor: &Path, pass: &PassOpts) -> Result<(), Failure> {
+pub(super) fn accept(dir: &Location, anchor: &Path, pass: &PassOpts) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
     store::check_anchor(anchor, &[dir], AnchorDir::MayBeMissing)?;
     if info.format_version < 2 {
@@ -58,7 +59,7 @@ pub(super) fn accept(dir: &Path, anchor: &Path, pass: &PassOpts) -> Result<(), F
     Ok(())
 }
 
-pub(super) fn detach(dir: &Path, anchor: &Path, pass: &PassOpts) -> Result<(), Failure> {
+pub(super) fn detach(dir: &Location, anchor: &Path, pass: &PassOpts) -> Result<(), Failure> {
     let (kind, _) = store::check_encrypted(dir)?;
     store::check_anchor(anchor, &[dir], AnchorDir::Existing)?;
     let pw = current_passphrase(pass, dir)?;

@@ -8,11 +8,12 @@ use zeroize::Zeroizing;
 
 use super::{current_passphrase, path_of};
 use crate::fail::{self, read_reason, Failure, Kind};
+use crate::location::Location;
 use crate::store::{self, AnchorDir};
 use crate::PassOpts;
 
 pub(super) fn run(
-    dir: &Path,
+    dir: &Location,
     (p, s, k): (&str, &str, &str),
     force: bool,
     pass: &PassOpts,

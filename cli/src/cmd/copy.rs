@@ -1,13 +1,12 @@
 //! Copying every value from one store to another and reading both back to compare: the core of
 //! `encrypt` and `decrypt`.
 
-use std::path::Path;
-
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use zeroize::Zeroizing;
 
 use super::{list_sorted, report, Key, ValueFailure};
 use crate::fail::{chain, read_reason, Failure, Kind};
+use crate::location::Location;
 use crate::progress::Progress;
 
 /// Copies every key from `src` to `dst`. Returns the number of value bytes copied.
@@ -57,10 +56,10 @@ pub(super) fn copy_all<S: KVStoreSync, D: KVStoreSync>(
 /// copy means the node is running.
 pub(super) fn compare_all<S, D>(
     src: &S,
-    src_dir: &Path,
+    src_dir: &Location,
     relist_src: impl FnOnce() -> Result<Vec<Key>, Failure>,
     copy: &D,
-    copy_dir: &Path,
+    copy_dir: &Location,
     keys: &[Key],
 ) -> Result<(), Failure>
 where

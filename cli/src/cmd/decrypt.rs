@@ -1,18 +1,19 @@
 //! `decrypt --from STORE --to DEST`: an encrypted store into a new PLAINTEXT store of the same
-//! kind, with the same staging, read-back comparison and rerun behaviour as `encrypt`.
+//! kind (or into a PostgreSQL table for a URL, and into a directory from a table), with the
+//! same staging, read-back comparison and rerun behaviour as `encrypt`.
 
 use std::path::Path;
 
 use super::copy::{compare_all, copy_all};
 use super::{current_passphrase, list_sorted, pause_point, report};
 use crate::fail::Failure;
-use crate::layout;
+use crate::location::Location;
 use crate::store::{self, AnchorDir, NewStore};
 use crate::PassOpts;
 
 pub(super) fn run(
-    from: &Path,
-    to: &Path,
+    from: &Location,
+    to: &Location,
     pass: &PassOpts,
     anchor: Option<&Path>,
 ) -> Result<(), Failure> {
@@ -20,9 +21,9 @@ pub(super) fn run(
     if let Some(a) = anchor {
         store::check_anchor(a, &[from, to], AnchorDir::Existing)?;
     }
-    let staging_path = layout::staging_path(to)?;
-    layout::refuse_overlap(from, to, &staging_path)?;
-    store::check_destination(to, kind)?;
+    store::refuse_overlap(from, to)?;
+    let to_kind = store::destination_kind(kind, to);
+    store::check_destination(to, to_kind)?;
     let pw = current_passphrase(pass, from)?;
     let enc = store::open_encrypted(from, kind, &pw, false, anchor)?;
     let keys = list_sorted(&enc, from)?;
@@ -31,7 +32,7 @@ pub(super) fn run(
         to.display()
     );
     // An interrupted earlier run's plaintext `.partial` is removed here, before anything else.
-    let (new, out) = NewStore::begin(to, kind)?;
+    let (new, out) = NewStore::begin(to, to_kind)?;
     let bytes = copy_all(&enc, &out, &keys, "decrypt").map_err(|f| {
         report(
             &f,
@@ -49,7 +50,7 @@ pub(super) fn run(
         from,
         || list_sorted(&enc, from),
         &out,
-        &new.path,
+        &new.location,
         &keys,
     )?;
     drop(out);

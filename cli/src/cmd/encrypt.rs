@@ -1,9 +1,8 @@
-//! `encrypt --from SOURCE --to DEST`: a plaintext store (a `FilesystemStore` directory or an
-//! ldk-node SQLite database) into a new encrypted store of the same kind. The source is only
-//! read; the copy is built in a staging directory, read back and compared, and only then put in
+//! `encrypt --from SOURCE --to DEST`: a plaintext store (a `FilesystemStore` directory, an
+//! ldk-node SQLite database or a PostgreSQL table) into a new encrypted store of the same kind,
+//! or into a PostgreSQL table when DEST is a URL. The source is only read; the copy is built
+//! in a staging directory (or staging table), read back and compared, and only then put in
 //! place.
-
-use std::path::Path;
 
 use encrypted_kvstore::{EncryptedStore, OpenError, RESERVED_PRIMARY_NAMESPACE};
 
@@ -14,12 +13,13 @@ use super::{
 };
 use crate::fail::{self, open_error_anchored, Failure, Kind};
 use crate::layout::{self, Symlinks};
+use crate::location::Location;
 use crate::pass::PASSPHRASE_ENV;
 use crate::store::{self, AnchorDir, AnyStore, NewStore, StoreKind};
 
 pub(super) fn run(
-    from: &Path,
-    to: &Path,
+    from: &Location,
+    to: &Location,
     exclude: &[String],
     follow_symlinks: bool,
     new_opts: &NewOpts<'_>,
@@ -51,9 +51,9 @@ pub(super) fn run(
             format!("{} does not exist", from.display()),
         )
     })?;
-    let (src, keys, layout) = match kind {
-        StoreKind::Directory => {
-            let layout = layout::check_excluding(from, exclude, symlinks)?;
+    let (src, keys, layout) = match (kind, from) {
+        (StoreKind::Directory, Location::Path(from_dir)) => {
+            let layout = layout::check_excluding(from_dir, exclude, symlinks)?;
             for x in exclude {
                 if !layout
                     .excluded
@@ -66,12 +66,12 @@ pub(super) fn run(
             let src = AnyStore::open(from, kind, false, Kind::NotFilesystemStore)?;
             (src, layout.keys.clone(), Some(layout))
         }
-        StoreKind::Sqlite => {
+        _ => {
             if !exclude.is_empty() {
                 return Err(Failure::new(
                     Kind::Usage,
                     "--exclude applies to a FilesystemStore directory, not to an ldk-node \
-                     SQLite database",
+                     SQLite database or a PostgreSQL table",
                 ));
             }
             let src = AnyStore::open(from, kind, false, Kind::NotFilesystemStore)?;
@@ -82,7 +82,7 @@ pub(super) fn run(
     };
     match EncryptedStore::inspect(&src) {
         Err(OpenError::NotInitialized) => {}
-        Err(OpenError::Io(e)) => return Err(fail::io("cannot read", from, &e)),
+        Err(OpenError::Io(e)) => return Err(fail::io_at("cannot read", from, &e)),
         _ => {
             return Err(Failure::new(
                 Kind::NotFilesystemStore,
@@ -94,11 +94,14 @@ pub(super) fn run(
             ))
         }
     }
-    let staging_path = layout::staging_path(to)?;
-    layout::refuse_overlap(from, to, &staging_path)?;
-    store::check_destination(to, kind)?;
+    store::refuse_overlap(from, to)?;
+    let to_kind = store::destination_kind(kind, to);
+    store::check_destination(to, to_kind)?;
     if let Some(a) = anchor {
-        store::check_anchor(a, &[from, to, &staging_path], AnchorDir::MayBeMissing)?;
+        let staging = store::staging_path(to)?.map(Location::Path);
+        let mut stores = vec![from, to];
+        stores.extend(staging.as_ref());
+        store::check_anchor(a, &stores, AnchorDir::MayBeMissing)?;
     }
     // The layout walk mirrors FilesystemStore::list_all_keys (which cannot list through
     // symbolic links); never copy on a disagreement.
@@ -128,8 +131,8 @@ pub(super) fn run(
     if format.encrypt_names {
         refuse_names_too_long_to_encrypt(from, &keys)?;
     }
-    if let Some(l) = &layout {
-        note_artifacts(from, l);
+    if let (Some(l), Some(from_dir)) = (&layout, from.path()) {
+        note_artifacts(from_dir, l);
     }
     let pw = new_passphrase(
         pass.passphrase_file.as_deref(),
@@ -138,13 +141,13 @@ pub(super) fn run(
         to,
     )?;
 
-    let (new, inner) = NewStore::begin(to, kind)?;
+    let (new, inner) = NewStore::begin(to, to_kind)?;
     if let Some(a) = anchor {
         store::create_anchor_dir(a)?;
     }
     let enc = create_options(format, anchor)
         .create(inner, &pw, params)
-        .map_err(|e| open_error_anchored(&new.path, anchor, e))?;
+        .map_err(|e| open_error_anchored(&new.location, anchor, e))?;
     let bytes = copy_all(&src, &enc, &keys, "encrypt").map_err(|f| {
         report(
             &f,
@@ -160,12 +163,14 @@ pub(super) fn run(
     // that every record authenticates and decrypts to the source's bytes.
     // Read-only: the read-back never writes the copy, not even its header.
     // With the anchor: the read-back also checks every value's freshness.
-    let enc = store::open_inner(new.reopen()?, &new.path, &pw, false, anchor)?;
-    let relist = || match kind {
-        StoreKind::Directory => Ok(layout::check_excluding(from, exclude, symlinks)?.keys),
-        StoreKind::Sqlite => list_sorted(&src, from),
+    let enc = store::open_inner(new.reopen()?, &new.location, &pw, false, anchor)?;
+    let relist = || match from {
+        Location::Path(from_dir) if kind == StoreKind::Directory => {
+            Ok(layout::check_excluding(from_dir, exclude, symlinks)?.keys)
+        }
+        _ => list_sorted(&src, from),
     };
-    compare_all(&src, from, relist, &enc, &new.path, &keys)?;
+    compare_all(&src, from, relist, &enc, &new.location, &keys)?;
     drop(enc);
     new.commit()?;
     println!(
@@ -186,7 +191,7 @@ pub(super) fn run(
 
 /// A database row whose names LDK would never accept cannot be copied into an encrypted store
 /// (which checks names); refuse before anything is written, naming it.
-fn refuse_invalid_names(from: &Path, keys: &[Key]) -> Result<(), Failure> {
+fn refuse_invalid_names(from: &Location, keys: &[Key]) -> Result<(), Failure> {
     let ok = |(p, s, k): &Key| {
         layout::valid_name(k)
             && (p.is_empty() || layout::valid_name(p))
@@ -211,7 +216,7 @@ fn refuse_invalid_names(from: &Path, keys: &[Key]) -> Result<(), Failure> {
 /// directory behind.
 const MAX_ENCRYPTED_NAME_LEN: usize = 74;
 
-fn refuse_names_too_long_to_encrypt(from: &Path, keys: &[Key]) -> Result<(), Failure> {
+fn refuse_names_too_long_to_encrypt(from: &Location, keys: &[Key]) -> Result<(), Failure> {
     for (p, s, k) in keys {
         for (what, name) in [
             ("primary namespace", p),

@@ -1,13 +1,12 @@
 //! `info STORE`: the public header facts and the number of values (no passphrase: it only
 //! inspects the header and counts the stored files, and never opens or writes the store).
 
-use std::path::Path;
-
 use encrypted_kvstore::{Protection, RESERVED_PRIMARY_NAMESPACE};
 use serde::Serialize;
 
 use super::{list_sorted, print_json};
 use crate::fail::{Failure, Kind};
+use crate::location::Location;
 use crate::store::{self, AnyStore};
 
 #[derive(Serialize)]
@@ -43,7 +42,7 @@ struct V2Json {
     version_limit: u64,
 }
 
-pub(super) fn run(dir: &Path, json: bool) -> Result<(), Failure> {
+pub(super) fn run(dir: &Location, json: bool) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
     let inner = AnyStore::open(dir, kind, false, Kind::NotEncrypted)?;
     let values = list_sorted(&inner, dir)?

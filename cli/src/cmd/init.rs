@@ -1,27 +1,79 @@
-//! `init DIR`: a new, empty encrypted store (a `FilesystemStore` directory).
+//! `init STORE`: a new, empty encrypted store (a `FilesystemStore` directory, or a table in
+//! PostgreSQL).
 
 use std::path::Path;
 
-use encrypted_kvstore::EncryptedStore;
+use encrypted_kvstore::{EncryptedStore, KdfParams};
 use lightning_persister::fs_store::FilesystemStore;
 
 use super::{create_options, describe_format, kdf_params, new_passphrase, NewOpts};
 use crate::fail::{self, open_error_anchored, Failure, Kind};
 use crate::layout;
+use crate::location::{Location, PgLocation};
 use crate::pass::PASSPHRASE_ENV;
-use crate::store::{self, AnchorDir};
+use crate::pg;
+use crate::store::{self, AnchorDir, AnyStore, StoreKind};
 
-pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
+pub(super) fn run(loc: &Location, new: &NewOpts<'_>) -> Result<(), Failure> {
+    let params = kdf_params(new.kdf)?;
+    if let Some(a) = new.anchor {
+        store::check_anchor(a, &[loc], AnchorDir::MayBeMissing)?;
+    }
+    match loc {
+        Location::Path(dir) => in_directory(dir, loc, new, params),
+        Location::Postgres(pg) => in_table(pg, loc, new, params),
+    }
+}
+
+/// A new store in a PostgreSQL table, which is created if it does not exist and must hold no
+/// row (held by this tool while it works, as for any writer).
+fn in_table(
+    pg: &PgLocation,
+    loc: &Location,
+    new: &NewOpts<'_>,
+    params: KdfParams,
+) -> Result<(), Failure> {
+    pg::check_destination(pg)?;
+    let pw = new_passphrase(
+        new.pass.passphrase_file.as_deref(),
+        "--passphrase-file",
+        PASSPHRASE_ENV,
+        loc,
+    )?;
+    let inner = AnyStore::open(loc, StoreKind::Postgres, true, Kind::Io)?;
+    if let Some(a) = new.anchor {
+        store::create_anchor_dir(a)?;
+    }
+    create_options(new.format, new.anchor)
+        .create(inner, &pw, params)
+        .map_err(|e| open_error_anchored(loc, new.anchor, e))?;
+    created(loc, new, params);
+    Ok(())
+}
+
+fn created(loc: &Location, new: &NewOpts<'_>, params: KdfParams) {
+    println!(
+        "created an empty encrypted store in {loc} ({}; Argon2id: {} KiB, {} passes, {} lanes)",
+        describe_format(new.format, new.anchor),
+        params.memory_kib(),
+        params.iterations(),
+        params.parallelism()
+    );
+}
+
+/// A new store in a directory, created if it does not exist (an existing one must be empty).
+fn in_directory(
+    dir: &Path,
+    loc: &Location,
+    new: &NewOpts<'_>,
+    params: KdfParams,
+) -> Result<(), Failure> {
     let NewOpts {
         pass,
-        kdf,
         format,
         anchor,
+        ..
     } = *new;
-    let params = kdf_params(kdf)?;
-    if let Some(a) = anchor {
-        store::check_anchor(a, &[dir], AnchorDir::MayBeMissing)?;
-    }
     let exists = dir.exists();
     if exists {
         if EncryptedStore::inspect(&FilesystemStore::new(dir.to_path_buf())).is_ok() {
@@ -41,7 +93,7 @@ pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
         pass.passphrase_file.as_deref(),
         "--passphrase-file",
         PASSPHRASE_ENV,
-        dir,
+        loc,
     )?;
     if !exists {
         layout::create_private_dir(dir).map_err(|e| fail::io("cannot create", dir, &e))?;
@@ -60,22 +112,14 @@ pub(super) fn run(dir: &Path, new: &NewOpts<'_>) -> Result<(), Failure> {
         params,
     ) {
         Ok(_) => {
-            println!(
-                "created an empty encrypted store in {} ({}; Argon2id: {} KiB, {} passes, {} \
-                 lanes)",
-                dir.display(),
-                describe_format(format, anchor),
-                params.memory_kib(),
-                params.iterations(),
-                params.parallelism()
-            );
+            created(loc, new, params);
             Ok(())
         }
         Err(e) => {
             if !exists {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Err(open_error_anchored(dir, anchor, e))
+            Err(open_error_anchored(loc, anchor, e))
         }
     }
 }

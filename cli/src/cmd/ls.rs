@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::{current_passphrase, key_path, list_sorted, print_json, Key};
 use crate::fail::{self, chain, Failure, Kind};
+use crate::location::Location;
 use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
@@ -23,7 +24,7 @@ struct KeyJson<'a> {
 }
 
 pub(super) fn run(
-    dir: &Path,
+    dir: &Location,
     primary: Option<&str>,
     secondary: Option<&str>,
     json: bool,
@@ -91,7 +92,7 @@ pub(super) fn run(
 /// namespace. A name that cannot be decoded fails the listing, naming it.
 fn list<S: KVStoreSync + MigratableKVStore>(
     s: &S,
-    dir: &Path,
+    dir: &Location,
     primary: Option<&str>,
     secondary: Option<&str>,
 ) -> Result<Vec<Key>, Failure> {

@@ -1,6 +1,6 @@
 //! The subcommands, one file each. Every command works through the library's public API on
-//! either kind of inner store (`crate::store`): an LDK `FilesystemStore` directory or an
-//! ldk-node SQLite database.
+//! any kind of inner store (`crate::store`): an LDK `FilesystemStore` directory, an ldk-node
+//! SQLite database, or a PostgreSQL table.
 
 mod anchor;
 mod cat;
@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::fail::{self, Failure, Kind};
 use crate::layout;
+use crate::location::Location;
 use crate::pass::{self, Secret, Source, PASSPHRASE_ENV};
 use crate::{AnchorCommand, Command, FormatOpts, KdfOpts, PassOpts};
 
@@ -46,8 +47,9 @@ fn pause_point(point: &str) {
     }
 }
 
-/// Runs one subcommand.
-pub fn run(c: Command) -> Result<(), Failure> {
+/// Runs one subcommand; a store given as a PostgreSQL URL is the table `pg_table`.
+pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
+    let at = |s: crate::location::StoreArg| s.resolve(pg_table);
     match c {
         Command::Init {
             dir,
@@ -56,7 +58,7 @@ pub fn run(c: Command) -> Result<(), Failure> {
             format,
             anchor,
         } => init::run(
-            &dir,
+            &at(dir),
             &NewOpts {
                 pass: &pass,
                 kdf: &kdf,
@@ -67,6 +69,7 @@ pub fn run(c: Command) -> Result<(), Failure> {
         Command::Encrypt {
             from,
             to,
+            from_table,
             exclude,
             follow_symlinks,
             pass,
@@ -74,8 +77,8 @@ pub fn run(c: Command) -> Result<(), Failure> {
             format,
             anchor,
         } => encrypt::run(
-            &from,
-            &to,
+            &from.resolve(from_table.from_pg_table.as_deref().unwrap_or(pg_table)),
+            &at(to),
             &exclude,
             follow_symlinks,
             &NewOpts {
@@ -88,15 +91,21 @@ pub fn run(c: Command) -> Result<(), Failure> {
         Command::Decrypt {
             from,
             to,
+            from_table,
             pass,
             anchor,
-        } => decrypt::run(&from, &to, &pass, anchor.anchor.as_deref()),
+        } => decrypt::run(
+            &from.resolve(from_table.from_pg_table.as_deref().unwrap_or(pg_table)),
+            &at(to),
+            &pass,
+            anchor.anchor.as_deref(),
+        ),
         Command::Verify {
             dir,
             pass,
             anchor,
             json,
-        } => verify::run(&dir, &pass, anchor.anchor.as_deref(), json),
+        } => verify::run(&at(dir), &pass, anchor.anchor.as_deref(), json),
         Command::Passwd {
             dir,
             pass,
@@ -104,7 +113,7 @@ pub fn run(c: Command) -> Result<(), Failure> {
             kdf,
             anchor,
         } => passwd::run(
-            &dir,
+            &at(dir),
             &pass,
             new_passphrase_file.as_deref(),
             &kdf,
@@ -118,7 +127,7 @@ pub fn run(c: Command) -> Result<(), Failure> {
             pass,
             anchor,
         } => ls::run(
-            &dir,
+            &at(dir),
             primary.as_deref(),
             secondary.as_deref(),
             json,
@@ -134,28 +143,28 @@ pub fn run(c: Command) -> Result<(), Failure> {
             pass,
             anchor,
         } => cat::run(
-            &dir,
+            &at(dir),
             (&primary, &secondary, &key),
             force,
             &pass,
             anchor.anchor.as_deref(),
         ),
-        Command::Info { dir, json } => info::run(&dir, json),
+        Command::Info { dir, json } => info::run(&at(dir), json),
         Command::Rotate {
             dir,
             pass,
             no_retire,
             resume,
             anchor,
-        } => rotate::run(&dir, &pass, no_retire, resume, anchor.anchor.as_deref()),
+        } => rotate::run(&at(dir), &pass, no_retire, resume, anchor.anchor.as_deref()),
         Command::Upgrade {
             dir,
             pass,
             reencrypt,
-        } => upgrade::run(&dir, &pass, reencrypt),
+        } => upgrade::run(&at(dir), &pass, reencrypt),
         Command::Anchor { command } => match command {
-            AnchorCommand::Accept { dir, anchor, pass } => anchor::accept(&dir, &anchor, &pass),
-            AnchorCommand::Detach { dir, anchor, pass } => anchor::detach(&dir, &anchor, &pass),
+            AnchorCommand::Accept { dir, anchor, pass } => anchor::accept(&at(dir), &anchor, &pass),
+            AnchorCommand::Detach { dir, anchor, pass } => anchor::detach(&at(dir), &anchor, &pass),
         },
     }
 }
@@ -227,7 +236,7 @@ fn describe_format(f: &FormatOpts, anchor: Option<&Path>) -> String {
     s
 }
 
-fn current_passphrase(p: &PassOpts, dir: &Path) -> Result<Secret, Failure> {
+fn current_passphrase(p: &PassOpts, dir: &Location) -> Result<Secret, Failure> {
     pass::obtain(
         &Source {
             file: p.passphrase_file.as_deref(),
@@ -243,7 +252,7 @@ fn new_passphrase(
     file: Option<&Path>,
     flag: &str,
     env: &str,
-    dir: &Path,
+    dir: &Location,
 ) -> Result<Secret, Failure> {
     pass::obtain(
         &Source {
@@ -270,7 +279,7 @@ fn key_path(k: &Key) -> String {
     path_of((&k.0, &k.1, &k.2))
 }
 
-fn list_sorted<S: MigratableKVStore>(s: &S, dir: &Path) -> Result<Vec<Key>, Failure> {
+fn list_sorted<S: MigratableKVStore>(s: &S, dir: &Location) -> Result<Vec<Key>, Failure> {
     let mut keys = s
         .list_all_keys()
         .map_err(|e| fail::list_error("cannot list the keys of", dir, &e))?;

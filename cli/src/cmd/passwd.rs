@@ -4,12 +4,13 @@ use std::path::Path;
 
 use super::{current_passphrase, kdf_params, new_passphrase};
 use crate::fail::{open_error_anchored, Failure};
+use crate::location::Location;
 use crate::pass::NEW_PASSPHRASE_ENV;
 use crate::store::{self, AnchorDir};
 use crate::{KdfOpts, PassOpts};
 
 pub(super) fn run(
-    dir: &Path,
+    dir: &Location,
     pass: &PassOpts,
     new_file: Option<&Path>,
     kdf: &KdfOpts,

@@ -8,6 +8,7 @@ use encrypted_kvstore::{EncryptedStore, ReencryptProgress, RotateError};
 
 use super::{current_passphrase, pause_point};
 use crate::fail::{rotate_error, Failure};
+use crate::location::Location;
 use crate::progress::Progress;
 use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
@@ -16,7 +17,7 @@ use crate::PassOpts;
 const MAX_KEYS: usize = 8;
 
 pub(super) fn run(
-    dir: &Path,
+    dir: &Location,
     pass: &PassOpts,
     no_retire: bool,
     resume: bool,
@@ -85,7 +86,7 @@ pub(super) fn run(
 /// `retire`, removes every other key from the header.
 pub(super) fn reencrypt_and_retire(
     store: &EncryptedStore<AnyStore>,
-    dir: &Path,
+    dir: &Location,
     retire: bool,
 ) -> Result<ReencryptProgress, Failure> {
     let mut bar: Option<Progress> = None;

@@ -2,17 +2,16 @@
 //! docs/FORMAT.md "Upgrading a version 1 store"); with `--reencrypt` every value is then
 //! rewritten as a version 2 record and the upgrade finished.
 
-use std::path::Path;
-
 use encrypted_kvstore::{EncryptedStore, OpenError};
 
 use super::current_passphrase;
 use super::rotate::reencrypt_and_retire;
 use crate::fail::{open_error, Failure, Kind};
+use crate::location::Location;
 use crate::store::{self, AnyStore};
 use crate::PassOpts;
 
-pub(super) fn run(dir: &Path, pass: &PassOpts, reencrypt: bool) -> Result<(), Failure> {
+pub(super) fn run(dir: &Location, pass: &PassOpts, reencrypt: bool) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
     // Said before the passphrase is asked for, and nothing is written.
     if info.format_version >= 2 {

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::{current_passphrase, key_path, list_sorted, print_json, worst_kind, ValueFailure};
 use crate::fail::{read_reason, Failure, Kind};
+use crate::location::Location;
 use crate::progress::Progress;
 use crate::store::{self, AnchorDir};
 use crate::PassOpts;
@@ -55,7 +56,7 @@ fn failure_name(k: Kind) -> &'static str {
 }
 
 pub(super) fn run(
-    dir: &Path,
+    dir: &Location,
     pass: &PassOpts,
     anchor: Option<&Path>,
     json: bool,
