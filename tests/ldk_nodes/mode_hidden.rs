@@ -1,4 +1,4 @@
-//! Format version 2 stores with both options, `OpenOptions::new().encrypt_names().pad_values()`:
+//! Stores with both options, `OpenOptions::new().encrypt_names().pad_values()`:
 //! no plaintext name reaches the disk, so records are found by walking the store's directory,
 //! and every record is `53 + padme(8 + L)` bytes for a value of `L` bytes.
 
@@ -20,10 +20,8 @@ use encrypted_kvstore::{padme, EncryptedStore, OpenOptions, RESERVED_PRIMARY_NAM
 /// The stores this mode makes.
 pub type Store = EncryptedStore<FilesystemStore>;
 
-/// Overhead of a format 2 record: format, key id, version, nonce, tag (docs/FORMAT.md).
-const V2_OVERHEAD: u64 = 53;
-/// Overhead of a format 1 record, for the comparison in [`report`].
-const V1_OVERHEAD: u64 = 45;
+/// Overhead of a record: format, key id, version, nonce, tag (docs/FORMAT.md).
+const OVERHEAD: u64 = encrypted_kvstore::RECORD_OVERHEAD as u64;
 
 /// Every namespace and key LDK's persisters and the suite write, which no stored name may show.
 const LDK_NAMES: [&str; 6] = [
@@ -35,12 +33,12 @@ const LDK_NAMES: [&str; 6] = [
     "scorer",
 ];
 
-/// The size of the record of a value of `len` bytes in a padded format 2 store.
+/// The size of the record of a value of `len` bytes in a padded store.
 pub fn padded_record_len(len: usize) -> u64 {
-    V2_OVERHEAD + padme(8 + len as u64).unwrap()
+    OVERHEAD + padme(8 + len as u64).unwrap()
 }
 
-/// A new store in `dir`, format 2 with encrypted names and padded values.
+/// A new store in `dir`, with encrypted names and padded values.
 pub fn create(dir: &Path) -> Store {
     let store = OpenOptions::new()
         .encrypt_names()
@@ -48,7 +46,7 @@ pub fn create(dir: &Path) -> Store {
         .create::<V, _>(fs(dir), PASSPHRASE, cheap())
         .unwrap();
     let info = EncryptedStore::inspect::<V>(&fs(dir)).unwrap();
-    assert_eq!(info.format_version, 2);
+    assert_eq!(info.format_version, encrypted_kvstore::FORMAT_VERSION);
     assert!(info.names_encrypted);
     store
 }
@@ -207,7 +205,7 @@ fn hidden_by_monitor_key(key: &str) -> Vec<String> {
     vec![key.to_owned(), txid]
 }
 
-/// Whether the run measures and prints the sizes of LDK's values (format 2 only).
+/// Whether the run measures and prints the sizes of LDK's values (padded stores only).
 pub const MEASURES_SIZES: bool = true;
 
 /// The files of the full monitors: with names encrypted, the records two levels deep
@@ -230,19 +228,19 @@ fn files_at_depth(dir: &Path, depth: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Prints the sizes of a value LDK wrote: plaintext `L`, the padded format 2 record
-/// `53 + padme(8 + L)`, the format 1 record `L + 45`, and the overheads (BENCHMARKS.md,
+/// Prints the sizes of a value LDK wrote: plaintext `L`, the padded record
+/// `53 + padme(8 + L)`, the unpadded record `L + 53`, and the overheads (BENCHMARKS.md,
 /// "Padding overhead on LDK's values"; run with `--nocapture` to see them).
 pub fn report(what: &str, len: usize) {
     let l = len as u64;
-    let v2 = padded_record_len(len);
-    let v1 = l + V1_OVERHEAD;
+    let padded = padded_record_len(len);
+    let unpadded = l + OVERHEAD;
     let pct = |a: u64, b: u64| 100.0 * (a as f64 - b as f64) / b as f64;
     println!(
-        "padding [lightning {LDK}] {what}: L = {l}, v2 = {v2} (+{:.2} % of L), v1 = {v1} \
-         (+{:.2} % of L), v2 over v1 +{:.2} %",
-        pct(v2, l),
-        pct(v1, l),
-        pct(v2, v1)
+        "padding [lightning {LDK}] {what}: L = {l}, padded = {padded} (+{:.2} % of L), \
+         unpadded = {unpadded} (+{:.2} % of L), padded over unpadded +{:.2} %",
+        pct(padded, l),
+        pct(unpadded, l),
+        pct(padded, unpadded)
     );
 }

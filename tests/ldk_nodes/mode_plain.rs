@@ -1,5 +1,5 @@
-//! Format version 1 stores (what `EncryptedStore::create` makes by default): names in clear, so
-//! a value's record is at its plaintext path, `RECORD_OVERHEAD` bytes longer than the value.
+//! Stores with the default options (what `EncryptedStore::create` makes): names in clear, so a
+//! value's record is at its plaintext path, `RECORD_OVERHEAD` bytes longer than the value.
 
 #![allow(
     clippy::unwrap_used,
@@ -23,7 +23,7 @@ pub type Store = EncryptedStore<FilesystemStore>;
 
 /// A new store in `dir`.
 pub fn create(dir: &Path) -> Store {
-    crate::common::v1()
+    encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir), PASSPHRASE, cheap())
         .unwrap()
 }
@@ -68,7 +68,7 @@ pub fn update_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Records the size of a value LDK wrote (only format version 2 runs report sizes).
+/// Records the size of a value LDK wrote (only runs with padded values report sizes).
 pub fn report(_what: &str, _len: usize) {}
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -80,8 +80,8 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Format 1 shows names by design; [`check_monitor_record`] checks its records.
+/// Names in clear show by design; [`check_monitor_record`] checks the records.
 pub fn check_tree_of_monitor(_dir: &Path, _reopened: &Store, _key: &str) {}
 
-/// Whether the run measures and prints the sizes of LDK's values (format 2 only).
+/// Whether the run measures and prints the sizes of LDK's values (padded stores only).
 pub const MEASURES_SIZES: bool = false;
