@@ -142,7 +142,7 @@ pub fn check_tree(dir: &Path, reopened: &Store, hidden: &[String]) {
     );
     for r in &files {
         // Every record is padded: its sealed plaintext is a Padmé bucket.
-        let sealed = r.size - V2_OVERHEAD;
+        let sealed = r.size - OVERHEAD;
         assert_eq!(
             padme(sealed),
             Some(sealed),
