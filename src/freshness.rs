@@ -1,4 +1,4 @@
-//! Freshness watermarks of format v2 (docs/FORMAT.md, "Freshness"): a pure state machine, no
+//! Freshness watermarks (docs/FORMAT.md, "Freshness"): a pure state machine, no
 //! I/O. The store layer reports each operation twice, when it is issued (before the inner call)
 //! and when it completes, through tickets that are returned exactly once (a dropped future
 //! returns its ticket from a drop guard), and turns the refusals into its error variants.

@@ -48,7 +48,7 @@ pub(crate) type ReadValue = (Vec<u8>, u32, u64);
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The state of an open v2 store, shared by the store and its in-flight futures.
+/// The state of an open store, shared by the store and its in-flight futures.
 pub(crate) struct V2 {
     pub(crate) store_id: [u8; 16],
     ring: RwLock<Ring>,

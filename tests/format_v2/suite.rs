@@ -1,4 +1,4 @@
-//! Format version 2 over LDK's `FilesystemStore` (docs/FORMAT.md, part 2): every option
+//! The format over LDK's `FilesystemStore` (docs/FORMAT.md): every option
 //! combination round-trips through the sync and async traits; an attacker with write access to
 //! the inner store who replays an older record, deletes a value or brings a removed one back is
 //! refused with a typed error naming the key (`InvalidData`, never `NotFound`); encrypted names

@@ -2,7 +2,7 @@
 //! arbitrary valid names and values (empty and 1 MiB included), no associated-data collision
 //! between different (primary, secondary, key) triples, no single-byte change of a record that
 //! still opens, and header edits (with the checksum recomputed, as an attacker can) refused at
-//! the step of `docs/FORMAT.md` "Reading a header" that the edit reaches. The name generators
+//! the step of `docs/FORMAT.md` "Reading the header" that the edit reaches. The name generators
 //! favour the shapes LDK uses (`monitors/""/key`, `""/""/manager`, `monitor_updates/id/n`);
 //! `generators_produce_ldk_shapes` checks that they do, and the header test that every step is
 //! reached. The fuzz targets in `fuzz/` check the same properties for longer; these run on
@@ -365,7 +365,7 @@ fn apply(h: &mut [u8], edit: &Edit) {
     }
 }
 
-/// The outcome of opening a header, as `docs/FORMAT.md` "Reading a header" orders the steps.
+/// The outcome of opening a header, as `docs/FORMAT.md` "Reading the header" orders the steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Outcome {
     Opens,
