@@ -121,7 +121,8 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
 }
 
 /// Options for creating and opening stores: the options of a new store (encrypted names,
-/// padding), a freshness anchor, a read-only open, a lower Argon2id memory ceiling. [`EncryptedStore::create`] and friends use the defaults.
+/// padding), a freshness anchor, a read-only open, a lower Argon2id memory ceiling.
+/// [`EncryptedStore::create`] and friends use the defaults.
 ///
 /// Every constructor takes a version marker `M` ([`ldk::V0_2`](crate::ldk::V0_2),
 /// [`ldk::V0_3`](crate::ldk::V0_3)) that the compiler infers from the LDK traits the inner
@@ -153,7 +154,7 @@ impl fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenOptions");
         d.field("max_kdf_memory_kib", &self.max_kdf_memory_kib);
-        // The format options appear only when set, so the default reads as before.
+        // The options appear only when set: the default shows the memory ceiling alone.
         for (name, on) in [
             ("encrypt_names", self.encrypt_names),
             ("pad_values", self.pad_values),
