@@ -182,8 +182,7 @@ fn sqlite_database_encrypt_verify_decrypt_keeps_schema_and_rows() {
     // ldk-node's schema and user_version, unchanged.
     assert_eq!(schema(&enc), schema(&src));
     assert_eq!(schema(&enc).1, 2);
-    // A format version 2 store by default; same names (in clear without --encrypt-names), no
-    // value in clear.
+    // Same names (in clear without --encrypt-names), no value in clear.
     assert_eq!(db_key_ids(&enc).0, 2);
     let rows = read_rows(&enc);
     let names = |rows: &[Row]| {

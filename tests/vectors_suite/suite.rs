@@ -564,9 +564,8 @@ impl CaseAnchor {
     }
 }
 
-/// `version:` of a version 2 success case: the record holds it (format byte 2: bytes 5..13; a
-/// legacy version 1 record: 0), and the library took it in, since a write after the read
-/// gets a larger version.
+/// `version:` of a success case: the record holds it (bytes 5..13), and the library took it
+/// in, since a write after the read gets a larger version.
 #[allow(clippy::too_many_arguments)]
 fn check_version(
     name: &str,
