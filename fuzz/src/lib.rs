@@ -227,7 +227,7 @@ fn added_key(before: &[Name], after: Vec<Name>) -> Option<Name> {
     added.next().is_none().then_some(one)
 }
 
-/// The stored names a format 2 store with encrypted names uses for `(p, s, k)`, learned by
+/// The stored names a store with encrypted names uses for `(p, s, k)`, learned by
 /// writing `value` through it and looking at what appeared in the inner store (which must not
 /// hold the triple yet).
 pub fn learn_stored_names<S: KVStoreSync>(
@@ -241,7 +241,7 @@ pub fn learn_stored_names<S: KVStoreSync>(
     added_key(&before, inner.list_all_keys().ok()?)
 }
 
-/// A fixed raw-key format 2 store with encrypted names and padding, holding one authentic
+/// A fixed raw-key store with encrypted names and padding, holding one authentic
 /// record per triple of [`triples_v2`].
 pub struct RecordFixtureV2 {
     /// The encrypted store.
@@ -256,7 +256,7 @@ pub struct RecordFixtureV2 {
     pub records: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Builds the format 2 record fixture (`None` as for [`record_fixture`]).
+/// Builds the record fixture with encrypted names and padding (`None` as for [`record_fixture`]).
 pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
     let inner = MemoryStore::new();
     let store = det_options(2)
@@ -293,7 +293,7 @@ pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
     })
 }
 
-/// The fixed data key and store id of the format 2 record hooks' fixture.
+/// The fixed data key and store id of the record hooks' fixture.
 pub const V2_KEY: [u8; 32] = [0x77; 32];
 /// See [`V2_KEY`].
 pub const V2_STORE_ID: [u8; 16] = [0x99; 16];
