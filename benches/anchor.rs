@@ -31,7 +31,7 @@ const PAIRS: usize = 200;
 type Store = EncryptedStore<FilesystemStore>;
 
 fn store(dir: &std::path::Path, anchor: Option<&std::path::Path>) -> Store {
-    let mut opts = OpenOptions::new().format_v2();
+    let mut opts = OpenOptions::new();
     if let Some(a) = anchor {
         opts = opts.anchor(StoreAnchor::new(FilesystemStore::new(a.to_path_buf())));
     }

@@ -1,15 +1,17 @@
-//! What format version 2 costs against version 1, as ratios measured in one run:
+//! What the store's options cost against a store with the default options (names in clear,
+//! values unpadded: "plain"), as ratios measured in one run:
 //!
-//! 1. the record path over `MemoryStore`, write and read, 64 B to 1 MiB: v2, v2 with encrypted
-//!    names, v2 with padding, v2 with both, each against v1;
-//! 2. over LDK's `FilesystemStore` (fsync on every write), 1 KiB and 64 KiB: v2 and v2 with
-//!    names and padding against v1;
-//! 3. `list` of a namespace of 1,000 keys: v2 by the instance that wrote them (every key's
-//!    watermark checked), v2 reopened (no watermark), and the same with encrypted names (every
-//!    key decoded), against v1;
+//! 1. the record path over `MemoryStore`, write and read, 64 B to 1 MiB: encrypted names,
+//!    padding, both, each against plain;
+//! 2. over LDK's `FilesystemStore` (fsync on every write), 1 KiB and 64 KiB: names and padding
+//!    against plain;
+//! 3. `list` of a namespace of 1,000 keys, against plain listed by the instance that wrote the
+//!    keys (every key's watermark checked): plain reopened (no watermark), and the same with
+//!    encrypted names (every key decoded);
 //! 4. LDK's `MonitorUpdatingPersister` pattern over `MemoryStore`: 99 updates written to
 //!    `monitor_updates/<monitor>/<id>`, the full monitor written, the 101 ids of the range
-//!    removed lazily, as ldk-node does (`maximum_pending_updates` = 100); cost per cycle.
+//!    removed lazily, as ldk-node does (`maximum_pending_updates` = 100); cost per cycle, names
+//!    and padding against plain.
 //!
 //! Each comparison is measured twice: by criterion, the variants back to back in one group
 //! (ratio of medians), and interleaved, the variants taking turns batch by batch in rotating
@@ -48,55 +50,47 @@ const FS_WRITE_ROUNDS: usize = 200;
 /// An interleaved turn times enough operations to take about this long (seconds).
 const TURN: f64 = 500e-6;
 
-/// The store formats compared. Version 1 is what `OpenOptions::new()` creates today; every
-/// store is checked to have the format it stands for, so a change of default cannot turn a
-/// v1 column into a second v2 column unnoticed.
+/// The store options compared. Plain is what `OpenOptions::new()` creates; every store is
+/// checked to have the options it stands for, so a change of default cannot turn the plain
+/// column into a second column of another variant unnoticed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
-    V1,
-    V2,
-    V2Names,
-    V2Padding,
-    V2NamesPadding,
+    Plain,
+    Names,
+    Padding,
+    NamesPadding,
 }
 
 impl Variant {
     fn label(self) -> &'static str {
         match self {
-            Variant::V1 => "v1",
-            Variant::V2 => "v2",
-            Variant::V2Names => "v2_names",
-            Variant::V2Padding => "v2_padding",
-            Variant::V2NamesPadding => "v2_names_padding",
+            Variant::Plain => "plain",
+            Variant::Names => "names",
+            Variant::Padding => "padding",
+            Variant::NamesPadding => "names_padding",
         }
     }
 
     fn options(self) -> OpenOptions {
         let o = OpenOptions::new();
         match self {
-            Variant::V1 => o.format_v1(),
-            Variant::V2 => o.format_v2(),
-            Variant::V2Names => o.format_v2().encrypt_names(),
-            Variant::V2Padding => o.format_v2().pad_values(),
-            Variant::V2NamesPadding => o.format_v2().encrypt_names().pad_values(),
+            Variant::Plain => o,
+            Variant::Names => o.encrypt_names(),
+            Variant::Padding => o.pad_values(),
+            Variant::NamesPadding => o.encrypt_names().pad_values(),
         }
     }
 
     fn check(self, info: encrypted_kvstore::StoreInfo) {
-        let (format, names, padded) = match self {
-            Variant::V1 => (1, false, false),
-            Variant::V2 => (2, false, false),
-            Variant::V2Names => (2, true, false),
-            Variant::V2Padding => (2, false, true),
-            Variant::V2NamesPadding => (2, true, true),
+        let (names, padded) = match self {
+            Variant::Plain => (false, false),
+            Variant::Names => (true, false),
+            Variant::Padding => (false, true),
+            Variant::NamesPadding => (true, true),
         };
         assert_eq!(
-            (
-                info.format_version,
-                info.names_encrypted,
-                info.values_padded
-            ),
-            (format, names, padded),
+            (info.names_encrypted, info.values_padded),
+            (names, padded),
             "{} store has the wrong format",
             self.label()
         );
@@ -198,11 +192,10 @@ const RECORD_SIZES: [(usize, &str); 4] = [
 fn record(c: &mut Criterion) {
     let rec = Recorder::default();
     let variants = [
-        Variant::V1,
-        Variant::V2,
-        Variant::V2Names,
-        Variant::V2Padding,
-        Variant::V2NamesPadding,
+        Variant::Plain,
+        Variant::Names,
+        Variant::Padding,
+        Variant::NamesPadding,
     ];
     let stores: Vec<_> = variants
         .iter()
@@ -257,7 +250,7 @@ fn record(c: &mut Criterion) {
             .collect();
         println!("SIZE record of a {label} value: {}", lens.join(", "));
         for op in ["write", "read"] {
-            let base = format!("{op}_v1/{label}");
+            let base = format!("{op}_plain/{label}");
             let inter = rec.median(&base).map(|t| {
                 let batch = batch_for(t);
                 if op == "write" {
@@ -281,7 +274,7 @@ fn record(c: &mut Criterion) {
             for (i, var) in variants.iter().enumerate().skip(1) {
                 report(
                     &rec,
-                    &format!("record {op} {label}, {} / v1", var.label()),
+                    &format!("record {op} {label}, {} / plain", var.label()),
                     &format!("{op}_{}/{label}", var.label()),
                     &base,
                     inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
@@ -294,7 +287,7 @@ fn record(c: &mut Criterion) {
 /// Part 2: over LDK's `FilesystemStore`.
 fn filesystem(c: &mut Criterion) {
     let rec = Recorder::default();
-    let variants = [Variant::V1, Variant::V2, Variant::V2NamesPadding];
+    let variants = [Variant::Plain, Variant::NamesPadding];
     let dirs: Vec<_> = variants
         .iter()
         .map(|_| tempfile::tempdir().unwrap())
@@ -336,7 +329,7 @@ fn filesystem(c: &mut Criterion) {
     for (n, label) in sizes {
         let v = value(n);
         for op in ["write", "read"] {
-            let base = format!("{op}_v1/{label}");
+            let base = format!("{op}_plain/{label}");
             let rounds = if op == "write" {
                 FS_WRITE_ROUNDS
             } else {
@@ -380,7 +373,7 @@ fn filesystem(c: &mut Criterion) {
             for (i, var) in variants.iter().enumerate().skip(1) {
                 report(
                     &rec,
-                    &format!("filesystem {op} {label}, {} / v1", var.label()),
+                    &format!("filesystem {op} {label}, {} / plain", var.label()),
                     &format!("{op}_{}/{label}", var.label()),
                     &base,
                     inter.as_ref().map(|t| (median_ratio(t, i, 0), rounds)),
@@ -398,11 +391,10 @@ fn list(c: &mut Criterion) {
     let rec = Recorder::default();
     // (label, format, reopened: listed by a new instance that holds no watermark).
     let cases = [
-        ("v1", Variant::V1, false),
-        ("v2", Variant::V2, false),
-        ("v2_reopened", Variant::V2, true),
-        ("v2_names", Variant::V2Names, false),
-        ("v2_names_reopened", Variant::V2Names, true),
+        ("plain", Variant::Plain, false),
+        ("plain_reopened", Variant::Plain, true),
+        ("names", Variant::Names, false),
+        ("names_reopened", Variant::Names, true),
     ];
     let keys: Vec<String> = (0..LIST_KEYS).map(|i| format!("{i:064x}")).collect();
     let stores: Vec<_> = cases
@@ -441,7 +433,7 @@ fn list(c: &mut Criterion) {
     }
     g.finish();
 
-    let base = "list_v1/1000keys";
+    let base = "list_plain/1000keys";
     let inter = rec.median(base).map(|t| {
         interleave(
             cases.len(),
@@ -454,7 +446,7 @@ fn list(c: &mut Criterion) {
     for (i, (label, _, _)) in cases.iter().enumerate().skip(1) {
         report(
             &rec,
-            &format!("list {LIST_KEYS} keys, {label} / v1"),
+            &format!("list {LIST_KEYS} keys, {label} / plain"),
             &format!("list_{label}/1000keys"),
             base,
             inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
@@ -485,7 +477,7 @@ fn cycle(store: &EncryptedStore<MemoryStore>, base: &Cell<u64>, update: &[u8], m
 /// Part 4: LDK's monitor-update pattern.
 fn monitor_updates(c: &mut Criterion) {
     let rec = Recorder::default();
-    let variants = [Variant::V1, Variant::V2, Variant::V2NamesPadding];
+    let variants = [Variant::Plain, Variant::NamesPadding];
     let stores: Vec<_> = variants
         .iter()
         .map(|&v| create(v, MemoryStore::new()))
@@ -513,7 +505,7 @@ fn monitor_updates(c: &mut Criterion) {
         assert_eq!(s.inner().len(), 2);
     }
 
-    let base = "cycle_v1/100updates";
+    let base = "cycle_plain/100updates";
     let inter = rec.median(base).map(|t| {
         interleave(
             variants.len(),
@@ -527,7 +519,7 @@ fn monitor_updates(c: &mut Criterion) {
         report(
             &rec,
             &format!(
-                "monitor-update cycle (99 writes, 1 monitor write, 101 lazy removes), {} / v1",
+                "monitor-update cycle (99 writes, 1 monitor write, 101 lazy removes), {} / plain",
                 var.label()
             ),
             &format!("cycle_{}/100updates", var.label()),

@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "network_graph file holds none of the serialized graph",
     )?;
     check(
-        on_disk.len() == graph_bytes.len() + encrypted_kvstore::RECORD_OVERHEAD_V2,
+        on_disk.len() == graph_bytes.len() + encrypted_kvstore::RECORD_OVERHEAD,
         "network_graph file is the value plus 53 bytes (format, key id, record version, nonce, \
          tag)",
     )?;

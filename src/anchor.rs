@@ -1,4 +1,4 @@
-//! The freshness anchor of format v2 (docs/FORMAT.md, "The freshness anchor"): the trait users
+//! The freshness anchor (docs/FORMAT.md, "The freshness anchor"): the trait users
 //! implement, the provided implementation over a second LDK store, and the persisted encoding.
 //! Pure encoding and parsing here; the store layer decides when to write.
 
@@ -27,7 +27,7 @@ const META_LEN: usize = 8 + 1 + 16 + 8 + 8;
 const KEY_LABEL: &[u8] = b"encrypted-kvstore v2 anchor key";
 const PAIR_LABEL: &[u8] = b"encrypted-kvstore v2 anchor pair";
 
-/// Somewhere to persist a version 2 store's freshness watermarks that whoever can roll back the
+/// Somewhere to persist a store's freshness watermarks that whoever can roll back the
 /// inner store cannot roll back with it (docs/FORMAT.md, "The freshness anchor").
 ///
 /// Four operations over small named values, grouped by store: `store` is the 32 lowercase hex

@@ -34,12 +34,13 @@ pub enum OpenError {
     RawKeyRequired,
     /// An empty passphrase was given for a new store or a passphrase change.
     EmptyPassphrase,
-    /// The header is not a well-formed header of a known version.
+    /// The header is not a well-formed header.
     CorruptHeader {
         /// What is wrong with it (no secret material).
         reason: &'static str,
     },
-    /// The header is of a format version this library does not know.
+    /// The header is of a format version this library does not read: version 1 (written by
+    /// pre-releases of encrypted-kvstore) or an unknown one.
     UnsupportedVersion {
         /// The version byte found.
         version: u8,
@@ -57,54 +58,43 @@ pub enum OpenError {
     KeyWrapFailed,
     /// The inner store failed.
     Io(io::Error),
-    /// Format v2: the credential opened the header, but its state block (options, keyring,
+    /// The credential opened the header, but its state block (options, keyring,
     /// counter, sealed secrets) is not the one sealed with it: tampered with.
     HeaderAuthenticationFailed,
-    /// Format v2: the header in the inner store is no longer the one this instance last read
+    /// The header in the inner store is no longer the one this instance last read
     /// or wrote (another instance, or an attacker, changed it). Nothing was written; the
     /// instance writes no header again (reopen it).
     HeaderChanged,
-    /// Format v2: the store's version counter cannot grow any further.
+    /// The store's version counter cannot grow any further.
     CounterExhausted,
-    /// Format v2: no versions are reserved for this write or remove (the header writes that
+    /// No versions are reserved for this write or remove (the header writes that
     /// reserve them failed); nothing was written. Retry, or reopen the store.
     VersionsNotReserved,
-    /// `upgrade_to_v2` found a version 2 store. Nothing was written.
-    AlreadyVersion2,
-    /// Format v2: the store's header says it is watched by a freshness anchor, and none was
+    /// The store's header says it is watched by a freshness anchor, and none was
     /// given (`OpenOptions::anchor`). Opening without it would silently lose rollback
     /// detection across restarts.
     AnchorRequired,
-    /// Format v2: the anchor knows nothing of this store (no `meta` value for its store id): a
+    /// The anchor knows nothing of this store (no `meta` value for its store id): a
     /// new device, a lost anchor, or an anchor that was never attached. Accept the store's
     /// current state explicitly (`OpenOptions::accept_current_state`) to go on.
     AnchorEmpty,
-    /// Format v2: an anchor was given, but the store's header does not say it is anchored.
+    /// An anchor was given, but the store's header does not say it is anchored.
     /// Attach it explicitly with `OpenOptions::accept_current_state`.
     AnchorNotAttached,
-    /// Format v2: a value in the anchor is not a well-formed anchor value for this store.
+    /// A value in the anchor is not a well-formed anchor value for this store.
     AnchorCorrupt {
         /// What is wrong (no secret material).
         reason: &'static str,
     },
-    /// Format v2: the anchor failed.
+    /// The anchor failed.
     AnchorIo(io::Error),
-    /// Format v2: the anchor saw a newer header than the one in the inner store: an older
+    /// The anchor saw a newer header than the one in the inner store: an older
     /// header (an older copy of the store) was put back.
     HeaderRolledBack {
         /// The `header_seq` of the header found in the inner store.
         header_seq: u64,
         /// The `header_seq` the anchor last recorded.
         anchor_header_seq: u64,
-    },
-    /// The operation needs a format version 2 store; this is a version 1 store (upgrade it
-    /// first with `upgrade_to_v2`). Nothing was written.
-    UpgradeRequired,
-    /// `create` was asked for a format version 1 store together with an option that only
-    /// version 2 has. Nothing was written.
-    NeedsVersion2 {
-        /// The `OpenOptions` method that needs version 2.
-        option: &'static str,
     },
 }
 
@@ -136,6 +126,10 @@ impl fmt::Display for OpenError {
             OpenError::CorruptHeader { reason } => {
                 write!(f, "the encrypted-kvstore header is corrupt: {reason}")
             }
+            OpenError::UnsupportedVersion { version: 1 } => f.write_str(
+                "the encrypted-kvstore header has format version 1: the store was made by a \
+                 pre-release of encrypted-kvstore and cannot be opened by this version",
+            ),
             OpenError::UnsupportedVersion { version } => write!(
                 f,
                 "the encrypted-kvstore header has format version {version}, which this version \
@@ -166,9 +160,6 @@ impl fmt::Display for OpenError {
             OpenError::VersionsNotReserved => f.write_str(
                 "no record versions could be reserved in the header; nothing was written",
             ),
-            OpenError::AlreadyVersion2 => {
-                f.write_str("the store already is a format version 2 store; nothing was written")
-            }
             OpenError::AnchorRequired => f.write_str(
                 "this store is watched by a freshness anchor: open it with its anchor",
             ),
@@ -191,13 +182,6 @@ impl fmt::Display for OpenError {
                 f,
                 "the store's header is older than the anchor says (header_seq {header_seq}, \
                  the anchor saw {anchor_header_seq}): an older copy of the store was put back"
-            ),
-            OpenError::UpgradeRequired => f.write_str(
-                "this operation needs a format version 2 store: upgrade this version 1 store first",
-            ),
-            OpenError::NeedsVersion2 { option } => write!(
-                f,
-                "format_v1 was asked for, but the option {option} needs a format version 2 store"
             ),
         }
     }
@@ -235,7 +219,7 @@ pub enum ReadError {
         /// Key of the value.
         key: String,
     },
-    /// Format v2: the stored record is authentic but older than one this store has already
+    /// The stored record is authentic but older than one this store has already
     /// written or read for this key: a rollback.
     Rollback {
         /// Primary namespace of the value.
@@ -249,7 +233,7 @@ pub enum ReadError {
         /// The version this store knows the key had at least.
         expected_at_least: u64,
     },
-    /// Format v2: the key is absent, but this store wrote or read it and has not removed it:
+    /// The key is absent, but this store wrote or read it and has not removed it:
     /// a deletion behind the wrapper's back.
     Missing {
         /// Primary namespace of the value.
@@ -261,7 +245,7 @@ pub enum ReadError {
         /// The version this store knows the key had at least.
         expected_version: u64,
     },
-    /// Format v2: an authentic record that this store removed (not lazily) is back.
+    /// An authentic record that this store removed (not lazily) is back.
     Resurrected {
         /// Primary namespace of the value.
         primary_namespace: String,
@@ -351,12 +335,12 @@ pub enum WriteError {
     /// The AEAD refused to seal the value for another reason (kind `Other`). The vetted
     /// backends document no such case for values that fit; nothing was written.
     EncryptionFailed,
-    /// Format v2: the header could not be written or read to reserve record versions, or was
+    /// The header could not be written or read to reserve record versions, or was
     /// changed by another writer; nothing was written.
     Header(OpenError),
     /// The store was opened read-only (kind `PermissionDenied`); nothing was written.
     ReadOnly,
-    /// Format v2: the value was written, but the freshness anchor could not record it (kind
+    /// The value was written, but the freshness anchor could not record it (kind
     /// `Other`). The anchor still holds the key's previous state, which stays true: nothing
     /// is lost, and no false alarm follows; retry the write.
     Anchor(io::Error),
@@ -434,10 +418,7 @@ impl From<OpenError> for io::Error {
             | OpenError::CounterExhausted
             | OpenError::VersionsNotReserved => io::Error::new(io::ErrorKind::Other, e),
             OpenError::AnchorIo(ref inner) => io::Error::new(inner.kind(), e),
-            OpenError::EmptyPassphrase
-            | OpenError::AlreadyVersion2
-            | OpenError::UpgradeRequired
-            | OpenError::NeedsVersion2 { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
+            OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
             OpenError::AlreadyInitialized | OpenError::ExistingData { .. } => {
                 io::Error::new(io::ErrorKind::AlreadyExists, e)
@@ -447,8 +428,7 @@ impl From<OpenError> for io::Error {
     }
 }
 
-/// Why a value could not be removed (format v2; version 1 stores fail a remove only with an
-/// invalid name or an inner-store error, passed up unchanged).
+/// Why a value could not be removed. Inner-store errors are passed up unchanged.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RemoveError {
@@ -509,8 +489,7 @@ impl From<RemoveError> for io::Error {
     }
 }
 
-/// Why a listing failed (format v2; version 1 stores fail a listing only with an invalid name
-/// or an inner-store error, passed up unchanged).
+/// Why a listing failed. Inner-store errors are passed up unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ListError {
@@ -588,20 +567,18 @@ impl From<ListError> for io::Error {
     }
 }
 
-/// Why a rotation, re-encryption or retirement of data keys failed (format version 2). What was
-/// done before the error stays done, and every value stays readable.
+/// Why a rotation, re-encryption or retirement of data keys failed. What was done before the
+/// error stays done, and every value stays readable.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RotateError {
     /// The keyring holds 8 keys (or the current key id is the largest): re-encrypt and retire
     /// first. Nothing was written.
     KeyringFull,
-    /// The store is a version 1 store: it has one data key and no keyring.
-    UpgradeRequired,
     /// The store was opened read-only.
     ReadOnly,
-    /// `retire_old_keys` found a record not yet re-encrypted under the current key (key id 0
-    /// for a version 1 record). Nothing was written.
+    /// `retire_old_keys` found a record not yet re-encrypted under the current key. Nothing was
+    /// written.
     NotReencrypted {
         /// Primary namespace of the record.
         primary_namespace: String,
@@ -629,9 +606,6 @@ impl fmt::Display for RotateError {
             RotateError::KeyringFull => f.write_str(
                 "the keyring is full (8 keys): re-encrypt every value and retire the old keys first",
             ),
-            RotateError::UpgradeRequired => {
-                f.write_str("a format version 1 store has no keyring: upgrade it first")
-            }
             RotateError::ReadOnly => f.write_str("the store was opened read-only"),
             RotateError::NotReencrypted {
                 primary_namespace,

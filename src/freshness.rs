@@ -1,4 +1,4 @@
-//! Freshness watermarks of format v2 (docs/FORMAT.md, "Freshness"): a pure state machine, no
+//! Freshness watermarks (docs/FORMAT.md, "Freshness"): a pure state machine, no
 //! I/O. The store layer reports each operation twice, when it is issued (before the inner call)
 //! and when it completes, through tickets that are returned exactly once (a dropped future
 //! returns its ticket from a drop guard), and turns the refusals into its error variants.
@@ -457,8 +457,8 @@ impl Freshness {
         raced
     }
 
-    /// The read found a record of `version` (0: a legacy v1 record). It is refused only if both
-    /// the issue-time and the current state refuse it (the issue-time refusal is returned).
+    /// The read found a record of `version`. It is refused only if both the issue-time and the
+    /// current state refuse it (the issue-time refusal is returned).
     /// When accepted, the entry is raised unless the read raced a write or remove of the key.
     pub(crate) fn read_found(&mut self, t: ReadTicket, version: u64) -> Result<(), Refusal> {
         let read_only = self.read_only;
@@ -897,22 +897,6 @@ mod tests {
         );
         assert_eq!(read(&mut f, "a", 5), Ok(()));
         assert_eq!(read(&mut f, "a", 9), Ok(()));
-    }
-
-    #[test]
-    fn check_legacy_record_version_0_is_a_rollback_below_a_watermark() {
-        let mut f = Freshness::new(false);
-        write(&mut f, "a", 1);
-        assert_eq!(
-            read(&mut f, "a", 0),
-            Err(Refusal::Rollback {
-                found: 0,
-                expected_at_least: 1
-            })
-        );
-        let mut g = Freshness::new(false);
-        assert_eq!(read(&mut g, "a", 0), Ok(()));
-        assert_eq!(entry(&g, "a"), Some(Entry::live(0)));
     }
 
     #[test]

@@ -33,9 +33,9 @@ pub mod ldk;
 
 pub use anchor::{FreshnessAnchor, StoreAnchor, ANCHOR_PRIMARY_NAMESPACE};
 pub use error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
-pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD, RECORD_OVERHEAD_V2};
+pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 
-/// The Padmé size bucket of `x` (Nikitin et al., PETS 2019): a format 2 store with
+/// The Padmé size bucket of `x` (Nikitin et al., PETS 2019): a store with
 /// [`OpenOptions::pad_values`] stores a value of `L` bytes in a record of
 /// `53 + padme(8 + L)` bytes. At most 12 % above `x` (2.4 % at 1,000 bytes, 0.4 % at 100 kB);
 /// `None` when the bucket does not fit in a `u64`. See docs/FORMAT.md, "Length padding".
@@ -59,50 +59,35 @@ pub mod __fuzzing {
     use zeroize::Zeroizing;
 
     use crate::aead::Cipher;
-    use crate::format::{self, v2, Header, HEADER_LEN};
+    use crate::format::v2;
     use crate::names::encrypted::{self, Field, NameCipher};
     use crate::InvalidName;
 
-    /// Length of a v1 header.
-    pub const HEADER_LEN_V1: usize = HEADER_LEN;
-
-    /// Parses `bytes` as a header and serializes the result again; `None` when it does not
-    /// parse. The format promises `Some(b)` implies `b == bytes`.
-    pub fn header_reserialize(bytes: &[u8]) -> Option<[u8; HEADER_LEN]> {
-        Header::parse(bytes).ok().map(|h| h.to_bytes())
-    }
-
-    /// `prefix` (the first 148 header bytes) followed by their correct checksum, so a fuzz
-    /// target can reach the checks that come after the checksum.
-    pub fn header_with_checksum(prefix: &[u8; HEADER_LEN - 32]) -> [u8; HEADER_LEN] {
-        format::header_with_checksum(prefix)
-    }
-
-    /// Shortest and longest format 2 header.
+    /// Shortest and longest header.
     pub const HEADER_V2_LEN: core::ops::RangeInclusive<usize> =
         v2::MIN_HEADER_LEN..=v2::MAX_HEADER_LEN;
 
-    /// Parses `bytes` as a format 2 header and serializes the result again; `None` when it
+    /// Parses `bytes` as a header and serializes the result again; `None` when it
     /// does not parse. The format promises `Some(b)` implies `b == bytes`.
     pub fn header_v2_reserialize(bytes: &[u8]) -> Option<Vec<u8>> {
         v2::HeaderV2::parse(bytes).ok().map(|h| h.to_bytes())
     }
 
-    /// `prefix` (every byte of a format 2 header but the last 32) followed by its correct
+    /// `prefix` (every byte of a header but the last 32) followed by its correct
     /// checksum.
     pub fn header_v2_with_checksum(prefix: &[u8]) -> Vec<u8> {
         v2::with_checksum(prefix)
     }
 
-    /// Bytes a format 2 record adds to its sealed plaintext.
+    /// Bytes a record adds to its sealed plaintext.
     pub const RECORD_V2_OVERHEAD: usize = v2::RECORD_OVERHEAD;
 
-    /// The unauthenticated (key id, version) prefix of a format 2 record.
+    /// The unauthenticated (key id, version) prefix of a record.
     pub fn record_v2_prefix(rec: &[u8]) -> Option<(u32, u64)> {
         v2::record_prefix(rec)
     }
 
-    /// Seals `plaintext` into a format 2 record under `key`, as the store does with its data
+    /// Seals `plaintext` into a record under `key`, as the store does with its data
     /// key `key_id` (but with the given nonce). `None` when a name is too long.
     #[allow(clippy::too_many_arguments)]
     pub fn record_v2_seal(
@@ -118,7 +103,7 @@ pub mod __fuzzing {
         v2::seal_record(&Cipher::new(key), key_id, version, nonce, &ad, plaintext).ok()
     }
 
-    /// Opens `rec` as the store reads a format 2 record whose key id is that of `key`: the
+    /// Opens `rec` as the store reads a record whose key id is that of `key`: the
     /// associated data is built from the record's own prefix. Returns the prefix's key id and
     /// version with the sealed plaintext (still padded, if it was).
     pub fn record_v2_open(

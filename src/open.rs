@@ -11,25 +11,22 @@ use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bitcoin::io;
 use zeroize::Zeroizing;
 
-use crate::aead::Cipher;
 use crate::anchor::{self, FreshnessAnchor, Loaded, Meta};
 use crate::error::{OpenError, RotateError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
-use crate::format::{
-    self, Header, KekLabels, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN,
-};
+use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
 use crate::keys::RawKey;
 use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
 use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::v2::{self as s2, V2};
-use crate::store::{EncryptedStore, Engine, Keys, ReencryptProgress, StoreInfo};
+use crate::store::{EncryptedStore, ReencryptProgress, StoreInfo};
 
 /// What unlocks a store.
 #[derive(Clone, Copy)]
@@ -123,9 +120,9 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
     }
 }
 
-/// Options for creating and opening stores: the format of a new store (version 2 unless
-/// [`format_v1`](Self::format_v1)) and its options, a freshness anchor, a read-only open, a
-/// lower Argon2id memory ceiling. [`EncryptedStore::create`] and friends use the defaults.
+/// Options for creating and opening stores: the options of a new store (encrypted names,
+/// padding), a freshness anchor, a read-only open, a lower Argon2id memory ceiling.
+/// [`EncryptedStore::create`] and friends use the defaults.
 ///
 /// Every constructor takes a version marker `M` ([`ldk::V0_2`](crate::ldk::V0_2),
 /// [`ldk::V0_3`](crate::ldk::V0_3)) that the compiler infers from the LDK traits the inner
@@ -134,8 +131,6 @@ fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, Op
 pub struct OpenOptions {
     rng: SharedRandom,
     max_kdf_memory_kib: u32,
-    format_v2: bool,
-    format_v1: bool,
     encrypt_names: bool,
     pad_values: bool,
     read_only: bool,
@@ -147,8 +142,6 @@ impl Default for OpenOptions {
         OpenOptions {
             rng: rng::os(),
             max_kdf_memory_kib: KdfParams::CEILING_MEMORY_KIB,
-            format_v2: false,
-            format_v1: false,
             encrypt_names: false,
             pad_values: false,
             read_only: false,
@@ -161,10 +154,8 @@ impl fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenOptions");
         d.field("max_kdf_memory_kib", &self.max_kdf_memory_kib);
-        // The format options appear only when set, so the default reads as before.
+        // The options appear only when set: the default shows the memory ceiling alone.
         for (name, on) in [
-            ("format_v2", self.format_v2),
-            ("format_v1", self.format_v1),
             ("encrypt_names", self.encrypt_names),
             ("pad_values", self.pad_values),
             ("read_only", self.read_only),
@@ -185,20 +176,19 @@ fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
 }
 
 fn derive_kek(
-    labels: &KekLabels,
     protection: &Protection,
     salt: &[u8; SALT_LEN],
     cred: Credential<'_>,
 ) -> Result<Zeroizing<[u8; 32]>, OpenError> {
     match (protection, cred) {
         (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &format::passphrase_salt(labels, salt)).map_err(|e| match e {
+            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
                 DeriveError::OutOfMemory => OpenError::OutOfMemory,
                 DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
             })
         }
         (Protection::RawKey, Credential::Key(k)) => {
-            format::raw_kek(labels, k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
+            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
         }
         (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
         (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
@@ -235,50 +225,25 @@ impl OpenOptions {
         self
     }
 
-    /// `create` makes a format version 2 store (docs/FORMAT.md, part 2). This is the default;
-    /// the option only says so explicitly. Every record carries a version from a counter in
-    /// the header, and the open store refuses rollback, deletion and resurrection of the values
-    /// it has written or read (`ReadError::Rollback`, `Missing`, `Resurrected`). Opening needs
-    /// no option: the header says which format a store has, and version 1 stores keep opening
-    /// as version 1.
-    pub fn format_v2(mut self) -> Self {
-        self.format_v2 = true;
-        self
-    }
-
-    /// `create` makes a format version 1 store (docs/FORMAT.md, part 1): no record versions,
-    /// so no freshness checks, for a store that older releases of this crate must still open.
-    /// An explicit choice, never a fallback; combined with an option that needs version 2
-    /// ([`format_v2`](Self::format_v2), [`encrypt_names`](Self::encrypt_names),
-    /// [`pad_values`](Self::pad_values), [`anchor`](Self::anchor)) `create` refuses with
-    /// [`OpenError::NeedsVersion2`]. Ignored by `open`, which follows the header. A version 1
-    /// store can be upgraded later ([`upgrade_to_v2`](Self::upgrade_to_v2)).
-    pub fn format_v1(mut self) -> Self {
-        self.format_v1 = true;
-        self
-    }
-
-    /// `create` makes a version 2 store whose namespaces and keys are encrypted (AES-256-SIV,
-    /// base64url) before they reach the inner store; `list` decodes them. Names of up to 74
-    /// bytes fit (LDK's and ldk-node's all do); longer ones are refused with
-    /// [`InvalidName::TooLongToEncrypt`](crate::InvalidName::TooLongToEncrypt). Implies
-    /// [`format_v2`](Self::format_v2); recorded in the header for the life of the store.
+    /// `create` makes a store whose namespaces and keys are encrypted (AES-256-SIV, base64url)
+    /// before they reach the inner store; `list` decodes them. Names of up to 74 bytes fit
+    /// (LDK's and ldk-node's all do); longer ones are refused with
+    /// [`InvalidName::TooLongToEncrypt`](crate::InvalidName::TooLongToEncrypt). Recorded in the
+    /// header for the life of the store.
     pub fn encrypt_names(mut self) -> Self {
-        self.format_v2 = true;
         self.encrypt_names = true;
         self
     }
 
-    /// `create` makes a version 2 store that pads every value (Padmé: at most 12 % more,
-    /// usually far less) so that stored sizes reveal only a size bucket. Implies
-    /// [`format_v2`](Self::format_v2); recorded in the header for the life of the store.
+    /// `create` makes a store that pads every value (Padmé: at most 12 % more, usually far
+    /// less) so that stored sizes reveal only a size bucket. Recorded in the header for the
+    /// life of the store.
     pub fn pad_values(mut self) -> Self {
-        self.format_v2 = true;
         self.pad_values = true;
         self
     }
 
-    /// `open` a version 2 store without ever writing to it (no header write, writes and removes
+    /// `open` a store without ever writing to it (no header write, writes and removes
     /// refused with `PermissionDenied`), for a tool that inspects a store while its node runs.
     /// A read-only instance raises no false alarm when the writer removes a key it read.
     pub fn read_only(mut self) -> Self {
@@ -290,38 +255,15 @@ impl OpenOptions {
     /// watermarks are persisted there, so rollback, deletion and resurrection are also refused
     /// across restarts, including a whole store put back from an older copy.
     ///
-    /// Implies [`format_v2`](Self::format_v2): `create` makes an anchored version 2 store (a
-    /// version 1 store has no versions to watch, and `open` refuses an anchor for one with
-    /// [`OpenError::UpgradeRequired`]). `open` of an anchored store needs its anchor
+    /// `create` makes an anchored store. `open` of an anchored store needs its anchor
     /// ([`OpenError::AnchorRequired`] without it); [`accept_current_state`](Self::accept_current_state)
     /// attaches an anchor to an existing store, or starts over after the anchor was lost.
     /// The anchor must be kept where whoever can roll back the inner store cannot roll it
     /// back too (for example [`StoreAnchor`](crate::StoreAnchor) over a local
     /// `FilesystemStore` when the data is in a cloud store).
     pub fn anchor(mut self, anchor: impl FreshnessAnchor + 'static) -> Self {
-        self.format_v2 = true;
         self.anchor = Some(Arc::new(anchor));
         self
-    }
-
-    /// Whether `create` makes a version 2 store: yes unless [`format_v1`](Self::format_v1) was
-    /// asked for, and then no option that needs version 2 may be set with it.
-    fn create_v2(&self) -> Result<bool, OpenError> {
-        if !self.format_v1 {
-            return Ok(true);
-        }
-        // The options that imply version 2 first: each also sets `format_v2`.
-        for (option, on) in [
-            ("encrypt_names", self.encrypt_names),
-            ("pad_values", self.pad_values),
-            ("anchor", self.anchor.is_some()),
-            ("format_v2", self.format_v2),
-        ] {
-            if on {
-                return Err(OpenError::NeedsVersion2 { option });
-            }
-        }
-        Ok(false)
     }
 
     /// Refuses Argon2id costs above this instance's memory ceiling.
@@ -332,25 +274,6 @@ impl OpenOptions {
             }
             _ => Ok(()),
         }
-    }
-
-    /// Wraps `data_key` into a fresh header for `cred` (new salt and wrap nonce).
-    fn wrap(
-        &self,
-        store_id: [u8; STORE_ID_LEN],
-        key_id: u32,
-        data_key: &[u8; DATA_KEY_LEN],
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<Header, OpenError> {
-        let protection = self.protection_for(cred, params)?;
-        let salt = fill::<SALT_LEN>(&*self.rng)?;
-        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&format::KEK_V1, &protection, &salt, cred)?;
-        Header::seal(
-            protection, salt, store_id, key_id, wrap_nonce, &kek, data_key,
-        )
-        .map_err(|_| OpenError::KeyWrapFailed)
     }
 
     /// The protection a new header gets for `cred`.
@@ -373,7 +296,7 @@ impl OpenOptions {
         Ok(protection)
     }
 
-    /// A v2 header with a new credential block for `cred` (new salt, wrap nonce and hk) over
+    /// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
     /// `state` and `secrets`.
     pub(crate) fn seal_v2(
         &self,
@@ -389,7 +312,7 @@ impl OpenOptions {
         let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
         self.rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
         let secrets_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&f2::KEK_V2, &protection, &salt, cred)?;
+        let kek = derive_kek(&protection, &salt, cred)?;
         let h = HeaderV2::seal(
             protection,
             salt,
@@ -405,7 +328,7 @@ impl OpenOptions {
         Ok((h, hk))
     }
 
-    /// A new v2 store: header (versions 1 to 65,536 reserved in it) and state.
+    /// A new store: header (versions 1 to 65,536 reserved in it) and state.
     fn new_v2(
         &self,
         cred: Credential<'_>,
@@ -470,7 +393,7 @@ impl OpenOptions {
         Ok((bytes, Arc::new(v2)))
     }
 
-    /// Unlocks v2 header bytes (reading steps 4 to 12): the header, its key hk and its secrets.
+    /// Unlocks header bytes (reading steps 1 to 12): the header, its key hk and its secrets.
     fn unlock_v2_header(
         &self,
         bytes: &[u8],
@@ -478,7 +401,7 @@ impl OpenOptions {
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>, Secrets), OpenError> {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
-        let kek = derive_kek(&f2::KEK_V2, &header.protection, &header.salt, cred)?;
+        let kek = derive_kek(&header.protection, &header.salt, cred)?;
         let hk = header.unwrap_hk(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
             Credential::Key(_) => OpenError::WrongKey,
@@ -519,7 +442,7 @@ impl OpenOptions {
         }
     }
 
-    /// Unlocks v2 header bytes (reading steps 4 to 13) and loads the anchor. A writable
+    /// Unlocks header bytes (reading steps 1 to 13) and loads the anchor. A writable
     /// instance then reserves the first block of versions in one header write (and records
     /// the new header in the anchor); a read-only one writes nothing.
     async fn unlock_v2<IO: HeaderIo>(
@@ -560,44 +483,6 @@ impl OpenOptions {
         Ok(v2)
     }
 
-    /// A new header and data key.
-    fn new_header(
-        &self,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<(Header, Zeroizing<[u8; DATA_KEY_LEN]>), OpenError> {
-        let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
-        let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
-        self.rng
-            .fill(&mut data_key[..])
-            .map_err(OpenError::Random)?;
-        let header = self.wrap(store_id, 0, &data_key, cred, params)?;
-        Ok((header, data_key))
-    }
-
-    fn keys(&self, header: Header, data_key: Zeroizing<[u8; DATA_KEY_LEN]>) -> Engine {
-        Engine::V1(Arc::new(Keys {
-            cipher: Cipher::new(&data_key),
-            data_key,
-            store_id: header.store_id,
-            key_id: header.key_id,
-            rng: Arc::clone(&self.rng),
-            header: Mutex::new(header),
-        }))
-    }
-
-    /// Unlocks header bytes read from the inner store (`None`: there was no header).
-    fn unlock(&self, bytes: &[u8], cred: Credential<'_>) -> Result<Engine, OpenError> {
-        let header = parse_header(bytes)?;
-        self.check_memory(&header.protection)?;
-        let kek = derive_kek(&format::KEK_V1, &header.protection, &header.salt, cred)?;
-        let data_key = header.unwrap_key(&kek).ok_or(match cred {
-            Credential::Passphrase(_) => OpenError::WrongPassphrase,
-            Credential::Key(_) => OpenError::WrongKey,
-        })?;
-        Ok(self.keys(header, data_key))
-    }
-
     /// The one body of every `create*`: refuse a header or existing data (`refuse_data`, a
     /// future that does nothing until awaited here), then write a new header (the only write).
     async fn do_create<IO: HeaderIo>(
@@ -606,20 +491,14 @@ impl OpenOptions {
         cred: Credential<'_>,
         params: Option<KdfParams>,
         refuse_data: impl Future<Output = Result<(), OpenError>>,
-    ) -> Result<Engine, OpenError> {
+    ) -> Result<Arc<V2>, OpenError> {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
-        let v2 = self.create_v2()?;
         refuse_data.await?;
-        if v2 {
-            let (bytes, v2) = self.new_v2(cred, params)?;
-            write_bytes(io, bytes).await?;
-            return Ok(Engine::V2(v2));
-        }
-        let (header, data_key) = self.new_header(cred, params)?;
-        write_header(io, &header).await?;
-        Ok(self.keys(header, data_key))
+        let (bytes, v2) = self.new_v2(cred, params)?;
+        write_bytes(io, bytes).await?;
+        Ok(v2)
     }
 
     /// The one body of every `open*`: read the header and unlock it. Never writes.
@@ -627,86 +506,9 @@ impl OpenOptions {
         &self,
         io: &IO,
         cred: Credential<'_>,
-    ) -> Result<Engine, OpenError> {
+    ) -> Result<Arc<V2>, OpenError> {
         let bytes = read_header(io).await?.ok_or(OpenError::NotInitialized)?;
-        if is_v2(&bytes) {
-            return Ok(Engine::V2(self.unlock_v2(io, &bytes, cred).await?));
-        }
-        if self.anchor.is_some() {
-            // A version 1 store has no versions to watch: never a silent drop of the anchor.
-            return Err(OpenError::UpgradeRequired);
-        }
-        self.unlock(&bytes, cred)
-    }
-
-    /// See [`EncryptedStore::upgrade_to_v2`].
-    pub fn upgrade_to_v2<M, S: InnerStore<M>>(
-        &self,
-        inner: S,
-        passphrase: &[u8],
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.upgrade(&SyncIo::new(&inner), Credential::Passphrase(passphrase))?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// See [`EncryptedStore::upgrade_to_v2_with_key`].
-    pub fn upgrade_to_v2_with_key<M, S: InnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.upgrade(&SyncIo::new(&inner), Credential::Key(key))?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// "Upgrading a version 1 store": unlock the version 1 header, write a version 2 header
-    /// (same store id and KDF costs, new salt, wrap nonce and hk; keyring `[0]` holding the
-    /// version 1 data key; `legacy`) in one inner write, after checking the stored header is
-    /// still the one read.
-    fn upgrade<IO: HeaderIo>(&self, io: &IO, cred: Credential<'_>) -> Result<Engine, OpenError> {
-        if self.anchor.is_some() {
-            // The upgrade writes an unanchored header; attaching is its own explicit step.
-            return Err(OpenError::AnchorNotAttached);
-        }
-        let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
-        if is_v2(&bytes) {
-            return Err(OpenError::AlreadyVersion2);
-        }
-        let Engine::V1(keys) = self.unlock(&bytes, cred)? else {
-            return Err(OpenError::AlreadyVersion2);
-        };
-        if keys.key_id != 0 {
-            return Err(OpenError::CorruptHeader {
-                reason: "a version 1 header with a key id other than 0 cannot be upgraded",
-            });
-        }
-        let params = match keys
-            .header
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .protection
-        {
-            Protection::Passphrase(p) => Some(p),
-            Protection::RawKey => None,
-        };
-        let limit = 1 + s2::BLOCK;
-        let state = State {
-            options: f2::OPT_LEGACY,
-            header_seq: 1,
-            version_limit: limit,
-            key_ids: vec![0],
-        };
-        let secrets = Secrets {
-            data_keys: vec![keys.data_key.clone()],
-            name_key: None,
-        };
-        let (header, hk) = self.seal_v2(keys.store_id, cred, params, state, &secrets)?;
-        if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
-            return Err(OpenError::HeaderChanged);
-        }
-        complete(write_bytes(io, header.to_bytes()))?;
-        let v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
-        Ok(Engine::V2(Arc::new(v2)))
+        self.unlock_v2(io, &bytes, cred).await
     }
 
     /// Accepts the store's current state as fresh in the anchor given with
@@ -780,15 +582,12 @@ impl OpenOptions {
         io: &IO,
         cred: Credential<'_>,
         mut stored: Vec<(String, String, String)>,
-    ) -> Result<Engine, OpenError> {
+    ) -> Result<Arc<V2>, OpenError> {
         let a = self.anchor.clone().ok_or(OpenError::AnchorRequired)?;
         if self.read_only {
             return Err(s2::read_only_error());
         }
         let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
-        if !is_v2(&bytes) {
-            return Err(OpenError::UpgradeRequired);
-        }
         let (header, hk, secrets) = self.unlock_v2_header(&bytes, cred)?;
         let store_id = header.store_id;
         let ns = anchor::store_hex(&store_id);
@@ -877,9 +676,7 @@ impl OpenOptions {
         for name in names.iter().filter(|n| *n != anchor::meta_name()) {
             let _ = a.remove(&ns, name);
         }
-        Ok(Engine::V2(complete(
-            self.finish_v2(io, header, hk, secrets),
-        )?))
+        complete(self.finish_v2(io, header, hk, secrets))
     }
 
     /// See [`EncryptedStore::create`].
@@ -1043,17 +840,6 @@ fn parse_error(e: format::HeaderParseError) -> OpenError {
     }
 }
 
-fn parse_header(bytes: &[u8]) -> Result<Header, OpenError> {
-    Header::parse(bytes).map_err(parse_error)
-}
-
-/// Whether header bytes are read by part 2 of docs/FORMAT.md: the magic, then version byte 2.
-/// Anything else goes to the v1 reader, which refuses a bad magic, a missing version byte or
-/// an unknown version in that order.
-fn is_v2(bytes: &[u8]) -> bool {
-    bytes.get(..8) == Some(&format::MAGIC[..]) && bytes.get(8) == Some(&f2::VERSION)
-}
-
 fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
     match r {
         Ok(b) => Ok(Some(b)),
@@ -1071,10 +857,6 @@ async fn read_header<IO: HeaderIo>(io: &IO) -> Result<Option<Vec<u8>>, OpenError
         )
         .await,
     )
-}
-
-async fn write_header<IO: HeaderIo>(io: &IO, header: &Header) -> Result<(), OpenError> {
-    write_bytes(io, header.to_bytes().to_vec()).await
 }
 
 pub(crate) async fn write_bytes<IO: HeaderIo>(io: &IO, bytes: Vec<u8>) -> Result<(), OpenError> {
@@ -1162,28 +944,6 @@ impl<S> EncryptedStore<S> {
         OpenOptions::new().create_with_key_in_empty(inner, key)
     }
 
-    /// Turns a format version 1 store into a version 2 store, explicitly (opening never
-    /// upgrades), and returns it open: one header write, nothing else is written. Its values
-    /// stay version 1 records and read as version 0 until [`reencrypt`](Self::reencrypt)
-    /// rewrites them; new writes are version 2 records, watched for rollback, deletion and
-    /// resurrection. A crash leaves either store, never a mix; there is no downgrade. Encrypted
-    /// names and padding cannot be turned on by an upgrade (migrate into a new store for them).
-    /// [`OpenError::AlreadyVersion2`] on a version 2 store.
-    pub fn upgrade_to_v2<M>(inner: S, passphrase: &[u8]) -> Result<Self, OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        OpenOptions::new().upgrade_to_v2(inner, passphrase)
-    }
-
-    /// [`upgrade_to_v2`](Self::upgrade_to_v2) for a store protected by a raw key.
-    pub fn upgrade_to_v2_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        OpenOptions::new().upgrade_to_v2_with_key(inner, key)
-    }
-
     /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
     /// header it fails with [`OpenError::NotInitialized`].
     pub fn open<M>(inner: S, passphrase: &[u8]) -> Result<Self, OpenError>
@@ -1247,86 +1007,65 @@ impl<S> EncryptedStore<S> {
         cred: Credential<'_>,
         params: Option<KdfParams>,
     ) -> Result<(), OpenError> {
-        match &self.engine {
-            Engine::V1(keys) => {
-                let opts = OpenOptions {
-                    rng: Arc::clone(&keys.rng),
-                    ..OpenOptions::default()
-                };
-                let header = opts.wrap(keys.store_id, keys.key_id, &keys.data_key, cred, params)?;
-                let mut current = keys.header.lock().unwrap_or_else(|p| p.into_inner());
-                complete(write_header(io, &header))?;
-                *current = header;
-                Ok(())
-            }
-            Engine::V2(v2) => {
-                if v2.read_only {
-                    return Err(OpenError::Io(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "the store was opened read-only",
-                    )));
-                }
-                let opts = OpenOptions {
-                    rng: Arc::clone(&v2.rng),
-                    ..OpenOptions::default()
-                };
-                let mut c = v2.counter();
-                if V2::step_in_flight(&c) {
-                    // An asynchronous operation's header write may still land after ours.
-                    return Err(OpenError::Io(io::Error::new(
-                        io::ErrorKind::Other,
-                        "a header write of this store is in flight; retry",
-                    )));
-                }
-                let stored = complete(read_header(io))?;
-                if stored.as_deref() != Some(&c.header.to_bytes()[..]) {
-                    return Err(OpenError::HeaderChanged);
-                }
-                let limit = c.header.state.version_limit;
-                let state = s2::header_state(&c.header, limit)?;
-                let (header, hk) =
-                    opts.seal_v2(c.header.store_id, cred, params, state, &v2.ring().secrets)?;
-                complete(write_bytes(io, header.to_bytes()))?;
-                c.header = header;
-                c.hk = hk;
-                drop(c);
-                v2.sync_anchor().map_err(OpenError::AnchorIo)
-            }
+        let v2 = &self.engine;
+        if v2.read_only {
+            return Err(OpenError::Io(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the store was opened read-only",
+            )));
         }
+        let opts = OpenOptions {
+            rng: Arc::clone(&v2.rng),
+            ..OpenOptions::default()
+        };
+        let mut c = v2.counter();
+        if V2::step_in_flight(&c) {
+            // An asynchronous operation's header write may still land after ours.
+            return Err(OpenError::Io(io::Error::new(
+                io::ErrorKind::Other,
+                "a header write of this store is in flight; retry",
+            )));
+        }
+        let stored = complete(read_header(io))?;
+        if stored.as_deref() != Some(&c.header.to_bytes()[..]) {
+            return Err(OpenError::HeaderChanged);
+        }
+        let limit = c.header.state.version_limit;
+        let state = s2::header_state(&c.header, limit)?;
+        let (header, hk) =
+            opts.seal_v2(c.header.store_id, cred, params, state, &v2.ring().secrets)?;
+        complete(write_bytes(io, header.to_bytes()))?;
+        c.header = header;
+        c.hk = hk;
+        drop(c);
+        v2.sync_anchor().map_err(OpenError::AnchorIo)
     }
 
-    /// Format version 2: stops watching the store with its freshness anchor. Clears the
+    /// Stops watching the store with its freshness anchor. Clears the
     /// header's `anchored` bit (one header write), so the store opens without an anchor again;
     /// the anchor's values are left to you. Rollback across restarts is no longer detected
-    /// (docs/FORMAT.md, "What version 2 detects"). Nothing happens on a store that is not
-    /// anchored; [`OpenError::UpgradeRequired`] on a version 1 store.
+    /// (docs/FORMAT.md, "What the format detects"). Nothing happens on a store that is not
+    /// anchored.
     pub fn detach_anchor<M>(&self) -> Result<(), OpenError>
     where
         S: InnerStore<M>,
     {
-        match &self.engine {
-            Engine::V1(_) => Err(OpenError::UpgradeRequired),
-            Engine::V2(v2) => v2.detach(&SyncIo::new(&self.inner)),
-        }
+        self.engine.detach(&SyncIo::new(&self.inner))
     }
 
-    /// Format version 2: adds a new random data key to the header's keyring and makes it the
+    /// Adds a new random data key to the header's keyring and makes it the
     /// key that seals every new write, in one header write; older keys still open existing
     /// records. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
     /// [`retire_old_keys`](Self::retire_old_keys) to take the old keys out of use. Refuses with
-    /// [`RotateError::KeyringFull`] at 8 keys, [`RotateError::UpgradeRequired`] on a version 1
-    /// store.
+    /// [`RotateError::KeyringFull`] at 8 keys.
     pub fn rotate_data_key<M>(&self) -> Result<u32, RotateError>
     where
         S: InnerStore<M>,
     {
-        match &self.engine {
-            Engine::V1(_) => Err(RotateError::UpgradeRequired),
-            Engine::V2(v2) => v2.rotate(&SyncIo::new(&self.inner)),
-        }
+        self.engine.rotate(&SyncIo::new(&self.inner))
     }
 
-    /// Format version 2: rewrites every value not sealed under the current data key (with a new
+    /// Rewrites every value not sealed under the current data key (with a new
     /// version, so an old-key record put back later is refused as a rollback while the key is
     /// watched). Each value is replaced by one complete inner write and the old keys stay in
     /// the header until [`retire_old_keys`](Self::retire_old_keys), so a crash at any point
@@ -1339,14 +1078,12 @@ impl<S> EncryptedStore<S> {
     where
         S: InnerStore<M> + MigratableInnerStore<M>,
     {
-        let Engine::V2(v2) = &self.engine else {
-            return Err(RotateError::UpgradeRequired);
-        };
         let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
-        v2.reencrypt(&SyncIo::new(&self.inner), all, &mut progress)
+        self.engine
+            .reencrypt(&SyncIo::new(&self.inner), all, &mut progress)
     }
 
-    /// Format version 2: after checking that every value is sealed under the current data key
+    /// After checking that every value is sealed under the current data key
     /// (else [`RotateError::NotReencrypted`], nothing written), removes every other key from the
     /// header in one header write. Records of the retired keys that linger in backups then no
     /// longer open. Assumes no other instance writes the store during the check.
@@ -1354,11 +1091,8 @@ impl<S> EncryptedStore<S> {
     where
         S: InnerStore<M> + MigratableInnerStore<M>,
     {
-        let Engine::V2(v2) = &self.engine else {
-            return Err(RotateError::UpgradeRequired);
-        };
         let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
-        v2.retire(&SyncIo::new(&self.inner), all)
+        self.engine.retire(&SyncIo::new(&self.inner), all)
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without
@@ -1368,11 +1102,8 @@ impl<S> EncryptedStore<S> {
         S: InnerStore<M>,
     {
         let bytes = complete(read_header(&SyncIo::new(inner)))?.ok_or(OpenError::NotInitialized)?;
-        if is_v2(&bytes) {
-            let h = HeaderV2::parse(&bytes).map_err(parse_error)?;
-            return Ok(StoreInfo::of_v2(&h));
-        }
-        Ok(StoreInfo::of(&parse_header(&bytes)?))
+        let h = HeaderV2::parse(&bytes).map_err(parse_error)?;
+        Ok(StoreInfo::of(&h))
     }
 }
 

@@ -1,17 +1,13 @@
-//! `EncryptedStore`: the state of an open store (its inner store, keys and header) and the
-//! sealing and opening of one value. It knows nothing of LDK's trait signatures: the adapters in
-//! `ldk/` implement each LDK version's traits by calling it, and `open.rs` creates and opens it.
+//! `EncryptedStore`: an open store, its inner store and its state (keys, header, counter,
+//! freshness; the record path is in [`v2`]). It knows nothing of LDK's trait signatures: the
+//! adapters in `ldk/` implement each LDK version's traits by calling it, and `open.rs` creates
+//! and opens it.
 
 use core::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use zeroize::Zeroizing;
-
-use crate::aead::Cipher;
-use crate::error::{ReadError, WriteError};
-use crate::format::{self, Header, Protection, RecordAd, DATA_KEY_LEN, NONCE_LEN, STORE_ID_LEN};
+use crate::format::{self, Protection};
 use crate::names;
-use crate::rng::SharedRandom;
 
 pub(crate) mod v2;
 
@@ -19,7 +15,7 @@ pub(crate) mod v2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreInfo {
-    /// Format version of the header and records.
+    /// Format version of the header and records ([`FORMAT_VERSION`](crate::FORMAT_VERSION)).
     pub format_version: u8,
     /// How the data key is protected (and the Argon2id costs, for a passphrase).
     pub protection: Protection,
@@ -27,37 +23,22 @@ pub struct StoreInfo {
     pub store_id: [u8; 16],
     /// Identifier of the data key that seals new records.
     pub key_id: u32,
-    /// Identifiers of every data key in the header (version 1: the one key).
+    /// Identifiers of every data key in the header's keyring, ascending.
     pub key_ids: Vec<u32>,
-    /// Version 2: namespaces and keys are encrypted before they reach the inner store.
+    /// Namespaces and keys are encrypted before they reach the inner store.
     pub names_encrypted: bool,
-    /// Version 2: values are padded to a Padmé size bucket.
+    /// Values are padded to a Padmé size bucket.
     pub values_padded: bool,
-    /// Version 2: the header's sequence number (0 for version 1).
+    /// The header's sequence number.
     pub header_seq: u64,
-    /// Version 2: every record version used so far is below this (0 for version 1).
+    /// Every record version used so far is below this.
     pub version_limit: u64,
-    /// Version 2: the store is watched by a freshness anchor, and opens only with it.
+    /// The store is watched by a freshness anchor, and opens only with it.
     pub anchored: bool,
 }
 
 impl StoreInfo {
-    pub(crate) fn of(h: &Header) -> StoreInfo {
-        StoreInfo {
-            format_version: format::FORMAT_VERSION,
-            protection: h.protection,
-            store_id: h.store_id,
-            key_id: h.key_id,
-            key_ids: vec![h.key_id],
-            names_encrypted: false,
-            values_padded: false,
-            header_seq: 0,
-            version_limit: 0,
-            anchored: false,
-        }
-    }
-
-    pub(crate) fn of_v2(h: &format::v2::HeaderV2) -> StoreInfo {
+    pub(crate) fn of(h: &format::v2::HeaderV2) -> StoreInfo {
         let o = h.state.options;
         StoreInfo {
             format_version: format::v2::VERSION,
@@ -86,73 +67,13 @@ pub struct ReencryptProgress {
     pub rewritten: usize,
 }
 
-/// Which format an open store speaks.
-pub(crate) enum Engine {
-    V1(Arc<Keys>),
-    V2(Arc<v2::V2>),
-}
-
-/// The keys and identity of an open store, shared by the store and its in-flight futures.
-pub(crate) struct Keys {
-    pub(crate) cipher: Cipher,
-    pub(crate) data_key: Zeroizing<[u8; DATA_KEY_LEN]>,
-    pub(crate) store_id: [u8; STORE_ID_LEN],
-    pub(crate) key_id: u32,
-    pub(crate) rng: SharedRandom,
-    /// The current header. Locked only to change the passphrase or read `info`; never on the
-    /// read/write path.
-    pub(crate) header: Mutex<Header>,
-}
-
-impl Keys {
-    fn ad(&self, primary: &str, secondary: &str, key: &str) -> Option<RecordAd> {
-        RecordAd::new(&self.store_id, self.key_id, primary, secondary, key)
-    }
-
-    pub(crate) fn seal(
-        &self,
-        primary: &str,
-        secondary: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> Result<Vec<u8>, WriteError> {
-        names::check_key(primary, secondary, key).map_err(WriteError::InvalidName)?;
-        // Names were checked just above, so their AD always fits; if it ever did not, that is
-        // an error, never a record under a shorter associated data.
-        let ad = self
-            .ad(primary, secondary, key)
-            .ok_or(WriteError::EncryptionFailed)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
-        format::seal_record(&self.cipher, self.key_id, &nonce, &ad, buf).map_err(|e| match e {
-            format::SealError::TooLarge => WriteError::ValueTooLarge,
-            format::SealError::Failed => WriteError::EncryptionFailed,
-        })
-    }
-
-    pub(crate) fn open(
-        &self,
-        primary: &str,
-        secondary: &str,
-        key: &str,
-        rec: Vec<u8>,
-    ) -> Result<Vec<u8>, ReadError> {
-        let failed = || ReadError::AuthenticationFailed {
-            primary_namespace: primary.to_owned(),
-            secondary_namespace: secondary.to_owned(),
-            key: key.to_owned(),
-        };
-        let ad = self.ad(primary, secondary, key).ok_or_else(failed)?;
-        format::open_record(&self.cipher, self.key_id, &ad, rec).map_err(|_| failed())
-    }
-}
-
 /// An LDK key-value store that encrypts every value it hands to an inner store.
 ///
-/// Values are sealed with XChaCha20-Poly1305 under the store's data key, with a fresh random
-/// nonce per write and associated data that binds each value to this store and to its primary
-/// namespace, secondary namespace and key. `list` and `remove` go straight to the inner store.
-/// See the crate documentation and `docs/FORMAT.md`.
+/// Values are sealed with XChaCha20-Poly1305 under the store's current data key, with a fresh
+/// random nonce per write and associated data that binds each value to this store, to its
+/// primary namespace, secondary namespace and key, and to its record version, so that the open
+/// store refuses rollback, deletion and resurrection of the values it has seen. See the crate
+/// documentation and `docs/FORMAT.md`.
 ///
 /// Works over any `S: KVStoreSync` (and `S: KVStore` for the async trait, `S:
 /// MigratableKVStore` for migration, `S: PaginatedKVStore` for paginated listing with LDK 0.3)
@@ -162,7 +83,7 @@ impl Keys {
 /// It has every auto trait `S` has (`Send`, `Sync`, `Unpin`, `UnwindSafe`, `RefUnwindSafe`).
 pub struct EncryptedStore<S> {
     pub(crate) inner: S,
-    pub(crate) engine: Engine,
+    pub(crate) engine: Arc<v2::V2>,
 }
 
 impl<S> fmt::Debug for EncryptedStore<S> {
@@ -195,12 +116,7 @@ impl<S> EncryptedStore<S> {
 
     /// Public facts about this store (format version, protection and KDF costs, identity).
     pub fn info(&self) -> StoreInfo {
-        match &self.engine {
-            Engine::V1(keys) => {
-                StoreInfo::of(&keys.header.lock().unwrap_or_else(|p| p.into_inner()))
-            }
-            Engine::V2(v2) => StoreInfo::of_v2(&v2.counter().header),
-        }
+        StoreInfo::of(&self.engine.counter().header)
     }
 }
 

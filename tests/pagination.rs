@@ -125,17 +125,13 @@ fn a_token_whose_entry_was_deleted_resumes_at_the_next_key() {
     assert_eq!(bad.kind(), ErrorKind::InvalidInput);
 }
 
-/// Refused as the reserved namespace: a bare `InvalidName` (format version 1) or the list
-/// operation's `ListError::InvalidName` (format version 2).
+/// Refused as the reserved namespace: the list operation's `ListError::InvalidName`.
 fn assert_reserved(e: io::Error) {
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-    let inner = e.get_ref();
-    let name = inner
-        .and_then(|e| e.downcast_ref::<InvalidName>())
-        .or_else(|| match inner.and_then(|e| e.downcast_ref::<ListError>()) {
-            Some(ListError::InvalidName(n)) => Some(n),
-            _ => None,
-        });
+    let name = match e.get_ref().and_then(|e| e.downcast_ref::<ListError>()) {
+        Some(ListError::InvalidName(n)) => Some(n),
+        _ => None,
+    };
     assert_eq!(name, Some(&InvalidName::Reserved), "{e}");
 }
 

@@ -1,4 +1,4 @@
-//! Known-answer test vectors for format v1 (the cases are `vectors/*.txt`): the suite in
+//! Known-answer test vectors (the cases are `vectors/*.txt`): the suite in
 //! `vectors_suite/suite.rs`, compiled once per enabled LDK version (`ldk_0_2::suite::*`,
 //! `ldk_0_3::suite::*`) over that version's adapter and crates.
 

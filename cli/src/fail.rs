@@ -31,9 +31,6 @@ pub enum Kind {
     KeyNotFound,
     /// Any other I/O or system failure (exit 10).
     Io,
-    /// The store's format version does not allow the command: `rotate` on a format version 1
-    /// store, `upgrade` of a format version 2 store (exit 11).
-    WrongFormat,
     /// An earlier data-key rotation is unfinished: the keyring is full, or a value is still
     /// sealed under an old key, so the old keys were not retired (exit 12).
     RotationUnfinished,
@@ -60,7 +57,6 @@ impl Kind {
             Kind::Passphrase => 8,
             Kind::KeyNotFound => 9,
             Kind::Io => 10,
-            Kind::WrongFormat => 11,
             Kind::RotationUnfinished => 12,
             Kind::Freshness => 13,
             Kind::Anchor => 14,
@@ -83,8 +79,6 @@ Exit codes:
    8  no passphrase available (no terminal to prompt on, unreadable or empty file, mismatch)
    9  key not found
   10  I/O or other error
-  11  wrong format version for the command: `rotate` on a format version 1 store (run
-      `upgrade` first), `upgrade` of a store already at format version 2
   12  data-key rotation unfinished: the keyring is full (8 keys), or a value is still sealed
       under an old key so the old keys were not retired (run `rotate --resume`)
   13  FRESHNESS check failed: the store's header is older than its anchor says (an older copy
@@ -212,14 +206,6 @@ pub fn open_error_anchored(dir: &Location, anchor: Option<&Path>, e: OpenError) 
                  `encrypted-kvstore anchor accept {d} --anchor {a}`"
             ),
         ),
-        e @ OpenError::NeedsVersion2 { .. } => Failure::new(Kind::Usage, e.to_string()),
-        OpenError::UpgradeRequired => Failure::new(
-            Kind::WrongFormat,
-            format!(
-                "{d} is a format version 1 store, which cannot be watched by a freshness anchor \
-                 (it has no record versions): run `encrypted-kvstore upgrade {d}` first"
-            ),
-        ),
         OpenError::NotInitialized => Failure::new(
             Kind::NotEncrypted,
             format!(
@@ -258,16 +244,12 @@ pub fn open_error_anchored(dir: &Location, anchor: Option<&Path>, e: OpenError) 
         | OpenError::HeaderAuthenticationFailed) => {
             Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
         }
-        OpenError::AlreadyVersion2 => Failure::new(
-            Kind::WrongFormat,
-            format!("{d} already is a format version 2 store: there is nothing to upgrade"),
-        ),
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }
 
 /// A listing of the store in `dir` failed while doing `what`. A stored name the store did not
-/// make (format 2 with encrypted names) is a verification failure, and a key deleted behind
+/// make (with encrypted names) is a verification failure, and a key deleted behind
 /// the store's back a freshness failure; each names what was found, never an entry skipped.
 pub fn list_error(what: &str, dir: &Location, e: &lightning::io::Error) -> Failure {
     match e.get_ref().and_then(|i| i.downcast_ref::<ListError>()) {
@@ -314,13 +296,6 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
 pub fn rotate_error(dir: &Location, e: RotateError) -> Failure {
     let d = dir.display();
     match e {
-        RotateError::UpgradeRequired => Failure::new(
-            Kind::WrongFormat,
-            format!(
-                "{d} is a format version 1 store, which has a single data key: run \
-                 `encrypted-kvstore upgrade {d}` first"
-            ),
-        ),
         RotateError::KeyringFull => Failure::new(
             Kind::RotationUnfinished,
             format!(

@@ -41,8 +41,8 @@ only for a URL that holds no password).";
 /// database, `ldk_node_data.sqlite`, table `ldk_node_data`) or a table in a PostgreSQL database
 /// (a `postgresql://` URL and --pg-table); `encrypt` and `decrypt` write a store of the same
 /// kind as their source, or into PostgreSQL when TO is a URL. Stop the node before `encrypt`,
-/// `decrypt`, `passwd`, `rotate` or `upgrade`: the tool must be the only program using a store
-/// while it works on it.
+/// `decrypt`, `passwd` or `rotate`: the tool must be the only program using a store while it
+/// works on it.
 #[derive(Parser, Debug)]
 #[command(name = "encrypted-kvstore", version)]
 #[command(after_help = after_help())]
@@ -63,12 +63,11 @@ fn after_help() -> String {
 enum Command {
     /// Create a new, empty encrypted store in DIR.
     ///
-    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already holds
-    /// data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the table
-    /// (--pg-table) is created if it does not exist and must hold no row. Asks for a new
-    /// passphrase. The store has format version 2 unless --format-v1 asks for version 1. With
-    /// --anchor DIR the store is watched by a freshness anchor kept in DIR (an anchored store is
-    /// always format version 2), and every later command needs --anchor DIR to open it.
+    /// DIR is created if it does not exist; an existing DIR must be empty (a DIR that already
+    /// holds data or an encrypted-store header is refused). DIR may be a PostgreSQL URL: the
+    /// table (--pg-table) is created if it does not exist and must hold no row. Asks for a new
+    /// passphrase. With --anchor DIR the store is watched by a freshness anchor kept in DIR, and
+    /// every later command needs --anchor DIR to open it.
     #[command(after_long_help = after_help())]
     Init {
         /// Directory of the new store, or a PostgreSQL URL (a table that holds no row).
@@ -90,17 +89,17 @@ enum Command {
     /// must hold no row, and which the tool holds meanwhile, as a node would) in one
     /// transaction; a rerun drops the staging table an interrupted run left.
     ///
-    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a PostgreSQL
-    /// table. Into a path, the copy is built in `<TO>.partial` next to TO; every value is then read
-    /// back through the encrypted store and compared with the source, and only then is the copy put
-    /// in place as TO. The source is only read, never modified. If the run is interrupted, run the
-    /// same command again: it removes the incomplete `<TO>.partial` and starts over. TO must not
-    /// exist (a directory TO may exist if empty). An encrypted database keeps ldk-node's schema and
-    /// `user_version`, so ldk-node opens it through `EncryptedStore<SqliteStore>`. Symbolic links
-    /// inside a source directory are refused unless --follow-symlinks is given. The new store has
-    /// format version 2 unless --format-v1 asks for version 1 (`decrypt` turns either back into the
-    /// plaintext store). With --anchor DIR the new store is watched by a freshness anchor kept in
-    /// DIR (an anchored store is always format version 2). Stop the node first.
+    /// The source is a FilesystemStore directory, an ldk-node SQLite database file or a
+    /// PostgreSQL table. Into a path, the copy is built in `<TO>.partial` next to TO; every value
+    /// is then read back through the encrypted store and compared with the source, and only
+    /// then is the copy put in place as TO. The source is only read, never modified. If the run
+    /// is interrupted, run the same command again: it removes the incomplete `<TO>.partial` and
+    /// starts over. TO must not exist (a directory TO may exist if empty). An encrypted database
+    /// keeps ldk-node's schema and `user_version`, so ldk-node opens it through
+    /// `EncryptedStore<SqliteStore>`. Symbolic links inside a source directory are refused
+    /// unless --follow-symlinks is given. `decrypt` turns the new store back into the plaintext
+    /// store. With --anchor DIR the new store is watched by a freshness anchor kept in DIR. Stop
+    /// the node first.
     #[command(after_long_help = after_help())]
     Encrypt {
         /// The node's plaintext data directory (FilesystemStore layout), SQLite database, or
@@ -243,9 +242,9 @@ enum Command {
     },
     /// Show the store's format version, KDF parameters and number of values.
     ///
-    /// For format version 2 also which options are on (names encrypted, values padded), the
-    /// data key ids, the header sequence number, the version limit and whether the store is
-    /// anchored (watched by a freshness anchor). Reads only the public
+    /// Also which options are on (names encrypted, values padded), the data key ids, the
+    /// header sequence number, the version limit and whether the store is anchored (watched by
+    /// a freshness anchor). Reads only the public
     /// header and the file list: no passphrase needed, no secret shown, nothing written.
     #[command(after_long_help = after_help())]
     Info {
@@ -255,16 +254,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Replace the data key of a format version 2 store: rotate, re-encrypt, retire.
+    /// Replace the data key of a store: rotate, re-encrypt, retire.
     ///
     /// Adds a new data key to the header and makes it the one that seals new writes (one
     /// header write), rewrites every value under it (one complete write per value, with a new
     /// record version), then removes the old keys from the header once no value needs them;
     /// backups of values sealed under a retired key no longer open with the store's header.
     /// An interrupted run loses nothing (the old keys stay until every value is re-encrypted):
-    /// finish it with `rotate --resume`. A format version 1 store is refused (exit 11): run
-    /// `upgrade` first. Stop the node first: the tool must be the only program writing the
-    /// store. After a suspected compromise, change the passphrase (`passwd`) and rotate.
+    /// finish it with `rotate --resume`. Stop the node first: the tool must be the only program
+    /// writing the store. After a suspected compromise, change the passphrase (`passwd`) and
+    /// rotate.
     #[command(after_long_help = after_help())]
     Rotate {
         /// The encrypted store.
@@ -276,31 +275,11 @@ enum Command {
         #[arg(long)]
         no_retire: bool,
         /// Add no new key: re-encrypt what an interrupted or --no-retire run left under an old
-        /// key, then retire the old keys (this also finishes an `upgrade`).
+        /// key, then retire the old keys.
         #[arg(long)]
         resume: bool,
         #[command(flatten)]
         anchor: AnchorOpts,
-    },
-    /// Turn a format version 1 store into a format version 2 store.
-    ///
-    /// One header write (the same data key, now key 0 of a keyring; the same passphrase and
-    /// KDF costs); no value is rewritten, and values stay version 1 records until they are
-    /// re-encrypted: with --reencrypt now, or later with `rotate` or `rotate --resume`. There
-    /// is no downgrade: a tool or library that knows only format version 1 no longer opens the
-    /// store. A format version 2 store is refused (exit 11). Encrypted names and padding
-    /// cannot be added by an upgrade (`decrypt` and `encrypt` again for them). To watch the
-    /// upgraded store with a freshness anchor, run `anchor accept` afterwards. Stop the node
-    /// first.
-    #[command(after_long_help = after_help())]
-    Upgrade {
-        /// The encrypted store.
-        dir: StoreArg,
-        #[command(flatten)]
-        pass: PassOpts,
-        /// Then re-encrypt every value as a version 2 record and finish the upgrade.
-        #[arg(long)]
-        reencrypt: bool,
     },
     /// Attach a freshness anchor to a store, re-accept a store after its anchor was lost, or
     /// detach the anchor.
@@ -327,11 +306,10 @@ enum AnchorCommand {
     /// value's version and the header are recorded in the anchor in DIR (a new epoch: what the
     /// anchor held for this store before is replaced), and the header is marked anchored.
     /// From then on every command needs --anchor DIR to open the store. Use it to attach an
-    /// anchor to a format version 2 store, or to go on after the anchor was lost (a new
-    /// device, an emptied anchor directory) or after restoring an older copy of the store ON
-    /// PURPOSE: whatever the store holds now is accepted as fresh, so run it only when you know
-    /// the store is the one you mean to keep. A format version 1 store is refused (exit 11):
-    /// run `upgrade` first.
+    /// anchor to a store, or to go on after the anchor was lost (a new device, an emptied
+    /// anchor directory) or after restoring an older copy of the store ON PURPOSE: whatever the
+    /// store holds now is accepted as fresh, so run it only when you know the store is the one
+    /// you mean to keep.
     #[command(after_long_help = after_help())]
     Accept {
         /// The encrypted store.
@@ -364,7 +342,7 @@ enum AnchorCommand {
 pub struct AnchorOpts {
     /// The store's freshness anchor: a directory (LDK FilesystemStore layout) kept apart from
     /// the store, never inside it nor restored with it. Required to open an anchored store;
-    /// for `init` and `encrypt`, the new store is anchored there (format version 2).
+    /// for `init` and `encrypt`, the new store is anchored there.
     #[arg(long, value_name = "DIR")]
     anchor: Option<PathBuf>,
 }
@@ -387,26 +365,16 @@ pub struct PassOpts {
     passphrase_file: Option<PathBuf>,
 }
 
-/// The format of a new store: format version 2 unless --format-v1 is given.
+/// The options of a new store.
 #[derive(Args, Debug)]
 pub struct FormatOpts {
-    /// Make a format version 2 store (the default): every record carries a version from a
-    /// counter in the header, so an open store refuses rollback, deletion and resurrection of
-    /// values.
-    #[arg(long)]
-    format_v2: bool,
-    /// Make a format version 1 store (no record versions, so no freshness checks), for a
-    /// reader that knows only version 1. Cannot be combined with --format-v2, --encrypt-names,
-    /// --pad or --anchor.
-    #[arg(long, conflicts_with_all = ["format_v2", "encrypt_names", "pad", "anchor"])]
-    format_v1: bool,
-    /// Encrypt namespace and key names too (implies --format-v2): the store's files are named
-    /// by ciphertext, and `ls` needs the passphrase. Names longer than 74 bytes are refused.
-    /// Fixed for the life of the store.
+    /// Encrypt namespace and key names too: the store's files are named by ciphertext, and
+    /// `ls` needs the passphrase. Names longer than 74 bytes are refused. Fixed for the life of
+    /// the store.
     #[arg(long)]
     encrypt_names: bool,
-    /// Pad every value to a size bucket (Padmé, at most 12 % more; implies --format-v2), so
-    /// stored sizes reveal less about the values. Fixed for the life of the store.
+    /// Pad every value to a size bucket (Padmé, at most 12 % more), so stored sizes reveal
+    /// less about the values. Fixed for the life of the store.
     #[arg(long)]
     pad: bool,
 }

@@ -167,11 +167,10 @@ pub fn check_encrypted(loc: &Location) -> Result<(StoreKind, StoreInfo), Failure
 /// [`check_anchor`]).
 ///
 /// Unless `writable`, the store is never written: a database is opened read-only, a
-/// PostgreSQL table through a read-only `PostgresStore`, and a format 2 store is opened with
-/// `read_only()` (without it, opening a format 2 store writes its header once to reserve
-/// record versions; a read-only one refuses writes and removes, and writes nothing to the
-/// anchor either). Every command but `passwd`, `rotate`, `upgrade` and `anchor` opens this
-/// way.
+/// PostgreSQL table through a read-only `PostgresStore`, and the store is opened with
+/// `read_only()` (without it, opening a store writes its header once to reserve record
+/// versions; a read-only one refuses writes and removes, and writes nothing to the anchor
+/// either). Every command but `passwd`, `rotate` and `anchor` opens this way.
 pub fn open_encrypted(
     loc: &Location,
     kind: StoreKind,
@@ -208,7 +207,7 @@ pub fn open_inner(
 }
 
 /// `options` with the freshness anchor kept in the directory `anchor` (a `FilesystemStore`
-/// used through `StoreAnchor`), if one is given. An anchor implies format version 2.
+/// used through `StoreAnchor`), if one is given.
 pub fn with_anchor(options: OpenOptions, anchor: Option<&Path>) -> OpenOptions {
     match anchor {
         Some(dir) => options.anchor(StoreAnchor::new(FilesystemStore::new(dir.to_path_buf()))),

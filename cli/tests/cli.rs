@@ -26,9 +26,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
 const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
 const NEW_PASS_ENV: &str = "ENCRYPTED_KVSTORE_NEW_PASSPHRASE";
 const CHEAP: &str = "--insecure-kdf-for-tests-only";
-/// Bytes a format version 2 record adds to its value (docs/FORMAT.md, part 2: the version 1
-/// overhead plus an 8-byte record version).
-const RECORD_V2_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD + 8;
+/// Bytes a record adds to its value (docs/FORMAT.md).
+const RECORD_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD;
 
 /// The binary with no passphrase in its environment and stdin not a terminal.
 fn cli() -> Command {
@@ -125,7 +124,7 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         assert_eq!(snapshot(&plain), before, "the source was modified");
         assert!(!tmp.path().join("ldk-data-encrypted.partial").exists());
 
-        // A format version 2 store by default: same keys on disk, plus the header; no file
+        // The same keys on disk, plus the header; no file
         // holds its plaintext.
         assert_eq!(info_json(&enc)["format_version"], 2);
         let encrypted = snapshot(&enc);
@@ -133,7 +132,7 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         for (k, v) in files.iter() {
             let c = encrypted[k.as_str()].as_ref().unwrap();
             let v = v.as_ref().unwrap();
-            assert_eq!(c.len(), v.len() + RECORD_V2_OVERHEAD);
+            assert_eq!(c.len(), v.len() + RECORD_OVERHEAD);
             assert!(!c
                 .windows(v.len().min(32))
                 .any(|w| w == &v[..v.len().min(32)]));
@@ -316,7 +315,7 @@ fn json_outputs_parse_and_info_needs_no_passphrase() {
 
     let a = cli().args(["info", s(&enc), "--json"]).assert().success();
     let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
-    // `encrypt` without a format flag makes a format version 2 store.
+    // The format `encrypt` makes.
     assert_eq!(j["format_version"], 2);
     assert_eq!(j["protection"], "passphrase");
     assert_eq!(j["kdf"]["algorithm"], "argon2id");
@@ -633,8 +632,6 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         "verify",
         "passwd",
         "rotate",
-        "upgrade",
-        "11  wrong format version",
         "12  data-key rotation unfinished",
         "13  FRESHNESS check failed",
         "14  anchor problem",
@@ -644,26 +641,18 @@ fn help_documents_passphrase_sources_and_exit_codes() {
     }
     let a = cli().args(["rotate", "--help"]).assert().success();
     let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
-    for needle in [
-        "--no-retire",
-        "--resume",
-        "--passphrase-file",
-        "exit 11",
-        "upgrade",
-    ] {
+    for needle in ["--no-retire", "--resume", "--passphrase-file"] {
         assert!(
             help.contains(needle),
             "rotate --help lacks {needle}:\n{help}"
         );
     }
-    let a = cli().args(["upgrade", "--help"]).assert().success();
-    let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
-    for needle in ["--reencrypt", "no downgrade", "exit 11"] {
-        assert!(
-            help.contains(needle),
-            "upgrade --help lacks {needle}:\n{help}"
-        );
-    }
+    // No command for, and no exit code of, a format the tool does not make.
+    let help = String::from_utf8_lossy(&cli().arg("--help").assert().success().get_output().stdout)
+        .into_owned();
+    assert!(!help.contains("upgrade"), "{help}");
+    assert!(!help.contains("  11  "), "{help}");
+    cli().args(["upgrade", "--help"]).assert().code(2);
     for sub in ["accept", "detach"] {
         let a = cli().args(["anchor", sub, "--help"]).assert().success();
         let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
@@ -678,7 +667,6 @@ fn help_documents_passphrase_sources_and_exit_codes() {
         .success();
     let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
     assert!(help.contains("Trust the store as it is now"), "{help}");
-    assert!(help.contains("exit 11"), "{help}");
     for cmd in [
         "init", "encrypt", "verify", "ls", "cat", "passwd", "rotate", "decrypt",
     ] {
@@ -697,15 +685,10 @@ fn help_documents_passphrase_sources_and_exit_codes() {
     for cmd in ["init", "encrypt"] {
         let a = cli().args([cmd, "--help"]).assert().success();
         let help = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
-        for flag in [
-            "--format-v1",
-            "--format-v2",
-            "--encrypt-names",
-            "--pad",
-            "format version 2 unless --format-v1",
-        ] {
+        for flag in ["--encrypt-names", "--pad"] {
             assert!(help.contains(flag), "{cmd} --help lacks {flag}:\n{help}");
         }
+        assert!(!help.contains("--format-v"), "{cmd} --help:\n{help}");
     }
 }
 
@@ -773,7 +756,7 @@ fn files_outside_the_store_are_refused_or_explicitly_excluded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Format version 2: --format-v2, --encrypt-names, --pad
+// The options of a new store: --encrypt-names, --pad
 
 /// `encrypt` with the cheap KDF and extra format flags.
 fn encrypt_v2(from: &Path, to: &Path, pw: &Path, flags: &[&str]) -> Assert {
@@ -882,17 +865,14 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
     let plain = t.join("plain");
     private_store(&plain);
     let pw = pass_file(t, "pw", "pw");
-    // (flags, format version, names encrypted, values padded); no flag makes format 2.
-    let cases: [(&[&str], u64, bool, bool); 6] = [
-        (&[], 2, false, false),
-        (&["--format-v1"], 1, false, false),
-        (&["--format-v2"], 2, false, false),
-        (&["--encrypt-names"], 2, true, false),
-        (&["--pad"], 2, false, true),
-        (&["--encrypt-names", "--pad"], 2, true, true),
+    // (flags, names encrypted, values padded).
+    let cases: [(&[&str], bool, bool); 4] = [
+        (&[], false, false),
+        (&["--encrypt-names"], true, false),
+        (&["--pad"], false, true),
+        (&["--encrypt-names", "--pad"], true, true),
     ];
-    for (i, (flags, version, names, pad)) in cases.into_iter().enumerate() {
-        let v2 = version == 2;
+    for (i, (flags, names, pad)) in cases.into_iter().enumerate() {
         let init = t.join(format!("init-{i}"));
         cli()
             .args(["init", s(&init), CHEAP])
@@ -900,23 +880,15 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
             .env(PASS_ENV, "pw")
             .assert()
             .success()
-            .stdout(predicate::str::contains(if v2 {
-                "format 2"
-            } else {
-                "format 1"
-            }));
+            .stdout(predicate::str::contains("format 2"));
         let enc = t.join(format!("enc-{i}"));
         encrypt_v2(&plain, &enc, &pw, flags)
             .success()
             .stdout(predicate::str::contains("encrypted 5 values"));
         for (store, values) in [(&init, 0), (&enc, 5)] {
             let j = info_json(store);
-            assert_eq!(j["format_version"], version, "{flags:?}");
+            assert_eq!(j["format_version"], 2, "{flags:?}");
             assert_eq!(j["values"], values);
-            if !v2 {
-                assert!(j.get("v2").is_none(), "{j}");
-                continue;
-            }
             assert_eq!(j["v2"]["names_encrypted"], names, "{flags:?}");
             assert_eq!(j["v2"]["values_padded"], pad, "{flags:?}");
             let ids = j["v2"]["key_ids"].as_array().unwrap();
@@ -951,68 +923,29 @@ fn init_and_encrypt_flags_choose_the_format_and_info_reports_it() {
     }
 }
 
+/// The tool makes stores of one format: a flag asking for a format is an unknown flag (exit
+/// 2), and nothing is made.
 #[test]
-fn format_v1_with_a_version_2_option_is_refused_with_exit_2_before_anything_is_made() {
+fn a_format_flag_is_refused_with_exit_2_before_anything_is_made() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let plain = t.join("plain");
     small_store(&plain);
     let pw = pass_file(t, "pw", "pw");
     let store = t.join("store");
-    let anchor = t.join("anchor");
-    // Every other input is valid: without the check each of these would make a store.
-    for flags in [
-        &["--anchor", s(&anchor)][..],
-        &["--pad"],
-        &["--encrypt-names"],
-        &["--format-v2"],
-    ] {
+    for flag in ["--format-v1", "--format-v2"] {
         cli()
-            .args(["init", s(&store), CHEAP, "--format-v1"])
-            .args(flags)
+            .args(["init", s(&store), CHEAP, flag])
             .env(PASS_ENV, "pw")
             .assert()
             .code(2)
             .stdout(predicate::str::is_empty())
-            .stderr(predicate::str::contains("cannot be used with"))
-            .stderr(predicate::str::contains(flags[0]));
-        assert!(!store.exists(), "init {flags:?} made {}", store.display());
-        assert!(!anchor.exists(), "init {flags:?} made the anchor directory");
-
+            .stderr(predicate::str::contains(flag));
+        assert!(!store.exists(), "init {flag} made {}", store.display());
         let to = t.join("enc");
-        encrypt_v2(&plain, &to, &pw, &[&["--format-v1"][..], flags].concat())
-            .code(2)
-            .stderr(predicate::str::contains("cannot be used with"));
-        assert!(!to.exists() && !t.join("enc.partial").exists(), "{flags:?}");
-        assert!(
-            !anchor.exists(),
-            "encrypt {flags:?} made the anchor directory"
-        );
+        encrypt_v2(&plain, &to, &pw, &[flag]).code(2);
+        assert!(!to.exists() && !t.join("enc.partial").exists(), "{flag}");
     }
-    // An existing anchor directory is left as it was.
-    fs::create_dir(&anchor).unwrap();
-    cli()
-        .args([
-            "init",
-            s(&store),
-            CHEAP,
-            "--format-v1",
-            "--anchor",
-            s(&anchor),
-        ])
-        .env(PASS_ENV, "pw")
-        .assert()
-        .code(2);
-    assert!(!store.exists());
-    assert!(snapshot(&anchor).is_empty());
-    // --format-v1 alone is accepted.
-    cli()
-        .args(["init", s(&store), CHEAP, "--format-v1"])
-        .env(PASS_ENV, "pw")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("format 1"));
-    assert_eq!(info_json(&store)["format_version"], 1);
 }
 
 #[test]
@@ -1051,7 +984,7 @@ fn init_encrypt_names_pad_leaves_no_plaintext_name_on_disk() {
 }
 
 #[test]
-fn format_v2_without_options_keeps_names_and_sizes_and_pad_hides_sizes() {
+fn without_options_names_and_sizes_show_and_pad_hides_sizes() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let plain = t.join("plain");
@@ -1060,7 +993,7 @@ fn format_v2_without_options_keeps_names_and_sizes_and_pad_hides_sizes() {
     let size = |p: PathBuf| fs::metadata(p).unwrap().len();
 
     let v2 = t.join("v2");
-    encrypt_v2(&plain, &v2, &pw, &["--format-v2"]).success();
+    encrypt_v2(&plain, &v2, &pw, &[]).success();
     // Names in clear: `ls` needs no passphrase; sizes follow the values (3000 and 3001 bytes).
     cli()
         .args(["ls", s(&v2), "monitors"])
@@ -1220,10 +1153,10 @@ fn an_undecodable_stored_name_is_an_error_naming_it() {
 }
 
 #[test]
-fn read_only_commands_never_write_a_v2_store() {
+fn read_only_commands_never_write_a_store() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    for (i, flags) in [&["--format-v2"][..], &["--encrypt-names", "--pad"]]
+    for (i, flags) in [&[][..], &["--encrypt-names", "--pad"]]
         .into_iter()
         .enumerate()
     {
@@ -1342,7 +1275,7 @@ fn encrypt_names_refuses_a_name_too_long_to_encrypt() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data-key rotation and the upgrade from format 1: rotate, upgrade
+// Data-key rotation: rotate
 
 const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 
@@ -1350,14 +1283,6 @@ const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 fn rotate_with(store: &Path, pw: &Path, flags: &[&str]) -> Assert {
     cli()
         .args(["rotate", s(store), "--passphrase-file", s(pw)])
-        .args(flags)
-        .assert()
-}
-
-/// `upgrade STORE --passphrase-file PW` with extra flags.
-fn upgrade_with(store: &Path, pw: &Path, flags: &[&str]) -> Assert {
-    cli()
-        .args(["upgrade", s(store), "--passphrase-file", s(pw)])
         .args(flags)
         .assert()
 }
@@ -1518,7 +1443,7 @@ fn rotate_real_ldk_data_rewrites_every_record_under_the_new_key_and_retires_the_
 #[test]
 fn rotate_no_retire_keeps_both_keys_until_resume_retires_them() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let (_, enc, pw) = encrypted_private(tmp.path(), &[]);
     let old_records = snapshot(&enc);
     let old_aa = old_records["monitors/aa_0"].clone().unwrap();
 
@@ -1559,7 +1484,7 @@ fn rotate_no_retire_keeps_both_keys_until_resume_retires_them() {
 #[test]
 fn a_full_keyring_exits_12_until_resume_retires_the_old_keys() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let (_, enc, pw) = encrypted_private(tmp.path(), &[]);
     for _ in 0..7 {
         rotate_with(&enc, &pw, &["--no-retire"]).success();
     }
@@ -1583,69 +1508,15 @@ fn a_full_keyring_exits_12_until_resume_retires_the_old_keys() {
     verify_with(&enc, &pw).success();
 }
 
+/// A rotation of a store with the default options re-encrypts every value under the new key
+/// and retires the old one; the values are unchanged.
 #[test]
-fn rotate_refuses_a_v1_store_with_exit_11_and_upgrade_then_rotate_works() {
+fn rotate_reencrypts_every_value_of_a_plain_store() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (plain, enc, pw) = encrypted_private(t, &["--format-v1"]);
-    assert_eq!(info_json(&enc)["format_version"], 1);
-    let v1 = snapshot(&enc);
-    for flags in [&[][..], &["--resume"], &["--no-retire"]] {
-        rotate_with(&enc, &pw, flags)
-            .code(11)
-            .stdout(predicate::str::is_empty())
-            .stderr(predicate::str::contains("format version 1"))
-            .stderr(predicate::str::contains("upgrade"));
-    }
-    assert!(snapshot(&enc) == v1, "a refused rotate wrote the store");
-    // Refused before a passphrase is asked for.
-    cli().args(["rotate", s(&enc)]).assert().code(11);
-
-    // A wrong passphrase upgrades nothing.
-    let bad = pass_file(t, "bad", "bad");
-    upgrade_with(&enc, &bad, &[]).code(3);
-    assert!(snapshot(&enc) == v1, "a refused upgrade wrote the store");
-
-    upgrade_with(&enc, &pw, &[])
-        .success()
-        .stdout(predicate::str::contains("upgraded"))
-        .stdout(predicate::str::contains("rotate --resume"));
-    let j = info_json(&enc);
-    assert_eq!(j["format_version"], 2);
+    let (plain, enc, pw) = encrypted_private(t, &[]);
     assert_eq!(key_ids(&enc), (vec![0], 0));
-    // Only the header was written: the records are the version 1 records.
-    let upgraded = snapshot(&enc);
-    for (path, bytes) in &v1 {
-        if !path.starts_with("encrypted_kvstore") {
-            assert_eq!(
-                &upgraded[path], bytes,
-                "{path} was rewritten by the upgrade"
-            );
-        }
-    }
-    assert!(record_heads(&enc).values().all(|h| *h == (1, 0)));
-    verify_with(&enc, &pw)
-        .success()
-        .stdout(predicate::str::contains("verified 5 values"));
-
-    // A format 2 store is refused, before a passphrase is asked for, and not written.
-    for (args, code) in [
-        (vec!["upgrade", s(&enc), "--passphrase-file", s(&pw)], 11),
-        (vec!["upgrade", s(&enc), "--reencrypt"], 11),
-    ] {
-        cli()
-            .args(&args)
-            .assert()
-            .code(code)
-            .stderr(predicate::str::contains(
-                "already is a format version 2 store",
-            ));
-    }
-    assert!(
-        snapshot(&enc) == upgraded,
-        "a refused upgrade wrote the store"
-    );
-
+    assert_all_records_under(&enc, 0, 5);
     rotate_with(&enc, &pw, &[])
         .success()
         .stdout(predicate::str::contains("new key 1"))
@@ -1653,29 +1524,6 @@ fn rotate_refuses_a_v1_store_with_exit_11_and_upgrade_then_rotate_works() {
     assert_eq!(key_ids(&enc), (vec![1], 1));
     assert_all_records_under(&enc, 1, 5);
     verify_with(&enc, &pw).success();
-    let out = t.join("out");
-    decrypt_with(&enc, &out, &pw).success();
-    assert!(snapshot(&out) == snapshot(&plain), "the values changed");
-}
-
-#[test]
-fn upgrade_reencrypt_finishes_the_upgrade_under_key_0() {
-    let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
-    let (plain, enc, pw) = encrypted_private(t, &["--format-v1"]);
-    assert_eq!(info_json(&enc)["format_version"], 1);
-    upgrade_with(&enc, &pw, &["--reencrypt"])
-        .success()
-        .stdout(predicate::str::contains("re-encrypted 5 of 5 values"))
-        .stdout(predicate::str::contains("the upgrade is finished"));
-    assert_eq!(info_json(&enc)["format_version"], 2);
-    assert_eq!(key_ids(&enc), (vec![0], 0));
-    assert_all_records_under(&enc, 0, 5);
-    verify_with(&enc, &pw).success();
-    // Nothing is left to do.
-    rotate_with(&enc, &pw, &["--resume"])
-        .success()
-        .stdout(predicate::str::contains("re-encrypted 0 of 5 values"));
     let out = t.join("out");
     decrypt_with(&enc, &out, &pw).success();
     assert!(snapshot(&out) == snapshot(&plain), "the values changed");
@@ -1732,7 +1580,7 @@ fn an_interrupted_rotation_loses_nothing_and_resume_finishes_it() {
 fn a_record_left_under_an_old_key_stops_retirement_with_exit_12_naming_it() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
-    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let (_, enc, pw) = encrypted_private(tmp.path(), &[]);
     // A record under key 0 the rotation never sees: taken out before it, put back after the
     // re-encryption pass, before the retirement (as a writer the tool did not know of would).
     let stray = enc.join("monitors/bb_1");
@@ -2116,9 +1964,9 @@ fn a_lost_anchor_exits_14_suggesting_accept_and_anchor_accept_makes_verify_pass(
 }
 
 #[test]
-fn anchor_accept_attaches_a_v2_store_and_detach_lets_it_open_without_the_anchor() {
+fn anchor_accept_attaches_a_store_and_detach_lets_it_open_without_the_anchor() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, enc, pw) = encrypted_private(tmp.path(), &["--format-v2"]);
+    let (_, enc, pw) = encrypted_private(tmp.path(), &[]);
     let anchor = tmp.path().join("anchor");
     assert_eq!(info_json(&enc)["anchored"], false);
     // Not attached yet: an anchor given is refused, naming the way to attach it.
@@ -2158,15 +2006,4 @@ fn anchor_accept_attaches_a_v2_store_and_detach_lets_it_open_without_the_anchor(
     anchored("verify", &enc, &pw, &anchor, &[])
         .code(14)
         .stderr(predicate::str::contains("AnchorNotAttached"));
-
-    // A format version 1 store cannot be anchored: exit 11, nothing written.
-    fs::create_dir(tmp.path().join("v1")).unwrap();
-    let (v1, pw1) = encrypted_small_with(&tmp.path().join("v1"), &["--format-v1"]);
-    assert_eq!(info_json(&v1)["format_version"], 1);
-    let before = snapshot(&v1);
-    anchor_cmd("accept", &v1, &pw1, &anchor)
-        .code(11)
-        .stderr(predicate::str::contains("upgrade"));
-    anchored("verify", &v1, &pw1, &anchor, &[]).code(11);
-    assert_eq!(snapshot(&v1), before);
 }

@@ -24,9 +24,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_encrypted-kvstore");
 const PASS_ENV: &str = "ENCRYPTED_KVSTORE_PASSPHRASE";
 const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
 const CHEAP: &str = "--insecure-kdf-for-tests-only";
-/// Bytes a format version 2 record adds to its value (docs/FORMAT.md, part 2: the version 1
-/// overhead plus an 8-byte record version).
-const RECORD_V2_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD + 8;
+/// Bytes a record adds to its value (docs/FORMAT.md).
+const RECORD_OVERHEAD: usize = encrypted_kvstore::RECORD_OVERHEAD;
 
 /// ldk-node 0.7.1's table, as its `SqliteStore` creates it.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS ldk_node_data (
@@ -67,14 +66,6 @@ fn encrypt(from: &Path, to: &Path, pw: &Path) -> Assert {
     cli()
         .args(["encrypt", "--from", s(from), "--to", s(to)])
         .args(["--passphrase-file", s(pw), CHEAP])
-        .assert()
-}
-
-/// [`encrypt`] into a format version 1 store.
-fn encrypt_v1(from: &Path, to: &Path, pw: &Path) -> Assert {
-    cli()
-        .args(["encrypt", "--from", s(from), "--to", s(to)])
-        .args(["--passphrase-file", s(pw), CHEAP, "--format-v1"])
         .assert()
 }
 
@@ -192,8 +183,7 @@ fn sqlite_database_encrypt_verify_decrypt_keeps_schema_and_rows() {
     // ldk-node's schema and user_version, unchanged.
     assert_eq!(schema(&enc), schema(&src));
     assert_eq!(schema(&enc).1, 2);
-    // A format version 2 store by default; same names (in clear without --encrypt-names), no
-    // value in clear.
+    // Same names (in clear without --encrypt-names), no value in clear.
     assert_eq!(db_key_ids(&enc).0, 2);
     let rows = read_rows(&enc);
     let names = |rows: &[Row]| {
@@ -211,7 +201,7 @@ fn sqlite_database_encrypt_verify_decrypt_keeps_schema_and_rows() {
         .filter(|r| r.0 != "encrypted_kvstore")
         .zip(ldk_rows_sorted())
     {
-        assert_eq!(enc_row.3.len(), plain.3.len() + RECORD_V2_OVERHEAD);
+        assert_eq!(enc_row.3.len(), plain.3.len() + RECORD_OVERHEAD);
     }
 
     verify(&enc, &pw)
@@ -656,7 +646,7 @@ fn sqlite_private_names_round_trip_and_read_only_commands() {
 }
 
 #[test]
-fn encrypt_reads_a_v2_copy_back_without_writing_it() {
+fn encrypt_reads_the_copy_back_without_writing_it() {
     let t = tempfile::tempdir().unwrap();
     let pw = pass_file(t.path(), 0o600);
     let src = t.path().join("node");
@@ -671,7 +661,6 @@ fn encrypt_reads_a_v2_copy_back_without_writing_it() {
         "--passphrase-file",
         s(&pw),
         CHEAP,
-        "--format-v2",
     ];
     let child = spawn_paused(&args, "encrypt-copied");
     let header = |dir: &Path| fs::read(dir.join("encrypted_kvstore").join("header")).unwrap();
@@ -708,26 +697,17 @@ fn db_key_ids(path: &Path) -> (u64, serde_json::Value) {
 }
 
 #[test]
-fn sqlite_upgrade_and_rotate_rewrite_every_row_and_keep_the_schema() {
+fn sqlite_rotate_rewrites_every_row_and_keeps_the_schema() {
     let t = tempfile::tempdir().unwrap();
     let pw = pass_file(t.path(), 0o600);
     let src = t.path().join("ldk_node_data.sqlite");
     make_db(&src, &ldk_rows());
     let enc = t.path().join("enc.sqlite");
-    encrypt_v1(&src, &enc, &pw).success();
-    assert_eq!(db_key_ids(&enc).0, 1);
-    assert!(db_record_heads(&enc).iter().all(|h| *h == (1, 0)));
-    cli()
-        .args(["rotate", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
-        .code(11);
-
-    cli()
-        .args(["upgrade", s(&enc), "--passphrase-file", s(&pw)])
-        .assert()
-        .success();
+    encrypt(&src, &enc, &pw).success();
     assert_eq!(db_key_ids(&enc), (2, serde_json::json!([0])));
-    assert!(db_record_heads(&enc).iter().all(|h| *h == (1, 0)));
+    let heads = db_record_heads(&enc);
+    assert_eq!(heads.len(), 7);
+    assert!(heads.iter().all(|h| *h == (2, 0)), "{heads:?}");
     cli()
         .args(["rotate", s(&enc), "--passphrase-file", s(&pw)])
         .assert()

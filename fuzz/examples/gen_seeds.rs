@@ -60,7 +60,7 @@ fn main() -> std::io::Result<()> {
     }
     put(&dir, "empty_record", &[0, 255])?;
 
-    // record_decrypt, format 2 (selector from 128): through the store with encrypted names and
+    // record_decrypt, selector from 128: through the store with encrypted names and
     // padding (bit 6 clear) the same kinds of seeds; through the record functions (bit 6 set)
     // each sealed record, by reference and raw, flipped in its ciphertext, and a canonical
     // padding as raw bytes (not a record: it reaches `unpad` through `rest`).
@@ -123,13 +123,13 @@ fn main() -> std::io::Result<()> {
     }
     if let Some((h, _)) = headers.first() {
         put(&dir, "truncated", &[&[255][..], &h[..h.len() - 1]].concat())?;
-        put(&dir, "extended", &[0; 182])?;
+        put(&dir, "extended", &vec![0; h.len() + 2])?;
         let mut m = vec![0u8; 13];
         m[12] = 0x10;
         put(&dir, "memory_changed", &[&[0][..], &m].concat())?;
     }
 
-    // header_parse, format 2: the headers of the committed v2 vectors that open (other
+    // header_parse: the headers of the committed v2 vectors that open (other
     // credentials than the fixtures': they must be refused, after every parsing step).
     let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
     let mut files: Vec<_> = fs::read_dir(&vectors)?
@@ -157,27 +157,20 @@ fn main() -> std::io::Result<()> {
         )?;
     }
 
-    // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists:
-    // a format 1 store (first four bytes 0: `Input::V1`) and a format 2 store (`Input::V2`,
-    // then the options byte: encrypted names, padding, a passphrase, an anchor).
+    // store_ops: byte strings that decode (through `arbitrary`) to varied operation lists: the
+    // options byte (encrypted names, padding, a passphrase, an anchor), then the operations.
     let dir = root.join("store_ops");
     for (i, len) in [16usize, 64, 256, 1024].iter().enumerate() {
-        let bytes = pseudo_random(0x5eed_0000 + i as u64, *len);
-        put(
-            &dir,
-            &format!("ops_{len}"),
-            &[&[0, 0, 0, 0][..], &bytes].concat(),
-        )?;
         let options = [0u8, 3, 5, 6][i];
         let bytes = pseudo_random(0x5eed_0100 + i as u64, *len);
         put(
             &dir,
-            &format!("v2_options_{options}_ops_{len}"),
-            &[&[0, 0, 0, 0x80, options][..], &bytes].concat(),
+            &format!("options_{options}_ops_{len}"),
+            &[&[options][..], &bytes].concat(),
         )?;
     }
 
-    // store_ops, format 2: scenarios spelled out (name 4 is `p/s/k`, name 5 `p//sk`), each
+    // store_ops: scenarios spelled out (name 4 is `p/s/k`, name 5 `p//sk`), each
     // once per combination of names and padding (raw key), once with a passphrase, and with a
     // freshness anchor (8: raw key only, 15: every option), where the attacks after a reopen
     // are refused too. The
@@ -187,7 +180,7 @@ fn main() -> std::io::Result<()> {
     // write of an open's reservation lost, each followed by reads and a restart. Rotation: a
     // rotation, re-encryption and retirement, clean and with a fault in each, and an old-key
     // record put back after retirement. `op(k, fields)`: the `keep going` byte, variant `k` of
-    // `OpV2` (14 variants, in declaration order), its fields (a `Write`'s value is a list: its
+    // `Op` (14 variants, in declaration order), its fields (a `Write`'s value is a list: its
     // 0 byte ends it at once).
     const VARIANTS: u64 = 14;
     let op = |k: u64, fields: &[u8]| -> Vec<u8> {
@@ -290,11 +283,11 @@ fn main() -> std::io::Result<()> {
     ];
     for (what, ops) in scenarios {
         for options in [0u8, 1, 2, 3, 7, 8, 15] {
-            let mut bytes = vec![0, 0, 0, 0x80, options];
+            let mut bytes = vec![options];
             for o in &ops {
                 bytes.extend_from_slice(o);
             }
-            put(&dir, &format!("v2_{what}_options_{options}"), &bytes)?;
+            put(&dir, &format!("{what}_options_{options}"), &bytes)?;
         }
     }
 

@@ -9,15 +9,14 @@
 //! past its end are appended), so authentic headers and near-misses are reached without
 //! depending on the seeds.
 //!
-//! Format 2 headers (276 to 592 bytes, version byte 2) go through the same checks: whatever
-//! parses as either version re-serializes to the same bytes, and only an authentic header
-//! opens with its credential (the authentic fixtures include format 2 stores with and without
-//! encrypted names and padding, after a reopen and after a passphrase change).
+//! The authentic fixtures include stores with and without encrypted names and padding, after
+//! a reopen and after a passphrase change. A version byte other than 2 is refused as
+//! `UnsupportedVersion` naming it.
 //!
-//! Each header is tried as given and, when it is 180 bytes long (format 1) or 276 to 592
-//! bytes long (format 2), once more with its checksum recomputed, so mutations reach the
-//! checks behind the checksum (reserved bytes, key count and ids, protection, KDF bounds, key
-//! unwrapping, the seal of the format 2 state block).
+//! Each header is tried as given and, when it is 276 to 592 bytes long (a length a header can
+//! have), once more with its checksum recomputed, so mutations reach the checks behind the
+//! checksum (reserved bytes, key count and ids, protection, KDF bounds, key unwrapping, the
+//! seal of the state block).
 //!
 //! `open` runs Argon2id only for headers asking for at most `OPEN_MAX_MEMORY_KIB` of memory
 //! and `OPEN_MAX_WORK_KIB` of work (so the target stays fast); `inspect`, parsing and the
@@ -27,10 +26,7 @@
 
 use std::sync::OnceLock;
 
-use encrypted_kvstore::__fuzzing::{
-    header_reserialize, header_v2_reserialize, header_v2_with_checksum, header_with_checksum,
-    HEADER_LEN_V1, HEADER_V2_LEN,
-};
+use encrypted_kvstore::__fuzzing::{header_v2_reserialize, header_v2_with_checksum, HEADER_V2_LEN};
 use encrypted_kvstore::{
     EncryptedStore, KdfParams, MemoryStore, OpenError, Protection, HEADER_KEY,
     HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
@@ -74,9 +70,7 @@ fn check(bytes: &[u8]) {
 
     // Parse -> serialize is the identity on everything that parses, and parsing agrees with
     // `inspect`.
-    let reser = header_reserialize(bytes)
-        .map(|h| h.to_vec())
-        .or_else(|| header_v2_reserialize(bytes));
+    let reser = header_v2_reserialize(bytes);
     if let Some(out) = &reser {
         assert_eq!(
             &out[..],
@@ -103,14 +97,14 @@ fn check(bytes: &[u8]) {
             ),
             "unexpected inspect error {e:?}"
         );
-        if bytes.len() > 8 && bytes.starts_with(b"EKVSTORE") && !matches!(bytes[8], 1 | 2) {
+        if bytes.len() > 8 && bytes.starts_with(b"EKVSTORE") && bytes[8] != 2 {
             assert!(matches!(e, OpenError::UnsupportedVersion { version } if *version == bytes[8]));
         }
     }
 
     // Raw-key path (no KDF): only the authentic raw-key headers open, and only with their key.
-    // (A writable format 2 store reserves versions at open, rewriting the header: each open
-    // starts from the input's bytes again.)
+    // (A writable store reserves versions at open, rewriting the header: each open starts
+    // from the input's bytes again.)
     let by_wrong_key = EncryptedStore::open_with_key(inner.clone(), &wrong_raw_key());
     put(bytes);
     let by_key = EncryptedStore::open_with_key(inner.clone(), &raw_key());
@@ -161,12 +155,13 @@ fn check(bytes: &[u8]) {
                             wrong.err()
                         );
                     }
-                    // Format 2: an edit of the state block behind a fixed checksum fails
-                    // the seal of the secrets, not the key unwrap.
+                    // An edit of the state block behind a fixed checksum fails the seal of the
+                    // secrets, not the key unwrap.
                     Err(e) => assert!(
-                        matches!(e, OpenError::WrongPassphrase)
-                            || (bytes[8] == 2
-                                && matches!(e, OpenError::HeaderAuthenticationFailed)),
+                        matches!(
+                            e,
+                            OpenError::WrongPassphrase | OpenError::HeaderAuthenticationFailed
+                        ),
                         "{e:?}"
                     ),
                 }
@@ -192,8 +187,8 @@ fn check(bytes: &[u8]) {
 }
 
 /// An opened store's info is what `inspect` reads from the header it left in the inner store;
-/// that is the input header, except that a format 2 store reserved its first block of
-/// versions at open (one more `header_seq`, a higher `version_limit`).
+/// that is the input header, except that the store reserved its first block of versions at
+/// open (one more `header_seq`, a higher `version_limit`).
 fn opened_info(
     inner: &MemoryStore,
     store: &EncryptedStore<MemoryStore>,
@@ -204,12 +199,10 @@ fn opened_info(
     assert_eq!(got, now);
     let before = before.expect("a header that does not parse opened");
     let mut want = before.clone();
-    if before.format_version == 2 {
-        assert_eq!(got.header_seq, before.header_seq + 1);
-        assert!(got.version_limit > before.version_limit);
-        want.header_seq = got.header_seq;
-        want.version_limit = got.version_limit;
-    }
+    assert_eq!(got.header_seq, before.header_seq + 1);
+    assert!(got.version_limit > before.version_limit);
+    want.header_seq = got.header_seq;
+    want.version_limit = got.version_limit;
     assert_eq!(got, want);
 }
 
@@ -233,16 +226,6 @@ fuzz_target!(|input: &[u8]| {
     };
     let data = &data[..];
     check(data);
-    if let Ok(prefix) =
-        <&[u8; HEADER_LEN_V1 - 32]>::try_from(data.get(..HEADER_LEN_V1 - 32).unwrap_or(&[]))
-    {
-        if data.len() == HEADER_LEN_V1 {
-            let fixed = header_with_checksum(prefix);
-            if fixed[..] != data[..] {
-                check(&fixed);
-            }
-        }
-    }
     if HEADER_V2_LEN.contains(&data.len()) {
         let fixed = header_v2_with_checksum(&data[..data.len() - 32]);
         if fixed[..] != data[..] {

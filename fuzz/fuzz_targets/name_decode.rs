@@ -1,4 +1,4 @@
-//! Encrypted names (format 2, option `names`): arbitrary stored names, with arbitrary field
+//! Encrypted names (option `names`): arbitrary stored names, with arbitrary field
 //! and context, through the name cipher under a fixed name key. Never panics; a stored name
 //! that decodes is valid (LDK's alphabet, at most 74 bytes, not the reserved primary
 //! namespace) and re-encrypts to exactly the same stored name (one stored name per

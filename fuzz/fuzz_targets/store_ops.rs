@@ -1,44 +1,89 @@
-//! Store operations: a format 1 store (this file) or a format 2 store (`store_ops/v2.rs`,
-//! with versions, freshness, attacks, inner-store faults and data-key rotation; chosen by the
-//! input's first bytes) and an arbitrary sequence of write / read / remove / list / reopen /
-//! change of passphrase or key / inner-store tampering / inner-store fault, through
-//! `EncryptedStore` over an in-memory store (sync and async faces), checked against a model
-//! after every step.
+//! Store operations: a store (with, chosen by the input's first byte, encrypted names,
+//! padding, a passphrase instead of a raw key, a freshness anchor over a second in-memory
+//! store) over an in-memory store that fails on demand, driven by writes,
+//! reads, hard and lazy removes, lists, restarts, data-key rotation, re-encryption and
+//! retirement through both traits, with faults injected on inner calls and attacks made behind
+//! the wrapper's back.
 //!
-//! The model knows, per name, the bytes the inner store must hold and every authentic record
-//! (with its value) ever written through the wrapper under that name; a read must return a
-//! value exactly when the bytes the inner store hands back are one of those records, and fail
-//! authentication otherwise. An older authentic record of the same name put back behind the
-//! wrapper's back does open (to its old value): the format binds a record to its store and
-//! name, not to a version, so a rollback of one key is not detected. `TamperCopy` and stale
-//! reads reach that case. Likewise for the header: every authentic header ever written is known
-//! with the credential that opens it.
+//! The model follows docs/FORMAT.md, "Versions", "Freshness" and "Data-key rotation": the
+//! store-wide counter (every write and remove takes the next version, also when its inner call
+//! then fails; an open continues from the header's `version_limit`), per key the entry the open
+//! instance holds (`Live(v)`, `MaybeRemoved(v)`, `Removed(t)`, or none after a lazy remove or a
+//! restart; weakened before a remove's inner call, strengthened only after success, pinned after
+//! a failure as "Updates" says), the keyring of the instance and the one of the stored header
+//! (they differ after a header write whose acknowledgement was lost), and every inner call each
+//! operation makes. From it, every result is predicted exactly: the value, `NotFound`,
+//! `AuthenticationFailed`, the freshness error with its numbers, the `RotateError` of a pass
+//! (`NotReencrypted` while a record is under an old key) and, for a faulted call, the injected
+//! error itself.
 //!
-//! An armed fault makes the next inner call misbehave (`fuzz_fixtures::Fault`): loud ones
-//! (fail with no effect, fail after the effect, torn write) must come back unchanged as the
-//! error, with exactly the effect the kind says; silent ones (a write or remove acknowledged but
-//! lost, a read of the key's previous bytes, a read of flipped or truncated bytes) must never
-//! yield anything but an authentic value of that very name, `NotFound`, or the typed
-//! authentication failure naming it. A fault during a credential change decides which
-//! credential opens the store afterwards (see `ChangeCredential`).
+//! With an anchor ("The freshness anchor"), the model also holds what the anchor holds: per
+//! key, the instance's entry as it was after the key's last write or remove (reads never write
+//! the anchor), and the lazy pairs; a restart loads them, so attacks stay refused across it.
+//!
+//! A fault (`Op::Fault`) makes inner call number `at` of the next operation fail, with no
+//! effect or after its effect (the acknowledgement lost): a record write or remove, a read, a
+//! list, the header read and write of an open's version reservation or of a rotation or
+//! retirement, any call of a re-encryption pass. Reservations ahead of need (at 32,768 remaining
+//! versions of a 65,536 block) are not reached: an input makes at most a few hundred operations
+//! per open, and the public API has no way to skip versions, so the only reservation faulted here
+//! is the one of each open.
+//!
+//! Properties checked on top of the exact model, each from a simpler rule of its own:
+//! - no false alarm: a freshness error is only ever predicted (so, since the store must match
+//!   the model, only ever raised) for a key attacked since the wrapper last wrote or removed it;
+//! - the user's view: from what the calls returned alone, each key has a set of values it may
+//!   hold (an acknowledged write: its value; a failed one: the old ones or the new one; `None`
+//!   for absent). Every read of a key not attacked since its last acknowledged change returns one
+//!   of them, through the open instance and through a fresh instance opened over the inner
+//!   store (and the anchor) after every step (a restart at that point), never an error: nothing
+//!   acknowledged is lost, and every record has its key in the stored header whatever
+//!   rotation, re-encryption or retirement was interrupted;
+//! - attacks the instance must catch: an older record put back over the key's acknowledged
+//!   write, its record deleted, a record put back over its acknowledged hard remove are refused
+//!   with `Rollback`, `Missing` (on read and list) and `Resurrected` (a lazy remove, a failed
+//!   call or, without an anchor, a restart since then makes it not a must).
+//!
+//! Pairs here never hold more than 32 tombstones, so compaction (and the floor) stays out of
+//! the model.
+
 
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use encrypted_kvstore::{
-    EncryptedStore, OpenError, Protection, ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
-    RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE,
+    padme, EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, ReadError,
+    ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use fuzz_fixtures::{
-    cheap_kdf, corrupt, det_options, is_fault, now, raw_key, triples, Fault, FaultyStore,
+    cheap_kdf, det_options, is_fault, now, raw_key, triples_v2, Fault, FaultyStore,
 };
 use libfuzzer_sys::fuzz_target;
 use lightning::io::{self, ErrorKind};
 use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 
+const PASSPHRASE: &[u8] = b"v2 passphrase";
+/// Operations of one input at most.
 const MAX_OPS: usize = 64;
+/// Versions one open reserves.
+const BLOCK: u64 = 65_536;
+/// Keys a keyring holds at most.
+const MAX_KEYS: usize = 8;
+
+type Name = (String, String, String);
+type Store = EncryptedStore<FaultyStore>;
+
+/// An authentic record written through the wrapper.
+#[derive(Debug, Clone)]
+struct Written {
+    rec: Vec<u8>,
+    value: Vec<u8>,
+    version: u64,
+    key_id: u32,
+}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -54,95 +99,258 @@ enum Op {
     Remove {
         name: u8,
         lazy: bool,
+        via_async: bool,
     },
     List {
         ns: u8,
         via_async: bool,
     },
     ListAll,
-    Reopen {
-        wrong: bool,
+    /// A restart: the store is dropped and opened again over the same inner store.
+    Reopen,
+    /// Attack: put back the `pick`-th authentic record ever written under the name (a
+    /// rollback while it is live, a resurrection after a remove).
+    PutBack {
+        name: u8,
+        pick: u8,
     },
-    /// 0..=2: passphrase 0..=2; 3: the raw key; 4: the empty passphrase (refused).
-    ChangeCredential {
-        to: u8,
+    /// Attack: delete the name's record.
+    Delete {
+        name: u8,
     },
-    TamperFlip {
+    /// Attack: flip a byte of the name's record (never authentic).
+    Flip {
         name: u8,
         at: u16,
         xor: u8,
     },
-    TamperTruncate {
-        name: u8,
-        len: u16,
-    },
-    TamperReplace {
-        name: u8,
-        bytes: Vec<u8>,
-    },
-    TamperCopy {
+    /// Attack: copy one name's record over another's (never authentic there).
+    Copy {
         from: u8,
         to: u8,
     },
-    TamperRemove {
-        name: u8,
-    },
-    TamperHeader {
+    /// `rotate_data_key`.
+    Rotate,
+    /// `reencrypt`.
+    Reencrypt,
+    /// `retire_old_keys`.
+    Retire,
+    /// Inner call number `fault_index(at)` of the next operation fails: with no effect, or
+    /// (`after`) once it took effect.
+    Fault {
         at: u8,
-        xor: u8,
-    },
-    ArmFault {
-        kind: u8,
-        at: u16,
+        after: bool,
     },
 }
 
-const PASSPHRASES: [&[u8]; 3] = [b"first passphrase", b"second", b"third one"];
+/// The faulted call's number: the first call for half the bytes, so that one-call operations
+/// meet their fault often.
+fn fault_index(at: u8) -> usize {
+    usize::from(at.saturating_sub(128)) % 24
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cred {
-    Pass(usize),
-    Key,
+enum Kind {
+    Live,
+    MaybeRemoved,
+    Removed,
 }
 
-/// An authentic record and its value.
-type Record = (Vec<u8>, Vec<u8>);
+/// The open instance's freshness entry for a key (docs/FORMAT.md, "State").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    kind: Kind,
+    version: u64,
+    op: u64,
+}
 
-/// What the model knows about one name.
-#[derive(Debug, Clone)]
-struct Entry {
-    /// The bytes the inner store holds.
-    stored: Vec<u8>,
+impl Mark {
+    fn live(v: u64) -> Mark {
+        Mark {
+            kind: Kind::Live,
+            version: v,
+            op: v,
+        }
+    }
+    fn maybe_removed(v: u64, op: u64) -> Mark {
+        Mark {
+            kind: Kind::MaybeRemoved,
+            version: v,
+            op,
+        }
+    }
+}
+
+/// The last call of a key the wrapper acknowledged in this session, when nothing weakened
+/// what it knows since (no failed call, no lazy remove, no restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    Wrote(u64),
+    Removed(u64),
+}
+
+/// What a read must give.
+#[derive(Debug)]
+enum Expect {
+    /// Value, version, key id.
+    Value(Vec<u8>, u64, u32),
+    NotFound,
+    Fails(ReadError),
+}
+
+/// The public facts of a header the model follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HeaderView {
+    /// The keyring; the last one is current.
+    keys: Vec<u32>,
+    seq: u64,
+    limit: u64,
+}
+
+impl HeaderView {
+    fn of(info: &StoreInfo) -> HeaderView {
+        assert_eq!(info.format_version, 2);
+        assert_eq!(Some(&info.key_id), info.key_ids.last(), "current key");
+        HeaderView {
+            keys: info.key_ids.clone(),
+            seq: info.header_seq,
+            limit: info.version_limit,
+        }
+    }
+
+    fn current(&self) -> u32 {
+        *self.keys.last().expect("a keyring is never empty")
+    }
+
+    /// The header a rewrite of this one (a rotation, a retirement) writes with `keys`.
+    fn rewritten(&self, keys: Vec<u32>) -> HeaderView {
+        HeaderView {
+            keys,
+            seq: self.seq + 1,
+            limit: self.limit,
+        }
+    }
+}
+
+/// What a rotation, re-encryption or retirement must return as its error.
+#[derive(Debug)]
+enum WantRotate {
+    KeyringFull,
+    /// `List` with the injected fault.
+    List,
+    /// `Read` with the injected fault, or with this read error.
+    Read(Option<ReadError>),
+    /// `Write` with the injected fault.
+    Write,
+    /// `Header(Io)` with the injected fault.
+    HeaderIo,
+    HeaderChanged,
+    NotReencrypted(Name, u32),
+}
+
+fn check_rotate<T: std::fmt::Debug>(want: Option<WantRotate>, got: Result<T, RotateError>) {
+    let Some(want) = want else {
+        got.expect("rotation operation");
+        return;
+    };
+    let Err(e) = got else {
+        panic!("expected {want:?}, got {got:?}");
+    };
+    let right = match (&want, &e) {
+        (WantRotate::KeyringFull, RotateError::KeyringFull) => true,
+        (WantRotate::List, RotateError::List(e))
+        | (WantRotate::Read(None), RotateError::Read(e))
+        | (WantRotate::Write, RotateError::Write(e))
+        | (WantRotate::HeaderIo, RotateError::Header(OpenError::Io(e))) => is_fault(e),
+        (WantRotate::Read(Some(r)), RotateError::Read(e)) => {
+            e.kind() == ErrorKind::InvalidData && read_error(e) == Some(r)
+        }
+        (WantRotate::HeaderChanged, RotateError::Header(OpenError::HeaderChanged)) => true,
+        (
+            WantRotate::NotReencrypted((p, s, k), id),
+            RotateError::NotReencrypted {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                key_id,
+            },
+        ) => (p, s, k, id) == (primary_namespace, secondary_namespace, key, key_id),
+        _ => false,
+    };
+    assert!(right, "expected {want:?}, got {e:?}");
 }
 
 struct World {
-    store: EncryptedStore<FaultyStore>,
+    /// `None` only while restarting.
+    store: Option<Store>,
     inner: FaultyStore,
-    names: Vec<(String, String, String)>,
-    invalid: Vec<(String, String, String)>,
-    model: BTreeMap<usize, Entry>,
-    /// Per name, every authentic record written through the wrapper, with its value. Kept
-    /// across removals: a removed record put back still opens.
-    written: BTreeMap<usize, Vec<Record>>,
-    /// The header bytes the inner store holds.
-    header_stored: Vec<u8>,
-    /// Every authentic header ever written, with the credential that opens it.
-    headers: Vec<(Vec<u8>, Cred)>,
-    /// The fault the model expects the next inner call to meet.
-    armed: Option<Fault>,
+    names_encrypted: bool,
+    padded: bool,
+    passphrase: bool,
+    /// Opens so far (each open gets its own deterministic random stream).
+    opens: u64,
+    names: Vec<Name>,
+    invalid: Vec<Name>,
+    /// Per name, the names its records are stored under (learned at its first stored write).
+    stored_names: BTreeMap<usize, Name>,
+    /// Per name, the bytes the inner store holds.
+    stored: BTreeMap<usize, Vec<u8>>,
+    /// Per name, every authentic record written through the wrapper.
+    written: BTreeMap<usize, Vec<Written>>,
+    /// The open instance's entries.
+    marks: BTreeMap<usize, Mark>,
+    /// The freshness anchor's store (options bit 3), and the entries it holds: the instance's
+    /// entry of a key as it was after the key's last write or remove (reads never write the
+    /// anchor). Its pair records are `lazy_pairs`, which a lazy remove writes at once.
+    anchor: Option<MemoryStore>,
+    anchor_marks: BTreeMap<usize, Mark>,
+    /// Pairs with a lazy remove since the open.
+    lazy_pairs: BTreeSet<(String, String)>,
+    /// The next version the store hands out.
+    next: u64,
+    /// Names changed behind the wrapper's back since its last call that reached them.
+    attacked: BTreeSet<usize>,
+    /// Per name, the values the user may find (`None`: absent); a name not here is absent.
+    allowed: BTreeMap<usize, Vec<Option<Vec<u8>>>>,
+    /// Names whose content came from an attack, until an acknowledged write or remove.
+    tainted: BTreeSet<usize>,
+    last_ack: BTreeMap<usize, Ack>,
+    /// The header the open instance holds, and the stored one.
+    live: HeaderView,
+    stored_header: HeaderView,
+    /// The instance found the stored header changed: it writes no header any more.
+    poisoned: bool,
+    /// The fault armed for the next operation: its call number and kind.
+    armed: Option<(usize, Fault)>,
+    /// The fault of the operation in progress, until its call is made.
+    op_fault: Option<(usize, Fault)>,
+    /// Inner calls of the operation in progress so far, as the model counts them.
+    calls: usize,
+    /// What the last step may have changed: nothing (it armed a fault), the open instance's
+    /// entries only (a read or list), or the inner store too.
+    changed: Changed,
 }
 
-fn header_of(mem: &encrypted_kvstore::MemoryStore) -> Vec<u8> {
-    KVStoreSync::read(
-        mem,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-    )
-    .expect("the header is there")
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Changed {
+    Nothing,
+    Entries,
+    Inner,
 }
 
-fn invalid_input(r: Result<impl std::fmt::Debug, io::Error>) {
+/// `o` with the anchor, if there is one.
+fn with_anchor(o: OpenOptions, anchor: &Option<MemoryStore>) -> OpenOptions {
+    match anchor {
+        Some(a) => o.anchor(StoreAnchor::new(a.clone())),
+        None => o,
+    }
+}
+
+fn read_error(e: &io::Error) -> Option<&ReadError> {
+    e.get_ref().and_then(|e| e.downcast_ref::<ReadError>())
+}
+
+fn invalid_input<T: std::fmt::Debug>(r: Result<T, io::Error>) {
     match r {
         Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}"),
         Ok(v) => panic!("an invalid name was accepted: {v:?}"),
@@ -153,65 +361,113 @@ fn invalid_input(r: Result<impl std::fmt::Debug, io::Error>) {
 fn assert_fault<T: std::fmt::Debug>(r: &Result<T, io::Error>) {
     match r {
         Err(e) => assert!(is_fault(e), "the inner fault came back changed: {e:?}"),
-        Ok(v) => panic!("the inner call should have failed, got {v:?}"),
+        Ok(v) => panic!("the inner call failed, yet the operation succeeded: {v:?}"),
     }
 }
 
-/// What the inner store hands back for a read of `stored` when `fault` hits the read (`prev`:
-/// what the key held before its latest change, if it changed).
-fn served(
-    stored: Option<&Vec<u8>>,
-    prev: Option<Option<Vec<u8>>>,
-    fault: Option<Fault>,
-) -> Option<Vec<u8>> {
-    match fault {
-        Some(Fault::StaleRead) => match prev {
-            Some(p) => p,
-            None => stored.cloned(),
-        },
-        Some(Fault::CorruptRead { at, truncate }) => stored.map(|b| corrupt(b, at, truncate)),
-        _ => stored.cloned(),
-    }
+fn prefix(rec: &[u8]) -> (u32, u64) {
+    encrypted_kvstore::__fuzzing::record_v2_prefix(rec).expect("a record")
+}
+
+fn is_freshness(e: &ReadError) -> bool {
+    matches!(
+        e,
+        ReadError::Rollback { .. } | ReadError::Missing { .. } | ReadError::Resurrected { .. }
+    )
 }
 
 impl World {
-    fn new() -> World {
-        let inner = FaultyStore::default();
-        let store = det_options(3)
-            .format_v1()
-            .create(inner.clone(), PASSPHRASES[0], cheap_kdf())
-            .expect("create");
-        let header = header_of(&inner.mem);
-        World {
-            store,
-            inner,
-            names: triples(),
-            invalid: [
-                ("", "s", "k"),
-                ("p", "", ""),
-                ("p", "", "a/b"),
-                (RESERVED_PRIMARY_NAMESPACE, "", HEADER_KEY),
-                (RESERVED_PRIMARY_NAMESPACE, "", "k"),
-                ("p", "s", "é"),
-            ]
-            .iter()
-            .map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string()))
-            .chain([("p".to_string(), String::new(), "x".repeat(121))])
-            .collect(),
-            model: BTreeMap::new(),
-            written: BTreeMap::new(),
-            header_stored: header.clone(),
-            headers: vec![(header, Cred::Pass(0))],
-            armed: None,
+    /// `options` bit 0: encrypted names, bit 1: padding, bit 2: a passphrase (else a raw key),
+    /// bit 3: a freshness anchor over an in-memory store.
+    pub fn new(options: u8) -> World {
+        let (names_encrypted, padded, passphrase) =
+            (options & 1 != 0, options & 2 != 0, options & 4 != 0);
+        let anchor = (options & 8 != 0).then(MemoryStore::new);
+        let mut o: OpenOptions = with_anchor(det_options(4), &anchor);
+        if names_encrypted {
+            o = o.encrypt_names();
         }
+        if padded {
+            o = o.pad_values();
+        }
+        let inner = FaultyStore::default();
+        let store = if passphrase {
+            o.create(inner.clone(), PASSPHRASE, cheap_kdf())
+        } else {
+            o.create_with_key(inner.clone(), &raw_key())
+        }
+        .expect("create");
+        let mut invalid: Vec<Name> = [
+            ("", "s", "k"),
+            ("p", "", ""),
+            ("p", "", "a/b"),
+            (RESERVED_PRIMARY_NAMESPACE, "", HEADER_KEY),
+            ("Encrypted_KVStore", "", "k"),
+            ("p", "s", "é"),
+        ]
+        .iter()
+        .map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string()))
+        .chain([("p".to_string(), String::new(), "x".repeat(121))])
+        .collect();
+        if names_encrypted {
+            // Valid LDK names, too long to encrypt.
+            invalid.push(("p".into(), String::new(), "x".repeat(75)));
+            invalid.push(("y".repeat(75), String::new(), "k".into()));
+        }
+        let created = HeaderView {
+            keys: vec![0],
+            seq: 1,
+            limit: 1 + BLOCK,
+        };
+        let mut w = World {
+            store: Some(store),
+            inner,
+            names_encrypted,
+            padded,
+            passphrase,
+            opens: 0,
+            names: triples_v2(),
+            invalid,
+            stored_names: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            written: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            anchor,
+            anchor_marks: BTreeMap::new(),
+            lazy_pairs: BTreeSet::new(),
+            next: 1,
+            attacked: BTreeSet::new(),
+            allowed: BTreeMap::new(),
+            tainted: BTreeSet::new(),
+            last_ack: BTreeMap::new(),
+            live: created.clone(),
+            stored_header: created,
+            poisoned: false,
+            armed: None,
+            op_fault: None,
+            calls: 0,
+            changed: Changed::Inner,
+        };
+        if !names_encrypted {
+            w.stored_names = w.names.iter().cloned().enumerate().collect();
+        }
+        let info = w.store().info();
+        assert_eq!(info.names_encrypted, names_encrypted);
+        assert_eq!(info.values_padded, padded);
+        assert_eq!(info.anchored, w.anchor.is_some());
+        w
     }
 
-    /// A name: valid ones first, then invalid ones.
-    fn name(&self, n: u8) -> (usize, Option<&(String, String, String)>) {
+    fn store(&self) -> &Store {
+        self.store.as_ref().expect("the store is open")
+    }
+
+    fn name(&self, n: u8) -> Result<usize, Name> {
         let i = usize::from(n) % (self.names.len() + self.invalid.len());
-        match self.names.get(i) {
-            Some(t) => (i, Some(t)),
-            None => (i, None),
+        if i < self.names.len() {
+            Ok(i)
+        } else {
+            Err(self.invalid[i - self.names.len()].clone())
         }
     }
 
@@ -219,52 +475,413 @@ impl World {
         usize::from(n) % self.names.len()
     }
 
-    /// The fault that the next inner call meets (the model's switch is then off).
-    fn take_fault(&mut self) -> Option<Fault> {
-        self.armed.take()
+    fn pair(&self, i: usize) -> (String, String) {
+        let (p, s, _) = &self.names[i];
+        (p.clone(), s.clone())
     }
 
-    /// `got` is what a read of name `i` must give when the inner store hands back `bytes`.
-    fn expect_read(&self, i: usize, bytes: Option<&Vec<u8>>, got: Result<Vec<u8>, io::Error>) {
-        let (p, s, k) = &self.names[i];
-        let written = self.written.get(&i).map(Vec::as_slice).unwrap_or_default();
-        match bytes {
-            None => {
-                let e = got.expect_err("read a value that is not there");
-                assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    /// One inner call of the operation in progress: the fault it meets, if it is the armed
+    /// one's.
+    fn call(&mut self) -> Option<Fault> {
+        let n = self.calls;
+        self.calls += 1;
+        match self.op_fault {
+            Some((at, f)) if at == n => {
+                self.op_fault = None;
+                Some(f)
             }
-            Some(b) if written.iter().any(|(rec, _)| rec == b) => {
-                let got = got.expect("an authentic record must open");
+            _ => None,
+        }
+    }
+
+    /// The authentic record `b` of name `i`, if a reader holding `ring` opens it.
+    fn authentic(&self, i: usize, b: &[u8], ring: &[u32]) -> Option<&Written> {
+        self.written
+            .get(&i)?
+            .iter()
+            .find(|w| w.rec == b && ring.contains(&w.key_id))
+    }
+
+    /// The read of name `i` through the open instance the model predicts, with the entry it
+    /// leaves.
+    fn predict(&self, i: usize) -> (Expect, Option<Mark>) {
+        self.predict_with(i, &self.marks, &self.live.keys)
+    }
+
+    /// The read of name `i` by an instance holding `marks` and the keyring `ring`.
+    fn predict_with(
+        &self,
+        i: usize,
+        marks: &BTreeMap<usize, Mark>,
+        ring: &[u32],
+    ) -> (Expect, Option<Mark>) {
+        let (p, s, k) = self.names[i].clone();
+        let mark = marks.get(&i).copied();
+        let Some(b) = self.stored.get(&i) else {
+            return match mark {
+                Some(Mark {
+                    kind: Kind::Live,
+                    version,
+                    ..
+                }) => (
+                    Expect::Fails(ReadError::Missing {
+                        primary_namespace: p,
+                        secondary_namespace: s,
+                        key: k,
+                        expected_version: version,
+                    }),
+                    mark,
+                ),
+                _ => (Expect::NotFound, mark),
+            };
+        };
+        let Some(found) = self.authentic(i, b, ring) else {
+            return (
+                Expect::Fails(ReadError::AuthenticationFailed {
+                    primary_namespace: p,
+                    secondary_namespace: s,
+                    key: k,
+                }),
+                mark,
+            );
+        };
+        let r = found.version;
+        match mark {
+            Some(Mark {
+                kind: Kind::Live | Kind::MaybeRemoved,
+                version,
+                ..
+            }) if r < version => {
+                return (
+                    Expect::Fails(ReadError::Rollback {
+                        primary_namespace: p,
+                        secondary_namespace: s,
+                        key: k,
+                        found: r,
+                        expected_at_least: version,
+                    }),
+                    mark,
+                )
+            }
+            Some(Mark {
+                kind: Kind::Removed,
+                version,
+                ..
+            }) if r <= version => {
+                return (
+                    Expect::Fails(ReadError::Resurrected {
+                        primary_namespace: p,
+                        secondary_namespace: s,
+                        key: k,
+                        found: r,
+                        removed_at: version,
+                    }),
+                    mark,
+                )
+            }
+            _ => {}
+        }
+        let after = if mark.is_none_or(|m| m.op <= r) {
+            let lazy = self.lazy_pairs.contains(&(p.clone(), s.clone()));
+            if lazy && mark.is_none_or(|m| m.kind != Kind::Live) {
+                Some(Mark::maybe_removed(r, r))
+            } else {
+                Some(Mark::live(r))
+            }
+        } else {
+            mark
+        };
+        (Expect::Value(found.value.clone(), r, found.key_id), after)
+    }
+
+    /// The freshness refusal the instance cannot avoid for name `i` by the simple rule of the
+    /// key's last acknowledged call (docs/FORMAT.md, "What the format detects").
+    fn must_refuse(&self, i: usize) -> Option<&'static str> {
+        let ack = self.last_ack.get(&i)?;
+        let Some(b) = self.stored.get(&i) else {
+            return matches!(ack, Ack::Wrote(_)).then_some("Missing");
+        };
+        let r = self.authentic(i, b, &self.live.keys)?.version;
+        match *ack {
+            Ack::Wrote(w) if r < w => Some("Rollback"),
+            Ack::Removed(t) if r <= t => Some("Resurrected"),
+            _ => None,
+        }
+    }
+
+    /// `predict`, checked against the rules that need no model of the entries: a freshness
+    /// error only for an attacked key, and always the one the last acknowledged call calls for.
+    fn expect_read(&self, i: usize) -> (Expect, Option<Mark>) {
+        let (expect, after) = self.predict(i);
+        if let Expect::Fails(e) = &expect {
+            if is_freshness(e) {
                 assert!(
-                    written.iter().any(|(rec, v)| rec == b && *v == got),
-                    "an authentic record opened to another value"
+                    self.attacked.contains(&i),
+                    "the model predicts a freshness error for a key nobody attacked: {e:?}"
                 );
             }
-            Some(_) => {
-                let e = got.expect_err("a record that is not authentic opened");
-                assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
-                assert_eq!(
-                    e.get_ref().and_then(|e| e.downcast_ref::<ReadError>()),
-                    Some(&ReadError::AuthenticationFailed {
-                        primary_namespace: p.clone(),
-                        secondary_namespace: s.clone(),
-                        key: k.clone(),
-                    })
-                );
+        }
+        if let Some(must) = self.must_refuse(i) {
+            assert!(self.attacked.contains(&i), "an acknowledged state changed");
+            let refused = matches!(
+                (&expect, must),
+                (Expect::Fails(ReadError::Rollback { .. }), "Rollback")
+                    | (Expect::Fails(ReadError::Missing { .. }), "Missing")
+                    | (Expect::Fails(ReadError::Resurrected { .. }), "Resurrected")
+            );
+            assert!(
+                refused,
+                "the instance must refuse name {i} as {must}, predicted {expect:?}"
+            );
+        }
+        (expect, after)
+    }
+
+    /// A read of name `i` was accepted at version `r`: the entry it leaves, and the counter.
+    fn accepted(&mut self, i: usize, r: u64, after: Option<Mark>) {
+        self.next = self.next.max(r + 1);
+        match after {
+            Some(m) => self.marks.insert(i, m),
+            None => self.marks.remove(&i),
+        };
+    }
+
+    /// The user's view of name `i`: a read returned `seen` (`None`: `NotFound`).
+    fn user_saw(&mut self, i: usize, seen: Option<&[u8]>, by: &str) {
+        if self.tainted.contains(&i) {
+            return;
+        }
+        let allowed = self.allowed.get(&i).cloned().unwrap_or_else(|| vec![None]);
+        assert!(
+            allowed.iter().any(|a| a.as_deref() == seen),
+            "{by}: name {i} reads {seen:?}, which no acknowledged or failed call left there: \
+             {allowed:?}"
+        );
+        self.allowed.insert(i, vec![seen.map(<[u8]>::to_vec)]);
+    }
+
+    /// The user's view of name `i` after a write or remove (`to`: its value, `None` for a
+    /// remove) that returned `ok`.
+    fn user_changed(&mut self, i: usize, to: Option<Vec<u8>>, ok: bool) {
+        if ok {
+            self.allowed.insert(i, vec![to]);
+            self.tainted.remove(&i);
+        } else {
+            let a = self.allowed.entry(i).or_insert_with(|| vec![None]);
+            if !a.contains(&to) {
+                a.push(to);
             }
         }
     }
 
-    fn expected_list(&self, p: &str, s: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .model
-            .keys()
-            .map(|&i| &self.names[i])
-            .filter(|(mp, ms, _)| mp == p && ms == s)
-            .map(|(_, _, k)| k.clone())
-            .collect();
-        v.sort();
-        v
+    fn read(&mut self, i: usize, via_async: bool, fault: Option<Fault>) {
+        let (p, s, k) = self.names[i].clone();
+        let (expect, after) = self.expect_read(i);
+        let got = if via_async {
+            now(KVStore::read(self.store(), &p, &s, &k))
+        } else {
+            KVStoreSync::read(self.store(), &p, &s, &k)
+        };
+        if fault.is_some() {
+            return assert_fault(&got);
+        }
+        if !self.tainted.contains(&i) {
+            if let Err(e) = &got {
+                assert_eq!(
+                    e.kind(),
+                    ErrorKind::NotFound,
+                    "false alarm on {p}/{s}/{k}: {e}"
+                );
+            }
+        }
+        match (&expect, got) {
+            (Expect::Value(v, r, _), Ok(got)) => {
+                assert_eq!(&got, v, "read {p}/{s}/{k}: another value");
+                self.accepted(i, *r, after);
+                self.user_saw(i, Some(&got), "read");
+            }
+            (Expect::NotFound, Err(e)) if e.kind() == ErrorKind::NotFound => {
+                self.user_saw(i, None, "read");
+            }
+            (Expect::Fails(want), Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidData, "read {p}/{s}/{k}: {e}");
+                assert_eq!(read_error(&e), Some(want), "read {p}/{s}/{k}");
+            }
+            (want, got) => panic!("read {p}/{s}/{k}: expected {want:?}, got {got:?}"),
+        }
+    }
+
+    /// The entry after a failed write of `t` (docs/FORMAT.md, "Updates": pinned).
+    fn pin_write(&mut self, i: usize, t: u64) {
+        match self.marks.get(&i).copied() {
+            None => {
+                self.marks.insert(i, Mark::maybe_removed(0, t));
+            }
+            Some(Mark {
+                kind: Kind::Removed,
+                version,
+                ..
+            }) => {
+                let v = version + 1;
+                self.marks.insert(i, Mark::maybe_removed(v, t.max(v)));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The entry after a failed hard remove of `t`.
+    fn pin_remove(&mut self, i: usize, t: u64) {
+        let pinned = match self.marks.get(&i).copied() {
+            None => Mark::maybe_removed(0, t),
+            Some(Mark {
+                kind: Kind::Removed,
+                version,
+                ..
+            }) => {
+                let v = version + 1;
+                Mark::maybe_removed(v, t.max(v))
+            }
+            Some(m) => Mark::maybe_removed(m.version, m.op.max(t)),
+        };
+        self.marks.insert(i, pinned);
+    }
+
+    /// The record a write of `value` at `version` left under name `i`, checked and noted.
+    fn landed(&mut self, i: usize, value: Vec<u8>, version: u64) {
+        let (sp, ss, sk) = self.stored_names[&i].clone();
+        let rec = KVStoreSync::read(&self.inner.mem, &sp, &ss, &sk).expect("the record is stored");
+        let plain_len = if self.padded {
+            padme(8 + value.len() as u64).expect("small") as usize
+        } else {
+            value.len()
+        };
+        assert_eq!(rec.len(), 53 + plain_len, "record length");
+        assert_eq!(rec[0], 2);
+        let (key_id, v) = prefix(&rec);
+        assert_eq!(v, version, "versions come from one counter");
+        assert_eq!(key_id, self.live.current(), "sealed under the current key");
+        self.stored.insert(i, rec.clone());
+        self.written.entry(i).or_default().push(Written {
+            rec,
+            value,
+            version,
+            key_id,
+        });
+        // What the inner store holds is the wrapper's again.
+        self.attacked.remove(&i);
+    }
+
+    /// A write or remove of name `i` is done: the anchor holds the instance's entry of it.
+    fn synced(&mut self, i: usize) {
+        if self.anchor.is_none() {
+            return;
+        }
+        match self.marks.get(&i) {
+            Some(m) => self.anchor_marks.insert(i, *m),
+            None => self.anchor_marks.remove(&i),
+        };
+    }
+
+    fn write(&mut self, i: usize, value: Vec<u8>, via_async: bool) {
+        let (p, s, k) = self.names[i].clone();
+        let learn = !self.stored_names.contains_key(&i);
+        let before = if learn {
+            self.inner.mem.list_all_keys().expect("inner list")
+        } else {
+            Vec::new()
+        };
+        let fault = self.call();
+        let r = if via_async {
+            now(KVStore::write(self.store(), &p, &s, &k, value.clone()))
+        } else {
+            KVStoreSync::write(self.store(), &p, &s, &k, value.clone())
+        };
+        let version = self.next;
+        self.next += 1;
+        if learn {
+            // The first stored write of a name shows its stored names.
+            let after = self.inner.mem.list_all_keys().expect("inner list");
+            let added: Vec<Name> = after.into_iter().filter(|t| !before.contains(t)).collect();
+            if fault == Some(Fault::Before) {
+                assert!(
+                    added.is_empty(),
+                    "a write that failed before its effect wrote"
+                );
+            } else {
+                assert_eq!(added.len(), 1, "a first write adds exactly one inner key");
+                let t = added.into_iter().next().expect("one key");
+                for (plain, st) in [(&p, &t.0), (&s, &t.1), (&k, &t.2)] {
+                    assert_eq!(plain.is_empty(), st.is_empty());
+                    assert!(plain.is_empty() || plain != st, "a name stored in clear");
+                }
+                self.stored_names.insert(i, t);
+            }
+        }
+        match fault {
+            Some(_) => assert_fault(&r),
+            None => r.expect("write"),
+        }
+        if fault != Some(Fault::Before) {
+            self.landed(i, value.clone(), version);
+        }
+        if fault.is_some() {
+            self.pin_write(i, version);
+            self.last_ack.remove(&i);
+        } else {
+            self.marks.insert(i, Mark::live(version));
+            self.last_ack.insert(i, Ack::Wrote(version));
+        }
+        self.synced(i);
+        self.user_changed(i, Some(value), fault.is_none());
+    }
+
+    fn remove(&mut self, i: usize, lazy: bool, via_async: bool) {
+        let (p, s, k) = self.names[i].clone();
+        let fault = self.call();
+        let r = if via_async {
+            now(KVStore::remove(self.store(), &p, &s, &k, lazy))
+        } else {
+            KVStoreSync::remove(self.store(), &p, &s, &k, lazy)
+        };
+        let t = self.next;
+        self.next += 1;
+        // Before the inner call.
+        if lazy {
+            self.marks.remove(&i);
+            self.lazy_pairs.insert(self.pair(i));
+        } else if let Some(m) = self.marks.get(&i).copied() {
+            if m.kind != Kind::Removed {
+                self.marks.insert(i, Mark::maybe_removed(m.version, t));
+            }
+        }
+        match fault {
+            Some(_) => assert_fault(&r),
+            None => r.expect("remove"),
+        }
+        if fault != Some(Fault::Before) {
+            self.stored.remove(&i);
+            self.attacked.remove(&i);
+        }
+        match (fault, lazy) {
+            (Some(_), false) => self.pin_remove(i, t),
+            (None, false) => {
+                self.marks.insert(
+                    i,
+                    Mark {
+                        kind: Kind::Removed,
+                        version: t,
+                        op: t,
+                    },
+                );
+            }
+            (_, true) => {}
+        }
+        match (fault, lazy) {
+            (None, false) => self.last_ack.insert(i, Ack::Removed(t)),
+            _ => self.last_ack.remove(&i),
+        };
+        self.synced(i);
+        self.user_changed(i, None, fault.is_none());
     }
 
     fn namespaces(&self) -> Vec<(String, String)> {
@@ -279,381 +896,474 @@ impl World {
         ns
     }
 
-    /// The model follows the inner bytes of name `i` (after a change by the wrapper).
-    fn sync_stored(&mut self, i: usize) {
-        let (p, s, k) = &self.names[i];
-        match KVStoreSync::read(&self.inner.mem, p, s, k) {
-            Ok(b) => {
-                self.model.insert(i, Entry { stored: b });
-            }
-            Err(_) => {
-                self.model.remove(&i);
-            }
-        }
-    }
-
-    fn set_stored(&mut self, i: usize, bytes: Vec<u8>) {
-        let (p, s, k) = &self.names[i];
-        self.inner
-            .tamper_write(p, s, k, bytes.clone())
-            .expect("memory write");
-        match self.model.get_mut(&i) {
-            Some(e) => e.stored = bytes,
-            None => {
-                self.model.insert(i, Entry { stored: bytes });
-            }
-        }
-    }
-
-    fn credential_open(&self, cred: Cred) -> Result<EncryptedStore<FaultyStore>, OpenError> {
-        match cred {
-            Cred::Pass(n) => EncryptedStore::open(self.inner.clone(), PASSPHRASES[n]),
-            Cred::Key => EncryptedStore::open_with_key(self.inner.clone(), &raw_key()),
-        }
-    }
-
-    /// The credential that opens the stored header, if it is authentic.
-    fn cred(&self) -> Option<Cred> {
-        self.opener(&self.header_stored)
-    }
-
-    fn opener(&self, header: &[u8]) -> Option<Cred> {
-        self.headers
+    /// What `list(p, s)` must give: the keys stored, or the smallest live key missing.
+    fn expected_list(&self, p: &str, s: &str) -> Result<Vec<String>, ListError> {
+        let in_pair = |i: &usize| self.names[*i].0 == p && self.names[*i].1 == s;
+        let missing = self
+            .marks
             .iter()
-            .find(|(h, _)| h.as_slice() == header)
-            .map(|&(_, c)| c)
+            .filter(|(i, m)| in_pair(i) && m.kind == Kind::Live && !self.stored.contains_key(i))
+            .map(|(i, m)| (self.names[*i].2.clone(), m.version))
+            .min();
+        let must = (0..self.names.len())
+            .filter(|i| in_pair(i))
+            .any(|i| self.must_refuse(i) == Some("Missing"));
+        assert!(
+            !must || missing.is_some(),
+            "list {p}/{s}: a deletion of an acknowledged write goes unseen"
+        );
+        if let Some((key, expected_version)) = missing {
+            return Err(ListError::Missing {
+                primary_namespace: p.into(),
+                secondary_namespace: s.into(),
+                key,
+                expected_version,
+            });
+        }
+        let mut v: Vec<String> = self
+            .stored
+            .keys()
+            .filter(|i| in_pair(i))
+            .map(|&i| self.names[i].2.clone())
+            .collect();
+        v.sort();
+        Ok(v)
     }
 
-    fn step(&mut self, op: Op) {
+    fn list(&self, p: &str, s: &str, via_async: bool, fault: Option<Fault>) {
+        let got = if via_async {
+            now(KVStore::list(self.store(), p, s))
+        } else {
+            KVStoreSync::list(self.store(), p, s)
+        };
+        if fault.is_some() {
+            return assert_fault(&got);
+        }
+        match (self.expected_list(p, s), got) {
+            (Ok(want), Ok(mut got)) => {
+                got.sort();
+                assert_eq!(got, want, "list {p}/{s}");
+            }
+            (Err(want), Err(e)) => {
+                let involved: Vec<usize> = (0..self.names.len())
+                    .filter(|&i| self.names[i].0 == p && self.names[i].1 == s)
+                    .collect();
+                assert!(
+                    involved.iter().any(|i| self.attacked.contains(i)),
+                    "the model predicts a freshness error for a pair nobody attacked"
+                );
+                assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+                let typed = e.get_ref().and_then(|e| e.downcast_ref::<ListError>());
+                assert_eq!(typed, Some(&want), "list {p}/{s}");
+            }
+            (want, got) => panic!("list {p}/{s}: expected {want:?}, got {got:?}"),
+        }
+    }
+
+    fn tamper_write(&mut self, i: usize, bytes: Vec<u8>) {
+        let (sp, ss, sk) = &self.stored_names[&i];
+        KVStoreSync::write(&self.inner.mem, sp, ss, sk, bytes.clone()).expect("memory write");
+        self.stored.insert(i, bytes);
+        self.attacked.insert(i);
+        self.tainted.insert(i);
+    }
+
+    fn open(&self, options: OpenOptions) -> Result<Store, OpenError> {
+        let options = with_anchor(options, &self.anchor);
+        if self.passphrase {
+            options.open(self.inner.clone(), PASSPHRASE)
+        } else {
+            options.open_with_key(self.inner.clone(), &raw_key())
+        }
+    }
+
+    /// A restart: the store is dropped, then opened (again after a failed attempt).
+    fn reopen(&mut self) {
+        assert!(
+            self.stored_header.limit >= self.next,
+            "a version at or above the header's limit was used"
+        );
+        self.store = None;
+        loop {
+            self.opens += 1;
+            let r = self.open(det_options(100 + self.opens));
+            // The header read, then the reservation's header write (the anchor is another
+            // store: its calls are not counted).
+            let fault = match self.call() {
+                Some(f) => Some(f),
+                None => self.call().inspect(|&f| {
+                    if f == Fault::After {
+                        self.stored_header.seq += 1;
+                        self.stored_header.limit = self.open_next() + BLOCK;
+                    }
+                }),
+            };
+            match (fault, r) {
+                (Some(_), Err(OpenError::Io(e))) if is_fault(&e) => continue,
+                (None, Ok(s)) => {
+                    self.store = Some(s);
+                    break;
+                }
+                (f, r) => panic!("open with fault {f:?}: {:?}", r.map(|s| s.info())),
+            }
+        }
+        self.next = self.open_next();
+        self.stored_header.seq += 1;
+        self.stored_header.limit = self.next + BLOCK;
+        self.live = self.stored_header.clone();
+        self.poisoned = false;
+        if self.anchor.is_some() {
+            // The anchor's entries and pair records are loaded: what the instance must refuse
+            // (and what counts as attacked) carries over the restart.
+            self.marks = self.anchor_marks.clone();
+        } else {
+            // Without an anchor, an open knows nothing of the keys.
+            self.marks.clear();
+            self.lazy_pairs.clear();
+            self.attacked.clear();
+            self.last_ack.clear();
+        }
+    }
+
+    /// The first version an open hands out: the header's limit, or above every op the anchor
+    /// holds ("Opening with an anchor", step 4; no fold here, so no floor).
+    fn open_next(&self) -> u64 {
+        let above_anchor = self.anchor_marks.values().map(|m| m.op + 1).max();
+        self.stored_header.limit.max(above_anchor.unwrap_or(0))
+    }
+
+    /// The header rewrite of a rotation or retirement to `keys`: the error it must return, if
+    /// any (the read-check-write of "Writing the header").
+    fn rewrite_header(&mut self, keys: Vec<u32>) -> Option<WantRotate> {
+        if self.poisoned {
+            return Some(WantRotate::HeaderChanged);
+        }
+        if self.call().is_some() {
+            return Some(WantRotate::HeaderIo);
+        }
+        if self.stored_header != self.live {
+            self.poisoned = true;
+            return Some(WantRotate::HeaderChanged);
+        }
+        let new = self.live.rewritten(keys);
+        match self.call() {
+            Some(Fault::Before) => Some(WantRotate::HeaderIo),
+            Some(_) => {
+                self.stored_header = new;
+                Some(WantRotate::HeaderIo)
+            }
+            None => {
+                self.stored_header = new.clone();
+                self.live = new;
+                None
+            }
+        }
+    }
+
+    fn rotate(&mut self) {
+        let r = self.store().rotate_data_key();
+        let new_id = self.live.current() + 1;
+        let want = if self.live.keys.len() >= MAX_KEYS {
+            Some(WantRotate::KeyringFull)
+        } else {
+            let mut keys = self.live.keys.clone();
+            keys.push(new_id);
+            self.rewrite_header(keys)
+        };
+        if want.is_none() {
+            assert_eq!(r.as_ref().ok(), Some(&new_id), "the new key id");
+        }
+        check_rotate(want, r);
+    }
+
+    /// The names of the stored records in the order `list_all_keys` gives them.
+    fn listed(&self) -> Vec<usize> {
+        let mut v: Vec<(&Name, usize)> = self
+            .stored
+            .keys()
+            .map(|&i| (&self.stored_names[&i], i))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The read of name `i` by a pass: the error it stops the pass with, or the key id of the
+    /// record it accepted.
+    fn pass_read(&mut self, i: usize) -> Result<(Vec<u8>, u32), WantRotate> {
+        if self.call().is_some() {
+            return Err(WantRotate::Read(None));
+        }
+        match self.expect_read(i) {
+            (Expect::Value(v, r, key_id), after) => {
+                self.accepted(i, r, after);
+                Ok((v, key_id))
+            }
+            (Expect::Fails(e), _) => Err(WantRotate::Read(Some(e))),
+            (Expect::NotFound, _) => panic!("a listed key is not found"),
+        }
+    }
+
+    fn reencrypt(&mut self) {
+        let mut seen = Vec::new();
+        let r = self.store().reencrypt(|p| seen.push(p));
+        let mut want = None;
+        let mut progress = Vec::new();
+        let mut done = ReencryptProgressModel {
+            total: 0,
+            done: 0,
+            rewritten: 0,
+        };
+        if self.call().is_some() {
+            want = Some(WantRotate::List);
+        } else {
+            let listed = self.listed();
+            done.total = listed.len();
+            for i in listed {
+                let value = match self.pass_read(i) {
+                    Ok((_, key_id)) if key_id == self.live.current() => None,
+                    Ok((value, _)) => Some(value),
+                    Err(e) => {
+                        want = Some(e);
+                        break;
+                    }
+                };
+                if let Some(value) = value {
+                    // Written back through the write path: a new version, the current key.
+                    let fault = self.call();
+                    let version = self.next;
+                    self.next += 1;
+                    if fault != Some(Fault::Before) {
+                        self.landed(i, value, version);
+                    }
+                    if fault.is_some() {
+                        self.pin_write(i, version);
+                        self.last_ack.remove(&i);
+                        self.synced(i);
+                        want = Some(WantRotate::Write);
+                        break;
+                    }
+                    self.marks.insert(i, Mark::live(version));
+                    self.last_ack.insert(i, Ack::Wrote(version));
+                    self.synced(i);
+                    done.rewritten += 1;
+                }
+                done.done += 1;
+                progress.push(done);
+            }
+        }
+        let seen: Vec<ReencryptProgressModel> =
+            seen.iter().map(ReencryptProgressModel::of).collect();
+        assert_eq!(seen, progress, "reencrypt progress");
+        if want.is_none() {
+            let got = r.as_ref().ok().map(ReencryptProgressModel::of);
+            assert_eq!(got, Some(done), "reencrypt result");
+        }
+        check_rotate(want, r);
+    }
+
+    fn retire(&mut self) {
+        let r = self.store().retire_old_keys();
+        let want = 'want: {
+            if self.call().is_some() {
+                break 'want Some(WantRotate::List);
+            }
+            let current = self.live.current();
+            for i in self.listed() {
+                match self.pass_read(i) {
+                    Ok((_, key_id)) if key_id == current => {}
+                    Ok((_, key_id)) => {
+                        break 'want Some(WantRotate::NotReencrypted(self.names[i].clone(), key_id))
+                    }
+                    Err(e) => break 'want Some(e),
+                }
+            }
+            self.rewrite_header(vec![current])
+        };
+        let retired = want.is_none();
+        check_rotate(want, r);
+        if retired {
+            // The pass read every record: each is authentic under the one key left.
+            for (i, b) in &self.stored {
+                let w = self.authentic(*i, b, &self.live.keys);
+                assert!(w.is_some(), "a record no key opens after retirement");
+            }
+        }
+    }
+
+    pub fn step(&mut self, op: Op) {
+        if let Op::Fault { at, after } = op {
+            let kind = if after { Fault::After } else { Fault::Before };
+            self.armed = Some((fault_index(at), kind));
+            self.changed = Changed::Nothing;
+            return;
+        }
+        self.changed = match op {
+            Op::Read { .. } | Op::List { .. } | Op::ListAll => Changed::Entries,
+            _ => Changed::Inner,
+        };
+        let armed = self.armed.take();
+        if let Some((at, f)) = armed {
+            self.inner.arm_after(at, f);
+        }
+        self.op_fault = armed;
+        self.calls = 0;
+        let before = self.inner.calls();
+        self.run(op);
+        let left = self.inner.take_armed();
+        assert_eq!(
+            left,
+            self.op_fault.map(|(_, f)| f),
+            "the armed fault fired where the model expects no call, or did not fire"
+        );
+        assert_eq!(
+            self.inner.calls() - before,
+            self.calls,
+            "inner calls the operation made"
+        );
+    }
+
+    fn run(&mut self, op: Op) {
         match op {
             Op::Write {
                 name,
                 value,
                 via_async,
-            } => {
-                let (i, t) = self.name(name);
-                let Some((p, s, k)) = t.cloned() else {
-                    let (p, s, k) = &self.invalid[i - self.names.len()];
-                    return invalid_input(KVStoreSync::write(&self.store, p, s, k, value));
-                };
-                let r = if via_async {
-                    now(KVStore::write(&self.store, &p, &s, &k, value.clone()))
-                } else {
-                    KVStoreSync::write(&self.store, &p, &s, &k, value.clone())
-                };
-                let fault = self.take_fault();
-                match fault {
-                    Some(f) if f.is_loud() => assert_fault(&r),
-                    _ => r.expect("write"),
+            } => match self.name(name) {
+                Ok(i) => self.write(i, value, via_async),
+                Err((p, s, k)) => {
+                    invalid_input(KVStoreSync::write(self.store(), &p, &s, &k, value))
                 }
-                match fault {
-                    // No effect.
-                    Some(Fault::Before | Fault::LostWrite) => {}
-                    // Half a record: never authentic.
-                    Some(Fault::TornWrite) => {
-                        self.sync_stored(i);
-                        let torn = &self.model[&i].stored;
-                        assert_eq!(torn.len(), (value.len() + RECORD_OVERHEAD) / 2);
-                    }
-                    _ => {
-                        let rec = KVStoreSync::read(&self.inner.mem, &p, &s, &k).expect("inner");
-                        assert_eq!(rec.len(), value.len() + RECORD_OVERHEAD);
-                        self.model.insert(
-                            i,
-                            Entry {
-                                stored: rec.clone(),
-                            },
-                        );
-                        self.written.entry(i).or_default().push((rec, value));
-                    }
+            },
+            Op::Read { name, via_async } => match self.name(name) {
+                Ok(i) => {
+                    let fault = self.call();
+                    self.read(i, via_async, fault)
                 }
-            }
-            Op::Read { name, via_async } => {
-                let (i, t) = self.name(name);
-                let Some((p, s, k)) = t.cloned() else {
-                    let (p, s, k) = &self.invalid[i - self.names.len()];
-                    return invalid_input(KVStoreSync::read(&self.store, p, s, k));
-                };
-                let prev = self.inner.previous(&p, &s, &k);
-                let r = if via_async {
-                    now(KVStore::read(&self.store, &p, &s, &k))
-                } else {
-                    KVStoreSync::read(&self.store, &p, &s, &k)
-                };
-                match self.take_fault() {
-                    Some(f) if f.is_loud() => assert_fault(&r),
-                    fault => {
-                        let stored = self.model.get(&i).map(|e| &e.stored);
-                        let bytes = served(stored, prev, fault);
-                        self.expect_read(i, bytes.as_ref(), r);
-                    }
+                Err((p, s, k)) => invalid_input(KVStoreSync::read(self.store(), &p, &s, &k)),
+            },
+            Op::Remove {
+                name,
+                lazy,
+                via_async,
+            } => match self.name(name) {
+                Ok(i) => self.remove(i, lazy, via_async),
+                Err((p, s, k)) => {
+                    invalid_input(KVStoreSync::remove(self.store(), &p, &s, &k, lazy))
                 }
-            }
-            Op::Remove { name, lazy } => {
-                let (i, t) = self.name(name);
-                let Some((p, s, k)) = t.cloned() else {
-                    let (p, s, k) = &self.invalid[i - self.names.len()];
-                    return invalid_input(KVStoreSync::remove(&self.store, p, s, k, lazy));
-                };
-                let r = KVStoreSync::remove(&self.store, &p, &s, &k, lazy);
-                match self.take_fault() {
-                    Some(Fault::Before | Fault::TornWrite) => assert_fault(&r),
-                    Some(Fault::After) => {
-                        assert_fault(&r);
-                        self.model.remove(&i);
-                    }
-                    Some(Fault::LostWrite) => r.expect("lost remove"),
-                    _ => {
-                        r.expect("remove");
-                        self.model.remove(&i);
-                    }
-                }
-            }
+            },
             Op::List { ns, via_async } => {
                 let all = self.namespaces();
-                let bad = [("", "s"), (RESERVED_PRIMARY_NAMESPACE, ""), ("p", "a.b")];
+                let mut bad: Vec<(String, String)> =
+                    [("", "s"), (RESERVED_PRIMARY_NAMESPACE, ""), ("p", "a.b")]
+                        .iter()
+                        .map(|(p, s)| (p.to_string(), s.to_string()))
+                        .collect();
+                if self.names_encrypted {
+                    bad.push(("z".repeat(75), String::new()));
+                }
                 let n = usize::from(ns) % (all.len() + bad.len());
                 match all.get(n) {
                     Some((p, s)) => {
-                        let r = if via_async {
-                            now(KVStore::list(&self.store, p, s))
-                        } else {
-                            KVStoreSync::list(&self.store, p, s)
-                        };
-                        match self.take_fault() {
-                            Some(f) if f.is_loud() => assert_fault(&r),
-                            _ => {
-                                let mut got = r.expect("list");
-                                got.sort();
-                                assert_eq!(got, self.expected_list(p, s));
-                            }
-                        }
+                        let fault = self.call();
+                        self.list(p, s, via_async, fault)
                     }
                     None => {
-                        let (p, s) = bad[n - all.len()];
-                        invalid_input(KVStoreSync::list(&self.store, p, s));
+                        let (p, s) = &bad[n - all.len()];
+                        invalid_input(KVStoreSync::list(self.store(), p, s));
                     }
                 }
             }
             Op::ListAll => {
-                let r = self.store.list_all_keys();
-                match self.take_fault() {
-                    Some(f) if f.is_loud() => assert_fault(&r),
-                    _ => {
-                        let mut got = r.expect("list_all_keys");
-                        got.sort();
-                        let mut want: Vec<_> =
-                            self.model.keys().map(|&i| self.names[i].clone()).collect();
-                        want.sort();
-                        assert_eq!(got, want);
-                    }
+                let got = self.store().list_all_keys();
+                if self.call().is_some() {
+                    return assert_fault(&got);
                 }
-            }
-            Op::Reopen { wrong } => self.reopen(wrong),
-            Op::ChangeCredential { to } => {
-                let to = to % 5;
-                let r = match to {
-                    0..=2 => self
-                        .store
-                        .change_passphrase(PASSPHRASES[usize::from(to)], cheap_kdf()),
-                    3 => self.store.change_key(&raw_key()),
-                    _ => {
-                        let r = self.store.change_passphrase(b"", cheap_kdf());
-                        assert!(matches!(r, Err(OpenError::EmptyPassphrase)), "{r:?}");
-                        return;
-                    }
-                };
-                let new = if to == 3 {
-                    Cred::Key
-                } else {
-                    Cred::Pass(usize::from(to))
-                };
-                let fault = self.take_fault();
-                match fault {
-                    Some(f) if f.is_loud() => {
-                        assert!(matches!(&r, Err(OpenError::Io(e)) if is_fault(e)), "{r:?}")
-                    }
-                    _ => r.expect("change credential"),
-                }
-                let h = header_of(&self.inner.mem);
-                match fault {
-                    // Nothing written (or the write lost): the old header, the old credential.
-                    Some(Fault::Before | Fault::LostWrite) => {
-                        assert_eq!(h, self.header_stored, "{fault:?}")
-                    }
-                    // Half a header: no credential opens it.
-                    Some(Fault::TornWrite) => {
-                        assert_eq!(h.len(), self.headers[0].0.len() / 2);
-                        self.header_stored = h;
-                    }
-                    // A new authentic header: only the new credential opens it.
-                    _ => {
-                        assert_ne!(h, self.header_stored);
-                        self.headers.push((h.clone(), new));
-                        self.header_stored = h;
-                    }
-                }
-                if fault.is_none_or(|f| !f.is_loud()) {
-                    // The handle protects with the new credential (even if the write was lost).
-                    match (self.store.info().protection, new) {
-                        (Protection::Passphrase(k), Cred::Pass(_)) => assert_eq!(k, cheap_kdf()),
-                        (Protection::RawKey, Cred::Key) => {}
-                        (p, c) => panic!("protection {p:?} after changing to {c:?}"),
-                    }
-                }
-            }
-            Op::TamperFlip { name, at, xor } => {
-                let i = self.valid(name);
-                if let Some(e) = self.model.get(&i) {
-                    let mut b = e.stored.clone();
-                    if !b.is_empty() {
-                        let at = usize::from(at) % b.len();
-                        b[at] ^= xor.max(1);
-                        self.set_stored(i, b);
-                    }
-                }
-            }
-            Op::TamperTruncate { name, len } => {
-                let i = self.valid(name);
-                if let Some(e) = self.model.get(&i) {
-                    let mut b = e.stored.clone();
-                    b.truncate(usize::from(len) % (b.len() + 1));
-                    self.set_stored(i, b);
-                }
-            }
-            Op::TamperReplace { name, bytes } => {
-                let i = self.valid(name);
-                self.set_stored(i, bytes);
-            }
-            Op::TamperCopy { from, to } => {
-                let (from, to) = (self.valid(from), self.valid(to));
-                if let Some(e) = self.model.get(&from) {
-                    let b = e.stored.clone();
-                    self.set_stored(to, b);
-                }
-            }
-            Op::TamperRemove { name } => {
-                let i = self.valid(name);
-                let (p, s, k) = &self.names[i];
-                self.inner.tamper_remove(p, s, k).expect("memory remove");
-                self.model.remove(&i);
-            }
-            Op::TamperHeader { at, xor } => {
-                let mut h = self.header_stored.clone();
-                if h.is_empty() {
+                // Every pair is checked as `list` checks it, in (primary, secondary) order;
+                // the first refusal is the result.
+                let pairs: std::collections::BTreeSet<(String, String)> = self
+                    .names
+                    .iter()
+                    .map(|(p, s, _)| (p.clone(), s.clone()))
+                    .collect();
+                let refusal = pairs
+                    .iter()
+                    .find_map(|(p, s)| self.expected_list(p, s).err());
+                if let Some(want) = refusal {
+                    let e = got.expect_err("list_all_keys accepted a deletion");
+                    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+                    let typed = e.get_ref().and_then(|e| e.downcast_ref::<ListError>());
+                    assert_eq!(typed, Some(&want), "list_all_keys");
                     return;
                 }
-                let at = usize::from(at) % h.len();
-                h[at] ^= xor.max(1);
-                self.inner
-                    .tamper_write(
-                        RESERVED_PRIMARY_NAMESPACE,
-                        HEADER_SECONDARY_NAMESPACE,
-                        HEADER_KEY,
-                        h.clone(),
-                    )
-                    .expect("memory write");
-                self.header_stored = h;
+                let mut got = got.expect("list_all_keys");
+                got.sort();
+                let mut want: Vec<Name> =
+                    self.stored.keys().map(|&i| self.names[i].clone()).collect();
+                want.sort();
+                assert_eq!(got, want);
             }
-            Op::ArmFault { kind, at } => {
-                let f = Fault::from_input(kind, at);
-                self.armed = Some(f);
-                self.inner.arm(f);
+            Op::Reopen => self.reopen(),
+            Op::Rotate => self.rotate(),
+            Op::Reencrypt => self.reencrypt(),
+            Op::Retire => self.retire(),
+            Op::PutBack { name, pick } => {
+                let i = self.valid(name);
+                let Some(w) = self.written.get(&i) else {
+                    return;
+                };
+                let rec = w[usize::from(pick) % w.len()].rec.clone();
+                self.tamper_write(i, rec);
             }
-        }
-    }
-
-    /// Reopens with the credential that opens the stored header (`wrong`: another one); the
-    /// header read may meet the armed fault.
-    fn reopen(&mut self, wrong: bool) {
-        let right = self.cred();
-        let cred = match (wrong, right.unwrap_or(Cred::Pass(0))) {
-            (false, c) => c,
-            (true, Cred::Pass(n)) => Cred::Pass((n + 1) % PASSPHRASES.len()),
-            (true, Cred::Key) => Cred::Pass(usize::MAX),
-        };
-        let prev = self.inner.previous(
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-        );
-        let r = match cred {
-            Cred::Pass(usize::MAX) => {
-                EncryptedStore::open_with_key(self.inner.clone(), &fuzz_fixtures::wrong_raw_key())
-            }
-            c => self.credential_open(c),
-        };
-        let fault = self.take_fault();
-        if fault.is_some_and(Fault::is_loud) {
-            assert!(
-                matches!(&r, Err(OpenError::Io(e)) if is_fault(e)),
-                "{:?}",
-                r.err()
-            );
-            return;
-        }
-        let seen = served(Some(&self.header_stored), prev, fault);
-        let Some(seen) = seen else {
-            assert!(matches!(r, Err(OpenError::NotInitialized)), "{:?}", r.err());
-            return;
-        };
-        // The credential tried is `Cred::Pass(usize::MAX)` for the wrong raw key.
-        let tried_key = matches!(cred, Cred::Key | Cred::Pass(usize::MAX));
-        match (self.opener(&seen), r) {
-            (Some(opener), Ok(s)) => {
-                assert_eq!(
-                    opener, cred,
-                    "opened with a credential that is not the header's"
-                );
-                if seen == self.header_stored {
-                    assert_eq!(
-                        s.info(),
-                        EncryptedStore::<FaultyStore>::inspect(&self.inner).expect("inspect")
-                    );
-                    self.store = s;
+            Op::Delete { name } => {
+                let i = self.valid(name);
+                if self.stored.remove(&i).is_some() {
+                    let (sp, ss, sk) = &self.stored_names[&i];
+                    KVStoreSync::remove(&self.inner.mem, sp, ss, sk, false).expect("memory remove");
+                    self.attacked.insert(i);
+                    self.tainted.insert(i);
                 }
             }
-            (None, Ok(_)) => panic!("a header that is not authentic opened ({fault:?})"),
-            (None, Err(e)) => assert!(
-                matches!(
-                    e,
-                    OpenError::CorruptHeader { .. } | OpenError::UnsupportedVersion { .. }
-                ),
-                "{e:?}"
-            ),
-            (Some(opener), Err(e)) => {
-                assert_ne!(opener, cred, "the right credential did not open: {e:?}");
-                let precise = match (opener, tried_key) {
-                    (Cred::Pass(_), false) => matches!(e, OpenError::WrongPassphrase),
-                    (Cred::Key, true) => matches!(e, OpenError::WrongKey),
-                    (Cred::Pass(_), true) => matches!(e, OpenError::PassphraseRequired),
-                    (Cred::Key, false) => matches!(e, OpenError::RawKeyRequired),
+            Op::Flip { name, at, xor } => {
+                let i = self.valid(name);
+                let Some(mut b) = self.stored.get(&i).cloned() else {
+                    return;
                 };
-                assert!(precise, "{opener:?} header, tried {cred:?}: {e:?}");
+                if b.is_empty() {
+                    return;
+                }
+                let at = usize::from(at) % b.len();
+                b[at] ^= xor.max(1);
+                self.tamper_write(i, b);
             }
+            Op::Copy { from, to } => {
+                let (from, to) = (self.valid(from), self.valid(to));
+                if from == to || !self.stored_names.contains_key(&to) {
+                    return;
+                }
+                if let Some(b) = self.stored.get(&from).cloned() {
+                    self.tamper_write(to, b);
+                }
+            }
+            Op::Fault { .. } => unreachable!("handled in step"),
         }
     }
 
-    /// The whole state against the model, through the wrapper (with the fault switch held off)
-    /// and in the inner store.
-    fn check(&self) {
-        let armed = self.inner.take_armed();
-        assert_eq!(armed, self.armed, "the inner fault was used unexpectedly");
-        for i in 0..self.names.len() {
-            let (p, s, k) = &self.names[i];
-            let stored = self.model.get(&i).map(|e| &e.stored);
-            self.expect_read(i, stored, KVStoreSync::read(&self.store, p, s, k));
-            let raw = KVStoreSync::read(&self.inner.mem, p, s, k).ok();
-            assert_eq!(raw.as_ref(), stored, "inner bytes of {i}");
-        }
-        for (p, s) in self.namespaces() {
-            let mut got = KVStoreSync::list(&self.store, &p, &s).expect("list");
-            got.sort();
-            assert_eq!(got, self.expected_list(&p, &s));
+    /// The inner store and both headers against the model, every list (lists change no entry),
+    /// a read of every attacked key, so each attack's outcome is checked at once, and, if the
+    /// inner store may have changed, a restart at this point: a fresh read-only instance over the
+    /// inner store reads every name as the model says, and every name nobody attacked as the
+    /// user's view allows. Nothing after a step that only armed a fault.
+    pub fn check(&mut self) {
+        if self.changed == Changed::Nothing {
+            return;
         }
         let mut all = self.inner.mem.list_all_keys().expect("inner list");
         all.sort();
-        let mut want: Vec<_> = self.model.keys().map(|&i| self.names[i].clone()).collect();
+        let mut want: Vec<Name> = self
+            .stored
+            .keys()
+            .map(|i| self.stored_names[i].clone())
+            .collect();
         want.push((
             RESERVED_PRIMARY_NAMESPACE.into(),
             HEADER_SECONDARY_NAMESPACE.into(),
@@ -661,40 +1371,114 @@ impl World {
         ));
         want.sort();
         assert_eq!(all, want, "the inner store holds other keys than the model");
-        assert_eq!(header_of(&self.inner.mem), self.header_stored);
-        self.inner.set_armed(armed);
+        for (i, b) in &self.stored {
+            let (sp, ss, sk) = &self.stored_names[i];
+            assert_eq!(
+                KVStoreSync::read(&self.inner.mem, sp, ss, sk).ok().as_ref(),
+                Some(b)
+            );
+        }
+        let stored = EncryptedStore::<encrypted_kvstore::MemoryStore>::inspect(&self.inner.mem)
+            .expect("inspect");
+        assert_eq!(HeaderView::of(&stored), self.stored_header, "stored header");
+        assert_eq!(
+            HeaderView::of(&self.store().info()),
+            self.live,
+            "the instance's header"
+        );
+        for (p, s) in self.namespaces() {
+            self.list(&p, &s, false, None);
+        }
+        let attacked: Vec<usize> = self.attacked.iter().copied().collect();
+        for i in attacked {
+            self.read(i, false, None);
+        }
+        if self.changed == Changed::Inner {
+            self.check_restart();
+        }
+    }
+
+    /// A fresh read-only instance (empty watermarks, the stored header's keyring) over the
+    /// inner store.
+    fn check_restart(&self) {
+        let options = with_anchor(det_options(99).read_only(), &self.anchor);
+        let mem = self.inner.mem.clone();
+        let fresh = if self.passphrase {
+            options.open(mem, PASSPHRASE)
+        } else {
+            options.open_with_key(mem, &raw_key())
+        }
+        .expect("a fresh instance opens the stored header");
+        for i in 0..self.names.len() {
+            let (p, s, k) = &self.names[i];
+            let got = KVStoreSync::read(&fresh, p, s, k);
+            if !self.tainted.contains(&i) {
+                let allowed = self.allowed.get(&i).cloned().unwrap_or_else(|| vec![None]);
+                let seen = match &got {
+                    Ok(v) => Some(v.clone()),
+                    Err(e) if e.kind() == ErrorKind::NotFound => None,
+                    Err(e) => panic!("after a restart, {p}/{s}/{k} does not read: {e}"),
+                };
+                assert!(
+                    allowed.contains(&seen),
+                    "after a restart, {p}/{s}/{k} reads {seen:?}, outside {allowed:?}"
+                );
+            }
+            // Exactly: with the anchor's entries (a read-only instance checks a record as the
+            // writer does), or with none.
+            let none = BTreeMap::new();
+            let marks = if self.anchor.is_some() {
+                &self.anchor_marks
+            } else {
+                &none
+            };
+            match (self.predict_with(i, marks, &self.stored_header.keys).0, got) {
+                (Expect::Value(v, ..), Ok(got)) => {
+                    assert_eq!(got, v, "after a restart: {p}/{s}/{k}")
+                }
+                (Expect::NotFound, Err(e)) if e.kind() == ErrorKind::NotFound => {}
+                (Expect::Fails(want), Err(e)) => {
+                    assert_eq!(read_error(&e), Some(&want), "after a restart: {p}/{s}/{k}")
+                }
+                (want, got) => {
+                    panic!("after a restart: {p}/{s}/{k}: expected {want:?}, got {got:?}")
+                }
+            }
+        }
     }
 }
 
-#[path = "store_ops/v2.rs"]
-mod v2;
+/// [`ReencryptProgress`] as the model counts it (that one is `non_exhaustive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReencryptProgressModel {
+    total: usize,
+    done: usize,
+    rewritten: usize,
+}
 
-/// The input: a format 1 store with the operations above, or a format 2 store (`options` bit
-/// 0: encrypted names, bit 1: padding, bit 2: a passphrase, else a raw key, bit 3: a freshness
-/// anchor) with those of `v2`.
+impl ReencryptProgressModel {
+    fn of(p: &ReencryptProgress) -> Self {
+        ReencryptProgressModel {
+            total: p.total,
+            done: p.done,
+            rewritten: p.rewritten,
+        }
+    }
+}
+
+/// The input: the options byte (bit 0: encrypted names, bit 1: padding, bit 2: a passphrase,
+/// else a raw key, bit 3: a freshness anchor), then the operations.
 #[derive(Arbitrary, Debug)]
-enum Input {
-    V1(Vec<Op>),
-    V2 { options: u8, ops: Vec<v2::OpV2> },
+struct Input {
+    options: u8,
+    ops: Vec<Op>,
 }
 
 fuzz_target!(|input: Input| {
-    match input {
-        Input::V1(ops) => {
-            let mut w = World::new();
-            w.check();
-            for op in ops.into_iter().take(MAX_OPS) {
-                w.step(op);
-                w.check();
-            }
-        }
-        Input::V2 { options, ops } => {
-            let mut w = v2::WorldV2::new(options);
-            w.check();
-            for op in ops.into_iter().take(MAX_OPS) {
-                w.step(op);
-                w.check();
-            }
-        }
+    let mut w = World::new(input.options);
+    w.check();
+    for op in input.ops.into_iter().take(MAX_OPS) {
+        w.step(op);
+        w.check();
     }
 });

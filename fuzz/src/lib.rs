@@ -188,7 +188,6 @@ pub struct RecordFixture {
 pub fn record_fixture() -> Option<RecordFixture> {
     let inner = MemoryStore::new();
     let store = det_options(1)
-        .format_v1()
         .create_with_key(inner.clone(), &raw_key())
         .ok()?;
     let triples = triples();
@@ -228,7 +227,7 @@ fn added_key(before: &[Name], after: Vec<Name>) -> Option<Name> {
     added.next().is_none().then_some(one)
 }
 
-/// The stored names a format 2 store with encrypted names uses for `(p, s, k)`, learned by
+/// The stored names a store with encrypted names uses for `(p, s, k)`, learned by
 /// writing `value` through it and looking at what appeared in the inner store (which must not
 /// hold the triple yet).
 pub fn learn_stored_names<S: KVStoreSync>(
@@ -242,7 +241,7 @@ pub fn learn_stored_names<S: KVStoreSync>(
     added_key(&before, inner.list_all_keys().ok()?)
 }
 
-/// A fixed raw-key format 2 store with encrypted names and padding, holding one authentic
+/// A fixed raw-key store with encrypted names and padding, holding one authentic
 /// record per triple of [`triples_v2`].
 pub struct RecordFixtureV2 {
     /// The encrypted store.
@@ -257,7 +256,7 @@ pub struct RecordFixtureV2 {
     pub records: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Builds the format 2 record fixture (`None` as for [`record_fixture`]).
+/// Builds the record fixture with encrypted names and padding (`None` as for [`record_fixture`]).
 pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
     let inner = MemoryStore::new();
     let store = det_options(2)
@@ -294,7 +293,7 @@ pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
     })
 }
 
-/// The fixed data key and store id of the format 2 record hooks' fixture.
+/// The fixed data key and store id of the record hooks' fixture.
 pub const V2_KEY: [u8; 32] = [0x77; 32];
 /// See [`V2_KEY`].
 pub const V2_STORE_ID: [u8; 16] = [0x99; 16];
@@ -329,8 +328,8 @@ pub enum Unlock {
 }
 
 /// Authentic headers, each with what unlocks it: passphrase stores with several cheap costs
-/// (one and two lanes), one whose passphrase was changed, and raw-key stores; then format 2
-/// headers (see below).
+/// (one and two lanes), one whose passphrase was changed, and raw-key stores; then headers
+/// with each option (see below).
 pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     let read = |inner: &MemoryStore| {
         KVStoreSync::read(
@@ -346,7 +345,6 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         let inner = MemoryStore::new();
         let params = KdfParams::insecure_for_tests_only(m, t, p).ok()?;
         det_options(seed)
-            .format_v1()
             .create(inner.clone(), PASSPHRASE, params)
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
@@ -355,7 +353,6 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     // PASSPHRASE to the raw key.
     let inner = MemoryStore::new();
     let store = det_options(13)
-        .format_v1()
         .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
         .ok()?;
     store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
@@ -364,13 +361,12 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     det_options(14)
-        .format_v1()
         .create_with_key(inner.clone(), &raw_key())
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));
-    // Format 2: a plain one, each option, both options over a raw key, one reopened (its
-    // reservation header, `header_seq` 2) and one whose passphrase was changed.
-    let v2 = |seed: u64| det_options(seed).format_v2();
+    // A plain one, each option, both options over a raw key, one reopened (its reservation
+    // header, `header_seq` 2) and one whose passphrase was changed.
+    let v2 = det_options;
     for options in [
         v2(20),
         det_options(21).pad_values(),

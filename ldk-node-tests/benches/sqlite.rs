@@ -2,8 +2,8 @@
 //! bare AEAD (`chacha20poly1305`'s XChaCha20-Poly1305 sealing into a new buffer and opening in
 //! place), 64 B to 1 MiB, write and read. Prints `encrypted / (sqlite + bare AEAD)` per size
 //! from medians measured in this run, a drift-free interleaved write ratio, and the parts a
-//! 1 MiB write is made of (SQLite's cost for the 45 more bytes of a record, the AEAD alone,
-//! our record path alone over a store that costs nothing).
+//! 1 MiB write is made of (SQLite's cost for the `RECORD_OVERHEAD` more bytes of a record, the
+//! AEAD alone, our record path alone over a store that costs nothing).
 //!
 //! `cargo bench --manifest-path ldk-node-tests/Cargo.toml -- --warm-up-time 1 --measurement-time 3`
 #![allow(
@@ -83,7 +83,7 @@ fn sqlite_bench(c: &mut Criterion) {
     for (n, label) in SIZES.into_iter().filter(|(n, _)| *n <= 1 << 20) {
         g.sample_size(if n >= 1 << 20 { 10 } else { 20 });
         let v = value(n);
-        let v45 = value(n + RECORD_OVERHEAD);
+        let v_record = value(n + RECORD_OVERHEAD);
 
         rec.bench(
             &mut g,
@@ -105,7 +105,7 @@ fn sqlite_bench(c: &mut Criterion) {
                 KVStoreSync::write(&plain, P, "", K, ct).unwrap()
             },
         );
-        // Parts: the inner store alone, with a value of n and of n + 45 bytes (a record's
+        // Parts: the inner store alone, with a value of n and of n + `RECORD_OVERHEAD` bytes (a record's
         // size); the bare AEAD alone; our record path alone over a store that costs nothing.
         rec.bench(
             &mut g,
@@ -120,7 +120,7 @@ fn sqlite_bench(c: &mut Criterion) {
             "write_sqlite_record_size",
             label,
             n,
-            || fresh(&v45),
+            || fresh(&v_record),
             |buf| KVStoreSync::write(&plain, P, "", K, buf).unwrap(),
         );
         rec.bench(
@@ -196,7 +196,7 @@ fn sqlite_bench(c: &mut Criterion) {
             Some(1.05),
         );
         rec.ratio(
-            &format!("sqlite write {label}: sqlite n + 45 B / sqlite n"),
+            &format!("sqlite write {label}: sqlite n + {RECORD_OVERHEAD} B / sqlite n"),
             &format!("write_sqlite_record_size/{label}"),
             &format!("write_sqlite/{label}"),
             None,

@@ -69,7 +69,7 @@ fn the_sqlite_file_holds_no_plaintext_of_what_ldk_node_wrote() {
         .filter(|r| r.0 != RESERVED)
         .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_str()))
         .collect();
-    // Names are in clear in format v1 (so this test can find them): ldk-node wrote its wallet
+    // Names are in clear without `encrypt_names` (so this test can find them): ldk-node wrote its wallet
     // (the transaction graph stays empty, and unwritten, without a chain sync) and its metrics.
     assert!(names.contains(&("", "", "node_metrics")), "{names:?}");
     for key in [
@@ -91,7 +91,7 @@ fn the_sqlite_file_holds_no_plaintext_of_what_ldk_node_wrote() {
         assert_eq!(
             stored.len(),
             plain.len() + RECORD_OVERHEAD,
-            "{p}/{s}/{k}: not a v1 record"
+            "{p}/{s}/{k}: not an unpadded record"
         );
         // (A value of a few bytes can occur in any random record by chance.)
         if plain.len() >= 16 {

@@ -1,4 +1,4 @@
-//! ldk-node 0.7 on an anchored format version 2 `EncryptedStore<SqliteStore>`: the freshness
+//! ldk-node 0.7 on an anchored `EncryptedStore<SqliteStore>`: the freshness
 //! anchor is a `StoreAnchor` over a second `SqliteStore` in another directory (where a node
 //! whose data is in a synced or cloud folder would keep it: on the device). The node restarts
 //! from it with no false alarm; a copy of its database file from before the last restart, put
@@ -33,7 +33,6 @@ fn an_anchored_node_restarts_and_a_restored_older_database_is_refused() {
     let (data, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     let store = OpenOptions::new()
-        .format_v2()
         .anchor(anchor(a.path()))
         .create(sqlite(data.path()), PASSPHRASE, test_kdf())
         .unwrap();
@@ -85,7 +84,6 @@ fn without_an_anchor_a_restored_older_database_is_accepted() {
     let reference = reference_addresses(2);
     let data = tempfile::tempdir().unwrap();
     let store = OpenOptions::new()
-        .format_v2()
         .create(sqlite(data.path()), PASSPHRASE, test_kdf())
         .unwrap();
     let node = build_on(data.path(), store);

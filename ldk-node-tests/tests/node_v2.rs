@@ -1,4 +1,4 @@
-//! ldk-node 0.7 on a format version 2 `EncryptedStore<SqliteStore>` created with
+//! ldk-node 0.7 on an `EncryptedStore<SqliteStore>` created with
 //! `OpenOptions::new().encrypt_names().pad_values()`: the node builds on it, hands out
 //! addresses, restarts from it with the same identity and wallet, and ldk-node's SQLite table,
 //! read directly, shows neither a namespace or key nor a value's exact size.
@@ -20,10 +20,7 @@ use encrypted_kvstore::{
 use ldk_node::io::sqlite_store::SqliteStore;
 use ldk_node::lightning::util::persist::KVStoreSync;
 
-/// Overhead of a format 2 record (docs/FORMAT.md, "Record").
-const V2_OVERHEAD: usize = 53;
-
-/// A new format 2 store with both options over ldk-node's SQLite file in `dir`.
+/// A new store with both options over ldk-node's SQLite file in `dir`.
 fn create_v2(dir: &Path) -> EncryptedStore<SqliteStore> {
     let store = OpenOptions::new()
         .encrypt_names()
@@ -31,7 +28,7 @@ fn create_v2(dir: &Path) -> EncryptedStore<SqliteStore> {
         .create(sqlite(dir), PASSPHRASE, test_kdf())
         .unwrap();
     let info = EncryptedStore::inspect(&sqlite(dir)).unwrap();
-    assert_eq!(info.format_version, 2);
+    assert_eq!(info.format_version, encrypted_kvstore::FORMAT_VERSION);
     assert!(info.names_encrypted);
     store
 }
@@ -115,22 +112,20 @@ fn a_node_on_a_v2_store_with_encrypted_names_and_padding_restarts_and_hides_name
     let mut stored: Vec<usize> = data.iter().map(|r| r.3.len()).collect();
     let mut expected: Vec<usize> = values
         .values()
-        .map(|v| V2_OVERHEAD + padme(8 + v.len() as u64).unwrap() as usize)
+        .map(|v| RECORD_OVERHEAD + padme(8 + v.len() as u64).unwrap() as usize)
         .collect();
     stored.sort_unstable();
     expected.sort_unstable();
     assert_eq!(stored, expected, "rows against the store's values");
 
-    // No row's size is any value's exact size plus a record's overhead (format 1 or 2).
+    // No row's size is any value's exact size plus a record's overhead.
     for (p, s, k, v) in &data {
         for ((vp, vk), plain) in &values {
-            for overhead in [RECORD_OVERHEAD, V2_OVERHEAD] {
-                assert_ne!(
-                    v.len(),
-                    plain.len() + overhead,
-                    "row {p}/{s}/{k} has the exact size of {vp}/{vk} (+{overhead})"
-                );
-            }
+            assert_ne!(
+                v.len(),
+                plain.len() + RECORD_OVERHEAD,
+                "row {p}/{s}/{k} has the exact size of {vp}/{vk} (+{RECORD_OVERHEAD})"
+            );
         }
     }
 

@@ -1,4 +1,4 @@
-//! Format v2 (docs/FORMAT.md, part 2): the header with its credential and state blocks, the
+//! Format version 2 (docs/FORMAT.md): the header with its credential and state blocks, the
 //! versioned record, Padmé padding. Pure functions: no I/O, no panics on any input.
 
 use blake2::digest::consts::U32;
@@ -6,12 +6,12 @@ use blake2::digest::Digest;
 use blake2::Blake2b;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{array_at, u32_at, HeaderParseError, KekLabels, Protection, SealError};
+use super::{array_at, u32_at, HeaderParseError, Protection, SealError};
 use super::{DATA_KEY_LEN, MAGIC, NONCE_LEN, SALT_LEN, STORE_ID_LEN, TAG_LEN};
 use crate::aead::{Cipher, OpenFailed, SealFailed};
 use crate::kdf::KdfParams;
 
-/// The version byte of a v2 header and the format byte of a v2 record.
+/// The version byte of a header and the format byte of a record.
 pub(crate) const VERSION: u8 = 2;
 
 const PROTECTION_PASSPHRASE: u8 = 1;
@@ -20,9 +20,9 @@ const PROTECTION_RAW_KEY: u8 = 2;
 /// Options bits (header offset 144).
 pub(crate) const OPT_NAMES: u8 = 1;
 pub(crate) const OPT_PADDING: u8 = 2;
-pub(crate) const OPT_LEGACY: u8 = 4;
 pub(crate) const OPT_ANCHORED: u8 = 8;
-const OPT_KNOWN: u8 = OPT_NAMES | OPT_PADDING | OPT_LEGACY | OPT_ANCHORED;
+/// Bits 2 and 4 to 7 are reserved: a header with one of them set is corrupt.
+const OPT_KNOWN: u8 = OPT_NAMES | OPT_PADDING | OPT_ANCHORED;
 
 /// Most data keys a keyring holds.
 pub(crate) const MAX_KEYS: usize = 8;
@@ -132,8 +132,8 @@ pub(crate) struct HeaderV2 {
 }
 
 impl HeaderV2 {
-    /// Reading steps 4 to 9 of "Reading a version 2 header" (the caller checked the magic and
-    /// the version byte). Strict: a header that parses serializes back to the same bytes.
+    /// Reading steps 1 to 9 of "Reading the header". Strict: a header that parses serializes
+    /// back to the same bytes.
     pub(crate) fn parse(b: &[u8]) -> Result<HeaderV2, HeaderParseError> {
         let corrupt = HeaderParseError::Corrupt;
         if b.get(..MAGIC.len()) != Some(&MAGIC[..]) {
@@ -141,8 +141,10 @@ impl HeaderV2 {
                 "it does not start with the encrypted-kvstore magic bytes",
             ));
         }
-        if b.get(OFF_VERSION) != Some(&VERSION) {
-            return Err(corrupt("it is not a version 2 header"));
+        match b.get(OFF_VERSION) {
+            Some(&VERSION) => {}
+            Some(&v) => return Err(HeaderParseError::UnsupportedVersion(v)),
+            None => return Err(corrupt("it is truncated")),
         }
         // Step 4.
         if b.len() < MIN_HEADER_LEN {
@@ -187,11 +189,6 @@ impl HeaderV2 {
         let current = u32_at(b, OFF_CURRENT).ok_or(truncated)?;
         if key_ids.last() != Some(&current) {
             return Err(corrupt("its current key id is not its largest key id"));
-        }
-        if options & OPT_LEGACY != 0 && key_ids.first() != Some(&0) {
-            return Err(corrupt(
-                "it allows version 1 records but does not hold key id 0",
-            ));
         }
         let header_seq = u64_at(b, OFF_SEQ).ok_or(truncated)?;
         let version_limit = u64_at(b, OFF_LIMIT).ok_or(truncated)?;
@@ -418,12 +415,6 @@ pub(crate) fn with_checksum(prefix: &[u8]) -> Vec<u8> {
     b.extend_from_slice(&checksum(prefix));
     b
 }
-
-/// Format version 2's KEK labels.
-pub(crate) const KEK_V2: KekLabels = KekLabels {
-    passphrase: b"encrypted-kvstore v2 passphrase kek",
-    raw: b"encrypted-kvstore v2 raw-key kek",
-};
 
 /// Padmé (Nikitin et al., PETS 2019) of `x`: the bucket a sealed plaintext of `x` bytes is
 /// padded to. `None` when the bucket would not fit in a `u64`.
@@ -686,10 +677,11 @@ mod tests {
         let mut lim0 = good.clone();
         lim0[156..164].copy_from_slice(&0u64.to_le_bytes());
         assert!(c(&with_checksum(&lim0[..lim0.len() - 32])));
-        let mut legacy = header(1, OPT_LEGACY).to_bytes();
-        legacy[168..172].copy_from_slice(&5u32.to_le_bytes());
-        legacy[164..168].copy_from_slice(&5u32.to_le_bytes());
-        assert!(c(&with_checksum(&legacy[..legacy.len() - 32])));
+        // Bit 2 is reserved like bits 4 to 7.
+        assert!(c(&edit(144, 4)));
+        for bit in 4..8 {
+            assert!(c(&edit(144, 1 << bit)), "{bit}");
+        }
         assert!(c(&good[..275]));
         let mut long = good.clone();
         long.resize(593, 0);
@@ -746,5 +738,80 @@ mod tests {
         assert!(open_record(&c, &other, rec.clone()).is_err());
         let other = RecordAd::new(&[2; 16], 3, 77, "monitors", "", "j").unwrap();
         assert!(open_record(&c, &other, rec).is_err());
+    }
+
+    #[test]
+    fn ad_is_injective_on_boundaries() {
+        let id = [0u8; 16];
+        let a = RecordAd::new(&id, 0, 1, "ab", "", "c").unwrap();
+        let b = RecordAd::new(&id, 0, 1, "a", "b", "c").unwrap();
+        let c = RecordAd::new(&id, 0, 1, "a", "", "bc").unwrap();
+        assert_ne!(a.as_bytes().unwrap(), b.as_bytes().unwrap());
+        assert_ne!(a.as_bytes().unwrap(), c.as_bytes().unwrap());
+        assert_ne!(b.as_bytes().unwrap(), c.as_bytes().unwrap());
+        let long = "x".repeat(120);
+        assert!(RecordAd::new(&id, 0, 1, &long, &long, &long).is_some());
+        assert!(RecordAd::new(&id, 0, 1, &format!("{long}x"), "", "k").is_none());
+    }
+
+    /// A record is format | key id | version | nonce | the `chacha20poly1305` crate's
+    /// XChaCha20-Poly1305 ciphertext and tag over the record AD, byte for byte.
+    #[test]
+    fn record_bytes_are_the_crate_aead() {
+        use chacha20poly1305::aead::{AeadInOut, KeyInit};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let key = [0x42u8; 32];
+        let cipher = Cipher::new(&key);
+        let reference = XChaCha20Poly1305::new(&key.into());
+        let ad = RecordAd::new(&[3; 16], 9, 1234, "monitors", "", "ab_1").unwrap();
+        for n in [0usize, 1, 63, 64, 1000, 5000, 100_000] {
+            let value: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let nonce = [n as u8; NONCE_LEN];
+            let mut expected = vec![VERSION, 9, 0, 0, 0];
+            expected.extend_from_slice(&1234u64.to_le_bytes());
+            expected.extend_from_slice(&nonce);
+            let mut body = value.clone();
+            let tag = reference
+                .encrypt_inout_detached(
+                    &XNonce::from(nonce),
+                    ad.as_bytes().unwrap(),
+                    (&mut body[..]).into(),
+                )
+                .unwrap();
+            expected.extend_from_slice(&body);
+            expected.extend_from_slice(&tag);
+            let rec = seal_record(&cipher, 9, 1234, &nonce, &ad, &value).unwrap();
+            assert_eq!(rec, expected, "{n}");
+            assert_eq!(record_prefix(&rec), Some((9, 1234)));
+            assert_eq!(open_record(&cipher, &ad, expected.clone()).unwrap(), value);
+            let mut bad = expected.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            assert!(open_record(&cipher, &ad, bad).is_err());
+        }
+    }
+
+    /// A header shorter than the shortest or longer than the longest says which; a version
+    /// byte other than 2 is an unsupported version, not a corrupt header.
+    #[test]
+    fn header_length_and_version_errors_say_which() {
+        let b = header(1, 0).to_bytes();
+        let truncated = Some(HeaderParseError::Corrupt("it is truncated"));
+        assert_eq!(HeaderV2::parse(&b[..b.len() - 1]).err(), truncated);
+        assert_eq!(HeaderV2::parse(&b[..OFF_VERSION]).err(), truncated);
+        let mut long = b.clone();
+        long.resize(MAX_HEADER_LEN + 1, 0);
+        assert_eq!(
+            HeaderV2::parse(&long).err(),
+            Some(HeaderParseError::Corrupt("it has trailing bytes"))
+        );
+        for v in [0u8, 1, 3, 255] {
+            let mut f = b.clone();
+            f[OFF_VERSION] = v;
+            assert_eq!(
+                HeaderV2::parse(&f).err(),
+                Some(HeaderParseError::UnsupportedVersion(v))
+            );
+        }
     }
 }

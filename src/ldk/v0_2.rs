@@ -4,19 +4,16 @@
 //! maps its error; nothing else lives here.
 
 use core::future::Future;
-use std::sync::Arc;
 
 use lightning::io;
 use lightning::util::async_poll::AsyncResult;
 use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 
-use crate::error::ReadError;
 use crate::ldk::{sealed, V0_2};
 use crate::memory::MemoryStore;
-use crate::names;
 use crate::open::{AsyncIo, SyncIo};
 use crate::store::v2::complete_io;
-use crate::store::{without_reserved, EncryptedStore, Engine, SharedStore};
+use crate::store::{EncryptedStore, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
@@ -82,19 +79,11 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> Result<Vec<u8>, io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => keys,
-            Engine::V2(v2) => {
-                let io = SyncIo::<S, V0_2>::new(&self.inner);
-                return complete_io(v2.read(&io, primary_namespace, secondary_namespace, key));
-            }
-        };
-        names::check_key(primary_namespace, secondary_namespace, key)
-            .map_err(ReadError::InvalidName)?;
-        let rec = self
-            .inner
-            .read(primary_namespace, secondary_namespace, key)?;
-        Ok(keys.open(primary_namespace, secondary_namespace, key, rec)?)
+        let io = SyncIo::<S, V0_2>::new(&self.inner);
+        complete_io(
+            self.engine
+                .read(&io, primary_namespace, secondary_namespace, key),
+        )
     }
 
     fn write(
@@ -104,16 +93,9 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => keys,
-            Engine::V2(v2) => {
-                let io = SyncIo::<S, V0_2>::new(&self.inner);
-                return v2.write_sync(&io, primary_namespace, secondary_namespace, key, buf);
-            }
-        };
-        let rec = keys.seal(primary_namespace, secondary_namespace, key, buf)?;
-        self.inner
-            .write(primary_namespace, secondary_namespace, key, rec)
+        let io = SyncIo::<S, V0_2>::new(&self.inner);
+        self.engine
+            .write_sync(&io, primary_namespace, secondary_namespace, key, buf)
     }
 
     fn remove(
@@ -123,13 +105,9 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> Result<(), io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = SyncIo::<S, V0_2>::new(&self.inner);
-            return v2.remove_sync(&io, primary_namespace, secondary_namespace, key, lazy);
-        }
-        names::check_key(primary_namespace, secondary_namespace, key)?;
-        self.inner
-            .remove(primary_namespace, secondary_namespace, key, lazy)
+        let io = SyncIo::<S, V0_2>::new(&self.inner);
+        self.engine
+            .remove_sync(&io, primary_namespace, secondary_namespace, key, lazy)
     }
 
     fn list(
@@ -137,29 +115,20 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> Result<Vec<String>, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = SyncIo::<S, V0_2>::new(&self.inner);
-            return complete_io(v2.list(&io, primary_namespace, secondary_namespace, true));
-        }
-        names::check_namespace(primary_namespace, secondary_namespace)?;
-        self.inner.list(primary_namespace, secondary_namespace)
+        let io = SyncIo::<S, V0_2>::new(&self.inner);
+        complete_io(
+            self.engine
+                .list(&io, primary_namespace, secondary_namespace, true),
+        )
     }
 }
 
 impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let tickets = v2.list_all_issued();
-            return v2.list_all_done(tickets, self.inner.list_all_keys()?);
-        }
-        let mut all = self.inner.list_all_keys()?;
-        without_reserved(&mut all);
-        Ok(all)
+        let tickets = self.engine.list_all_issued();
+        self.engine
+            .list_all_done(tickets, self.inner.list_all_keys()?)
     }
-}
-
-fn ready<T: Send + 'static>(r: Result<T, io::Error>) -> AsyncResult<'static, T, io::Error> {
-    Box::pin(async move { r })
 }
 
 impl<S: KVStore> KVStore for EncryptedStore<S> {
@@ -169,26 +138,11 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> AsyncResult<'static, Vec<u8>, io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => Arc::clone(keys),
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_2>::new(&self.inner);
-                return Box::pin(v2.read(&io, primary_namespace, secondary_namespace, key));
-            }
-        };
-        if let Err(e) = names::check_key(primary_namespace, secondary_namespace, key) {
-            return ready(Err(ReadError::InvalidName(e).into()));
-        }
-        let fut = self.inner.read(primary_namespace, secondary_namespace, key);
-        let (p, s, k) = (
-            primary_namespace.to_owned(),
-            secondary_namespace.to_owned(),
-            key.to_owned(),
-        );
-        Box::pin(async move {
-            let rec = fut.await?;
-            Ok(keys.open(&p, &s, &k, rec)?)
-        })
+        let io = AsyncIo::<S, V0_2>::new(&self.inner);
+        Box::pin(
+            self.engine
+                .read(&io, primary_namespace, secondary_namespace, key),
+        )
     }
 
     /// Encrypts before calling the inner `write`, so the inner store sees writes to a key in
@@ -200,19 +154,11 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> AsyncResult<'static, (), io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => keys,
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_2>::new(&self.inner);
-                return Box::pin(v2.write(&io, primary_namespace, secondary_namespace, key, buf));
-            }
-        };
-        match keys.seal(primary_namespace, secondary_namespace, key, buf) {
-            Ok(rec) => self
-                .inner
-                .write(primary_namespace, secondary_namespace, key, rec),
-            Err(e) => ready(Err(e.into())),
-        }
+        let io = AsyncIo::<S, V0_2>::new(&self.inner);
+        Box::pin(
+            self.engine
+                .write(&io, primary_namespace, secondary_namespace, key, buf),
+        )
     }
 
     fn remove(
@@ -222,22 +168,11 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> AsyncResult<'static, (), io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = AsyncIo::<S, V0_2>::new(&self.inner);
-            return Box::pin(v2.remove_async(
-                &io,
-                primary_namespace,
-                secondary_namespace,
-                key,
-                lazy,
-            ));
-        }
-        match names::check_key(primary_namespace, secondary_namespace, key) {
-            Ok(()) => self
-                .inner
-                .remove(primary_namespace, secondary_namespace, key, lazy),
-            Err(e) => ready(Err(e.into())),
-        }
+        let io = AsyncIo::<S, V0_2>::new(&self.inner);
+        Box::pin(
+            self.engine
+                .remove_async(&io, primary_namespace, secondary_namespace, key, lazy),
+        )
     }
 
     fn list(
@@ -245,14 +180,11 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> AsyncResult<'static, Vec<String>, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = AsyncIo::<S, V0_2>::new(&self.inner);
-            return Box::pin(v2.list(&io, primary_namespace, secondary_namespace, true));
-        }
-        match names::check_namespace(primary_namespace, secondary_namespace) {
-            Ok(()) => self.inner.list(primary_namespace, secondary_namespace),
-            Err(e) => ready(Err(e.into())),
-        }
+        let io = AsyncIo::<S, V0_2>::new(&self.inner);
+        Box::pin(
+            self.engine
+                .list(&io, primary_namespace, secondary_namespace, true),
+        )
     }
 }
 

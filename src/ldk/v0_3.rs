@@ -23,13 +23,11 @@ use lightning_0_3::util::persist::{
     PaginatedKVStoreSync, PaginatedListResponse,
 };
 
-use crate::error::ReadError;
 use crate::ldk::{sealed, V0_3};
 use crate::memory::MemoryStore;
-use crate::names;
 use crate::open::{AsyncIo, SyncIo};
 use crate::store::v2::{complete_io, V2};
-use crate::store::{without_reserved, EncryptedStore, Engine, SharedStore};
+use crate::store::{EncryptedStore, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
     fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
@@ -95,19 +93,11 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> Result<Vec<u8>, io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => keys,
-            Engine::V2(v2) => {
-                let io = SyncIo::<S, V0_3>::new(&self.inner);
-                return complete_io(v2.read(&io, primary_namespace, secondary_namespace, key));
-            }
-        };
-        names::check_key(primary_namespace, secondary_namespace, key)
-            .map_err(ReadError::InvalidName)?;
-        let rec = self
-            .inner
-            .read(primary_namespace, secondary_namespace, key)?;
-        Ok(keys.open(primary_namespace, secondary_namespace, key, rec)?)
+        let io = SyncIo::<S, V0_3>::new(&self.inner);
+        complete_io(
+            self.engine
+                .read(&io, primary_namespace, secondary_namespace, key),
+        )
     }
 
     fn write(
@@ -117,16 +107,9 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let keys = match &self.engine {
-            Engine::V1(keys) => keys,
-            Engine::V2(v2) => {
-                let io = SyncIo::<S, V0_3>::new(&self.inner);
-                return v2.write_sync(&io, primary_namespace, secondary_namespace, key, buf);
-            }
-        };
-        let rec = keys.seal(primary_namespace, secondary_namespace, key, buf)?;
-        self.inner
-            .write(primary_namespace, secondary_namespace, key, rec)
+        let io = SyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .write_sync(&io, primary_namespace, secondary_namespace, key, buf)
     }
 
     fn remove(
@@ -136,13 +119,9 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> Result<(), io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = SyncIo::<S, V0_3>::new(&self.inner);
-            return v2.remove_sync(&io, primary_namespace, secondary_namespace, key, lazy);
-        }
-        names::check_key(primary_namespace, secondary_namespace, key)?;
-        self.inner
-            .remove(primary_namespace, secondary_namespace, key, lazy)
+        let io = SyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .remove_sync(&io, primary_namespace, secondary_namespace, key, lazy)
     }
 
     fn list(
@@ -150,12 +129,11 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> Result<Vec<String>, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let io = SyncIo::<S, V0_3>::new(&self.inner);
-            return complete_io(v2.list(&io, primary_namespace, secondary_namespace, true));
-        }
-        names::check_namespace(primary_namespace, secondary_namespace)?;
-        self.inner.list(primary_namespace, secondary_namespace)
+        let io = SyncIo::<S, V0_3>::new(&self.inner);
+        complete_io(
+            self.engine
+                .list(&io, primary_namespace, secondary_namespace, true),
+        )
     }
 }
 
@@ -166,32 +144,9 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         key: &str,
     ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + 'static + MaybeSend {
-        let branch = match &self.engine {
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_3>::new(&self.inner);
-                Err(v2.read(&io, primary_namespace, secondary_namespace, key))
-            }
-            Engine::V1(keys) => {
-                let fut = names::check_key(primary_namespace, secondary_namespace, key)
-                    .map(|()| self.inner.read(primary_namespace, secondary_namespace, key))
-                    .map_err(|e| io::Error::from(ReadError::InvalidName(e)));
-                let names = (
-                    primary_namespace.to_owned(),
-                    secondary_namespace.to_owned(),
-                    key.to_owned(),
-                );
-                Ok((fut, Arc::clone(keys), names))
-            }
-        };
-        async move {
-            match branch {
-                Err(v2) => v2.await,
-                Ok((fut, keys, (p, s, k))) => {
-                    let rec = fut?.await?;
-                    Ok(keys.open(&p, &s, &k, rec)?)
-                }
-            }
-        }
+        let io = AsyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .read(&io, primary_namespace, secondary_namespace, key)
     }
 
     /// Encrypts before calling the inner `write`, so the inner store sees writes to a key in
@@ -203,25 +158,9 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         buf: Vec<u8>,
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
-        let branch = match &self.engine {
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_3>::new(&self.inner);
-                Err(v2.write(&io, primary_namespace, secondary_namespace, key, buf))
-            }
-            Engine::V1(keys) => Ok(keys
-                .seal(primary_namespace, secondary_namespace, key, buf)
-                .map(|rec| {
-                    self.inner
-                        .write(primary_namespace, secondary_namespace, key, rec)
-                })
-                .map_err(io::Error::from)),
-        };
-        async move {
-            match branch {
-                Err(v2) => v2.await,
-                Ok(fut) => fut?.await,
-            }
-        }
+        let io = AsyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .write(&io, primary_namespace, secondary_namespace, key, buf)
     }
 
     fn remove(
@@ -231,26 +170,9 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         key: &str,
         lazy: bool,
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
-        let branch = match &self.engine {
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_3>::new(&self.inner);
-                Err(v2.remove_async(&io, primary_namespace, secondary_namespace, key, lazy))
-            }
-            Engine::V1(_) => Ok(
-                names::check_key(primary_namespace, secondary_namespace, key)
-                    .map(|()| {
-                        self.inner
-                            .remove(primary_namespace, secondary_namespace, key, lazy)
-                    })
-                    .map_err(io::Error::from),
-            ),
-        };
-        async move {
-            match branch {
-                Err(v2) => v2.await,
-                Ok(fut) => fut?.await,
-            }
-        }
+        let io = AsyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .remove_async(&io, primary_namespace, secondary_namespace, key, lazy)
     }
 
     fn list(
@@ -258,35 +180,17 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         primary_namespace: &str,
         secondary_namespace: &str,
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + 'static + MaybeSend {
-        let branch = match &self.engine {
-            Engine::V2(v2) => {
-                let io = AsyncIo::<S, V0_3>::new(&self.inner);
-                Err(v2.list(&io, primary_namespace, secondary_namespace, true))
-            }
-            Engine::V1(_) => Ok(
-                names::check_namespace(primary_namespace, secondary_namespace)
-                    .map(|()| self.inner.list(primary_namespace, secondary_namespace))
-                    .map_err(io::Error::from),
-            ),
-        };
-        async move {
-            match branch {
-                Err(v2) => v2.await,
-                Ok(fut) => fut?.await,
-            }
-        }
+        let io = AsyncIo::<S, V0_3>::new(&self.inner);
+        self.engine
+            .list(&io, primary_namespace, secondary_namespace, true)
     }
 }
 
 impl<S: MigratableKVStoreSync> MigratableKVStoreSync for EncryptedStore<S> {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let tickets = v2.list_all_issued();
-            return v2.list_all_done(tickets, self.inner.list_all_keys()?);
-        }
-        let mut all = self.inner.list_all_keys()?;
-        without_reserved(&mut all);
-        Ok(all)
+        let tickets = self.engine.list_all_issued();
+        self.engine
+            .list_all_done(tickets, self.inner.list_all_keys()?)
     }
 }
 
@@ -295,23 +199,14 @@ impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, String)>, io::Error>> + 'static + MaybeSend
     {
-        let v2 = match &self.engine {
-            Engine::V2(v2) => Some((Arc::clone(v2), v2.list_all_issued())),
-            Engine::V1(_) => None,
-        };
+        let v2 = Arc::clone(&self.engine);
+        let tickets = v2.list_all_issued();
         let fut = self.inner.list_all_keys();
-        async move {
-            let mut all = fut.await?;
-            if let Some((v2, tickets)) = v2 {
-                return v2.list_all_done(tickets, all);
-            }
-            without_reserved(&mut all);
-            Ok(all)
-        }
+        async move { v2.list_all_done(tickets, fut.await?) }
     }
 }
 
-/// The inner store's page of a v2 store, with its keys decoded.
+/// The inner store's page, with its keys decoded.
 fn decode_page(
     v2: &V2,
     (p, s, sp, ss): (&str, &str, &str, &str),
@@ -334,14 +229,10 @@ impl<S: PaginatedKVStoreSync> PaginatedKVStoreSync for EncryptedStore<S> {
         secondary_namespace: &str,
         page_token: Option<PageToken>,
     ) -> Result<PaginatedListResponse, io::Error> {
-        if let Engine::V2(v2) = &self.engine {
-            let (sp, ss) = v2.stored_namespace(primary_namespace, secondary_namespace)?;
-            let page = self.inner.list_paginated(&sp, &ss, page_token)?;
-            return decode_page(v2, (primary_namespace, secondary_namespace, &sp, &ss), page);
-        }
-        names::check_namespace(primary_namespace, secondary_namespace)?;
-        self.inner
-            .list_paginated(primary_namespace, secondary_namespace, page_token)
+        let v2 = &self.engine;
+        let (sp, ss) = v2.stored_namespace(primary_namespace, secondary_namespace)?;
+        let page = self.inner.list_paginated(&sp, &ss, page_token)?;
+        decode_page(v2, (primary_namespace, secondary_namespace, &sp, &ss), page)
     }
 }
 
@@ -355,18 +246,10 @@ impl<S: PaginatedKVStore> PaginatedKVStore for EncryptedStore<S> {
         secondary_namespace: &str,
         page_token: Option<PageToken>,
     ) -> impl Future<Output = Result<PaginatedListResponse, io::Error>> + 'static + MaybeSend {
-        let v2 = match &self.engine {
-            Engine::V2(v2) => Some(Arc::clone(v2)),
-            Engine::V1(_) => None,
-        };
-        let names = match &v2 {
-            Some(v2) => v2
-                .stored_namespace(primary_namespace, secondary_namespace)
-                .map_err(io::Error::from),
-            None => names::check_namespace(primary_namespace, secondary_namespace)
-                .map(|()| (primary_namespace.to_owned(), secondary_namespace.to_owned()))
-                .map_err(io::Error::from),
-        };
+        let v2 = Arc::clone(&self.engine);
+        let names = v2
+            .stored_namespace(primary_namespace, secondary_namespace)
+            .map_err(io::Error::from);
         // Boxed: the inner future's type names the borrowed stored names, although it holds
         // none of them (it is `'static`).
         type Page = core::pin::Pin<
@@ -380,10 +263,7 @@ impl<S: PaginatedKVStore> PaginatedKVStore for EncryptedStore<S> {
         async move {
             let (sp, ss, fut) = prepared?;
             let page = fut.await?;
-            match v2 {
-                Some(v2) => decode_page(&v2, (&p, &s, &sp, &ss), page),
-                None => Ok(page),
-            }
+            decode_page(&v2, (&p, &s, &sp, &ss), page)
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Encrypted names (format v2, option `names`): each non-empty name becomes
+//! Encrypted names (option `names`): each non-empty name becomes
 //! `base64url_nopad(AES-256-SIV(name key, [ad], name))`, deterministic and reversible, in LDK's
 //! alphabet. See docs/FORMAT.md, "Encrypted names".
 

@@ -1,5 +1,5 @@
-//! The record path of a format v2 store: versions from the header's counter, freshness
-//! watermarks, encrypted names and padding (docs/FORMAT.md, part 2).
+//! The record path of a store: versions from the header's counter, freshness watermarks,
+//! encrypted names and padding (docs/FORMAT.md).
 //!
 //! Every operation is split in two: the part done when the method is called (names checked and
 //! encrypted, a version taken, the value sealed, the freshness ticket issued and the inner call
@@ -20,7 +20,7 @@ use crate::aead::Cipher;
 use crate::anchor::{self, AnchorState, Loaded, Meta, Value};
 use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
-use crate::format::{self, SealError, DATA_KEY_LEN, NONCE_LEN};
+use crate::format::{SealError, DATA_KEY_LEN, NONCE_LEN};
 use crate::freshness::{
     Changes, Entry, FoldRequest, Freshness, Kind, ListRefusal, ListTicket, MutationTicket,
     ReadTicket, Refusal,
@@ -39,16 +39,16 @@ pub(crate) const BLOCK: u64 = 65_536;
 pub(crate) const LOW_WATER: u64 = 32_768;
 const STRIPES: usize = 64;
 
-/// An opened record: version, value, and the key id of a v2 record (`None`: legacy v1).
-type Opened = (u64, Vec<u8>, Option<u32>);
+/// An opened record: version, value, and the id of the data key that sealed it.
+type Opened = (u64, Vec<u8>, u32);
 
-/// A value read through the read path: the value, the key id of a v2 record (`None`: legacy
-/// v1), and the record's version (0 for legacy).
-pub(crate) type ReadValue = (Vec<u8>, Option<u32>, u64);
+/// A value read through the read path: the value, the id of the data key that sealed it, and
+/// the record's version.
+pub(crate) type ReadValue = (Vec<u8>, u32, u64);
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The state of an open v2 store, shared by the store and its in-flight futures.
+/// The state of an open store, shared by the store and its in-flight futures.
 pub(crate) struct V2 {
     pub(crate) store_id: [u8; 16],
     ring: RwLock<Ring>,
@@ -66,12 +66,11 @@ pub(crate) struct V2 {
     anchor: Mutex<Option<AnchorState>>,
 }
 
-/// The data keys: the keyring of the header, its secrets, and whether version 1 records may
-/// remain. Changed only by a rotation or a retirement, under the counter's lock.
+/// The data keys: the keyring of the header and its secrets. Changed only by a rotation or a
+/// retirement, under the counter's lock.
 pub(crate) struct Ring {
     keys: Vec<(u32, Cipher)>,
     current: u32,
-    legacy: bool,
     pub(crate) secrets: Secrets,
 }
 
@@ -91,7 +90,6 @@ impl Ring {
             current: state
                 .current_key_id()
                 .ok_or(OpenError::HeaderAuthenticationFailed)?,
-            legacy: state.options & f2::OPT_LEGACY != 0,
             secrets,
         })
     }
@@ -657,32 +655,22 @@ impl V2 {
         f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext).map_err(seal_error)
     }
 
-    /// Reading steps 4 to 9 of a v2 record: the version, the value, and the key id of a v2
-    /// record (`None` for a legacy version 1 record), or `None`.
+    /// Reading steps 4 to 9 of a record: the version, the value, and the id of the data key
+    /// that sealed it, or `None`.
     fn open(&self, p: &str, s: &str, k: &str, rec: Vec<u8>) -> Option<Opened> {
         let ring = self.ring();
-        match rec.first() {
-            Some(&format::FORMAT_VERSION) if ring.legacy => {
-                let ad = format::RecordAd::new(&self.store_id, 0, p, s, k)?;
-                let value = format::open_record(ring.cipher(0)?, 0, &ad, rec).ok()?;
-                Some((0, value, None))
-            }
-            Some(&f2::VERSION) => {
-                let (key_id, version) = f2::record_prefix(&rec)?;
-                if version == 0 {
-                    return None;
-                }
-                let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
-                let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
-                let value = if self.padding {
-                    f2::unpad(plain)?
-                } else {
-                    plain
-                };
-                Some((version, value, Some(key_id)))
-            }
-            _ => None,
+        let (key_id, version) = f2::record_prefix(&rec)?;
+        if version == 0 {
+            return None;
         }
+        let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
+        let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
+        let value = if self.padding {
+            f2::unpad(plain)?
+        } else {
+            plain
+        };
+        Some((version, value, key_id))
     }
 
     /// An authenticated record of `version` was read: this instance never hands out a version
@@ -1005,7 +993,7 @@ impl V2 {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(RotateError::Read(e)),
                     Ok((mut value, key_id, _)) => {
-                        if key_id == Some(self.ring().current) {
+                        if key_id == self.ring().current {
                             value.zeroize();
                         } else {
                             complete_io(self.write(io, &p, &s, &k, value))
@@ -1021,9 +1009,9 @@ impl V2 {
         Ok(done)
     }
 
-    /// After a complete clean verification pass (every record a version 2 record under the
-    /// current key), reduces the keyring to the current key and clears `legacy`, in one header
-    /// write taken while no synchronous write is in flight.
+    /// After a complete clean verification pass (every record sealed under the current key),
+    /// reduces the keyring to the current key, in one header write taken while no synchronous
+    /// write is in flight.
     pub(crate) fn retire<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1042,12 +1030,12 @@ impl V2 {
                 Err(e) => return Err(RotateError::Read(e)),
                 Ok((mut value, key_id, _)) => {
                     value.zeroize();
-                    if key_id != Some(current) {
+                    if key_id != current {
                         return Err(RotateError::NotReencrypted {
                             primary_namespace: p,
                             secondary_namespace: s,
                             key: k,
-                            key_id: key_id.unwrap_or(0),
+                            key_id,
                         });
                     }
                 }
@@ -1087,13 +1075,11 @@ impl V2 {
             (secrets, state)
         };
         state.key_ids = vec![current];
-        state.options &= !f2::OPT_LEGACY;
         self.rewrite_header(io, &mut c, state, &secrets)
             .map_err(RotateError::Header)?;
         {
             let mut ring = self.ring_mut();
             ring.keys.retain(|(id, _)| *id == current);
-            ring.legacy = false;
             ring.secrets = secrets;
         }
         drop(c);

@@ -32,7 +32,7 @@ fn anchor(dir: &TempFs) -> Anchor {
 }
 
 fn anchored() -> OpenOptions {
-    OpenOptions::new().format_v2()
+    OpenOptions::new()
 }
 
 fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
@@ -619,67 +619,20 @@ fn accepting_without_a_listing_watches_values_from_their_next_write() {
     assert_m1_rolled_back(&store);
 }
 
-/// An anchor is never silently ignored: it makes `create` write a version 2 store, and a
-/// version 1 store refuses it at `open`.
+/// An anchor is never silently ignored: `create` with one makes an anchored store.
 #[test]
-fn an_anchor_implies_version_2_and_a_version_1_store_refuses_it() {
+fn an_anchor_makes_an_anchored_store() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = OpenOptions::new()
         .anchor(anchor(&a))
         .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
         .unwrap();
-    assert_eq!(store.info().format_version, 2);
+    assert_eq!(
+        store.info().format_version,
+        encrypted_kvstore::FORMAT_VERSION
+    );
     assert!(store.info().anchored);
-    let v1 = TempFs::new();
-    drop(
-        OpenOptions::new()
-            .format_v1()
-            .create::<V, _>(v1.clone(), PASSPHRASE, cheap())
-            .unwrap(),
-    );
-    assert_eq!(EncryptedStore::inspect::<V>(&v1).unwrap().format_version, 1);
-    assert!(matches!(open(&v1, &a), Err(OpenError::UpgradeRequired)));
-    // And version 1 cannot be asked for together with an anchor (nothing is written).
-    let empty = TempFs::new();
-    let e = OpenOptions::new()
-        .format_v1()
-        .anchor(anchor(&a))
-        .create::<V, _>(empty.clone(), PASSPHRASE, cheap())
-        .unwrap_err();
-    assert!(
-        matches!(e, OpenError::NeedsVersion2 { option: "anchor" }),
-        "{e:?}"
-    );
-    assert!(EncryptedStore::inspect::<V>(&empty).is_err());
-}
-
-/// `create` makes a version 2 store by default (with freshness checks always on), and
-/// version 1 only when asked for, never together with an option only version 2 has.
-#[test]
-fn create_makes_version_2_unless_version_1_is_asked_for() {
-    let inner = TempFs::new();
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
-    assert_eq!(store.info().format_version, 2);
-    drop(store);
-    let v1 = TempFs::new();
-    let store = OpenOptions::new()
-        .format_v1()
-        .create::<V, _>(v1.clone(), PASSPHRASE, cheap())
-        .unwrap();
-    assert_eq!(store.info().format_version, 1);
-    let opts = || OpenOptions::new().format_v1();
-    for (option, o) in [
-        ("format_v2", opts().format_v2()),
-        ("encrypt_names", opts().encrypt_names()),
-        ("pad_values", opts().pad_values()),
-    ] {
-        let empty = TempFs::new();
-        match o.create::<V, _>(empty.clone(), PASSPHRASE, cheap()) {
-            Err(OpenError::NeedsVersion2 { option: o }) => assert_eq!(o, option),
-            other => panic!("{option}: {:?}", other.map(|s| s.info())),
-        }
-        assert!(EncryptedStore::inspect::<V>(&empty).is_err(), "{option}");
-    }
+    assert!(EncryptedStore::inspect::<V>(&inner).unwrap().anchored);
 }
 
 /// `list_all_keys` checks every pair as `list` checks one: a namespace whose every value was

@@ -30,16 +30,23 @@ use encrypted_kvstore::{FreshnessAnchor, KdfParams, OpenOptions, ReadError};
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
 
-/// Length of a v1 header, and where its checksum starts (format v1, frozen).
-pub const HEADER_LEN: usize = 180;
-/// Offset of the header checksum.
-pub const CHECKSUM_AT: usize = 148;
+/// Length of the header of a new store without encrypted names (one data key), and where its
+/// checksum starts (docs/FORMAT.md, "The header").
+pub const HEADER_LEN: usize = 276;
+/// Offset of the checksum in a header of [`HEADER_LEN`] bytes.
+pub const CHECKSUM_AT: usize = HEADER_LEN - 32;
 
-/// Options that create a format version 1 store (`create` makes version 2 by default): for
-/// the suites that pin version 1's behaviour, its sizes and its header bytes.
-#[allow(dead_code)]
-pub fn v1() -> OpenOptions {
-    OpenOptions::new().format_v1()
+/// The four option sets of a new store: names and padding off and on.
+pub fn every_layout() -> [(&'static str, OpenOptions); 4] {
+    [
+        ("plain", OpenOptions::new()),
+        ("names", OpenOptions::new().encrypt_names()),
+        ("padded", OpenOptions::new().pad_values()),
+        (
+            "names+padded",
+            OpenOptions::new().encrypt_names().pad_values(),
+        ),
+    ]
 }
 
 /// Argon2id costs that make tests fast. Never for real data.
@@ -78,19 +85,19 @@ pub fn assert_auth_failed(r: Result<Vec<u8>, io::Error>, p: &str, s: &str, k: &s
 /// Every value of a store, with its names.
 pub type Snapshot = BTreeMap<(String, String, String), Vec<u8>>;
 
-/// The v1 header checksum: unkeyed BLAKE2b-256 over a label and the 148 bytes before it.
+/// The header checksum: unkeyed BLAKE2b-256 over a label and every header byte before it.
 pub fn header_checksum(prefix: &[u8]) -> [u8; 32] {
     let mut h = Blake2b::<U32>::new();
-    Digest::update(&mut h, b"encrypted-kvstore v1 header checksum");
+    Digest::update(&mut h, b"encrypted-kvstore v2 header checksum");
     Digest::update(&mut h, prefix);
     h.finalize().into()
 }
 
-/// Recomputes the checksum of a (tampered) 180-byte header, as an attacker can.
+/// Recomputes the checksum (the last 32 bytes) of a (tampered) header, as an attacker can.
 pub fn reseal_checksum(h: &mut [u8]) {
-    assert_eq!(h.len(), HEADER_LEN);
-    let sum = header_checksum(&h[..CHECKSUM_AT]);
-    h[CHECKSUM_AT..].copy_from_slice(&sum);
+    let at = h.len() - 32;
+    let sum = header_checksum(&h[..at]);
+    h[at..].copy_from_slice(&sum);
 }
 
 /// Every plausible rendering of `secret` in a `Debug` or `Display` text: hex (lower and upper,

@@ -111,6 +111,12 @@ impl<O: Ops> Subject<'_, O> {
                 let typed = inner.downcast_ref::<ReadError>().is_some()
                     || inner.downcast_ref::<WriteError>().is_some()
                     || inner
+                        .downcast_ref::<encrypted_kvstore::RemoveError>()
+                        .is_some()
+                    || inner
+                        .downcast_ref::<encrypted_kvstore::ListError>()
+                        .is_some()
+                    || inner
                         .downcast_ref::<encrypted_kvstore::InvalidName>()
                         .is_some();
                 assert!(typed, "{}: {what}: untyped error {e}", self.label);
@@ -304,7 +310,7 @@ fn encrypted_fs<'a, O: Ops>(
 #[test]
 fn contract_sync_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
         .unwrap();
     encrypted_fs(SyncOps, &store, "sync EncryptedStore<FilesystemStore>");
@@ -319,7 +325,7 @@ fn contract_sync_encrypted_filesystem_store() {
 #[test]
 fn contract_async_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
         .unwrap();
     encrypted_fs(
@@ -347,12 +353,12 @@ fn encrypted_memory<'a, O: Ops>(
 
 #[test]
 fn contract_sync_encrypted_memory_store() {
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
         .unwrap();
     encrypted_memory(SyncOps, &store, "sync EncryptedStore<MemoryStore>");
     let key = RawKey::from_bytes([9; 32]);
-    let by_key = crate::common::v1()
+    let by_key = encrypted_kvstore::OpenOptions::new()
         .create_with_key::<V, _>(MemoryStore::new(), &key)
         .unwrap();
     encrypted_memory(
@@ -364,7 +370,7 @@ fn contract_sync_encrypted_memory_store() {
 
 #[test]
 fn contract_async_encrypted_memory_store() {
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
         .unwrap();
     encrypted_memory(AsyncOps::new, &store, "async EncryptedStore<MemoryStore>");
@@ -437,7 +443,7 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
     );
     let mut plain = fs(d1.path());
     let items = fill(&plain);
-    let mut enc = crate::common::v1()
+    let mut enc = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(d2.path()), PASSPHRASE, cheap())
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
@@ -480,12 +486,12 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
 fn migrate_memory_plaintext_to_encrypted_to_encrypted_and_back() {
     let mut plain = MemoryStore::new();
     let items = fill(&plain);
-    let mut enc1 = crate::common::v1()
+    let mut enc1 = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc1).unwrap();
     // Re-encrypting under another store (another data key) by migration.
-    let mut enc2 = crate::common::v1()
+    let mut enc2 = encrypted_kvstore::OpenOptions::new()
         .create_with_key::<V, _>(MemoryStore::new(), &RawKey::from_bytes([5; 32]))
         .unwrap();
     migrate_kv_store_data(&mut enc1, &mut enc2).unwrap();
@@ -509,7 +515,7 @@ async fn migrate_into_an_encrypted_store_through_the_async_contract() {
     use ldk::util::persist::KVStore;
     let plain = MemoryStore::new();
     let items = fill(&plain);
-    let enc = crate::common::v1()
+    let enc = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
         .unwrap();
     for (p, s, k) in plain.list_all_keys().unwrap() {

@@ -648,7 +648,6 @@ fn the_anchored_workload_runs_clean_and_folds() {
     // The fold: the 33 churn tombstones become the pair's floor, so the anchor holds no
     // tombstone of them. Replayed here on a store of its own, with the anchor counted.
     let store = OpenOptions::new()
-        .format_v2()
         .anchor(anchor.clone())
         .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
         .unwrap();
@@ -722,7 +721,6 @@ fn faults_while_creating_an_anchored_store() {
         let inner = FaultyStore::new(TempFs::in_memory_fs());
         let anchor = anchor_over(TempFs::in_memory_fs());
         OpenOptions::new()
-            .format_v2()
             .anchor(anchor.clone())
             .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
             .unwrap();
@@ -742,10 +740,11 @@ fn faults_while_creating_an_anchored_store() {
                     Target::Inner => inner.arm(n, kind),
                     Target::Anchor => anchor.arm(n, kind),
                 }
-                let r = OpenOptions::new()
-                    .format_v2()
-                    .anchor(anchor.clone())
-                    .create::<V, _>(inner.clone(), PASSPHRASE, cheap());
+                let r = OpenOptions::new().anchor(anchor.clone()).create::<V, _>(
+                    inner.clone(),
+                    PASSPHRASE,
+                    cheap(),
+                );
                 match r {
                     Err(e) => assert!(carries_fault(&e), "{ctx}: {e:?}"),
                     Ok(_) => panic!("{ctx}: the fault was swallowed"),
@@ -755,7 +754,6 @@ fn faults_while_creating_an_anchored_store() {
                 let store = match open(&inner, &anchor) {
                     Ok(s) => s,
                     Err(OpenError::NotInitialized) => OpenOptions::new()
-                        .format_v2()
                         .anchor(anchor.clone())
                         .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
                         .unwrap_or_else(|e| panic!("{ctx}: create again: {e:?}")),

@@ -24,7 +24,7 @@ use crate::common::{
     assert_auth_failed, cheap, injected, FaultKind, ALL_FAULT_KINDS, FAULT_KINDS, PASSPHRASE,
 };
 use encrypted_kvstore::{
-    EncryptedStore, MemoryStore, OpenError, OpenOptions, Protection, RawKey, RECORD_OVERHEAD,
+    EncryptedStore, MemoryStore, OpenError, Protection, RawKey, ReadError, RECORD_OVERHEAD,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::{KVStore, KVStoreSync};
@@ -150,8 +150,6 @@ impl Model {
     fn seen_under(&self, name: Name, kind: FaultKind) -> Seen {
         match kind {
             FaultKind::StaleRead => match self.previous.get(&name) {
-                // The previous record is authentic: format v1 does not tell it from the
-                // current one, so the older value comes back.
                 Some(before) => Seen::of(before.as_ref()),
                 None => Seen::of(self.now.get(&name)),
             },
@@ -197,16 +195,16 @@ fn check_report<T: std::fmt::Debug>(
 /// Runs the workload with inner operation `fault_at` (counted from the first workload
 /// operation) faulted as `kind`, through sync or async; returns how many inner operations it
 /// made.
-fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, v2: bool) -> u64 {
+fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) -> u64 {
     let inner = FaultyStore::new(MemoryStore::new());
     let key = RawKey::from_bytes([3; 32]);
-    // Format version 2 with both options: its freshness checks run on every read and list of
-    // the workload, so a false alarm after any fault fails the model's expectations below.
-    let opts = if v2 {
-        OpenOptions::new().encrypt_names().pad_values()
-    } else {
-        OpenOptions::new().format_v1()
-    };
+    // The freshness checks run on every read and list of the workload, so a false alarm after
+    // any fault fails the model's expectations below.
+    let opts = crate::common::every_layout()
+        .into_iter()
+        .find(|(name, _)| *name == layout)
+        .map(|(_, o)| o)
+        .unwrap();
     let store = opts.create_with_key::<V, _>(inner.clone(), &key).unwrap();
     let mut model = Model::default();
     for ((p, s, k), v) in PRELOADED {
@@ -230,7 +228,7 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, v2: bool) -> u64
     for (i, op) in workload().into_iter().enumerate() {
         let (fires, at) = (inner.fires(), inner.ops());
         let ctx =
-            format!("fault at {fault_at:?} ({kind:?}, async {use_async}, v2 {v2}), op {i} {op:?}");
+            format!("fault at {fault_at:?} ({kind:?}, async {use_async}, {layout}), op {i} {op:?}");
         // Runs the operation, then says whether the fault hit it.
         let hit = |ctx: &str| {
             // Every wrapper operation is exactly one inner operation (no hidden extra I/O).
@@ -326,42 +324,25 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, v2: bool) -> u64
     used
 }
 
+/// Every loud fault (no effect; effect with the acknowledgement lost; a torn write) and every
+/// corrupted read (flipped, truncated) at every inner operation, then the rest of the workload
+/// on the same open store and a reopen, in every layout: no freshness false alarm, nothing
+/// acknowledged lost, a corrupted read `AuthenticationFailed`. (The other silent faults, a lost
+/// write or a stale read, are what the freshness checks refuse: see
+/// `stale_reads_of_a_key_are_refused` here and the format_v2 and adversary suites.)
 fn every_fault(use_async: bool) {
-    let total = run(None, FaultKind::Before, use_async, false);
-    assert_eq!(total, workload().len() as u64);
-    for kind in ALL_FAULT_KINDS {
-        for n in 0..=total {
-            run(Some(n), kind, use_async, false);
+    let kinds = ALL_FAULT_KINDS
+        .into_iter()
+        .filter(|k| !matches!(k, FaultKind::LostWrite | FaultKind::StaleRead));
+    for (layout, _) in crate::common::every_layout() {
+        let total = run(None, FaultKind::Before, use_async, layout);
+        assert_eq!(total, workload().len() as u64, "no hidden inner operation");
+        for kind in kinds.clone() {
+            for n in 0..=total {
+                run(Some(n), kind, use_async, layout);
+            }
         }
     }
-}
-
-/// Format version 2: every loud fault (no effect; effect with the acknowledgement lost; a torn
-/// write) at every inner operation, then the rest of the workload on the same open store and a
-/// reopen: no freshness false alarm, nothing acknowledged lost. (Silent faults, a lost write or
-/// a stale read, are what version 2 refuses: see the format_v2 and adversary tests.)
-fn every_loud_fault_v2(use_async: bool) {
-    let total = run(None, FaultKind::Before, use_async, true);
-    assert_eq!(
-        total,
-        workload().len() as u64,
-        "no hidden inner operation in version 2"
-    );
-    for kind in FAULT_KINDS {
-        for n in 0..=total {
-            run(Some(n), kind, use_async, true);
-        }
-    }
-}
-
-#[test]
-fn every_loud_fault_over_the_workload_v2_sync() {
-    every_loud_fault_v2(false);
-}
-
-#[test]
-fn every_loud_fault_over_the_workload_v2_async() {
-    every_loud_fault_v2(true);
 }
 
 #[test]
@@ -381,17 +362,21 @@ fn raw_store() -> (
     EncryptedStore<FaultyStore<MemoryStore>>,
 ) {
     let inner = FaultyStore::new(MemoryStore::new());
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([5; 32]))
         .unwrap();
     (inner, store)
 }
 
-/// A write (or remove) the inner store acknowledges but loses: the wrapper cannot see it, and
-/// what a later read returns is what was there before, an authentic value or `NotFound`, never
-/// garbage.
+/// A write (or remove) the inner store acknowledges but loses: what is there is what was there
+/// before, an authentic but older record or nothing, and a later read or listing refuses it
+/// (a rollback, a deletion, a resurrection), never returns it as current and never garbage.
 #[test]
 fn lost_acknowledged_writes_leave_the_old_value_or_nothing() {
+    let refusal = |e: io::Error| {
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{e:?}");
+        format!("{:?}", e.get_ref().unwrap())
+    };
     for use_async in [false, true] {
         let (inner, store) = raw_store();
         let ops: Box<dyn Ops> = if use_async {
@@ -402,27 +387,42 @@ fn lost_acknowledged_writes_leave_the_old_value_or_nothing() {
         ops.write("monitors", "", "m_0", b"v1".to_vec()).unwrap();
         inner.arm_next(FaultKind::LostWrite);
         ops.write("monitors", "", "m_0", b"v2".to_vec()).unwrap();
-        assert_eq!(ops.read("monitors", "", "m_0").unwrap(), b"v1");
+        let e = refusal(ops.read("monitors", "", "m_0").unwrap_err());
+        assert!(e.starts_with("Rollback"), "{e}");
+        assert!(
+            !KVStoreSync::read(inner.inner(), "monitors", "", "m_0")
+                .unwrap()
+                .is_empty(),
+            "the older record is still there"
+        );
         inner.arm_next(FaultKind::LostWrite);
         ops.write("", "", "new", b"never stored".to_vec()).unwrap();
-        assert_eq!(
-            ops.read("", "", "new").unwrap_err().kind(),
-            ErrorKind::NotFound
-        );
-        assert_eq!(ops.list("", "").unwrap(), Vec::<String>::new());
+        let e = refusal(ops.read("", "", "new").unwrap_err());
+        assert!(e.starts_with("Missing"), "{e}");
+        let e = refusal(ops.list("", "").unwrap_err());
+        assert!(e.starts_with("Missing"), "{e}");
         inner.arm_next(FaultKind::LostWrite);
         ops.remove("monitors", "", "m_0", false).unwrap();
-        assert_eq!(ops.read("monitors", "", "m_0").unwrap(), b"v1");
+        let e = refusal(ops.read("monitors", "", "m_0").unwrap_err());
+        assert!(e.starts_with("Resurrected"), "{e}");
         assert_eq!(inner.fires(), 3);
     }
 }
 
-/// A read that returns the key's previous bytes. Those bytes are an authentic record of this
-/// store for this key, so format v1 opens them: the older value comes back, undetected. This
-/// pins that limit (SECURITY.md: a rollback of one key is not detected); a format that binds a
-/// record to its version must turn these assertions into failures.
+/// A read that returns the key's previous bytes (or its absence before the first write). Those
+/// bytes are an authentic record of this store for this key, but an older version than the
+/// store wrote: refused as a rollback, a resurrection or a deletion, never returned as current;
+/// the next clean read is intact.
 #[test]
-fn stale_reads_return_an_older_authentic_value_undetected_in_format_v1() {
+fn stale_reads_of_a_key_are_refused() {
+    let refusal = |r: io::Result<Vec<u8>>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidData, "{e:?}");
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<ReadError>())
+            .cloned()
+            .unwrap()
+    };
     for use_async in [false, true] {
         let (inner, store) = raw_store();
         let ops: Box<dyn Ops> = if use_async {
@@ -431,22 +431,29 @@ fn stale_reads_return_an_older_authentic_value_undetected_in_format_v1() {
             Box::new(SyncOps(&store))
         };
         let k = ("monitors", "", "m_0");
-        // Before the first write there was nothing: the stale read says `NotFound`.
+        // Before the first write there was nothing: the stale read is a deletion.
         ops.write(k.0, k.1, k.2, b"v1".to_vec()).unwrap();
         inner.arm_next(FaultKind::StaleRead);
-        assert_eq!(
-            ops.read(k.0, k.1, k.2).unwrap_err().kind(),
-            ErrorKind::NotFound
-        );
-        // After a second write, the first value comes back as if it were current.
+        assert!(matches!(
+            refusal(ops.read(k.0, k.1, k.2)),
+            ReadError::Missing { .. }
+        ));
+        assert_eq!(ops.read(k.0, k.1, k.2).unwrap(), b"v1");
+        // After a second write, the first value is a rollback.
         ops.write(k.0, k.1, k.2, b"v2".to_vec()).unwrap();
         inner.arm_next(FaultKind::StaleRead);
-        assert_eq!(ops.read(k.0, k.1, k.2).unwrap(), b"v1");
+        assert!(matches!(
+            refusal(ops.read(k.0, k.1, k.2)),
+            ReadError::Rollback { .. }
+        ));
         assert_eq!(ops.read(k.0, k.1, k.2).unwrap(), b"v2");
-        // After a remove, the removed value comes back.
+        // After a remove, the removed value is a resurrection.
         ops.remove(k.0, k.1, k.2, false).unwrap();
         inner.arm_next(FaultKind::StaleRead);
-        assert_eq!(ops.read(k.0, k.1, k.2).unwrap(), b"v2");
+        assert!(matches!(
+            refusal(ops.read(k.0, k.1, k.2)),
+            ReadError::Resurrected { .. }
+        ));
         assert_eq!(
             ops.read(k.0, k.1, k.2).unwrap_err().kind(),
             ErrorKind::NotFound
@@ -454,10 +461,11 @@ fn stale_reads_return_an_older_authentic_value_undetected_in_format_v1() {
         // A stale read of another key's history never crosses keys.
         ops.write("monitors", "", "m_1", b"other".to_vec()).unwrap();
         inner.arm_next(FaultKind::StaleRead);
-        assert_eq!(
-            ops.read("monitors", "", "m_1").unwrap_err().kind(),
-            ErrorKind::NotFound
-        );
+        assert!(matches!(
+            refusal(ops.read("monitors", "", "m_1")),
+            ReadError::Missing { .. }
+        ));
+        assert_eq!(ops.read("monitors", "", "m_1").unwrap(), b"other");
         assert_eq!(inner.fires(), 4);
     }
 }
@@ -608,7 +616,7 @@ fn faults_while_creating_and_opening() {
     let key = RawKey::from_bytes([4; 32]);
     let ops = {
         let inner = FaultyStore::new(MemoryStore::new());
-        crate::common::v1()
+        encrypted_kvstore::OpenOptions::new()
             .create_with_key::<V, _>(inner.clone(), &key)
             .unwrap();
         inner.ops()
@@ -621,7 +629,8 @@ fn faults_while_creating_and_opening() {
         for n in 0..ops {
             let inner = FaultyStore::new(MemoryStore::new());
             inner.arm(n, kind);
-            match crate::common::v1().create_with_key::<V, _>(inner.clone(), &key) {
+            match encrypted_kvstore::OpenOptions::new().create_with_key::<V, _>(inner.clone(), &key)
+            {
                 Err(OpenError::Io(e)) => assert_eq!(injected(&e), Some(n), "{kind:?} {n}"),
                 other => panic!("{kind:?} at {n}: {other:?}"),
             }
@@ -639,7 +648,8 @@ fn faults_while_creating_and_opening() {
                         Err(OpenError::CorruptHeader { .. })
                     ));
                     assert!(matches!(
-                        crate::common::v1().create_with_key::<V, _>(inner.clone(), &key),
+                        encrypted_kvstore::OpenOptions::new()
+                            .create_with_key::<V, _>(inner.clone(), &key),
                         Err(OpenError::AlreadyInitialized)
                     ));
                 }
@@ -648,7 +658,7 @@ fn faults_while_creating_and_opening() {
                         EncryptedStore::open_with_key::<V>(inner.clone(), &key),
                         Err(OpenError::NotInitialized)
                     ));
-                    crate::common::v1()
+                    encrypted_kvstore::OpenOptions::new()
                         .create_with_key::<V, _>(inner.clone(), &key)
                         .unwrap();
                 }
@@ -657,7 +667,7 @@ fn faults_while_creating_and_opening() {
     }
     // Open makes one inner operation: the header read.
     let inner = FaultyStore::new(MemoryStore::new());
-    crate::common::v1()
+    encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
         .unwrap();
     for kind in FAULT_KINDS {
@@ -676,13 +686,14 @@ fn faults_while_creating_and_opening() {
 /// that works until it is dropped, and then nothing opens it (`NotInitialized`) and `create`
 /// refuses the data it left (`ExistingData`). A corrupted header read is `CorruptHeader` (a
 /// flipped byte, a truncated header) and a stale one is the previous header, which opens with
-/// the previous passphrase only (format v1 cannot tell an old header from the current one).
+/// the previous passphrase only (without a freshness anchor, an old header cannot be told from
+/// the current one). The stale opens are read-only, so that none writes a header of its own.
 #[test]
 fn silent_faults_on_the_header() {
     // How many inner operations `create` makes; the last is the header write.
     let create_ops = {
         let inner = FaultyStore::new(MemoryStore::new());
-        crate::common::v1()
+        encrypted_kvstore::OpenOptions::new()
             .create::<V, _>(inner.clone(), b"old", cheap())
             .unwrap();
         inner.ops()
@@ -690,7 +701,7 @@ fn silent_faults_on_the_header() {
     let inner = FaultyStore::new(MemoryStore::new());
     let at = inner.ops();
     inner.arm(at + create_ops - 1, FaultKind::LostWrite);
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), b"old", cheap())
         .unwrap();
     assert_eq!((inner.ops(), inner.fires()), (at + create_ops, 1));
@@ -703,7 +714,7 @@ fn silent_faults_on_the_header() {
         EncryptedStore::open::<V>(inner.clone(), b"old"),
         Err(OpenError::NotInitialized)
     ));
-    match crate::common::v1().create::<V, _>(inner.clone(), b"old", cheap()) {
+    match encrypted_kvstore::OpenOptions::new().create::<V, _>(inner.clone(), b"old", cheap()) {
         Err(OpenError::ExistingData { primary_namespace }) => {
             assert_eq!(primary_namespace, "monitors")
         }
@@ -711,13 +722,17 @@ fn silent_faults_on_the_header() {
     }
 
     let inner = FaultyStore::new(MemoryStore::new());
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), b"old", cheap())
         .unwrap();
     KVStoreSync::write(&store, "p", "", "k", b"value".to_vec()).unwrap();
     // (A flipped read flips byte `operation number % length`: byte 8 is the version.)
-    let corrupt = |kind: FaultKind, at: u64, r: Result<_, OpenError>| match (kind, at % 180, r) {
-        (FaultKind::FlippedRead, 8, Err(OpenError::UnsupportedVersion { version: 0 })) => {}
+    let corrupt = |kind: FaultKind, at: u64, r: Result<_, OpenError>| match (
+        kind,
+        at % crate::common::HEADER_LEN as u64,
+        r,
+    ) {
+        (FaultKind::FlippedRead, 8, Err(OpenError::UnsupportedVersion { version: 3 })) => {}
         (FaultKind::FlippedRead, i, Err(OpenError::CorruptHeader { .. })) if i != 8 => {}
         (FaultKind::TruncatedRead, _, Err(OpenError::CorruptHeader { .. })) => {}
         (_, _, r) => panic!("{kind:?} at {at}: {:?}", r.map(|_| ())),
@@ -747,16 +762,17 @@ fn silent_faults_on_the_header() {
         Err(OpenError::NotInitialized)
     ));
     store.change_passphrase::<V>(b"new", cheap()).unwrap();
+    let read_only = || encrypted_kvstore::OpenOptions::new().read_only();
     inner.arm_next(FaultKind::StaleRead);
-    let stale = EncryptedStore::open::<V>(inner.clone(), b"old").unwrap();
+    let stale = read_only().open::<V, _>(inner.clone(), b"old").unwrap();
     assert_eq!(KVStoreSync::read(&stale, "p", "", "k").unwrap(), b"value");
     inner.arm_next(FaultKind::StaleRead);
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), b"new"),
+        read_only().open::<V, _>(inner.clone(), b"new"),
         Err(OpenError::WrongPassphrase)
     ));
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), b"old"),
+        read_only().open::<V, _>(inner.clone(), b"old"),
         Err(OpenError::WrongPassphrase)
     ));
     EncryptedStore::open::<V>(inner.clone(), b"new").unwrap();
@@ -773,10 +789,10 @@ enum Cred {
 impl Cred {
     fn create(self, inner: FaultyStore<MemoryStore>) -> EncryptedStore<FaultyStore<MemoryStore>> {
         match self {
-            Cred::Passphrase(p) => crate::common::v1()
+            Cred::Passphrase(p) => encrypted_kvstore::OpenOptions::new()
                 .create::<V, _>(inner, p, cheap())
                 .unwrap(),
-            Cred::Key(b) => crate::common::v1()
+            Cred::Key(b) => encrypted_kvstore::OpenOptions::new()
                 .create_with_key::<V, _>(inner, &RawKey::from_bytes([b; 32]))
                 .unwrap(),
         }
@@ -796,12 +812,24 @@ impl Cred {
         }
     }
 
+    /// Opens the store in `inner` read-only, so that checking which credential opens it
+    /// writes nothing (a writable open reserves record versions in the header).
     fn open(self, inner: &MemoryStore) -> Result<EncryptedStore<MemoryStore>, OpenError> {
+        let o = encrypted_kvstore::OpenOptions::new().read_only();
         match self {
-            Cred::Passphrase(p) => EncryptedStore::open::<V>(inner.clone(), p),
-            Cred::Key(b) => {
-                EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([b; 32]))
-            }
+            Cred::Passphrase(p) => o.open::<V, _>(inner.clone(), p),
+            Cred::Key(b) => o.open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([b; 32])),
+        }
+    }
+
+    /// Opens the store in `inner` writable.
+    fn open_writable(
+        self,
+        inner: FaultyStore<MemoryStore>,
+    ) -> Result<EncryptedStore<FaultyStore<MemoryStore>>, OpenError> {
+        match self {
+            Cred::Passphrase(p) => EncryptedStore::open::<V>(inner, p),
+            Cred::Key(b) => EncryptedStore::open_with_key::<V>(inner, &RawKey::from_bytes([b; 32])),
         }
     }
 
@@ -819,8 +847,9 @@ impl Cred {
     }
 }
 
-/// `change_passphrase` and `change_key` make one inner operation, the header write. Where a
-/// fault hits it decides which credential opens the store afterwards, and the data stays
+/// `change_passphrase` and `change_key` make two inner operations: the header read (the stored
+/// header must still be the one the handle holds) and the header write. Where a fault hits the
+/// write decides which credential opens the store afterwards, and the data stays
 /// readable through the open handle and through whichever credential opens:
 /// - failed with no effect, or acknowledged but lost: the old one (and the new one is refused
 ///   with the precise variant); the handle's `info` says the new protection only if the write
@@ -831,7 +860,10 @@ impl Cred {
 ///   header before changing the credential over such a store; LDK's `FilesystemStore` writes
 ///   atomically).
 ///
-/// Retried without a fault, the change takes: only the new credential opens.
+/// Retried without a fault, the change takes: only the new credential opens. After a write
+/// whose acknowledgement or effect was lost the handle's header is not the stored one: the
+/// retry is refused with `HeaderChanged` (nothing written), and a reopened handle makes the
+/// change.
 #[test]
 fn credential_changes_interrupted_by_header_write_faults() {
     let changes = [
@@ -856,11 +888,11 @@ fn credential_changes_interrupted_by_header_write_faults() {
             let old_header = KVStoreSync::read(&mem, "encrypted_kvstore", "", "header").unwrap();
             let info_before = store.info();
             let at = inner.ops();
-            inner.arm_next(kind);
+            inner.arm(at + 1, kind);
             let r = new.change_to(&store);
-            assert_eq!((inner.ops(), inner.fires()), (at + 1, 1), "{ctx}");
+            assert_eq!((inner.ops(), inner.fires()), (at + 2, 1), "{ctx}");
             match (kind.is_loud(), r) {
-                (true, Err(OpenError::Io(e))) => assert_eq!(injected(&e), Some(at), "{ctx}"),
+                (true, Err(OpenError::Io(e))) => assert_eq!(injected(&e), Some(at + 1), "{ctx}"),
                 (false, Ok(())) => {}
                 (_, r) => panic!("{ctx}: {r:?}"),
             }
@@ -884,7 +916,9 @@ fn credential_changes_interrupted_by_header_write_faults() {
             match opener {
                 Some(opener) => {
                     let refused = if opener == old { new } else { old };
-                    let opened = opener.open(&mem).unwrap();
+                    let opened = opener
+                        .open(&mem)
+                        .unwrap_or_else(|e| panic!("{ctx}: {opener:?} opens: {e:?}"));
                     assert_eq!(
                         KVStoreSync::read(&opened, "p", "s", "k").unwrap(),
                         b"value",
@@ -899,13 +933,30 @@ fn credential_changes_interrupted_by_header_write_faults() {
                             "{ctx}"
                         );
                     }
-                    KVStoreSync::write(&mem, "encrypted_kvstore", "", "header", old_header)
+                    KVStoreSync::write(&mem, "encrypted_kvstore", "", "header", old_header.clone())
                         .unwrap();
                     let opened = old.open(&mem).unwrap();
                     assert_eq!(KVStoreSync::read(&opened, "p", "s", "k").unwrap(), b"value");
                 }
             }
             // Retried without a fault, the change takes: only the new credential opens.
+            let store = match opener {
+                Some(opener) if matches!(kind, FaultKind::After | FaultKind::LostWrite) => {
+                    let stored = KVStoreSync::read(&mem, "encrypted_kvstore", "", "header");
+                    assert!(
+                        matches!(new.change_to(&store), Err(OpenError::HeaderChanged)),
+                        "{ctx}"
+                    );
+                    assert_eq!(
+                        KVStoreSync::read(&mem, "encrypted_kvstore", "", "header").ok(),
+                        stored.ok(),
+                        "{ctx}: the refused retry wrote"
+                    );
+                    drop(store);
+                    opener.open_writable(inner.clone()).unwrap()
+                }
+                _ => store,
+            };
             new.change_to(&store).unwrap();
             old.assert_refused(new, old.open(&mem));
             let opened = new.open(&mem).unwrap();

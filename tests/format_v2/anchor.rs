@@ -41,7 +41,7 @@ const MON: &str = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b
 /// Both name modes: the attack works on stored names, plain or encrypted.
 fn modes() -> [(&'static str, OpenOptions); 2] {
     [
-        ("v2", OpenOptions::new().format_v2()),
+        ("plain", OpenOptions::new()),
         (
             "names+padding",
             OpenOptions::new().encrypt_names().pad_values(),
@@ -602,7 +602,6 @@ fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
     let anchored =
         || OpenOptions::new().anchor(StoreAnchor::<MemoryStore, V>::new(anchor_store.clone()));
     let mut store = anchored()
-        .format_v2()
         .create_with_key::<V, _>(inner.clone(), &key)
         .unwrap();
     let mon = format!("{:064x}_0", 1);

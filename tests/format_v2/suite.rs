@@ -1,4 +1,4 @@
-//! Format version 2 over LDK's `FilesystemStore` (docs/FORMAT.md, part 2): every option
+//! The format over LDK's `FilesystemStore` (docs/FORMAT.md): every option
 //! combination round-trips through the sync and async traits; an attacker with write access to
 //! the inner store who replays an older record, deletes a value or brings a removed one back is
 //! refused with a typed error naming the key (`InvalidData`, never `NotFound`); encrypted names
@@ -30,7 +30,7 @@ type Name = (String, String, String);
 /// The four ways to create a version 2 store.
 fn modes() -> [(&'static str, OpenOptions); 4] {
     [
-        ("v2", OpenOptions::new().format_v2()),
+        ("plain", OpenOptions::new()),
         ("names", OpenOptions::new().encrypt_names()),
         ("padding", OpenOptions::new().pad_values()),
         (
@@ -210,7 +210,7 @@ fn a_replayed_record_is_refused_as_rollback() {
 #[test]
 fn a_rollback_after_a_read_is_refused() {
     let inner = TempFs::new();
-    let store = create(&OpenOptions::new().format_v2(), inner.clone());
+    let store = create(&OpenOptions::new(), inner.clone());
     let at = write_new(&store, &inner, ("p", "", "k"), b"old");
     let old = raw(&inner, &at);
     store.write("p", "", "k", b"new".to_vec()).unwrap();
@@ -331,28 +331,12 @@ fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
     }
 }
 
-/// Version 1 stores keep their version 1 behaviour: rollback is not detected there.
-#[test]
-fn version_1_stores_are_unchanged() {
-    let inner = TempFs::new();
-    let store = crate::common::v1()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
-        .unwrap();
-    assert_eq!(store.info().format_version, 1);
-    store.write("p", "", "k", b"old".to_vec()).unwrap();
-    let old = inner.read("p", "", "k").unwrap();
-    assert_eq!(old[0], 1);
-    store.write("p", "", "k", b"new".to_vec()).unwrap();
-    inner.write("p", "", "k", old).unwrap();
-    assert_eq!(store.read("p", "", "k").unwrap(), b"old");
-}
-
 /// Every record version is new: versions grow within a run and across restarts, and each
 /// writable open reserves a block in one header write.
 #[test]
 fn versions_grow_across_restarts() {
     let inner = TempFs::new();
-    let store = create(&OpenOptions::new().format_v2(), inner.clone());
+    let store = create(&OpenOptions::new(), inner.clone());
     let first = store.info();
     assert_eq!((first.header_seq, first.version_limit), (1, 65_537));
     let at = write_new(&store, &inner, ("p", "", "k"), b"1");
@@ -653,7 +637,6 @@ fn reservations_ahead_of_need_and_a_changed_header() {
     for how in ["sync", "async"] {
         let inner = MemoryStore::new();
         let store = OpenOptions::new()
-            .format_v2()
             .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([3; 32]))
             .unwrap();
         let async_ops = AsyncOps::new(&store);
@@ -690,7 +673,6 @@ fn reservations_ahead_of_need_and_a_changed_header() {
         let inner = MemoryStore::new();
         let key = RawKey::from_bytes([4; 32]);
         let store = OpenOptions::new()
-            .format_v2()
             .create_with_key::<V, _>(inner.clone(), &key)
             .unwrap();
         let other = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
@@ -828,14 +810,6 @@ fn rotate_reencrypt_retire() {
         reopened.rotate_data_key::<V>(),
         Err(encrypted_kvstore::RotateError::KeyringFull)
     ));
-    // A version 1 store has no keyring.
-    let v1 = crate::common::v1()
-        .create::<V, _>(TempFs::new(), PASSPHRASE, cheap())
-        .unwrap();
-    assert!(matches!(
-        v1.rotate_data_key::<V>(),
-        Err(encrypted_kvstore::RotateError::UpgradeRequired)
-    ));
 }
 
 /// A crash (an inner operation failing, with or without effect) at every point of a
@@ -896,80 +870,6 @@ fn reencryption_survives_a_fault_at_every_inner_operation() {
         }
     }
     assert!(faults >= 2 * 13, "faults injected: {faults}");
-}
-
-/// An explicit upgrade turns a version 1 store into a version 2 store in one header write:
-/// its records read as version 0, new writes are watched, re-encryption and retirement finish
-/// the upgrade, after which a version 1 record put back no longer opens.
-#[test]
-fn upgrade_a_version_1_store() {
-    let inner = TempFs::new();
-    let v1 = crate::common::v1()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
-        .unwrap();
-    let store_id = v1.info().store_id;
-    for k in ["a", "b", "c"] {
-        v1.write("monitors", "", k, k.as_bytes().to_vec()).unwrap();
-    }
-    v1.write("", "", "empty", Vec::new()).unwrap();
-    drop(v1);
-    let old_a = inner.read("monitors", "", "a").unwrap();
-    let before = all_inner(&inner);
-    assert!(matches!(
-        EncryptedStore::upgrade_to_v2::<V>(inner.clone(), b"wrong"),
-        Err(OpenError::WrongPassphrase)
-    ));
-    let store = EncryptedStore::upgrade_to_v2::<V>(inner.clone(), PASSPHRASE).unwrap();
-    assert_eq!(all_inner(&inner), before, "only the header was written");
-    let info = store.info();
-    assert_eq!(
-        (info.format_version, info.store_id, info.key_ids.clone()),
-        (2, store_id, vec![0])
-    );
-    assert_eq!(store.read("monitors", "", "a").unwrap(), b"a");
-    assert_eq!(store.read("", "", "empty").unwrap(), b"");
-    store.write("monitors", "", "b", b"b2".to_vec()).unwrap();
-    assert_eq!(
-        inner.read("monitors", "", "b").unwrap()[0],
-        2,
-        "new writes are version 2"
-    );
-    // The version 1 record of `a` is older than anything written: a rollback once watched.
-    store.write("monitors", "", "a", b"a2".to_vec()).unwrap();
-    inner.write("monitors", "", "a", old_a.clone()).unwrap();
-    let e = store.read("monitors", "", "a").unwrap_err();
-    assert!(
-        matches!(read_error(&e), ReadError::Rollback { found: 0, .. }),
-        "{e:?}"
-    );
-    store.write("monitors", "", "a", b"a3".to_vec()).unwrap();
-    assert!(matches!(
-        EncryptedStore::upgrade_to_v2::<V>(inner.clone(), PASSPHRASE),
-        Err(OpenError::AlreadyVersion2)
-    ));
-    // Finish: every record a version 2 record, `legacy` cleared.
-    assert!(matches!(
-        store.retire_old_keys::<V>(),
-        Err(encrypted_kvstore::RotateError::NotReencrypted { key_id: 0, .. })
-    ));
-    assert_eq!(
-        store.reencrypt::<V>(|_| {}).unwrap().rewritten,
-        2,
-        "c and empty"
-    );
-    store.retire_old_keys::<V>().unwrap();
-    drop(store);
-    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
-    assert_eq!(reopened.read("monitors", "", "c").unwrap(), b"c");
-    inner.write("monitors", "", "a", old_a).unwrap();
-    crate::common::assert_auth_failed(reopened.read("monitors", "", "a"), "monitors", "", "a");
-    // A passphrase change works on the upgraded store.
-    reopened
-        .change_passphrase::<V>(b"another", cheap())
-        .unwrap();
-    drop(reopened);
-    let again = EncryptedStore::open::<V>(inner, b"another").unwrap();
-    assert_eq!(again.read("monitors", "", "b").unwrap(), b"b2");
 }
 
 /// Threads share one version 2 store (names and padding) over `FilesystemStore`, writing,
@@ -1120,7 +1020,6 @@ fn writes_of_one_key_are_serialized_from_version_to_watermark() {
         second_done: Mutex::new(Some(rx)),
     };
     let store = OpenOptions::new()
-        .format_v2()
         .create_with_key::<V, _>(held, &RawKey::from_bytes([5; 32]))
         .unwrap();
     store.inner().first.store(true, Ordering::SeqCst);
@@ -1151,7 +1050,6 @@ fn faults_on_the_reservation_steps_lose_nothing() {
         let n = {
             let inner = super::v::FaultyStore::new(MemoryStore::new());
             let store = OpenOptions::new()
-                .format_v2()
                 .create_with_key::<V, _>(inner.clone(), &key)
                 .unwrap();
             let async_ops = AsyncOps::new(&store);
@@ -1185,7 +1083,6 @@ fn faults_on_the_reservation_steps_lose_nothing() {
                 let ctx = format!("{how}, fault on step {step} ({kind:?})");
                 let inner = super::v::FaultyStore::new(MemoryStore::new());
                 let store = OpenOptions::new()
-                    .format_v2()
                     .create_with_key::<V, _>(inner.clone(), &key)
                     .unwrap();
                 let async_ops = AsyncOps::new(&store);

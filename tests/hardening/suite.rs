@@ -20,9 +20,9 @@ use ldk::util::persist::KVStoreSync;
 /// The async face, called by path so that method calls resolve to `KVStoreSync`.
 use ldk::util::persist;
 
-/// The name error inside an I/O error: bare (remove, list) or in the read or write error.
+/// The name error inside an I/O error: bare, or in the operation's error.
 fn invalid_name(e: &io::Error) -> Option<&InvalidName> {
-    use encrypted_kvstore::{ReadError, WriteError};
+    use encrypted_kvstore::{ListError, ReadError, RemoveError, WriteError};
     let e = e.get_ref()?;
     if let Some(n) = e.downcast_ref::<InvalidName>() {
         return Some(n);
@@ -30,8 +30,13 @@ fn invalid_name(e: &io::Error) -> Option<&InvalidName> {
     match (
         e.downcast_ref::<ReadError>(),
         e.downcast_ref::<WriteError>(),
+        e.downcast_ref::<RemoveError>(),
+        e.downcast_ref::<ListError>(),
     ) {
-        (Some(ReadError::InvalidName(n)), _) | (_, Some(WriteError::InvalidName(n))) => Some(n),
+        (Some(ReadError::InvalidName(n)), ..)
+        | (_, Some(WriteError::InvalidName(n)), ..)
+        | (_, _, Some(RemoveError::InvalidName(n)), _)
+        | (.., Some(ListError::InvalidName(n))) => Some(n),
         _ => None,
     }
 }
@@ -49,7 +54,7 @@ fn assert_reserved<T: std::fmt::Debug>(r: Result<T, io::Error>) {
 #[test]
 fn reserved_namespace_is_refused_in_any_letter_case() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
         .unwrap();
     let header_before = fs(dir.path())
@@ -74,7 +79,7 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
             spelling,
             "",
             HEADER_KEY,
-            vec![0; 180],
+            vec![0; crate::common::HEADER_LEN],
         ));
         assert_reserved(KVStoreSync::remove(&store, spelling, "", HEADER_KEY, false));
         assert_reserved(KVStoreSync::list(&store, spelling, ""));
@@ -84,7 +89,7 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
             spelling,
             "",
             HEADER_KEY,
-            vec![0; 180],
+            vec![0; crate::common::HEADER_LEN],
         )));
         assert_reserved(rt.block_on(persist::KVStore::remove(
             &store, spelling, "", HEADER_KEY, false,
@@ -115,7 +120,7 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
 #[test]
 fn list_all_keys_hides_the_reserved_namespace_in_any_case() {
     let inner = MemoryStore::new();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
         .unwrap();
     store.write("monitors", "", "a_0", b"m".to_vec()).unwrap();
@@ -150,13 +155,17 @@ fn create_refuses_ldk_node_data() {
         fs(dir.path())
             .write(p, s, k, b"plaintext".to_vec())
             .unwrap();
-        match crate::common::v1().create::<V, _>(fs(dir.path()), PASSPHRASE, cheap()) {
+        match encrypted_kvstore::OpenOptions::new().create::<V, _>(
+            fs(dir.path()),
+            PASSPHRASE,
+            cheap(),
+        ) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match crate::common::v1()
+        match encrypted_kvstore::OpenOptions::new()
             .create_with_key::<V, _>(fs(dir.path()), &RawKey::from_bytes([7; 32]))
         {
             Err(OpenError::ExistingData { .. }) => {}
@@ -184,17 +193,21 @@ fn create_in_empty_refuses_any_value() {
         // The well-known probe cannot see it (shown on a copy) ...
         let copy = MemoryStore::new();
         copy.write(p, s, k, b"v".to_vec()).unwrap();
-        assert!(crate::common::v1()
+        assert!(encrypted_kvstore::OpenOptions::new()
             .create::<V, _>(copy, PASSPHRASE, cheap())
             .is_ok());
         // ... enumeration does.
-        match crate::common::v1().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()) {
+        match encrypted_kvstore::OpenOptions::new().create_in_empty(
+            fs(dir.path()),
+            PASSPHRASE,
+            cheap(),
+        ) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match crate::common::v1()
+        match encrypted_kvstore::OpenOptions::new()
             .create_with_key_in_empty(fs(dir.path()), &RawKey::from_bytes([7; 32]))
         {
             Err(OpenError::ExistingData { .. }) => {}
@@ -206,18 +219,18 @@ fn create_in_empty_refuses_any_value() {
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create_in_empty(fs(dir.path()), PASSPHRASE, cheap())
         .unwrap();
     store.write("p", "", "k", b"v".to_vec()).unwrap();
     drop(store);
     assert!(matches!(
-        crate::common::v1().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
+        encrypted_kvstore::OpenOptions::new().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
         Err(OpenError::AlreadyInitialized)
     ));
 }
 
-/// Rewrites the memory cost of a v1 header (and its unkeyed checksum), as anyone with write
+/// Rewrites the memory cost of the header (and its unkeyed checksum), as anyone with write
 /// access to the inner store can.
 fn set_memory_cost(inner: &MemoryStore, kib: u32) {
     let mut h = inner
@@ -247,7 +260,7 @@ fn set_memory_cost(inner: &MemoryStore, kib: u32) {
 fn open_options_memory_ceiling_refuses_before_deriving() {
     let inner = MemoryStore::new();
     let params = KdfParams::insecure_for_tests_only(1024, 1, 1).unwrap();
-    crate::common::v1()
+    encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), PASSPHRASE, params)
         .unwrap();
     let opts = |kib| OpenOptions::new().max_kdf_memory_kib(kib);
@@ -301,4 +314,78 @@ fn open_options_memory_ceiling_applies_to_new_parameters() {
         .max_kdf_memory_kib(2048)
         .create::<V, _>(inner.clone(), PASSPHRASE, big)
         .unwrap();
+}
+
+/// A header of format version 1 (written by pre-releases of this crate) is refused with
+/// `UnsupportedVersion { version: 1 }`, whose message says so, before any credential is
+/// derived; `inspect` refuses it the same way, and `create` does not write over it.
+#[test]
+fn a_version_1_header_is_refused_as_a_pre_release_store() {
+    let inner = MemoryStore::new();
+    encrypted_kvstore::OpenOptions::new()
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    let mut h = inner
+        .read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap();
+    h[8] = 1;
+    reseal_checksum(&mut h);
+    inner
+        .write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            h.clone(),
+        )
+        .unwrap();
+    let refused = |r: Result<(), OpenError>| match r {
+        Err(e @ OpenError::UnsupportedVersion { version: 1 }) => {
+            let text = e.to_string();
+            assert!(text.contains("pre-release"), "{text}");
+            assert!(text.contains("cannot be opened by this version"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).map(|_| ()));
+    refused(EncryptedStore::open::<V>(inner.clone(), b"wrong").map(|_| ()));
+    refused(
+        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([1; 32])).map(|_| ()),
+    );
+    refused(EncryptedStore::<MemoryStore>::inspect::<V>(&inner).map(|_| ()));
+    assert!(matches!(
+        encrypted_kvstore::OpenOptions::new().create::<V, _>(inner.clone(), PASSPHRASE, cheap()),
+        Err(OpenError::AlreadyInitialized)
+    ));
+    assert_eq!(
+        inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap(),
+        h
+    );
+    // Another unknown version is refused with the generic message.
+    let mut other = h.clone();
+    other[8] = 3;
+    reseal_checksum(&mut other);
+    inner
+        .write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            other,
+        )
+        .unwrap();
+    match EncryptedStore::open::<V>(inner.clone(), PASSPHRASE) {
+        Err(e @ OpenError::UnsupportedVersion { version: 3 }) => {
+            assert!(!e.to_string().contains("pre-release"), "{e}")
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }

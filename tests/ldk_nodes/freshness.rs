@@ -1,4 +1,4 @@
-//! Format version 2's watermarks under real LDK nodes: an older monitor record put back, or the
+//! The freshness watermarks under real LDK nodes: an older monitor record put back, or the
 //! newest monitor update deleted, behind the back of the node's open store makes LDK's own
 //! loading fail with `InvalidData` instead of loading a stale monitor.
 //!

@@ -1,4 +1,4 @@
-//! Data-key rotation on a real LDK node's store (format version 2, names and padding): while
+//! Data-key rotation on a real LDK node's store (names and padding): while
 //! the channel is open and paying, a new key is rotated in, every record is re-encrypted under
 //! it and the old key retired; LDK keeps persisting and loading its monitors through the same
 //! store, and a restart loads them from records all under the new key.
@@ -28,7 +28,7 @@ fn key_ids_on_disk(dir: &std::path::Path) -> Vec<u32> {
         .chain(mode::update_files(dir).iter())
         .map(|f| {
             let rec = std::fs::read(f).unwrap();
-            assert_eq!(rec[0], 2, "a format 2 record");
+            assert_eq!(rec[0], 2, "a record of the store's format");
             u32::from_le_bytes(rec[1..5].try_into().unwrap())
         })
         .collect();

@@ -6,9 +6,9 @@
 //! store, and a node is restarted from it and keeps making payments. The same channel life is
 //! then run through LDK's `MonitorUpdatingPersister` over the encrypted store.
 //!
-//! Compiled once per store format: `super::mode` creates and opens the stores and checks what
-//! is on disk (format 1: each record at its plaintext path; format 2 with encrypted names and
-//! padding: the whole tree, whose names show nothing and whose sizes are Padmé buckets).
+//! Compiled once per store layout: `super::mode` creates and opens the stores and checks what
+//! is on disk (names in clear: each record at its plaintext path; encrypted names and padding:
+//! the whole tree, whose names show nothing and whose sizes are Padmé buckets).
 
 #![allow(
     clippy::unwrap_used,

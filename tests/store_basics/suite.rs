@@ -31,7 +31,7 @@ fn fs(dir: &std::path::Path) -> FilesystemStore {
 #[test]
 fn filesystem_round_trip_reopen_and_ciphertext_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir.path()), b"correct horse", cheap())
         .unwrap();
     let secret = b"channel monitor bytes: very secret".to_vec();
@@ -85,11 +85,11 @@ fn open_errors_are_typed() {
             .unwrap_or(0)
             == 0
     );
-    crate::common::v1()
+    encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(fs(dir.path()), b"pw", cheap())
         .unwrap();
     assert!(matches!(
-        crate::common::v1().create::<V, _>(fs(dir.path()), b"pw", cheap()),
+        encrypted_kvstore::OpenOptions::new().create::<V, _>(fs(dir.path()), b"pw", cheap()),
         Err(OpenError::AlreadyInitialized)
     ));
     assert!(matches!(
@@ -101,7 +101,7 @@ fn open_errors_are_typed() {
         Err(OpenError::PassphraseRequired)
     ));
     assert!(matches!(
-        crate::common::v1().create::<V, _>(MemoryStore::new(), b"", cheap()),
+        encrypted_kvstore::OpenOptions::new().create::<V, _>(MemoryStore::new(), b"", cheap()),
         Err(OpenError::EmptyPassphrase)
     ));
 }
@@ -111,7 +111,7 @@ fn create_refuses_existing_plaintext_data() {
     let dir = tempfile::tempdir().unwrap();
     let plain = fs(dir.path());
     plain.write("monitors", "", "x_1", vec![1, 2, 3]).unwrap();
-    match crate::common::v1().create::<V, _>(fs(dir.path()), b"pw", cheap()) {
+    match encrypted_kvstore::OpenOptions::new().create::<V, _>(fs(dir.path()), b"pw", cheap()) {
         Err(OpenError::ExistingData { primary_namespace }) => {
             assert_eq!(primary_namespace, "monitors")
         }
@@ -126,7 +126,7 @@ fn create_refuses_existing_plaintext_data() {
 #[test]
 fn authentication_failure_names_the_key_and_is_invalid_data() {
     let inner = MemoryStore::new();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), b"pw", cheap())
         .unwrap();
     store.write("p", "s", "k", b"v".to_vec()).unwrap();
@@ -151,7 +151,7 @@ fn authentication_failure_names_the_key_and_is_invalid_data() {
 
 #[test]
 fn invalid_and_reserved_names_are_invalid_input() {
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), b"pw", cheap())
         .unwrap();
     for (p, s, k) in [("", "s", "k"), ("p", "", ""), ("p", "", "a/b")] {
@@ -183,7 +183,7 @@ fn invalid_and_reserved_names_are_invalid_input() {
 #[test]
 fn change_passphrase_rewrites_only_the_header() {
     let inner = MemoryStore::new();
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), b"old", cheap())
         .unwrap();
     store.write("p", "", "k", b"value".to_vec()).unwrap();
@@ -209,7 +209,7 @@ fn shared_inner_store_and_send_sync() {
     assert_send_sync::<EncryptedStore<SharedStore<FilesystemStore>>>();
     let dir = tempfile::tempdir().unwrap();
     let shared = Arc::new(fs(dir.path()));
-    let store = crate::common::v1()
+    let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(SharedStore(Arc::clone(&shared)), b"pw", cheap())
         .unwrap();
     store.write("a", "", "b", vec![1, 2]).unwrap();
@@ -224,7 +224,7 @@ fn migrate_plaintext_to_encrypted_and_back() {
     plain
         .write("monitor_updates", "m_0", "1", vec![3; 10])
         .unwrap();
-    let mut enc = crate::common::v1()
+    let mut enc = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), b"pw", cheap())
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
@@ -351,7 +351,6 @@ fn debug_and_errors_hold_no_secret() {
     let passphrase = b"hunter2-very-secret-passphrase";
     let seed = 0x5EC2_E700;
     let store = crate::common::seeded_options(seed)
-        .format_v1()
         .create::<V, _>(inner.clone(), passphrase, cheap())
         .unwrap();
     // The random stream the store drew its data key (and public store id, salt, nonces) from.
@@ -411,7 +410,7 @@ fn debug_and_errors_hold_no_secret() {
     for text in [format!("{key:?}"), format!("{key:#?}")] {
         crate::common::assert_no_window("RawKey Debug", &text, &key_bytes);
     }
-    let by_key = crate::common::v1()
+    let by_key = encrypted_kvstore::OpenOptions::new()
         .create_with_key::<V, _>(MemoryStore::new(), &key)
         .unwrap();
     crate::common::assert_no_window("EncryptedStore Debug", &format!("{by_key:#?}"), &key_bytes);
@@ -433,7 +432,6 @@ fn credential_changes_draw_from_the_stores_random_source() {
     let header_after_changes = || {
         let inner = MemoryStore::new();
         let store = crate::common::seeded_options(7)
-            .format_v1()
             .create::<V, _>(inner.clone(), b"old", cheap())
             .unwrap();
         store.change_passphrase::<V>(b"new", cheap()).unwrap();

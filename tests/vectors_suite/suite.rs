@@ -1,22 +1,20 @@
-//! Known-answer test vectors for format v1 (one case per file under `tests/vectors/`, in the
-//! spirit of age's CCTV suite).
+//! Known-answer test vectors (one case per file under `tests/vectors/`, in the spirit of age's
+//! CCTV suite).
 //!
 //! Each file is a list of `name: value` lines; byte strings are hex. A store case (no `kind:`
-//! line) has `expect:` one of `success`, `open failure: <OpenError variant>` or
-//! `read failure: <ReadError variant>` (version 2 also `list failure:`, `write failure:` and
-//! `read failure: NotFound`); version 2 `anchor: <name> <hex>` lines (or `anchor: none`) are
-//! the values of an anchor the case is opened with (docs/FORMAT.md, part 3), checked here with
-//! a map anchor, read-only and writable; a `kind: seed-derivation` case pins
-//! `RawKey::derive_from_seed` (`seed:` and `raw_key:`, hex or `none`).
-//! The checker below reads the files on its own and must pass forever: pinned v1 blobs always
-//! open. A second test regenerates every file with a deterministic random source and checks the
-//! result is byte-identical, so the writer cannot drift from the pinned format either.
-//! (`EKV_WRITE_VECTORS=1 cargo test --test vectors` writes the files; do that only when
-//! introducing a new format version, never to make a changed v1 pass.
-//! `EKV_WRITE_VECTORS=<directory>` writes them there instead, e.g. to check what a changed
-//! writer produces with `tests/independent/check_vectors.py`.)
-//! A third test opens the stores written by that independent Python implementation of
-//! docs/FORMAT.md (`tests/independent/written/`, or the directory in `EKV_INDEPENDENT_WRITTEN`).
+//! line) has `expect:` one of `success`, `open failure: <OpenError variant>`,
+//! `read failure: <ReadError variant>` (`NotFound` too), `list failure:` or `write failure:`;
+//! `anchor: <name> <hex>` lines (or `anchor: none`) are the values of an anchor the case is
+//! opened with (docs/FORMAT.md, "Test vectors"), checked here with a map anchor, read-only and
+//! writable; a `kind: seed-derivation` case pins `RawKey::derive_from_seed` (`seed:` and
+//! `raw_key:`, hex or `none`); a `kind: padme` case pins `padme`.
+//! The store cases (`v2_*.txt`) are written by the independent Python implementation of
+//! docs/FORMAT.md (`tests/independent/check_vectors_v2.py --generate`, compared byte for byte
+//! in CI); the checker below reads every file on its own and must pass forever. The seed
+//! derivation cases are regenerated here and must be byte-identical
+//! (`EKV_WRITE_VECTORS=1 cargo test --test vectors` writes them; `EKV_WRITE_VECTORS=<directory>`
+//! writes them there instead). Another test opens the stores written by the Python
+//! implementation (`tests/independent/written/`, or the directory in `EKV_INDEPENDENT_WRITTEN`).
 
 #![allow(
     clippy::unwrap_used,
@@ -31,7 +29,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
 use encrypted_kvstore::{
     EncryptedStore, FreshnessAnchor, InvalidName, KdfParams, ListError, MemoryStore, OpenError,
     OpenOptions, RawKey, ReadError, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
@@ -303,12 +300,10 @@ fn open_store(
     }
 }
 
-/// The version in a record as FORMAT lays it out (format byte 2: bytes 5..13; a legacy
-/// version 1 record: 0).
+/// The version in a record as FORMAT lays it out (bytes 5..13 after format byte 2).
 fn record_version(name: &str, record: &str) -> u64 {
     let rec = unhex(record);
     match rec.first() {
-        Some(1) => 0,
         Some(2) => u64::from_le_bytes(rec[5..13].try_into().unwrap()),
         other => panic!("{name}: a record with format byte {other:?}"),
     }
@@ -569,9 +564,8 @@ impl CaseAnchor {
     }
 }
 
-/// `version:` of a version 2 success case: the record holds it (format byte 2: bytes 5..13; a
-/// legacy version 1 record: 0), and the library took it in, since a write after the read
-/// gets a larger version.
+/// `version:` of a success case: the record holds it (bytes 5..13), and the library took it
+/// in, since a write after the read gets a larger version.
 #[allow(clippy::too_many_arguments)]
 fn check_version(
     name: &str,
@@ -793,691 +787,11 @@ fn stores_written_by_the_independent_implementation_open() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generator: deterministic, so regenerating must reproduce the pinned files byte for byte.
-
-fn opts(seed: u64) -> OpenOptions {
-    crate::common::seeded_options(seed).format_v1()
-}
-
-const PASSPHRASE: &[u8] = b"correct horse battery staple";
+// Generator of the seed derivation cases: deterministic, so regenerating must reproduce the
+// pinned files byte for byte.
 
 fn cheap() -> KdfParams {
     KdfParams::insecure_for_tests_only(64, 1, 1).unwrap()
-}
-
-struct Sealed {
-    header: Vec<u8>,
-    record: Vec<u8>,
-}
-
-/// Creates a store and writes one value; returns the header and the record bytes.
-fn seal(
-    seed: u64,
-    cred: &Credential,
-    params: KdfParams,
-    p: &str,
-    s: &str,
-    k: &str,
-    v: &[u8],
-) -> Sealed {
-    let inner = MemoryStore::new();
-    let store = match cred {
-        Credential::Passphrase(pw) => opts(seed).create::<V, _>(inner.clone(), pw, params),
-        Credential::Key(key) => opts(seed).create_with_key::<V, _>(inner.clone(), key),
-    }
-    .unwrap();
-    store.write(p, s, k, v.to_vec()).unwrap();
-    Sealed {
-        header: inner
-            .read(
-                RESERVED_PRIMARY_NAMESPACE,
-                HEADER_SECONDARY_NAMESPACE,
-                HEADER_KEY,
-            )
-            .unwrap(),
-        record: inner.read(p, s, k).unwrap(),
-    }
-}
-
-/// Recomputes the unkeyed checksum after a deliberate edit (docs/FORMAT.md).
-fn fix_checksum(h: &mut [u8]) {
-    let mut d = Blake2b::<U32>::new();
-    d.update(b"encrypted-kvstore v1 header checksum");
-    d.update(&h[..148]);
-    let sum = d.finalize();
-    h[148..180].copy_from_slice(&sum);
-}
-
-struct Case {
-    file: &'static str,
-    description: &'static str,
-    expect: &'static str,
-    credential: String,
-    primary: String,
-    secondary: String,
-    key: String,
-    header: Option<Vec<u8>>,
-    record: Option<Vec<u8>>,
-    plaintext: Option<Vec<u8>>,
-}
-
-impl Case {
-    fn render(&self) -> String {
-        let opt = |b: &Option<Vec<u8>>| b.as_ref().map_or("none".to_string(), |b| hex(b));
-        let mut s = format!(
-            "description: {}\nexpect: {}\ncredential: {}\nprimary: {}\nsecondary: {}\nkey: {}\nheader: {}\nrecord: {}\n",
-            self.description,
-            self.expect,
-            self.credential,
-            self.primary,
-            self.secondary,
-            self.key,
-            opt(&self.header),
-            opt(&self.record),
-        );
-        if let Some(p) = &self.plaintext {
-            s.push_str(&format!("plaintext: {}\n", hex(p)));
-        }
-        s
-    }
-}
-
-fn generate() -> Vec<Case> {
-    let pw = Credential::Passphrase(PASSPHRASE.to_vec());
-    let pw_cred = format!("passphrase {}", hex(PASSPHRASE));
-    let raw = [0x42u8; 32];
-    let key_cred = format!("key {}", hex(&raw));
-    let rawk = Credential::Key(RawKey::from_bytes(raw));
-    let value = b"a channel monitor, in plaintext".to_vec();
-    let (p, s, k) = ("monitors", "", "0123abcd_1");
-    let base = seal(1, &pw, cheap(), p, s, k, &value);
-    let other_store = seal(2, &pw, cheap(), p, s, k, &value);
-
-    let mk =
-        |file, description, expect: &str, header: Option<Vec<u8>>, record: Option<Vec<u8>>| Case {
-            file,
-            description,
-            expect: Box::leak(expect.to_string().into_boxed_str()),
-            credential: pw_cred.clone(),
-            primary: p.into(),
-            secondary: s.into(),
-            key: k.into(),
-            header,
-            record,
-            plaintext: if expect == "success" {
-                Some(value.clone())
-            } else {
-                None
-            },
-        };
-    let hdr = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut h = base.header.clone();
-        f(&mut h);
-        Some(h)
-    };
-    let rec = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut r = base.record.clone();
-        f(&mut r);
-        Some(r)
-    };
-    let bh = Some(base.header.clone());
-    let br = Some(base.record.clone());
-    let af = "read failure: AuthenticationFailed";
-
-    let mut cases = vec![
-        mk(
-            "v1_passphrase_ok.txt",
-            "A v1 store (Argon2id m=64 KiB t=1 p=1) and one record: opens and reads",
-            "success",
-            bh.clone(),
-            br.clone(),
-        ),
-        mk(
-            "v1_open_wrong_passphrase.txt",
-            "The right header opened with another passphrase",
-            "open failure: WrongPassphrase",
-            bh.clone(),
-            None,
-        ),
-        mk(
-            "v1_open_no_header.txt",
-            "A record but no header: never treated as a new store",
-            "open failure: NotInitialized",
-            None,
-            br.clone(),
-        ),
-        mk(
-            "v1_header_bad_magic.txt",
-            "First magic byte changed",
-            "open failure: CorruptHeader",
-            hdr(&|h| h[0] ^= 0x20),
-            None,
-        ),
-        mk(
-            "v1_header_version_2.txt",
-            "Version byte 2 in a 180-byte (version 1 sized) header: version 2 refuses a length below 276",
-            "open failure: CorruptHeader",
-            hdr(&|h| h[8] = 2),
-            None,
-        ),
-        mk(
-            "v1_header_truncated.txt",
-            "Header cut to 179 bytes",
-            "open failure: CorruptHeader",
-            hdr(&|h| h.truncate(179)),
-            None,
-        ),
-        mk(
-            "v1_header_only_magic.txt",
-            "Header of just the magic and version",
-            "open failure: CorruptHeader",
-            hdr(&|h| h.truncate(9)),
-            None,
-        ),
-        mk(
-            "v1_header_trailing_byte.txt",
-            "One byte appended to the header",
-            "open failure: CorruptHeader",
-            hdr(&|h| h.push(0)),
-            None,
-        ),
-        mk(
-            "v1_header_empty.txt",
-            "An empty header value",
-            "open failure: CorruptHeader",
-            Some(vec![]),
-            None,
-        ),
-        mk(
-            "v1_header_checksum_flipped.txt",
-            "Last checksum byte flipped",
-            "open failure: CorruptHeader",
-            hdr(&|h| h[179] ^= 1),
-            None,
-        ),
-        mk(
-            "v1_header_salt_flipped_checksum_fixed.txt",
-            "Salt byte changed and checksum recomputed: the key wrap fails",
-            "open failure: WrongPassphrase",
-            hdr(&|h| {
-                h[24] ^= 1;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_store_id_flipped_checksum_fixed.txt",
-            "Store id changed and checksum recomputed: the key wrap (AD) fails",
-            "open failure: WrongPassphrase",
-            hdr(&|h| {
-                h[56] ^= 1;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_wrapped_key_flipped_checksum_fixed.txt",
-            "Wrapped key byte changed and checksum recomputed",
-            "open failure: WrongPassphrase",
-            hdr(&|h| {
-                h[100] ^= 1;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_iterations_changed_checksum_fixed.txt",
-            "Iterations 1 -> 2 (within bounds), checksum recomputed: KDF costs are authenticated",
-            "open failure: WrongPassphrase",
-            hdr(&|h| {
-                h[16] = 2;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_memory_huge.txt",
-            "Memory cost 0xffffffff KiB with a valid checksum: refused before allocating",
-            "open failure: KdfParamsOutOfBounds",
-            hdr(&|h| {
-                h[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_iterations_huge.txt",
-            "Iterations 2^24 with a valid checksum: refused, not a hang",
-            "open failure: KdfParamsOutOfBounds",
-            hdr(&|h| {
-                h[16..20].copy_from_slice(&(1u32 << 24).to_le_bytes());
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_parallelism_zero.txt",
-            "Parallelism 0 with a valid checksum",
-            "open failure: KdfParamsOutOfBounds",
-            hdr(&|h| {
-                h[20..24].copy_from_slice(&0u32.to_le_bytes());
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_reserved_nonzero.txt",
-            "Reserved byte set, checksum recomputed",
-            "open failure: CorruptHeader",
-            hdr(&|h| {
-                h[10] = 1;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_unknown_protection.txt",
-            "Protection method 3, checksum recomputed",
-            "open failure: CorruptHeader",
-            hdr(&|h| {
-                h[9] = 3;
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_from_other_store.txt",
-            "Header of another store with the same passphrase, record of this one",
-            af,
-            Some(other_store.header.clone()),
-            br.clone(),
-        ),
-        mk(
-            "v1_record_from_other_store.txt",
-            "Record of another store with the same passphrase",
-            af,
-            bh.clone(),
-            Some(other_store.record.clone()),
-        ),
-        mk(
-            "v1_record_ciphertext_flipped.txt",
-            "First ciphertext byte flipped",
-            af,
-            bh.clone(),
-            rec(&|r| r[29] ^= 1),
-        ),
-        mk(
-            "v1_record_tag_flipped.txt",
-            "Last tag byte flipped",
-            af,
-            bh.clone(),
-            rec(&|r| {
-                let n = r.len();
-                r[n - 1] ^= 0x80
-            }),
-        ),
-        mk(
-            "v1_record_nonce_flipped.txt",
-            "Nonce byte flipped",
-            af,
-            bh.clone(),
-            rec(&|r| r[5] ^= 1),
-        ),
-        mk(
-            "v1_record_version_2.txt",
-            "Record version byte 2",
-            af,
-            bh.clone(),
-            rec(&|r| r[0] = 2),
-        ),
-        mk(
-            "v1_record_key_id_1.txt",
-            "Record key id 1 (the store's data key has id 0)",
-            af,
-            bh.clone(),
-            rec(&|r| r[1] = 1),
-        ),
-        mk(
-            "v1_record_truncated_tag.txt",
-            "Record missing its last byte",
-            af,
-            bh.clone(),
-            rec(&|r| {
-                r.pop();
-            }),
-        ),
-        mk(
-            "v1_record_too_short.txt",
-            "Record of 44 bytes: shorter than the 45-byte overhead",
-            af,
-            bh.clone(),
-            rec(&|r| r.truncate(44)),
-        ),
-        mk(
-            "v1_record_empty.txt",
-            "An empty stored value",
-            af,
-            bh.clone(),
-            Some(vec![]),
-        ),
-        mk(
-            "v1_record_appended_byte.txt",
-            "One byte appended to the record",
-            af,
-            bh.clone(),
-            rec(&|r| r.push(0)),
-        ),
-        mk(
-            "v1_record_plaintext.txt",
-            "The plaintext value written behind the wrapper",
-            af,
-            bh.clone(),
-            Some(value.clone()),
-        ),
-    ];
-
-    for c in cases
-        .iter_mut()
-        .filter(|c| c.file == "v1_open_wrong_passphrase.txt")
-    {
-        c.credential = format!("passphrase {}", hex(b"correct horse battery stapler"));
-    }
-
-    // A record moved to another key, secondary namespace or primary namespace.
-    for (file, description, mp, ms, mk_) in [
-        (
-            "v1_record_moved_key.txt",
-            "Record copied to another key",
-            p,
-            s,
-            "0123abcd_2",
-        ),
-        (
-            "v1_record_moved_secondary.txt",
-            "Record copied to another secondary namespace",
-            p,
-            "x",
-            k,
-        ),
-        (
-            "v1_record_moved_primary.txt",
-            "Record copied to another primary namespace",
-            "archived_monitors",
-            s,
-            k,
-        ),
-        (
-            "v1_record_moved_boundary.txt",
-            "Record of (monitors, \"\", 0123abcd_1) presented as (monitors, 0123abcd, _1)",
-            p,
-            "0123abcd",
-            "_1",
-        ),
-    ] {
-        let mut c = mk(file, description, af, bh.clone(), br.clone());
-        c.primary = mp.into();
-        c.secondary = ms.into();
-        c.key = mk_.into();
-        cases.push(c);
-    }
-
-    // Other successful shapes.
-    let top = seal(3, &pw, cheap(), "", "", "manager", &[0u8; 0]);
-    let mut c = mk(
-        "v1_empty_value_top_level_ok.txt",
-        "An empty value under the top-level namespace",
-        "success",
-        Some(top.header),
-        Some(top.record),
-    );
-    c.primary = String::new();
-    c.key = "manager".into();
-    c.plaintext = Some(vec![]);
-    cases.push(c);
-
-    let long = "A".repeat(120);
-    let bytes: Vec<u8> = (0..=255u8).collect();
-    let lg = seal(
-        4,
-        &pw,
-        cheap(),
-        &long,
-        &"b".repeat(120),
-        &"c-_9".repeat(30),
-        &bytes,
-    );
-    let mut c = mk(
-        "v1_max_length_names_ok.txt",
-        "120-character names and all 256 byte values",
-        "success",
-        Some(lg.header),
-        Some(lg.record),
-    );
-    c.primary = long.clone();
-    c.secondary = "b".repeat(120);
-    c.key = "c-_9".repeat(30);
-    c.plaintext = Some(bytes);
-    cases.push(c);
-
-    let dflt = seal(5, &pw, KdfParams::default(), p, s, k, &value);
-    cases.push(mk(
-        "v1_default_kdf_ok.txt",
-        "Default Argon2id costs (64 MiB, t=3, p=4)",
-        "success",
-        Some(dflt.header),
-        Some(dflt.record),
-    ));
-
-    let rk = seal(6, &rawk, cheap(), p, s, k, &value);
-    for (file, description, expect, cred) in [
-        (
-            "v1_raw_key_ok.txt",
-            "Raw-key store",
-            "success",
-            key_cred.clone(),
-        ),
-        (
-            "v1_raw_key_wrong_key.txt",
-            "Raw-key store opened with another key",
-            "open failure: WrongKey",
-            format!("key {}", hex(&[0x43u8; 32])),
-        ),
-        (
-            "v1_raw_key_given_passphrase.txt",
-            "Raw-key store opened with a passphrase",
-            "open failure: RawKeyRequired",
-            pw_cred.clone(),
-        ),
-    ] {
-        let mut c = mk(
-            file,
-            description,
-            expect,
-            Some(rk.header.clone()),
-            Some(rk.record.clone()),
-        );
-        c.credential = cred;
-        cases.push(c);
-    }
-    let mut c = mk(
-        "v1_passphrase_store_given_key.txt",
-        "Passphrase store opened with a raw key",
-        "open failure: PassphraseRequired",
-        bh.clone(),
-        None,
-    );
-    c.credential = key_cred.clone();
-    cases.push(c);
-    let mut c = mk(
-        "v1_raw_key_header_with_kdf_params.txt",
-        "Raw-key header carrying KDF parameters, checksum recomputed",
-        "open failure: CorruptHeader",
-        Some(rk.header.clone()),
-        None,
-    );
-    let mut h = rk.header.clone();
-    h[16] = 1;
-    fix_checksum(&mut h);
-    c.header = Some(h.clone());
-    c.credential = key_cred.clone();
-    cases.push(c);
-    cases.push(mk(
-        "v1_raw_key_header_with_kdf_params_given_passphrase.txt",
-        "Raw-key header carrying KDF parameters, opened with a passphrase: step 7 comes before the credential check",
-        "open failure: CorruptHeader",
-        Some(h),
-        None,
-    ));
-
-    // Every step of "Reading a header", its bounds, and their order.
-    let set_kdf = |h: &mut Vec<u8>, m: u32, t: u32, p: u32| {
-        h[12..16].copy_from_slice(&m.to_le_bytes());
-        h[16..20].copy_from_slice(&t.to_le_bytes());
-        h[20..24].copy_from_slice(&p.to_le_bytes());
-    };
-    let kdf = |m: u32, t: u32, p: u32| {
-        hdr(&|h| {
-            set_kdf(h, m, t, p);
-            fix_checksum(h)
-        })
-    };
-    let oob = "open failure: KdfParamsOutOfBounds";
-    cases.extend([
-        mk(
-            "v1_header_7_bytes.txt",
-            "Header of 7 bytes, a prefix of the magic",
-            "open failure: CorruptHeader",
-            hdr(&|h| h.truncate(7)),
-            None,
-        ),
-        mk(
-            "v1_header_version_missing.txt",
-            "Header of exactly the 8-byte magic: version byte missing",
-            "open failure: CorruptHeader",
-            hdr(&|h| h.truncate(8)),
-            None,
-        ),
-        mk(
-            "v1_header_version_2_short.txt",
-            "Magic and version 2 only: version 2 reads on, and its length check (276 to 592) refuses it",
-            "open failure: CorruptHeader",
-            Some(b"EKVSTORE\x02".to_vec()),
-            None,
-        ),
-        mk(
-            "v1_header_memory_huge_checksum_stale.txt",
-            "Memory cost 0xffffffff KiB without recomputing the checksum: the checksum is checked before the bounds",
-            "open failure: CorruptHeader",
-            hdr(&|h| set_kdf(h, u32::MAX, 1, 1)),
-            None,
-        ),
-        mk(
-            "v1_header_reserved_nonzero_memory_huge.txt",
-            "Reserved byte set and memory cost 0xffffffff KiB, checksum recomputed: reserved bytes are checked before the bounds",
-            "open failure: CorruptHeader",
-            hdr(&|h| {
-                h[11] = 1;
-                set_kdf(h, u32::MAX, 1, 1);
-                fix_checksum(h)
-            }),
-            None,
-        ),
-        mk(
-            "v1_header_iterations_zero.txt",
-            "Argon2id m=64 t=0 p=1, checksum recomputed: t below 1",
-            oob,
-            kdf(64, 0, 1),
-            None,
-        ),
-        mk(
-            "v1_header_iterations_11.txt",
-            "Argon2id m=64 t=11 p=1, checksum recomputed: t above 10",
-            oob,
-            kdf(64, 11, 1),
-            None,
-        ),
-        mk(
-            "v1_header_parallelism_17.txt",
-            "Argon2id m=136 t=1 p=17, checksum recomputed: p above 16 (m = 8p)",
-            oob,
-            kdf(136, 1, 17),
-            None,
-        ),
-        mk(
-            "v1_header_memory_below_8p.txt",
-            "Argon2id m=63 t=1 p=8, checksum recomputed: m below 8p",
-            oob,
-            kdf(63, 1, 8),
-            None,
-        ),
-        mk(
-            "v1_header_memory_1gib_plus_1.txt",
-            "Argon2id m=1048577 t=1 p=1, checksum recomputed: m above 1 GiB",
-            oob,
-            kdf(1_048_577, 1, 1),
-            None,
-        ),
-        mk(
-            "v1_header_work_over_ceiling.txt",
-            "Argon2id m=419431 t=10 p=1, checksum recomputed: m and t within bounds, m x t = 4194310 above 4194304",
-            oob,
-            kdf(419_431, 10, 1),
-            None,
-        ),
-    ]);
-    // Given a raw key, a passphrase header fails at step 7 if its costs are out of bounds and
-    // at step 8 (PassphraseRequired) if they are within: this pins the order of the two
-    // checks and shows headers at the costly ceilings accepted without running Argon2id.
-    for (file, description, expect, header) in [
-        (
-            "v1_header_memory_huge_given_key.txt",
-            "Memory cost 0xffffffff KiB, opened with a raw key: the bounds are checked before the credential",
-            oob,
-            kdf(u32::MAX, 1, 1),
-        ),
-        (
-            "v1_header_kdf_at_every_ceiling_given_key.txt",
-            "Argon2id m=1048576 t=4 p=16 (m, p and m x t at their ceilings), opened with a raw key: within bounds",
-            "open failure: PassphraseRequired",
-            kdf(1_048_576, 4, 16),
-        ),
-        (
-            "v1_header_work_at_ceiling_given_key.txt",
-            "Argon2id m=524288 t=8 p=1 (m x t = 4194304), opened with a raw key: within bounds",
-            "open failure: PassphraseRequired",
-            kdf(524_288, 8, 1),
-        ),
-    ] {
-        let mut c = mk(file, description, expect, header, None);
-        c.credential = key_cred.clone();
-        cases.push(c);
-    }
-    // The cheap ceilings and floors open for real.
-    for (file, description, seed, (m, t, par)) in [
-        (
-            "v1_kdf_min_memory_max_iterations_ok.txt",
-            "Argon2id m=8 t=10 p=1 (m = 8p, t at its ceiling): opens and reads",
-            7,
-            (8, 10, 1),
-        ),
-        (
-            "v1_kdf_max_parallelism_ok.txt",
-            "Argon2id m=128 t=1 p=16 (p at its ceiling, m = 8p): opens and reads",
-            8,
-            (128, 1, 16),
-        ),
-    ] {
-        let params = KdfParams::insecure_for_tests_only(m, t, par).unwrap();
-        let sealed = seal(seed, &pw, params, p, s, k, &value);
-        cases.push(mk(
-            file,
-            description,
-            "success",
-            Some(sealed.header),
-            Some(sealed.record),
-        ));
-    }
-    cases
 }
 
 /// `RawKey::derive_from_seed` known answers, computed here with the `blake2` crate's keyed
@@ -1487,27 +801,27 @@ fn generate_seed_derivations() -> Vec<(&'static str, String)> {
     let seed = |n: usize| (0..n).map(|i| (i * 7 + 3) as u8).collect::<Vec<u8>>();
     [
         (
-            "v1_seed_derivation_15_bytes.txt",
+            "seed_derivation_15_bytes.txt",
             "A 15-byte seed is refused",
             15,
         ),
         (
-            "v1_seed_derivation_16_bytes.txt",
+            "seed_derivation_16_bytes.txt",
             "The shortest seed accepted, 16 bytes",
             16,
         ),
         (
-            "v1_seed_derivation_32_bytes.txt",
+            "seed_derivation_32_bytes.txt",
             "A 32-byte seed, as LDK's KeysManager takes",
             32,
         ),
         (
-            "v1_seed_derivation_64_bytes.txt",
+            "seed_derivation_64_bytes.txt",
             "The longest seed accepted, 64 bytes",
             64,
         ),
         (
-            "v1_seed_derivation_65_bytes.txt",
+            "seed_derivation_65_bytes.txt",
             "A 65-byte seed is refused",
             65,
         ),
@@ -1532,8 +846,7 @@ fn generate_seed_derivations() -> Vec<(&'static str, String)> {
 
 #[test]
 fn generator_reproduces_pinned_vectors() {
-    let mut cases: Vec<(&str, String)> = generate().iter().map(|c| (c.file, c.render())).collect();
-    cases.extend(generate_seed_derivations());
+    let cases = generate_seed_derivations();
     let write_to =
         std::env::var_os("EKV_WRITE_VECTORS").map(
             |v| {
@@ -1557,23 +870,23 @@ fn generator_reproduces_pinned_vectors() {
                 .unwrap_or_else(|_| panic!("{file} is not pinned"));
             assert_eq!(
                 &pinned, text,
-                "{file}: the code no longer writes the pinned v1 bytes; a format change needs a new version",
+                "{file}: the seed derivation no longer gives the pinned key",
             );
         }
     }
-    // Version 2's files are written by the independent implementation
+    // The `v2_*` files are written by the independent implementation
     // (`tests/independent/check_vectors_v2.py --generate`, checked byte for byte in CI).
-    let v1_files = vector_files()
+    let here = vector_files()
         .into_iter()
         .filter(|p| {
             p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("v1_"))
+                .is_some_and(|n| !n.to_string_lossy().starts_with("v2_"))
         })
         .count();
-    assert_eq!(v1_files, cases.len(), "a vector file has no generator case");
+    assert_eq!(here, cases.len(), "a vector file has no generator case");
 }
 
-/// Version 2 stores written by this library with fresh OS randomness (every option, both
+/// Stores written by this library with fresh OS randomness (every option, both
 /// credentials), in the vector file format with `expect: success`, for the independent Python
 /// implementation to open: `EKV_WRITE_V2_STORES=<directory>` (CI) writes them there. Without
 /// the variable the same stores are made and checked by this suite's own checker.
@@ -1584,7 +897,7 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
     let dir = out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
     let modes: [(&str, OpenOptions); 4] = [
-        ("plain", OpenOptions::new().format_v2()),
+        ("plain", OpenOptions::new()),
         ("names", OpenOptions::new().encrypt_names()),
         ("padding", OpenOptions::new().pad_values()),
         (
@@ -1633,7 +946,7 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
             std::fs::write(
                 &file,
                 format!(
-                    "description: A version 2 store ({mode}) written by the library\n\
+                    "description: A store ({mode}) written by the library\n\
                      expect: success\ncredential: {credential}\nprimary: {p}\nsecondary: {s}\n\
                      key: {k}\nstored_primary: {sp}\nstored_secondary: {ss}\nstored_key: {sk}\n\
                      header: {}\nrecord: {}\nversion: {version}\nplaintext: {}\n",

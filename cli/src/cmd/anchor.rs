@@ -15,14 +15,6 @@ use crate::PassOpts;
 pub(super) fn accept(dir: &Location, anchor: &Path, pass: &PassOpts) -> Result<(), Failure> {
     let (kind, info) = store::check_encrypted(dir)?;
     store::check_anchor(anchor, &[dir], AnchorDir::MayBeMissing)?;
-    if info.format_version < 2 {
-        // Said before the passphrase is asked for; nothing is written.
-        return Err(open_error_anchored(
-            dir,
-            Some(anchor),
-            encrypted_kvstore::OpenError::UpgradeRequired,
-        ));
-    }
     let pw = current_passphrase(pass, dir)?;
     eprintln!(
         "accepting the current state of {} as fresh: every value must authenticate; whatever \

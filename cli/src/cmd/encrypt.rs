@@ -210,7 +210,7 @@ fn refuse_invalid_names(from: &Location, keys: &[Key]) -> Result<(), Failure> {
     }
 }
 
-/// The longest name an encrypted name holds (docs/FORMAT.md part 2, "Encrypted names": 16 + b
+/// The longest name an encrypted name holds (docs/FORMAT.md, "Encrypted names": 16 + b
 /// bytes in base64url must fit LDK's 120 characters). The library refuses longer ones at the
 /// first write; checking before anything is created names the entry and leaves no staging
 /// directory behind.

@@ -25,10 +25,9 @@ struct InfoJson {
     kdf: Option<KdfJson>,
     store_id: String,
     key_id: u32,
-    /// Format 2 only (absent for format 1): the options recorded in the header and its state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    v2: Option<V2Json>,
-    /// Watched by a freshness anchor, so it opens only with `--anchor` (never for format 1).
+    /// The options recorded in the header and its state.
+    v2: V2Json,
+    /// Watched by a freshness anchor, so it opens only with `--anchor`.
     anchored: bool,
     values: usize,
 }
@@ -63,13 +62,13 @@ pub(super) fn run(dir: &Location, json: bool) -> Result<(), Failure> {
         _ => ("unknown", None),
     };
     let store_id: String = info.store_id.iter().map(|b| format!("{b:02x}")).collect();
-    let v2 = (info.format_version >= 2).then(|| V2Json {
+    let v2 = V2Json {
         names_encrypted: info.names_encrypted,
         values_padded: info.values_padded,
         key_ids: info.key_ids.clone(),
         header_seq: info.header_seq,
         version_limit: info.version_limit,
-    });
+    };
     if json {
         return print_json(&InfoJson {
             directory: dir.display().to_string(),
@@ -93,10 +92,8 @@ pub(super) fn run(dir: &Location, json: bool) -> Result<(), Failure> {
         None => println!("protection:     {protection}"),
     }
     println!("store id:       {store_id}");
-    if v2.is_none() {
-        println!("key id:         {}", info.key_id);
-    }
-    if let Some(v) = &v2 {
+    {
+        let v = &v2;
         let mut options = Vec::new();
         if v.names_encrypted {
             options.push("names encrypted");
@@ -116,7 +113,6 @@ pub(super) fn run(dir: &Location, json: bool) -> Result<(), Failure> {
         println!("header seq:     {}", v.header_seq);
         println!("version limit:  {}", v.version_limit);
     }
-    // A format 1 store cannot be anchored.
     println!(
         "anchored:       {}",
         if info.anchored {

@@ -1,5 +1,5 @@
 //! `ls STORE [PRIMARY [SECONDARY]]`: list keys. Names stored in clear are listed from the inner
-//! store without a passphrase; a store with encrypted names (format 2) is opened read-only with
+//! store without a passphrase; a store with encrypted names is opened read-only with
 //! the passphrase and its names decoded, and without the passphrase `ls` says the names are
 //! encrypted and prints none of the stored names.
 
@@ -49,7 +49,7 @@ pub(super) fn run(
             Failure::new(
                 f.kind,
                 format!(
-                    "the names in {} are encrypted (format 2 with encrypted names): `ls` can \
+                    "the names in {} are encrypted: `ls` can \
                      show them only with the passphrase, and never prints the stored names; {}",
                     dir.display(),
                     f.msg

@@ -12,7 +12,6 @@ mod init;
 mod ls;
 mod passwd;
 mod rotate;
-mod upgrade;
 mod verify;
 
 use std::io::BufRead;
@@ -157,11 +156,6 @@ pub fn run(c: Command, pg_table: &str) -> Result<(), Failure> {
             resume,
             anchor,
         } => rotate::run(&at(dir), &pass, no_retire, resume, anchor.anchor.as_deref()),
-        Command::Upgrade {
-            dir,
-            pass,
-            reencrypt,
-        } => upgrade::run(&at(dir), &pass, reencrypt),
         Command::Anchor { command } => match command {
             AnchorCommand::Accept { dir, anchor, pass } => anchor::accept(&at(dir), &anchor, &pass),
             AnchorCommand::Detach { dir, anchor, pass } => anchor::detach(&at(dir), &anchor, &pass),
@@ -199,16 +193,10 @@ fn kdf_params(k: &KdfOpts) -> Result<KdfParams, Failure> {
     .map_err(|e| Failure::new(Kind::Usage, format!("invalid KDF parameters: {e}")))
 }
 
-/// The options `create` is given for a new store of the format the flags ask for, anchored in
-/// the directory `anchor` if one is given (which implies format version 2).
+/// The options `create` is given for a new store with the options the flags ask for, anchored
+/// in the directory `anchor` if one is given.
 fn create_options(f: &FormatOpts, anchor: Option<&Path>) -> OpenOptions {
     let mut o = crate::store::with_anchor(OpenOptions::new(), anchor);
-    if f.format_v1 {
-        o = o.format_v1();
-    }
-    if f.format_v2 {
-        o = o.format_v2();
-    }
     if f.encrypt_names {
         o = o.encrypt_names();
     }
@@ -220,10 +208,7 @@ fn create_options(f: &FormatOpts, anchor: Option<&Path>) -> OpenOptions {
 
 /// How a new store's format is described in a command's summary line.
 fn describe_format(f: &FormatOpts, anchor: Option<&Path>) -> String {
-    if f.format_v1 {
-        return "format 1".to_owned();
-    }
-    let mut s = "format 2".to_owned();
+    let mut s = format!("format {}", encrypted_kvstore::FORMAT_VERSION);
     if f.encrypt_names {
         s.push_str(", names encrypted");
     }

@@ -1,6 +1,5 @@
 //! `rotate STORE`: a new data key, every value re-encrypted under it, then the old keys
-//! retired (docs/FORMAT.md, "Data-key rotation"). Also the re-encryption that finishes
-//! `upgrade --reencrypt`.
+//! retired (docs/FORMAT.md, "Data-key rotation").
 
 use std::path::Path;
 
@@ -13,7 +12,7 @@ use crate::progress::Progress;
 use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
 
-/// The most data keys a format 2 header holds (docs/FORMAT.md, "Data-key rotation").
+/// The most data keys a header holds (docs/FORMAT.md, "Data-key rotation").
 const MAX_KEYS: usize = 8;
 
 pub(super) fn run(
@@ -26,10 +25,6 @@ pub(super) fn run(
     let (kind, info) = store::check_encrypted(dir)?;
     if let Some(a) = anchor {
         store::check_anchor(a, &[dir], AnchorDir::Existing)?;
-    }
-    // Said before the passphrase is asked for: a format 1 store has no keyring.
-    if info.format_version < 2 {
-        return Err(rotate_error(dir, RotateError::UpgradeRequired));
     }
     // The library refuses a full keyring too, but only after the writable open has written
     // the header once (reserving record versions): refuse from the public header instead, so

@@ -45,11 +45,10 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join(SQLITE_DB_FILE_NAME)
 }
 
-/// A new format version 1 store over ldk-node's SQLite file in `dir` (the version 2 tests
-/// make their own).
+/// A new store with the default options (names in clear, values unpadded) over ldk-node's
+/// SQLite file in `dir` (the tests of the options make their own).
 pub fn create_encrypted(dir: &Path) -> EncryptedStore<SqliteStore> {
     OpenOptions::new()
-        .format_v1()
         .create(sqlite(dir), PASSPHRASE, test_kdf())
         .unwrap()
 }
