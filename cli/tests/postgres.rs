@@ -29,8 +29,6 @@ use support::{resume, spawn_paused, with_ldk_node_data, BIN};
 mod support;
 
 const CHEAP: &str = "--insecure-kdf-for-tests-only";
-/// Bytes a format version 2 record adds to its value (docs/FORMAT.md, part 2).
-const RECORD_V2_OVERHEAD: usize = RECORD_OVERHEAD + 8;
 /// The password put in every connection URL of these tests. The test servers trust loopback
 /// connections and never ask for it, so it reaches the tool and the driver but changes nothing:
 /// what is tested is only that the tool never prints it.
@@ -217,7 +215,7 @@ fn a_real_ldk_directory_moves_into_postgres_encrypted_and_every_command_works_on
             .any(|k| k.0 == RESERVED_PRIMARY_NAMESPACE && k.2 == "header"));
         for (k, v) in &source {
             let c = &stored[k];
-            assert_eq!(c.len(), v.len() + RECORD_V2_OVERHEAD, "{k:?}");
+            assert_eq!(c.len(), v.len() + RECORD_OVERHEAD, "{k:?}");
             assert!(!contains(c, &v[..v.len().min(32)]), "{k:?} stored in clear");
         }
 
