@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::v::{ldk, Ops};
 use crate::common::Snapshot;
-use encrypted_kvstore::{ReadError, WriteError};
+use encrypted_kvstore::{ListError, ReadError, RemoveError, WriteError};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::{KVSTORE_NAMESPACE_KEY_ALPHABET, KVSTORE_NAMESPACE_KEY_MAX_LEN};
 
@@ -104,8 +104,12 @@ impl<O: Ops> Subject<'_, O> {
                     self.label
                 );
                 let inner = e.get_ref().expect("typed error");
+                // Format version 2 reports each operation's own error type (`ListError` for
+                // `list`, `RemoveError` for `remove`), version 1 a bare `InvalidName`.
                 let typed = inner.downcast_ref::<ReadError>().is_some()
                     || inner.downcast_ref::<WriteError>().is_some()
+                    || inner.downcast_ref::<ListError>().is_some()
+                    || inner.downcast_ref::<RemoveError>().is_some()
                     || inner
                         .downcast_ref::<encrypted_kvstore::InvalidName>()
                         .is_some();

@@ -16,10 +16,10 @@
     clippy::indexing_slicing
 )]
 
+use super::contract::{v, Refusal, Subject};
 use super::v::{
     fs, ldk, snapshot, AsyncOps, FilesystemStore, MigratableKVStoreSync, Ops, SyncOps, V,
 };
-use super::contract::{v, Refusal, Subject};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{EncryptedStore, MemoryStore, RawKey};
 use ldk::util::persist::{migrate_kv_store_data, KVStoreSync, KVSTORE_NAMESPACE_KEY_MAX_LEN};
