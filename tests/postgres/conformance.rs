@@ -92,6 +92,9 @@ fn contract_sync_plain_postgres_store() {
     .run();
 }
 
+/// A namespace pair and key.
+type Place = (&'static str, &'static str, &'static str);
+
 /// LDK's migration from a plaintext `FilesystemStore` into the encrypted store over
 /// PostgreSQL, and from there (reopened over a new connection) into a second plaintext store:
 /// every key and byte comes back, and no row holds a value in the clear.
@@ -104,7 +107,7 @@ fn migrate_into_and_out_of_an_encrypted_postgres_store() {
     };
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut plain = fs(d1.path());
-    let items: Vec<((&str, &str, &str), Vec<u8>)> = vec![
+    let items: Vec<(Place, Vec<u8>)> = vec![
         (("", "", "manager"), v("manager", 3000)),
         (("monitors", "", "aa_0"), v("monitor", 700)),
         (("monitor_updates", "aa_0", "1"), v("update", 40)),

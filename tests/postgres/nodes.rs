@@ -76,7 +76,7 @@ fn read_write_remove_list_persist<K: KVStoreSync>(kv_store: &K) {
         .unwrap();
     assert_eq!(
         kv_store.list(&max_chars, &max_chars).unwrap(),
-        [max_chars.clone()]
+        [max_chars.as_str()]
     );
     assert_eq!(
         kv_store.read(&max_chars, &max_chars, &max_chars).unwrap(),

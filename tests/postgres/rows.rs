@@ -23,8 +23,11 @@ use encrypted_kvstore::{
 use ldk::io::ErrorKind;
 use ldk::util::persist::KVStoreSync;
 
+/// A namespace pair and key.
+type Place = (&'static str, &'static str, &'static str);
+
 /// Values LDK and ldk-node write, under their own names, each distinctive throughout.
-fn values() -> Vec<((&'static str, &'static str, &'static str), Vec<u8>)> {
+fn values() -> Vec<(Place, Vec<u8>)> {
     let text = |tag: &str, n: usize| -> Vec<u8> {
         (0..n)
             .map(|i| format!("{tag} plaintext {i:05} "))

@@ -1,0 +1,189 @@
+//! What encryption costs over PostgreSQL: `EncryptedStore<PostgresStore>` (format version 2,
+//! raw key) against `PostgresStore` alone, both on one server in the same run, writes and reads
+//! of one key at 64 B, 1 KiB, 64 KiB and 1 MiB; and an anchored write (the anchor in a local
+//! `FilesystemStore` directory) against an unanchored one. Each ratio is measured twice: from
+//! criterion's medians, and interleaved (the two sides alternately, operation by operation,
+//! the median of per-pair ratios, which drift in the server's commit times cannot bias).
+//!
+//! Needs a server: `eval "$(scripts/pg-test-cluster start /tmp/ekv-bench 55470)"`, then
+//! `cargo bench --bench postgres`. Without `EKV_PG_PRIMARY` it says so and measures nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use encrypted_kvstore::ldk::V0_2;
+use encrypted_kvstore::{EncryptedStore, OpenOptions, RawKey, SharedStore, StoreAnchor};
+use encrypted_kvstore_postgres::{PostgresOptions, PostgresStore};
+use lightning::util::persist::KVStoreSync;
+use lightning_persister::fs_store::FilesystemStore;
+use support::{fresh, interleaved_median, value, Recorder};
+
+const P: &str = "monitors";
+const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
+/// Alternating operation pairs for the drift-free ratios.
+const PAIRS: usize = 100;
+
+/// The sizes asked about.
+const SIZES: [(usize, &str); 4] = [
+    (64, "64B"),
+    (1 << 10, "1KiB"),
+    (64 << 10, "64KiB"),
+    (1 << 20, "1MiB"),
+];
+
+type Pg = SharedStore<PostgresStore>;
+
+fn connect(url: &str, rt: &tokio::runtime::Runtime, table: &str) -> Pg {
+    SharedStore(Arc::new(
+        PostgresOptions::new()
+            .table(table)
+            .connect(url, rt.handle().clone())
+            .unwrap(),
+    ))
+}
+
+fn encrypted(inner: Pg, anchor: Option<&std::path::Path>) -> EncryptedStore<Pg> {
+    let mut opts = OpenOptions::new();
+    if let Some(dir) = anchor {
+        opts = opts.anchor(StoreAnchor::new(FilesystemStore::new(dir.to_path_buf())));
+    }
+    opts.create_with_key::<V0_2, _>(inner, &RawKey::from_bytes([7; 32]))
+        .unwrap()
+}
+
+fn postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("EKV_PG_PRIMARY") else {
+        println!(
+            "postgres bench: EKV_PG_PRIMARY is not set, nothing measured (start a server with \
+             scripts/pg-test-cluster start DIR PORT)"
+        );
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = std::process::id();
+    let plain = connect(&url, &rt, &format!("bench_plain_{run}"));
+    let enc = encrypted(connect(&url, &rt, &format!("bench_enc_{run}")), None);
+    let anchor_dir = tempfile::tempdir().unwrap();
+    let anch = encrypted(
+        connect(&url, &rt, &format!("bench_anch_{run}")),
+        Some(anchor_dir.path()),
+    );
+
+    let rec = Recorder::default();
+    let mut g = c.benchmark_group("postgres");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for (n, label) in SIZES {
+        let v = value(n);
+        KVStoreSync::write(&plain, P, "", K, fresh(&v)).unwrap();
+        KVStoreSync::write(&enc, P, "", K, fresh(&v)).unwrap();
+        rec.bench(
+            &mut g,
+            "write_encrypted",
+            label,
+            n,
+            || fresh(&v),
+            |buf| KVStoreSync::write(&enc, P, "", K, buf).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "write_plain",
+            label,
+            n,
+            || fresh(&v),
+            |buf| KVStoreSync::write(&plain, P, "", K, buf).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "read_encrypted",
+            label,
+            n,
+            || (),
+            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "read_plain",
+            label,
+            n,
+            || (),
+            |()| KVStoreSync::read(&plain, P, "", K).unwrap(),
+        );
+    }
+    let v = value(1 << 10);
+    KVStoreSync::write(&anch, P, "", K, fresh(&v)).unwrap();
+    rec.bench(
+        &mut g,
+        "write_anchored",
+        "1KiB",
+        1 << 10,
+        || fresh(&v),
+        |buf| KVStoreSync::write(&anch, P, "", K, buf).unwrap(),
+    );
+    g.finish();
+
+    for (n, label) in SIZES {
+        let v = value(n);
+        let w = interleaved_median(
+            PAIRS,
+            || (fresh(&v), fresh(&v)),
+            |a| KVStoreSync::write(&enc, P, "", K, a).unwrap(),
+            |b| KVStoreSync::write(&plain, P, "", K, b).unwrap(),
+        );
+        let r = interleaved_median(
+            PAIRS,
+            || ((), ()),
+            |()| drop(KVStoreSync::read(&enc, P, "", K).unwrap()),
+            |()| drop(KVStoreSync::read(&plain, P, "", K).unwrap()),
+        );
+        println!(
+            "RATIO interleaved {label}: write encrypted / plain {w:.3}, read encrypted / plain \
+             {r:.3} ({PAIRS} pairs, median of per-pair ratios; target <= 1.05)"
+        );
+    }
+    let v = value(1 << 10);
+    let a = interleaved_median(
+        PAIRS,
+        || (fresh(&v), fresh(&v)),
+        |a| KVStoreSync::write(&anch, P, "", K, a).unwrap(),
+        |b| KVStoreSync::write(&enc, P, "", K, b).unwrap(),
+    );
+    println!(
+        "RATIO interleaved 1KiB: write anchored / not anchored {a:.3} ({PAIRS} pairs, median of \
+         per-pair ratios)"
+    );
+    for (_, label) in SIZES {
+        for op in ["write", "read"] {
+            rec.ratio(
+                &format!("{op} {label}: encrypted / plain"),
+                &format!("{op}_encrypted/{label}"),
+                &format!("{op}_plain/{label}"),
+                Some(1.05),
+            );
+        }
+    }
+    rec.ratio(
+        "write 1KiB: anchored / not anchored",
+        "write_anchored/1KiB",
+        "write_encrypted/1KiB",
+        None,
+    );
+}
+
+criterion_group!(benches, postgres);
+criterion_main!(benches);
