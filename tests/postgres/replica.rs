@@ -2,8 +2,9 @@
 //! reads what the writer on the primary wrote, with no false alarm as the writer overwrites and
 //! removes; and a failover to a standby that lags (a private primary/standby pair: the standby
 //! is cut off, the primary takes newer monitor states, then the standby is promoted):
-//! (a) the anchored store reopened on the promoted standby refuses the stale monitor;
-//! (b) a store that stayed open, its inner store pointed at the promoted standby, refuses it
+//! (a) the anchored store reopened on the promoted standby refuses the stale monitor, and its
+//!     listing refuses the monitor of a channel opened after the cut (missing there);
+//! (b) a store that stayed open, its inner store pointed at the promoted standby, refuses both
 //!     (its watermarks are enough, no anchor needed);
 //! (c) after an honest failover (the standby had caught up) the store opens and reads the
 //!     newest values with no alarm.
@@ -24,7 +25,7 @@ use super::pg::{connect, connect_read_only, Pg};
 use super::v::{ldk, AsyncOps, Fut, Ops, SyncOps, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, table, PrivateCluster};
-use encrypted_kvstore::{EncryptedStore, OpenOptions, ReadError};
+use encrypted_kvstore::{EncryptedStore, ListError, OpenOptions, ReadError};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
@@ -145,6 +146,24 @@ impl ldk::util::persist::KVStore for Switch {
 /// The monitor of the drill, `monitors/<funding txid>_0`.
 const MONITOR: &str = "5f1e0a4b9c3d2e7f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f_0";
 
+/// The monitor of a channel opened after the standby was cut off: absent there.
+const NEW_MONITOR: &str = "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b_1";
+
+/// `list` is refused because the new channel's monitor is missing: LDK lists the monitors
+/// before it reads them, and would otherwise start without that channel's monitor.
+#[track_caller]
+fn assert_new_monitor_missing(r: io::Result<Vec<String>>, what: &str) {
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData, "{what}: {e:?}");
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+            Some(ListError::Missing { key, .. }) if key == NEW_MONITOR
+        ),
+        "{what}: {e:?}"
+    );
+}
+
 /// The monitor's state `n`: growing content, as a monitor grows with its updates.
 fn state(n: usize) -> Vec<u8> {
     (0..n)
@@ -194,8 +213,8 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
         a.write("monitors", "", MONITOR, state(n)).unwrap();
         b.write("monitors", "", MONITOR, state(n)).unwrap();
     }
-    b.write("monitors", "", "after_0", b"written after the cut".to_vec())
-        .unwrap();
+    a.write("monitors", "", NEW_MONITOR, state(1)).unwrap();
+    b.write("monitors", "", NEW_MONITOR, state(1)).unwrap();
     assert_eq!(a.read("monitors", "", MONITOR).unwrap(), state(3));
     drop((a, c));
 
@@ -216,6 +235,7 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
         Ok(a) => {
             assert_rolled_back(a.read("monitors", "", MONITOR), "(a) sync");
             assert_rolled_back(AsyncOps::new(&a).read("monitors", "", MONITOR), "(a) async");
+            assert_new_monitor_missing(a.list("monitors", ""), "(a) list");
             eprintln!("(a) opened, the stale monitor refused at its read (Rollback)");
         }
     }
@@ -224,12 +244,13 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
     switch.point_to(connect(&cluster.standby, &t_b));
     assert_rolled_back(b.read("monitors", "", MONITOR), "(b) sync");
     assert_rolled_back(AsyncOps::new(&b).read("monitors", "", MONITOR), "(b) async");
-    let e = b.read("monitors", "", "after_0").unwrap_err();
+    let e = b.read("monitors", "", NEW_MONITOR).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData, "(b): {e:?}");
     assert!(
         matches!(read_error(&e), Some(ReadError::Missing { .. })),
         "(b): {e:?}"
     );
+    assert_new_monitor_missing(b.list("monitors", ""), "(b) list");
 
     // (c) The honest failover: opens, reads the newest state, no alarm, takes new writes.
     let c = reopen_anchored(&cluster.standby, &t_c, dir_c.path()).unwrap();
