@@ -123,7 +123,10 @@ impl fmt::Display for PostgresError {
             ),
             Self::InvalidName { reason } => write!(f, "invalid namespace or key: {reason}"),
             Self::InvalidPageToken => f.write_str("invalid page token: not one this store made"),
-            Self::Connect { source } => write!(f, "could not connect to PostgreSQL: {source}"),
+            Self::Connect { source } => {
+                write!(f, "could not connect to PostgreSQL: ")?;
+                chain(f, source)
+            }
             Self::Locked { database, table } => write!(
                 f,
                 "table {table:?} of database {database:?} is locked by another writer \
@@ -143,7 +146,8 @@ impl fmt::Display for PostgresError {
             Self::NotFound => f.write_str("no value is stored under that key"),
             Self::ReadOnly => f.write_str("the PostgreSQL store is read-only"),
             Self::Database { operation, source } => {
-                write!(f, "PostgreSQL {operation} failed: {source}")
+                write!(f, "PostgreSQL {operation} failed: ")?;
+                chain(f, source)
             }
             Self::ConnectionLost { operation } => write!(
                 f,
@@ -168,6 +172,17 @@ impl From<PostgresError> for io::Error {
     fn from(e: PostgresError) -> Self {
         io::Error::new(e.kind(), e)
     }
+}
+
+/// The client library's error and its causes (its own Display stops at "db error").
+fn chain(f: &mut fmt::Formatter<'_>, error: &tokio_postgres::Error) -> fmt::Result {
+    write!(f, "{error}")?;
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        write!(f, ": {c}")?;
+        cause = c.source();
+    }
+    Ok(())
 }
 
 /// At most the first 64 characters of a string read from the server or given by a caller, for

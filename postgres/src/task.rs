@@ -145,6 +145,35 @@ struct Worker {
     session: Option<Session>,
     /// Set when a reconnect found the advisory lock taken: the store never writes again.
     locked_out: bool,
+    /// The backend (pid, start time) of the session that last took the lock.
+    own_backend: Option<(i32, String)>,
+}
+
+/// This session's backend: pid and start time (a pid alone may be reused).
+const OWN_BACKEND: &str =
+    "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+
+/// The backend holding an advisory lock, by the lock's two 32-bit halves.
+const LOCK_HOLDER: &str = "SELECT a.pid, a.backend_start::text FROM pg_locks l \
+     JOIN pg_stat_activity a ON a.pid = l.pid \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1";
+
+/// A bigint advisory lock key as `pg_locks` shows it: high half in `classid`, low in `objid`.
+fn lock_key(id: i64) -> (u32, u32) {
+    let bits = id as u64;
+    ((bits >> 32) as u32, bits as u32)
+}
+
+/// (pid, backend_start) of a row of `OWN_BACKEND` or `LOCK_HOLDER`.
+fn backend(row: &Row) -> Result<(i32, String), PostgresError> {
+    let pid = row.try_get(0);
+    let start: Result<Option<String>, _> = row.try_get(1);
+    match (pid, start) {
+        (Ok(pid), Ok(start)) => Ok((pid, start.unwrap_or_default())),
+        _ => Err(PostgresError::InvalidRow {
+            reason: "pg_stat_activity's pid or backend_start",
+        }),
+    }
 }
 
 /// The task's body. Reports the first connection's outcome on `ready`; ends at once if it
@@ -163,6 +192,7 @@ pub(crate) async fn run(
         database: String::new(),
         session: None,
         locked_out: false,
+        own_backend: None,
     };
     match worker.open_session(true).await {
         Ok(session) => {
@@ -206,10 +236,18 @@ pub(crate) async fn run(
         }
     }
     if let Some(session) = worker.session.take() {
-        // Dropping the client makes the connection send Terminate and finish.
         let Session {
             client, mut driver, ..
         } = session;
+        if !worker.read_only {
+            // Released by the server before it answers: a writer connecting right after the
+            // store is dropped finds the table free (the session's end frees it too, but a
+            // moment after the socket is closed).
+            let id = sql::lock_id(&worker.database, &worker.table.name);
+            let unlock = "SELECT pg_advisory_unlock($1)";
+            let _ = drive(&mut driver, client.query(unlock, &[&id])).await;
+        }
+        // Dropping the client makes the connection send Terminate and finish.
         drop(client);
         let _ = driver.as_mut().await;
     }
@@ -286,7 +324,12 @@ impl Worker {
                 Err(PostgresError::ConnectionLost { operation })
             }
             Err(Failure::Query(source)) => {
-                if source.is_closed() || session.client.is_closed() {
+                // A FATAL error (the backend was terminated, the server is shutting down) ends
+                // the session, though the connection may not have seen the end yet.
+                let fatal = source
+                    .as_db_error()
+                    .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"));
+                if fatal || source.is_closed() || session.client.is_closed() {
                     self.session = None;
                 }
                 Err(PostgresError::Database { operation, source })
@@ -419,13 +462,15 @@ impl Worker {
             .await
             .map_err(|source| PostgresError::Connect { source })?;
         let mut driver: Driver = Box::pin(driver);
-        let setup = |source| PostgresError::Connect { source };
-        let lost = || PostgresError::ConnectionLost {
-            operation: "connect",
-        };
+        // The session is open: a statement that fails from here on is a database error.
         let fail = |failure| match failure {
-            Failure::Query(source) => setup(source),
-            Failure::Lost => lost(),
+            Failure::Query(source) => PostgresError::Database {
+                operation: "connect",
+                source,
+            },
+            Failure::Lost => PostgresError::ConnectionLost {
+                operation: "connect",
+            },
         };
 
         let row = drive(
@@ -448,21 +493,49 @@ impl Worker {
                 return Err(PostgresError::StandbyServer);
             }
             let id = sql::lock_id(&self.database, &self.table.name);
-            let row = drive(
-                &mut driver,
-                client.query_one("SELECT pg_try_advisory_lock($1)", &[&id]),
-            )
-            .await
-            .map_err(fail)?;
-            let locked: bool = row.try_get(0).map_err(|_| PostgresError::InvalidRow {
-                reason: "pg_try_advisory_lock() is not bool",
-            })?;
+            let try_lock = async |driver: &mut Driver| -> Result<bool, PostgresError> {
+                let row = drive(
+                    driver,
+                    client.query_one("SELECT pg_try_advisory_lock($1)", &[&id]),
+                )
+                .await
+                .map_err(fail)?;
+                row.try_get(0).map_err(|_| PostgresError::InvalidRow {
+                    reason: "pg_try_advisory_lock() is not bool",
+                })
+            };
+            let mut locked = try_lock(&mut driver).await?;
+            if !locked && !first {
+                // The holder may be this store's own previous session, lost to us but not yet
+                // to the server (a backend still exiting, a dead peer it has not noticed): end
+                // it, waiting up to 5 s, and try once more. Any other holder is another writer.
+                let holder = drive(
+                    &mut driver,
+                    client.query_opt(LOCK_HOLDER, &[&lock_key(id).0, &lock_key(id).1]),
+                )
+                .await
+                .map_err(fail)?;
+                let holder = holder.map(|row| backend(&row)).transpose()?;
+                if holder.is_some() && holder == self.own_backend {
+                    if let Some((pid, _)) = &holder {
+                        let end = "SELECT pg_terminate_backend($1, 5000)";
+                        drive(&mut driver, client.query_one(end, &[pid]))
+                            .await
+                            .map_err(fail)?;
+                    }
+                }
+                locked = try_lock(&mut driver).await?;
+            }
             if !locked {
                 if !first {
                     self.locked_out = true;
                 }
                 return Err(self.locked());
             }
+            let row = drive(&mut driver, client.query_one(OWN_BACKEND, &[]))
+                .await
+                .map_err(fail)?;
+            self.own_backend = Some(backend(&row)?);
             if first {
                 drive(&mut driver, client.batch_execute(&self.table.create()))
                     .await

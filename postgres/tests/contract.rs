@@ -253,6 +253,56 @@ macro_rules! contract {
                 cleanup(rt, store, &url);
             }
 
+            /// Synchronous calls made from tasks on the store's own runtime, more of them at once
+            /// than it has workers: each hands its worker over while it waits, so the store's
+            /// task keeps running (a plain blocking wait could stall it behind the caller).
+            #[test]
+            fn sync_calls_from_tasks_on_the_stores_runtime() {
+                let Some((rt, store, url)) = fresh(concat!(
+                    stringify!($module),
+                    "::sync_calls_from_tasks_on_the_stores_runtime"
+                )) else {
+                    return;
+                };
+                let store = std::sync::Arc::new(store);
+                let tasks: Vec<_> = (0..8u32)
+                    .map(|t| {
+                        let store = store.clone();
+                        rt.spawn(async move {
+                            for i in 0..25u32 {
+                                let key = format!("t{t}_{i}");
+                                KVStoreSync::write(
+                                    &*store,
+                                    "tasks",
+                                    "",
+                                    &key,
+                                    key.clone().into_bytes(),
+                                )
+                                .unwrap();
+                                assert_eq!(
+                                    KVStoreSync::read(&*store, "tasks", "", &key).unwrap(),
+                                    key.as_bytes()
+                                );
+                            }
+                        })
+                    })
+                    .collect();
+                rt.block_on(async {
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+                assert_eq!(KVStoreSync::list(&*store, "tasks", "").unwrap().len(), 200);
+                // Dropping the store inside a task of its runtime closes it too.
+                let table = store.table().to_owned();
+                rt.block_on(rt.spawn(async move { drop(store) })).unwrap();
+                let again = PostgresOptions::new()
+                    .table(&table)
+                    .connect(&url, rt.handle().clone())
+                    .unwrap();
+                cleanup(rt, again, &url);
+            }
+
             #[test]
             fn read_only_store_reads_and_refuses_writes() {
                 let Some((rt, store, url)) = fresh(concat!(
