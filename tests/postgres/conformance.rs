@@ -16,10 +16,12 @@ use super::v::{fs, ldk, snapshot, AsyncOps, MigratableKVStoreSync, Ops, SyncOps,
 use crate::common::{cheap, PASSPHRASE};
 use crate::server::pg_env;
 use encrypted_kvstore::{
-    EncryptedStore, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD_V2,
-    RESERVED_PRIMARY_NAMESPACE,
+    EncryptedStore, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::util::persist::{migrate_kv_store_data, KVStoreSync};
+
+/// What a record adds to its value: format, key id, version, nonce, tag (docs/FORMAT.md).
+const OVERHEAD: usize = 53;
 
 /// The contract over `store`, via `ops`; then every row is the header or a sealed record.
 fn encrypted<'a, O: Ops>(
@@ -45,7 +47,7 @@ fn encrypted<'a, O: Ops>(
             continue;
         }
         let plain = KVStoreSync::read(store, &p, &s, &k).unwrap();
-        assert_eq!(bytes.len(), plain.len() + RECORD_OVERHEAD_V2, "{p}/{s}/{k}");
+        assert_eq!(bytes.len(), plain.len() + OVERHEAD, "{p}/{s}/{k}");
     }
 }
 
