@@ -14,16 +14,17 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::anchor::{anchor, reopen_anchored};
 use super::compat::{added_monitors, channel_config, closed_broadcast, closed_event};
-use super::pg::{connect_read_only, fresh, Pg};
+use super::pg::{connect, connect_read_only, fresh, Pg};
 use super::v::{ldk, V};
 use crate::common::{cheap, PASSPHRASE};
-use crate::server::pg_env;
+use crate::server::{pg_env, table};
 use encrypted_kvstore::{EncryptedStore, OpenOptions};
 use ldk::events::ClosureReason;
 use ldk::ln::functional_test_utils::{
     connect_block, create_announced_chan_between_nodes, create_chanmon_cfgs, create_dummy_block,
-    create_network, create_node_cfgs, create_node_chanmgrs, send_payment,
+    create_network, create_node_cfgs, create_node_chanmgrs, send_payment, TestChanMonCfg,
 };
 use ldk::util::persist::{read_channel_monitors, KVStoreSync, KVSTORE_NAMESPACE_KEY_MAX_LEN};
 use ldk::util::test_utils::TestChainMonitor;
@@ -100,10 +101,12 @@ fn read_write_remove_list_persist_over_encrypted_postgres() {
     read_write_remove_list_persist(&store);
 }
 
-/// lightning-persister's `do_test_store`: two nodes on encrypted PostgreSQL stores open a
-/// channel, pay both ways and force-close; after each step each node's monitor is loaded from
-/// its store at the expected update id, and again from a read-only instance over a connection
-/// of its own (what is in the database, not in a cache).
+/// lightning-persister's `do_test_store`: two nodes on encrypted PostgreSQL stores (names
+/// encrypted, values padded, each anchored in a local directory) open a channel, pay both ways
+/// and force-close; after each step each node's monitor is loaded from its store at the
+/// expected update id, and again from a read-only instance over a connection of its own (what
+/// is in the database, not in a cache). Then both nodes restart: each store, opened again over
+/// a new connection with its anchor, loads the monitor at its last update, with no alarm.
 #[test]
 fn two_nodes_persist_their_monitors_in_encrypted_postgres() {
     let Some(url) =
@@ -111,20 +114,43 @@ fn two_nodes_persist_their_monitors_in_encrypted_postgres() {
     else {
         return;
     };
-    let (tables, stores): (Vec<String>, Vec<EncryptedStore<Pg>>) = (0..2)
-        .map(|_| {
-            let (inner, t) = fresh(&url, "nodes");
-            let store = OpenOptions::new()
+    let tables = [table("nodes"), table("nodes")];
+    let anchors = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let chanmon_cfgs = create_chanmon_cfgs(2);
+    channel_life(&url, &tables, &anchors, &chanmon_cfgs);
+    for i in 0..2 {
+        let store = reopen_anchored(&url, &tables[i], anchors[i].path()).unwrap();
+        let keys = &chanmon_cfgs[i].keys_manager;
+        let loaded = read_channel_monitors(&store, keys, keys).unwrap();
+        assert_eq!(loaded.len(), 1, "node {i} after its restart");
+        assert_eq!(
+            loaded[0].1.get_latest_update_id(),
+            11,
+            "node {i} after its restart"
+        );
+    }
+}
+
+/// The channel's life of `do_test_store`, on the stores of `tables` anchored in `anchors`.
+#[allow(clippy::ptr_arg)] // LDK's `create_node_cfgs` takes a `&Vec`
+fn channel_life(
+    url: &str,
+    tables: &[String; 2],
+    anchors: &[tempfile::TempDir; 2],
+    chanmon_cfgs: &Vec<TestChanMonCfg>,
+) {
+    let stores: Vec<EncryptedStore<Pg>> = (0..2)
+        .map(|i| {
+            OpenOptions::new()
                 .encrypt_names()
                 .pad_values()
-                .create::<V, _>(inner, PASSPHRASE, cheap())
-                .unwrap();
-            (t, store)
+                .anchor(anchor(anchors[i].path()))
+                .create::<V, _>(connect(url, &tables[i]), PASSPHRASE, cheap())
+                .unwrap()
         })
-        .unzip();
+        .collect();
     let (store_0, store_1) = (&stores[0], &stores[1]);
-    let chanmon_cfgs = create_chanmon_cfgs(2);
-    let mut node_cfgs = create_node_cfgs(2, &chanmon_cfgs);
+    let mut node_cfgs = create_node_cfgs(2, chanmon_cfgs);
     let chain_mon_0 = TestChainMonitor::new(
         Some(&chanmon_cfgs[0].chain_source),
         &chanmon_cfgs[0].tx_broadcaster,
@@ -156,7 +182,8 @@ fn two_nodes_persist_their_monitors_in_encrypted_postgres() {
             let keys = nodes[i].keys_manager;
             let reader = OpenOptions::new()
                 .read_only()
-                .open::<V, _>(connect_read_only(&url, &tables[i]), PASSPHRASE)
+                .anchor(anchor(anchors[i].path()))
+                .open::<V, _>(connect_read_only(url, &tables[i]), PASSPHRASE)
                 .unwrap();
             for (how, loaded) in [
                 (
