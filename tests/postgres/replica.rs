@@ -6,8 +6,8 @@
 //!     listing refuses the monitor of a channel opened after the cut (missing there);
 //! (b) a store that stayed open, its inner store pointed at the promoted standby, refuses both
 //!     (its watermarks are enough, no anchor needed);
-//! (c) after an honest failover (the standby had caught up) the store opens and reads the
-//!     newest values with no alarm.
+//! (c) after an honest failover (the standby had caught up) the anchored store opens and reads
+//!     the newest values with no alarm, and (d) so does a store that stayed open.
 
 #![allow(
     clippy::unwrap_used,
@@ -190,21 +190,29 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
     let Some(cluster) = PrivateCluster::start(test) else {
         return;
     };
-    let (t_a, t_b, t_c) = (table("fo_anchored"), table("fo_open"), table("fo_honest"));
+    let (t_a, t_b, t_c, t_d) = (
+        table("fo_anchored"),
+        table("fo_open"),
+        table("fo_honest"),
+        table("fo_honest_open"),
+    );
     let (dir_a, dir_c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
-    // (a) anchored, (b) open throughout over a switchable inner store, (c) anchored, honest.
+    // (a) anchored, (b) open throughout over a switchable inner store, (c) anchored, honest,
+    // (d) open throughout, honest.
     let a = create_anchored(&cluster.primary, &t_a, dir_a.path());
     let switch = Switch::new(connect(&cluster.primary, &t_b));
     let b = EncryptedStore::create::<V>(switch.clone(), PASSPHRASE, cheap()).unwrap();
     let c = create_anchored(&cluster.primary, &t_c, dir_c.path());
-    for s in [&a, &c] {
-        s.write("monitors", "", MONITOR, state(1)).unwrap();
-    }
+    let switch_d = Switch::new(connect(&cluster.primary, &t_d));
+    let d = EncryptedStore::create::<V>(switch_d.clone(), PASSPHRASE, cheap()).unwrap();
+    a.write("monitors", "", MONITOR, state(1)).unwrap();
     b.write("monitors", "", MONITOR, state(1)).unwrap();
-    // The honest store's newer states reach the standby before the failover.
-    c.write("monitors", "", MONITOR, state(2)).unwrap();
-    c.write("monitors", "", MONITOR, state(3)).unwrap();
+    // The honest stores' newer states reach the standby before the failover.
+    for n in 1..=3 {
+        c.write("monitors", "", MONITOR, state(n)).unwrap();
+        d.write("monitors", "", MONITOR, state(n)).unwrap();
+    }
     cluster.wait_standby();
 
     // The standby falls behind: cut off, while the primary takes states 2 and 3.
@@ -262,4 +270,15 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
     assert_eq!(c.list("monitors", "").unwrap(), [MONITOR]);
     c.write("monitors", "", MONITOR, state(4)).unwrap();
     assert_eq!(c.read("monitors", "", MONITOR).unwrap(), state(4));
+
+    // (d) The honest failover under the open store: no alarm, new writes taken.
+    switch_d.point_to(connect(&cluster.standby, &t_d));
+    assert_eq!(d.read("monitors", "", MONITOR).unwrap(), state(3));
+    assert_eq!(
+        AsyncOps::new(&d).read("monitors", "", MONITOR).unwrap(),
+        state(3)
+    );
+    assert_eq!(d.list("monitors", "").unwrap(), [MONITOR]);
+    d.write("monitors", "", MONITOR, state(4)).unwrap();
+    assert_eq!(d.read("monitors", "", MONITOR).unwrap(), state(4));
 }
