@@ -18,15 +18,18 @@ use super::anchor::{anchor, reopen_anchored};
 use super::compat::{added_monitors, channel_config, closed_broadcast, closed_event};
 use super::pg::{connect, connect_read_only, fresh, Pg};
 use super::v::{ldk, V};
-use crate::common::{cheap, PASSPHRASE};
-use crate::server::{pg_env, table};
-use encrypted_kvstore::{EncryptedStore, OpenOptions};
+use crate::common::{cheap, read_error, PASSPHRASE};
+use crate::server::{pg_env, table, PrivateCluster};
+use encrypted_kvstore::{EncryptedStore, OpenOptions, ReadError};
 use ldk::events::ClosureReason;
 use ldk::ln::functional_test_utils::{
     connect_block, create_announced_chan_between_nodes, create_chanmon_cfgs, create_dummy_block,
     create_network, create_node_cfgs, create_node_chanmgrs, send_payment, TestChanMonCfg,
 };
-use ldk::util::persist::{read_channel_monitors, KVStoreSync, KVSTORE_NAMESPACE_KEY_MAX_LEN};
+use ldk::util::persist::{
+    read_channel_monitors, KVStoreSync, CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+    KVSTORE_NAMESPACE_KEY_MAX_LEN,
+};
 use ldk::util::test_utils::TestChainMonitor;
 
 /// `op` is refused (an error, or a panic as LDK's reference store's debug assertion gives)
@@ -117,7 +120,7 @@ fn two_nodes_persist_their_monitors_in_encrypted_postgres() {
     let tables = [table("nodes"), table("nodes")];
     let anchors = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let chanmon_cfgs = create_chanmon_cfgs(2);
-    channel_life(&url, &tables, &anchors, &chanmon_cfgs);
+    channel_life(&url, &tables, &anchors, &chanmon_cfgs, || {});
     for i in 0..2 {
         let store = reopen_anchored(&url, &tables[i], anchors[i].path()).unwrap();
         let keys = &chanmon_cfgs[i].keys_manager;
@@ -131,13 +134,15 @@ fn two_nodes_persist_their_monitors_in_encrypted_postgres() {
     }
 }
 
-/// The channel's life of `do_test_store`, on the stores of `tables` anchored in `anchors`.
+/// The channel's life of `do_test_store`, on the stores of `tables` at `url` anchored in
+/// `anchors`; `after_open` runs once the channel is open and its monitors persisted.
 #[allow(clippy::ptr_arg)] // LDK's `create_node_cfgs` takes a `&Vec`
 fn channel_life(
     url: &str,
     tables: &[String; 2],
     anchors: &[tempfile::TempDir; 2],
     chanmon_cfgs: &Vec<TestChanMonCfg>,
+    after_open: impl FnOnce(),
 ) {
     let stores: Vec<EncryptedStore<Pg>> = (0..2)
         .map(|i| {
@@ -209,6 +214,7 @@ fn channel_life(
     check(None);
     let _ = create_announced_chan_between_nodes(&nodes, 0, 1);
     check(Some(0));
+    after_open();
     send_payment(&nodes[0], &[&nodes[1]], 8_000_000);
     check(Some(5));
     send_payment(&nodes[1], &[&nodes[0]], 4_000_000);
@@ -248,4 +254,55 @@ fn channel_life(
     );
     added_monitors(&nodes[1], 1);
     check(Some(11));
+}
+
+/// Real nodes over a primary whose standby is cut off once the channel is open (monitors at
+/// update 0 there); the channel's life goes on on the primary (to update 11), the primary dies
+/// and the lagging standby is promoted. Restarted there with their anchors, both nodes' LDK
+/// monitor loading fails with `InvalidData` (`Rollback`, naming the monitor): no node starts on
+/// the stale monitor.
+#[test]
+fn ldk_refuses_a_stale_monitor_after_a_failover_to_a_lagging_standby() {
+    let test = "ldk_refuses_a_stale_monitor_after_a_failover_to_a_lagging_standby";
+    let Some(cluster) = PrivateCluster::start(test) else {
+        return;
+    };
+    let tables = [table("fo_node"), table("fo_node")];
+    let anchors = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let chanmon_cfgs = create_chanmon_cfgs(2);
+    channel_life(&cluster.primary, &tables, &anchors, &chanmon_cfgs, || {
+        cluster.wait_standby();
+        cluster.cut_standby();
+    });
+    cluster.kill_primary();
+    cluster.start_standby();
+    cluster.promote();
+    for i in 0..2 {
+        // The header has not changed since the cut (no reservation was needed): the store
+        // opens, and the refusal comes at the monitor.
+        let store = reopen_anchored(&cluster.standby, &tables[i], anchors[i].path()).unwrap();
+        let keys = &chanmon_cfgs[i].keys_manager;
+        let Err(e) = read_channel_monitors(&store, keys, keys) else {
+            panic!("node {i}: the stale monitor loaded");
+        };
+        assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidData, "node {i}: {e:?}");
+        match read_error(&e) {
+            Some(ReadError::Rollback {
+                primary_namespace,
+                found,
+                expected_at_least,
+                ..
+            }) => {
+                assert_eq!(
+                    primary_namespace,
+                    CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE
+                );
+                assert!(
+                    found < expected_at_least,
+                    "node {i}: {found} < {expected_at_least}"
+                );
+            }
+            other => panic!("node {i}: {other:?}"),
+        }
+    }
 }
