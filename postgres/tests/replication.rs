@@ -186,3 +186,69 @@ fn a_crashed_primary_loses_no_acknowledged_write() {
         failures.load(Ordering::SeqCst)
     );
 }
+
+/// The port of a `postgresql://user@127.0.0.1:PORT/db` URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// With both servers in the URL and `target_session_attrs=read-write`, a writer whose primary
+/// crashed and whose standby was promoted reconnects to the new primary on its next request,
+/// takes the lock there, and finds what it had written (replicated before the crash).
+#[test]
+fn a_writer_listing_both_servers_follows_a_promotion() {
+    let Some(cluster) =
+        PrivateCluster::start("replication::a_writer_listing_both_servers_follows_a_promotion")
+    else {
+        return;
+    };
+    let rt = runtime();
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+        port_of(&cluster.primary),
+        port_of(&cluster.standby)
+    );
+    let store = PostgresStore::connect(&url, rt.handle().clone()).unwrap();
+    for i in 0..10 {
+        KVStoreSync::write(&store, "m", "", &format!("k{i}"), value_of(i)).unwrap();
+    }
+    cluster.wait_standby();
+    cluster.kill_primary();
+    cluster.promote();
+
+    let mut failures = 0;
+    while let Err(err) = KVStoreSync::write(&store, "m", "", "after", b"promoted".to_vec()) {
+        failures += 1;
+        assert!(
+            failures <= 1,
+            "the next request must reach the promoted standby: {err}"
+        );
+    }
+    for i in 0..10 {
+        assert_eq!(
+            KVStoreSync::read(&store, "m", "", &format!("k{i}")).unwrap(),
+            value_of(i)
+        );
+    }
+    // The store holds the lock on the new primary.
+    let err = PostgresStore::connect(&url, rt.handle().clone()).unwrap_err();
+    assert!(
+        matches!(typed(&err), PostgresError::Locked { .. }),
+        "{err:?}"
+    );
+    let reader = PostgresOptions::new()
+        .read_only()
+        .connect(&cluster.standby, rt.handle().clone())
+        .unwrap();
+    assert_eq!(
+        KVStoreSync::read(&reader, "m", "", "after").unwrap(),
+        b"promoted"
+    );
+}
