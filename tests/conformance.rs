@@ -1,5 +1,6 @@
-//! LDK's store contract: the suite in `conformance/suite.rs`, compiled once per enabled LDK version
-//! (`ldk_0_2::suite::*`, `ldk_0_3::suite::*`) over that version's adapter and crates.
+//! LDK's store contract: the suite in `conformance/suite.rs` (its generic body in
+//! `conformance/contract.rs`), compiled once per enabled LDK version (`ldk_0_2::suite::*`,
+//! `ldk_0_3::suite::*`) over that version's adapter and crates.
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -10,6 +11,7 @@ mod common;
 #[path = "conformance"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
+    mod contract;
     mod suite;
 }
 
@@ -17,5 +19,6 @@ mod ldk_0_2 {
 #[path = "conformance"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
+    mod contract;
     mod suite;
 }
