@@ -3,8 +3,8 @@
 //! and when it completes, through tickets that are returned exactly once (a dropped future
 //! returns its ticket from a drop guard), and turns the refusals into its error variants.
 //!
-//! The rules differ from the document's first draft where that draft gave false alarms under
-//! async interleavings; FORMAT.md states the rules as implemented here.
+//! FORMAT.md states these rules, including the ones that keep asynchronous interleavings free
+//! of false alarms.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
