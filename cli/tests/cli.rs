@@ -18,7 +18,7 @@ use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreAnchor};
 use lightning::util::persist::{read_channel_monitors, KVStoreSync};
 use lightning_persister::fs_store::FilesystemStore;
 use predicates::prelude::*;
-use support::with_ldk_node_data;
+use support::{spawn_paused_with_stderr as spawn_paused, with_ldk_node_data};
 
 mod support;
 
@@ -1277,8 +1277,6 @@ fn encrypt_names_refuses_a_name_too_long_to_encrypt() {
 // ---------------------------------------------------------------------------------------------
 // Data-key rotation: rotate
 
-const PAUSE_ENV: &str = "ENCRYPTED_KVSTORE_TEST_PAUSE";
-
 /// `rotate STORE --passphrase-file PW` with extra flags.
 fn rotate_with(store: &Path, pw: &Path, flags: &[&str]) -> Assert {
     cli()
@@ -1330,45 +1328,6 @@ fn key_ids(store: &Path) -> (Vec<u64>, u64) {
 fn info_text(store: &Path) -> String {
     let a = cli().args(["info", s(store)]).assert().success();
     String::from_utf8_lossy(&a.get_output().stdout).into_owned()
-}
-
-/// Spawns the binary with `args`, paused at `point` (stdin piped), and returns once it says it
-/// got there, with a thread that collects the rest of its stderr.
-fn spawn_paused(
-    args: &[&str],
-    point: &str,
-) -> (std::process::Child, std::thread::JoinHandle<String>) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    let mut child = std::process::Command::new(BIN)
-        .args(args)
-        .env_remove(PASS_ENV)
-        .env(PAUSE_ENV, point)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "exited before the pause: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with(&format!("test pause: {point}")) {
-            break;
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let rest = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).unwrap();
-        s
-    });
-    (child, rest)
 }
 
 #[test]

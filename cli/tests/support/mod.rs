@@ -1,7 +1,7 @@
 //! Fixtures shared by the test binaries of the command-line tool.
 #![allow(dead_code)] // each test binary uses a part of this module
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
@@ -75,6 +75,15 @@ pub fn with_ldk_node_data(dir: &Path, check: impl FnOnce(&TestKeysInterface)) {
 
 /// Spawns the binary paused at `point` (stdin piped), and returns once it says it got there.
 pub fn spawn_paused(args: &[&str], point: &str) -> Child {
+    spawn_paused_with_stderr(args, point).0
+}
+
+/// [`spawn_paused`], with a thread that collects the rest of the child's stderr (it also keeps
+/// the pipe drained, so the child never blocks on it).
+pub fn spawn_paused_with_stderr(
+    args: &[&str],
+    point: &str,
+) -> (Child, std::thread::JoinHandle<String>) {
     let mut child = std::process::Command::new(BIN)
         .args(args)
         .env_remove(PASS_ENV)
@@ -98,8 +107,12 @@ pub fn spawn_paused(args: &[&str], point: &str) -> Child {
         }
     }
     // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    child
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    (child, rest)
 }
 
 /// Lets a child paused by [`spawn_paused`] go on, and waits for it.
