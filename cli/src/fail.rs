@@ -276,9 +276,7 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
             )
         }
         Some(
-            r @ (ReadError::Rollback { .. }
-            | ReadError::Missing { .. }
-            | ReadError::Resurrected { .. }),
+            r @ (ReadError::Rollback { .. } | ReadError::Missing { .. }),
         ) => return (Kind::Freshness, format!("FRESHNESS CHECK FAILED: {r}")),
         _ => {}
     }
