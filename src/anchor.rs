@@ -15,12 +15,12 @@ use blake2::Blake2bMac;
 use zeroize::Zeroizing;
 
 use crate::aead::{Cipher, TAG_LEN};
+use crate::error::OpenError;
 use crate::format::NONCE_LEN;
 use crate::freshness::Key;
 use crate::io::{sealed, InnerStore};
 use crate::names;
 use crate::rng::SharedRandom;
-use crate::OpenError;
 
 #[cfg(test)]
 mod tests;

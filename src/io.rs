@@ -10,6 +10,9 @@ use core::task::{Context, Poll, Waker};
 
 use bitcoin::io;
 
+use crate::error::OpenError;
+use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+
 /// Polls `fut` once: its output if every inner call it awaited was ready at once (a
 /// synchronous inner store), `None` if it was not.
 pub(crate) fn run<F: Future>(fut: F) -> Option<F::Output> {
@@ -163,4 +166,47 @@ impl<S: AsyncInnerStore<M> + ?Sized, M> Io for AsyncIo<'_, S, M> {
     fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Self::Fut<()> {
         Box::pin(sealed::AsyncIo::<M>::remove(self.0, p, s, k, lazy))
     }
+}
+
+// ---- the header's place ----
+
+/// Runs a body over [`SyncIo`] to its end (see [`run`]); a body that did not complete at
+/// once is an error (nothing was half-done that a retry could not redo: every body writes at
+/// most once, as its last step).
+pub(crate) fn complete<T>(
+    body: impl Future<Output = Result<T, OpenError>>,
+) -> Result<T, OpenError> {
+    run(body).unwrap_or_else(|| Err(OpenError::Io(stalled())))
+}
+
+fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
+    match r {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(OpenError::Io(e)),
+    }
+}
+
+/// The header bytes, or `None` where there is none.
+pub(crate) async fn read_header<IO: Io>(io: &IO) -> Result<Option<Vec<u8>>, OpenError> {
+    header_result(
+        io.read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .await,
+    )
+}
+
+/// Writes the header bytes.
+pub(crate) async fn write_header<IO: Io>(io: &IO, bytes: Vec<u8>) -> Result<(), OpenError> {
+    io.write(
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        bytes,
+    )
+    .await
+    .map_err(OpenError::Io)
 }

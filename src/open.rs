@@ -10,36 +10,21 @@ use core::fmt;
 use core::future::Future;
 use std::sync::Arc;
 
-use bitcoin::io;
 use zeroize::Zeroizing;
 
 use crate::anchor::{self, AnchorKey, AnchorState, FreshnessAnchor, Loaded, Meta};
 use crate::error::OpenError;
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State, ANCHOR_KEY_LEN};
-use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
-use crate::io::{sealed, AsyncInnerStore, AsyncIo, InnerStore, Io, MigratableInnerStore, SyncIo};
-use crate::kdf::{self, DeriveError, KdfParams};
-use crate::keys::RawKey;
-use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, STORE_ID_LEN};
+use crate::io::{
+    complete, read_header, sealed, write_header, AsyncInnerStore, AsyncIo, InnerStore, Io,
+    MigratableInnerStore, SyncIo,
+};
+use crate::kdf::KdfParams;
+use crate::keys::{self, Credential, RawKey};
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::engine::{self, Engine};
 use crate::store::{EncryptedStore, StoreInfo};
-
-/// What unlocks a store.
-#[derive(Clone, Copy)]
-pub(crate) enum Credential<'a> {
-    Passphrase(&'a [u8]),
-    Key(&'a RawKey),
-}
-
-/// Runs a body over [`SyncIo`] to its end (see [`io::run`]); a body that did not complete at
-/// once is an error (nothing was half-done that a retry could not redo: every body writes at
-/// most once, as its last step).
-pub(crate) fn complete<T>(
-    body: impl Future<Output = Result<T, OpenError>>,
-) -> Result<T, OpenError> {
-    crate::io::run(body).unwrap_or_else(|| Err(OpenError::Io(crate::io::stalled())))
-}
 
 /// Options for creating and opening stores: the options of a new store (encrypted names,
 /// padding), a freshness anchor, a read-only open, a lower Argon2id memory ceiling.
@@ -96,38 +81,10 @@ fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
     Ok(b)
 }
 
-fn derive_kek(
-    protection: &Protection,
-    salt: &[u8; SALT_LEN],
-    cred: Credential<'_>,
-) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    match (protection, cred) {
-        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
-                DeriveError::OutOfMemory => OpenError::OutOfMemory,
-                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
-            })
-        }
-        (Protection::RawKey, Credential::Key(k)) => {
-            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
-        }
-        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
-        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
-    }
-}
-
 impl OpenOptions {
     /// Default options: randomness from the operating system.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Default options drawing from `rng` (a store's own source, for its credential changes).
-    pub(crate) fn with_rng(rng: SharedRandom) -> Self {
-        OpenOptions {
-            rng,
-            ..Self::default()
-        }
     }
 
     /// Replaces the random source (salts, store identity, data key, nonces).
@@ -205,28 +162,8 @@ impl OpenOptions {
         }
     }
 
-    /// The protection a new header gets for `cred`.
-    fn protection_for(
-        &self,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<Protection, OpenError> {
-        let protection = match (cred, params) {
-            (Credential::Passphrase(p), Some(params)) => {
-                if p.is_empty() {
-                    return Err(OpenError::EmptyPassphrase);
-                }
-                Protection::Passphrase(params)
-            }
-            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
-            (Credential::Key(_), _) => Protection::RawKey,
-        };
-        self.check_memory(&protection)?;
-        Ok(protection)
-    }
-
-    /// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
-    /// `state` and `secrets`.
+    /// A header with a new credential block for `cred` over `state` and `secrets`, within
+    /// this instance's memory ceiling.
     pub(crate) fn seal_v2(
         &self,
         store_id: [u8; STORE_ID_LEN],
@@ -235,26 +172,9 @@ impl OpenOptions {
         state: State,
         secrets: &Secrets,
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
-        let protection = self.protection_for(cred, params)?;
-        let salt = fill::<SALT_LEN>(&*self.rng)?;
-        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
-        self.rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
-        let secrets_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&protection, &salt, cred)?;
-        let h = HeaderV2::seal(
-            protection,
-            salt,
-            store_id,
-            wrap_nonce,
-            &kek,
-            &hk,
-            state,
-            secrets_nonce,
-            secrets,
-        )
-        .map_err(|_| OpenError::KeyWrapFailed)?;
-        Ok((h, hk))
+        let protection = keys::protection(cred, params)?;
+        self.check_memory(&protection)?;
+        keys::seal_credential(&*self.rng, store_id, protection, cred, state, secrets)
     }
 
     /// A new store: header (versions 1 to 2^32 reserved in it) and state.
@@ -336,7 +256,7 @@ impl OpenOptions {
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>, Secrets), OpenError> {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
-        let kek = derive_kek(&header.protection, &header.salt, cred)?;
+        let kek = keys::derive_kek(&header.protection, &header.salt, cred)?;
         let hk = header.unwrap_hk(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
             Credential::Key(_) => OpenError::WrongKey,
@@ -431,7 +351,7 @@ impl OpenOptions {
         let reserved = header
             .with_state(&hk, engine::header_state(&header, limit)?, nonce, &secrets)
             .map_err(|_| OpenError::KeyWrapFailed)?;
-        write_bytes(io, reserved.to_bytes()).await?;
+        write_header(io, reserved.to_bytes()).await?;
         let meta = loaded_meta.map(|m| Meta {
             header_seq: reserved.state.header_seq,
             version_limit: limit,
@@ -459,7 +379,7 @@ impl OpenOptions {
         }
         refuse_data.await?;
         let (bytes, v2) = self.new_v2(cred, params)?;
-        write_bytes(io, bytes).await?;
+        write_header(io, bytes).await?;
         Ok(v2)
     }
 
@@ -726,36 +646,6 @@ fn parse_error(e: format::HeaderParseError) -> OpenError {
         }
         format::HeaderParseError::KdfOutOfBounds => OpenError::KdfParamsOutOfBounds,
     }
-}
-
-fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
-    match r {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(OpenError::Io(e)),
-    }
-}
-
-pub(crate) async fn read_header<IO: Io>(io: &IO) -> Result<Option<Vec<u8>>, OpenError> {
-    header_result(
-        io.read(
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-        )
-        .await,
-    )
-}
-
-pub(crate) async fn write_bytes<IO: Io>(io: &IO, bytes: Vec<u8>) -> Result<(), OpenError> {
-    io.write(
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        bytes,
-    )
-    .await
-    .map_err(OpenError::Io)
 }
 
 async fn refuse_existing_data<IO: Io>(inner: &IO) -> Result<(), OpenError> {

@@ -2,15 +2,13 @@
 //! re-encryption, retirement) and its anchor (detaching). Each is a header change made by the
 //! engine (`engine/rotation.rs`, `engine/counter.rs`); here are the public methods.
 
-use std::sync::Arc;
-
 use bitcoin::io;
 
 use crate::error::{OpenError, RotateError};
 use crate::io::{sealed, InnerStore, Io, MigratableInnerStore, SyncIo};
 use crate::kdf::KdfParams;
 use crate::keys::RawKey;
-use crate::open::{Credential, OpenOptions};
+use crate::keys::{self, Credential};
 use crate::store::engine;
 use crate::store::{EncryptedStore, ReencryptProgress};
 
@@ -69,7 +67,6 @@ impl<S> EncryptedStore<S> {
         if v2.read_only {
             return Err(RotateError::ReadOnly);
         }
-        let opts = OpenOptions::with_rng(Arc::clone(&v2.rng));
         let mut c = v2.counter();
         let limit = c.header.state.version_limit;
         let (state, secrets, new_id) = if rekey {
@@ -79,9 +76,16 @@ impl<S> EncryptedStore<S> {
             let state = engine::header_state(&c.header, limit).map_err(RotateError::Header)?;
             (state, v2.ring().secrets.clone(), None)
         };
-        let (header, hk) = opts
-            .seal_v2(c.header.store_id, cred, params, state, &secrets)
-            .map_err(RotateError::Header)?;
+        let protection = keys::protection(cred, params).map_err(RotateError::Header)?;
+        let (header, hk) = keys::seal_credential(
+            &*v2.rng,
+            c.header.store_id,
+            protection,
+            cred,
+            state,
+            &secrets,
+        )
+        .map_err(RotateError::Header)?;
         v2.replace_header(io, &mut c, header, Some(hk))
             .map_err(RotateError::Header)?;
         let current = match new_id {

@@ -244,10 +244,10 @@ impl Engine {
         let h = header
             .with_state(&hk, state, nonce, &secrets)
             .map_err(|_| OpenError::KeyWrapFailed)?;
-        if crate::open::complete(crate::open::read_header(io))?.as_deref() != Some(bytes) {
+        if crate::io::complete(crate::io::read_header(io))?.as_deref() != Some(bytes) {
             return Err(OpenError::HeaderChanged);
         }
-        crate::open::complete(crate::open::write_bytes(io, h.to_bytes()))?;
+        crate::io::complete(crate::io::write_header(io, h.to_bytes()))?;
         // Step 6, the commit point.
         let meta = Meta {
             epoch,
