@@ -1241,11 +1241,13 @@ def generate(directory):
                   "An entry of version 100 of a new epoch (an accept cut short before its meta) "
                   "beside the meta's epoch's entry of version 7: ignored", "success",
                   [m, live7, anchored.entry(next_epoch, MONITOR, 100)])
-    anchored_case("v2_anchor_old_epoch_version_bounds_ok",
-                  "Entries of another epoch with version 0 and with version 2^63 (at or above "
-                  "the meta's version_limit): the version bounds apply to the meta's epoch only",
-                  "success", [m, live7, anchored.entry(old_epoch, mon2, 0),
-                              anchored.entry(old_epoch, mon3, 2**63)])
+    anchored_case("v2_anchor_old_epoch_version_above_limit_ok",
+                  "An entry of another epoch with version 2^63, above the meta's version_limit: "
+                  "the version bounds apply to the meta's epoch only", "success",
+                  [m, live7, anchored.entry(old_epoch, mon3, 2**63)])
+    anchored_case("v2_anchor_old_epoch_version_0_ok",
+                  "An entry of another epoch with version 0: the version bounds apply to the "
+                  "meta's epoch only", "success", [m, live7, anchored.entry(old_epoch, mon2, 0)])
 
     # The accept mark F: a store whose current state was accepted when its header said
     # version_limit 2 * 2^32 + 1 (F = that + 2^40, "Accepting the current state"), with the
