@@ -796,8 +796,7 @@ class Spec:
         if data_keys:
             self.data_keys.update(data_keys)
         self.name_key = rng(64) if options & NAMES else None
-        # Drawn last, so that the data keys, name keys and records of every store stay the
-        # bytes they were before the anchor key joined the header's secrets.
+        # Drawn last: the anchor key moves none of the store's other draws.
         self.anchor_key = rng(32)
         self.options, self.header_seq, self.version_limit = options, header_seq, version_limit
 
