@@ -59,6 +59,13 @@ pub(crate) struct MutationTicket {
     write: Option<u64>,
 }
 
+impl ReadTicket {
+    /// The version M held for the key when the read was issued.
+    pub(crate) fn held(&self) -> Option<u64> {
+        self.seen.version
+    }
+}
+
 impl MutationTicket {
     pub(crate) fn key(&self) -> &Key {
         &self.key

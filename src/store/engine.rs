@@ -234,7 +234,13 @@ impl Engine {
         let mut verdict = self.fresh().read_done(&t, found);
         if verdict != Verdict::Serve && self.reload(&key)? {
             let f = self.fresh();
-            verdict = f.judge(f.seen_now(&key), found);
+            let now = f.seen_now(&key);
+            verdict = match f.judge(now, found) {
+                // The writer changed the key's entry since this read was issued: the read may
+                // have seen the gap between its remove and its write.
+                Verdict::Missing { .. } if now.version != t.held() => Verdict::Absent,
+                v => v,
+            };
         }
         let refused = match verdict {
             Verdict::Serve => {
