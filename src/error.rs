@@ -1,5 +1,7 @@
 //! One error type per operation: opening or creating a store ([`OpenError`]), reading a value
-//! ([`ReadError`]) and writing one ([`WriteError`]). None of them ever carries a passphrase, a key
+//! ([`ReadError`]), writing one ([`WriteError`]), removing one ([`RemoveError`]), listing
+//! ([`ListError`]) and the maintenance of an open store ([`RotateError`], which wraps
+//! [`HeaderError`] for a change of its header). None of them ever carries a passphrase, a key
 //! or a byte of a value.
 
 use core::fmt;
@@ -9,7 +11,7 @@ use bitcoin::io;
 use crate::names::InvalidName;
 use crate::rng::RandomError;
 
-/// Why a store could not be created, opened, or have its passphrase or key changed.
+/// Why a store could not be created, opened, or have its current state accepted.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OpenError {
@@ -67,9 +69,6 @@ pub enum OpenError {
     HeaderChanged,
     /// The store's version counter cannot grow any further.
     CounterExhausted,
-    /// This instance has used every version it reserved when it was opened (2^32); nothing
-    /// was written. Reopen the store.
-    VersionsExhausted,
     /// The store's header says it is watched by a freshness anchor, and none was
     /// given (`OpenOptions::anchor`). Opening without it would silently lose rollback
     /// detection across restarts.
@@ -157,10 +156,6 @@ impl fmt::Display for OpenError {
                  written (reopen the store)",
             ),
             OpenError::CounterExhausted => f.write_str("the store's version counter is exhausted"),
-            OpenError::VersionsExhausted => f.write_str(
-                "this instance has used every version reserved when it was opened; nothing was \
-                 written (reopen the store)",
-            ),
             OpenError::AnchorRequired => f.write_str(
                 "this store is watched by a freshness anchor: open it with its anchor",
             ),
@@ -193,6 +188,87 @@ impl std::error::Error for OpenError {
         match self {
             OpenError::Random(e) => Some(e),
             OpenError::Io(e) | OpenError::AnchorIo(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a header change of an open store (a credential change, a rekey, a data-key rotation or
+/// retirement, detaching the anchor) failed. Unless said otherwise, the header is unchanged and
+/// the store stays usable with the credential and keys it had.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The header in the inner store is no longer the one this instance last read or wrote
+    /// (another writer changed it), or an earlier header write of this instance failed and may
+    /// have landed. Nothing was written; this instance writes no header again (reopen the
+    /// store).
+    Changed,
+    /// The inner store failed reading or writing the header. A failed write may have landed:
+    /// this instance writes no header again (reopen the store to see which header holds).
+    Io(io::Error),
+    /// The header was written, but the freshness anchor's `meta` could not record it. The
+    /// change is made; the record is pending and is written before any later write or remove.
+    Anchor(io::Error),
+    /// The random source gave no bytes (a salt, a nonce or a new data key).
+    Random(RandomError),
+    /// The vetted crates refused to derive a key or seal the new header, which they document
+    /// as impossible for our fixed sizes (or this instance's keyring does not match its
+    /// header). Nothing was written; no weaker header is ever produced instead.
+    SealFailed,
+    /// The header's sequence number cannot grow any further.
+    CounterExhausted,
+    /// The new passphrase is empty.
+    EmptyPassphrase,
+    /// The new Argon2id costs are above the memory ceiling of the options that opened the
+    /// store (`OpenOptions::max_kdf_memory_kib`), or Argon2id refused them. Nothing was
+    /// written.
+    KdfParamsOutOfBounds,
+    /// The memory for the key derivation of the new passphrase could not be allocated.
+    OutOfMemory,
+    /// The store was opened read-only.
+    ReadOnly,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Changed => f.write_str(
+                "the header was changed by another writer since this store read it (or an \
+                 earlier header write of this store failed); nothing was written (reopen the \
+                 store)",
+            ),
+            HeaderError::Io(_) => {
+                f.write_str("the inner store failed reading or writing the header")
+            }
+            HeaderError::Anchor(_) => {
+                f.write_str("the header was written, but the freshness anchor could not record it")
+            }
+            HeaderError::Random(_) => f.write_str("no random bytes could be obtained"),
+            HeaderError::SealFailed => {
+                f.write_str("the new header could not be sealed; nothing was written")
+            }
+            HeaderError::CounterExhausted => {
+                f.write_str("the header's sequence number is exhausted")
+            }
+            HeaderError::EmptyPassphrase => f.write_str("the passphrase may not be empty"),
+            HeaderError::KdfParamsOutOfBounds => f.write_str(
+                "the new Argon2id costs are above the memory ceiling this store was opened with, \
+                 or outside the accepted bounds; nothing was written",
+            ),
+            HeaderError::OutOfMemory => {
+                f.write_str("the memory for the key derivation could not be allocated")
+            }
+            HeaderError::ReadOnly => f.write_str("the store was opened read-only"),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HeaderError::Io(e) | HeaderError::Anchor(e) => Some(e),
+            HeaderError::Random(e) => Some(e),
             _ => None,
         }
     }
@@ -335,9 +411,10 @@ pub enum WriteError {
     /// The AEAD refused to seal the value for another reason (kind `Other`). The vetted
     /// backends document no such case for values that fit; nothing was written.
     EncryptionFailed,
-    /// This instance has no version left to give the write (`VersionsExhausted`: reopen
-    /// the store); nothing was written.
-    Header(OpenError),
+    /// This instance has used every version it reserved when it was opened (2^32), or the
+    /// store's version counter cannot grow any further (kind `Other`); nothing was written.
+    /// Reopen the store.
+    VersionsExhausted,
     /// The store was opened read-only (kind `PermissionDenied`); nothing was written.
     ReadOnly,
     /// The freshness anchor failed (kind `Other`). Either the value was written and the
@@ -356,8 +433,9 @@ impl fmt::Display for WriteError {
             WriteError::EncryptionFailed => {
                 f.write_str("the value could not be encrypted; nothing was written")
             }
-            WriteError::Header(_) => f.write_str(
-                "the header could not be updated to reserve record versions; nothing was written",
+            WriteError::VersionsExhausted => f.write_str(
+                "this instance has no record version left to give; nothing was written (reopen \
+                 the store)",
             ),
             WriteError::ReadOnly => f.write_str("the store was opened read-only"),
             WriteError::Anchor(_) => {
@@ -372,9 +450,11 @@ impl std::error::Error for WriteError {
         match self {
             WriteError::InvalidName(e) => Some(e),
             WriteError::Random(e) => Some(e),
-            WriteError::Header(e) => Some(e),
             WriteError::Anchor(e) => Some(e),
-            WriteError::ValueTooLarge | WriteError::EncryptionFailed | WriteError::ReadOnly => None,
+            WriteError::ValueTooLarge
+            | WriteError::EncryptionFailed
+            | WriteError::VersionsExhausted
+            | WriteError::ReadOnly => None,
         }
     }
 }
@@ -394,10 +474,11 @@ impl From<WriteError> for io::Error {
     fn from(e: WriteError) -> io::Error {
         let kind = match e {
             WriteError::InvalidName(_) | WriteError::ValueTooLarge => io::ErrorKind::InvalidInput,
-            WriteError::Random(_) | WriteError::EncryptionFailed => io::ErrorKind::Other,
+            WriteError::Random(_)
+            | WriteError::EncryptionFailed
+            | WriteError::VersionsExhausted
+            | WriteError::Anchor(_) => io::ErrorKind::Other,
             WriteError::ReadOnly => io::ErrorKind::PermissionDenied,
-            WriteError::Header(OpenError::Io(ref inner)) => inner.kind(),
-            WriteError::Header(_) | WriteError::Anchor(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
     }
@@ -417,8 +498,7 @@ impl From<OpenError> for io::Error {
             | OpenError::OutOfMemory
             | OpenError::KeyWrapFailed
             | OpenError::HeaderChanged
-            | OpenError::CounterExhausted
-            | OpenError::VersionsExhausted => io::Error::new(io::ErrorKind::Other, e),
+            | OpenError::CounterExhausted => io::Error::new(io::ErrorKind::Other, e),
             OpenError::AnchorIo(ref inner) => io::Error::new(inner.kind(), e),
             OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
@@ -579,9 +659,8 @@ pub enum RotateError {
     /// `retire_old_keys` waited 30 seconds for writes sealed under an old key that were
     /// still in flight. Nothing was written; retry.
     WritesInFlight,
-    /// The header could not be read, checked or written (`HeaderChanged`: another writer
-    /// changed it).
-    Header(OpenError),
+    /// The header could not be changed (see [`HeaderError`]).
+    Header(HeaderError),
     /// A value could not be read (authentication or freshness failure, or the inner store).
     Read(io::Error),
     /// A value could not be written back.

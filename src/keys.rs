@@ -8,11 +8,11 @@ use blake2::digest::{KeyInit, Mac};
 use blake2::Blake2bMac;
 use zeroize::Zeroizing;
 
-use crate::error::OpenError;
+use crate::error::{HeaderError, OpenError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{self, Protection, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
-use crate::rng::RandomSource;
+use crate::rng::{RandomError, RandomSource};
 
 /// A 32-byte key held by the caller (for example derived from the node's seed), used instead of
 /// a passphrase. It is zeroized on drop and its `Debug` output shows no key bytes.
@@ -86,16 +86,115 @@ mod tests {
     }
 }
 
-/// What unlocks a store.
+/// What unlocks a store, given to every constructor and credential change: a passphrase
+/// (stretched with Argon2id) or a caller-held [`RawKey`].
+///
+/// It borrows the secret and copies nothing; its `Debug` output names the kind only
+/// (`Credential::Passphrase`, `Credential::RawKey`), never a byte of it.
+///
+/// ```
+/// use encrypted_kvstore::{Credential, KdfParams, RawKey};
+///
+/// let pass = Credential::passphrase(b"a long passphrase");
+/// let costly = Credential::passphrase_with(b"a long passphrase", KdfParams::default());
+/// let key = RawKey::from_bytes([7; 32]);
+/// let raw = Credential::raw_key(&key);
+/// let same: Credential<'_> = (&key).into();
+/// assert_eq!(format!("{raw:?} {same:?}"), "Credential::RawKey Credential::RawKey");
+/// assert_eq!(format!("{pass:?} {costly:?}"), "Credential::Passphrase Credential::Passphrase");
+/// ```
 #[derive(Clone, Copy)]
-pub(crate) enum Credential<'a> {
-    Passphrase(&'a [u8]),
+pub struct Credential<'a>(Cred<'a>);
+
+/// The inside of a [`Credential`].
+#[derive(Clone, Copy)]
+enum Cred<'a> {
+    /// A passphrase, and the Argon2id costs of a header made with it (`None`: the default).
+    Passphrase(&'a [u8], Option<KdfParams>),
     Key(&'a RawKey),
 }
 
-fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
+impl<'a> Credential<'a> {
+    /// A passphrase; a header made with it (`create`, a credential change, `rekey`) uses
+    /// [`KdfParams::default`].
+    pub fn passphrase(passphrase: &'a [u8]) -> Self {
+        Credential(Cred::Passphrase(passphrase, None))
+    }
+
+    /// A passphrase and the Argon2id costs of any header made with it (ignored by `open`: the
+    /// header holds its costs).
+    pub fn passphrase_with(passphrase: &'a [u8], params: KdfParams) -> Self {
+        Credential(Cred::Passphrase(passphrase, Some(params)))
+    }
+
+    /// A caller-held 32-byte key (no KDF cost).
+    pub fn raw_key(key: &'a RawKey) -> Self {
+        Credential(Cred::Key(key))
+    }
+
+    /// A passphrase, not a raw key.
+    pub(crate) fn is_passphrase(&self) -> bool {
+        matches!(self.0, Cred::Passphrase(..))
+    }
+}
+
+impl<'a> From<&'a RawKey> for Credential<'a> {
+    fn from(key: &'a RawKey) -> Self {
+        Credential::raw_key(key)
+    }
+}
+
+impl fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Cred::Passphrase(..) => "Credential::Passphrase",
+            Cred::Key(_) => "Credential::RawKey",
+        })
+    }
+}
+
+/// Why a header could not be sealed for a credential; each caller maps it to its own error.
+#[derive(Debug)]
+pub(crate) enum SealError {
+    /// An empty passphrase for a new header.
+    EmptyPassphrase,
+    /// Argon2id refused the costs.
+    KdfParamsOutOfBounds,
+    /// The KDF's working memory could not be allocated.
+    OutOfMemory,
+    /// No random bytes.
+    Random(RandomError),
+    /// The vetted crates refused to derive or seal (documented as impossible for our sizes).
+    Failed,
+}
+
+impl From<SealError> for OpenError {
+    fn from(e: SealError) -> OpenError {
+        match e {
+            SealError::EmptyPassphrase => OpenError::EmptyPassphrase,
+            SealError::KdfParamsOutOfBounds => OpenError::KdfParamsOutOfBounds,
+            SealError::OutOfMemory => OpenError::OutOfMemory,
+            SealError::Random(e) => OpenError::Random(e),
+            SealError::Failed => OpenError::KeyWrapFailed,
+        }
+    }
+}
+
+impl From<SealError> for HeaderError {
+    fn from(e: SealError) -> HeaderError {
+        match e {
+            SealError::EmptyPassphrase => HeaderError::EmptyPassphrase,
+            SealError::KdfParamsOutOfBounds => HeaderError::KdfParamsOutOfBounds,
+            SealError::OutOfMemory => HeaderError::OutOfMemory,
+            SealError::Random(e) => HeaderError::Random(e),
+            SealError::Failed => HeaderError::SealFailed,
+        }
+    }
+}
+
+fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], SealError> {
     let mut b = [0u8; N];
-    rng.fill(&mut b).map_err(OpenError::Random)?;
+    rng.fill(&mut b).map_err(SealError::Random)?;
     Ok(b)
 }
 
@@ -105,37 +204,29 @@ pub(crate) fn derive_kek(
     salt: &[u8; SALT_LEN],
     cred: Credential<'_>,
 ) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    match (protection, cred) {
-        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
+    match (protection, cred.0) {
+        (Protection::Passphrase(params), Cred::Passphrase(p, _)) => {
             kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
                 DeriveError::OutOfMemory => OpenError::OutOfMemory,
                 DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
             })
         }
-        (Protection::RawKey, Credential::Key(k)) => {
+        (Protection::RawKey, Cred::Key(k)) => {
             format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
         }
-        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
-        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
+        (Protection::Passphrase(_), Cred::Key(_)) => Err(OpenError::PassphraseRequired),
+        (Protection::RawKey, Cred::Passphrase(..)) => Err(OpenError::RawKeyRequired),
     }
 }
 
-/// The protection a new header gets for `cred`.
-pub(crate) fn protection(
-    cred: Credential<'_>,
-    params: Option<KdfParams>,
-) -> Result<Protection, OpenError> {
-    let protection = match (cred, params) {
-        (Credential::Passphrase(p), Some(params)) => {
-            if p.is_empty() {
-                return Err(OpenError::EmptyPassphrase);
-            }
-            Protection::Passphrase(params)
-        }
-        (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
-        (Credential::Key(_), _) => Protection::RawKey,
-    };
-    Ok(protection)
+/// The protection a new header gets for `cred`: Argon2id with the credential's costs (the
+/// default when it names none), or a raw key. An empty passphrase is refused.
+pub(crate) fn protection(cred: Credential<'_>) -> Result<Protection, SealError> {
+    match cred.0 {
+        Cred::Passphrase(p, _) if p.is_empty() => Err(SealError::EmptyPassphrase),
+        Cred::Passphrase(_, params) => Ok(Protection::Passphrase(params.unwrap_or_default())),
+        Cred::Key(_) => Ok(Protection::RawKey),
+    }
 }
 
 /// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
@@ -147,13 +238,17 @@ pub(crate) fn seal_credential(
     cred: Credential<'_>,
     state: State,
     secrets: &Secrets,
-) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
+) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), SealError> {
     let salt = fill::<SALT_LEN>(rng)?;
     let wrap_nonce = fill::<NONCE_LEN>(rng)?;
     let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
-    rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
+    rng.fill(&mut hk[..]).map_err(SealError::Random)?;
     let secrets_nonce = fill::<NONCE_LEN>(rng)?;
-    let kek = derive_kek(&protection, &salt, cred)?;
+    let kek = derive_kek(&protection, &salt, cred).map_err(|e| match e {
+        OpenError::OutOfMemory => SealError::OutOfMemory,
+        OpenError::KdfParamsOutOfBounds => SealError::KdfParamsOutOfBounds,
+        _ => SealError::Failed,
+    })?;
     let h = HeaderV2::seal(
         protection,
         salt,
@@ -165,6 +260,6 @@ pub(crate) fn seal_credential(
         secrets_nonce,
         secrets,
     )
-    .map_err(|_| OpenError::KeyWrapFailed)?;
+    .map_err(|_| SealError::Failed)?;
     Ok((h, hk))
 }

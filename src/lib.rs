@@ -33,7 +33,9 @@ mod open;
 pub mod ldk;
 
 pub use anchor::{FreshnessAnchor, StoreAnchor, ANCHOR_PRIMARY_NAMESPACE};
-pub use error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
+pub use error::{
+    HeaderError, ListError, OpenError, ReadError, RemoveError, RotateError, WriteError,
+};
 pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 
 /// The Padmé size bucket of `x` (Nikitin et al., PETS 2019): a store with
@@ -44,7 +46,7 @@ pub fn padme(x: u64) -> Option<u64> {
     format::v2::padme(x)
 }
 pub use kdf::{KdfParams, KdfParamsError};
-pub use keys::RawKey;
+pub use keys::{Credential, RawKey};
 pub use memory::{MemoryStore, DEFAULT_PAGE_SIZE};
 pub use names::{InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
 pub use open::OpenOptions;

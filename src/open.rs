@@ -21,7 +21,7 @@ use crate::io::{
     MigratableInnerStore, SyncIo,
 };
 use crate::kdf::KdfParams;
-use crate::keys::{self, Credential, RawKey};
+use crate::keys::{self, Credential};
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::engine::{self, Engine};
 use crate::store::{EncryptedStore, StoreInfo};
@@ -101,8 +101,9 @@ impl OpenOptions {
     /// whatever is given here.
     ///
     /// A header asking for more is refused with [`OpenError::KdfParamsOutOfBounds`] before
-    /// anything is allocated, and so are new parameters above it (`create`,
-    /// `change_passphrase` through these options). Use it where memory is short (a phone, a
+    /// anything is allocated, and so are new costs above it: `create` through these options,
+    /// and a credential change or rekey of a store they opened
+    /// ([`HeaderError::KdfParamsOutOfBounds`](crate::HeaderError::KdfParamsOutOfBounds)). Use it where memory is short (a phone, a
     /// small VPS): without it, anyone who can write the inner store can make `open` allocate
     /// up to 1 GiB, which there is an out-of-memory kill rather than an error.
     /// [`KdfParams::default`] needs 65,536 KiB.
@@ -168,21 +169,18 @@ impl OpenOptions {
         &self,
         store_id: [u8; STORE_ID_LEN],
         cred: Credential<'_>,
-        params: Option<KdfParams>,
         state: State,
         secrets: &Secrets,
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
-        let protection = keys::protection(cred, params)?;
+        let protection = keys::protection(cred)?;
         self.check_memory(&protection)?;
-        keys::seal_credential(&*self.rng, store_id, protection, cred, state, secrets)
+        Ok(keys::seal_credential(
+            &*self.rng, store_id, protection, cred, state, secrets,
+        )?)
     }
 
     /// A new store: header (versions 1 to 2^32 reserved in it) and state.
-    fn new_v2(
-        &self,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<(Vec<u8>, Arc<Engine>), OpenError> {
+    fn new_v2(&self, cred: Credential<'_>) -> Result<(Vec<u8>, Arc<Engine>), OpenError> {
         let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         self.rng
@@ -221,9 +219,10 @@ impl OpenOptions {
             anchor_key,
             name_key,
         };
-        let (header, hk) = self.seal_v2(store_id, cred, params, state, &secrets)?;
+        let (header, hk) = self.seal_v2(store_id, cred, state, &secrets)?;
         let bytes = header.to_bytes();
         let mut v2 = Engine::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        v2.max_kdf_memory_kib = self.max_kdf_memory_kib;
         if let Some(a) = &self.anchor {
             let meta = Meta {
                 epoch: u64::from_le_bytes(fill::<8>(&*self.rng)?),
@@ -257,9 +256,10 @@ impl OpenOptions {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
         let kek = keys::derive_kek(&header.protection, &header.salt, cred)?;
-        let hk = header.unwrap_hk(&kek).ok_or(match cred {
-            Credential::Passphrase(_) => OpenError::WrongPassphrase,
-            Credential::Key(_) => OpenError::WrongKey,
+        let hk = header.unwrap_hk(&kek).ok_or(if cred.is_passphrase() {
+            OpenError::WrongPassphrase
+        } else {
+            OpenError::WrongKey
         })?;
         let secrets = header
             .open_secrets(&hk)
@@ -333,6 +333,7 @@ impl OpenOptions {
             None => (None, Vec::new()),
         };
         let attach = |mut v2: Engine, meta: Option<Meta>| -> Result<Arc<Engine>, OpenError> {
+            v2.max_kdf_memory_kib = self.max_kdf_memory_kib;
             if let (Some(a), Some(meta)) = (&self.anchor, meta) {
                 v2.attach_anchor(Arc::clone(a), meta, entries);
             }
@@ -349,7 +350,12 @@ impl OpenOptions {
             .ok_or(OpenError::CounterExhausted)?;
         let nonce = fill::<NONCE_LEN>(&*rng)?;
         let reserved = header
-            .with_state(&hk, engine::header_state(&header, limit)?, nonce, &secrets)
+            .with_state(
+                &hk,
+                engine::header_state(&header, limit).ok_or(OpenError::CounterExhausted)?,
+                nonce,
+                &secrets,
+            )
             .map_err(|_| OpenError::KeyWrapFailed)?;
         write_header(io, reserved.to_bytes()).await?;
         let meta = loaded_meta.map(|m| Meta {
@@ -371,14 +377,13 @@ impl OpenOptions {
         &self,
         io: &IO,
         cred: Credential<'_>,
-        params: Option<KdfParams>,
         refuse_data: impl Future<Output = Result<(), OpenError>>,
     ) -> Result<Arc<Engine>, OpenError> {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
         refuse_data.await?;
-        let (bytes, v2) = self.new_v2(cred, params)?;
+        let (bytes, v2) = self.new_v2(cred)?;
         write_header(io, bytes).await?;
         Ok(v2)
     }
@@ -409,25 +414,10 @@ impl OpenOptions {
     pub fn accept_current_state<M, S: InnerStore<M> + MigratableInnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let all = sealed::ListAll::<M>::list_all_keys(&inner).map_err(OpenError::Io)?;
-        let engine = self.accept(
-            &SyncIo::new(&inner),
-            Credential::Passphrase(passphrase),
-            all,
-        )?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// [`accept_current_state`](Self::accept_current_state) for a store protected by a raw key.
-    pub fn accept_current_state_with_key<M, S: InnerStore<M> + MigratableInnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let all = sealed::ListAll::<M>::list_all_keys(&inner).map_err(OpenError::Io)?;
-        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), all)?;
+        let engine = self.accept(&SyncIo::new(&inner), credential, all)?;
         Ok(EncryptedStore { inner, engine })
     }
 
@@ -441,23 +431,10 @@ impl OpenOptions {
     pub fn accept_current_state_listed<M, S: InnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
+        credential: Credential<'_>,
         stored: Vec<(String, String, String)>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
-        let engine = self.accept(&SyncIo::new(&inner), cred, stored)?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// [`accept_current_state_listed`](Self::accept_current_state_listed) for a store
-    /// protected by a raw key.
-    pub fn accept_current_state_listed_with_key<M, S: InnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-        stored: Vec<(String, String, String)>,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), stored)?;
+        let engine = self.accept(&SyncIo::new(&inner), credential, stored)?;
         Ok(EncryptedStore { inner, engine })
     }
 
@@ -484,6 +461,7 @@ impl OpenOptions {
             a,
             Arc::clone(&self.rng),
             stored,
+            self.max_kdf_memory_kib,
         )
     }
 
@@ -491,24 +469,10 @@ impl OpenOptions {
     pub fn create<M, S: InnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
-        let io = SyncIo::new(&inner);
-        let engine = complete(self.do_create(&io, cred, Some(params), refuse_existing_data(&io)))?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// See [`EncryptedStore::create_with_key`].
-    pub fn create_with_key<M, S: InnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let io = SyncIo::new(&inner);
-        let cred = Credential::Key(key);
-        let engine = complete(self.do_create(&io, cred, None, refuse_existing_data(&io)))?;
+        let engine = complete(self.do_create(&io, credential, refuse_existing_data(&io)))?;
         Ok(EncryptedStore { inner, engine })
     }
 
@@ -516,24 +480,10 @@ impl OpenOptions {
     pub fn create_in_empty<M, S: InnerStore<M> + MigratableInnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
         let refuse = refuse_any_data::<M, S>(&inner);
-        let engine = complete(self.do_create(&SyncIo::new(&inner), cred, Some(params), refuse))?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// See [`EncryptedStore::create_with_key_in_empty`].
-    pub fn create_with_key_in_empty<M, S: InnerStore<M> + MigratableInnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Key(key);
-        let refuse = refuse_any_data::<M, S>(&inner);
-        let engine = complete(self.do_create(&SyncIo::new(&inner), cred, None, refuse))?;
+        let engine = complete(self.do_create(&SyncIo::new(&inner), credential, refuse))?;
         Ok(EncryptedStore { inner, engine })
     }
 
@@ -541,74 +491,34 @@ impl OpenOptions {
     pub fn open<M, S: InnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
-        let engine = complete(self.do_open(&SyncIo::new(&inner), cred))?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// See [`EncryptedStore::open_with_key`].
-    pub fn open_with_key<M, S: InnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = complete(self.do_open(&SyncIo::new(&inner), Credential::Key(key)))?;
+        let engine = complete(self.do_open(&SyncIo::new(&inner), credential))?;
         Ok(EncryptedStore { inner, engine })
     }
 
     /// [`create`](Self::create) over an asynchronous-only inner store. The Argon2id derivation
-    /// runs on the polling thread.
+    /// (for a passphrase) runs on the polling thread.
     pub async fn create_async<M, S: AsyncInnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
         let io = AsyncIo::new(&inner);
         let engine = self
-            .do_create(&io, cred, Some(params), refuse_existing_data(&io))
+            .do_create(&io, credential, refuse_existing_data(&io))
             .await?;
         Ok(EncryptedStore { inner, engine })
     }
 
-    /// [`open`](Self::open) over an asynchronous-only inner store. The Argon2id derivation runs
-    /// on the polling thread.
+    /// [`open`](Self::open) over an asynchronous-only inner store. The Argon2id derivation (for
+    /// a passphrase) runs on the polling thread.
     pub async fn open_async<M, S: AsyncInnerStore<M>>(
         &self,
         inner: S,
-        passphrase: &[u8],
+        credential: Credential<'_>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Passphrase(passphrase);
-        let engine = self.do_open(&AsyncIo::new(&inner), cred).await?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// [`create_with_key`](Self::create_with_key) over an asynchronous-only inner store.
-    pub async fn create_with_key_async<M, S: AsyncInnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let cred = Credential::Key(key);
-        let io = AsyncIo::new(&inner);
-        let engine = self
-            .do_create(&io, cred, None, refuse_existing_data(&io))
-            .await?;
-        Ok(EncryptedStore { inner, engine })
-    }
-
-    /// [`open_with_key`](Self::open_with_key) over an asynchronous-only inner store.
-    pub async fn open_with_key_async<M, S: AsyncInnerStore<M>>(
-        &self,
-        inner: S,
-        key: &RawKey,
-    ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self
-            .do_open(&AsyncIo::new(&inner), Credential::Key(key))
-            .await?;
+        let engine = self.do_open(&AsyncIo::new(&inner), credential).await?;
         Ok(EncryptedStore { inner, engine })
     }
 }
@@ -682,8 +592,9 @@ async fn refuse_any_data<M, S: MigratableInnerStore<M> + ?Sized>(
 /// The constructors. `M` is the LDK version marker, inferred from the traits `S` implements
 /// (see [`ldk`](crate::ldk)).
 impl<S> EncryptedStore<S> {
-    /// Initialises a new encrypted store in `inner` protected by `passphrase` (Argon2id with
-    /// `params`) and writes its header: one inner write.
+    /// Initialises a new encrypted store in `inner` protected by `credential` (a passphrase,
+    /// stretched with Argon2id at the costs it names or the default, or a raw key) and writes
+    /// its header: one inner write.
     ///
     /// Refuses with [`OpenError::AlreadyInitialized`] where a header exists, and with
     /// [`OpenError::ExistingData`] where the inner store holds values in any namespace where
@@ -692,61 +603,33 @@ impl<S> EncryptedStore<S> {
     /// `lsps2_leases`, `static_invoices`). It never starts an empty store on top of that data.
     /// `KVStoreSync` cannot enumerate other namespaces: where the inner store can (LDK's
     /// migration trait), [`create_in_empty`](Self::create_in_empty) refuses any value at all.
-    pub fn create<M>(inner: S, passphrase: &[u8], params: KdfParams) -> Result<Self, OpenError>
+    /// An empty passphrase is refused ([`OpenError::EmptyPassphrase`]).
+    pub fn create<M>(inner: S, credential: Credential<'_>) -> Result<Self, OpenError>
     where
         S: InnerStore<M>,
     {
-        OpenOptions::new().create(inner, passphrase, params)
+        OpenOptions::new().create(inner, credential)
     }
 
     /// Like [`create`](Self::create), but lists every key of the inner store (LDK's
     /// `MigratableKVStore::list_all_keys`, `MigratableKVStoreSync` in 0.3) and refuses with
     /// [`OpenError::ExistingData`] if there is any value at all, in any namespace.
-    pub fn create_in_empty<M>(
-        inner: S,
-        passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<Self, OpenError>
+    pub fn create_in_empty<M>(inner: S, credential: Credential<'_>) -> Result<Self, OpenError>
     where
         S: InnerStore<M> + MigratableInnerStore<M>,
     {
-        OpenOptions::new().create_in_empty(inner, passphrase, params)
+        OpenOptions::new().create_in_empty(inner, credential)
     }
 
-    /// [`create_with_key`](Self::create_with_key) with the check of
-    /// [`create_in_empty`](Self::create_in_empty).
-    pub fn create_with_key_in_empty<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
-    where
-        S: InnerStore<M> + MigratableInnerStore<M>,
-    {
-        OpenOptions::new().create_with_key_in_empty(inner, key)
-    }
-
-    /// Opens an existing encrypted store with its passphrase. Never writes: where there is no
-    /// header it fails with [`OpenError::NotInitialized`].
-    pub fn open<M>(inner: S, passphrase: &[u8]) -> Result<Self, OpenError>
+    /// Opens an existing encrypted store with the credential that protects it
+    /// ([`OpenError::WrongPassphrase`] or [`OpenError::WrongKey`] otherwise; the Argon2id costs
+    /// are the header's). Never writes a new store: where there is no header it fails with
+    /// [`OpenError::NotInitialized`].
+    pub fn open<M>(inner: S, credential: Credential<'_>) -> Result<Self, OpenError>
     where
         S: InnerStore<M>,
     {
-        OpenOptions::new().open(inner, passphrase)
-    }
-
-    /// Like [`create`](Self::create), protected by a caller-held 32-byte key instead of a
-    /// passphrase (no KDF cost).
-    pub fn create_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        OpenOptions::new().create_with_key(inner, key)
-    }
-
-    /// Like [`open`](Self::open), with the raw key the store was created with
-    /// ([`OpenError::WrongKey`] otherwise).
-    pub fn open_with_key<M>(inner: S, key: &RawKey) -> Result<Self, OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        OpenOptions::new().open_with_key(inner, key)
+        OpenOptions::new().open(inner, credential)
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without

@@ -18,7 +18,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::Cipher;
 use crate::anchor::{AnchorKey, AnchorState, FreshnessAnchor, Meta};
-use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
+use crate::error::{
+    HeaderError, ListError, OpenError, ReadError, RemoveError, RotateError, WriteError,
+};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{SealError, DATA_KEY_LEN, NONCE_LEN};
 use crate::freshness::{Freshness, Key, ListTicket, MutationTicket, ReadTicket, Verdict};
@@ -36,6 +38,7 @@ mod rotation;
 mod stored_names;
 
 pub(crate) use counter::{header_state, Counter, BLOCK};
+pub(crate) use rotation::next_state;
 
 const STRIPES: usize = 64;
 
@@ -63,6 +66,9 @@ pub(crate) struct Engine {
     anchor: Mutex<Option<AnchorState>>,
     /// Writes in flight, by the id of the data key that sealed them.
     sealed_under: Mutex<HashMap<u32, usize>>,
+    /// The most Argon2id memory (KiB) a new passphrase of a credential change may ask for
+    /// (`OpenOptions::max_kdf_memory_kib`).
+    pub(crate) max_kdf_memory_kib: u32,
 }
 
 /// The data keys: the keyring of the header and its secrets. Changed only by a rotation or a
@@ -141,6 +147,7 @@ impl Engine {
             fallback_stripe: Mutex::new(()),
             anchor: Mutex::new(None),
             sealed_under: Mutex::new(HashMap::new()),
+            max_kdf_memory_kib: crate::kdf::KdfParams::CEILING_MEMORY_KIB,
         })
     }
 
@@ -354,7 +361,7 @@ impl Engine {
         let (ticket, version) = {
             let mut a = lock(&self.anchor);
             Self::flush(&mut a).map_err(WriteError::Anchor)?;
-            let version = self.take().map_err(WriteError::Header)?;
+            let version = self.take().ok_or(WriteError::VersionsExhausted)?;
             let mut f = self.fresh();
             if let Some(quiet) = quiet {
                 if !f.reencrypt_may_write(key, quiet) {

@@ -2,55 +2,29 @@
 //! re-encryption, retirement) and its anchor (detaching). Each is a header change made by the
 //! engine (`engine/rotation.rs`, `engine/counter.rs`); here are the public methods.
 
-use bitcoin::io;
-
-use crate::error::{OpenError, RotateError};
+use crate::error::{HeaderError, RotateError};
+use crate::format::Protection;
 use crate::io::{sealed, InnerStore, Io, MigratableInnerStore, SyncIo};
-use crate::kdf::KdfParams;
-use crate::keys::RawKey;
-use crate::keys::{self, Credential};
+use crate::keys::{self, Credential, SealError};
 use crate::store::engine;
 use crate::store::{EncryptedStore, ReencryptProgress};
 
 /// The maintenance of an open store. `M` is the LDK version marker, inferred from the traits
 /// `S` implements (see [`ldk`](crate::ldk)).
 impl<S> EncryptedStore<S> {
-    /// Replaces the passphrase (or raw key) that protects the store by a new passphrase.
+    /// Replaces the credential that protects the store (a passphrase or a raw key) by
+    /// `credential`; a passphrase gets the Argon2id costs it names
+    /// ([`Credential::passphrase_with`]), or the default.
     ///
-    /// Rewrites only the header, in one inner write; values are untouched. If that write fails,
-    /// the header is unchanged and the old credential still opens the store.
-    pub fn change_passphrase<M>(
-        &self,
-        new_passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<(), OpenError>
+    /// Rewrites only the header, in one inner write; values and data keys are untouched. If
+    /// that write fails, the header is unchanged and the old credential still opens the store.
+    /// After a suspected compromise use [`rekey`](Self::rekey) instead.
+    pub fn change_credential<M>(&self, credential: Credential<'_>) -> Result<(), RotateError>
     where
         S: InnerStore<M>,
     {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Passphrase(new_passphrase),
-            Some(params),
-            false,
-        )
-        .map(|_| ())
-        .map_err(rotate_to_open)
-    }
-
-    /// Replaces the passphrase (or raw key) that protects the store by a raw key. One inner
-    /// write, as for [`change_passphrase`](Self::change_passphrase).
-    pub fn change_key<M>(&self, new_key: &RawKey) -> Result<(), OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Key(new_key),
-            None,
-            false,
-        )
-        .map(|_| ())
-        .map_err(rotate_to_open)
+        self.rewrap(&SyncIo::new(&self.inner), credential, false)
+            .map(|_| ())
     }
 
     /// The one body of every credential change: a new header for the same data keys (`rekey`:
@@ -60,7 +34,6 @@ impl<S> EncryptedStore<S> {
         &self,
         io: &IO,
         cred: Credential<'_>,
-        params: Option<KdfParams>,
         rekey: bool,
     ) -> Result<u32, RotateError> {
         let v2 = &self.engine;
@@ -68,15 +41,19 @@ impl<S> EncryptedStore<S> {
             return Err(RotateError::ReadOnly);
         }
         let mut c = v2.counter();
-        let limit = c.header.state.version_limit;
         let (state, secrets, new_id) = if rekey {
             let (state, secrets, id) = v2.rotated(&c)?;
             (state, secrets, Some(id))
         } else {
-            let state = engine::header_state(&c.header, limit).map_err(RotateError::Header)?;
-            (state, v2.ring().secrets.clone(), None)
+            (engine::next_state(&c)?, v2.ring().secrets.clone(), None)
         };
-        let protection = keys::protection(cred, params).map_err(RotateError::Header)?;
+        let header_error = |e: SealError| RotateError::Header(e.into());
+        let protection = keys::protection(cred).map_err(header_error)?;
+        if let Protection::Passphrase(p) = &protection {
+            if p.memory_kib() > v2.max_kdf_memory_kib {
+                return Err(RotateError::Header(HeaderError::KdfParamsOutOfBounds));
+            }
+        }
         let (header, hk) = keys::seal_credential(
             &*v2.rng,
             c.header.store_id,
@@ -85,7 +62,7 @@ impl<S> EncryptedStore<S> {
             state,
             &secrets,
         )
-        .map_err(RotateError::Header)?;
+        .map_err(header_error)?;
         v2.replace_header(io, &mut c, header, Some(hk))
             .map_err(RotateError::Header)?;
         let current = match new_id {
@@ -97,42 +74,21 @@ impl<S> EncryptedStore<S> {
         };
         drop(c);
         v2.header_written()
-            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
+            .map_err(|e| RotateError::Header(HeaderError::Anchor(e)))?;
         Ok(current)
     }
 
     /// The recovery after a suspected compromise (docs/FORMAT.md, "Changing the passphrase or
-    /// key"): a new passphrase **and** a new current data key, in one header write, so that no
-    /// header ever opens with the new passphrase while the old data key still seals new
+    /// key"): a new credential **and** a new current data key, in one header write, so that no
+    /// header ever opens with the new credential while the old data key still seals new
     /// writes. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
-    /// [`retire_old_keys`](Self::retire_old_keys), then destroy old backups.
-    pub fn rekey_passphrase<M>(
-        &self,
-        new_passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<u32, RotateError>
+    /// [`retire_old_keys`](Self::retire_old_keys), then destroy old backups. Refuses with
+    /// [`RotateError::KeyringFull`] at 8 keys.
+    pub fn rekey<M>(&self, credential: Credential<'_>) -> Result<u32, RotateError>
     where
         S: InnerStore<M>,
     {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Passphrase(new_passphrase),
-            Some(params),
-            true,
-        )
-    }
-
-    /// [`rekey_passphrase`](Self::rekey_passphrase) to a raw key.
-    pub fn rekey_key<M>(&self, new_key: &RawKey) -> Result<u32, RotateError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Key(new_key),
-            None,
-            true,
-        )
+        self.rewrap(&SyncIo::new(&self.inner), credential, true)
     }
 
     /// Stops watching the store with its freshness anchor. Clears the
@@ -140,7 +96,7 @@ impl<S> EncryptedStore<S> {
     /// the anchor's values are left to you. Rollback across restarts is no longer detected
     /// (docs/FORMAT.md, "What the format detects"). Nothing happens on a store that is not
     /// anchored.
-    pub fn detach_anchor<M>(&self) -> Result<(), OpenError>
+    pub fn detach_anchor<M>(&self) -> Result<(), RotateError>
     where
         S: InnerStore<M>,
     {
@@ -188,14 +144,5 @@ impl<S> EncryptedStore<S> {
         self.engine.retire(&SyncIo::new(&self.inner), &|| {
             sealed::ListAll::<M>::list_all_keys(&self.inner)
         })
-    }
-}
-
-/// A credential change fails only with header errors.
-fn rotate_to_open(e: RotateError) -> OpenError {
-    match e {
-        RotateError::Header(e) => e,
-        RotateError::ReadOnly => engine::read_only_error(),
-        other => OpenError::Io(io::Error::new(io::ErrorKind::Other, other)),
     }
 }

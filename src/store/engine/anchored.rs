@@ -182,6 +182,7 @@ impl Engine {
         a: Arc<dyn FreshnessAnchor>,
         rng: SharedRandom,
         mut stored: Vec<(String, String, String)>,
+        max_kdf_memory_kib: u32,
     ) -> Result<Arc<Engine>, OpenError> {
         let store_id = header.store_id;
         let ns = anchor::store_hex(&store_id);
@@ -238,7 +239,7 @@ impl Engine {
             a.write(&ns, &name, &value).map_err(OpenError::AnchorIo)?;
         }
         // Step 5: the header (anchored, its limit above the mark), read-check-write.
-        let mut state = header_state(&header, new_limit)?;
+        let mut state = header_state(&header, new_limit).ok_or(OpenError::CounterExhausted)?;
         state.options |= f2::OPT_ANCHORED;
         let nonce = fill::<NONCE_LEN>(&*rng)?;
         let h = header
@@ -263,6 +264,7 @@ impl Engine {
             let _ = a.remove(&ns, name);
         }
         let mut v2 = Engine::new(h, hk, secrets, Arc::clone(&rng), false, mark, new_limit)?;
+        v2.max_kdf_memory_kib = max_kdf_memory_kib;
         v2.attach_anchor(a, meta, found);
         Ok(Arc::new(v2))
     }

@@ -39,34 +39,27 @@ impl Counter {
     }
 }
 
-/// The state block of the header written after `h`: `header_seq + 1`, `version_limit` given.
-pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Result<State, OpenError> {
-    Ok(State {
+/// The state block of the header written after `h`: `header_seq + 1`, `version_limit` given;
+/// `None` when `header_seq` cannot grow.
+pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Option<State> {
+    Some(State {
         options: h.state.options,
-        header_seq: h
-            .state
-            .header_seq
-            .checked_add(1)
-            .ok_or(OpenError::CounterExhausted)?,
+        header_seq: h.state.header_seq.checked_add(1)?,
         version_limit,
         key_ids: h.state.key_ids.clone(),
     })
 }
 
 impl Engine {
-    /// Takes one version.
-    pub(super) fn take(&self) -> Result<u64, OpenError> {
+    /// Takes one version; `None` when the block reserved at open is used up.
+    pub(super) fn take(&self) -> Option<u64> {
         let mut c = self.counter();
         if c.next >= c.limit {
-            return Err(if c.next == u64::MAX {
-                OpenError::CounterExhausted
-            } else {
-                OpenError::VersionsExhausted
-            });
+            return None;
         }
         let v = c.next;
         c.next += 1;
-        Ok(v)
+        Some(v)
     }
 
     /// The read-check-write of a header change made by a caller holding the counter lock
@@ -78,13 +71,13 @@ impl Engine {
         c: &mut Counter,
         state: State,
         secrets: &Secrets,
-    ) -> Result<(), OpenError> {
+    ) -> Result<(), HeaderError> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
+        self.rng.fill(&mut nonce).map_err(HeaderError::Random)?;
         let h = c
             .header
             .with_state(&c.hk, state, nonce, secrets)
-            .map_err(|_| OpenError::KeyWrapFailed)?;
+            .map_err(|_| HeaderError::SealFailed)?;
         self.replace_header(io, c, h, None)
     }
 
@@ -96,22 +89,22 @@ impl Engine {
         c: &mut Counter,
         h: HeaderV2,
         hk: Option<Zeroizing<[u8; 32]>>,
-    ) -> Result<(), OpenError> {
+    ) -> Result<(), HeaderError> {
         if self.read_only {
-            return Err(read_only_error());
+            return Err(HeaderError::ReadOnly);
         }
         if c.poisoned {
-            return Err(OpenError::HeaderChanged);
+            return Err(HeaderError::Changed);
         }
         let stored = complete_io(io.read(
             RESERVED_PRIMARY_NAMESPACE,
             HEADER_SECONDARY_NAMESPACE,
             HEADER_KEY,
         ))
-        .map_err(OpenError::Io)?;
+        .map_err(HeaderError::Io)?;
         if stored != c.header.to_bytes() {
             c.poisoned = true;
-            return Err(OpenError::HeaderChanged);
+            return Err(HeaderError::Changed);
         }
         if let Err(e) = complete_io(io.write(
             RESERVED_PRIMARY_NAMESPACE,
@@ -121,7 +114,7 @@ impl Engine {
         )) {
             // It may have landed: no header is written over it from this instance.
             c.poisoned = true;
-            return Err(OpenError::Io(e));
+            return Err(HeaderError::Io(e));
         }
         c.header = h;
         if let Some(hk) = hk {

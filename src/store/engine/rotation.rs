@@ -3,25 +3,32 @@
 
 use super::*;
 
+/// The state block of the next header, with the same version limit.
+pub(crate) fn next_state(c: &Counter) -> Result<State, RotateError> {
+    header_state(&c.header, c.header.state.version_limit)
+        .ok_or(RotateError::Header(HeaderError::CounterExhausted))
+}
+
 /// How long `retire_old_keys` waits for writes sealed under an old key.
 const RETIRE_WAIT: Duration = Duration::from_secs(30);
 
 impl Engine {
     /// Clears the header's `anchored` bit (one header write) and stops using the anchor; its
     /// values are left where they are.
-    pub(crate) fn detach<IO: Io>(&self, io: &IO) -> Result<(), OpenError> {
+    pub(crate) fn detach<IO: Io>(&self, io: &IO) -> Result<(), RotateError> {
         if self.read_only {
-            return Err(read_only_error());
+            return Err(RotateError::ReadOnly);
         }
         if !self.anchored() {
             return Ok(());
         }
         {
             let mut c = self.counter();
-            let mut state = header_state(&c.header, c.header.state.version_limit)?;
+            let mut state = next_state(&c)?;
             state.options &= !f2::OPT_ANCHORED;
             let ring = self.ring();
-            self.rewrite_header(io, &mut c, state, &ring.secrets)?;
+            self.rewrite_header(io, &mut c, state, &ring.secrets)
+                .map_err(RotateError::Header)?;
         }
         self.drop_anchor();
         Ok(())
@@ -38,9 +45,8 @@ impl Engine {
         let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         self.rng
             .fill(&mut key[..])
-            .map_err(|e| RotateError::Header(OpenError::Random(e)))?;
-        let mut state =
-            header_state(&c.header, c.header.state.version_limit).map_err(RotateError::Header)?;
+            .map_err(|e| RotateError::Header(HeaderError::Random(e)))?;
+        let mut state = next_state(c)?;
         state.key_ids.push(new_id);
         let ring = self.ring();
         let mut data_keys = ring.secrets.data_keys.clone();
@@ -76,7 +82,7 @@ impl Engine {
         self.use_keyring(secrets, new_id);
         drop(c);
         self.header_written()
-            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
+            .map_err(|e| RotateError::Header(HeaderError::Anchor(e)))?;
         Ok(new_id)
     }
 
@@ -175,7 +181,7 @@ impl Engine {
             let ring = self.ring();
             if ring.current != current {
                 // Rotated during the pass: its records may be under the previous key.
-                return Err(RotateError::Header(OpenError::HeaderChanged));
+                return Err(RotateError::Header(HeaderError::Changed));
             }
             let at = c
                 .header
@@ -183,20 +189,19 @@ impl Engine {
                 .key_ids
                 .iter()
                 .position(|id| *id == current)
-                .ok_or(RotateError::Header(OpenError::HeaderAuthenticationFailed))?;
+                .ok_or(RotateError::Header(HeaderError::SealFailed))?;
             let key = ring
                 .secrets
                 .data_keys
                 .get(at)
-                .ok_or(RotateError::Header(OpenError::HeaderAuthenticationFailed))?
+                .ok_or(RotateError::Header(HeaderError::SealFailed))?
                 .clone();
             let secrets = Secrets {
                 data_keys: vec![key],
                 anchor_key: ring.secrets.anchor_key.clone(),
                 name_key: ring.secrets.name_key.clone(),
             };
-            let state = header_state(&c.header, c.header.state.version_limit)
-                .map_err(RotateError::Header)?;
+            let state = next_state(&c)?;
             (secrets, state)
         };
         state.key_ids = vec![current];
@@ -209,7 +214,7 @@ impl Engine {
         }
         drop(c);
         self.header_written()
-            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))
+            .map_err(|e| RotateError::Header(HeaderError::Anchor(e)))
     }
 
     /// The write back of a re-encryption, if the key was not touched since the pass read it.
