@@ -20,7 +20,9 @@ mod support;
 use std::cell::Cell;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use encrypted_kvstore::{EncryptedStore, FreshnessAnchor, OpenOptions, RawKey, StoreAnchor};
+use encrypted_kvstore::{
+    Credential, EncryptedStore, FreshnessAnchor, OpenOptions, RawKey, StoreAnchor,
+};
 use lightning::util::persist::KVStoreSync;
 use lightning_persister::fs_store::FilesystemStore;
 use support::{fresh, interleaved_median, value, Recorder};
@@ -37,9 +39,9 @@ fn store(dir: &std::path::Path, anchor: Option<&std::path::Path>) -> Store {
     if let Some(a) = anchor {
         opts = opts.anchor(StoreAnchor::new(FilesystemStore::new(a.to_path_buf())));
     }
-    opts.create_with_key(
+    opts.create(
         FilesystemStore::new(dir.to_path_buf()),
-        &RawKey::from_bytes([7; 32]),
+        Credential::raw_key(&RawKey::from_bytes([7; 32])),
     )
     .unwrap()
 }

@@ -18,7 +18,7 @@ mod support;
 
 use bare::Bare;
 use criterion::{criterion_group, criterion_main, Criterion};
-use encrypted_kvstore::{EncryptedStore, OsRandom, RandomSource, RawKey};
+use encrypted_kvstore::{Credential, EncryptedStore, OsRandom, RandomSource, RawKey};
 use lightning::util::persist::KVStoreSync;
 use lightning_persister::fs_store::FilesystemStore;
 use support::{fresh, interleaved_median, value, Recorder};
@@ -62,9 +62,9 @@ fn filesystem(c: &mut Criterion) {
     g.sample_size(20);
     let dir_enc = tempfile::tempdir().unwrap();
     let dir_plain = tempfile::tempdir().unwrap();
-    let enc = EncryptedStore::create_with_key(
+    let enc = EncryptedStore::create(
         FilesystemStore::new(dir_enc.path().to_path_buf()),
-        &RawKey::from_bytes([7; 32]),
+        Credential::raw_key(&RawKey::from_bytes([7; 32])),
     )
     .unwrap();
     let plain = FilesystemStore::new(dir_plain.path().to_path_buf());

@@ -36,7 +36,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion};
 use encrypted_kvstore::ldk::{InnerStore, V0_2};
 use encrypted_kvstore::{
-    EncryptedStore, MemoryStore, OpenOptions, RawKey, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, MemoryStore, OpenOptions, RawKey, RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use lightning_persister::fs_store::FilesystemStore;
@@ -104,7 +104,7 @@ fn key() -> RawKey {
 fn create<S: InnerStore<V0_2>>(v: Variant, inner: S) -> EncryptedStore<S> {
     let store = v
         .options()
-        .create_with_key::<V0_2, S>(inner, &key())
+        .create::<V0_2, S>(inner, Credential::raw_key(&key()))
         .unwrap();
     v.check(store.info());
     store
@@ -408,7 +408,7 @@ fn list(c: &mut Criterion) {
                 return store;
             }
             let store = OpenOptions::new()
-                .open_with_key::<V0_2, _>(store.into_inner(), &key())
+                .open::<V0_2, _>(store.into_inner(), Credential::raw_key(&key()))
                 .unwrap();
             v.check(store.info());
             store

@@ -1,5 +1,5 @@
 //! Question 4, opening a store: `open` with the default `KdfParams` (Argon2id 64 MiB, t = 3,
-//! p = 4) and `open_with_key` (raw-key mode), over an in-memory store. Also times the bare
+//! p = 4) and `open` with a raw key, over an in-memory store. Also times the bare
 //! Argon2id derivation at the same cost (argon2 crate, a fresh `vec!` of blocks, not
 //! zeroized afterwards), as the baseline of what `open` adds.
 //!
@@ -20,7 +20,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use criterion::{criterion_group, criterion_main, Criterion};
 // MemoryStore implements the store traits of every enabled LDK version: name the one to use.
 use encrypted_kvstore::ldk::V0_2;
-use encrypted_kvstore::{EncryptedStore, KdfParams, MemoryStore, RawKey};
+use encrypted_kvstore::{Credential, EncryptedStore, KdfParams, MemoryStore, RawKey};
 use support::Recorder;
 
 fn open(c: &mut Criterion) {
@@ -30,12 +30,15 @@ fn open(c: &mut Criterion) {
 
     let pw_store = MemoryStore::new();
     drop(
-        EncryptedStore::create::<V0_2>(pw_store.clone(), b"correct horse", KdfParams::default())
-            .unwrap(),
+        EncryptedStore::create::<V0_2>(
+            pw_store.clone(),
+            Credential::passphrase_with(b"correct horse", KdfParams::default()),
+        )
+        .unwrap(),
     );
     let key = RawKey::from_bytes([7; 32]);
     let key_store = MemoryStore::new();
-    drop(EncryptedStore::create_with_key::<V0_2>(key_store.clone(), &key).unwrap());
+    drop(EncryptedStore::create::<V0_2>(key_store.clone(), Credential::raw_key(&key)).unwrap());
 
     rec.bench(
         &mut g,
@@ -43,7 +46,10 @@ fn open(c: &mut Criterion) {
         "default",
         1 << 26,
         || (),
-        |()| EncryptedStore::open::<V0_2>(pw_store.clone(), b"correct horse").unwrap(),
+        |()| {
+            EncryptedStore::open::<V0_2>(pw_store.clone(), Credential::passphrase(b"correct horse"))
+                .unwrap()
+        },
     );
     rec.bench(
         &mut g,
@@ -75,7 +81,7 @@ fn open(c: &mut Criterion) {
         "-",
         1 << 10,
         || (),
-        |()| EncryptedStore::open_with_key::<V0_2>(key_store.clone(), &key).unwrap(),
+        |()| EncryptedStore::open::<V0_2>(key_store.clone(), Credential::raw_key(&key)).unwrap(),
     );
     g.finish();
 

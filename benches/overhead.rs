@@ -28,7 +28,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 // MemoryStore implements the store traits of every enabled LDK version: name the one to use.
 use encrypted_kvstore::ldk::V0_2;
 use encrypted_kvstore::{
-    EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD,
+    Credential, EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD,
 };
 use lightning::util::persist::KVStoreSync;
 use support::{fresh, value, Handoff, Recorder, SIZES};
@@ -47,9 +47,10 @@ fn overhead(c: &mut Criterion) {
     let rec = Recorder::default();
     let mut g = c.benchmark_group("overhead");
     let key = RawKey::from_bytes([7; 32]);
-    let enc = EncryptedStore::create_with_key::<V0_2>(MemoryStore::new(), &key).unwrap();
+    let enc =
+        EncryptedStore::create::<V0_2>(MemoryStore::new(), Credential::raw_key(&key)).unwrap();
     let plain = MemoryStore::new();
-    let hand_enc = EncryptedStore::create_with_key(Handoff::default(), &key).unwrap();
+    let hand_enc = EncryptedStore::create(Handoff::default(), Credential::raw_key(&key)).unwrap();
     let hand = hand_enc.inner();
     hand.clear();
     let bare = Bare::new([9u8; 32]);

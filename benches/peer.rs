@@ -21,7 +21,7 @@ mod support;
 use std::sync::Mutex;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use encrypted_kvstore::{EncryptedStore, OsRandom, RandomSource, RawKey};
+use encrypted_kvstore::{Credential, EncryptedStore, OsRandom, RandomSource, RawKey};
 use lightning::io;
 use lightning::util::persist::KVStoreSync;
 use support::{fresh, value, Recorder, SIZES};
@@ -72,8 +72,11 @@ const K: &str = "010101010101010101010101010101010101010101010101010101010101010
 fn peer(c: &mut Criterion) {
     let rec = Recorder::default();
     let mut g = c.benchmark_group("peer");
-    let ours =
-        EncryptedStore::create_with_key(Sink::default(), &RawKey::from_bytes([7; 32])).unwrap();
+    let ours = EncryptedStore::create(
+        Sink::default(),
+        Credential::raw_key(&RawKey::from_bytes([7; 32])),
+    )
+    .unwrap();
     let vss = StorableBuilder::new(OsEntropy);
     let dek = [9u8; 32];
     let aad = format!("{P}#{K}");

@@ -24,7 +24,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use encrypted_kvstore::ldk::V0_2;
 use encrypted_kvstore::{
-    EncryptedStore, OpenOptions, OsRandom, RandomSource, RawKey, SharedStore, StoreAnchor,
+    Credential, EncryptedStore, OpenOptions, OsRandom, RandomSource, RawKey, SharedStore,
+    StoreAnchor,
 };
 use encrypted_kvstore_postgres::{PostgresOptions, PostgresStore};
 use lightning::util::persist::KVStoreSync;
@@ -69,7 +70,7 @@ fn encrypted(inner: Pg, anchor: Option<&std::path::Path>) -> EncryptedStore<Pg> 
     if let Some(dir) = anchor {
         opts = opts.anchor(StoreAnchor::new(FilesystemStore::new(dir.to_path_buf())));
     }
-    opts.create_with_key::<V0_2, _>(inner, &RawKey::from_bytes([7; 32]))
+    opts.create::<V0_2, _>(inner, Credential::raw_key(&RawKey::from_bytes([7; 32])))
         .unwrap()
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, OpenError, OpenOptions, ReadError, StoreAnchor,
+    Credential, EncryptedStore, KdfParams, OpenError, OpenOptions, ReadError, StoreAnchor,
 };
 use lightning::bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use lightning::bitcoin::Network;
@@ -63,8 +63,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let t = Instant::now();
     let store = EncryptedStore::create(
         FilesystemStore::new(dir.path().to_path_buf()),
-        PASSPHRASE,
-        KdfParams::default(),
+        Credential::passphrase_with(PASSPHRASE, KdfParams::default()),
     )?;
     println!(
         "created in {:?} ({:?})",
@@ -139,7 +138,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 4. Reopen from disk with the passphrase; read and deserialize.
     let t = Instant::now();
-    let store = EncryptedStore::open(FilesystemStore::new(dir.path().to_path_buf()), PASSPHRASE)?;
+    let store = EncryptedStore::open(
+        FilesystemStore::new(dir.path().to_path_buf()),
+        Credential::passphrase(PASSPHRASE),
+    )?;
     println!("reopened in {:?}", t.elapsed());
     let g = store.read(
         NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
@@ -171,7 +173,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
 
     // 5. A wrong passphrase is refused.
-    match EncryptedStore::open(FilesystemStore::new(dir.path().to_path_buf()), b"guess") {
+    match EncryptedStore::open(
+        FilesystemStore::new(dir.path().to_path_buf()),
+        Credential::passphrase(b"guess"),
+    ) {
         Err(e @ OpenError::WrongPassphrase) => check(true, &format!("wrong passphrase: {e}"))?,
         other => return Err(format!("wrong passphrase not refused: {other:?}").into()),
     }
@@ -219,10 +224,10 @@ fn freshness() -> Result<(), Box<dyn Error>> {
         anchor_dir.path().display()
     );
 
-    let store =
-        OpenOptions::new()
-            .anchor(anchor())
-            .create(inner(), PASSPHRASE, KdfParams::default())?;
+    let store = OpenOptions::new().anchor(anchor()).create(
+        inner(),
+        Credential::passphrase_with(PASSPHRASE, KdfParams::default()),
+    )?;
     store.write(MONITORS, M2, MONITOR, b"monitor, update_id 7".to_vec())?;
     store.write("payments", "", "pay_0001", b"payment, pending".to_vec())?;
     // What a backup (or an attacker who copied the disk) holds now.
@@ -239,7 +244,7 @@ fn freshness() -> Result<(), Box<dyn Error>> {
     // The next start.
     let store = OpenOptions::new()
         .anchor(anchor())
-        .open(inner(), PASSPHRASE)?;
+        .open(inner(), Credential::passphrase(PASSPHRASE))?;
     let err = store
         .read(MONITORS, M2, MONITOR)
         .err()
@@ -262,7 +267,7 @@ fn freshness() -> Result<(), Box<dyn Error>> {
         )?,
     }
     // Without its anchor the store does not open at all.
-    match EncryptedStore::open(inner(), PASSPHRASE) {
+    match EncryptedStore::open(inner(), Credential::passphrase(PASSPHRASE)) {
         Err(e @ OpenError::AnchorRequired) => check(true, &format!("no anchor: {e}")),
         other => Err(format!("opened without its anchor: {:?}", other.err()).into()),
     }

@@ -7,7 +7,7 @@
 //!  valgrind --tool=callgrind target/release/examples/record_path 64`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use encrypted_kvstore::{EncryptedStore, RawKey};
+use encrypted_kvstore::{Credential, EncryptedStore, RawKey};
 use lightning::util::persist::KVStoreSync;
 
 #[path = "../tests/common/slot.rs"]
@@ -19,8 +19,11 @@ fn main() {
         .nth(1)
         .map(|a| a.parse().expect("a value size in bytes"))
         .unwrap_or(64);
-    let store =
-        EncryptedStore::create_with_key(Slot::default(), &RawKey::from_bytes([3; 32])).unwrap();
+    let store = EncryptedStore::create(
+        Slot::default(),
+        Credential::raw_key(&RawKey::from_bytes([3; 32])),
+    )
+    .unwrap();
     let key = "0101010101010101010101010101010101010101010101010101010101010101_0";
     for _ in 0..1000 {
         store.write("monitors", "", key, vec![5u8; n]).unwrap();

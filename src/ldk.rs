@@ -18,7 +18,7 @@
 //! choice gives the same store:
 //!
 //! ```ignore
-//! let store = EncryptedStore::create::<encrypted_kvstore::ldk::V0_3>(MemoryStore::new(), pass, params)?;
+//! let store = EncryptedStore::create::<encrypted_kvstore::ldk::V0_3>(MemoryStore::new(), credential)?;
 //! ```
 //!
 //! [`EncryptedStore`]: crate::EncryptedStore
@@ -37,13 +37,13 @@ main branch requires of every store), listing with the inner store's order and p
 # // This crate's tests name LDK 0.3 `lightning_0_3`; your Cargo.toml names it `lightning`.
 # use lightning_0_3 as lightning;
 # use lightning_persister_0_3 as lightning_persister;
-use encrypted_kvstore::{EncryptedStore, KdfParams};
+use encrypted_kvstore::{Credential, EncryptedStore};
 use lightning::util::persist::{KVStoreSync, PaginatedKVStoreSync};
 use lightning_persister::fs_store::engine::FilesystemStoreV2;
 
 let dir = tempfile::tempdir()?;
 let inner = FilesystemStoreV2::new(dir.path().into())?;
-let store = EncryptedStore::create(inner, b"a long passphrase", KdfParams::default())?;
+let store = EncryptedStore::create(inner, Credential::passphrase(b"a long passphrase"))?;
 store.write("payments", "", "p1", b"payment details".to_vec())?;
 let page = store.list_paginated("payments", "", None)?;
 assert_eq!(page.keys, ["p1"]);

@@ -18,7 +18,7 @@
 
 use std::alloc::System;
 
-use encrypted_kvstore::{EncryptedStore, RawKey, RECORD_OVERHEAD};
+use encrypted_kvstore::{Credential, EncryptedStore, RawKey, RECORD_OVERHEAD};
 use lightning::util::persist::{KVStore, KVStoreSync};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -137,7 +137,10 @@ fn async_paths(store: &EncryptedStore<Slot>) {
 
 fn main() {
     let store = encrypted_kvstore::OpenOptions::new()
-        .create_with_key(Slot::default(), &RawKey::from_bytes([3; 32]))
+        .create(
+            Slot::default(),
+            Credential::raw_key(&RawKey::from_bytes([3; 32])),
+        )
         .unwrap();
     // The header write left the header in the slot; clear it.
     assert_eq!(

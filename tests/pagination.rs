@@ -19,7 +19,7 @@ mod common;
 use common::{cheap, PASSPHRASE};
 use encrypted_kvstore::ldk::V0_3;
 use encrypted_kvstore::{
-    EncryptedStore, InvalidName, ListError, MemoryStore, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, InvalidName, ListError, MemoryStore, RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning_0_3::io::{self, ErrorKind};
 use lightning_0_3::util::persist::{
@@ -58,7 +58,11 @@ fn keys_of(pages: &[PaginatedListResponse]) -> Vec<String> {
 /// other namespaces that must not show up.
 fn memory_store(n: usize) -> (MemoryStore, EncryptedStore<MemoryStore>) {
     let inner = MemoryStore::with_page_size(3);
-    let store = EncryptedStore::create::<V0_3>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = EncryptedStore::create::<V0_3>(
+        inner.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     for i in 0..n {
         KVStoreSync::write(&store, "payments", "", &format!("k{i:02}"), vec![i as u8]).unwrap();
     }
@@ -220,7 +224,8 @@ async fn read_all_paginated<S: PaginatedKVStore>(
 fn a_consumer_like_ldk_node_lists_and_reads_through_filesystem_store_v2() {
     let dir = tempfile::tempdir().unwrap();
     let fs = || FilesystemStoreV2::new(dir.path().to_path_buf()).unwrap();
-    let store = EncryptedStore::create(fs(), PASSPHRASE, cheap()).unwrap();
+    let store =
+        EncryptedStore::create(fs(), Credential::passphrase_with(PASSPHRASE, cheap())).unwrap();
     // More than two of FilesystemStoreV2's pages of 50.
     let n = 120;
     for i in 0..n {
@@ -256,7 +261,7 @@ fn a_consumer_like_ldk_node_lists_and_reads_through_filesystem_store_v2() {
     assert_eq!(top, [("node_metrics".to_string(), b"metrics".to_vec())]);
 
     // Reopened from disk, the same.
-    let reopened = EncryptedStore::open(fs(), PASSPHRASE).unwrap();
+    let reopened = EncryptedStore::open(fs(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(all_pages(&reopened, "payments", ""), ours);
     // And what is on disk is ciphertext: the inner store's value is not the plaintext.
     let raw = KVStoreSync::read(&inner, "payments", "", "p000").unwrap();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
 
-use encrypted_kvstore::{ListError, OpenError, ReadError, RotateError};
+use encrypted_kvstore::{HeaderError, ListError, OpenError, ReadError, RotateError};
 
 use crate::location::Location;
 
@@ -152,7 +152,7 @@ pub fn io_at(what: &str, loc: &Location, e: &(dyn std::error::Error + 'static)) 
     Failure::new(Kind::Io, format!("{what} {loc}: {}", chain(e)))
 }
 
-/// Maps a library open/create/passphrase-change error for the store at `dir`.
+/// Maps a library open/create error for the store at `dir`.
 pub fn open_error(dir: &Location, e: OpenError) -> Failure {
     open_error_anchored(dir, None, e)
 }
@@ -248,6 +248,25 @@ pub fn open_error_anchored(dir: &Location, anchor: Option<&Path>, e: OpenError) 
     }
 }
 
+/// Maps a failed header change (a passphrase change, a rotation, detaching the anchor) of the
+/// store in `dir`, opened with the anchor `anchor` (`None`: without one, or not named).
+pub fn header_error(dir: &Location, anchor: Option<&Path>, e: HeaderError) -> Failure {
+    let d = dir.display();
+    match e {
+        HeaderError::EmptyPassphrase => {
+            Failure::new(Kind::Passphrase, "the passphrase may not be empty")
+        }
+        e @ HeaderError::KdfParamsOutOfBounds => {
+            Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
+        }
+        e @ HeaderError::Anchor(_) => {
+            let a = anchor.map_or_else(|| "DIR".to_owned(), |a| a.display().to_string());
+            Failure::new(Kind::Io, format!("{d}: anchor {a}: {}", chain(&e)))
+        }
+        e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
+    }
+}
+
 /// A listing of the store in `dir` failed while doing `what`. A stored name the store did not
 /// make (with encrypted names) is a verification failure, and a key deleted behind
 /// the store's back a freshness failure; each names what was found, never an entry skipped.
@@ -292,6 +311,12 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
 
 /// Maps a failed rotation, re-encryption or retirement of data keys of the store in `dir`.
 pub fn rotate_error(dir: &Location, e: RotateError) -> Failure {
+    rotate_error_anchored(dir, None, e)
+}
+
+/// Maps a failed maintenance call (a passphrase change, a rotation, re-encryption or
+/// retirement, detaching the anchor) of the store in `dir`, opened with the anchor `anchor`.
+pub fn rotate_error_anchored(dir: &Location, anchor: Option<&Path>, e: RotateError) -> Failure {
     let d = dir.display();
     match e {
         RotateError::KeyringFull => Failure::new(
@@ -316,7 +341,7 @@ pub fn rotate_error(dir: &Location, e: RotateError) -> Failure {
                  `encrypted-kvstore rotate --resume {d}`"
             ),
         ),
-        RotateError::Header(e) => open_error(dir, e),
+        RotateError::Header(e) => header_error(dir, anchor, e),
         RotateError::Read(e) => {
             // The library's read errors name the key; the kind decides the exit code.
             let (kind, _) = read_reason(&e);

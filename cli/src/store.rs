@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreAnchor, StoreInfo};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions, StoreAnchor, StoreInfo};
 use encrypted_kvstore_postgres::PostgresStore;
 use lightning::io;
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
@@ -202,7 +202,7 @@ pub fn open_inner(
         OpenOptions::new().read_only()
     };
     with_anchor(options, anchor)
-        .open(inner, passphrase)
+        .open(inner, Credential::passphrase(passphrase))
         .map_err(|e| open_error_anchored(loc, anchor, e))
 }
 

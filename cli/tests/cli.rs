@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
-use encrypted_kvstore::{EncryptedStore, OpenOptions, StoreAnchor};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions, StoreAnchor};
 use lightning::util::persist::{read_channel_monitors, KVStoreSync};
 use lightning_persister::fs_store::FilesystemStore;
 use predicates::prelude::*;
@@ -139,8 +139,11 @@ fn real_ldk_data_encrypt_verify_passwd_verify_decrypt_is_byte_identical() {
         }
 
         // LDK itself reads the monitors back through EncryptedStore.
-        let store =
-            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"first passphrase").unwrap();
+        let store = EncryptedStore::open(
+            FilesystemStore::new(enc.clone()),
+            Credential::passphrase(b"first passphrase"),
+        )
+        .unwrap();
         let monitors = read_channel_monitors(&store, keys, keys).unwrap();
         assert_eq!(monitors.len(), 1);
         assert_eq!(monitors[0].1.get_latest_update_id(), 10);
@@ -959,7 +962,11 @@ fn init_encrypt_names_pad_leaves_no_plaintext_name_on_disk() {
         .assert()
         .success();
     // Writes through the library, as the node would make them.
-    let enc = EncryptedStore::open(FilesystemStore::new(store.clone()), b"pw").unwrap();
+    let enc = EncryptedStore::open(
+        FilesystemStore::new(store.clone()),
+        Credential::passphrase(b"pw"),
+    )
+    .unwrap();
     for (p, sec, k, v) in private_rows() {
         KVStoreSync::write(&enc, p, sec, &k, v).unwrap();
     }
@@ -1226,8 +1233,11 @@ fn private_names_migration_round_trips_real_ldk_data_byte_identical() {
         assert_eq!(j["values"], files);
 
         // LDK reads its monitors back through the decoded names.
-        let store =
-            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"a passphrase").unwrap();
+        let store = EncryptedStore::open(
+            FilesystemStore::new(enc.clone()),
+            Credential::passphrase(b"a passphrase"),
+        )
+        .unwrap();
         let monitors = read_channel_monitors(&store, keys, keys).unwrap();
         assert_eq!(monitors.len(), 1);
         assert_eq!(monitors[0].1.get_latest_update_id(), 10);
@@ -1375,8 +1385,11 @@ fn rotate_real_ldk_data_rewrites_every_record_under_the_new_key_and_retires_the_
             .success()
             .stdout(predicate::str::contains(format!("verified {files} values")));
         // LDK reads its monitors back from the rotated store.
-        let store =
-            EncryptedStore::open(FilesystemStore::new(enc.clone()), b"a passphrase").unwrap();
+        let store = EncryptedStore::open(
+            FilesystemStore::new(enc.clone()),
+            Credential::passphrase(b"a passphrase"),
+        )
+        .unwrap();
         let monitors = read_channel_monitors(&store, keys, keys).unwrap();
         assert_eq!(monitors.len(), 1);
         assert_eq!(monitors[0].1.get_latest_update_id(), 10);
@@ -1599,7 +1612,10 @@ fn anchor_cmd(sub: &str, store: &Path, pw: &Path, anchor: &Path) -> Assert {
 fn open_with_anchor(store: &Path, anchor: &Path) -> EncryptedStore<FilesystemStore> {
     OpenOptions::new()
         .anchor(StoreAnchor::new(FilesystemStore::new(anchor.to_path_buf())))
-        .open(FilesystemStore::new(store.to_path_buf()), b"pw")
+        .open(
+            FilesystemStore::new(store.to_path_buf()),
+            Credential::passphrase(b"pw"),
+        )
         .unwrap()
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-use encrypted_kvstore::{OpenOptions, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{Credential, OpenOptions, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE};
 use encrypted_kvstore_postgres::test_support::{pg_env, runtime, unique_table};
 use encrypted_kvstore_postgres::{PostgresError, PostgresOptions, PostgresStore};
 use lightning::util::persist::{read_channel_monitors, KVStoreSync, MigratableKVStore};
@@ -222,9 +222,9 @@ fn a_real_ldk_directory_moves_into_postgres_encrypted_and_every_command_works_on
         // LDK reads the channel monitors back through EncryptedStore<PostgresStore>.
         let store = OpenOptions::new()
             .read_only()
-            .open(
+            .open::<encrypted_kvstore::ldk::V0_2, _>(
                 connect(&rt, &url, &table, false).unwrap(),
-                b"first passphrase",
+                Credential::passphrase(b"first passphrase"),
             )
             .unwrap();
         let monitors = read_channel_monitors(&store, keys, keys).unwrap();

@@ -27,7 +27,7 @@
 use std::sync::OnceLock;
 
 use encrypted_kvstore::__fuzzing::{header_v2_reserialize, header_v2_with_checksum, HEADER_V2_LEN};
-use encrypted_kvstore::{
+use encrypted_kvstore::{Credential, 
     EncryptedStore, KdfParams, MemoryStore, OpenError, Protection, HEADER_KEY,
     HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
@@ -105,9 +105,9 @@ fn check(bytes: &[u8]) {
     // Raw-key path (no KDF): only the authentic raw-key headers open, and only with their key.
     // (A writable store reserves versions at open, rewriting the header: each open starts
     // from the input's bytes again.)
-    let by_wrong_key = EncryptedStore::open_with_key(inner.clone(), &wrong_raw_key());
+    let by_wrong_key = EncryptedStore::open(inner.clone(), Credential::raw_key(&wrong_raw_key()));
     put(bytes);
-    let by_key = EncryptedStore::open_with_key(inner.clone(), &raw_key());
+    let by_key = EncryptedStore::open(inner.clone(), Credential::raw_key(&raw_key()));
     assert!(by_wrong_key.is_err(), "a wrong raw key opened a store");
     assert_eq!(
         by_key.is_ok(),
@@ -138,7 +138,7 @@ fn check(bytes: &[u8]) {
             if k.memory_kib() <= OPEN_MAX_MEMORY_KIB && work <= OPEN_MAX_WORK_KIB {
                 kdf_kib = u64::from(k.memory_kib());
                 put(bytes);
-                let opened = EncryptedStore::open(inner.clone(), PASSPHRASE);
+                let opened = EncryptedStore::open(inner.clone(), Credential::passphrase(PASSPHRASE));
                 assert_eq!(
                     opened.is_ok(),
                     authentic == Some(Unlock::Passphrase),
@@ -148,7 +148,7 @@ fn check(bytes: &[u8]) {
                 match opened {
                     Ok(store) => {
                         opened_info(&inner, &store, info.as_ref().ok());
-                        let wrong = EncryptedStore::open(inner.clone(), WRONG_PASSPHRASE);
+                        let wrong = EncryptedStore::open(inner.clone(), Credential::passphrase(WRONG_PASSPHRASE));
                         assert!(
                             matches!(wrong, Err(OpenError::WrongPassphrase)),
                             "{:?}",
@@ -168,12 +168,12 @@ fn check(bytes: &[u8]) {
             }
         }
         Ok(Protection::RawKey) => {
-            let p = EncryptedStore::open(inner.clone(), PASSPHRASE);
+            let p = EncryptedStore::open(inner.clone(), Credential::passphrase(PASSPHRASE));
             assert!(matches!(p, Err(OpenError::RawKeyRequired)), "{:?}", p.err());
         }
         Ok(_) => panic!("unknown protection"),
         Err(_) => {
-            let p = EncryptedStore::open(inner.clone(), PASSPHRASE);
+            let p = EncryptedStore::open(inner.clone(), Credential::passphrase(PASSPHRASE));
             assert!(p.is_err(), "a header that does not parse opened");
         }
     }

@@ -53,7 +53,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
-use encrypted_kvstore::{
+use encrypted_kvstore::{Credential, 
     padme, EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, ReadError,
     ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
     RESERVED_PRIMARY_NAMESPACE,
@@ -392,9 +392,9 @@ impl World {
         }
         let inner = FaultyStore::default();
         let store = if passphrase {
-            o.create(inner.clone(), PASSPHRASE, cheap_kdf())
+            o.create(inner.clone(), Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
         } else {
-            o.create_with_key(inner.clone(), &raw_key())
+            o.create(inner.clone(), Credential::raw_key(&raw_key()))
         }
         .expect("create");
         let mut invalid: Vec<Name> = [
@@ -971,9 +971,9 @@ impl World {
     fn open(&self, options: OpenOptions) -> Result<Store, OpenError> {
         let options = with_anchor(options, &self.anchor);
         if self.passphrase {
-            options.open(self.inner.clone(), PASSPHRASE)
+            options.open(self.inner.clone(), Credential::passphrase(PASSPHRASE))
         } else {
-            options.open_with_key(self.inner.clone(), &raw_key())
+            options.open(self.inner.clone(), Credential::raw_key(&raw_key()))
         }
     }
 
@@ -1404,9 +1404,9 @@ impl World {
         let options = with_anchor(det_options(99).read_only(), &self.anchor);
         let mem = self.inner.mem.clone();
         let fresh = if self.passphrase {
-            options.open(mem, PASSPHRASE)
+            options.open(mem, Credential::passphrase(PASSPHRASE))
         } else {
-            options.open_with_key(mem, &raw_key())
+            options.open(mem, Credential::raw_key(&raw_key()))
         }
         .expect("a fresh instance opens the stored header");
         for i in 0..self.names.len() {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use encrypted_kvstore::{
+use encrypted_kvstore::{Credential, 
     EncryptedStore, KdfParams, MemoryStore, RawKey, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
     RESERVED_PRIMARY_NAMESPACE,
 };
@@ -188,7 +188,7 @@ pub struct RecordFixture {
 pub fn record_fixture() -> Option<RecordFixture> {
     let inner = MemoryStore::new();
     let store = det_options(1)
-        .create_with_key(inner.clone(), &raw_key())
+        .create(inner.clone(), Credential::raw_key(&raw_key()))
         .ok()?;
     let triples = triples();
     let mut records = Vec::new();
@@ -262,7 +262,7 @@ pub fn record_fixture_v2() -> Option<RecordFixtureV2> {
     let store = det_options(2)
         .encrypt_names()
         .pad_values()
-        .create_with_key(inner.clone(), &raw_key())
+        .create(inner.clone(), Credential::raw_key(&raw_key()))
         .ok()?;
     let triples = triples_v2();
     let (mut stored, mut records) = (Vec::new(), Vec::new());
@@ -345,7 +345,7 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         let inner = MemoryStore::new();
         let params = KdfParams::insecure_for_tests_only(m, t, p).ok()?;
         det_options(seed)
-            .create(inner.clone(), PASSPHRASE, params)
+            .create(inner.clone(), Credential::passphrase_with(PASSPHRASE, params))
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
     }
@@ -353,15 +353,15 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     // PASSPHRASE to the raw key.
     let inner = MemoryStore::new();
     let store = det_options(13)
-        .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
+        .create(inner.clone(), Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()))
         .ok()?;
-    store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
+    store.change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf())).ok()?;
     out.push((read(&inner)?, Unlock::Passphrase));
-    store.change_key(&raw_key()).ok()?;
+    store.change_credential(Credential::raw_key(&raw_key())).ok()?;
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     det_options(14)
-        .create_with_key(inner.clone(), &raw_key())
+        .create(inner.clone(), Credential::raw_key(&raw_key()))
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));
     // A plain one, each option, both options over a raw key, one reopened (its reservation
@@ -374,7 +374,7 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     ] {
         let inner = MemoryStore::new();
         options
-            .create(inner.clone(), PASSPHRASE, cheap_kdf())
+            .create(inner.clone(), Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
     }
@@ -382,18 +382,18 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     det_options(23)
         .encrypt_names()
         .pad_values()
-        .create_with_key(inner.clone(), &raw_key())
+        .create(inner.clone(), Credential::raw_key(&raw_key()))
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));
     det_options(24)
-        .open_with_key(inner.clone(), &raw_key())
+        .open(inner.clone(), Credential::raw_key(&raw_key()))
         .ok()?;
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     let store = v2(25)
-        .create(inner.clone(), WRONG_PASSPHRASE, cheap_kdf())
+        .create(inner.clone(), Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()))
         .ok()?;
-    store.change_passphrase(PASSPHRASE, cheap_kdf()).ok()?;
+    store.change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf())).ok()?;
     out.push((read(&inner)?, Unlock::Passphrase));
     // The oracle is only worth something if every authentic header does open.
     for (h, unlock) in &out {
@@ -407,8 +407,8 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         )
         .ok()?;
         match unlock {
-            Unlock::Passphrase => EncryptedStore::open(inner, PASSPHRASE).ok()?,
-            Unlock::Key => EncryptedStore::open_with_key(inner, &raw_key()).ok()?,
+            Unlock::Passphrase => EncryptedStore::open(inner, Credential::passphrase(PASSPHRASE)).ok()?,
+            Unlock::Key => EncryptedStore::open(inner, Credential::raw_key(&raw_key())).ok()?,
         };
     }
     Some(out)

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
-use encrypted_kvstore::EncryptedStore;
+use encrypted_kvstore::{Credential, EncryptedStore};
 use encrypted_kvstore_postgres::test_support::{pg_env, runtime, unique_table};
 use encrypted_kvstore_postgres::PostgresOptions;
 
@@ -207,7 +207,7 @@ fn a_node_directory_moves_into_postgres_and_ldk_node_carries_on_there() {
         .table(&table)
         .connect(&env.primary, rt.handle().clone())
         .unwrap();
-    let store = EncryptedStore::open(pg, PASSPHRASE).unwrap();
+    let store = EncryptedStore::open(pg, Credential::passphrase(PASSPHRASE)).unwrap();
     assert!(store.info().names_encrypted);
     let node = builder(&pg_dir).build_with_store(Arc::new(store)).unwrap();
     assert_eq!(node.node_id(), node_id);

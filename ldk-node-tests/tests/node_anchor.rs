@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use encrypted_kvstore::{EncryptedStore, OpenError, OpenOptions, StoreAnchor};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions, StoreAnchor};
 use ldk_node::io::sqlite_store::SqliteStore;
 
 fn anchor(dir: &Path) -> StoreAnchor<SqliteStore, encrypted_kvstore::ldk::V0_2> {
@@ -24,7 +24,7 @@ fn anchor(dir: &Path) -> StoreAnchor<SqliteStore, encrypted_kvstore::ldk::V0_2> 
 fn open_anchored(data: &Path, a: &Path) -> Result<EncryptedStore<SqliteStore>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(a))
-        .open(sqlite(data), PASSPHRASE)
+        .open(sqlite(data), Credential::passphrase(PASSPHRASE))
 }
 
 #[test]
@@ -34,7 +34,7 @@ fn an_anchored_node_restarts_and_a_restored_older_database_is_refused() {
 
     let store = OpenOptions::new()
         .anchor(anchor(a.path()))
-        .create(sqlite(data.path()), PASSPHRASE, test_kdf())
+        .create(sqlite(data.path()), Credential::passphrase_with(PASSPHRASE, test_kdf()))
         .unwrap();
     assert!(store.info().anchored);
     let node = build_on(data.path(), store);
@@ -84,7 +84,7 @@ fn without_an_anchor_a_restored_older_database_is_accepted() {
     let reference = reference_addresses(2);
     let data = tempfile::tempdir().unwrap();
     let store = OpenOptions::new()
-        .create(sqlite(data.path()), PASSPHRASE, test_kdf())
+        .create(sqlite(data.path()), Credential::passphrase_with(PASSPHRASE, test_kdf()))
         .unwrap();
     let node = build_on(data.path(), store);
     assert_eq!(node.onchain_payment().new_address().unwrap(), reference[0]);

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use encrypted_kvstore::{
+use encrypted_kvstore::{Credential, 
     EncryptedStore, OpenError, OpenOptions, StoreAnchor, RESERVED_PRIMARY_NAMESPACE as RESERVED,
 };
 use encrypted_kvstore_postgres::test_support::{pg_env, runtime, unique_table, PrivateCluster};
@@ -52,7 +52,7 @@ fn create(
         .encrypt_names()
         .pad_values()
         .anchor(anchor(anchor_dir))
-        .create(pg(rt, url, table), PASSPHRASE, test_kdf())
+        .create(pg(rt, url, table), Credential::passphrase_with(PASSPHRASE, test_kdf()))
         .unwrap()
 }
 
@@ -64,7 +64,7 @@ fn open(
 ) -> Result<EncryptedStore<PostgresStore>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(anchor_dir))
-        .open(pg(rt, url, table), PASSPHRASE)
+        .open(pg(rt, url, table), Credential::passphrase(PASSPHRASE))
 }
 
 /// A node whose storage directory (logs and the like) is `dir` and whose data is in `store`.
@@ -138,7 +138,7 @@ fn a_node_on_postgres_stores_only_ciphertext_and_restarts_with_its_identity_and_
     let store = OpenOptions::new()
         .read_only()
         .anchor(anchor(anchor_dir.path()))
-        .open(reader, PASSPHRASE)
+        .open(reader, Credential::passphrase(PASSPHRASE))
         .unwrap();
     let values: BTreeMap<(String, String, String), Vec<u8>> = store
         .list_all_keys()

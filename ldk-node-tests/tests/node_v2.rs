@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use encrypted_kvstore::{
+use encrypted_kvstore::{Credential, 
     padme, EncryptedStore, OpenOptions, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE as RESERVED,
 };
 use ldk_node::io::sqlite_store::SqliteStore;
@@ -25,7 +25,7 @@ fn create_v2(dir: &Path) -> EncryptedStore<SqliteStore> {
     let store = OpenOptions::new()
         .encrypt_names()
         .pad_values()
-        .create(sqlite(dir), PASSPHRASE, test_kdf())
+        .create(sqlite(dir), Credential::passphrase_with(PASSPHRASE, test_kdf()))
         .unwrap();
     let info = EncryptedStore::inspect(&sqlite(dir)).unwrap();
     assert_eq!(info.format_version, encrypted_kvstore::FORMAT_VERSION);
@@ -88,7 +88,7 @@ fn a_node_on_a_v2_store_with_encrypted_names_and_padding_restarts_and_hides_name
     let file = std::fs::read(db_path(dir.path())).unwrap();
     let store = OpenOptions::new()
         .read_only()
-        .open(sqlite(dir.path()), PASSPHRASE)
+        .open(sqlite(dir.path()), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let values = values(&store);
     for key in [

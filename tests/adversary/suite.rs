@@ -18,8 +18,9 @@ use crate::common::{
     assert_auth_failed, cheap, reseal_checksum, Snapshot, CHECKSUM_AT, HEADER_LEN, PASSPHRASE,
 };
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, OpenError, OpenOptions, OsRandom, RandomError, RandomSource, RawKey,
-    HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, KdfParams, OpenError, OpenOptions, OsRandom, RandomError,
+    RandomSource, RawKey, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::ErrorKind;
 use ldk::util::persist::KVStoreSync;
@@ -45,7 +46,10 @@ fn value_of(p: &str, s: &str, k: &str) -> Vec<u8> {
 fn populated() -> (TempFs, EncryptedStore<TempFs>) {
     let inner = TempFs::new();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     for (p, s, k) in std::iter::once(TARGET).chain(NEIGHBOURS) {
         store.write(p, s, k, value_of(p, s, k)).unwrap();
@@ -232,10 +236,10 @@ fn the_store_identity_is_bound_into_every_record() {
     let key = RawKey::from_bytes([1; 32]);
     let (a_inner, b_inner) = (TempFs::new(), TempFs::new());
     let a = same_key
-        .create_with_key::<V, _>(a_inner.clone(), &key)
+        .create::<V, _>(a_inner.clone(), Credential::raw_key(&key))
         .unwrap();
     let b = same_key
-        .create_with_key::<V, _>(b_inner.clone(), &key)
+        .create::<V, _>(b_inner.clone(), Credential::raw_key(&key))
         .unwrap();
     assert_ne!(a.info().store_id, b.info().store_id);
     a.write("p", "s", "k", b"from store a".to_vec()).unwrap();
@@ -249,10 +253,10 @@ fn the_store_identity_is_bound_into_every_record() {
     let twins = OpenOptions::new().random_source_for_tests_only(Arc::new(Twins));
     let (c_inner, d_inner) = (TempFs::new(), TempFs::new());
     let c = twins
-        .create_with_key::<V, _>(c_inner.clone(), &key)
+        .create::<V, _>(c_inner.clone(), Credential::raw_key(&key))
         .unwrap();
     let d = twins
-        .create_with_key::<V, _>(d_inner.clone(), &key)
+        .create::<V, _>(d_inner.clone(), Credential::raw_key(&key))
         .unwrap();
     assert_eq!(c.info().store_id, d.info().store_id);
     c.write("p", "s", "k", b"from store c".to_vec()).unwrap();
@@ -348,11 +352,13 @@ fn rollback_to_an_older_record_of_the_same_key_is_refused_while_open() {
     // Changing the passphrase does not change the data key: a new instance without an anchor
     // reads the old record.
     store
-        .change_passphrase::<V>(b"new passphrase", cheap())
+        .change_credential::<V>(Credential::passphrase_with(b"new passphrase", cheap()))
         .unwrap();
     drop(store);
     inner.write(p, s, k, old.clone()).unwrap();
-    let reopened = EncryptedStore::open::<V>(inner.clone(), b"new passphrase").unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"new passphrase"))
+            .unwrap();
     assert_eq!(reopened.read(p, s, k).unwrap(), b"version 1");
     // The rolled-back record is still bound to its key: it cannot move.
     inner.write("p", "s", "k2", old).unwrap();
@@ -367,23 +373,24 @@ fn rollback_of_the_header_restores_the_old_passphrase() {
     let (inner, store) = populated();
     let old_header = header(&inner);
     store
-        .change_passphrase::<V>(b"new passphrase", cheap())
+        .change_credential::<V>(Credential::passphrase_with(b"new passphrase", cheap()))
         .unwrap();
     store
         .write("p", "s", "after", b"written after the change".to_vec())
         .unwrap();
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::WrongPassphrase)
     ));
     put_header(&inner, old_header);
-    let rolled_back = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let rolled_back =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(
         rolled_back.read("p", "s", "after").unwrap(),
         b"written after the change"
     );
     assert!(matches!(
-        EncryptedStore::open::<V>(inner, b"new passphrase"),
+        EncryptedStore::open::<V>(inner, Credential::passphrase(b"new passphrase")),
         Err(OpenError::WrongPassphrase)
     ));
 }
@@ -430,16 +437,16 @@ fn every_single_byte_flip_of_the_header_is_refused_as_corrupt() {
             assert_corrupt_header_error(
                 i,
                 mask,
-                EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
             );
             assert_corrupt_header_error(
                 i,
                 mask,
-                EncryptedStore::open::<V>(inner.clone(), b"wrong"),
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"wrong")),
             );
-            assert!(EncryptedStore::open_with_key::<V>(
+            assert!(EncryptedStore::open::<V>(
                 inner.clone(),
-                &RawKey::from_bytes([0; 32])
+                Credential::raw_key(&RawKey::from_bytes([0; 32]))
             )
             .is_err());
             match EncryptedStore::<TempFs>::inspect::<V>(&inner) {
@@ -453,7 +460,7 @@ fn every_single_byte_flip_of_the_header_is_refused_as_corrupt() {
     // The store that was open is unaffected, and the good header opens again.
     put_header(&inner, good);
     assert_eq!(store.read("p", "s", "k").unwrap(), value_of("p", "s", "k"));
-    let reopened = EncryptedStore::open::<V>(inner, PASSPHRASE).unwrap();
+    let reopened = EncryptedStore::open::<V>(inner, Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(
         reopened.read("p", "s", "k").unwrap(),
         value_of("p", "s", "k")
@@ -492,7 +499,7 @@ fn header_flips_with_a_recomputed_checksum_are_refused() {
         bad[i] ^= 0x01;
         reseal_checksum(&mut bad);
         put_header(&inner, bad);
-        let r = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE);
+        let r = EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE));
         match (i, r) {
             (_, Ok(_)) => panic!("forged header (byte {i}) opened"),
             (8, Err(OpenError::UnsupportedVersion { version: 3 })) => {}
@@ -508,7 +515,7 @@ fn raw_key_header_flips_with_a_recomputed_checksum_are_refused() {
     let inner = TempFs::new();
     let key = RawKey::from_bytes([7; 32]);
     let store = encrypted_kvstore::OpenOptions::new()
-        .create_with_key::<V, _>(inner.clone(), &key)
+        .create::<V, _>(inner.clone(), Credential::raw_key(&key))
         .unwrap();
     store.write("p", "s", "k", b"v".to_vec()).unwrap();
     let good = header(&inner);
@@ -517,7 +524,10 @@ fn raw_key_header_flips_with_a_recomputed_checksum_are_refused() {
         bad[i] ^= 0x01;
         reseal_checksum(&mut bad);
         put_header(&inner, bad);
-        match (i, EncryptedStore::open_with_key::<V>(inner.clone(), &key)) {
+        match (
+            i,
+            EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)),
+        ) {
             (_, Ok(_)) => panic!("forged raw-key header (byte {i}) opened"),
             (8, Err(OpenError::UnsupportedVersion { version: 3 })) => {}
             // A raw-key header carries no Argon2id costs.
@@ -533,11 +543,11 @@ fn raw_key_header_flips_with_a_recomputed_checksum_are_refused() {
     reseal_checksum(&mut forged);
     put_header(&pinner, forged);
     assert!(matches!(
-        EncryptedStore::open_with_key::<V>(pinner.clone(), &key),
+        EncryptedStore::open::<V>(pinner.clone(), Credential::raw_key(&key)),
         Err(OpenError::WrongKey)
     ));
     assert!(matches!(
-        EncryptedStore::open::<V>(pinner, PASSPHRASE),
+        EncryptedStore::open::<V>(pinner, Credential::passphrase(PASSPHRASE)),
         Err(OpenError::RawKeyRequired)
     ));
 }
@@ -550,7 +560,7 @@ fn every_header_truncation_and_extension_is_refused_as_corrupt() {
         put_header(&inner, good[..len].to_vec());
         assert!(
             matches!(
-                EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
                 Err(OpenError::CorruptHeader { .. })
             ),
             "header of {len} bytes"
@@ -561,14 +571,14 @@ fn every_header_truncation_and_extension_is_refused_as_corrupt() {
         long.extend(std::iter::repeat_n(0u8, extra));
         put_header(&inner, long);
         assert!(matches!(
-            EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+            EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
             Err(OpenError::CorruptHeader { .. })
         ));
     }
     for junk in [b"plaintext".to_vec(), vec![0; HEADER_LEN], Vec::new()] {
         put_header(&inner, junk);
         assert!(matches!(
-            EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+            EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
             Err(OpenError::CorruptHeader { .. })
         ));
     }
@@ -583,26 +593,33 @@ fn a_header_from_another_store_unlocks_nothing_of_this_store() {
     let own = header(&inner);
     let other_inner = TempFs::new();
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(other_inner.clone(), b"other passphrase", cheap())
+        .create::<V, _>(
+            other_inner.clone(),
+            Credential::passphrase_with(b"other passphrase", cheap()),
+        )
         .unwrap();
     put_header(&inner, header(&other_inner));
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::WrongPassphrase)
     ));
 
     // Same passphrase, other store: opens, but reads nothing.
     let same_pw_inner = TempFs::new();
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(same_pw_inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            same_pw_inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     put_header(&inner, header(&same_pw_inner));
-    let wrong = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let wrong =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     for (p, s, k) in std::iter::once(TARGET).chain(NEIGHBOURS) {
         assert_auth_failed(wrong.read(p, s, k), p, s, k);
     }
     put_header(&inner, own);
-    let right = EncryptedStore::open::<V>(inner, PASSPHRASE).unwrap();
+    let right = EncryptedStore::open::<V>(inner, Credential::passphrase(PASSPHRASE)).unwrap();
     for (p, s, k) in std::iter::once(TARGET).chain(NEIGHBOURS) {
         assert_eq!(right.read(p, s, k).unwrap(), value_of(p, s, k));
     }
@@ -638,7 +655,7 @@ fn absurd_kdf_costs_in_a_header_are_refused_before_deriving() {
         put_header(&inner, bad);
         assert!(
             matches!(
-                EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
                 Err(OpenError::KdfParamsOutOfBounds)
             ),
             "m={m} t={t} p={p}"
@@ -667,11 +684,14 @@ fn a_missing_header_over_existing_data_is_not_initialized_and_nothing_is_written
         .unwrap();
     let before = snapshot(&inner);
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::NotInitialized)
     ));
     assert!(matches!(
-        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        EncryptedStore::open::<V>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([1; 32]))
+        ),
         Err(OpenError::NotInitialized)
     ));
     assert!(matches!(
@@ -679,7 +699,10 @@ fn a_missing_header_over_existing_data_is_not_initialized_and_nothing_is_written
         Err(OpenError::NotInitialized)
     ));
     // Nor does create start a new store over the orphaned records.
-    match encrypted_kvstore::OpenOptions::new().create::<V, _>(inner.clone(), PASSPHRASE, cheap()) {
+    match encrypted_kvstore::OpenOptions::new().create::<V, _>(
+        inner.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    ) {
         Err(OpenError::ExistingData { primary_namespace }) => assert_eq!(primary_namespace, ""),
         other => panic!("{other:?}"),
     }
@@ -691,7 +714,10 @@ fn a_missing_header_over_existing_data_is_not_initialized_and_nothing_is_written
 fn tampering_with_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store
         .write("monitors", "", "aa_0", b"monitor a".to_vec())
@@ -718,7 +744,7 @@ fn tampering_with_files_on_disk() {
     bad[100] ^= 1;
     std::fs::write(&hpath, &bad).unwrap();
     assert!(matches!(
-        EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::CorruptHeader { .. })
     ));
     std::fs::remove_file(&hpath).unwrap();
@@ -729,12 +755,13 @@ fn tampering_with_files_on_disk() {
     };
     let before = listing(dir.path());
     assert!(matches!(
-        EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::NotInitialized)
     ));
     assert_eq!(before, listing(dir.path()), "open wrote to the directory");
     std::fs::write(&hpath, &good).unwrap();
-    let reopened = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(reopened.read("monitors", "", "aa_0").unwrap(), b"monitor a");
 }
 

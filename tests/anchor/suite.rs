@@ -19,8 +19,8 @@ use std::sync::Arc;
 use super::v::{ldk, snapshot, AsyncOps, Ops, SyncOps, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError, RemoveError,
-    StoreAnchor, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
+    RemoveError, StoreAnchor, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -38,14 +38,17 @@ fn anchored() -> OpenOptions {
 fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
     anchored()
         .anchor(anchor(a))
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap()
 }
 
 fn open(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
 }
 
 /// Reading `monitors/m1` through `store` is refused as a rollback.
@@ -103,7 +106,9 @@ fn an_anchored_store_opens_only_with_its_anchor() {
     drop(store);
     // No anchor: refused, never a silent fallback; also read-only.
     for opts in [OpenOptions::new(), OpenOptions::new().read_only()] {
-        let e = opts.open::<V, _>(inner.clone(), PASSPHRASE).unwrap_err();
+        let e = opts
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap_err();
         assert!(matches!(e, OpenError::AnchorRequired), "{e:?}");
         assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
     }
@@ -226,7 +231,7 @@ fn a_whole_older_copy_of_the_store_is_refused_at_open() {
     let e = OpenOptions::new()
         .read_only()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
 }
@@ -253,7 +258,10 @@ fn older_values_under_the_current_header_are_refused_per_key() {
 fn attaching_an_anchor_is_explicit_and_watches_every_value() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = anchored()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     assert!(!store.info().anchored);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
@@ -263,7 +271,7 @@ fn attaching_an_anchor_is_explicit_and_watches_every_value() {
     assert!(matches!(e, OpenError::AnchorNotAttached), "{e:?}");
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert!(store.info().anchored);
     assert_eq!(store.read("", "", "manager").unwrap(), b"two");
@@ -298,7 +306,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     inner.write("payments", "", "b", bad).unwrap();
     let e = OpenOptions::new()
         .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_err();
     let OpenError::Io(io) = &e else {
         panic!("{e:?}")
@@ -310,7 +318,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     // Clean: a new epoch, no name of the old one left but `meta`.
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let after = anchor_names(&a);
     assert_eq!(after.len(), 4, "{after:?}");
@@ -333,7 +341,7 @@ fn a_lost_anchor_is_replaced_only_by_accepting_the_current_state() {
     assert!(matches!(open(&inner, &fresh), Err(OpenError::AnchorEmpty)));
     let store = OpenOptions::new()
         .anchor(anchor(&fresh))
-        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
     drop(store);
@@ -355,7 +363,8 @@ fn detaching_the_anchor_lets_the_store_open_without_it() {
     assert!(!store.info().anchored);
     store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
     drop(store);
-    let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let store =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
     drop(store);
     // The old anchor no longer applies to it.
@@ -499,7 +508,10 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     };
     let store = anchored()
         .anchor(flaky())
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store.write("monitors", "", "m2", b"one".to_vec()).unwrap();
@@ -535,7 +547,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     fail.store(false, Ordering::SeqCst);
     let store = OpenOptions::new()
         .anchor(flaky())
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
     store.remove("monitors", "", "m2", false).unwrap();
@@ -553,7 +565,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     inner.write("monitors", "", "m1", old).unwrap();
     let store = OpenOptions::new()
         .anchor(flaky())
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_m1_rolled_back(&store);
 }
@@ -573,7 +585,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
     let reader = OpenOptions::new()
         .read_only()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     writer.remove("payments", "", "hard", false).unwrap();
     writer.remove("payments", "", "lazy", true).unwrap();
@@ -601,7 +613,10 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
 fn accepting_without_a_listing_watches_values_from_their_next_write() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = anchored()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     drop(store);
@@ -625,7 +640,10 @@ fn an_anchor_makes_an_anchored_store() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     assert_eq!(
         store.info().format_version,
@@ -678,13 +696,14 @@ fn list_all_keys_refuses_a_namespace_deleted_behind_the_store() {
     let ro = OpenOptions::new()
         .read_only()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_eq!(missing(all(&ro)), ("payments".into(), "p0".into()));
     // Without an anchor the restart knows nothing of it (the documented limit).
     store.detach_anchor::<V>().unwrap();
     drop((store, ro));
-    let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let store =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(
         all(&store).unwrap(),
         [("monitors".to_owned(), String::new(), "m0".to_owned())]

@@ -27,7 +27,7 @@ use std::sync::{Barrier, Mutex};
 
 use super::v::{fs, ldk, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, MemoryStore, OpenError, OpenOptions};
+use encrypted_kvstore::{Credential, EncryptedStore, MemoryStore, OpenError, OpenOptions};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
@@ -280,12 +280,15 @@ fn refused<S: KVStoreSync>(
 fn threads_share_one_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     // A second, independent handle on the same directory (its own FilesystemStore).
     let second = OpenOptions::new()
         .read_only()
-        .open::<V, _>(fs(dir.path()), PASSPHRASE)
+        .open::<V, _>(fs(dir.path()), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let attempted = Attempted::default();
     for i in 0..SHARED_KEYS {
@@ -327,7 +330,9 @@ fn threads_share_one_encrypted_filesystem_store() {
         scope.spawn(move || {
             for pw in passphrases {
                 guarded(failure, || {
-                    store.change_passphrase::<V>(pw, cheap()).unwrap()
+                    store
+                        .change_credential::<V>(Credential::passphrase_with(pw, cheap()))
+                        .unwrap()
                 });
                 // The change is done: the workers run their next phase.
                 entered.wait();
@@ -349,7 +354,7 @@ fn threads_share_one_encrypted_filesystem_store() {
 
     // Reopened from disk: the original and every intermediate passphrase are refused, precisely;
     // only the last one opens, and everything is as the model says.
-    let open = |pw: &[u8]| EncryptedStore::open::<V>(fs(dir.path()), pw);
+    let open = |pw: &[u8]| EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(pw));
     let (last, intermediate) = passphrases.split_last().unwrap();
     for pw in std::iter::once(PASSPHRASE).chain(intermediate.iter().map(Vec::as_slice)) {
         refused(open, pw);
@@ -398,7 +403,7 @@ fn exactly_one_change_won<S: KVStoreSync>(
     inner: &MemoryStore,
     handles: &[&EncryptedStore<S>],
 ) -> Vec<u8> {
-    let open = |pw: &[u8]| EncryptedStore::open::<V>(inner.clone(), pw);
+    let open = |pw: &[u8]| EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(pw));
     let candidates: Vec<Vec<u8>> = (0..CHANGERS).map(changer_passphrase).collect();
     let opening: Vec<&Vec<u8>> = candidates.iter().filter(|pw| open(pw).is_ok()).collect();
     assert_eq!(opening.len(), 1, "passphrases that open: {opening:?}");
@@ -426,7 +431,10 @@ fn exactly_one_change_won<S: KVStoreSync>(
 fn concurrent_passphrase_changes_through_one_handle() {
     let mem = MemoryStore::new();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(mem.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            mem.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("p", "", "before", b"before".to_vec()).unwrap();
     let start = Barrier::new(CHANGERS);
@@ -436,7 +444,10 @@ fn concurrent_passphrase_changes_through_one_handle() {
             scope.spawn(move || {
                 start.wait();
                 store
-                    .change_passphrase::<V>(&changer_passphrase(t), cheap())
+                    .change_credential::<V>(Credential::passphrase_with(
+                        &changer_passphrase(t),
+                        cheap(),
+                    ))
                     .unwrap();
             });
         }

@@ -21,7 +21,7 @@ use super::v::{
     fs, ldk, snapshot, AsyncOps, FilesystemStore, MigratableKVStoreSync, Ops, SyncOps, V,
 };
 use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, MemoryStore, RawKey};
+use encrypted_kvstore::{Credential, EncryptedStore, MemoryStore, RawKey};
 use ldk::util::persist::{migrate_kv_store_data, KVStoreSync, KVSTORE_NAMESPACE_KEY_MAX_LEN};
 
 /// The contract over an encrypted store over LDK's `FilesystemStore`, via `ops`.
@@ -56,11 +56,15 @@ fn encrypted_fs<'a, O: Ops>(
 fn contract_sync_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     encrypted_fs(SyncOps, &store, "sync EncryptedStore<FilesystemStore>");
     // The data is on disk: a fresh store over a fresh FilesystemStore reads it.
-    let reopened = EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(
         KVStoreSync::read(&reopened, "", "", "toplevel").unwrap(),
         v("top", 8)
@@ -71,7 +75,10 @@ fn contract_sync_encrypted_filesystem_store() {
 fn contract_async_encrypted_filesystem_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     encrypted_fs(
         AsyncOps::new,
@@ -99,12 +106,15 @@ fn encrypted_memory<'a, O: Ops>(
 #[test]
 fn contract_sync_encrypted_memory_store() {
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     encrypted_memory(SyncOps, &store, "sync EncryptedStore<MemoryStore>");
     let key = RawKey::from_bytes([9; 32]);
     let by_key = encrypted_kvstore::OpenOptions::new()
-        .create_with_key::<V, _>(MemoryStore::new(), &key)
+        .create::<V, _>(MemoryStore::new(), Credential::raw_key(&key))
         .unwrap();
     encrypted_memory(
         SyncOps,
@@ -116,7 +126,10 @@ fn contract_sync_encrypted_memory_store() {
 #[test]
 fn contract_async_encrypted_memory_store() {
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     encrypted_memory(AsyncOps::new, &store, "async EncryptedStore<MemoryStore>");
 }
@@ -189,7 +202,10 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
     let mut plain = fs(d1.path());
     let items = fill(&plain);
     let mut enc = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(d2.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(d2.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
 
@@ -213,7 +229,8 @@ fn migrate_filesystem_plaintext_to_encrypted_and_back_gives_every_byte() {
     }
 
     // Reopened from disk, migrated out again into plaintext: every byte comes back.
-    let mut reopened = EncryptedStore::open::<V>(fs(d2.path()), PASSPHRASE).unwrap();
+    let mut reopened =
+        EncryptedStore::open::<V>(fs(d2.path()), Credential::passphrase(PASSPHRASE)).unwrap();
     let mut back = fs(d3.path());
     migrate_kv_store_data(&mut reopened, &mut back).unwrap();
     assert_eq!(sorted(&back), want);
@@ -232,12 +249,18 @@ fn migrate_memory_plaintext_to_encrypted_to_encrypted_and_back() {
     let mut plain = MemoryStore::new();
     let items = fill(&plain);
     let mut enc1 = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc1).unwrap();
     // Re-encrypting under another store (another data key) by migration.
     let mut enc2 = encrypted_kvstore::OpenOptions::new()
-        .create_with_key::<V, _>(MemoryStore::new(), &RawKey::from_bytes([5; 32]))
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::raw_key(&RawKey::from_bytes([5; 32])),
+        )
         .unwrap();
     migrate_kv_store_data(&mut enc1, &mut enc2).unwrap();
     let mut back = MemoryStore::new();
@@ -261,7 +284,10 @@ async fn migrate_into_an_encrypted_store_through_the_async_contract() {
     let plain = MemoryStore::new();
     let items = fill(&plain);
     let enc = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     for (p, s, k) in plain.list_all_keys().unwrap() {
         let v = KVStore::read(&plain, &p, &s, &k).await.unwrap();

@@ -44,9 +44,9 @@ use std::time::Instant;
 use super::v::{ldk, FaultyStore, MigratableKVStoreSync, TempFs, V};
 use crate::common::{cheap, injected_within, FaultKind, FaultyAnchor, FAULT_KINDS, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError, RemoveError,
-    RotateError, StoreAnchor, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
-    RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, HeaderError, ListError, OpenError, OpenOptions,
+    ReadError, RemoveError, RotateError, StoreAnchor, WriteError, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -310,7 +310,7 @@ fn anchor_over(dir: TempFs) -> Anchor {
 fn open(inner: &Inner, anchor: &Anchor) -> Result<Store, OpenError> {
     OpenOptions::new()
         .anchor(anchor.clone())
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
 }
 
 fn header_of(inner: &Inner) -> Option<Vec<u8>> {
@@ -341,7 +341,10 @@ fn run(fault: Option<(Target, u64, FaultKind)>, then: Then) -> Outcome {
     };
     let mut store = Some(
         opts.anchor(anchor.clone())
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap(),
     );
     let (inner_base, anchor_base) = (inner.ops(), anchor.ops());
@@ -508,7 +511,7 @@ fn run(fault: Option<(Target, u64, FaultKind)>, then: Then) -> Outcome {
             outcome.torn_refused = true;
             OpenOptions::new()
                 .anchor(anchor.clone())
-                .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+                .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
                 .unwrap_or_else(|e| panic!("{ctx}: accepting the current state: {e:?}"))
         }
         Err(e) => panic!("{ctx}: the open after the crash was refused: {e:?}"),
@@ -554,7 +557,7 @@ fn check_error(
         return;
     }
     let consequence = match e.downcast_ref::<RotateError>() {
-        Some(RotateError::Header(OpenError::HeaderChanged)) => fired,
+        Some(RotateError::Header(HeaderError::Changed)) => fired,
         Some(RotateError::NotReencrypted { .. }) => fired,
         Some(RotateError::Read(r)) => match r.get_ref().and_then(|i| i.downcast_ref::<ReadError>())
         {
@@ -649,7 +652,10 @@ fn the_anchored_workload_runs_clean_and_folds() {
     // tombstone of them. Replayed here on a store of its own, with the anchor counted.
     let store = OpenOptions::new()
         .anchor(anchor.clone())
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     for i in 0..CHURN_WRITTEN {
         let k = churn(i);
@@ -722,7 +728,10 @@ fn faults_while_creating_an_anchored_store() {
         let anchor = anchor_over(TempFs::in_memory_fs());
         OpenOptions::new()
             .anchor(anchor.clone())
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         match target {
             Target::Inner => inner.ops(),
@@ -742,8 +751,7 @@ fn faults_while_creating_an_anchored_store() {
                 }
                 let r = OpenOptions::new().anchor(anchor.clone()).create::<V, _>(
                     inner.clone(),
-                    PASSPHRASE,
-                    cheap(),
+                    Credential::passphrase_with(PASSPHRASE, cheap()),
                 );
                 match r {
                     Err(e) => assert!(carries_fault(&e), "{ctx}: {e:?}"),
@@ -755,7 +763,10 @@ fn faults_while_creating_an_anchored_store() {
                     Ok(s) => s,
                     Err(OpenError::NotInitialized) => OpenOptions::new()
                         .anchor(anchor.clone())
-                        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+                        .create::<V, _>(
+                            inner.clone(),
+                            Credential::passphrase_with(PASSPHRASE, cheap()),
+                        )
                         .unwrap_or_else(|e| panic!("{ctx}: create again: {e:?}")),
                     Err(OpenError::CorruptHeader { .. }) if torn(target, kind, Target::Inner) => {
                         cases += 1;
@@ -764,7 +775,10 @@ fn faults_while_creating_an_anchored_store() {
                     Err(OpenError::AnchorCorrupt { .. }) if torn(target, kind, Target::Anchor) => {
                         OpenOptions::new()
                             .anchor(anchor.clone())
-                            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+                            .accept_current_state::<V, _>(
+                                inner.clone(),
+                                Credential::passphrase(PASSPHRASE),
+                            )
                             .unwrap_or_else(|e| panic!("{ctx}: accept: {e:?}"))
                     }
                     Err(e) => panic!("{ctx}: {e:?}"),
@@ -799,7 +813,10 @@ fn faults_while_accepting_the_current_state() {
         let store = OpenOptions::new()
             .encrypt_names()
             .anchor(anchor.clone())
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         for (k, v) in small_data() {
             KVStoreSync::write(&store, &k.0, &k.1, &k.2, v).unwrap();
@@ -828,7 +845,7 @@ fn faults_while_accepting_the_current_state() {
     let accept = |inner: &Inner, anchor: &Anchor| {
         OpenOptions::new()
             .anchor(anchor.clone())
-            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+            .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
     };
     let ops = |target: Target| {
         let (inner, anchor) = setup();

@@ -24,7 +24,8 @@ use crate::common::{
     assert_auth_failed, cheap, injected, FaultKind, ALL_FAULT_KINDS, FAULT_KINDS, PASSPHRASE,
 };
 use encrypted_kvstore::{
-    EncryptedStore, MemoryStore, OpenError, Protection, RawKey, ReadError, RECORD_OVERHEAD,
+    Credential, EncryptedStore, HeaderError, MemoryStore, OpenError, Protection, RawKey, ReadError,
+    RotateError, RECORD_OVERHEAD,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::{KVStore, KVStoreSync};
@@ -205,7 +206,9 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) ->
         .find(|(name, _)| *name == layout)
         .map(|(_, o)| o)
         .unwrap();
-    let store = opts.create_with_key::<V, _>(inner.clone(), &key).unwrap();
+    let store = opts
+        .create::<V, _>(inner.clone(), Credential::raw_key(&key))
+        .unwrap();
     let mut model = Model::default();
     for ((p, s, k), v) in PRELOADED {
         KVStoreSync::write(&store, p, s, k, v.to_vec()).unwrap();
@@ -307,7 +310,8 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) ->
 
     // After the fault: a fresh store over the same data holds exactly the model.
     inner.disarm();
-    let reopened = EncryptedStore::open_with_key::<V>(inner.inner().clone(), &key).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.inner().clone(), Credential::raw_key(&key)).unwrap();
     let ctx = format!("after fault at {fault_at:?} ({kind:?})");
     for name @ (p, s, k) in [A, B, C, D] {
         let r = KVStoreSync::read(&reopened, p, s, k);
@@ -363,7 +367,10 @@ fn raw_store() -> (
 ) {
     let inner = FaultyStore::new(MemoryStore::new());
     let store = encrypted_kvstore::OpenOptions::new()
-        .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([5; 32]))
+        .create::<V, _>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([5; 32])),
+        )
         .unwrap();
     (inner, store)
 }
@@ -617,7 +624,7 @@ fn faults_while_creating_and_opening() {
     let ops = {
         let inner = FaultyStore::new(MemoryStore::new());
         encrypted_kvstore::OpenOptions::new()
-            .create_with_key::<V, _>(inner.clone(), &key)
+            .create::<V, _>(inner.clone(), Credential::raw_key(&key))
             .unwrap();
         inner.ops()
     };
@@ -629,7 +636,8 @@ fn faults_while_creating_and_opening() {
         for n in 0..ops {
             let inner = FaultyStore::new(MemoryStore::new());
             inner.arm(n, kind);
-            match encrypted_kvstore::OpenOptions::new().create_with_key::<V, _>(inner.clone(), &key)
+            match encrypted_kvstore::OpenOptions::new()
+                .create::<V, _>(inner.clone(), Credential::raw_key(&key))
             {
                 Err(OpenError::Io(e)) => assert_eq!(injected(&e), Some(n), "{kind:?} {n}"),
                 other => panic!("{kind:?} at {n}: {other:?}"),
@@ -639,27 +647,28 @@ fn faults_while_creating_and_opening() {
             let header_write = n == ops - 1;
             match (kind, header_write) {
                 (FaultKind::After, true) => {
-                    let s = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+                    let s = EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key))
+                        .unwrap();
                     KVStoreSync::write(&s, "p", "", "k", vec![1]).unwrap();
                 }
                 (FaultKind::TornWrite, true) => {
                     assert!(matches!(
-                        EncryptedStore::open_with_key::<V>(inner.clone(), &key),
+                        EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)),
                         Err(OpenError::CorruptHeader { .. })
                     ));
                     assert!(matches!(
                         encrypted_kvstore::OpenOptions::new()
-                            .create_with_key::<V, _>(inner.clone(), &key),
+                            .create::<V, _>(inner.clone(), Credential::raw_key(&key)),
                         Err(OpenError::AlreadyInitialized)
                     ));
                 }
                 _ => {
                     assert!(matches!(
-                        EncryptedStore::open_with_key::<V>(inner.clone(), &key),
+                        EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)),
                         Err(OpenError::NotInitialized)
                     ));
                     encrypted_kvstore::OpenOptions::new()
-                        .create_with_key::<V, _>(inner.clone(), &key)
+                        .create::<V, _>(inner.clone(), Credential::raw_key(&key))
                         .unwrap();
                 }
             }
@@ -668,17 +677,20 @@ fn faults_while_creating_and_opening() {
     // Open makes one inner operation: the header read.
     let inner = FaultyStore::new(MemoryStore::new());
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     for kind in FAULT_KINDS {
         let at = inner.ops();
         inner.arm_next(kind);
-        match EncryptedStore::open::<V>(inner.clone(), PASSPHRASE) {
+        match EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)) {
             Err(OpenError::Io(e)) => assert_eq!(injected(&e), Some(at), "{kind:?}"),
             other => panic!("{other:?}"),
         }
         assert_eq!(inner.ops(), at + 1);
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     }
 }
 
@@ -694,7 +706,7 @@ fn silent_faults_on_the_header() {
     let create_ops = {
         let inner = FaultyStore::new(MemoryStore::new());
         encrypted_kvstore::OpenOptions::new()
-            .create::<V, _>(inner.clone(), b"old", cheap())
+            .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
             .unwrap();
         inner.ops()
     };
@@ -702,7 +714,7 @@ fn silent_faults_on_the_header() {
     let at = inner.ops();
     inner.arm(at + create_ops - 1, FaultKind::LostWrite);
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), b"old", cheap())
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
         .unwrap();
     assert_eq!((inner.ops(), inner.fires()), (at + create_ops, 1));
     KVStoreSync::write(&store, "monitors", "", "m_0", b"value".to_vec()).unwrap();
@@ -711,10 +723,12 @@ fn silent_faults_on_the_header() {
         b"value"
     );
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), b"old"),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"old")),
         Err(OpenError::NotInitialized)
     ));
-    match encrypted_kvstore::OpenOptions::new().create::<V, _>(inner.clone(), b"old", cheap()) {
+    match encrypted_kvstore::OpenOptions::new()
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
+    {
         Err(OpenError::ExistingData { primary_namespace }) => {
             assert_eq!(primary_namespace, "monitors")
         }
@@ -723,7 +737,7 @@ fn silent_faults_on_the_header() {
 
     let inner = FaultyStore::new(MemoryStore::new());
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), b"old", cheap())
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
         .unwrap();
     KVStoreSync::write(&store, "p", "", "k", b"value".to_vec()).unwrap();
     // (A flipped read flips byte `operation number % length`: byte 8 is the version.)
@@ -744,7 +758,8 @@ fn silent_faults_on_the_header() {
             corrupt(
                 kind,
                 at,
-                EncryptedStore::open::<V>(inner.clone(), b"old").map(|_| ()),
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"old"))
+                    .map(|_| ()),
             );
             let at = inner.ops();
             inner.arm_next(kind);
@@ -758,24 +773,28 @@ fn silent_faults_on_the_header() {
     // Only one header was ever written: a stale read of it finds none.
     inner.arm_next(FaultKind::StaleRead);
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), b"old"),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"old")),
         Err(OpenError::NotInitialized)
     ));
-    store.change_passphrase::<V>(b"new", cheap()).unwrap();
+    store
+        .change_credential::<V>(Credential::passphrase_with(b"new", cheap()))
+        .unwrap();
     let read_only = || encrypted_kvstore::OpenOptions::new().read_only();
     inner.arm_next(FaultKind::StaleRead);
-    let stale = read_only().open::<V, _>(inner.clone(), b"old").unwrap();
+    let stale = read_only()
+        .open::<V, _>(inner.clone(), Credential::passphrase(b"old"))
+        .unwrap();
     assert_eq!(KVStoreSync::read(&stale, "p", "", "k").unwrap(), b"value");
     inner.arm_next(FaultKind::StaleRead);
     assert!(matches!(
-        read_only().open::<V, _>(inner.clone(), b"new"),
+        read_only().open::<V, _>(inner.clone(), Credential::passphrase(b"new")),
         Err(OpenError::WrongPassphrase)
     ));
     assert!(matches!(
-        read_only().open::<V, _>(inner.clone(), b"old"),
+        read_only().open::<V, _>(inner.clone(), Credential::passphrase(b"old")),
         Err(OpenError::WrongPassphrase)
     ));
-    EncryptedStore::open::<V>(inner.clone(), b"new").unwrap();
+    EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"new")).unwrap();
     assert_eq!(inner.fires(), 15);
 }
 
@@ -790,10 +809,10 @@ impl Cred {
     fn create(self, inner: FaultyStore<MemoryStore>) -> EncryptedStore<FaultyStore<MemoryStore>> {
         match self {
             Cred::Passphrase(p) => encrypted_kvstore::OpenOptions::new()
-                .create::<V, _>(inner, p, cheap())
+                .create::<V, _>(inner, Credential::passphrase_with(p, cheap()))
                 .unwrap(),
             Cred::Key(b) => encrypted_kvstore::OpenOptions::new()
-                .create_with_key::<V, _>(inner, &RawKey::from_bytes([b; 32]))
+                .create::<V, _>(inner, Credential::raw_key(&RawKey::from_bytes([b; 32])))
                 .unwrap(),
         }
     }
@@ -805,10 +824,17 @@ impl Cred {
         }
     }
 
-    fn change_to(self, store: &EncryptedStore<FaultyStore<MemoryStore>>) -> Result<(), OpenError> {
+    fn change_to(
+        self,
+        store: &EncryptedStore<FaultyStore<MemoryStore>>,
+    ) -> Result<(), RotateError> {
         match self {
-            Cred::Passphrase(p) => store.change_passphrase::<V>(p, cheap()),
-            Cred::Key(b) => store.change_key::<V>(&RawKey::from_bytes([b; 32])),
+            Cred::Passphrase(p) => {
+                store.change_credential::<V>(Credential::passphrase_with(p, cheap()))
+            }
+            Cred::Key(b) => {
+                store.change_credential::<V>(Credential::raw_key(&RawKey::from_bytes([b; 32])))
+            }
         }
     }
 
@@ -817,8 +843,11 @@ impl Cred {
     fn open(self, inner: &MemoryStore) -> Result<EncryptedStore<MemoryStore>, OpenError> {
         let o = encrypted_kvstore::OpenOptions::new().read_only();
         match self {
-            Cred::Passphrase(p) => o.open::<V, _>(inner.clone(), p),
-            Cred::Key(b) => o.open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([b; 32])),
+            Cred::Passphrase(p) => o.open::<V, _>(inner.clone(), Credential::passphrase(p)),
+            Cred::Key(b) => o.open::<V, _>(
+                inner.clone(),
+                Credential::raw_key(&RawKey::from_bytes([b; 32])),
+            ),
         }
     }
 
@@ -828,8 +857,10 @@ impl Cred {
         inner: FaultyStore<MemoryStore>,
     ) -> Result<EncryptedStore<FaultyStore<MemoryStore>>, OpenError> {
         match self {
-            Cred::Passphrase(p) => EncryptedStore::open::<V>(inner, p),
-            Cred::Key(b) => EncryptedStore::open_with_key::<V>(inner, &RawKey::from_bytes([b; 32])),
+            Cred::Passphrase(p) => EncryptedStore::open::<V>(inner, Credential::passphrase(p)),
+            Cred::Key(b) => {
+                EncryptedStore::open::<V>(inner, Credential::raw_key(&RawKey::from_bytes([b; 32])))
+            }
         }
     }
 
@@ -892,7 +923,9 @@ fn credential_changes_interrupted_by_header_write_faults() {
             let r = new.change_to(&store);
             assert_eq!((inner.ops(), inner.fires()), (at + 2, 1), "{ctx}");
             match (kind.is_loud(), r) {
-                (true, Err(OpenError::Io(e))) => assert_eq!(injected(&e), Some(at + 1), "{ctx}"),
+                (true, Err(RotateError::Header(HeaderError::Io(e)))) => {
+                    assert_eq!(injected(&e), Some(at + 1), "{ctx}")
+                }
                 (false, Ok(())) => {}
                 (_, r) => panic!("{ctx}: {r:?}"),
             }
@@ -944,7 +977,10 @@ fn credential_changes_interrupted_by_header_write_faults() {
                 Some(opener) if matches!(kind, FaultKind::After | FaultKind::LostWrite) => {
                     let stored = KVStoreSync::read(&mem, "encrypted_kvstore", "", "header");
                     assert!(
-                        matches!(new.change_to(&store), Err(OpenError::HeaderChanged)),
+                        matches!(
+                            new.change_to(&store),
+                            Err(RotateError::Header(HeaderError::Changed))
+                        ),
                         "{ctx}"
                     );
                     assert_eq!(

@@ -26,8 +26,8 @@ use std::path::Path;
 use super::v::{fs, ldk, AsyncOps, FilesystemStore, MigratableKVStoreSync, Ops, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, RawKey, ReadError, StoreAnchor,
-    RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, RawKey, ReadError,
+    StoreAnchor, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -77,14 +77,17 @@ impl Node {
 
     fn create(&self, opts: &OpenOptions) -> Store {
         self.options(opts.clone())
-            .create::<V, _>(fs(self.data.path()), PASSPHRASE, cheap())
+            .create::<V, _>(
+                fs(self.data.path()),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap()
     }
 
     /// A restart: the store opened from disk, with its anchor if it has one, writable.
     fn start(&self) -> Result<Store, OpenError> {
         self.options(OpenOptions::new())
-            .open::<V, _>(fs(self.data.path()), PASSPHRASE)
+            .open::<V, _>(fs(self.data.path()), Credential::passphrase(PASSPHRASE))
     }
 
     /// The inner store, as the attacker sees it.
@@ -481,7 +484,7 @@ fn accepting_the_current_state_after_a_lost_anchor_or_a_restore() {
         drop(store);
         assert!(
             matches!(
-                EncryptedStore::open::<V>(node.disk(), PASSPHRASE),
+                EncryptedStore::open::<V>(node.disk(), Credential::passphrase(PASSPHRASE)),
                 Err(OpenError::AnchorRequired)
             ),
             "{mode}"
@@ -497,7 +500,7 @@ fn accepting_the_current_state_after_a_lost_anchor_or_a_restore() {
         );
         let store = OpenOptions::new()
             .anchor(anchor(&lost))
-            .accept_current_state::<V, _>(node.disk(), PASSPHRASE)
+            .accept_current_state::<V, _>(node.disk(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         assert_eq!(read(&store, ("monitors", "", MON)).unwrap(), b"monitor 1");
         assert!(store.info().anchored);
@@ -526,7 +529,7 @@ fn accepting_the_current_state_after_a_lost_anchor_or_a_restore() {
         );
         let store = OpenOptions::new()
             .anchor(anchor(&lost))
-            .accept_current_state::<V, _>(node.disk(), PASSPHRASE)
+            .accept_current_state::<V, _>(node.disk(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         // The state accepted is the restored one, older monitor record included.
         assert_eq!(read(&store, ("monitors", "", MON)).unwrap(), b"monitor 1");
@@ -543,14 +546,14 @@ fn accepting_the_current_state_after_a_lost_anchor_or_a_restore() {
             matches!(
                 OpenOptions::new()
                     .anchor(anchor(a.path()))
-                    .open::<V, _>(plain.disk(), PASSPHRASE),
+                    .open::<V, _>(plain.disk(), Credential::passphrase(PASSPHRASE)),
                 Err(OpenError::AnchorNotAttached)
             ),
             "{mode}"
         );
         let attached = OpenOptions::new()
             .anchor(anchor(a.path()))
-            .accept_current_state::<V, _>(plain.disk(), PASSPHRASE)
+            .accept_current_state::<V, _>(plain.disk(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         assert!(attached.info().anchored, "{mode}");
     }
@@ -578,7 +581,8 @@ fn detaching_the_anchor() {
             "{mode}"
         );
         put(&disk, &at, old);
-        let store = EncryptedStore::open::<V>(node.disk(), PASSPHRASE).unwrap();
+        let store =
+            EncryptedStore::open::<V>(node.disk(), Credential::passphrase(PASSPHRASE)).unwrap();
         assert_eq!(read(&store, ("monitors", "", MON)).unwrap(), b"monitor 1");
         assert_eq!(read(&store, ("", "", "manager")).unwrap(), b"manager");
     }
@@ -602,7 +606,7 @@ fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
     let anchored =
         || OpenOptions::new().anchor(StoreAnchor::<MemoryStore, V>::new(anchor_store.clone()));
     let mut store = anchored()
-        .create_with_key::<V, _>(inner.clone(), &key)
+        .create::<V, _>(inner.clone(), Credential::raw_key(&key))
         .unwrap();
     let mon = format!("{:064x}_0", 1);
     let monitors = [mon.clone()];
@@ -634,7 +638,7 @@ fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
             // A restart with 17 updates pending: they read back, nothing is refused.
             drop(store);
             store = anchored()
-                .open_with_key::<V, _>(inner.clone(), &key)
+                .open::<V, _>(inner.clone(), Credential::raw_key(&key))
                 .unwrap();
             check_monitors(&store, &monitors, &pending);
         }
@@ -652,7 +656,7 @@ fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
     assert_eq!(most, 3 + MAX_PENDING);
     drop(store);
     let store = anchored()
-        .open_with_key::<V, _>(inner.clone(), &key)
+        .open::<V, _>(inner.clone(), Credential::raw_key(&key))
         .unwrap();
     check_monitors(&store, &monitors, &pending);
     assert_eq!(

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use super::v::{fs, ldk, AsyncOps, FilesystemStore, Ops, SyncOps, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    padme, EncryptedStore, InvalidName, ListError, OpenError, OpenOptions, RawKey, ReadError,
-    SharedStore, WriteError, RESERVED_PRIMARY_NAMESPACE,
+    padme, Credential, EncryptedStore, HeaderError, InvalidName, ListError, OpenError, OpenOptions,
+    RawKey, ReadError, RotateError, SharedStore, WriteError, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -41,7 +41,8 @@ fn modes() -> [(&'static str, OpenOptions); 4] {
 }
 
 fn create(opts: &OpenOptions, inner: TempFs) -> EncryptedStore<TempFs> {
-    opts.create::<V, _>(inner, PASSPHRASE, cheap()).unwrap()
+    opts.create::<V, _>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+        .unwrap()
 }
 
 fn all_inner(inner: &TempFs) -> BTreeSet<Name> {
@@ -145,7 +146,8 @@ fn every_mode_round_trips_through_both_traits_and_reopens() {
         );
         drop(async_ops);
         drop(store);
-        let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        let reopened =
+            EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
         assert_eq!(
             reopened.read("ns_sync", "sub", "b").unwrap(),
             b"two",
@@ -157,7 +159,7 @@ fn every_mode_round_trips_through_both_traits_and_reopens() {
             "{mode}"
         );
         assert!(matches!(
-            EncryptedStore::open::<V>(inner, b"wrong"),
+            EncryptedStore::open::<V>(inner, Credential::passphrase(b"wrong")),
             Err(OpenError::WrongPassphrase)
         ));
     }
@@ -215,7 +217,8 @@ fn a_rollback_after_a_read_is_refused() {
     let old = raw(&inner, &at);
     store.write("p", "", "k", b"new".to_vec()).unwrap();
     drop(store);
-    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(reopened.read("p", "", "k").unwrap(), b"new");
     put(&inner, &at, old);
     let e = reopened.read("p", "", "k").unwrap_err();
@@ -348,7 +351,8 @@ fn versions_grow_across_restarts() {
         }
     }
     fn store_write_and_check(inner: &TempFs, at: &Name, last: &mut u64, run: u32) {
-        let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        let store =
+            EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
         let info = store.info();
         assert!(
             info.version_limit > *last + 65_536 - 1,
@@ -373,7 +377,7 @@ fn a_read_only_instance_never_writes_and_raises_no_false_alarm() {
     let before = super::v::snapshot(&inner);
     let reader = OpenOptions::new()
         .read_only()
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_eq!(reader.read("p", "", "gone").unwrap(), b"1");
     assert_eq!(reader.list("p", "").unwrap().len(), 2);
@@ -405,24 +409,28 @@ fn passphrase_change_and_a_changed_header() {
     );
     store.write("p", "s", "k", b"kept".to_vec()).unwrap();
     store
-        .change_passphrase::<V>(b"new passphrase", cheap())
+        .change_credential::<V>(Credential::passphrase_with(b"new passphrase", cheap()))
         .unwrap();
     store.write("p", "s", "k2", b"after".to_vec()).unwrap();
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::WrongPassphrase)
     ));
-    let reopened = EncryptedStore::open::<V>(inner.clone(), b"new passphrase").unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"new passphrase"))
+            .unwrap();
     assert_eq!(reopened.read("p", "s", "k").unwrap(), b"kept");
     assert_eq!(reopened.read("p", "s", "k2").unwrap(), b"after");
     // `reopened` reserved versions: `store`'s header is no longer the stored one.
     assert!(matches!(
-        store.change_passphrase::<V>(b"third", cheap()),
-        Err(OpenError::HeaderChanged)
+        store.change_credential::<V>(Credential::passphrase_with(b"third", cheap())),
+        Err(RotateError::Header(HeaderError::Changed))
     ));
     let key = RawKey::from_bytes([9; 32]);
-    reopened.change_key::<V>(&key).unwrap();
-    let by_key = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+    reopened
+        .change_credential::<V>(Credential::raw_key(&key))
+        .unwrap();
+    let by_key = EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
     assert_eq!(by_key.read("p", "s", "k").unwrap(), b"kept");
     let info = EncryptedStore::inspect::<V>(&inner).unwrap();
     assert!(info.names_encrypted && info.values_padded);
@@ -490,7 +498,10 @@ fn on_disk_no_plaintext_name_and_no_exact_size() {
     let store = OpenOptions::new()
         .encrypt_names()
         .pad_values()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     let txid = "8d2c9f0e5b7a4136c1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8";
     let monitor = format!("{txid}_1");
@@ -605,8 +616,7 @@ fn async_inner_store_detects_rollback() {
     let store = rt
         .block_on(OpenOptions::new().encrypt_names().create_async::<V, _>(
             shared.clone(),
-            PASSPHRASE,
-            cheap(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
         ))
         .unwrap();
     let ops = AsyncOps::new(&store);
@@ -637,7 +647,10 @@ fn reservations_ahead_of_need_and_a_changed_header() {
     for how in ["sync", "async"] {
         let inner = MemoryStore::new();
         let store = OpenOptions::new()
-            .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([3; 32]))
+            .create::<V, _>(
+                inner.clone(),
+                Credential::raw_key(&RawKey::from_bytes([3; 32])),
+            )
             .unwrap();
         let async_ops = AsyncOps::new(&store);
         let ops: &dyn Ops = if how == "sync" {
@@ -673,9 +686,9 @@ fn reservations_ahead_of_need_and_a_changed_header() {
         let inner = MemoryStore::new();
         let key = RawKey::from_bytes([4; 32]);
         let store = OpenOptions::new()
-            .create_with_key::<V, _>(inner.clone(), &key)
+            .create::<V, _>(inner.clone(), Credential::raw_key(&key))
             .unwrap();
-        let other = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+        let other = EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
         let async_ops = AsyncOps::new(&store);
         let ops: &dyn Ops = if how == "sync" {
             &SyncOps(&store)
@@ -783,7 +796,8 @@ fn rotate_reencrypt_retire() {
     store.retire_old_keys::<V>().unwrap();
     assert_eq!(store.info().key_ids, vec![1]);
     drop(store);
-    let reopened = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(reopened.info().key_ids, vec![1]);
     for (k, _) in &at[1..] {
         assert_eq!(
@@ -829,7 +843,7 @@ fn reencryption_survives_a_fault_at_every_inner_operation() {
             let inner = super::v::FaultyStore::new(MemoryStore::new());
             let store = OpenOptions::new()
                 .encrypt_names()
-                .create_with_key::<V, _>(inner.clone(), &key)
+                .create::<V, _>(inner.clone(), Credential::raw_key(&key))
                 .unwrap();
             for (k, v) in &values {
                 store.write("p", "", k, v.clone()).unwrap();
@@ -849,7 +863,8 @@ fn reencryption_survives_a_fault_at_every_inner_operation() {
             for (k, v) in &values {
                 assert_eq!(&store.read("p", "", k).unwrap(), v, "{kind:?} at {n}: {k}");
             }
-            let reopened = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+            let reopened =
+                EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
             for (k, v) in &values {
                 assert_eq!(
                     &reopened.read("p", "", k).unwrap(),
@@ -886,11 +901,14 @@ fn concurrent_honest_use_raises_no_false_alarm() {
     let store = OpenOptions::new()
         .encrypt_names()
         .pad_values()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     let reader = OpenOptions::new()
         .read_only()
-        .open::<V, _>(fs(dir.path()), PASSPHRASE)
+        .open::<V, _>(fs(dir.path()), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let written: Mutex<HashSet<(String, Vec<u8>)>> = Mutex::new(HashSet::new());
     let alarm = |e: &io::Error| -> bool {
@@ -1020,7 +1038,7 @@ fn writes_of_one_key_are_serialized_from_version_to_watermark() {
         second_done: Mutex::new(Some(rx)),
     };
     let store = OpenOptions::new()
-        .create_with_key::<V, _>(held, &RawKey::from_bytes([5; 32]))
+        .create::<V, _>(held, Credential::raw_key(&RawKey::from_bytes([5; 32])))
         .unwrap();
     store.inner().first.store(true, Ordering::SeqCst);
     std::thread::scope(|scope| {
@@ -1050,7 +1068,7 @@ fn faults_on_the_reservation_steps_lose_nothing() {
         let n = {
             let inner = super::v::FaultyStore::new(MemoryStore::new());
             let store = OpenOptions::new()
-                .create_with_key::<V, _>(inner.clone(), &key)
+                .create::<V, _>(inner.clone(), Credential::raw_key(&key))
                 .unwrap();
             let async_ops = AsyncOps::new(&store);
             let ops: &dyn Ops = if how == "sync" {
@@ -1083,7 +1101,7 @@ fn faults_on_the_reservation_steps_lose_nothing() {
                 let ctx = format!("{how}, fault on step {step} ({kind:?})");
                 let inner = super::v::FaultyStore::new(MemoryStore::new());
                 let store = OpenOptions::new()
-                    .create_with_key::<V, _>(inner.clone(), &key)
+                    .create::<V, _>(inner.clone(), Credential::raw_key(&key))
                     .unwrap();
                 let async_ops = AsyncOps::new(&store);
                 let ops: &dyn Ops = if how == "sync" {
@@ -1125,7 +1143,8 @@ fn faults_on_the_reservation_steps_lose_nothing() {
                 let highest = version();
                 drop(async_ops);
                 drop(store);
-                let reopened = EncryptedStore::open_with_key::<V>(inner.clone(), &key).unwrap();
+                let reopened =
+                    EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
                 KVStoreSync::write(&reopened, "p", "", "k", b"after".to_vec()).unwrap();
                 assert!(version() > highest, "{ctx}: a version handed out twice");
             }

@@ -11,8 +11,8 @@
 use super::v::{fs, ldk, MigratableKVStoreSync, V};
 use crate::common::{cheap, reseal_checksum, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, InvalidName, KdfParams, MemoryStore, OpenError, OpenOptions, RawKey,
-    HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, InvalidName, KdfParams, MemoryStore, OpenError, OpenOptions,
+    RawKey, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
@@ -55,7 +55,10 @@ fn assert_reserved<T: std::fmt::Debug>(r: Result<T, io::Error>) {
 fn reserved_namespace_is_refused_in_any_letter_case() {
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), PASSPHRASE, cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     let header_before = fs(dir.path())
         .read(
@@ -113,7 +116,7 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
         .unwrap();
     assert_eq!(after, header_before);
     drop(store);
-    EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE).unwrap();
+    EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)).unwrap();
 }
 
 /// `list_all_keys` hides the reserved namespace in whatever case the inner store reports it.
@@ -121,7 +124,10 @@ fn reserved_namespace_is_refused_in_any_letter_case() {
 fn list_all_keys_hides_the_reserved_namespace_in_any_case() {
     let inner = MemoryStore::new();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("monitors", "", "a_0", b"m".to_vec()).unwrap();
     // What a case-insensitive inner store could report for the header's directory.
@@ -157,23 +163,23 @@ fn create_refuses_ldk_node_data() {
             .unwrap();
         match encrypted_kvstore::OpenOptions::new().create::<V, _>(
             fs(dir.path()),
-            PASSPHRASE,
-            cheap(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
         ) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match encrypted_kvstore::OpenOptions::new()
-            .create_with_key::<V, _>(fs(dir.path()), &RawKey::from_bytes([7; 32]))
-        {
+        match encrypted_kvstore::OpenOptions::new().create::<V, _>(
+            fs(dir.path()),
+            Credential::raw_key(&RawKey::from_bytes([7; 32])),
+        ) {
             Err(OpenError::ExistingData { .. }) => {}
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
         // Nothing was written: still no header.
         assert!(matches!(
-            EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+            EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)),
             Err(OpenError::NotInitialized)
         ));
     }
@@ -194,38 +200,44 @@ fn create_in_empty_refuses_any_value() {
         let copy = MemoryStore::new();
         copy.write(p, s, k, b"v".to_vec()).unwrap();
         assert!(encrypted_kvstore::OpenOptions::new()
-            .create::<V, _>(copy, PASSPHRASE, cheap())
+            .create::<V, _>(copy, Credential::passphrase_with(PASSPHRASE, cheap()))
             .is_ok());
         // ... enumeration does.
         match encrypted_kvstore::OpenOptions::new().create_in_empty(
             fs(dir.path()),
-            PASSPHRASE,
-            cheap(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
         ) {
             Err(OpenError::ExistingData { primary_namespace }) => {
                 assert_eq!(primary_namespace, p)
             }
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
-        match encrypted_kvstore::OpenOptions::new()
-            .create_with_key_in_empty(fs(dir.path()), &RawKey::from_bytes([7; 32]))
-        {
+        match encrypted_kvstore::OpenOptions::new().create_in_empty(
+            fs(dir.path()),
+            Credential::raw_key(&RawKey::from_bytes([7; 32])),
+        ) {
             Err(OpenError::ExistingData { .. }) => {}
             other => panic!("{p}/{s}/{k}: {other:?}"),
         }
         assert!(matches!(
-            EncryptedStore::open::<V>(fs(dir.path()), PASSPHRASE),
+            EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(PASSPHRASE)),
             Err(OpenError::NotInitialized)
         ));
     }
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create_in_empty(fs(dir.path()), PASSPHRASE, cheap())
+        .create_in_empty(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("p", "", "k", b"v".to_vec()).unwrap();
     drop(store);
     assert!(matches!(
-        encrypted_kvstore::OpenOptions::new().create_in_empty(fs(dir.path()), PASSPHRASE, cheap()),
+        encrypted_kvstore::OpenOptions::new().create_in_empty(
+            fs(dir.path()),
+            Credential::passphrase_with(PASSPHRASE, cheap())
+        ),
         Err(OpenError::AlreadyInitialized)
     ));
 }
@@ -261,38 +273,49 @@ fn open_options_memory_ceiling_refuses_before_deriving() {
     let inner = MemoryStore::new();
     let params = KdfParams::insecure_for_tests_only(1024, 1, 1).unwrap();
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, params)
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, params),
+        )
         .unwrap();
     let opts = |kib| OpenOptions::new().max_kdf_memory_kib(kib);
     // At the ceiling: opens. Below it: refused, whatever the credential.
-    opts(1024).open::<V, _>(inner.clone(), PASSPHRASE).unwrap();
+    opts(1024)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+        .unwrap();
     assert!(matches!(
-        opts(1023).open::<V, _>(inner.clone(), PASSPHRASE),
+        opts(1023).open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
     assert!(matches!(
-        opts(1023).open::<V, _>(inner.clone(), b"wrong"),
+        opts(1023).open::<V, _>(inner.clone(), Credential::passphrase(b"wrong")),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
     // Bounds come before the credential kind, as in the library-wide check.
     assert!(matches!(
-        opts(1023).open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        opts(1023).open::<V, _>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([1; 32]))
+        ),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
     assert!(matches!(
-        opts(1024).open_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        opts(1024).open::<V, _>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([1; 32]))
+        ),
         Err(OpenError::PassphraseRequired)
     ));
 
     set_memory_cost(&inner, KdfParams::CEILING_MEMORY_KIB);
     assert!(matches!(
-        opts(64 * 1024).open::<V, _>(inner.clone(), PASSPHRASE),
+        opts(64 * 1024).open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
     // A ceiling above the library's is the library's.
     set_memory_cost(&inner, KdfParams::CEILING_MEMORY_KIB + 1);
     assert!(matches!(
-        opts(u32::MAX).open::<V, _>(inner.clone(), PASSPHRASE),
+        opts(u32::MAX).open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE)),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
 }
@@ -306,13 +329,13 @@ fn open_options_memory_ceiling_applies_to_new_parameters() {
     assert!(matches!(
         OpenOptions::new()
             .max_kdf_memory_kib(1024)
-            .create::<V, _>(inner.clone(), PASSPHRASE, big),
+            .create::<V, _>(inner.clone(), Credential::passphrase_with(PASSPHRASE, big)),
         Err(OpenError::KdfParamsOutOfBounds)
     ));
     assert!(inner.is_empty());
     OpenOptions::new()
         .max_kdf_memory_kib(2048)
-        .create::<V, _>(inner.clone(), PASSPHRASE, big)
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(PASSPHRASE, big))
         .unwrap();
 }
 
@@ -323,7 +346,10 @@ fn open_options_memory_ceiling_applies_to_new_parameters() {
 fn a_version_1_header_is_refused_as_a_pre_release_store() {
     let inner = MemoryStore::new();
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     let mut h = inner
         .read(
@@ -350,14 +376,23 @@ fn a_version_1_header_is_refused_as_a_pre_release_store() {
         }
         other => panic!("{other:?}"),
     };
-    refused(EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).map(|_| ()));
-    refused(EncryptedStore::open::<V>(inner.clone(), b"wrong").map(|_| ()));
     refused(
-        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([1; 32])).map(|_| ()),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).map(|_| ()),
+    );
+    refused(EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"wrong")).map(|_| ()));
+    refused(
+        EncryptedStore::open::<V>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([1; 32])),
+        )
+        .map(|_| ()),
     );
     refused(EncryptedStore::<MemoryStore>::inspect::<V>(&inner).map(|_| ()));
     assert!(matches!(
-        encrypted_kvstore::OpenOptions::new().create::<V, _>(inner.clone(), PASSPHRASE, cheap()),
+        encrypted_kvstore::OpenOptions::new().create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap())
+        ),
         Err(OpenError::AlreadyInitialized)
     ));
     assert_eq!(
@@ -382,7 +417,7 @@ fn a_version_1_header_is_refused_as_a_pre_release_store() {
             other,
         )
         .unwrap();
-    match EncryptedStore::open::<V>(inner.clone(), PASSPHRASE) {
+    match EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)) {
         Err(e @ OpenError::UnsupportedVersion { version: 3 }) => {
             assert!(!e.to_string().contains("pre-release"), "{e}")
         }

@@ -19,7 +19,7 @@ use super::compat::{channel_config, LISTS_MONITOR_UPDATES};
 use super::mode::{self, Store};
 use super::v::{fs, ldk, FilesystemStore, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
-use encrypted_kvstore::{ListError, OpenOptions, ReadError, StoreAnchor};
+use encrypted_kvstore::{Credential, ListError, OpenOptions, ReadError, StoreAnchor};
 use ldk::ln::functional_test_utils::{
     create_announced_chan_between_nodes, create_chanmon_cfgs, create_network, create_node_cfgs,
     create_node_cfgs_with_persisters, create_node_chanmgrs, send_payment,
@@ -238,7 +238,10 @@ fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_wit
     };
     let stores: Vec<Store> = vec![
         anchored()
-            .create::<V, _>(fs(dirs[0].path()), PASSPHRASE, cheap())
+            .create::<V, _>(
+                fs(dirs[0].path()),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap(),
         mode::create(dirs[1].path()),
     ];
@@ -277,7 +280,7 @@ fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_wit
     // open is put back, and the node starts: its store opened from disk with the anchor.
     std::fs::write(file, &at_open).unwrap();
     let restarted = anchored()
-        .open::<V, _>(fs(dirs[0].path()), PASSPHRASE)
+        .open::<V, _>(fs(dirs[0].path()), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let Err(err) = read_channel_monitors(&restarted, keys, keys) else {
         panic!("the stale monitor loaded after an anchored restart");
@@ -288,7 +291,7 @@ fn an_older_monitor_put_back_while_the_node_is_stopped_is_refused_at_restart_wit
     // With the current record back, the restarted node loads its monitor.
     std::fs::write(file, &current).unwrap();
     let restarted = anchored()
-        .open::<V, _>(fs(dirs[0].path()), PASSPHRASE)
+        .open::<V, _>(fs(dirs[0].path()), Credential::passphrase(PASSPHRASE))
         .unwrap();
     let reloaded = read_channel_monitors(&restarted, keys, keys).unwrap();
     assert_eq!(

@@ -15,7 +15,9 @@ use super::compat::LDK;
 use super::v::ldk::util::persist::KVStoreSync;
 use super::v::{fs, FilesystemStore, MigratableKVStoreSync, V};
 use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{padme, EncryptedStore, OpenOptions, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{
+    padme, Credential, EncryptedStore, OpenOptions, RESERVED_PRIMARY_NAMESPACE,
+};
 
 /// The stores this mode makes.
 pub type Store = EncryptedStore<FilesystemStore>;
@@ -43,7 +45,7 @@ pub fn create(dir: &Path) -> Store {
     let store = OpenOptions::new()
         .encrypt_names()
         .pad_values()
-        .create::<V, _>(fs(dir), PASSPHRASE, cheap())
+        .create::<V, _>(fs(dir), Credential::passphrase_with(PASSPHRASE, cheap()))
         .unwrap();
     let info = EncryptedStore::inspect::<V>(&fs(dir)).unwrap();
     assert_eq!(info.format_version, encrypted_kvstore::FORMAT_VERSION);
@@ -54,7 +56,7 @@ pub fn create(dir: &Path) -> Store {
 /// The store in `dir`, opened again from disk (a restart): no option, the header says what
 /// the store is. A writable open.
 pub fn reopen(dir: &Path) -> Store {
-    EncryptedStore::open::<V>(fs(dir), PASSPHRASE).unwrap()
+    EncryptedStore::open::<V>(fs(dir), Credential::passphrase(PASSPHRASE)).unwrap()
 }
 
 /// A second instance over `dir` while the node's is open: read-only, so it never writes the
@@ -62,7 +64,7 @@ pub fn reopen(dir: &Path) -> Store {
 pub fn reopen_to_check(dir: &Path) -> Store {
     OpenOptions::new()
         .read_only()
-        .open::<V, _>(fs(dir), PASSPHRASE)
+        .open::<V, _>(fs(dir), Credential::passphrase(PASSPHRASE))
         .unwrap()
 }
 

@@ -16,7 +16,7 @@ use super::v::ldk::util::persist::{
 };
 use super::v::{fs, FilesystemStore, V};
 use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, RECORD_OVERHEAD};
+use encrypted_kvstore::{Credential, EncryptedStore, RECORD_OVERHEAD};
 
 /// The stores this mode makes.
 pub type Store = EncryptedStore<FilesystemStore>;
@@ -24,13 +24,13 @@ pub type Store = EncryptedStore<FilesystemStore>;
 /// A new store in `dir`.
 pub fn create(dir: &Path) -> Store {
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir), PASSPHRASE, cheap())
+        .create::<V, _>(fs(dir), Credential::passphrase_with(PASSPHRASE, cheap()))
         .unwrap()
 }
 
 /// The store in `dir`, opened again from disk (a restart).
 pub fn reopen(dir: &Path) -> Store {
-    EncryptedStore::open::<V>(fs(dir), PASSPHRASE).unwrap()
+    EncryptedStore::open::<V>(fs(dir), Credential::passphrase(PASSPHRASE)).unwrap()
 }
 
 /// A second instance over `dir` while the node's is open, to check what is on disk.

@@ -22,7 +22,7 @@ use super::v::{ldk, AsyncOps, MigratableKVStoreSync, Ops, SyncOps, V};
 use crate::common::{assert_auth_failed, cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, Sql};
 use encrypted_kvstore::{
-    EncryptedStore, ListError, OpenOptions, ReadError, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, ListError, OpenOptions, ReadError, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -267,7 +267,10 @@ fn over_postgres(test: &str, attack: fn(&dyn Ops, &Pg, &str)) {
             let (inner, _) = fresh(&url, "adversary");
             let store = opts
                 .clone()
-                .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+                .create::<V, _>(
+                    inner.clone(),
+                    Credential::passphrase_with(PASSPHRASE, cheap()),
+                )
                 .unwrap();
             let label = format!("{mode} {how}");
             match how {
@@ -305,7 +308,11 @@ fn attacks_by_sql_beside_the_open_store_are_refused() {
         return;
     };
     let (inner, table) = fresh(&url, "sql_attack");
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = EncryptedStore::create::<V>(
+        inner.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     let sql = Sql::connect(&url);
     let (p, s, k) = TARGET;
     store.write(p, s, k, b"state 1".to_vec()).unwrap();

@@ -22,7 +22,7 @@ use super::v::{fs, ldk, AsyncOps, FilesystemStore, Ops, SyncOps, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, table, Sql};
 use encrypted_kvstore::{
-    EncryptedStore, ListError, OpenError, OpenOptions, ReadError, StoreAnchor,
+    Credential, EncryptedStore, ListError, OpenError, OpenOptions, ReadError, StoreAnchor,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -36,7 +36,10 @@ pub fn anchor(dir: &Path) -> StoreAnchor<FilesystemStore, V> {
 pub fn create_anchored(url: &str, table: &str, dir: &Path) -> EncryptedStore<Pg> {
     OpenOptions::new()
         .anchor(anchor(dir))
-        .create::<V, _>(connect(url, table), PASSPHRASE, cheap())
+        .create::<V, _>(
+            connect(url, table),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap()
 }
 
@@ -48,7 +51,7 @@ pub fn reopen_anchored(
 ) -> Result<EncryptedStore<Pg>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(dir))
-        .open::<V, _>(connect(url, table), PASSPHRASE)
+        .open::<V, _>(connect(url, table), Credential::passphrase(PASSPHRASE))
 }
 
 #[track_caller]
@@ -93,7 +96,7 @@ fn rollback_deletion_and_resurrection_across_restarts_are_refused_with_an_anchor
 
         // Without its anchor, never opened.
         let e = OpenOptions::new()
-            .open::<V, _>(connect(&url, &t), PASSPHRASE)
+            .open::<V, _>(connect(&url, &t), Credential::passphrase(PASSPHRASE))
             .unwrap_err();
         assert!(matches!(e, OpenError::AnchorRequired), "{how}: {e:?}");
 
@@ -159,7 +162,11 @@ fn without_an_anchor_a_replay_across_a_restart_is_accepted() {
         return;
     };
     let t = table("no_anchor");
-    let store = EncryptedStore::create::<V>(connect(&url, &t), PASSPHRASE, cheap()).unwrap();
+    let store = EncryptedStore::create::<V>(
+        connect(&url, &t),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     let inner = store.inner().clone();
     let m1: Name = write_new(
         &SyncOps(&store),
@@ -173,7 +180,8 @@ fn without_an_anchor_a_replay_across_a_restart_is_accepted() {
         .unwrap();
     drop((store, inner));
     attacker(&url, &t, |a| put(a, &m1, old));
-    let store = EncryptedStore::open::<V>(connect(&url, &t), PASSPHRASE).unwrap();
+    let store =
+        EncryptedStore::open::<V>(connect(&url, &t), Credential::passphrase(PASSPHRASE)).unwrap();
     assert_eq!(store.read("monitors", "", "m1_0").unwrap(), b"state 1");
 }
 

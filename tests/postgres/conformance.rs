@@ -16,7 +16,7 @@ use super::v::{fs, ldk, snapshot, AsyncOps, MigratableKVStoreSync, Ops, SyncOps,
 use crate::common::{cheap, PASSPHRASE};
 use crate::server::pg_env;
 use encrypted_kvstore::{
-    EncryptedStore, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::util::persist::{migrate_kv_store_data, KVStoreSync};
 
@@ -57,11 +57,15 @@ fn contract_sync_encrypted_postgres_store() {
         return;
     };
     let (inner, table) = fresh(&url, "contract_sync");
-    let store = EncryptedStore::create::<V>(inner, PASSPHRASE, cheap()).unwrap();
+    let store =
+        EncryptedStore::create::<V>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+            .unwrap();
     encrypted(SyncOps, &store, "sync EncryptedStore<PostgresStore>");
     drop(store);
     // The data is in the database: a fresh store over a new connection reads it.
-    let reopened = EncryptedStore::open::<V>(connect(&url, &table), PASSPHRASE).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(connect(&url, &table), Credential::passphrase(PASSPHRASE))
+            .unwrap();
     assert_eq!(
         KVStoreSync::read(&reopened, "", "", "toplevel").unwrap(),
         v("top", 8)
@@ -74,7 +78,9 @@ fn contract_async_encrypted_postgres_store() {
         return;
     };
     let (inner, _) = fresh(&url, "contract_async");
-    let store = EncryptedStore::create::<V>(inner, PASSPHRASE, cheap()).unwrap();
+    let store =
+        EncryptedStore::create::<V>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+            .unwrap();
     encrypted(AsyncOps::new, &store, "async EncryptedStore<PostgresStore>");
 }
 
@@ -120,7 +126,9 @@ fn migrate_into_and_out_of_an_encrypted_postgres_store() {
         KVStoreSync::write(&plain, p, s, k, val.clone()).unwrap();
     }
     let (inner, table) = fresh(&url, "migrate");
-    let mut enc = EncryptedStore::create::<V>(inner, PASSPHRASE, cheap()).unwrap();
+    let mut enc =
+        EncryptedStore::create::<V>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+            .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
     for ((p, s, k), raw) in snapshot(enc.inner()) {
         if p == RESERVED_PRIMARY_NAMESPACE {
@@ -136,7 +144,9 @@ fn migrate_into_and_out_of_an_encrypted_postgres_store() {
         }
     }
     drop(enc);
-    let mut reopened = EncryptedStore::open::<V>(connect(&url, &table), PASSPHRASE).unwrap();
+    let mut reopened =
+        EncryptedStore::open::<V>(connect(&url, &table), Credential::passphrase(PASSPHRASE))
+            .unwrap();
     let mut back = fs(d2.path());
     migrate_kv_store_data(&mut reopened, &mut back).unwrap();
     assert_eq!(snapshot(&plain), snapshot(&back));

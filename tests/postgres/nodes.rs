@@ -20,7 +20,7 @@ use super::pg::{connect, connect_read_only, fresh, Pg};
 use super::v::{ldk, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, table, PrivateCluster};
-use encrypted_kvstore::{EncryptedStore, OpenOptions, ReadError};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions, ReadError};
 use ldk::events::ClosureReason;
 use ldk::ln::functional_test_utils::{
     connect_block, create_announced_chan_between_nodes, create_chanmon_cfgs, create_dummy_block,
@@ -100,7 +100,9 @@ fn read_write_remove_list_persist_over_encrypted_postgres() {
         return;
     };
     let (inner, _) = fresh(&url, "persist");
-    let store = EncryptedStore::create::<V>(inner, PASSPHRASE, cheap()).unwrap();
+    let store =
+        EncryptedStore::create::<V>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+            .unwrap();
     read_write_remove_list_persist(&store);
 }
 
@@ -150,7 +152,10 @@ fn channel_life(
                 .encrypt_names()
                 .pad_values()
                 .anchor(anchor(anchors[i].path()))
-                .create::<V, _>(connect(url, &tables[i]), PASSPHRASE, cheap())
+                .create::<V, _>(
+                    connect(url, &tables[i]),
+                    Credential::passphrase_with(PASSPHRASE, cheap()),
+                )
                 .unwrap()
         })
         .collect();
@@ -188,7 +193,10 @@ fn channel_life(
             let reader = OpenOptions::new()
                 .read_only()
                 .anchor(anchor(anchors[i].path()))
-                .open::<V, _>(connect_read_only(url, &tables[i]), PASSPHRASE)
+                .open::<V, _>(
+                    connect_read_only(url, &tables[i]),
+                    Credential::passphrase(PASSPHRASE),
+                )
                 .unwrap();
             for (how, loaded) in [
                 (

@@ -14,7 +14,7 @@ use super::pg::fresh;
 use super::v::{ldk, V};
 use crate::common::{cheap, PASSPHRASE};
 use crate::server::pg_env;
-use encrypted_kvstore::{EncryptedStore, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{Credential, EncryptedStore, RESERVED_PRIMARY_NAMESPACE};
 use ldk::util::persist::{
     KVStore, KVStoreSync, PaginatedKVStore, PaginatedKVStoreSync, PaginatedListResponse,
 };
@@ -42,7 +42,11 @@ fn pages_are_the_postgres_stores_own_and_a_consumer_reads_every_value() {
         return;
     };
     let (inner, _) = fresh(&url, "pages");
-    let store = EncryptedStore::create::<V>(inner.clone(), PASSPHRASE, cheap()).unwrap();
+    let store = EncryptedStore::create::<V>(
+        inner.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     let n = 230;
     for i in 0..n {
         let value = format!("payment {i}").into_bytes();

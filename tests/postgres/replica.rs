@@ -25,7 +25,7 @@ use super::pg::{connect, connect_read_only, Pg};
 use super::v::{ldk, AsyncOps, Fut, Ops, SyncOps, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, table, PrivateCluster};
-use encrypted_kvstore::{EncryptedStore, ListError, OpenOptions, ReadError};
+use encrypted_kvstore::{Credential, EncryptedStore, ListError, OpenOptions, ReadError};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
@@ -39,7 +39,10 @@ fn a_read_only_instance_on_the_standby_reads_what_the_writer_wrote() {
     let t = table("standby");
     let writer = OpenOptions::new()
         .encrypt_names()
-        .create::<V, _>(connect(p_url, &t), PASSPHRASE, cheap())
+        .create::<V, _>(
+            connect(p_url, &t),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     writer
         .write("monitors", "", "m1_0", b"state 1".to_vec())
@@ -51,7 +54,10 @@ fn a_read_only_instance_on_the_standby_reads_what_the_writer_wrote() {
 
     let reader = OpenOptions::new()
         .read_only()
-        .open::<V, _>(connect_read_only(s_url, &t), PASSPHRASE)
+        .open::<V, _>(
+            connect_read_only(s_url, &t),
+            Credential::passphrase(PASSPHRASE),
+        )
         .unwrap();
     let async_reader = AsyncOps::new(&reader);
     for ops in [&SyncOps(&reader) as &dyn Ops, &async_reader] {
@@ -202,10 +208,18 @@ fn a_failover_to_a_lagging_standby_never_serves_the_stale_monitor() {
     // (d) open throughout, honest.
     let a = create_anchored(&cluster.primary, &t_a, dir_a.path());
     let switch = Switch::new(connect(&cluster.primary, &t_b));
-    let b = EncryptedStore::create::<V>(switch.clone(), PASSPHRASE, cheap()).unwrap();
+    let b = EncryptedStore::create::<V>(
+        switch.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     let c = create_anchored(&cluster.primary, &t_c, dir_c.path());
     let switch_d = Switch::new(connect(&cluster.primary, &t_d));
-    let d = EncryptedStore::create::<V>(switch_d.clone(), PASSPHRASE, cheap()).unwrap();
+    let d = EncryptedStore::create::<V>(
+        switch_d.clone(),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     a.write("monitors", "", MONITOR, state(1)).unwrap();
     b.write("monitors", "", MONITOR, state(1)).unwrap();
     // The honest stores' newer states reach the standby before the failover.

@@ -17,7 +17,7 @@ use super::v::{ldk, V};
 use crate::common::{cheap, read_error, PASSPHRASE};
 use crate::server::{pg_env, table, Sql};
 use encrypted_kvstore::{
-    EncryptedStore, ListError, OpenError, OpenOptions, RawKey, ReadError, HEADER_KEY,
+    Credential, EncryptedStore, ListError, OpenError, OpenOptions, RawKey, ReadError, HEADER_KEY,
     HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::ErrorKind;
@@ -83,7 +83,10 @@ fn the_table_holds_only_ciphertext_and_with_encrypted_names_no_plaintext_name() 
     ] {
         let t = table("rows");
         let store = opts
-            .create::<V, _>(connect(&url, &t), PASSPHRASE, cheap())
+            .create::<V, _>(
+                connect(&url, &t),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         let values = values();
         for ((p, s, k), v) in &values {
@@ -159,7 +162,11 @@ fn an_emptied_or_recreated_table_is_never_an_empty_store() {
     };
     let sql = Sql::connect(&url);
     let t = table("dropped");
-    let store = EncryptedStore::create::<V>(connect(&url, &t), PASSPHRASE, cheap()).unwrap();
+    let store = EncryptedStore::create::<V>(
+        connect(&url, &t),
+        Credential::passphrase_with(PASSPHRASE, cheap()),
+    )
+    .unwrap();
     store
         .write("monitors", "", "m1_0", b"monitor".to_vec())
         .unwrap();
@@ -191,11 +198,14 @@ fn an_emptied_or_recreated_table_is_never_an_empty_store() {
     let inner = connect(&url, &t);
     assert!(sql.rows(&t).is_empty(), "the store created the table anew");
     for r in [
-        EncryptedStore::open::<V>(inner.clone(), PASSPHRASE),
-        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([1; 32])),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)),
+        EncryptedStore::open::<V>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([1; 32])),
+        ),
         OpenOptions::new()
             .read_only()
-            .open::<V, _>(inner.clone(), PASSPHRASE),
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE)),
     ] {
         assert!(matches!(r, Err(OpenError::NotInitialized)), "{:?}", r.err());
     }

@@ -26,8 +26,9 @@ use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll, Waker};
 
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RandomSource, RawKey,
-    ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, KdfParams, MemoryStore, OpenError, OpenOptions, RandomSource,
+    RawKey, ReadError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RECORD_OVERHEAD,
+    RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::ErrorKind;
 use ldk::util::persist::{KVStore, KVStoreSync};
@@ -44,7 +45,10 @@ fn options(seed: u64) -> OpenOptions {
 fn store(seed: u64) -> (EncryptedStore<MemoryStore>, MemoryStore) {
     let inner = MemoryStore::new();
     let s = options(seed)
-        .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([7; 32]))
+        .create::<V, _>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([7; 32])),
+        )
         .unwrap();
     (s, inner)
 }
@@ -435,9 +439,9 @@ fn header_case(by_key: bool, edit: &Edit, reseal: bool, seed: u64) -> Vec<Outcom
     let cheap = KdfParams::insecure_for_tests_only(8, 1, 1).unwrap();
     let opts = options(seed);
     let store = if by_key {
-        opts.create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes(KEY))
+        opts.create::<V, _>(inner.clone(), Credential::raw_key(&RawKey::from_bytes(KEY)))
     } else {
-        opts.create::<V, _>(inner.clone(), PW, cheap)
+        opts.create::<V, _>(inner.clone(), Credential::passphrase_with(PW, cheap))
     }
     .unwrap();
     KVStoreSync::write(&store, "monitors", "", "m_0", b"value".to_vec()).unwrap();
@@ -457,14 +461,18 @@ fn header_case(by_key: bool, edit: &Edit, reseal: bool, seed: u64) -> Vec<Outcom
     let mut seen = Vec::new();
     for (with_key, right) in [(false, true), (false, false), (true, true), (true, false)] {
         let r = match (with_key, right) {
-            (false, true) => EncryptedStore::open::<V>(inner.clone(), PW),
-            (false, false) => EncryptedStore::open::<V>(inner.clone(), b"not pw"),
-            (true, true) => {
-                EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes(KEY))
+            (false, true) => EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PW)),
+            (false, false) => {
+                EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"not pw"))
             }
-            (true, false) => {
-                EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_bytes([8; 32]))
-            }
+            (true, true) => EncryptedStore::open::<V>(
+                inner.clone(),
+                Credential::raw_key(&RawKey::from_bytes(KEY)),
+            ),
+            (true, false) => EncryptedStore::open::<V>(
+                inner.clone(),
+                Credential::raw_key(&RawKey::from_bytes([8; 32])),
+            ),
         };
         let right = right && with_key == by_key;
         let want = expected(&h, authentic, with_key, right);

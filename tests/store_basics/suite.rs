@@ -14,7 +14,7 @@ use std::sync::Arc;
 use encrypted_kvstore::RandomSource;
 
 use encrypted_kvstore::{
-    EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
+    Credential, EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
     RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::ErrorKind;
@@ -32,7 +32,10 @@ fn fs(dir: &std::path::Path) -> FilesystemStore {
 fn filesystem_round_trip_reopen_and_ciphertext_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), b"correct horse", cheap())
+        .create::<V, _>(
+            fs(dir.path()),
+            Credential::passphrase_with(b"correct horse", cheap()),
+        )
         .unwrap();
     let secret = b"channel monitor bytes: very secret".to_vec();
     store
@@ -49,7 +52,8 @@ fn filesystem_round_trip_reopen_and_ciphertext_on_disk() {
         secret.len() + encrypted_kvstore::RECORD_OVERHEAD
     );
 
-    let store = EncryptedStore::open::<V>(fs(dir.path()), b"correct horse").unwrap();
+    let store = EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(b"correct horse"))
+        .unwrap();
     assert_eq!(store.read("monitors", "", "abcd_0").unwrap(), secret);
     assert_eq!(store.list("", "").unwrap(), vec!["manager".to_string()]);
     assert_eq!(
@@ -76,7 +80,7 @@ fn filesystem_round_trip_reopen_and_ciphertext_on_disk() {
 fn open_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
-        EncryptedStore::open::<V>(fs(dir.path()), b"pw"),
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(b"pw")),
         Err(OpenError::NotInitialized)
     ));
     assert!(
@@ -86,22 +90,29 @@ fn open_errors_are_typed() {
             == 0
     );
     encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(fs(dir.path()), b"pw", cheap())
+        .create::<V, _>(fs(dir.path()), Credential::passphrase_with(b"pw", cheap()))
         .unwrap();
     assert!(matches!(
-        encrypted_kvstore::OpenOptions::new().create::<V, _>(fs(dir.path()), b"pw", cheap()),
+        encrypted_kvstore::OpenOptions::new()
+            .create::<V, _>(fs(dir.path()), Credential::passphrase_with(b"pw", cheap())),
         Err(OpenError::AlreadyInitialized)
     ));
     assert!(matches!(
-        EncryptedStore::open::<V>(fs(dir.path()), b"wrong"),
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(b"wrong")),
         Err(OpenError::WrongPassphrase)
     ));
     assert!(matches!(
-        EncryptedStore::open_with_key::<V>(fs(dir.path()), &RawKey::from_bytes([1; 32])),
+        EncryptedStore::open::<V>(
+            fs(dir.path()),
+            Credential::raw_key(&RawKey::from_bytes([1; 32]))
+        ),
         Err(OpenError::PassphraseRequired)
     ));
     assert!(matches!(
-        encrypted_kvstore::OpenOptions::new().create::<V, _>(MemoryStore::new(), b"", cheap()),
+        encrypted_kvstore::OpenOptions::new().create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(b"", cheap())
+        ),
         Err(OpenError::EmptyPassphrase)
     ));
 }
@@ -111,14 +122,16 @@ fn create_refuses_existing_plaintext_data() {
     let dir = tempfile::tempdir().unwrap();
     let plain = fs(dir.path());
     plain.write("monitors", "", "x_1", vec![1, 2, 3]).unwrap();
-    match encrypted_kvstore::OpenOptions::new().create::<V, _>(fs(dir.path()), b"pw", cheap()) {
+    match encrypted_kvstore::OpenOptions::new()
+        .create::<V, _>(fs(dir.path()), Credential::passphrase_with(b"pw", cheap()))
+    {
         Err(OpenError::ExistingData { primary_namespace }) => {
             assert_eq!(primary_namespace, "monitors")
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        EncryptedStore::open::<V>(fs(dir.path()), b"pw"),
+        EncryptedStore::open::<V>(fs(dir.path()), Credential::passphrase(b"pw")),
         Err(OpenError::NotInitialized)
     ));
 }
@@ -127,7 +140,7 @@ fn create_refuses_existing_plaintext_data() {
 fn authentication_failure_names_the_key_and_is_invalid_data() {
     let inner = MemoryStore::new();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), b"pw", cheap())
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"pw", cheap()))
         .unwrap();
     store.write("p", "s", "k", b"v".to_vec()).unwrap();
     let rec = inner.read("p", "s", "k").unwrap();
@@ -152,7 +165,10 @@ fn authentication_failure_names_the_key_and_is_invalid_data() {
 #[test]
 fn invalid_and_reserved_names_are_invalid_input() {
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), b"pw", cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(b"pw", cheap()),
+        )
         .unwrap();
     for (p, s, k) in [("", "s", "k"), ("p", "", ""), ("p", "", "a/b")] {
         assert_eq!(
@@ -184,21 +200,26 @@ fn invalid_and_reserved_names_are_invalid_input() {
 fn change_passphrase_rewrites_only_the_header() {
     let inner = MemoryStore::new();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(inner.clone(), b"old", cheap())
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
         .unwrap();
     store.write("p", "", "k", b"value".to_vec()).unwrap();
     let before = inner.read("p", "", "k").unwrap();
-    store.change_passphrase::<V>(b"new", cheap()).unwrap();
+    store
+        .change_credential::<V>(Credential::passphrase_with(b"new", cheap()))
+        .unwrap();
     assert_eq!(inner.read("p", "", "k").unwrap(), before);
     assert!(matches!(
-        EncryptedStore::open::<V>(inner.clone(), b"old"),
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"old")),
         Err(OpenError::WrongPassphrase)
     ));
-    let reopened = EncryptedStore::open::<V>(inner.clone(), b"new").unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"new")).unwrap();
     assert_eq!(reopened.read("p", "", "k").unwrap(), b"value");
     let key = RawKey::from_bytes([3; 32]);
-    reopened.change_key::<V>(&key).unwrap();
-    let by_key = EncryptedStore::open_with_key::<V>(inner, &key).unwrap();
+    reopened
+        .change_credential::<V>(Credential::raw_key(&key))
+        .unwrap();
+    let by_key = EncryptedStore::open::<V>(inner, Credential::raw_key(&key)).unwrap();
     assert_eq!(by_key.read("p", "", "k").unwrap(), b"value");
 }
 
@@ -210,7 +231,10 @@ fn shared_inner_store_and_send_sync() {
     let dir = tempfile::tempdir().unwrap();
     let shared = Arc::new(fs(dir.path()));
     let store = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(SharedStore(Arc::clone(&shared)), b"pw", cheap())
+        .create::<V, _>(
+            SharedStore(Arc::clone(&shared)),
+            Credential::passphrase_with(b"pw", cheap()),
+        )
         .unwrap();
     store.write("a", "", "b", vec![1, 2]).unwrap();
     assert_eq!(shared.list("a", "").unwrap(), vec!["b".to_string()]);
@@ -225,7 +249,10 @@ fn migrate_plaintext_to_encrypted_and_back() {
         .write("monitor_updates", "m_0", "1", vec![3; 10])
         .unwrap();
     let mut enc = encrypted_kvstore::OpenOptions::new()
-        .create::<V, _>(MemoryStore::new(), b"pw", cheap())
+        .create::<V, _>(
+            MemoryStore::new(),
+            Credential::passphrase_with(b"pw", cheap()),
+        )
         .unwrap();
     migrate_kv_store_data(&mut plain, &mut enc).unwrap();
     let mut back = MemoryStore::new();
@@ -250,10 +277,10 @@ fn async_constructor_futures_are_send() {
     let dir = tempfile::tempdir().unwrap();
     let opts = encrypted_kvstore::OpenOptions::new();
     let key = RawKey::from_bytes([3; 32]);
-    send(opts.create_async(fs(dir.path()), b"pw", cheap()));
-    send(opts.open_async(fs(dir.path()), b"pw"));
-    send(opts.create_with_key_async(fs(dir.path()), &key));
-    send(opts.open_with_key_async(fs(dir.path()), &key));
+    send(opts.create_async(fs(dir.path()), Credential::passphrase_with(b"pw", cheap())));
+    send(opts.open_async(fs(dir.path()), Credential::passphrase(b"pw")));
+    send(opts.create_async(fs(dir.path()), Credential::raw_key(&key)));
+    send(opts.open_async(fs(dir.path()), Credential::raw_key(&key)));
 }
 
 #[tokio::test]
@@ -261,7 +288,7 @@ async fn async_trait_over_filesystem_store() {
     use ldk::util::persist::KVStore;
     let dir = tempfile::tempdir().unwrap();
     let store = encrypted_kvstore::OpenOptions::new()
-        .create_async(fs(dir.path()), b"pw", cheap())
+        .create_async(fs(dir.path()), Credential::passphrase_with(b"pw", cheap()))
         .await
         .unwrap();
     KVStore::write(&store, "p", "s", "k", b"async value".to_vec())
@@ -293,7 +320,7 @@ async fn async_trait_over_filesystem_store() {
     );
     KVStore::remove(&store, "p", "s", "k", false).await.unwrap();
     let reopened = encrypted_kvstore::OpenOptions::new()
-        .open_async(fs(dir.path()), b"pw")
+        .open_async(fs(dir.path()), Credential::passphrase(b"pw"))
         .await
         .unwrap();
     assert!(KVStore::list(&reopened, "p", "s").await.unwrap().is_empty());
@@ -351,7 +378,10 @@ fn debug_and_errors_hold_no_secret() {
     let passphrase = b"hunter2-very-secret-passphrase";
     let seed = 0x5EC2_E700;
     let store = crate::common::seeded_options(seed)
-        .create::<V, _>(inner.clone(), passphrase, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(passphrase, cheap()),
+        )
         .unwrap();
     // The random stream the store drew its data key (and public store id, salt, nonces) from.
     let mut stream = vec![0u8; 1024];
@@ -394,7 +424,8 @@ fn debug_and_errors_hold_no_secret() {
         crate::common::assert_no_window("read error", &text, after_id);
     }
     let guess = b"wrong-passphrase-guess";
-    let open_err = EncryptedStore::open::<V>(inner.clone(), guess).unwrap_err();
+    let open_err =
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(guess)).unwrap_err();
     assert!(matches!(open_err, OpenError::WrongPassphrase));
     for text in [
         format!("{open_err}"),
@@ -411,12 +442,14 @@ fn debug_and_errors_hold_no_secret() {
         crate::common::assert_no_window("RawKey Debug", &text, &key_bytes);
     }
     let by_key = encrypted_kvstore::OpenOptions::new()
-        .create_with_key::<V, _>(MemoryStore::new(), &key)
+        .create::<V, _>(MemoryStore::new(), Credential::raw_key(&key))
         .unwrap();
     crate::common::assert_no_window("EncryptedStore Debug", &format!("{by_key:#?}"), &key_bytes);
-    let wrong_key =
-        EncryptedStore::open_with_key::<V>(by_key.into_inner(), &RawKey::from_bytes([7; 32]))
-            .unwrap_err();
+    let wrong_key = EncryptedStore::open::<V>(
+        by_key.into_inner(),
+        Credential::raw_key(&RawKey::from_bytes([7; 32])),
+    )
+    .unwrap_err();
     for text in [format!("{wrong_key}"), format!("{wrong_key:?}")] {
         crate::common::assert_no_window("open error", &text, &key_bytes);
     }
@@ -432,9 +465,11 @@ fn credential_changes_draw_from_the_stores_random_source() {
     let header_after_changes = || {
         let inner = MemoryStore::new();
         let store = crate::common::seeded_options(7)
-            .create::<V, _>(inner.clone(), b"old", cheap())
+            .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
             .unwrap();
-        store.change_passphrase::<V>(b"new", cheap()).unwrap();
+        store
+            .change_credential::<V>(Credential::passphrase_with(b"new", cheap()))
+            .unwrap();
         let after_passphrase = inner
             .read(
                 RESERVED_PRIMARY_NAMESPACE,
@@ -442,7 +477,9 @@ fn credential_changes_draw_from_the_stores_random_source() {
                 HEADER_KEY,
             )
             .unwrap();
-        store.change_key::<V>(&RawKey::from_bytes([3; 32])).unwrap();
+        store
+            .change_credential::<V>(Credential::raw_key(&RawKey::from_bytes([3; 32])))
+            .unwrap();
         let after_key = inner
             .read(
                 RESERVED_PRIMARY_NAMESPACE,

@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex};
 
 use blake2::digest::consts::U32;
 use encrypted_kvstore::{
-    EncryptedStore, FreshnessAnchor, InvalidName, KdfParams, ListError, MemoryStore, OpenError,
-    OpenOptions, RawKey, ReadError, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, InvalidName, KdfParams, ListError, MemoryStore,
+    OpenError, OpenOptions, RawKey, ReadError, WriteError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
     RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::util::persist::KVStoreSync;
@@ -57,7 +57,7 @@ fn unhex(s: &str) -> Vec<u8> {
 // Checker: reads the pinned files, independent of the generator.
 
 #[derive(Debug)]
-enum Credential {
+enum StoredCred {
     Passphrase(Vec<u8>),
     Key(RawKey),
 }
@@ -87,7 +87,6 @@ fn open_error_name(e: &OpenError) -> &'static str {
         OpenError::AnchorIo(_) => "AnchorIo",
         OpenError::HeaderRolledBack { .. } => "HeaderRolledBack",
         OpenError::CounterExhausted => "CounterExhausted",
-        OpenError::VersionsExhausted => "VersionsExhausted",
         _ => "unknown",
     }
 }
@@ -148,8 +147,8 @@ fn check_vector(path: &Path) {
         );
     }
     let cred = match get("credential").split_once(' ') {
-        Some(("passphrase", h)) => Credential::Passphrase(unhex(h)),
-        Some(("key", h)) => Credential::Key(RawKey::from_slice(&unhex(h)).unwrap()),
+        Some(("passphrase", h)) => StoredCred::Passphrase(unhex(h)),
+        Some(("key", h)) => StoredCred::Key(RawKey::from_slice(&unhex(h)).unwrap()),
         other => panic!("{name}: bad credential {other:?}"),
     };
     let (p, s, k) = (get("primary"), get("secondary"), get("key"));
@@ -291,7 +290,7 @@ fn expect_open(
 /// Opens with the library's `OpenOptions`: with the case's anchor, read-only or writable.
 fn open_store(
     inner: &MemoryStore,
-    cred: &Credential,
+    cred: &StoredCred,
     anchor: Option<&MapAnchor>,
     read_only: bool,
 ) -> Result<EncryptedStore<MemoryStore>, OpenError> {
@@ -303,8 +302,8 @@ fn open_store(
         o = o.read_only();
     }
     match cred {
-        Credential::Passphrase(pw) => o.open::<V, _>(inner.clone(), pw),
-        Credential::Key(key) => o.open_with_key::<V, _>(inner.clone(), key),
+        StoredCred::Passphrase(pw) => o.open::<V, _>(inner.clone(), Credential::passphrase(pw)),
+        StoredCred::Key(key) => o.open::<V, _>(inner.clone(), Credential::raw_key(key)),
     }
 }
 
@@ -519,7 +518,7 @@ impl CaseAnchor {
     fn check_entry_after_write(
         &self,
         name: &str,
-        cred: &Credential,
+        cred: &StoredCred,
         inner: &MemoryStore,
         [p, s, k]: [&str; 3],
         [sp, ss, sk]: [&str; 3],
@@ -734,7 +733,10 @@ fn check_padme(name: &str, f: &BTreeMap<String, String>) {
     let inner = MemoryStore::new();
     let store = OpenOptions::new()
         .pad_values()
-        .create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes([7; 32]))
+        .create::<V, _>(
+            inner.clone(),
+            Credential::raw_key(&RawKey::from_bytes([7; 32])),
+        )
         .unwrap();
     let mut lines = 0;
     for (k, v) in f {
@@ -776,15 +778,20 @@ fn check_seed_derivation(name: &str, seed: &str, raw_key: &str) {
     let derived = derived.unwrap_or_else(|| panic!("{name}: seed refused"));
     let mut expected = unhex(raw_key);
     let inner = MemoryStore::new();
-    EncryptedStore::create_with_key::<V>(inner.clone(), &derived).unwrap();
-    let opened =
-        EncryptedStore::open_with_key::<V>(inner.clone(), &RawKey::from_slice(&expected).unwrap());
+    EncryptedStore::create::<V>(inner.clone(), Credential::raw_key(&derived)).unwrap();
+    let opened = EncryptedStore::open::<V>(
+        inner.clone(),
+        Credential::raw_key(&RawKey::from_slice(&expected).unwrap()),
+    );
     assert!(
         opened.is_ok(),
         "{name}: derived key differs from the known answer"
     );
     expected[31] ^= 1;
-    let other = EncryptedStore::open_with_key::<V>(inner, &RawKey::from_slice(&expected).unwrap());
+    let other = EncryptedStore::open::<V>(
+        inner,
+        Credential::raw_key(&RawKey::from_slice(&expected).unwrap()),
+    );
     assert!(
         matches!(other, Err(OpenError::WrongKey)),
         "{name}: a key one bit off opened the store"
@@ -1014,9 +1021,12 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
                 opts.clone()
             };
             let store = if by_key {
-                opts.create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes(key))
+                opts.create::<V, _>(inner.clone(), Credential::raw_key(&RawKey::from_bytes(key)))
             } else {
-                opts.create::<V, _>(inner.clone(), &passphrase, cheap())
+                opts.create::<V, _>(
+                    inner.clone(),
+                    Credential::passphrase_with(&passphrase, cheap()),
+                )
             }
             .unwrap();
             let (p, s, k) = ("monitor_updates", "8d2c9f0e_1", "42");

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use encrypted_kvstore::{OpenOptions, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{Credential, OpenOptions, RESERVED_PRIMARY_NAMESPACE};
 
 use super::{current_passphrase, list_sorted};
-use crate::fail::{open_error_anchored, Failure};
+use crate::fail::{open_error_anchored, rotate_error_anchored, Failure};
 use crate::location::Location;
 use crate::store::{self, AnchorDir, AnyStore};
 use crate::PassOpts;
@@ -27,7 +27,7 @@ pub(super) fn accept(dir: &Location, anchor: &Path, pass: &PassOpts) -> Result<(
     // Both kinds of store list every key (the SQLite one through its table), so every value
     // is read and entered in the anchor: none waits for its next write to be watched.
     let enc = store::with_anchor(OpenOptions::new(), Some(anchor))
-        .accept_current_state(inner, &pw)
+        .accept_current_state(inner, Credential::passphrase(&pw))
         .map_err(|e| open_error_anchored(dir, Some(anchor), e))?;
     let values = list_sorted(&enc, dir)?
         .iter()
@@ -58,7 +58,7 @@ pub(super) fn detach(dir: &Location, anchor: &Path, pass: &PassOpts) -> Result<(
     // Opened with its anchor, so a rolled-back store is refused before anything is written.
     let enc = store::open_encrypted(dir, kind, &pw, true, Some(anchor))?;
     enc.detach_anchor()
-        .map_err(|e| open_error_anchored(dir, Some(anchor), e))?;
+        .map_err(|e| rotate_error_anchored(dir, Some(anchor), e))?;
     enc.into_inner().close()?;
     println!(
         "detached {} from its freshness anchor: it opens without --anchor again, and a rollback \

@@ -4,7 +4,7 @@
 //! in a staging directory (or staging table), read back and compared, and only then put in
 //! place.
 
-use encrypted_kvstore::{EncryptedStore, OpenError, RESERVED_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, RESERVED_PRIMARY_NAMESPACE};
 
 use super::copy::{compare_all, copy_all};
 use super::{
@@ -146,7 +146,7 @@ pub(super) fn run(
         store::create_anchor_dir(a)?;
     }
     let enc = create_options(format, anchor)
-        .create(inner, &pw, params)
+        .create(inner, Credential::passphrase_with(&pw, params))
         .map_err(|e| open_error_anchored(&new.location, anchor, e))?;
     let bytes = copy_all(&src, &enc, &keys, "encrypt").map_err(|f| {
         report(

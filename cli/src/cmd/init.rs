@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use encrypted_kvstore::{EncryptedStore, KdfParams};
+use encrypted_kvstore::{Credential, EncryptedStore, KdfParams};
 use lightning_persister::fs_store::FilesystemStore;
 
 use super::{create_options, describe_format, kdf_params, new_passphrase, NewOpts};
@@ -45,7 +45,7 @@ fn in_table(
         store::create_anchor_dir(a)?;
     }
     create_options(new.format, new.anchor)
-        .create(inner, &pw, params)
+        .create(inner, Credential::passphrase_with(&pw, params))
         .map_err(|e| open_error_anchored(loc, new.anchor, e))?;
     created(loc, new, params);
     Ok(())
@@ -108,8 +108,7 @@ fn in_directory(
     }
     match create_options(format, anchor).create(
         FilesystemStore::new(dir.to_path_buf()),
-        &pw,
-        params,
+        Credential::passphrase_with(&pw, params),
     ) {
         Ok(_) => {
             created(loc, new, params);

@@ -1,9 +1,10 @@
 //! `passwd STORE`: change the passphrase (the header only, in one write).
 
+use encrypted_kvstore::Credential;
 use std::path::Path;
 
 use super::{current_passphrase, kdf_params, new_passphrase};
-use crate::fail::{open_error_anchored, Failure};
+use crate::fail::{rotate_error_anchored, Failure};
 use crate::location::Location;
 use crate::pass::NEW_PASSPHRASE_ENV;
 use crate::store::{self, AnchorDir};
@@ -25,8 +26,8 @@ pub(super) fn run(
     let store = store::open_encrypted(dir, kind, &old, true, anchor)?;
     let new = new_passphrase(new_file, "--new-passphrase-file", NEW_PASSPHRASE_ENV, dir)?;
     store
-        .change_passphrase(&new, params)
-        .map_err(|e| open_error_anchored(dir, anchor, e))?;
+        .change_credential(Credential::passphrase_with(&new, params))
+        .map_err(|e| rotate_error_anchored(dir, anchor, e))?;
     drop(store);
     // Prove the new header opens with the new passphrase before saying so.
     store::open_encrypted(dir, kind, &new, false, anchor)?;

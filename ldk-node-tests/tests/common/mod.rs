@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use encrypted_kvstore::{EncryptedStore, KdfParams, OpenError, OpenOptions};
+use encrypted_kvstore::{Credential, EncryptedStore, KdfParams, OpenError, OpenOptions};
 use ldk_node::bitcoin::{Address, Network};
 use ldk_node::io::sqlite_store::{SqliteStore, KV_TABLE_NAME, SQLITE_DB_FILE_NAME};
 use ldk_node::{Builder, Node};
@@ -49,7 +49,7 @@ pub fn db_path(dir: &Path) -> PathBuf {
 /// SQLite file in `dir` (the tests of the options make their own).
 pub fn create_encrypted(dir: &Path) -> EncryptedStore<SqliteStore> {
     OpenOptions::new()
-        .create(sqlite(dir), PASSPHRASE, test_kdf())
+        .create(sqlite(dir), Credential::passphrase_with(PASSPHRASE, test_kdf()))
         .unwrap()
 }
 
@@ -57,7 +57,7 @@ pub fn open_encrypted(
     dir: &Path,
     passphrase: &[u8],
 ) -> Result<EncryptedStore<SqliteStore>, OpenError> {
-    EncryptedStore::open(sqlite(dir), passphrase)
+    EncryptedStore::open(sqlite(dir), Credential::passphrase(passphrase))
 }
 
 /// Builds a node on an encrypted store (the integration the README shows).
