@@ -27,8 +27,8 @@
 use std::sync::OnceLock;
 
 use encrypted_kvstore::__fuzzing::{header_v2_reserialize, header_v2_with_checksum, HEADER_V2_LEN};
-use encrypted_kvstore::{Credential, 
-    EncryptedStore, KdfParams, MemoryStore, OpenError, Protection, HEADER_KEY,
+use encrypted_kvstore::{
+    Credential, EncryptedStore, KdfParams, MemoryStore, OpenError, Protection, HEADER_KEY,
     HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use fuzz_fixtures::{
@@ -138,7 +138,8 @@ fn check(bytes: &[u8]) {
             if k.memory_kib() <= OPEN_MAX_MEMORY_KIB && work <= OPEN_MAX_WORK_KIB {
                 kdf_kib = u64::from(k.memory_kib());
                 put(bytes);
-                let opened = EncryptedStore::open(inner.clone(), Credential::passphrase(PASSPHRASE));
+                let opened =
+                    EncryptedStore::open(inner.clone(), Credential::passphrase(PASSPHRASE));
                 assert_eq!(
                     opened.is_ok(),
                     authentic == Some(Unlock::Passphrase),
@@ -148,7 +149,10 @@ fn check(bytes: &[u8]) {
                 match opened {
                     Ok(store) => {
                         opened_info(&inner, &store, info.as_ref().ok());
-                        let wrong = EncryptedStore::open(inner.clone(), Credential::passphrase(WRONG_PASSPHRASE));
+                        let wrong = EncryptedStore::open(
+                            inner.clone(),
+                            Credential::passphrase(WRONG_PASSPHRASE),
+                        );
                         assert!(
                             matches!(wrong, Err(OpenError::WrongPassphrase)),
                             "{:?}",

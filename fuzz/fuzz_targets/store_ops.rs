@@ -47,16 +47,15 @@
 //! Pairs here never hold more than 32 tombstones, so compaction (and the floor) stays out of
 //! the model.
 
-
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
-use encrypted_kvstore::{Credential, 
-    padme, EncryptedStore, ListError, MemoryStore, OpenError, OpenOptions, ReadError,
-    ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
-    RESERVED_PRIMARY_NAMESPACE,
+use encrypted_kvstore::{
+    padme, Credential, EncryptedStore, HeaderError, ListError, MemoryStore, OpenError, OpenOptions,
+    ReadError, ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use fuzz_fixtures::{
     cheap_kdf, det_options, is_fault, now, raw_key, triples_v2, Fault, FaultyStore,
@@ -261,11 +260,11 @@ fn check_rotate<T: std::fmt::Debug>(want: Option<WantRotate>, got: Result<T, Rot
         (WantRotate::List, RotateError::List(e))
         | (WantRotate::Read(None), RotateError::Read(e))
         | (WantRotate::Write, RotateError::Write(e))
-        | (WantRotate::HeaderIo, RotateError::Header(OpenError::Io(e))) => is_fault(e),
+        | (WantRotate::HeaderIo, RotateError::Header(HeaderError::Io(e))) => is_fault(e),
         (WantRotate::Read(Some(r)), RotateError::Read(e)) => {
             e.kind() == ErrorKind::InvalidData && read_error(e) == Some(r)
         }
-        (WantRotate::HeaderChanged, RotateError::Header(OpenError::HeaderChanged)) => true,
+        (WantRotate::HeaderChanged, RotateError::Header(HeaderError::Changed)) => true,
         (
             WantRotate::NotReencrypted((p, s, k), id),
             RotateError::NotReencrypted {
@@ -392,7 +391,10 @@ impl World {
         }
         let inner = FaultyStore::default();
         let store = if passphrase {
-            o.create(inner.clone(), Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
+            o.create(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap_kdf()),
+            )
         } else {
             o.create(inner.clone(), Credential::raw_key(&raw_key()))
         }

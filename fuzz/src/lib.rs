@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use encrypted_kvstore::{Credential, 
-    EncryptedStore, KdfParams, MemoryStore, RawKey, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
-    RESERVED_PRIMARY_NAMESPACE,
+use encrypted_kvstore::{
+    Credential, EncryptedStore, KdfParams, MemoryStore, RawKey, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use lightning::io;
 use lightning::util::async_poll::AsyncResult;
@@ -345,7 +345,10 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         let inner = MemoryStore::new();
         let params = KdfParams::insecure_for_tests_only(m, t, p).ok()?;
         det_options(seed)
-            .create(inner.clone(), Credential::passphrase_with(PASSPHRASE, params))
+            .create(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, params),
+            )
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
     }
@@ -353,11 +356,18 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     // PASSPHRASE to the raw key.
     let inner = MemoryStore::new();
     let store = det_options(13)
-        .create(inner.clone(), Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()))
+        .create(
+            inner.clone(),
+            Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()),
+        )
         .ok()?;
-    store.change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf())).ok()?;
+    store
+        .change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
+        .ok()?;
     out.push((read(&inner)?, Unlock::Passphrase));
-    store.change_credential(Credential::raw_key(&raw_key())).ok()?;
+    store
+        .change_credential(Credential::raw_key(&raw_key()))
+        .ok()?;
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     det_options(14)
@@ -374,7 +384,10 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     ] {
         let inner = MemoryStore::new();
         options
-            .create(inner.clone(), Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
+            .create(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap_kdf()),
+            )
             .ok()?;
         out.push((read(&inner)?, Unlock::Passphrase));
     }
@@ -391,9 +404,14 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
     out.push((read(&inner)?, Unlock::Key));
     let inner = MemoryStore::new();
     let store = v2(25)
-        .create(inner.clone(), Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()))
+        .create(
+            inner.clone(),
+            Credential::passphrase_with(WRONG_PASSPHRASE, cheap_kdf()),
+        )
         .ok()?;
-    store.change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf())).ok()?;
+    store
+        .change_credential(Credential::passphrase_with(PASSPHRASE, cheap_kdf()))
+        .ok()?;
     out.push((read(&inner)?, Unlock::Passphrase));
     // The oracle is only worth something if every authentic header does open.
     for (h, unlock) in &out {
@@ -407,7 +425,9 @@ pub fn authentic_headers() -> Option<Vec<(Vec<u8>, Unlock)>> {
         )
         .ok()?;
         match unlock {
-            Unlock::Passphrase => EncryptedStore::open(inner, Credential::passphrase(PASSPHRASE)).ok()?,
+            Unlock::Passphrase => {
+                EncryptedStore::open(inner, Credential::passphrase(PASSPHRASE)).ok()?
+            }
             Unlock::Key => EncryptedStore::open(inner, Credential::raw_key(&raw_key())).ok()?,
         };
     }

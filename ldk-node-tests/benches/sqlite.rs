@@ -22,7 +22,9 @@ use std::time::Instant;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use criterion::{criterion_group, criterion_main, Criterion};
-use encrypted_kvstore::{Credential, EncryptedStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD};
+use encrypted_kvstore::{
+    Credential, EncryptedStore, OsRandom, RandomSource, RawKey, RECORD_OVERHEAD,
+};
 use ldk_node::io::sqlite_store::{SqliteStore, KV_TABLE_NAME, SQLITE_DB_FILE_NAME};
 use ldk_node::lightning::util::persist::KVStoreSync;
 use support::{fresh, value, Handoff, Recorder, SIZES};

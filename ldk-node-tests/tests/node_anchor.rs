@@ -34,7 +34,10 @@ fn an_anchored_node_restarts_and_a_restored_older_database_is_refused() {
 
     let store = OpenOptions::new()
         .anchor(anchor(a.path()))
-        .create(sqlite(data.path()), Credential::passphrase_with(PASSPHRASE, test_kdf()))
+        .create(
+            sqlite(data.path()),
+            Credential::passphrase_with(PASSPHRASE, test_kdf()),
+        )
         .unwrap();
     assert!(store.info().anchored);
     let node = build_on(data.path(), store);
@@ -84,7 +87,10 @@ fn without_an_anchor_a_restored_older_database_is_accepted() {
     let reference = reference_addresses(2);
     let data = tempfile::tempdir().unwrap();
     let store = OpenOptions::new()
-        .create(sqlite(data.path()), Credential::passphrase_with(PASSPHRASE, test_kdf()))
+        .create(
+            sqlite(data.path()),
+            Credential::passphrase_with(PASSPHRASE, test_kdf()),
+        )
         .unwrap();
     let node = build_on(data.path(), store);
     assert_eq!(node.onchain_payment().new_address().unwrap(), reference[0]);

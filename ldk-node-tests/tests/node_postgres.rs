@@ -18,8 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use encrypted_kvstore::{Credential, 
-    EncryptedStore, OpenError, OpenOptions, StoreAnchor, RESERVED_PRIMARY_NAMESPACE as RESERVED,
+use encrypted_kvstore::{
+    Credential, EncryptedStore, OpenError, OpenOptions, StoreAnchor,
+    RESERVED_PRIMARY_NAMESPACE as RESERVED,
 };
 use encrypted_kvstore_postgres::test_support::{pg_env, runtime, unique_table, PrivateCluster};
 use encrypted_kvstore_postgres::{PostgresOptions, PostgresStore};
@@ -52,7 +53,10 @@ fn create(
         .encrypt_names()
         .pad_values()
         .anchor(anchor(anchor_dir))
-        .create(pg(rt, url, table), Credential::passphrase_with(PASSPHRASE, test_kdf()))
+        .create(
+            pg(rt, url, table),
+            Credential::passphrase_with(PASSPHRASE, test_kdf()),
+        )
         .unwrap()
 }
 

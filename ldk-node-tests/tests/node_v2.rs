@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use encrypted_kvstore::{Credential, 
-    padme, EncryptedStore, OpenOptions, RECORD_OVERHEAD, RESERVED_PRIMARY_NAMESPACE as RESERVED,
+use encrypted_kvstore::{
+    padme, Credential, EncryptedStore, OpenOptions, RECORD_OVERHEAD,
+    RESERVED_PRIMARY_NAMESPACE as RESERVED,
 };
 use ldk_node::io::sqlite_store::SqliteStore;
 use ldk_node::lightning::util::persist::KVStoreSync;
@@ -25,7 +26,10 @@ fn create_v2(dir: &Path) -> EncryptedStore<SqliteStore> {
     let store = OpenOptions::new()
         .encrypt_names()
         .pad_values()
-        .create(sqlite(dir), Credential::passphrase_with(PASSPHRASE, test_kdf()))
+        .create(
+            sqlite(dir),
+            Credential::passphrase_with(PASSPHRASE, test_kdf()),
+        )
         .unwrap();
     let info = EncryptedStore::inspect(&sqlite(dir)).unwrap();
     assert_eq!(info.format_version, encrypted_kvstore::FORMAT_VERSION);

@@ -49,7 +49,10 @@ pub fn db_path(dir: &Path) -> PathBuf {
 /// SQLite file in `dir` (the tests of the options make their own).
 pub fn create_encrypted(dir: &Path) -> EncryptedStore<SqliteStore> {
     OpenOptions::new()
-        .create(sqlite(dir), Credential::passphrase_with(PASSPHRASE, test_kdf()))
+        .create(
+            sqlite(dir),
+            Credential::passphrase_with(PASSPHRASE, test_kdf()),
+        )
         .unwrap()
 }
 
