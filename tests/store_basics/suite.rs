@@ -14,8 +14,8 @@ use std::sync::Arc;
 use encrypted_kvstore::RandomSource;
 
 use encrypted_kvstore::{
-    Credential, EncryptedStore, KdfParams, MemoryStore, OpenError, RawKey, ReadError, SharedStore,
-    RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, HeaderError, KdfParams, MemoryStore, OpenError, RawKey, ReadError,
+    RotateError, SharedStore, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::ErrorKind;
 use ldk::util::persist::{migrate_kv_store_data, KVStoreSync};
@@ -197,7 +197,7 @@ fn invalid_and_reserved_names_are_invalid_input() {
 }
 
 #[test]
-fn change_passphrase_rewrites_only_the_header() {
+fn change_credential_rewrites_only_the_header() {
     let inner = MemoryStore::new();
     let store = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
@@ -221,6 +221,121 @@ fn change_passphrase_rewrites_only_the_header() {
         .unwrap();
     let by_key = EncryptedStore::open::<V>(inner, Credential::raw_key(&key)).unwrap();
     assert_eq!(by_key.read("p", "", "k").unwrap(), b"value");
+}
+
+/// `Credential::passphrase` makes headers with the default Argon2id costs and refuses an empty
+/// passphrase wherever a header is made; the costs of `passphrase_with` are ignored by `open`.
+#[test]
+fn a_passphrase_credential_gets_the_default_costs_and_is_never_empty() {
+    let inner = MemoryStore::new();
+    let store = EncryptedStore::create::<V>(inner.clone(), Credential::passphrase(b"pw")).unwrap();
+    assert_eq!(
+        store.info().protection,
+        encrypted_kvstore::Protection::Passphrase(KdfParams::default())
+    );
+    assert!(matches!(
+        EncryptedStore::create::<V>(MemoryStore::new(), Credential::passphrase(b"")),
+        Err(OpenError::EmptyPassphrase)
+    ));
+    let header = || {
+        inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                encrypted_kvstore::HEADER_SECONDARY_NAMESPACE,
+                encrypted_kvstore::HEADER_KEY,
+            )
+            .unwrap()
+    };
+    let before = header();
+    for empty in [
+        Credential::passphrase(b""),
+        Credential::passphrase_with(b"", cheap()),
+    ] {
+        assert!(matches!(
+            store.change_credential::<V>(empty),
+            Err(RotateError::Header(HeaderError::EmptyPassphrase))
+        ));
+        assert!(matches!(
+            store.rekey::<V>(empty),
+            Err(RotateError::Header(HeaderError::EmptyPassphrase))
+        ));
+    }
+    assert_eq!(header(), before, "a refused change wrote");
+    store
+        .change_credential::<V>(Credential::passphrase_with(b"cheap", cheap()))
+        .unwrap();
+    // The header's costs, not the ones the credential names, decide how `open` derives.
+    let other = KdfParams::insecure_for_tests_only(128, 2, 1).unwrap();
+    let reopened =
+        EncryptedStore::open::<V>(inner, Credential::passphrase_with(b"cheap", other)).unwrap();
+    assert_eq!(
+        reopened.info().protection,
+        encrypted_kvstore::Protection::Passphrase(cheap())
+    );
+}
+
+/// `rekey` changes the credential and makes a new data key current in one header write; a
+/// credential change and a rekey keep the memory ceiling of the options that opened the store;
+/// a read-only store refuses every header change.
+#[test]
+fn rekey_and_the_limits_of_a_credential_change() {
+    let inner = MemoryStore::new();
+    let opts = encrypted_kvstore::OpenOptions::new().max_kdf_memory_kib(1024);
+    let store = opts
+        .create::<V, _>(inner.clone(), Credential::passphrase_with(b"old", cheap()))
+        .unwrap();
+    store.write("p", "", "k", b"before".to_vec()).unwrap();
+    let seq = store.info().header_seq;
+    let costly = KdfParams::insecure_for_tests_only(2048, 1, 1).unwrap();
+    for r in [
+        store.change_credential::<V>(Credential::passphrase_with(b"new", costly)),
+        store
+            .rekey::<V>(Credential::passphrase_with(b"new", costly))
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                r,
+                Err(RotateError::Header(HeaderError::KdfParamsOutOfBounds))
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(store.info().header_seq, seq, "a refused change wrote");
+
+    let key = RawKey::from_bytes([5; 32]);
+    assert_eq!(store.rekey::<V>(Credential::raw_key(&key)).unwrap(), 1);
+    let info = store.info();
+    assert_eq!((info.key_id, info.key_ids.clone()), (1, vec![0, 1]));
+    assert_eq!(info.protection, encrypted_kvstore::Protection::RawKey);
+    assert_eq!(info.header_seq, seq + 1, "one header write");
+    store.write("p", "", "k2", b"after".to_vec()).unwrap();
+    assert!(matches!(
+        EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(b"old")),
+        Err(OpenError::RawKeyRequired)
+    ));
+    let reopened = opts.open::<V, _>(inner.clone(), (&key).into()).unwrap();
+    assert_eq!(reopened.read("p", "", "k").unwrap(), b"before");
+    assert_eq!(reopened.read("p", "", "k2").unwrap(), b"after");
+    drop(reopened);
+
+    let ro = opts
+        .clone()
+        .read_only()
+        .open::<V, _>(inner, Credential::raw_key(&key))
+        .unwrap();
+    assert!(matches!(
+        ro.change_credential::<V>(Credential::passphrase_with(b"x", cheap())),
+        Err(RotateError::ReadOnly)
+    ));
+    assert!(matches!(
+        ro.rekey::<V>(Credential::raw_key(&key)),
+        Err(RotateError::ReadOnly)
+    ));
+    assert!(matches!(
+        ro.detach_anchor::<V>(),
+        Err(RotateError::ReadOnly)
+    ));
 }
 
 #[test]
@@ -440,6 +555,18 @@ fn debug_and_errors_hold_no_secret() {
     let key = RawKey::from_bytes(key_bytes);
     for text in [format!("{key:?}"), format!("{key:#?}")] {
         crate::common::assert_no_window("RawKey Debug", &text, &key_bytes);
+    }
+    for (cred, kind) in [
+        (Credential::passphrase(passphrase), "Credential::Passphrase"),
+        (
+            Credential::passphrase_with(passphrase, cheap()),
+            "Credential::Passphrase",
+        ),
+        (Credential::raw_key(&key), "Credential::RawKey"),
+        ((&key).into(), "Credential::RawKey"),
+    ] {
+        assert_eq!(format!("{cred:?}"), kind);
+        assert_eq!(format!("{cred:#?}"), kind);
     }
     let by_key = encrypted_kvstore::OpenOptions::new()
         .create::<V, _>(MemoryStore::new(), Credential::raw_key(&key))
