@@ -676,3 +676,21 @@ impl FreshnessAnchor for RigAnchor {
         self.inner.list(store)
     }
 }
+
+/// Replaces everything under `dir` by `files` (as [`dir_files`] read them): a directory
+/// restored from a copy.
+pub fn restore_dir(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    for (rel, bytes) in files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+}

@@ -1,0 +1,109 @@
+//! Property 2. The whole store restored from an older copy of its directory (header and all),
+//! after five restarts that each wrote two keys: opening refuses it (`HeaderRolledBack`); the
+//! explicit `accept_current_state` takes it as the new truth; from then on none of the records
+//! written after the copy was taken is ever served again, for a key written after the accept
+//! and for one that was not, while the store is open and after a restart.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::support::{
+    anchor, assert_rollback, create_anchored, dir_files, open_anchored, put_back, restore_dir,
+    version_of, write_located, Layout, Name,
+};
+use super::v::{ldk, TempFs, V};
+use crate::common::PASSPHRASE;
+use encrypted_kvstore::{EncryptedStore, OpenError, OpenOptions};
+use ldk::io;
+use ldk::util::persist::KVStoreSync;
+
+const CYCLES: usize = 5;
+
+#[test]
+fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (m1_stored, _) = write_located(&store, "monitors", "", "m1", b"copied");
+        let (m2_stored, _) = write_located(&store, "monitors", "", "m2", b"copied");
+        store.write("", "", "manager", b"copied".to_vec()).unwrap();
+        drop(store);
+        let copy = dir_files(inner.path());
+
+        // Five restarts, each writing both keys; every intermediate record is kept.
+        let mut kept: Vec<(&str, Name, Vec<u8>)> = Vec::new();
+        for cycle in 0..CYCLES {
+            let store = open_anchored(inner.clone(), &a).unwrap();
+            for (k, stored) in [("m1", &m1_stored), ("m2", &m2_stored)] {
+                let value = format!("cycle {cycle}");
+                let (at, record) = write_located(&store, "monitors", "", k, value.as_bytes());
+                assert_eq!(&at, stored);
+                kept.push((k, at, record));
+            }
+        }
+        let seq_before_restore = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
+
+        // The old copy goes back: refused at open, writable and read-only.
+        restore_dir(inner.path(), &copy);
+        let e = open_anchored(inner.clone(), &a).unwrap_err();
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+                if header_seq < anchor_header_seq && anchor_header_seq == seq_before_restore),
+            "{layout:?}: {e:?}"
+        );
+        assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidData);
+        let e = OpenOptions::new()
+            .read_only()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .unwrap_err();
+        assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{layout:?}: {e:?}");
+
+        // The explicit way on: the copy becomes the truth.
+        let store = OpenOptions::new()
+            .anchor(anchor(&a))
+            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+            .unwrap();
+        for k in ["m1", "m2"] {
+            assert_eq!(store.read("monitors", "", k).unwrap(), b"copied", "{layout:?}");
+        }
+        // One new write of m1 (m2 stays at its accepted record).
+        store
+            .write("monitors", "", "m1", b"after accept".to_vec())
+            .unwrap();
+        let m1_now = inner.read(&m1_stored.0, &m1_stored.1, &m1_stored.2).unwrap();
+        let m2_now = inner.read(&m2_stored.0, &m2_stored.1, &m2_stored.2).unwrap();
+        assert!(kept
+            .iter()
+            .all(|(_, _, r)| version_of(r) < version_of(&m1_now)));
+
+        // Every kept record is newer than what was accepted, and none is served: while open ...
+        let check = |store: &EncryptedStore<TempFs>, when: &str| {
+            for (k, at, record) in &kept {
+                put_back(&inner, at, record);
+                let (found, _) = assert_rollback(store.read("monitors", "", k), "monitors", "", k);
+                assert_eq!(found, version_of(record), "{layout:?} {when} {k}");
+            }
+            put_back(&inner, &m1_stored, &m1_now);
+            put_back(&inner, &m2_stored, &m2_now);
+            assert_eq!(store.read("monitors", "", "m1").unwrap(), b"after accept");
+            assert_eq!(store.read("monitors", "", "m2").unwrap(), b"copied");
+        };
+        check(&store, "open");
+        drop(store);
+        // ... and after a restart.
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        check(&store, "after restart");
+        // And after a restart with one of them left in place while the store was down.
+        drop(store);
+        let (k, at, record) = &kept[kept.len() - 1];
+        put_back(&inner, at, record);
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        assert_rollback(store.read("monitors", "", k), "monitors", "", k);
+        assert_eq!(store.read("", "", "manager").unwrap(), b"copied");
+    }
+}
