@@ -1,0 +1,109 @@
+//! Property 7. Without an anchor, within one open store: for every key the instance wrote, and
+//! every key it read (written by an earlier session), an older record put back is `Rollback`
+//! and a deleted record is `Missing` (on `read` and on `list`); a key this session wrote and
+//! removed (lazily or not) whose record is put back is absent (`ReadError::Removed`). Over the
+//! crate's in-memory store, in both layouts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::support::{
+    assert_absent, assert_missing, assert_rollback, create_plain, put_back, version_of,
+    write_located, Layout, Name,
+};
+use super::v::{ldk, V};
+use crate::common::PASSPHRASE;
+use encrypted_kvstore::{EncryptedStore, ListError, MemoryStore};
+use ldk::io::ErrorKind;
+use ldk::util::persist::KVStoreSync;
+
+const KEYS: usize = 12;
+const NS: &str = "monitors";
+
+/// A key's stored name, an older record and its newest record.
+struct Watched {
+    key: String,
+    stored: Name,
+    older: Vec<u8>,
+    newest: Vec<u8>,
+}
+
+fn write_twice(store: &EncryptedStore<MemoryStore>, key: String) -> Watched {
+    let (stored, older) = write_located(store, NS, "", &key, b"first");
+    let (again, newest) = write_located(store, NS, "", &key, b"second");
+    assert_eq!(stored, again);
+    Watched {
+        key,
+        stored,
+        older,
+        newest,
+    }
+}
+
+#[test]
+fn every_key_written_or_read_is_watched_while_open() {
+    for layout in Layout::BOTH {
+        let inner = MemoryStore::new();
+        // An earlier session wrote the keys this session will only read.
+        let earlier = create_plain(layout, inner.clone());
+        let read_keys: Vec<Watched> = (0..KEYS)
+            .map(|i| write_twice(&earlier, format!("read{i:02}")))
+            .collect();
+        drop(earlier);
+
+        let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        for w in &read_keys {
+            assert_eq!(store.read(NS, "", &w.key).unwrap(), b"second");
+        }
+        let written: Vec<Watched> = (0..KEYS)
+            .map(|i| write_twice(&store, format!("wrote{i:02}")))
+            .collect();
+        let removed: Vec<(String, Name, Vec<u8>)> = (0..KEYS)
+            .map(|i| {
+                let k = format!("gone{i:02}");
+                let (stored, record) = write_located(&store, NS, "", &k, b"doomed");
+                store.remove(NS, "", &k, i % 2 == 1).unwrap();
+                (k, stored, record)
+            })
+            .collect();
+
+        for w in read_keys.iter().chain(&written) {
+            let at = format!("{layout:?} {}", w.key);
+            // Rolled back.
+            put_back(&inner, &w.stored, &w.older);
+            let (found, expected) = assert_rollback(store.read(NS, "", &w.key), NS, "", &w.key);
+            assert_eq!(
+                (found, expected),
+                (version_of(&w.older), version_of(&w.newest)),
+                "{at}"
+            );
+            // Deleted: on read and on list.
+            KVStoreSync::remove(&inner, &w.stored.0, &w.stored.1, &w.stored.2, false).unwrap();
+            assert_missing(store.read(NS, "", &w.key), NS, "", &w.key);
+            let e = store.list(NS, "").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{at}: {e:?}");
+            assert!(
+                matches!(
+                    e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+                    Some(ListError::Missing { key, .. }) if *key == w.key
+                ),
+                "{at}: {e:?}"
+            );
+            // Put right: served, and listed.
+            put_back(&inner, &w.stored, &w.newest);
+            assert_eq!(store.read(NS, "", &w.key).unwrap(), b"second", "{at}");
+        }
+        let listed = store.list(NS, "").unwrap();
+        assert_eq!(listed.len(), 2 * KEYS, "{layout:?}: {listed:?}");
+
+        for (k, stored, record) in &removed {
+            put_back(&inner, stored, record);
+            let found = assert_absent(store.read(NS, "", k), NS, "", k, true);
+            assert_eq!(found, Some(version_of(record)), "{layout:?} {k}");
+        }
+    }
+}

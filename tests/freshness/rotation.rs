@@ -1,0 +1,370 @@
+//! Property 8. Rotation loses nothing (docs/FORMAT.md, "Data-key rotation", "Changing the
+//! passphrase or key"):
+//!
+//! - `reencrypt` over a store whose inner store is asynchronous (LDK's `FilesystemStore`
+//!   through its async trait on tokio's blocking pool), with the application writing the same
+//!   keys through `KVStore` during the pass: afterwards every key holds the application's
+//!   latest value. Shown with a write made while the pass's read of the key is parked, with a
+//!   write still in flight when the pass reads the key, and under a free-running race;
+//! - `retire_old_keys` waits for a write sealed under the old key that is still in flight,
+//!   and never leaves that record without its key;
+//! - `rekey_passphrase`: the old passphrase no longer opens, the header from before the rekey
+//!   put back is `HeaderRolledBack` (anchored), and new writes are sealed under the new key.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::support::{
+    anchor, create_anchored, key_id_of, name, write_located, Layout, Op, Rig,
+};
+use super::v::{ldk, TempFs, V};
+use crate::common::{cheap, Xorshift, PASSPHRASE};
+use encrypted_kvstore::{
+    EncryptedStore, OpenError, OpenOptions, RotateError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
+    RESERVED_PRIMARY_NAMESPACE,
+};
+use ldk::io;
+use ldk::util::persist::KVStoreSync;
+
+const NS: &str = "monitors";
+
+type Store = EncryptedStore<Rig>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An async write through the store's `KVStore`, run to completion on `rt`.
+fn write_async(rt: &tokio::runtime::Runtime, store: &Store, k: &str, v: &[u8]) -> io::Result<()> {
+    let fut = ldk::util::persist::KVStore::write(store, NS, "", k, v.to_vec());
+    rt.block_on(fut)
+}
+
+/// Runs `f` on a new thread and waits at most `secs` for it.
+fn bounded<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what} did not return within {secs} s"))
+}
+
+fn store_over(rig: &Rig, anchored: bool, a: &TempFs) -> Arc<Store> {
+    let opts = if anchored {
+        OpenOptions::new().anchor(anchor(a))
+    } else {
+        OpenOptions::new()
+    };
+    let store = opts
+        .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    Arc::new(store)
+}
+
+fn record_key_id(rig: &Rig, k: &str) -> u32 {
+    key_id_of(&KVStoreSync::read(&rig.fs, NS, "", k).unwrap())
+}
+
+#[test]
+fn reencrypt_never_overwrites_a_write_made_while_it_read_the_key() {
+    for anchored in [false, true] {
+        let (rig, a) = (Rig::new(TempFs::new()), TempFs::new());
+        let store = store_over(&rig, anchored, &a);
+        for k in ["x", "y", "z"] {
+            store.write(NS, "", k, b"old".to_vec()).unwrap();
+        }
+        let new_id = store.rotate_data_key::<V>().unwrap();
+
+        // The pass's read of x is parked; the application writes x meanwhile.
+        rig.gate.close_on(Op::Read, name(NS, "", "x"));
+        let pass = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.reencrypt::<V>(|_| {}))
+        };
+        rig.gate.wait_parked();
+        {
+            let store = Arc::clone(&store);
+            bounded(20, "the application's write", move || {
+                write_async(&runtime(), &store, "x", b"application")
+            })
+            .unwrap();
+        }
+        rig.gate.release();
+        pass.join().unwrap().unwrap();
+        assert_eq!(
+            store.read(NS, "", "x").unwrap(),
+            b"application",
+            "anchored {anchored}: the pass wrote back the value it read"
+        );
+        for k in ["y", "z"] {
+            assert_eq!(store.read(NS, "", k).unwrap(), b"old");
+            assert_eq!(record_key_id(&rig, k), new_id);
+        }
+        assert_eq!(record_key_id(&rig, "x"), new_id);
+        store.retire_old_keys::<V>().unwrap();
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"application");
+    }
+}
+
+#[test]
+fn reencrypt_never_overwrites_a_write_in_flight_when_it_reads_the_key() {
+    for anchored in [false, true] {
+        let (rig, a) = (Rig::new(TempFs::new()), TempFs::new());
+        let store = store_over(&rig, anchored, &a);
+        for k in ["x", "y"] {
+            store.write(NS, "", k, b"old".to_vec()).unwrap();
+        }
+        let new_id = store.rotate_data_key::<V>().unwrap();
+
+        // The application's write of x is in flight (parked in the inner store, sealed under
+        // the new key) while the pass runs.
+        rig.gate.close_on(Op::Write, name(NS, "", "x"));
+        let app = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || write_async(&runtime(), &store, "x", b"application"))
+        };
+        rig.gate.wait_parked();
+        let pass = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.reencrypt::<V>(|_| {}))
+        };
+        // Let the pass run to its end (or for two seconds, should it wait for the write).
+        for _ in 0..200 {
+            if pass.is_finished() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        rig.gate.release();
+        app.join().unwrap().unwrap();
+        pass.join().unwrap().unwrap();
+        assert_eq!(
+            store.read(NS, "", "x").unwrap(),
+            b"application",
+            "anchored {anchored}: the pass overwrote a write in flight"
+        );
+        assert_eq!(record_key_id(&rig, "x"), new_id);
+        assert_eq!(store.read(NS, "", "y").unwrap(), b"old");
+        store.retire_old_keys::<V>().unwrap();
+        drop(store);
+        // After a restart too.
+        let opts = if anchored {
+            OpenOptions::new().anchor(anchor(&a))
+        } else {
+            OpenOptions::new()
+        };
+        let store = opts.open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"application");
+    }
+}
+
+#[test]
+fn reencrypt_racing_async_writes_keeps_every_latest_value() {
+    const KEYS: usize = 16;
+    for anchored in [false, true] {
+        let (rig, a) = (Rig::new(TempFs::new()), TempFs::new());
+        let store = store_over(&rig, anchored, &a);
+        let key = |i: usize| format!("k{i:02}");
+        for i in 0..KEYS {
+            store.write(NS, "", &key(i), b"v0".to_vec()).unwrap();
+        }
+        // Slow reads, so the pass and the writes overlap.
+        rig.read_delay_us.store(3_000, Ordering::SeqCst);
+        let mut latest: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for pass_no in 0..3 {
+            store.rotate_data_key::<V>().unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let rt = runtime();
+                    let mut rng = Xorshift(0x0d0e + pass_no);
+                    let mut last = BTreeMap::new();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::SeqCst) || n < 20 {
+                        n += 1;
+                        let k = key(rng.below(KEYS as u64) as usize);
+                        let v = format!("pass {pass_no} write {n}").into_bytes();
+                        write_async(&rt, &store, &k, &v).unwrap();
+                        last.insert(k, v);
+                    }
+                    last
+                })
+            };
+            let progress = store.reencrypt::<V>(|_| {}).unwrap();
+            assert_eq!(progress.total, KEYS);
+            stop.store(true, Ordering::SeqCst);
+            latest.extend(writer.join().unwrap());
+            for i in 0..KEYS {
+                let k = key(i);
+                let want = latest.get(&k).cloned().unwrap_or_else(|| b"v0".to_vec());
+                assert_eq!(
+                    store.read(NS, "", &k).unwrap(),
+                    want,
+                    "anchored {anchored}, pass {pass_no}: {k} lost the application's write"
+                );
+            }
+            store.retire_old_keys::<V>().unwrap();
+        }
+    }
+}
+
+#[test]
+fn retire_waits_for_an_old_key_write_in_flight() {
+    for anchored in [false, true] {
+        let (rig, a) = (Rig::new(TempFs::new()), TempFs::new());
+        let store = store_over(&rig, anchored, &a);
+        store.write(NS, "", "x", b"old".to_vec()).unwrap();
+        store.write(NS, "", "w", b"old".to_vec()).unwrap();
+        let old_id = store.info().key_id;
+
+        // A write of x sealed under the current (soon old) key, parked in the inner store.
+        rig.gate.close_on(Op::Write, name(NS, "", "x"));
+        let app = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || write_async(&runtime(), &store, "x", b"in flight"))
+        };
+        rig.gate.wait_parked();
+        let new_id = store.rotate_data_key::<V>().unwrap();
+        {
+            let store = Arc::clone(&store);
+            bounded(20, "reencrypt", move || store.reencrypt::<V>(|_| {})).unwrap();
+        }
+
+        let released = Arc::new(AtomicBool::new(false));
+        let retire = {
+            let (store, released) = (Arc::clone(&store), Arc::clone(&released));
+            std::thread::spawn(move || {
+                let r = store.retire_old_keys::<V>();
+                (r, released.load(Ordering::SeqCst))
+            })
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            !retire.is_finished(),
+            "anchored {anchored}: retire_old_keys did not wait for the write in flight"
+        );
+        released.store(true, Ordering::SeqCst);
+        rig.gate.release();
+        app.join().unwrap().unwrap();
+        let (r, after_release) = retire.join().unwrap();
+        assert!(after_release, "anchored {anchored}: retire returned early");
+        // The write landed under the old key: the verification names it, nothing is retired.
+        match r {
+            Err(RotateError::NotReencrypted { key, key_id, .. }) => {
+                assert_eq!((key.as_str(), key_id), ("x", old_id), "anchored {anchored}");
+            }
+            other => panic!("anchored {anchored}: {other:?}"),
+        }
+        assert_eq!(record_key_id(&rig, "x"), old_id);
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"in flight");
+        // The documented way on: re-encrypt again, then retire.
+        store.reencrypt::<V>(|_| {}).unwrap();
+        store.retire_old_keys::<V>().unwrap();
+        assert_eq!(store.info().key_ids, [new_id]);
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"in flight");
+        assert_eq!(store.read(NS, "", "w").unwrap(), b"old");
+    }
+}
+
+fn header(inner: &TempFs) -> Vec<u8> {
+    KVStoreSync::read(
+        inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+    )
+    .unwrap()
+}
+
+fn put_header(inner: &TempFs, h: Vec<u8>) {
+    KVStoreSync::write(
+        inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        h,
+    )
+    .unwrap()
+}
+
+#[test]
+fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
+    const NEW: &[u8] = b"the new passphrase after a compromise";
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (m1_at, m1_old) = write_located(&store, NS, "", "m1", b"before");
+        let old_id = store.info().key_id;
+        let before = header(&inner);
+
+        let new_id = store.rekey_passphrase::<V>(NEW, cheap()).unwrap();
+        assert!(new_id > old_id, "{layout:?}");
+        let info = store.info();
+        assert_eq!(info.key_id, new_id);
+        assert_eq!(info.key_ids, [old_id, new_id]);
+        assert_eq!(EncryptedStore::inspect::<V>(&inner).unwrap().key_id, new_id);
+        let (_, m2) = write_located(&store, NS, "", "m2", b"after");
+        assert_eq!(key_id_of(&m2), new_id, "{layout:?}: a new write is sealed under the new key");
+        assert_eq!(key_id_of(&m1_old), old_id);
+        store.reencrypt::<V>(|_| {}).unwrap();
+        let m1_now = KVStoreSync::read(&inner, &m1_at.0, &m1_at.1, &m1_at.2).unwrap();
+        assert_eq!(key_id_of(&m1_now), new_id);
+        store.retire_old_keys::<V>().unwrap();
+        let after = header(&inner);
+        drop(store);
+
+        let open = |pass: &[u8]| {
+            OpenOptions::new()
+                .anchor(anchor(&a))
+                .open::<V, _>(inner.clone(), pass)
+        };
+        assert!(
+            matches!(open(PASSPHRASE), Err(OpenError::WrongPassphrase)),
+            "{layout:?}"
+        );
+        let store = open(NEW).unwrap();
+        assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
+        assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
+        drop(store);
+
+        // The header from before the rekey, put back: it opens with the old passphrase as far
+        // as the credential goes, and the anchor refuses it.
+        put_header(&inner, before);
+        let e = open(PASSPHRASE).unwrap_err();
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { .. }),
+            "{layout:?}: {e:?}"
+        );
+        let e = OpenOptions::new()
+            .read_only()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { .. }),
+            "{layout:?} read-only: {e:?}"
+        );
+        let e = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap_err();
+        assert!(matches!(e, OpenError::AnchorRequired), "{layout:?}: {e:?}");
+
+        put_header(&inner, after);
+        let store = open(NEW).unwrap();
+        assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
+    }
+}
