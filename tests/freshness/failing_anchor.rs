@@ -67,9 +67,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         let (k1_at, k1_one) = write_located(&store, "monitors", "", "k1", b"one");
         let (k3_at, k3_one) = write_located(&store, "monitors", "", "k3", b"one");
         for k in ["k2", "k4"] {
-            store
-                .write("monitors", "", k, b"one".to_vec())
-                .unwrap();
+            store.write("monitors", "", k, b"one".to_vec()).unwrap();
         }
 
         ra.fail_writes.store(true, Ordering::SeqCst);
@@ -79,7 +77,11 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
             store.write("monitors", "", "k1", b"two".to_vec()),
             "the write the anchor could not record",
         );
-        assert_ne!(dir_files(inner.path()), before, "{layout:?}: k1's record landed");
+        assert_ne!(
+            dir_files(inner.path()),
+            before,
+            "{layout:?}: k1's record landed"
+        );
         assert_eq!(store.read("monitors", "", "k1").unwrap(), b"two");
 
         // From now on nothing reaches the inner store.
@@ -110,7 +112,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
                 Box::new(|| store.remove("monitors", "", "k4", true)),
             ),
         ];
-        for (what, attempt) in &attempts {
+        for (what, attempt) in attempts {
             let r = attempt();
             if what.contains("remove") {
                 anchor_remove_error(r, what);
@@ -126,19 +128,27 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         // Reads raise nothing meanwhile.
         assert_eq!(store.read("monitors", "", "k1").unwrap(), b"two");
         for k in ["k2", "k3", "k4"] {
-            assert_eq!(store.read("monitors", "", k).unwrap(), b"one", "{layout:?} {k}");
+            assert_eq!(
+                store.read("monitors", "", k).unwrap(),
+                b"one",
+                "{layout:?} {k}"
+            );
         }
 
         // The anchor works again: writes and removes go on, no alarm.
         ra.fail_writes.store(false, Ordering::SeqCst);
-        store
-            .write("monitors", "", "k2", b"four".to_vec())
-            .unwrap();
+        store.write("monitors", "", "k2", b"four".to_vec()).unwrap();
         store.remove("monitors", "", "k3", false).unwrap();
         let check = |store: &EncryptedStore<TempFs>, when: &str| {
             assert_eq!(store.read("monitors", "", "k1").unwrap(), b"two", "{when}");
             assert_eq!(store.read("monitors", "", "k2").unwrap(), b"four", "{when}");
-            assert_absent(store.read("monitors", "", "k3"), "monitors", "", "k3", false);
+            assert_absent(
+                store.read("monitors", "", "k3"),
+                "monitors",
+                "",
+                "k3",
+                false,
+            );
             assert_eq!(store.read("monitors", "", "k4").unwrap(), b"one", "{when}");
             let mut listed = store.list("monitors", "").unwrap();
             listed.sort();

@@ -82,7 +82,11 @@ fn forged_edited_and_moved_anchor_values_are_refused() {
         let (e1, e2) = (entries[0].clone(), entries[1].clone());
         let meta = saved["meta"].clone();
         let entry = saved[&e1].clone();
-        let their_entry_name = theirs.keys().find(|n| n.as_str() != "meta").unwrap().clone();
+        let their_entry_name = theirs
+            .keys()
+            .find(|n| n.as_str() != "meta")
+            .unwrap()
+            .clone();
         let their_entry = theirs[&their_entry_name].clone();
         let their_meta = theirs["meta"].clone();
 

@@ -385,10 +385,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
                                 served.fetch_add(1, Ordering::SeqCst);
                             }
                             Err(e) if e.kind() == ErrorKind::NotFound && !is_alarm(&e) => {}
-                            Err(e) => alarms
-                                .lock()
-                                .unwrap()
-                                .push(format!("read k{i}: {e:?}")),
+                            Err(e) => alarms.lock().unwrap().push(format!("read k{i}: {e:?}")),
                         }
                     }
                     if let Err(e) = reader.list(NS, "") {

@@ -66,7 +66,12 @@ fn write_and_remove<S: KVStoreSync>(
     let before = records(fs);
     for i in 0..REMOVED {
         store
-            .write("payments", "", &removed_key(i), format!("value {i}").into_bytes())
+            .write(
+                "payments",
+                "",
+                &removed_key(i),
+                format!("value {i}").into_bytes(),
+            )
             .unwrap();
     }
     let doomed: BTreeMap<Name, Vec<u8>> = records(fs)
@@ -150,7 +155,13 @@ fn junk_and_removed_records_put_back_stay_absent() {
         store
             .write("payments", "", "newcomer", b"new".to_vec())
             .unwrap();
-        assert_absent(store.read("payments", "", "p000"), "payments", "", "p000", true);
+        assert_absent(
+            store.read("payments", "", "p000"),
+            "payments",
+            "",
+            "p000",
+            true,
+        );
     }
 }
 
@@ -193,7 +204,11 @@ fn failing_lists_and_reads_do_not_switch_protection_off() {
         }
         // Lists come back: the listing is the live keys (or names the junk).
         rig.fail_lists.store(false, Ordering::SeqCst);
-        check(&store, layout, "after a restart with failing lists and reads");
+        check(
+            &store,
+            layout,
+            "after a restart with failing lists and reads",
+        );
         drop(store);
         // A second restart over a working store: still the same.
         let store = open_anchored(rig.clone(), &a).unwrap();

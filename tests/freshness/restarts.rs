@@ -11,8 +11,8 @@
 )]
 
 use super::support::{
-    assert_absent, assert_missing, assert_rollback, changed_record, create_anchored,
-    open_anchored, records, version_of, Layout,
+    assert_absent, assert_missing, assert_rollback, changed_record, create_anchored, open_anchored,
+    records, version_of, Layout,
 };
 use super::v::{ldk, AsyncOps, MigratableKVStoreSync, Ops, SyncOps, TempFs};
 use encrypted_kvstore::{EncryptedStore, ListError};
@@ -39,10 +39,12 @@ fn a_record_put_back_after_a_newer_write_is_a_rollback_after_restart() {
             let mut kept = None;
             with_ops(how, &store, |ops| {
                 let before = records(&inner);
-                ops.write("monitors", "", "m1", b"state 1".to_vec()).unwrap();
+                ops.write("monitors", "", "m1", b"state 1".to_vec())
+                    .unwrap();
                 let (stored, old) = changed_record(&before, &records(&inner));
                 let before = records(&inner);
-                ops.write("monitors", "", "m1", b"state 2".to_vec()).unwrap();
+                ops.write("monitors", "", "m1", b"state 2".to_vec())
+                    .unwrap();
                 let (stored_again, new) = changed_record(&before, &records(&inner));
                 assert_eq!(stored, stored_again);
                 kept = Some((stored, old, new));
@@ -152,7 +154,8 @@ fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() 
                     KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, record.clone())
                         .unwrap();
                     let store = open_anchored(inner.clone(), &a).unwrap();
-                    let found = assert_absent(store.read("payments", "", k), "payments", "", k, true);
+                    let found =
+                        assert_absent(store.read("payments", "", k), "payments", "", k, true);
                     assert_eq!(found, Some(version_of(record)), "{layout:?} {how} {k}");
                     let mut listed = store.list("payments", "").unwrap();
                     listed.sort();
@@ -168,7 +171,9 @@ fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() 
             // Written again through the store, the key is live again (and the old records
             // stay refused).
             let store = open_anchored(inner.clone(), &a).unwrap();
-            store.write("payments", "", "hard", b"again".to_vec()).unwrap();
+            store
+                .write("payments", "", "hard", b"again".to_vec())
+                .unwrap();
             drop(store);
             let store = open_anchored(inner.clone(), &a).unwrap();
             assert_eq!(store.read("payments", "", "hard").unwrap(), b"again");

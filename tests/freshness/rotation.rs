@@ -24,9 +24,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::support::{
-    anchor, create_anchored, key_id_of, name, write_located, Layout, Op, Rig,
-};
+use super::support::{anchor, create_anchored, key_id_of, name, write_located, Layout, Op, Rig};
 use super::v::{ldk, TempFs, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
 use encrypted_kvstore::{
@@ -320,7 +318,11 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         assert_eq!(info.key_ids, [old_id, new_id]);
         assert_eq!(EncryptedStore::inspect::<V>(&inner).unwrap().key_id, new_id);
         let (_, m2) = write_located(&store, NS, "", "m2", b"after");
-        assert_eq!(key_id_of(&m2), new_id, "{layout:?}: a new write is sealed under the new key");
+        assert_eq!(
+            key_id_of(&m2),
+            new_id,
+            "{layout:?}: a new write is sealed under the new key"
+        );
         assert_eq!(key_id_of(&m1_old), old_id);
         store.reencrypt::<V>(|_| {}).unwrap();
         let m1_now = KVStoreSync::read(&inner, &m1_at.0, &m1_at.1, &m1_at.2).unwrap();

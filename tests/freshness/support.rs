@@ -108,7 +108,10 @@ pub fn read_error(e: &io::Error) -> &ReadError {
 #[track_caller]
 pub fn assert_rollback(r: io::Result<Vec<u8>>, p: &str, s: &str, k: &str) -> (u64, u64) {
     let e = match r {
-        Ok(v) => panic!("{p}/{s}/{k}: a rolled-back record was served ({} bytes)", v.len()),
+        Ok(v) => panic!(
+            "{p}/{s}/{k}: a rolled-back record was served ({} bytes)",
+            v.len()
+        ),
         Err(e) => e,
     };
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{p}/{s}/{k}: {e:?}");
@@ -423,8 +426,7 @@ impl Gate {
     fn pass(&self, op: Op, stored: &Name) {
         let mut g = self.state.lock().unwrap();
         let hit = !g.parked
-            && g
-                .target
+            && g.target
                 .as_ref()
                 .is_some_and(|(o, n)| *o == op && n == stored);
         if !hit {
@@ -475,7 +477,10 @@ impl std::ops::Deref for Rig {
 }
 
 fn refused(what: &str) -> io::Error {
-    io::Error::new(ErrorKind::Other, format!("the inner store refuses to {what}"))
+    io::Error::new(
+        ErrorKind::Other,
+        format!("the inner store refuses to {what}"),
+    )
 }
 
 impl Rig {
@@ -663,7 +668,10 @@ impl FreshnessAnchor for RigAnchor {
     fn write(&self, store: &str, name: &str, value: &[u8]) -> Result<(), io::Error> {
         self.crash.step()?;
         if self.fail_writes.load(Ordering::SeqCst) {
-            return Err(io::Error::new(ErrorKind::Other, "the anchor refuses writes"));
+            return Err(io::Error::new(
+                ErrorKind::Other,
+                "the anchor refuses writes",
+            ));
         }
         self.inner.write(store, name, value)
     }

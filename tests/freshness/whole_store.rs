@@ -61,7 +61,10 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
             .anchor(anchor(&a))
             .open::<V, _>(inner.clone(), PASSPHRASE)
             .unwrap_err();
-        assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{layout:?}: {e:?}");
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { .. }),
+            "{layout:?}: {e:?}"
+        );
 
         // The explicit way on: the copy becomes the truth.
         let store = OpenOptions::new()
@@ -69,14 +72,22 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
             .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
             .unwrap();
         for k in ["m1", "m2"] {
-            assert_eq!(store.read("monitors", "", k).unwrap(), b"copied", "{layout:?}");
+            assert_eq!(
+                store.read("monitors", "", k).unwrap(),
+                b"copied",
+                "{layout:?}"
+            );
         }
         // One new write of m1 (m2 stays at its accepted record).
         store
             .write("monitors", "", "m1", b"after accept".to_vec())
             .unwrap();
-        let m1_now = inner.read(&m1_stored.0, &m1_stored.1, &m1_stored.2).unwrap();
-        let m2_now = inner.read(&m2_stored.0, &m2_stored.1, &m2_stored.2).unwrap();
+        let m1_now = inner
+            .read(&m1_stored.0, &m1_stored.1, &m1_stored.2)
+            .unwrap();
+        let m2_now = inner
+            .read(&m2_stored.0, &m2_stored.1, &m2_stored.2)
+            .unwrap();
         assert!(kept
             .iter()
             .all(|(_, _, r)| version_of(r) < version_of(&m1_now)));
