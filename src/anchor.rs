@@ -1,6 +1,6 @@
 //! The freshness anchor (docs/FORMAT.md, "The freshness anchor"): the trait users
-//! implement, the provided implementation over a second LDK store, and the persisted encoding.
-//! Pure encoding and parsing here; the store layer decides when to write.
+//! implement, the provided implementation over a second LDK store, and the sealed values
+//! (`meta` and one entry per live key) with what an open store keeps of them.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -10,22 +10,29 @@ use std::sync::Arc;
 
 use bitcoin::io;
 use blake2::digest::consts::U32;
-use blake2::digest::Digest;
-use blake2::Blake2b;
+use blake2::digest::{KeyInit, Mac};
+use blake2::Blake2bMac;
+use zeroize::Zeroizing;
 
-use crate::freshness::{Entry, Kind};
+use crate::aead::{Cipher, TAG_LEN};
+use crate::format::NONCE_LEN;
+use crate::freshness::Key;
 use crate::ldk::{sealed, InnerStore};
 use crate::names;
+use crate::rng::SharedRandom;
+use crate::OpenError;
+
+#[cfg(test)]
+mod tests;
 
 /// The primary namespace under which [`StoreAnchor`] keeps every anchor value.
 pub const ANCHOR_PRIMARY_NAMESPACE: &str = "encrypted_kvstore_anchor";
 
 const META: &str = "meta";
-const MAGIC: &[u8; 8] = b"EKVSANCH";
-const ANCHOR_FORMAT: u8 = 1;
-const META_LEN: usize = 8 + 1 + 16 + 8 + 8;
-const KEY_LABEL: &[u8] = b"encrypted-kvstore v2 anchor key";
-const PAIR_LABEL: &[u8] = b"encrypted-kvstore v2 anchor pair";
+const VALUE_LABEL: &[u8] = b"encrypted-kvstore v2 anchor value";
+const ENTRY_LABEL: &[u8] = b"encrypted-kvstore v2 anchor entry";
+const META_PLAIN_LEN: usize = 32;
+const META_LEN: usize = NONCE_LEN + META_PLAIN_LEN + TAG_LEN;
 
 /// Somewhere to persist a store's freshness watermarks that whoever can roll back the
 /// inner store cannot roll back with it (docs/FORMAT.md, "The freshness anchor").
@@ -142,35 +149,27 @@ where
 /// Why anchor contents were refused.
 pub(crate) type Corrupt = &'static str;
 
-/// The anchor's `meta` value.
+/// The anchor's `meta` (plaintext).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Meta {
-    pub(crate) store_id: [u8; 16],
-    pub(crate) header_seq: u64,
     pub(crate) epoch: u64,
+    pub(crate) header_seq: u64,
+    pub(crate) version_limit: u64,
+    pub(crate) accept_mark: u64,
 }
 
-/// The lowercase hex of a store id: the anchor's group of values for that store.
-pub(crate) fn store_hex(store_id: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(32);
-    for b in store_id {
+/// The lowercase hex of bytes.
+fn hex(d: &[u8]) -> String {
+    let mut s = String::with_capacity(2 * d.len());
+    for b in d {
         s.push_str(&format!("{b:02x}"));
     }
     s
 }
 
-pub(crate) fn meta_name() -> &'static str {
-    META
-}
-
-pub(crate) fn encode_meta(m: &Meta) -> Vec<u8> {
-    let mut b = Vec::with_capacity(META_LEN);
-    b.extend_from_slice(MAGIC);
-    b.push(ANCHOR_FORMAT);
-    b.extend_from_slice(&m.store_id);
-    b.extend_from_slice(&m.header_seq.to_le_bytes());
-    b.extend_from_slice(&m.epoch.to_le_bytes());
-    b
+/// The lowercase hex of a store id: the anchor's group of values for that store.
+pub(crate) fn store_hex(store_id: &[u8; 16]) -> String {
+    hex(store_id)
 }
 
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
@@ -178,358 +177,310 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes))
 }
 
-pub(crate) fn parse_meta(b: &[u8], store_id: &[u8; 16]) -> Result<Meta, Corrupt> {
-    if b.len() != META_LEN {
-        return Err("the meta value has the wrong length");
-    }
-    if b.get(..8) != Some(&MAGIC[..]) || b.get(8) != Some(&ANCHOR_FORMAT) {
-        return Err("the meta value has an unknown magic or anchor format");
-    }
-    if b.get(9..25) != Some(&store_id[..]) {
-        return Err("the meta value belongs to another store");
-    }
-    let header_seq = u64_at(b, 25).ok_or("the meta value is truncated")?;
-    let epoch = u64_at(b, 33).ok_or("the meta value is truncated")?;
-    if epoch == 0 {
-        return Err("the meta value has epoch 0");
-    }
-    Ok(Meta {
-        store_id: *store_id,
-        header_seq,
-        epoch,
-    })
-}
-
-fn hex32(d: &[u8]) -> String {
-    let mut s = String::with_capacity(64);
-    for b in d {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-fn name_hash(label: &[u8], epoch: u64, names: &[&str]) -> String {
-    let mut h = Blake2b::<U32>::new();
-    h.update(label);
-    h.update(epoch.to_le_bytes());
-    for n in names {
-        // Names are at most 120 bytes: the length always fits.
-        h.update(u32::try_from(n.len()).unwrap_or(u32::MAX).to_le_bytes());
-        h.update(n.as_bytes());
-    }
-    hex32(&h.finalize())
-}
-
-/// The anchor name of a key's entry: `k` and the hash of the epoch and the stored names.
-pub(crate) fn key_name(epoch: u64, sp: &str, ss: &str, sk: &str) -> String {
-    format!("k{}", name_hash(KEY_LABEL, epoch, &[sp, ss, sk]))
-}
-
-/// The anchor name of a pair record.
-pub(crate) fn pair_name(epoch: u64, sp: &str, ss: &str) -> String {
-    format!("p{}", name_hash(PAIR_LABEL, epoch, &[sp, ss]))
-}
-
-fn push_name(b: &mut Vec<u8>, n: &str) -> Option<()> {
-    b.push(u8::try_from(n.len()).ok()?);
-    b.extend_from_slice(n.as_bytes());
-    Some(())
-}
-
-fn kind_byte(k: Kind) -> u8 {
-    match k {
-        Kind::Live => 1,
-        Kind::MaybeRemoved => 2,
-        Kind::Removed => 3,
-    }
-}
-
-/// A key entry's value; `None` only for a name longer than 255 bytes, which LDK's rules (and
-/// the names checks before every operation) exclude.
-pub(crate) fn encode_entry(e: &Entry, epoch: u64, sp: &str, ss: &str, sk: &str) -> Option<Vec<u8>> {
-    let mut b = Vec::with_capacity(25 + 3 + sp.len() + ss.len() + sk.len());
-    b.push(kind_byte(e.kind));
-    b.extend_from_slice(&e.version.to_le_bytes());
-    b.extend_from_slice(&e.op.to_le_bytes());
-    b.extend_from_slice(&epoch.to_le_bytes());
-    push_name(&mut b, sp)?;
-    push_name(&mut b, ss)?;
-    push_name(&mut b, sk)?;
-    Some(b)
-}
-
-/// A pair record's value.
-pub(crate) fn encode_pair(
-    floor: u64,
-    lazy: bool,
-    epoch: u64,
-    sp: &str,
-    ss: &str,
-) -> Option<Vec<u8>> {
-    let mut b = Vec::with_capacity(17 + 2 + sp.len() + ss.len());
-    b.push(u8::from(lazy));
-    b.extend_from_slice(&floor.to_le_bytes());
-    b.extend_from_slice(&epoch.to_le_bytes());
-    push_name(&mut b, sp)?;
-    push_name(&mut b, ss)?;
-    Some(b)
-}
-
-/// Reads `count` length-prefixed names from `b` at `at`; they must end the value exactly.
-fn names_at(b: &[u8], mut at: usize, count: usize) -> Result<Vec<String>, Corrupt> {
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let len = usize::from(*b.get(at).ok_or("a value is truncated")?);
-        let start = at + 1;
-        let bytes = b.get(start..start + len).ok_or("a value is truncated")?;
-        let s = core::str::from_utf8(bytes).map_err(|_| "a stored name is not UTF-8")?;
-        out.push(s.to_owned());
-        at = start + len;
-    }
-    if at != b.len() {
-        return Err("a value is longer than its names");
-    }
-    Ok(out)
-}
-
-/// A parsed anchor value of the current epoch.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Value {
-    /// A key entry under stored names.
-    Key {
-        stored: (String, String, String),
-        entry: Entry,
-    },
-    /// A pair record under stored names.
-    Pair {
-        stored: (String, String),
-        floor: u64,
-        lazy: bool,
-    },
-}
-
-/// The epoch of a `k…` or `p…` value, if it has one.
-pub(crate) fn epoch_of(name: &str, b: &[u8]) -> Option<u64> {
-    match name.as_bytes().first() {
-        Some(b'k') => u64_at(b, 17),
-        Some(b'p') => u64_at(b, 9),
-        _ => None,
-    }
-}
-
-fn is_hash_name(name: &str, tag: u8) -> bool {
+fn is_entry_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() == 65
-        && b.first() == Some(&tag)
+        && b.first() == Some(&b'k')
         && b.iter()
             .skip(1)
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
 }
 
-/// Whether `name` can be a name of the anchor's encoding at all.
-pub(crate) fn known_name(name: &str) -> bool {
-    name == META || is_hash_name(name, b'k') || is_hash_name(name, b'p')
+/// The anchor key of one store: seals its values and names its entries.
+pub(crate) struct AnchorKey {
+    cipher: Cipher,
+    key: Zeroizing<[u8; 32]>,
+    store_id: [u8; 16],
+    rng: SharedRandom,
 }
 
-/// Parses the value under `name` (not `meta`). `Ok(None)`: a value of another epoch, ignored.
-pub(crate) fn parse_value(name: &str, b: &[u8], epoch: u64) -> Result<Option<Value>, Corrupt> {
-    if is_hash_name(name, b'k') {
-        let e = u64_at(b, 17).ok_or("a key entry is truncated")?;
-        if e != epoch {
-            return Ok(None);
-        }
-        let version = u64_at(b, 1).ok_or("a key entry is truncated")?;
-        let op = u64_at(b, 9).ok_or("a key entry is truncated")?;
-        let kind = match b.first() {
-            Some(1) if op == version => Kind::Live,
-            Some(2) if op >= version => Kind::MaybeRemoved,
-            Some(3) if op == version => Kind::Removed,
-            _ => return Err("a key entry has an unknown kind or inconsistent versions"),
-        };
-        let n = names_at(b, 25, 3)?;
-        let [sp, ss, sk]: [String; 3] = n.try_into().map_err(|_| "a key entry is truncated")?;
-        names::check_key(&sp, &ss, &sk).map_err(|_| "a key entry holds an invalid name")?;
-        if key_name(epoch, &sp, &ss, &sk) != name {
-            return Err("a key entry is stored under another key's name");
-        }
-        Ok(Some(Value::Key {
-            stored: (sp, ss, sk),
-            entry: Entry { kind, version, op },
-        }))
-    } else if is_hash_name(name, b'p') {
-        let e = u64_at(b, 9).ok_or("a pair record is truncated")?;
-        if e != epoch {
-            return Ok(None);
-        }
-        let floor = u64_at(b, 1).ok_or("a pair record is truncated")?;
-        let lazy = match b.first() {
-            Some(0) => false,
-            Some(1) if floor == 0 => true,
-            _ => return Err("a pair record has unknown flags or a floor in a lazy pair"),
-        };
-        let n = names_at(b, 17, 2)?;
-        let [sp, ss]: [String; 2] = n.try_into().map_err(|_| "a pair record is truncated")?;
-        names::check_namespace(&sp, &ss).map_err(|_| "a pair record holds an invalid name")?;
-        if pair_name(epoch, &sp, &ss) != name {
-            return Err("a pair record is stored under another pair's name");
-        }
-        Ok(Some(Value::Pair {
-            stored: (sp, ss),
-            floor,
-            lazy,
-        }))
-    } else {
-        Err("the anchor holds a value under a name it does not use")
+impl fmt::Debug for AnchorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnchorKey").finish_non_exhaustive()
     }
 }
 
-/// What the anchor holds for a store, as loaded at open (stored names).
-#[derive(Debug)]
-pub(crate) struct Loaded {
-    pub(crate) meta: Meta,
-    pub(crate) values: Vec<Value>,
+impl AnchorKey {
+    pub(crate) fn new(key: &[u8; 32], store_id: [u8; 16], rng: SharedRandom) -> Self {
+        AnchorKey {
+            cipher: Cipher::new(key),
+            key: Zeroizing::new(*key),
+            store_id,
+            rng,
+        }
+    }
+
+    fn ad(&self, name: &str) -> Vec<u8> {
+        let mut ad = Vec::with_capacity(VALUE_LABEL.len() + 16 + name.len());
+        ad.extend_from_slice(VALUE_LABEL);
+        ad.extend_from_slice(&self.store_id);
+        ad.extend_from_slice(name.as_bytes());
+        ad
+    }
+
+    fn seal(&self, name: &str, mut plain: Vec<u8>) -> Result<Vec<u8>, io::Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|e| io::Error::new(io::ErrorKind::Other, OpenError::Random(e)))?;
+        let tag = self
+            .cipher
+            .seal_in_place(&nonce, &self.ad(name), &mut plain)
+            .map_err(|_| io::Error::new(io::ErrorKind::Other, OpenError::KeyWrapFailed))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&plain);
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    fn open(&self, name: &str, value: &[u8]) -> Option<Vec<u8>> {
+        let nonce: [u8; NONCE_LEN] = value.get(..NONCE_LEN)?.try_into().ok()?;
+        let body = value.get(NONCE_LEN..)?;
+        let split = body.len().checked_sub(TAG_LEN)?;
+        let tag: [u8; TAG_LEN] = body.get(split..)?.try_into().ok()?;
+        let mut plain = body.get(..split)?.to_vec();
+        self.cipher
+            .open_in_place(&nonce, &self.ad(name), &mut plain, &tag)
+            .ok()?;
+        Some(plain)
+    }
+
+    /// The name of a key's entry: `k` and the keyed hash of the epoch and the plaintext names.
+    pub(crate) fn entry_name(&self, epoch: u64, key: &Key) -> Result<String, io::Error> {
+        let failed = || io::Error::new(io::ErrorKind::Other, OpenError::KeyWrapFailed);
+        let mut mac =
+            <Blake2bMac<U32> as KeyInit>::new_from_slice(&self.key[..]).map_err(|_| failed())?;
+        Mac::update(&mut mac, ENTRY_LABEL);
+        Mac::update(&mut mac, &epoch.to_le_bytes());
+        for n in [&key.0, &key.1, &key.2] {
+            let len = u32::try_from(n.len()).map_err(|_| failed())?;
+            Mac::update(&mut mac, &len.to_le_bytes());
+            Mac::update(&mut mac, n.as_bytes());
+        }
+        Ok(format!("k{}", hex(&mac.finalize().into_bytes())))
+    }
+
+    pub(crate) fn seal_meta(&self, m: &Meta) -> Result<Vec<u8>, io::Error> {
+        let mut plain = Vec::with_capacity(META_PLAIN_LEN);
+        for x in [m.epoch, m.header_seq, m.version_limit, m.accept_mark] {
+            plain.extend_from_slice(&x.to_le_bytes());
+        }
+        self.seal(META, plain)
+    }
+
+    pub(crate) fn open_meta(&self, b: &[u8]) -> Result<Meta, Corrupt> {
+        if b.len() != META_LEN {
+            return Err("the meta value has the wrong length");
+        }
+        let p = self.open(META, b).ok_or(
+            "the meta value does not authenticate (another store, another key, or edited)",
+        )?;
+        let at = |i| u64_at(&p, i).ok_or("the meta value is truncated");
+        let m = Meta {
+            epoch: at(0)?,
+            header_seq: at(8)?,
+            version_limit: at(16)?,
+            accept_mark: at(24)?,
+        };
+        if m.accept_mark > m.version_limit {
+            return Err("the meta value's accept mark is above its version limit");
+        }
+        Ok(m)
+    }
+
+    /// An entry: its name and sealed value.
+    pub(crate) fn seal_entry(
+        &self,
+        epoch: u64,
+        key: &Key,
+        version: u64,
+    ) -> Result<(String, Vec<u8>), io::Error> {
+        let name = self.entry_name(epoch, key)?;
+        let mut plain = Vec::with_capacity(19 + key.0.len() + key.1.len() + key.2.len());
+        plain.extend_from_slice(&epoch.to_le_bytes());
+        plain.extend_from_slice(&version.to_le_bytes());
+        for n in [&key.0, &key.1, &key.2] {
+            let len = u8::try_from(n.len()).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a name is too long for the anchor",
+                )
+            })?;
+            plain.push(len);
+            plain.extend_from_slice(n.as_bytes());
+        }
+        let value = self.seal(&name, plain)?;
+        Ok((name, value))
+    }
+
+    /// Opens the entry `value` stored under `name`: its epoch, key and version.
+    pub(crate) fn open_entry(&self, name: &str, value: &[u8]) -> Result<(u64, Key, u64), Corrupt> {
+        if !is_entry_name(name) {
+            return Err("the anchor holds a value under a name it does not use");
+        }
+        let p = self.open(name, value).ok_or(
+            "an entry does not authenticate (another store, another key, moved or edited)",
+        )?;
+        let epoch = u64_at(&p, 0).ok_or("an entry is truncated")?;
+        let version = u64_at(&p, 8).ok_or("an entry is truncated")?;
+        let mut at = 16;
+        let mut n = Vec::with_capacity(3);
+        for _ in 0..3 {
+            let len = usize::from(*p.get(at).ok_or("an entry is truncated")?);
+            let bytes = p.get(at + 1..at + 1 + len).ok_or("an entry is truncated")?;
+            n.push(
+                core::str::from_utf8(bytes)
+                    .map_err(|_| "an entry holds a name that is not UTF-8")?
+                    .to_owned(),
+            );
+            at += 1 + len;
+        }
+        if at != p.len() {
+            return Err("an entry is longer than its names");
+        }
+        let [p_, s, k]: [String; 3] = n.try_into().map_err(|_| "an entry is truncated")?;
+        names::check_key(&p_, &s, &k).map_err(|_| "an entry holds an invalid name")?;
+        let key = (p_, s, k);
+        let expected = self
+            .entry_name(epoch, &key)
+            .map_err(|_| "an entry's name cannot be computed")?;
+        if expected != name {
+            return Err("an entry is stored under another key's name");
+        }
+        if version == 0 {
+            return Err("an entry has version 0");
+        }
+        Ok((epoch, key, version))
+    }
 }
 
-/// Reads the anchor's meta for a store (`None`: absent).
+/// What an anchor holds for a store: its `meta` and the entries of the meta's epoch.
+pub(crate) type Loaded = (Meta, Vec<(Key, u64)>);
+
+/// Reads and opens the anchor's `meta` for a store (`None`: absent).
 pub(crate) fn read_meta(
     anchor: &dyn FreshnessAnchor,
     ns: &str,
-    store_id: &[u8; 16],
-) -> Result<Option<Meta>, crate::OpenError> {
-    use crate::OpenError;
+    key: &AnchorKey,
+) -> Result<Option<Meta>, OpenError> {
     match anchor.read(ns, META).map_err(OpenError::AnchorIo)? {
         None => Ok(None),
-        Some(b) => parse_meta(&b, store_id)
+        Some(b) => key
+            .open_meta(&b)
             .map(Some)
             .map_err(|reason| OpenError::AnchorCorrupt { reason }),
     }
 }
 
-/// "Opening with an anchor", steps 3 and 4: every value of the meta's epoch, checked.
+/// "Opening with an anchor", step 3: every entry of the meta's epoch, checked.
 pub(crate) fn load(
     anchor: &dyn FreshnessAnchor,
     ns: &str,
-    meta: Meta,
-) -> Result<Loaded, crate::OpenError> {
-    use crate::OpenError;
+    key: &AnchorKey,
+    meta: &Meta,
+) -> Result<Vec<(Key, u64)>, OpenError> {
     let corrupt = |reason| OpenError::AnchorCorrupt { reason };
-    let mut values = Vec::new();
+    let mut entries = Vec::new();
     for name in anchor.list(ns).map_err(OpenError::AnchorIo)? {
         if name == META {
             continue;
         }
-        if !known_name(&name) {
-            return Err(corrupt(
-                "the anchor holds a value under a name it does not use",
-            ));
-        }
-        // Removed since the listing (another instance tidying old epochs): nothing to load.
+        // Removed since the listing (old epochs being tidied): nothing to load.
         let Some(b) = anchor.read(ns, &name).map_err(OpenError::AnchorIo)? else {
             continue;
         };
-        if let Some(v) = parse_value(&name, &b, meta.epoch).map_err(corrupt)? {
-            values.push(v);
+        let (epoch, k, version) = key.open_entry(&name, &b).map_err(corrupt)?;
+        if epoch != meta.epoch {
+            continue;
         }
+        if version >= meta.version_limit {
+            return Err(corrupt(
+                "an entry's version is at or above the meta's limit",
+            ));
+        }
+        entries.push((k, version));
     }
-    Ok(Loaded { meta, values })
+    Ok(entries)
 }
 
-/// The anchor of an open, writable store and what it holds (plaintext names), so that
-/// unchanged states are not written again.
+/// The anchor of an open store: its key, the `meta` it holds, and the changes not yet written
+/// (an anchor write failed: every later write and remove retries them first).
 pub(crate) struct AnchorState {
     pub(crate) anchor: Arc<dyn FreshnessAnchor>,
+    pub(crate) key: AnchorKey,
     pub(crate) ns: String,
-    pub(crate) store_id: [u8; 16],
-    pub(crate) epoch: u64,
-    /// The `header_seq` in the anchor's meta.
-    pub(crate) meta_seq: u64,
-    pub(crate) keys: HashMap<(String, String, String), Entry>,
-    pub(crate) pairs: HashMap<(String, String), (u64, bool)>,
+    pub(crate) meta: Meta,
+    /// The meta to write (a header write raised `header_seq`).
+    pub(crate) meta_pending: bool,
+    /// Entries to write (`Some(version)`) or remove (`None`).
+    pub(crate) pending: HashMap<Key, Option<u64>>,
 }
 
 impl fmt::Debug for AnchorState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnchorState")
-            .field("epoch", &self.epoch)
-            .field("meta_seq", &self.meta_seq)
+            .field("meta", &self.meta)
+            .field("pending", &self.pending.len())
             .finish_non_exhaustive()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ID: [u8; 16] = [7; 16];
-
-    #[test]
-    fn meta_round_trips_and_refuses_another_store() {
-        let m = Meta {
-            store_id: ID,
-            header_seq: 5,
-            epoch: 2,
-        };
-        let b = encode_meta(&m);
-        assert_eq!(b.len(), 41);
-        assert_eq!(parse_meta(&b, &ID), Ok(m));
-        assert!(parse_meta(&b, &[8; 16]).is_err());
-        assert!(parse_meta(&b[..40], &ID).is_err());
-        let mut zero = b.clone();
-        zero[33..41].copy_from_slice(&0u64.to_le_bytes());
-        assert!(parse_meta(&zero, &ID).is_err());
+impl AnchorState {
+    pub(crate) fn write_meta(&mut self) -> Result<(), io::Error> {
+        let b = self.key.seal_meta(&self.meta)?;
+        self.anchor.write(&self.ns, META, &b)?;
+        self.meta_pending = false;
+        Ok(())
     }
 
-    #[test]
-    fn entries_round_trip_and_are_bound_to_their_names_and_epoch() {
-        let e = Entry {
-            kind: Kind::MaybeRemoved,
-            version: 3,
-            op: 9,
-        };
-        let name = key_name(1, "monitors", "", "abc_1");
-        let b = encode_entry(&e, 1, "monitors", "", "abc_1").expect("short names");
-        assert_eq!(
-            parse_value(&name, &b, 1),
-            Ok(Some(Value::Key {
-                stored: ("monitors".into(), "".into(), "abc_1".into()),
-                entry: e
-            }))
-        );
-        // Another epoch: ignored.
-        assert_eq!(parse_value(&name, &b, 2), Ok(None));
-        // Under another key's name: refused.
-        let other = key_name(1, "monitors", "", "abc_2");
-        assert!(parse_value(&other, &b, 1).is_err());
-        // Inconsistent versions: refused.
-        let live = Entry {
-            kind: Kind::Live,
-            version: 3,
-            op: 9,
-        };
-        let b = encode_entry(&live, 1, "monitors", "", "abc_1").expect("short names");
-        assert!(parse_value(&name, &b, 1).is_err());
-        // Trailing bytes: refused.
-        let mut b = encode_entry(&e, 1, "monitors", "", "abc_1").expect("short names");
-        b.push(0);
-        assert!(parse_value(&name, &b, 1).is_err());
+    /// Writes (or removes) the entry of `key` now.
+    pub(crate) fn put(&self, key: &Key, version: Option<u64>) -> Result<(), io::Error> {
+        match version {
+            Some(v) => {
+                let (name, value) = self.key.seal_entry(self.meta.epoch, key, v)?;
+                self.anchor.write(&self.ns, &name, &value)
+            }
+            None => {
+                let name = self.key.entry_name(self.meta.epoch, key)?;
+                self.anchor.remove(&self.ns, &name)
+            }
+        }
     }
 
-    #[test]
-    fn pair_records_round_trip_and_a_lazy_pair_has_no_floor() {
-        let name = pair_name(4, "monitor_updates", "m1");
-        let b = encode_pair(0, true, 4, "monitor_updates", "m1").expect("short names");
-        assert_eq!(
-            parse_value(&name, &b, 4),
-            Ok(Some(Value::Pair {
-                stored: ("monitor_updates".into(), "m1".into()),
-                floor: 0,
-                lazy: true
-            }))
-        );
-        let b = encode_pair(7, true, 4, "monitor_updates", "m1").expect("short names");
-        assert!(parse_value(&name, &b, 4).is_err());
-        assert!(parse_value("zzz", &b, 4).is_err());
-        assert!(!known_name("k12"));
-        assert!(known_name(&name));
+    /// Writes every pending change, the meta first; what fails stays pending.
+    pub(crate) fn flush(&mut self) -> Result<(), io::Error> {
+        if self.meta_pending {
+            self.write_meta()?;
+        }
+        let keys: Vec<Key> = self.pending.keys().cloned().collect();
+        for k in keys {
+            let v = self.pending.get(&k).copied().flatten();
+            self.put(&k, v)?;
+            self.pending.remove(&k);
+        }
+        Ok(())
+    }
+
+    /// Reads the entry of `key` as the anchor holds it now (a read-only instance, before an
+    /// alarm).
+    pub(crate) fn read_entry(&self, key: &Key) -> Result<Option<u64>, io::Error> {
+        let name = self.key.entry_name(self.meta.epoch, key)?;
+        match self.anchor.read(&self.ns, &name)? {
+            None => Ok(None),
+            Some(b) => match self.key.open_entry(&name, &b) {
+                Ok((e, _, v)) if e == self.meta.epoch => Ok(Some(v)),
+                Ok(_) => Ok(None),
+                Err(reason) => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    OpenError::AnchorCorrupt { reason },
+                )),
+            },
+        }
+    }
+
+    /// Every name the anchor holds for the store, `meta` excluded.
+    pub(crate) fn meta_name() -> &'static str {
+        META
     }
 }

@@ -67,9 +67,9 @@ pub enum OpenError {
     HeaderChanged,
     /// The store's version counter cannot grow any further.
     CounterExhausted,
-    /// No versions are reserved for this write or remove (the header writes that
-    /// reserve them failed); nothing was written. Retry, or reopen the store.
-    VersionsNotReserved,
+    /// This instance has used every version it reserved when it was opened (2^32); nothing
+    /// was written. Reopen the store.
+    VersionsExhausted,
     /// The store's header says it is watched by a freshness anchor, and none was
     /// given (`OpenOptions::anchor`). Opening without it would silently lose rollback
     /// detection across restarts.
@@ -157,8 +157,9 @@ impl fmt::Display for OpenError {
                  written (reopen the store)",
             ),
             OpenError::CounterExhausted => f.write_str("the store's version counter is exhausted"),
-            OpenError::VersionsNotReserved => f.write_str(
-                "no record versions could be reserved in the header; nothing was written",
+            OpenError::VersionsExhausted => f.write_str(
+                "this instance has used every version reserved when it was opened; nothing was \
+                 written (reopen the store)",
             ),
             OpenError::AnchorRequired => f.write_str(
                 "this store is watched by a freshness anchor: open it with its anchor",
@@ -245,18 +246,18 @@ pub enum ReadError {
         /// The version this store knows the key had at least.
         expected_version: u64,
     },
-    /// An authentic record that this store removed (not lazily) is back.
-    Resurrected {
+    /// An authentic record was found, but the key is absent for this store: it was removed,
+    /// or its write did not complete (docs/FORMAT.md, "The rule"). Kind `NotFound`: the value
+    /// is treated as absent, never served.
+    Removed {
         /// Primary namespace of the value.
         primary_namespace: String,
         /// Secondary namespace of the value.
         secondary_namespace: String,
         /// Key of the value.
         key: String,
-        /// The version found.
+        /// The version of the record found.
         found: u64,
-        /// The version of the removal (or of the namespace's compacted removals).
-        removed_at: u64,
     },
 }
 
@@ -297,17 +298,16 @@ impl fmt::Display for ReadError {
                  namespace \"{secondary_namespace}\", key \"{key}\": it is absent, expected \
                  version {expected_version} or later"
             ),
-            ReadError::Resurrected {
+            ReadError::Removed {
                 primary_namespace,
                 secondary_namespace,
                 key,
                 found,
-                removed_at,
             } => write!(
                 f,
-                "resurrection detected for primary namespace \"{primary_namespace}\", secondary \
-                 namespace \"{secondary_namespace}\", key \"{key}\": found version {found} of a \
-                 value removed at version {removed_at}"
+                "not found: primary namespace \"{primary_namespace}\", secondary namespace \
+                 \"{secondary_namespace}\", key \"{key}\" was removed (or its write did not \
+                 complete); the record of version {found} found there is not served"
             ),
         }
     }
@@ -335,14 +335,15 @@ pub enum WriteError {
     /// The AEAD refused to seal the value for another reason (kind `Other`). The vetted
     /// backends document no such case for values that fit; nothing was written.
     EncryptionFailed,
-    /// The header could not be written or read to reserve record versions, or was
-    /// changed by another writer; nothing was written.
+    /// This instance has no version left to give the write (`VersionsExhausted`: reopen
+    /// the store); nothing was written.
     Header(OpenError),
     /// The store was opened read-only (kind `PermissionDenied`); nothing was written.
     ReadOnly,
-    /// The value was written, but the freshness anchor could not record it (kind
-    /// `Other`). The anchor still holds the key's previous state, which stays true: nothing
-    /// is lost, and no false alarm follows; retry the write.
+    /// The freshness anchor failed (kind `Other`). Either the value was written and the
+    /// anchor could not record it (the change is kept and written before any later write or
+    /// remove; nothing is lost and no false alarm follows), or an earlier change could still
+    /// not be written and this write was refused before it reached the inner store.
     Anchor(io::Error),
 }
 
@@ -382,6 +383,7 @@ impl From<ReadError> for io::Error {
     fn from(e: ReadError) -> io::Error {
         let kind = match e {
             ReadError::InvalidName(_) => io::ErrorKind::InvalidInput,
+            ReadError::Removed { .. } => io::ErrorKind::NotFound,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
@@ -416,7 +418,7 @@ impl From<OpenError> for io::Error {
             | OpenError::KeyWrapFailed
             | OpenError::HeaderChanged
             | OpenError::CounterExhausted
-            | OpenError::VersionsNotReserved => io::Error::new(io::ErrorKind::Other, e),
+            | OpenError::VersionsExhausted => io::Error::new(io::ErrorKind::Other, e),
             OpenError::AnchorIo(ref inner) => io::Error::new(inner.kind(), e),
             OpenError::EmptyPassphrase => io::Error::new(io::ErrorKind::InvalidInput, e),
             OpenError::NotInitialized => io::Error::new(io::ErrorKind::NotFound, e),
@@ -434,17 +436,10 @@ impl From<OpenError> for io::Error {
 pub enum RemoveError {
     /// The namespace or key breaks LDK's naming rules, or is reserved (kind `InvalidInput`).
     InvalidName(InvalidName),
-    /// The header could not be updated to reserve a version for the removal; nothing was
-    /// removed.
-    Header(OpenError),
-    /// The removal happened, but compacting the namespace's removals then read a value that
-    /// failed a freshness or authentication check (kind `InvalidData`).
-    Freshness(ReadError),
     /// The store was opened read-only (kind `PermissionDenied`); nothing was removed.
     ReadOnly,
-    /// The freshness anchor could not record the removal (kind `Other`). If it failed before
-    /// the inner remove, nothing was removed; after it, the value is gone and the anchor holds
-    /// a weaker state that stays true. Either way, retrying is safe.
+    /// The freshness anchor could not record the removal (kind `Other`); nothing was
+    /// removed. Retrying is safe.
     Anchor(io::Error),
 }
 
@@ -452,10 +447,6 @@ impl fmt::Display for RemoveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RemoveError::InvalidName(e) => write!(f, "invalid name: {e}"),
-            RemoveError::Header(_) => f.write_str(
-                "the header could not be updated to reserve a version; nothing was removed",
-            ),
-            RemoveError::Freshness(e) => write!(f, "removed, then {e}"),
             RemoveError::ReadOnly => f.write_str("the store was opened read-only"),
             RemoveError::Anchor(_) => {
                 f.write_str("the freshness anchor could not record the removal")
@@ -468,8 +459,6 @@ impl std::error::Error for RemoveError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RemoveError::InvalidName(e) => Some(e),
-            RemoveError::Header(e) => Some(e),
-            RemoveError::Freshness(e) => Some(e),
             RemoveError::Anchor(e) => Some(e),
             RemoveError::ReadOnly => None,
         }
@@ -480,9 +469,7 @@ impl From<RemoveError> for io::Error {
     fn from(e: RemoveError) -> io::Error {
         let kind = match e {
             RemoveError::InvalidName(_) => io::ErrorKind::InvalidInput,
-            RemoveError::Header(OpenError::Io(ref inner)) => inner.kind(),
-            RemoveError::Header(_) | RemoveError::Anchor(_) => io::ErrorKind::Other,
-            RemoveError::Freshness(_) => io::ErrorKind::InvalidData,
+            RemoveError::Anchor(_) => io::ErrorKind::Other,
             RemoveError::ReadOnly => io::ErrorKind::PermissionDenied,
         };
         io::Error::new(kind, e)
@@ -589,6 +576,9 @@ pub enum RotateError {
         /// The key id that seals it.
         key_id: u32,
     },
+    /// `retire_old_keys` waited 30 seconds for writes sealed under an old key that were
+    /// still in flight. Nothing was written; retry.
+    WritesInFlight,
     /// The header could not be read, checked or written (`HeaderChanged`: another writer
     /// changed it).
     Header(OpenError),
@@ -617,6 +607,10 @@ impl fmt::Display for RotateError {
                 "primary namespace \"{primary_namespace}\", secondary namespace \
                  \"{secondary_namespace}\", key \"{key}\" is still sealed under key {key_id}: \
                  re-encrypt before retiring"
+            ),
+            RotateError::WritesInFlight => f.write_str(
+                "writes sealed under an old key were still in flight after 30 seconds; nothing \
+                 was written (retry)",
             ),
             RotateError::Header(e) => write!(f, "the header could not be updated: {e}"),
             RotateError::Read(e) => write!(f, "a value could not be read: {e}"),

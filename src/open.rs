@@ -16,9 +16,9 @@ use std::sync::Arc;
 use bitcoin::io;
 use zeroize::Zeroizing;
 
-use crate::anchor::{self, FreshnessAnchor, Loaded, Meta};
+use crate::anchor::{self, AnchorKey, AnchorState, FreshnessAnchor, Loaded, Meta};
 use crate::error::{OpenError, RotateError};
-use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
+use crate::format::v2::{self as f2, HeaderV2, Secrets, State, ANCHOR_KEY_LEN};
 use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
 use crate::kdf::{self, DeriveError, KdfParams};
 use crate::keys::RawKey;
@@ -27,6 +27,10 @@ use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAME
 use crate::rng::{self, RandomSource, SharedRandom};
 use crate::store::v2::{self as s2, V2};
 use crate::store::{EncryptedStore, ReencryptProgress, StoreInfo};
+
+/// How far `accept_current_state` moves the counter past the highest version it can see
+/// (docs/FORMAT.md, "Accepting the current state").
+const ACCEPT_JUMP: u64 = 1 << 40;
 
 /// What unlocks a store.
 #[derive(Clone, Copy)]
@@ -39,8 +43,6 @@ pub(crate) enum Credential<'a> {
 /// synchronous store). Implemented by [`SyncIo`] and [`AsyncIo`] over the adapters' sealed
 /// per-version traits.
 pub(crate) trait HeaderIo {
-    /// Whether every future this returns is ready at once (a synchronous inner store).
-    const SYNC: bool;
     /// The future of one inner call. It borrows nothing: the call was made when it was
     /// created.
     type Fut<T: Send + 'static>: Future<Output = Result<T, io::Error>> + Send + 'static;
@@ -60,7 +62,6 @@ impl<'a, S: InnerStore<M> + ?Sized, M> SyncIo<'a, S, M> {
 }
 
 impl<S: InnerStore<M> + ?Sized, M> HeaderIo for SyncIo<'_, S, M> {
-    const SYNC: bool = true;
     type Fut<T: Send + 'static> = core::future::Ready<Result<T, io::Error>>;
     fn read(&self, p: &str, s: &str, k: &str) -> Self::Fut<Vec<u8>> {
         core::future::ready(sealed::SyncIo::<M>::read(self.0, p, s, k))
@@ -88,7 +89,6 @@ impl<'a, S: AsyncInnerStore<M> + ?Sized, M> AsyncIo<'a, S, M> {
 type BoxedFut<T> = core::pin::Pin<Box<dyn Future<Output = Result<T, io::Error>> + Send>>;
 
 impl<S: AsyncInnerStore<M> + ?Sized, M> HeaderIo for AsyncIo<'_, S, M> {
-    const SYNC: bool = false;
     // Boxed: the inner store's future type names the call's borrowed arguments, although it
     // holds none of them (it is `'static`); erasing it lets it outlive them.
     type Fut<T: Send + 'static> = BoxedFut<T>;
@@ -328,7 +328,7 @@ impl OpenOptions {
         Ok((h, hk))
     }
 
-    /// A new store: header (versions 1 to 65,536 reserved in it) and state.
+    /// A new store: header (versions 1 to 2^32 reserved in it) and state.
     fn new_v2(
         &self,
         cred: Credential<'_>,
@@ -338,6 +338,10 @@ impl OpenOptions {
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         self.rng
             .fill(&mut data_key[..])
+            .map_err(OpenError::Random)?;
+        let mut anchor_key = Zeroizing::new([0u8; ANCHOR_KEY_LEN]);
+        self.rng
+            .fill(&mut anchor_key[..])
             .map_err(OpenError::Random)?;
         let name_key = if self.encrypt_names {
             let mut k = Zeroizing::new([0u8; f2::NAME_KEY_LEN]);
@@ -365,6 +369,7 @@ impl OpenOptions {
         };
         let secrets = Secrets {
             data_keys: vec![data_key],
+            anchor_key,
             name_key,
         };
         let (header, hk) = self.seal_v2(store_id, cred, params, state, &secrets)?;
@@ -372,23 +377,24 @@ impl OpenOptions {
         let mut v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
         if let Some(a) = &self.anchor {
             let meta = Meta {
-                store_id,
+                epoch: u64::from_le_bytes(fill::<8>(&*self.rng)?),
                 header_seq: 1,
-                epoch: 1,
+                version_limit: limit,
+                accept_mark: 1,
             };
             // The anchor's meta first: a crash before the header write leaves no store (and a
             // meta nobody reads), never an anchored store its anchor knows nothing of.
+            let sealed = v2
+                .anchor_key()
+                .seal_meta(&meta)
+                .map_err(OpenError::AnchorIo)?;
             a.write(
                 &anchor::store_hex(&store_id),
-                anchor::meta_name(),
-                &anchor::encode_meta(&meta),
+                AnchorState::meta_name(),
+                &sealed,
             )
             .map_err(OpenError::AnchorIo)?;
-            let loaded = Loaded {
-                meta,
-                values: Vec::new(),
-            };
-            v2.load_anchor(Arc::clone(a), loaded)?;
+            v2.attach_anchor(Arc::clone(a), meta, Vec::new());
         }
         Ok((bytes, Arc::new(v2)))
     }
@@ -415,10 +421,15 @@ impl OpenOptions {
     /// "Opening with an anchor": checks the anchor against the header and loads it (`None`
     /// when the store is not anchored). Refuses an anchored store without its anchor, and an
     /// anchor for a store that is not anchored.
-    fn load_anchor(&self, header: &HeaderV2) -> Result<Option<Loaded>, OpenError> {
+    fn load_anchor(
+        &self,
+        header: &HeaderV2,
+        secrets: &Secrets,
+    ) -> Result<Option<Loaded>, OpenError> {
         let anchored = header.state.options & f2::OPT_ANCHORED != 0;
         let ns = anchor::store_hex(&header.store_id);
         let seq = header.state.header_seq;
+        let key = AnchorKey::new(&secrets.anchor_key, header.store_id, Arc::clone(&self.rng));
         let rolled_back = |m: &Meta| OpenError::HeaderRolledBack {
             header_seq: seq,
             anchor_header_seq: m.header_seq,
@@ -426,25 +437,25 @@ impl OpenOptions {
         match (&self.anchor, anchored) {
             (None, false) => Ok(None),
             (None, true) => Err(OpenError::AnchorRequired),
-            (Some(a), false) => match anchor::read_meta(&**a, &ns, &header.store_id)? {
+            (Some(a), false) => match anchor::read_meta(&**a, &ns, &key)? {
                 // An older header from before the anchor was attached was put back.
                 Some(m) if m.header_seq > seq => Err(rolled_back(&m)),
                 _ => Err(OpenError::AnchorNotAttached),
             },
             (Some(a), true) => {
-                let meta = anchor::read_meta(&**a, &ns, &header.store_id)?
-                    .ok_or(OpenError::AnchorEmpty)?;
+                let meta = anchor::read_meta(&**a, &ns, &key)?.ok_or(OpenError::AnchorEmpty)?;
                 if meta.header_seq > seq {
                     return Err(rolled_back(&meta));
                 }
-                anchor::load(&**a, &ns, meta).map(Some)
+                let entries = anchor::load(&**a, &ns, &key, &meta)?;
+                Ok(Some((meta, entries)))
             }
         }
     }
 
     /// Unlocks header bytes (reading steps 1 to 13) and loads the anchor. A writable
-    /// instance then reserves the first block of versions in one header write (and records
-    /// the new header in the anchor); a read-only one writes nothing.
+    /// instance then reserves its block of versions in one header write (and records the new
+    /// header in the anchor's `meta`); a read-only one writes nothing.
     async fn unlock_v2<IO: HeaderIo>(
         &self,
         io: &IO,
@@ -462,24 +473,46 @@ impl OpenOptions {
         hk: Zeroizing<[u8; 32]>,
         secrets: Secrets,
     ) -> Result<Arc<V2>, OpenError> {
-        let loaded = self.load_anchor(&header)?;
+        let loaded = self.load_anchor(&header, &secrets)?;
         let rng = Arc::clone(&self.rng);
-        let limit = header.state.version_limit;
-        let next = limit.max(loaded.as_ref().map_or(0, V2::anchor_next));
-        let attach = |mut v2: V2| -> Result<Arc<V2>, OpenError> {
-            if let (Some(a), Some(l)) = (&self.anchor, loaded) {
-                v2.load_anchor(Arc::clone(a), l)?;
+        let start = header
+            .state
+            .version_limit
+            .max(loaded.as_ref().map_or(0, |(m, _)| m.version_limit));
+        let (loaded_meta, entries) = match loaded {
+            Some((m, e)) => (Some(m), e),
+            None => (None, Vec::new()),
+        };
+        let attach = |mut v2: V2, meta: Option<Meta>| -> Result<Arc<V2>, OpenError> {
+            if let (Some(a), Some(meta)) = (&self.anchor, meta) {
+                v2.attach_anchor(Arc::clone(a), meta, entries);
             }
             Ok(Arc::new(v2))
         };
         if self.read_only {
-            return attach(V2::new(header, hk, secrets, rng, true, next, next)?);
+            return attach(
+                V2::new(header, hk, secrets, rng, true, start, start)?,
+                loaded_meta,
+            );
         }
-        let reserved = V2::reservation_after(&header, next, &hk, &secrets, &rng)?;
+        let limit = start
+            .checked_add(s2::BLOCK)
+            .ok_or(OpenError::CounterExhausted)?;
+        let nonce = fill::<NONCE_LEN>(&*rng)?;
+        let reserved = header
+            .with_state(&hk, s2::header_state(&header, limit)?, nonce, &secrets)
+            .map_err(|_| OpenError::KeyWrapFailed)?;
         write_bytes(io, reserved.to_bytes()).await?;
-        let until = reserved.state.version_limit;
-        let v2 = attach(V2::new(reserved, hk, secrets, rng, false, next, until)?)?;
-        v2.sync_anchor().map_err(OpenError::AnchorIo)?;
+        let meta = loaded_meta.map(|m| Meta {
+            header_seq: reserved.state.header_seq,
+            version_limit: limit,
+            ..m
+        });
+        let v2 = attach(
+            V2::new(reserved, hk, secrets, rng, false, start, limit)?,
+            meta,
+        )?;
+        v2.header_written().map_err(OpenError::AnchorIo)?;
         Ok(v2)
     }
 
@@ -550,33 +583,36 @@ impl OpenOptions {
     }
 
     /// [`accept_current_state`](Self::accept_current_state) for an inner store that cannot list
-    /// all its keys (no `MigratableKVStore`, such as ldk-node 0.7's `SqliteStore`): the same
-    /// steps, but with no value to list, none is read or entered in the anchor. Every value is
-    /// watched across restarts from its next write or removal on (a node rewrites its channel
-    /// manager and monitors often); until then, a rollback of it is not detected.
-    pub fn accept_current_state_unlisted<M, S: InnerStore<M>>(
+    /// all its keys itself (no `MigratableKVStore`, such as ldk-node 0.7's `SqliteStore`):
+    /// `stored` is every key the store holds, as stored (the names the inner store uses:
+    /// ciphertext when names are encrypted), found by the caller (the CLI lists an SQLite
+    /// table itself). **It must be complete**: a key left out is absent from then on (`read`
+    /// answers `NotFound`, `list` leaves it out), so LDK misses it loudly rather than loading it
+    /// stale.
+    pub fn accept_current_state_listed<M, S: InnerStore<M>>(
         &self,
         inner: S,
         passphrase: &[u8],
+        stored: Vec<(String, String, String)>,
     ) -> Result<EncryptedStore<S>, OpenError> {
         let cred = Credential::Passphrase(passphrase);
-        let engine = self.accept(&SyncIo::new(&inner), cred, Vec::new())?;
+        let engine = self.accept(&SyncIo::new(&inner), cred, stored)?;
         Ok(EncryptedStore { inner, engine })
     }
 
-    /// [`accept_current_state_unlisted`](Self::accept_current_state_unlisted) for a store
+    /// [`accept_current_state_listed`](Self::accept_current_state_listed) for a store
     /// protected by a raw key.
-    pub fn accept_current_state_unlisted_with_key<M, S: InnerStore<M>>(
+    pub fn accept_current_state_listed_with_key<M, S: InnerStore<M>>(
         &self,
         inner: S,
         key: &RawKey,
+        stored: Vec<(String, String, String)>,
     ) -> Result<EncryptedStore<S>, OpenError> {
-        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), Vec::new())?;
+        let engine = self.accept(&SyncIo::new(&inner), Credential::Key(key), stored)?;
         Ok(EncryptedStore { inner, engine })
     }
 
-    /// "Accepting the current state" over the stored names `stored` (every key of the store,
-    /// or none when it cannot list them).
+    /// "Accepting the current state" over the stored names `stored` (every key of the store).
     fn accept<IO: HeaderIo>(
         &self,
         io: &IO,
@@ -591,7 +627,9 @@ impl OpenOptions {
         let (header, hk, secrets) = self.unlock_v2_header(&bytes, cred)?;
         let store_id = header.store_id;
         let ns = anchor::store_hex(&store_id);
-        // Step 2: every value, through the read path with empty watermarks.
+        let key = AnchorKey::new(&secrets.anchor_key, store_id, Arc::clone(&self.rng));
+        // Step 2: every value, through the read path of a fresh read-only instance (nothing
+        // held: every authentic record is served).
         let limit = header.state.version_limit;
         let reader = Arc::new(V2::new(
             header.clone(),
@@ -604,79 +642,81 @@ impl OpenOptions {
         )?);
         crate::store::without_reserved(&mut stored);
         let plain = reader
-            .decode_all(stored.clone())
+            .decode_all(stored)
             .map_err(|e| OpenError::Io(e.into()))?;
         let mut found = Vec::with_capacity(plain.len());
-        for ((sp, ss, sk), (p, s, k)) in stored.into_iter().zip(plain) {
+        let mut top = 0u64;
+        for (p, s, k) in plain {
             match reader.read_value(io, &p, &s, &k) {
                 Ok((mut value, _, version)) => {
                     zeroize::Zeroize::zeroize(&mut value);
-                    found.push((sp, ss, sk, version));
+                    top = top.max(version);
+                    found.push(((p, s, k), version));
                 }
                 // Removed since the listing: nothing to accept.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(OpenError::Io(e)),
             }
         }
-        // Step 3: a new epoch above every one the anchor holds.
-        let names = a.list(&ns).map_err(OpenError::AnchorIo)?;
-        let mut top = 0u64;
-        for name in &names {
-            if let Some(b) = a.read(&ns, name).map_err(OpenError::AnchorIo)? {
-                let e = if name == anchor::meta_name() {
-                    anchor::parse_meta(&b, &store_id).ok().map(|m| m.epoch)
-                } else {
-                    anchor::epoch_of(name, &b)
-                };
-                top = top.max(e.unwrap_or(0));
-            }
+        // Step 3: the accept mark above every version the abandoned timeline could have used,
+        // and a new epoch.
+        let old = anchor::read_meta(&*a, &ns, &key).ok().flatten();
+        let mark = limit
+            .max(old.map_or(0, |m| m.version_limit))
+            .max(top.saturating_add(1))
+            .checked_add(ACCEPT_JUMP)
+            .ok_or(OpenError::CounterExhausted)?;
+        let new_limit = mark
+            .checked_add(s2::BLOCK)
+            .ok_or(OpenError::CounterExhausted)?;
+        let mut epoch = u64::from_le_bytes(fill::<8>(&*self.rng)?);
+        if old.is_some_and(|m| m.epoch == epoch) {
+            epoch = epoch.wrapping_add(1);
         }
-        let epoch = top.checked_add(1).ok_or(OpenError::AnchorCorrupt {
-            reason: "the anchor's epoch cannot grow any further",
-        })?;
-        for (sp, ss, sk, version) in &found {
-            let entry = crate::freshness::Entry {
-                kind: crate::freshness::Kind::Live,
-                version: *version,
-                op: *version,
-            };
-            let value = anchor::encode_entry(&entry, epoch, sp, ss, sk).ok_or(
-                OpenError::AnchorCorrupt {
-                    reason: "a stored name is too long for the anchor",
-                },
-            )?;
-            a.write(&ns, &anchor::key_name(epoch, sp, ss, sk), &value)
+        let before = a.list(&ns).map_err(OpenError::AnchorIo)?;
+        // Step 4: one entry per key read.
+        for (k, version) in &found {
+            let (name, value) = key
+                .seal_entry(epoch, k, *version)
                 .map_err(OpenError::AnchorIo)?;
+            a.write(&ns, &name, &value).map_err(OpenError::AnchorIo)?;
         }
-        // Step 4: the header's `anchored` bit (one header write, read-check-write).
-        let header = if header.state.options & f2::OPT_ANCHORED == 0 {
-            let mut state = s2::header_state(&header, limit)?;
-            state.options |= f2::OPT_ANCHORED;
-            let nonce = fill::<NONCE_LEN>(&*self.rng)?;
-            let h = header
-                .with_state(&hk, state, nonce, &secrets)
-                .map_err(|_| OpenError::KeyWrapFailed)?;
-            if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
-                return Err(OpenError::HeaderChanged);
-            }
-            complete(write_bytes(io, h.to_bytes()))?;
-            h
-        } else {
-            header
-        };
-        // Step 5, the commit point.
+        // Step 5: the header (anchored, its limit above the mark), read-check-write.
+        let mut state = s2::header_state(&header, new_limit)?;
+        state.options |= f2::OPT_ANCHORED;
+        let nonce = fill::<NONCE_LEN>(&*self.rng)?;
+        let h = header
+            .with_state(&hk, state, nonce, &secrets)
+            .map_err(|_| OpenError::KeyWrapFailed)?;
+        if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
+            return Err(OpenError::HeaderChanged);
+        }
+        complete(write_bytes(io, h.to_bytes()))?;
+        // Step 6, the commit point.
         let meta = Meta {
-            store_id,
-            header_seq: header.state.header_seq,
             epoch,
+            header_seq: h.state.header_seq,
+            version_limit: new_limit,
+            accept_mark: mark,
         };
-        a.write(&ns, anchor::meta_name(), &anchor::encode_meta(&meta))
+        let sealed = key.seal_meta(&meta).map_err(OpenError::AnchorIo)?;
+        a.write(&ns, AnchorState::meta_name(), &sealed)
             .map_err(OpenError::AnchorIo)?;
-        // Step 6, best effort: leftovers of other epochs are ignored when loading.
-        for name in names.iter().filter(|n| *n != anchor::meta_name()) {
+        // Step 7, best effort: values of other epochs are ignored when loading.
+        for name in before.iter().filter(|n| *n != AnchorState::meta_name()) {
             let _ = a.remove(&ns, name);
         }
-        complete(self.finish_v2(io, header, hk, secrets))
+        let mut v2 = V2::new(
+            h,
+            hk,
+            secrets,
+            Arc::clone(&self.rng),
+            false,
+            mark,
+            new_limit,
+        )?;
+        v2.attach_anchor(a, meta, found);
+        Ok(Arc::new(v2))
     }
 
     /// See [`EncryptedStore::create`].
@@ -829,6 +869,15 @@ pub(crate) const WELL_KNOWN_NAMESPACES: [(&str, &str); 14] = [
     ("lsps2_leases", ""),
     ("static_invoices", ""),
 ];
+
+/// A credential change fails only with header errors.
+fn rotate_to_open(e: RotateError) -> OpenError {
+    match e {
+        RotateError::Header(e) => e,
+        RotateError::ReadOnly => s2::read_only_error(),
+        other => OpenError::Io(io::Error::new(io::ErrorKind::Other, other)),
+    }
+}
 
 fn parse_error(e: format::HeaderParseError) -> OpenError {
     match e {
@@ -987,7 +1036,10 @@ impl<S> EncryptedStore<S> {
             &SyncIo::new(&self.inner),
             Credential::Passphrase(new_passphrase),
             Some(params),
+            false,
         )
+        .map(|_| ())
+        .map_err(rotate_to_open)
     }
 
     /// Replaces the passphrase (or raw key) that protects the store by a raw key. One inner
@@ -996,49 +1048,93 @@ impl<S> EncryptedStore<S> {
     where
         S: InnerStore<M>,
     {
-        self.rewrap(&SyncIo::new(&self.inner), Credential::Key(new_key), None)
+        self.rewrap(
+            &SyncIo::new(&self.inner),
+            Credential::Key(new_key),
+            None,
+            false,
+        )
+        .map(|_| ())
+        .map_err(rotate_to_open)
     }
 
-    /// The one body of every credential change: a new header for the same data keys, written
-    /// in one inner write under the header lock (so concurrent changes land in one order).
+    /// The one body of every credential change: a new header for the same data keys (`rekey`:
+    /// and a new current data key), written in one inner write under the counter's lock (so
+    /// concurrent changes land in one order). Returns the id of the current data key.
     fn rewrap<IO: HeaderIo>(
         &self,
         io: &IO,
         cred: Credential<'_>,
         params: Option<KdfParams>,
-    ) -> Result<(), OpenError> {
+        rekey: bool,
+    ) -> Result<u32, RotateError> {
         let v2 = &self.engine;
         if v2.read_only {
-            return Err(OpenError::Io(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the store was opened read-only",
-            )));
+            return Err(RotateError::ReadOnly);
         }
         let opts = OpenOptions {
             rng: Arc::clone(&v2.rng),
             ..OpenOptions::default()
         };
         let mut c = v2.counter();
-        if V2::step_in_flight(&c) {
-            // An asynchronous operation's header write may still land after ours.
-            return Err(OpenError::Io(io::Error::new(
-                io::ErrorKind::Other,
-                "a header write of this store is in flight; retry",
-            )));
-        }
-        let stored = complete(read_header(io))?;
-        if stored.as_deref() != Some(&c.header.to_bytes()[..]) {
-            return Err(OpenError::HeaderChanged);
-        }
         let limit = c.header.state.version_limit;
-        let state = s2::header_state(&c.header, limit)?;
-        let (header, hk) =
-            opts.seal_v2(c.header.store_id, cred, params, state, &v2.ring().secrets)?;
-        complete(write_bytes(io, header.to_bytes()))?;
-        c.header = header;
-        c.hk = hk;
+        let (state, secrets, new_id) = if rekey {
+            let (state, secrets, id) = v2.rotated(&c)?;
+            (state, secrets, Some(id))
+        } else {
+            let state = s2::header_state(&c.header, limit).map_err(RotateError::Header)?;
+            (state, v2.ring().secrets.clone(), None)
+        };
+        let (header, hk) = opts
+            .seal_v2(c.header.store_id, cred, params, state, &secrets)
+            .map_err(RotateError::Header)?;
+        v2.replace_header(io, &mut c, header, Some(hk))
+            .map_err(RotateError::Header)?;
+        let current = match new_id {
+            Some(id) => {
+                v2.use_keyring(secrets, id);
+                id
+            }
+            None => v2.ring().current,
+        };
         drop(c);
-        v2.sync_anchor().map_err(OpenError::AnchorIo)
+        v2.header_written()
+            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
+        Ok(current)
+    }
+
+    /// The recovery after a suspected compromise (docs/FORMAT.md, "Changing the passphrase or
+    /// key"): a new passphrase **and** a new current data key, in one header write, so that no
+    /// header ever opens with the new passphrase while the old data key still seals new
+    /// writes. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
+    /// [`retire_old_keys`](Self::retire_old_keys), then destroy old backups.
+    pub fn rekey_passphrase<M>(
+        &self,
+        new_passphrase: &[u8],
+        params: KdfParams,
+    ) -> Result<u32, RotateError>
+    where
+        S: InnerStore<M>,
+    {
+        self.rewrap(
+            &SyncIo::new(&self.inner),
+            Credential::Passphrase(new_passphrase),
+            Some(params),
+            true,
+        )
+    }
+
+    /// [`rekey_passphrase`](Self::rekey_passphrase) to a raw key.
+    pub fn rekey_key<M>(&self, new_key: &RawKey) -> Result<u32, RotateError>
+    where
+        S: InnerStore<M>,
+    {
+        self.rewrap(
+            &SyncIo::new(&self.inner),
+            Credential::Key(new_key),
+            None,
+            true,
+        )
     }
 
     /// Stops watching the store with its freshness anchor. Clears the
@@ -1091,8 +1187,9 @@ impl<S> EncryptedStore<S> {
     where
         S: InnerStore<M> + MigratableInnerStore<M>,
     {
-        let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
-        self.engine.retire(&SyncIo::new(&self.inner), all)
+        self.engine.retire(&SyncIo::new(&self.inner), &|| {
+            sealed::ListAll::<M>::list_all_keys(&self.inner)
+        })
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without

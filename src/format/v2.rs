@@ -30,6 +30,8 @@ pub(crate) const MAX_KEYS: usize = 8;
 pub(crate) const NAME_KEY_LEN: usize = 64;
 /// Length of hk, the header key.
 pub(crate) const HK_LEN: usize = 32;
+/// Length of the anchor key (seals the freshness anchor's values).
+pub(crate) const ANCHOR_KEY_LEN: usize = 32;
 
 const OFF_VERSION: usize = 8;
 const OFF_PROTECTION: usize = 9;
@@ -50,9 +52,9 @@ const OFF_KEY_IDS: usize = 168;
 const CHECKSUM_LEN: usize = 32;
 
 /// Shortest v2 header (one key, names off).
-pub(crate) const MIN_HEADER_LEN: usize = 276;
+pub(crate) const MIN_HEADER_LEN: usize = 308;
 /// Longest v2 header (eight keys and a name key).
-pub(crate) const MAX_HEADER_LEN: usize = 592;
+pub(crate) const MAX_HEADER_LEN: usize = 624;
 
 /// Record layout: format (1) | key id (4) | version (8) | nonce (24) | ciphertext | tag (16).
 pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + 8 + NONCE_LEN;
@@ -66,7 +68,7 @@ const AD_MAX: usize = RECORD_AD_LABEL.len() + 1 + 4 + 8 + STORE_ID_LEN + 3 * (4 
 
 /// The length of a v2 header with `n` keys, with or without a name key.
 pub(crate) fn header_len(n: usize, names: bool) -> usize {
-    240 + 36 * n + if names { NAME_KEY_LEN } else { 0 }
+    272 + 36 * n + if names { NAME_KEY_LEN } else { 0 }
 }
 
 fn checksum(prefix: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -97,11 +99,12 @@ impl State {
     }
 }
 
-/// The plaintext of `sealed_secrets`: the data keys in the order of `key_ids`, then the name
-/// key when names are encrypted.
+/// The plaintext of `sealed_secrets`: the data keys in the order of `key_ids`, the anchor key,
+/// then the name key when names are encrypted.
 #[derive(Clone)]
 pub(crate) struct Secrets {
     pub data_keys: Vec<Zeroizing<[u8; DATA_KEY_LEN]>>,
+    pub anchor_key: Zeroizing<[u8; ANCHOR_KEY_LEN]>,
     pub name_key: Option<Zeroizing<[u8; NAME_KEY_LEN]>>,
 }
 
@@ -111,6 +114,7 @@ impl Secrets {
         for k in &self.data_keys {
             b.extend_from_slice(&k[..]);
         }
+        b.extend_from_slice(&self.anchor_key[..]);
         if let Some(n) = &self.name_key {
             b.extend_from_slice(&n[..]);
         }
@@ -378,7 +382,8 @@ impl HeaderV2 {
     pub(crate) fn open_secrets(&self, hk: &[u8; HK_LEN]) -> Option<Secrets> {
         let n = self.state.key_ids.len();
         let names = self.state.options & OPT_NAMES != 0;
-        let len = DATA_KEY_LEN * n + if names { NAME_KEY_LEN } else { 0 };
+        let keys_len = DATA_KEY_LEN * n;
+        let len = keys_len + ANCHOR_KEY_LEN + if names { NAME_KEY_LEN } else { 0 };
         if self.sealed_secrets.len() != len + TAG_LEN {
             return None;
         }
@@ -394,15 +399,18 @@ impl HeaderV2 {
             k.copy_from_slice(buf.get(i * DATA_KEY_LEN..(i + 1) * DATA_KEY_LEN)?);
             data_keys.push(k);
         }
+        let mut anchor_key = Zeroizing::new([0u8; ANCHOR_KEY_LEN]);
+        anchor_key.copy_from_slice(buf.get(keys_len..keys_len + ANCHOR_KEY_LEN)?);
         let name_key = if names {
             let mut k = Zeroizing::new([0u8; NAME_KEY_LEN]);
-            k.copy_from_slice(buf.get(n * DATA_KEY_LEN..len)?);
+            k.copy_from_slice(buf.get(keys_len + ANCHOR_KEY_LEN..len)?);
             Some(k)
         } else {
             None
         };
         Some(Secrets {
             data_keys,
+            anchor_key,
             name_key,
         })
     }
@@ -583,6 +591,7 @@ mod tests {
     fn secrets(n: usize, names: bool) -> Secrets {
         Secrets {
             data_keys: (0..n).map(|i| Zeroizing::new([i as u8 + 10; 32])).collect(),
+            anchor_key: Zeroizing::new([9u8; ANCHOR_KEY_LEN]),
             name_key: names.then(|| Zeroizing::new([7u8; NAME_KEY_LEN])),
         }
     }
@@ -609,7 +618,7 @@ mod tests {
 
     #[test]
     fn header_lengths_and_round_trip() {
-        for (n, opt, len) in [(1, 0, 276), (8, OPT_NAMES, 592), (3, OPT_PADDING, 348)] {
+        for (n, opt, len) in [(1, 0, 308), (8, OPT_NAMES, 624), (3, OPT_PADDING, 380)] {
             let h = header(n, opt);
             let b = h.to_bytes();
             assert_eq!(b.len(), len);

@@ -212,7 +212,7 @@ fn decode_page(
     (p, s, sp, ss): (&str, &str, &str, &str),
     page: PaginatedListResponse,
 ) -> Result<PaginatedListResponse, io::Error> {
-    let keys = v2.decode_keys(p, s, sp, ss, page.keys)?;
+    let keys = v2.page_keys(p, s, sp, ss, page.keys)?;
     Ok(PaginatedListResponse {
         keys,
         next_page_token: page.next_page_token,

@@ -1,30 +1,27 @@
-//! The record path of a store: versions from the header's counter, freshness watermarks,
-//! encrypted names and padding (docs/FORMAT.md).
+//! The record path of a store: versions from the block reserved at open, freshness (M and the
+//! rule), the anchor's updates, encrypted names and padding (docs/FORMAT.md).
 //!
 //! Every operation is split in two: the part done when the method is called (names checked and
 //! encrypted, a version taken, the value sealed, the freshness ticket issued and the inner call
-//! made) and the part done when the inner call completes (the freshness update or check). A
+//! made) and the part done when the inner call completes (the freshness update or judgement). A
 //! synchronous inner store is driven through the same code: its calls complete at once.
 
 use core::future::Future;
 use core::hash::{Hash, Hasher};
-use core::pin::Pin;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use bitcoin::io;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::Cipher;
-use crate::anchor::{self, AnchorState, Loaded, Meta, Value};
+use crate::anchor::{AnchorKey, AnchorState, FreshnessAnchor, Meta};
 use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{SealError, DATA_KEY_LEN, NONCE_LEN};
-use crate::freshness::{
-    Changes, Entry, FoldRequest, Freshness, Kind, ListRefusal, ListTicket, MutationTicket,
-    ReadTicket, Refusal,
-};
+use crate::freshness::{Freshness, Key, ListTicket, MutationTicket, ReadTicket, Verdict};
 use crate::names::encrypted::{Field, NameCipher};
 use crate::names::{
     self, InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
@@ -33,11 +30,11 @@ use crate::open::HeaderIo;
 use crate::rng::SharedRandom;
 use crate::store::ReencryptProgress;
 
-/// Versions reserved by one header write.
-pub(crate) const BLOCK: u64 = 65_536;
-/// A new block is reserved (ahead of need) once fewer than this many versions remain.
-pub(crate) const LOW_WATER: u64 = 32_768;
+/// Versions reserved by a writable open.
+pub(crate) const BLOCK: u64 = 1 << 32;
 const STRIPES: usize = 64;
+/// How long `retire_old_keys` waits for writes sealed under an old key.
+const RETIRE_WAIT: Duration = Duration::from_secs(30);
 
 /// An opened record: version, value, and the id of the data key that sealed it.
 type Opened = (u64, Vec<u8>, u32);
@@ -45,8 +42,6 @@ type Opened = (u64, Vec<u8>, u32);
 /// A value read through the read path: the value, the id of the data key that sealed it, and
 /// the record's version.
 pub(crate) type ReadValue = (Vec<u8>, u32, u64);
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The state of an open store, shared by the store and its in-flight futures.
 pub(crate) struct V2 {
@@ -60,17 +55,18 @@ pub(crate) struct V2 {
     fresh: Mutex<Freshness>,
     stripes: Vec<Mutex<()>>,
     fallback_stripe: Mutex<()>,
-    /// The freshness anchor, if the store is anchored (docs/FORMAT.md, "The freshness
-    /// anchor"). Its lock is taken after a key's stripe and before the counter and freshness
-    /// locks, never the other way round.
+    /// The freshness anchor, if the store is anchored. Its lock is taken after a key's stripe
+    /// and before the counter and freshness locks, never the other way round.
     anchor: Mutex<Option<AnchorState>>,
+    /// Writes in flight, by the id of the data key that sealed them.
+    sealed_under: Mutex<HashMap<u32, usize>>,
 }
 
 /// The data keys: the keyring of the header and its secrets. Changed only by a rotation or a
 /// retirement, under the counter's lock.
 pub(crate) struct Ring {
     keys: Vec<(u32, Cipher)>,
-    current: u32,
+    pub(crate) current: u32,
     pub(crate) secrets: Secrets,
 }
 
@@ -105,33 +101,25 @@ impl Ring {
 /// The version counter and the header it is persisted in.
 pub(crate) struct Counter {
     next: u64,
-    reserved_until: u64,
+    /// The end of the block reserved at open.
+    limit: u64,
     /// The header last read or written.
     pub(crate) header: HeaderV2,
     /// The key its secrets are sealed under.
     pub(crate) hk: Zeroizing<[u8; 32]>,
-    /// The bytes of a header write that failed (it may have landed anyway).
-    tried: Option<Vec<u8>>,
-    step: Step,
-    /// Set when the stored header was found changed: no header is written again.
+    /// Set when the stored header was found changed, or a header write failed: no header is
+    /// written again.
     poisoned: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Idle,
-    Checking,
-    Checked,
-    Writing,
+impl Counter {
+    /// The next version this instance would hand out.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
 }
 
-/// A reservation step an operation must carry out.
-enum Action {
-    None,
-    Check,
-    Write(Box<HeaderV2>, Vec<u8>),
-}
-
+/// The state block of the header written after `h`: `header_seq + 1`, `version_limit` given.
 pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Result<State, OpenError> {
     Ok(State {
         options: h.state.options,
@@ -145,9 +133,17 @@ pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Result<State, Op
     })
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn key_of(p: &str, s: &str, k: &str) -> Key {
+    (p.to_owned(), s.to_owned(), k.to_owned())
+}
+
 impl V2 {
     /// An open store over `header` (authenticated with `hk`, whose secrets are `secrets`), with
-    /// versions `next..reserved_until` free to hand out.
+    /// versions `next..limit` free to hand out.
     pub(crate) fn new(
         header: HeaderV2,
         hk: Zeroizing<[u8; 32]>,
@@ -155,7 +151,7 @@ impl V2 {
         rng: SharedRandom,
         read_only: bool,
         next: u64,
-        reserved_until: u64,
+        limit: u64,
     ) -> Result<V2, OpenError> {
         let options = header.state.options;
         let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
@@ -170,285 +166,86 @@ impl V2 {
             names,
             padding: options & f2::OPT_PADDING != 0,
             read_only,
+            fresh: Mutex::new(Freshness::new(read_only, next)),
             rng,
             ctr: Mutex::new(Counter {
                 next,
-                reserved_until,
+                limit,
                 header,
                 hk,
-                tried: None,
-                step: Step::Idle,
                 poisoned: false,
             }),
-            fresh: Mutex::new(Freshness::new(read_only)),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             fallback_stripe: Mutex::new(()),
             anchor: Mutex::new(None),
+            sealed_under: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Attaches an anchor and loads what it holds (stored names, decoded here) into the
-    /// watermarks: "Opening with an anchor", step 4. Before the store is shared.
-    pub(crate) fn load_anchor(
-        &mut self,
-        anchor: Arc<dyn anchor::FreshnessAnchor>,
-        loaded: Loaded,
-    ) -> Result<(), OpenError> {
-        let corrupt = |reason| OpenError::AnchorCorrupt { reason };
-        let mut keys = std::collections::HashMap::new();
-        let mut pairs = std::collections::HashMap::new();
-        for v in loaded.values {
-            match v {
-                Value::Key {
-                    stored: (sp, ss, sk),
-                    entry,
-                } => {
-                    let (p, s, k) = self.decode_triple(&sp, &ss, &sk).ok_or_else(|| {
-                        corrupt("a key entry holds a stored name this store did not make")
-                    })?;
-                    keys.insert((p, s, k), entry);
-                }
-                Value::Pair {
-                    stored: (sp, ss),
-                    floor,
-                    lazy,
-                } => {
-                    let (p, s) = self.decode_pair(&sp, &ss).ok_or_else(|| {
-                        corrupt("a pair record holds a stored name this store did not make")
-                    })?;
-                    pairs.insert((p, s), (floor, lazy));
-                }
-            }
-        }
-        let fresh = self.fresh.get_mut().unwrap_or_else(|p| p.into_inner());
-        for ((p, s), (floor, lazy)) in &pairs {
-            fresh.load_pair(p, s, *floor, *lazy);
-        }
-        for ((p, s, k), e) in &keys {
-            fresh.load_entry(p, s, k, *e);
-        }
-        fresh.track_changes(!self.read_only);
-        let meta = loaded.meta;
-        *self.anchor.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(AnchorState {
-            anchor,
-            ns: anchor::store_hex(&meta.store_id),
-            store_id: meta.store_id,
-            epoch: meta.epoch,
-            meta_seq: meta.header_seq,
-            keys,
-            pairs,
-        });
-        Ok(())
+    /// The anchor key of this store, for `anchor`.
+    pub(crate) fn anchor_key(&self) -> AnchorKey {
+        AnchorKey::new(
+            &self.ring().secrets.anchor_key,
+            self.store_id,
+            Arc::clone(&self.rng),
+        )
     }
 
-    /// The version the counter must start from after loading an anchor: above every op and
-    /// floor the anchor holds ("Opening with an anchor", step 4).
-    pub(crate) fn anchor_next(loaded: &Loaded) -> u64 {
-        loaded
-            .values
-            .iter()
-            .map(|v| match v {
-                Value::Key { entry, .. } => entry.op.saturating_add(1),
-                Value::Pair { floor, .. } => floor.saturating_add(1),
-            })
-            .max()
-            .unwrap_or(0)
+    /// Attaches an anchor whose `meta` and entries were loaded ("Opening with an anchor",
+    /// step 4). Before the store is shared.
+    pub(crate) fn attach_anchor(
+        &mut self,
+        anchor: Arc<dyn FreshnessAnchor>,
+        meta: Meta,
+        entries: Vec<(Key, u64)>,
+    ) {
+        let fresh = self.fresh.get_mut().unwrap_or_else(|p| p.into_inner());
+        fresh.load(entries, meta.accept_mark);
+        let key = self.anchor_key();
+        *self.anchor.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(AnchorState {
+            anchor,
+            key,
+            ns: crate::anchor::store_hex(&self.store_id),
+            meta,
+            meta_pending: false,
+            pending: HashMap::new(),
+        });
     }
 
     /// Stops using the anchor (after the header's `anchored` bit was cleared).
     pub(crate) fn drop_anchor(&self) {
-        *self.anchor.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.fresh().track_changes(false);
+        let mut a = lock(&self.anchor);
+        *a = None;
+        self.fresh().unanchor();
     }
 
     /// Whether the store is anchored.
     pub(crate) fn anchored(&self) -> bool {
-        self.anchor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        lock(&self.anchor).is_some()
     }
 
-    /// Brings the anchor up to date with memory ("Updating the anchor"): the header's
-    /// `header_seq` in `meta`, then the pair records, then the key entries that changed, each
-    /// written with its current state. What could not be written is kept for the next call.
-    pub(crate) fn sync_anchor(&self) -> Result<(), io::Error> {
-        if self.read_only {
-            return Ok(());
-        }
-        let mut guard = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(st) = guard.as_mut() else {
+    /// After a header write: the anchor's `meta` gets the new `header_seq` (and limit). If that
+    /// write fails the change is pending: every later write and remove retries it first.
+    pub(crate) fn header_written(&self) -> Result<(), io::Error> {
+        let mut a = lock(&self.anchor);
+        let Some(st) = a.as_mut() else {
             return Ok(());
         };
-        let seq = self.counter().header.state.header_seq;
-        if seq > st.meta_seq {
-            let meta = Meta {
-                store_id: st.store_id,
-                header_seq: seq,
-                epoch: st.epoch,
-            };
-            st.anchor
-                .write(&st.ns, anchor::meta_name(), &anchor::encode_meta(&meta))?;
-            st.meta_seq = seq;
+        {
+            let c = self.counter();
+            st.meta.header_seq = c.header.state.header_seq;
+            st.meta.version_limit = st.meta.version_limit.max(c.header.state.version_limit);
         }
-        let Changes { pairs, keys } = self.fresh().take_changes();
-        let mut failed = None;
-        let mut back_pairs = Vec::new();
-        let mut back_keys = Vec::new();
-        // Pair records first: a lazy pair's record, or a raised floor, must be in the anchor
-        // before the entries whose absence it covers are removed from it.
-        for ((p, s), state) in pairs {
-            if failed.is_none() {
-                if let Err(e) = self.anchor_pair(st, &p, &s, state) {
-                    failed = Some(e);
-                }
-            }
-            if failed.is_some() {
-                back_pairs.push((p, s));
-            }
-        }
-        for ((p, s, k), entry) in keys {
-            if failed.is_none() {
-                if let Err(e) = self.anchor_key(st, &p, &s, &k, entry) {
-                    failed = Some(e);
-                }
-            }
-            if failed.is_some() {
-                back_keys.push((p, s, k));
-            }
-        }
-        match failed {
-            None => Ok(()),
-            Some(e) => {
-                self.fresh().untaken(back_pairs, back_keys);
-                Err(e)
-            }
-        }
-    }
-
-    fn anchor_pair(
-        &self,
-        st: &mut AnchorState,
-        p: &str,
-        s: &str,
-        state: (u64, bool),
-    ) -> Result<(), io::Error> {
-        let id = (p.to_owned(), s.to_owned());
-        if st.pairs.get(&id).copied().unwrap_or((0, false)) == state {
-            return Ok(());
-        }
-        let (sp, ss) = self.stored_pair(p, s).map_err(io::Error::from)?;
-        let name = anchor::pair_name(st.epoch, &sp, &ss);
-        if state == (0, false) {
-            st.anchor.remove(&st.ns, &name)?;
-            st.pairs.remove(&id);
-        } else {
-            let value = anchor::encode_pair(state.0, state.1, st.epoch, &sp, &ss)
-                .ok_or_else(unencodable)?;
-            st.anchor.write(&st.ns, &name, &value)?;
-            st.pairs.insert(id, state);
-        }
-        Ok(())
-    }
-
-    fn anchor_key(
-        &self,
-        st: &mut AnchorState,
-        p: &str,
-        s: &str,
-        k: &str,
-        entry: Option<Entry>,
-    ) -> Result<(), io::Error> {
-        let id = (p.to_owned(), s.to_owned(), k.to_owned());
-        if st.keys.get(&id).copied() == entry {
-            return Ok(());
-        }
-        let [sp, ss, sk] = self.stored_names(p, s, k).map_err(io::Error::from)?;
-        let name = anchor::key_name(st.epoch, &sp, &ss, &sk);
-        match entry {
-            None => {
-                st.anchor.remove(&st.ns, &name)?;
-                st.keys.remove(&id);
-            }
-            Some(e) => {
-                let value =
-                    anchor::encode_entry(&e, st.epoch, &sp, &ss, &sk).ok_or_else(unencodable)?;
-                st.anchor.write(&st.ns, &name, &value)?;
-                st.keys.insert(id, e);
-            }
-        }
-        Ok(())
-    }
-
-    /// A read-only instance, before it reports a key it loaded from the anchor as missing:
-    /// what the anchor holds for that key now (the writer weakens it before it removes).
-    /// `Ok(None)` when the store is not anchored.
-    fn anchor_now(&self, p: &str, s: &str, k: &str) -> Result<Option<Option<Entry>>, io::Error> {
-        let guard = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(st) = guard.as_ref() else {
-            return Ok(None);
-        };
-        let [sp, ss, sk] = self.stored_names(p, s, k).map_err(io::Error::from)?;
-        let name = anchor::key_name(st.epoch, &sp, &ss, &sk);
-        let entry = match st.anchor.read(&st.ns, &name)? {
-            None => None,
-            Some(b) => match anchor::parse_value(&name, &b, st.epoch) {
-                Ok(Some(Value::Key { entry, .. })) => Some(entry),
-                Ok(_) => None,
-                Err(reason) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        OpenError::AnchorCorrupt { reason },
-                    ))
-                }
-            },
-        };
-        Ok(Some(entry))
-    }
-
-    /// For a read-only anchored instance: whether a `Missing` for this key is confirmed by the
-    /// anchor now (`Some(version)`), or the writer weakened or removed the entry (`None`; the
-    /// watermark is replaced by the anchor's).
-    fn confirm_missing(&self, p: &str, s: &str, k: &str, v: u64) -> Result<Option<u64>, io::Error> {
-        if !self.read_only {
-            return Ok(Some(v));
-        }
-        match self.anchor_now(p, s, k)? {
-            None => Ok(Some(v)),
-            Some(Some(e)) if e.kind == Kind::Live => Ok(Some(e.version)),
-            Some(other) => {
-                self.fresh().reload_entry(p, s, k, other);
-                Ok(None)
-            }
-        }
-    }
-
-    /// The header `open` writes to reserve the first block of versions after `h`.
-    pub(crate) fn reservation_after(
-        h: &HeaderV2,
-        from: u64,
-        hk: &[u8; 32],
-        secrets: &Secrets,
-        rng: &SharedRandom,
-    ) -> Result<HeaderV2, OpenError> {
-        let limit = h
-            .state
-            .version_limit
-            .max(from)
-            .checked_add(BLOCK)
-            .ok_or(OpenError::CounterExhausted)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill(&mut nonce).map_err(OpenError::Random)?;
-        h.with_state(hk, header_state(h, limit)?, nonce, secrets)
-            .map_err(|_| OpenError::KeyWrapFailed)
+        st.meta_pending = true;
+        st.flush()
     }
 
     pub(crate) fn counter(&self) -> MutexGuard<'_, Counter> {
-        self.ctr.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.ctr)
     }
 
     fn fresh(&self) -> MutexGuard<'_, Freshness> {
-        self.fresh.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.fresh)
     }
 
     pub(crate) fn ring(&self) -> RwLockReadGuard<'_, Ring> {
@@ -522,61 +319,6 @@ impl V2 {
             .collect()
     }
 
-    /// Before the inner `list_all_keys`: the tickets of every pair this instance holds live
-    /// keys of, for [`list_all_done`](Self::list_all_done).
-    pub(crate) fn list_all_issued(&self) -> Vec<ListTicket> {
-        self.fresh().list_all_issued()
-    }
-
-    /// `list_all_keys` returned `all`: decodes it and checks, as `list` does for one pair, that
-    /// no key held live when the listing was issued is missing from it.
-    pub(crate) fn list_all_done(
-        &self,
-        tickets: Vec<ListTicket>,
-        all: Vec<(String, String, String)>,
-    ) -> Result<Vec<(String, String, String)>, io::Error> {
-        let all = self.decode_all(all)?;
-        // The keys of each pair, grouped in one pass.
-        let mut by_pair: HashMap<(&str, &str), Vec<String>> = HashMap::new();
-        for (p, s, k) in &all {
-            by_pair.entry((p, s)).or_default().push(k.clone());
-        }
-        for t in tickets {
-            let keys = by_pair
-                .get(&(t.primary.as_str(), t.secondary.as_str()))
-                .map_or(&[][..], Vec::as_slice);
-            self.check_listed(&t, keys)?;
-        }
-        Ok(all)
-    }
-
-    /// `list` or `list_all_keys` returned `keys` for the pair of `t`: refused with
-    /// `ListError::Missing` for a key held live at issue and now that is not among them (a
-    /// read-only instance first asks the anchor again: the writer weakens an entry there
-    /// before it removes the key, and the watermark is replaced if it did).
-    fn check_listed(&self, t: &ListTicket, keys: &[String]) -> Result<(), io::Error> {
-        loop {
-            let Err(ListRefusal {
-                key,
-                expected_version,
-            }) = self.fresh().list_done(t, keys)
-            else {
-                return Ok(());
-            };
-            if let Some(expected_version) =
-                self.confirm_missing(&t.primary, &t.secondary, &key, expected_version)?
-            {
-                return Err(ListError::Missing {
-                    primary_namespace: t.primary.clone(),
-                    secondary_namespace: t.secondary.clone(),
-                    key,
-                    expected_version,
-                }
-                .into());
-            }
-        }
-    }
-
     /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out).
     pub(crate) fn decode_all(
         &self,
@@ -635,7 +377,7 @@ impl V2 {
         k: &str,
         version: u64,
         buf: Vec<u8>,
-    ) -> Result<Vec<u8>, WriteError> {
+    ) -> Result<(Vec<u8>, u32), WriteError> {
         let plaintext = if self.padding {
             let padded = f2::pad(&buf).map_err(seal_error);
             let mut buf = buf;
@@ -652,7 +394,9 @@ impl V2 {
             .ok_or(WriteError::EncryptionFailed)?;
         let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
-        f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext).map_err(seal_error)
+        let rec = f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext)
+            .map_err(seal_error)?;
+        Ok((rec, ring.current))
     }
 
     /// Reading steps 4 to 9 of a record: the version, the value, and the id of the data key
@@ -673,178 +417,179 @@ impl V2 {
         Some((version, value, key_id))
     }
 
-    /// An authenticated record of `version` was read: this instance never hands out a version
-    /// at or below it.
-    fn saw(&self, version: u64) {
-        let mut c = self.counter();
-        let after = version.saturating_add(1);
-        if c.next < after {
-            c.next = after;
+    // ---- freshness ----
+
+    /// A read-only anchored instance, before an alarm: M[k] replaced by what the anchor holds
+    /// now. `false` when there is nothing to re-read.
+    fn reload(&self, key: &Key) -> Result<bool, io::Error> {
+        if !self.read_only {
+            return Ok(false);
         }
+        let a = lock(&self.anchor);
+        let Some(st) = a.as_ref() else {
+            return Ok(false);
+        };
+        let v = st.read_entry(key)?;
+        self.fresh().reload(key, v);
+        Ok(true)
     }
 
-    // ---- the counter ----
-
-    /// The reservation step an operation should start now, if any.
-    fn next_step(&self) -> Result<Action, OpenError> {
-        let mut c = self.counter();
-        if c.poisoned || self.read_only || c.reserved_until.saturating_sub(c.next) >= LOW_WATER {
-            return Ok(Action::None);
-        }
-        match c.step {
-            Step::Idle => {
-                c.step = Step::Checking;
-                Ok(Action::Check)
-            }
-            Step::Checked => {
-                let base = c.next.max(c.header.state.version_limit);
-                let limit = base.checked_add(BLOCK).ok_or(OpenError::CounterExhausted)?;
-                let mut nonce = [0u8; NONCE_LEN];
-                self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
-                let h = c
-                    .header
-                    .with_state(
-                        &c.hk,
-                        header_state(&c.header, limit)?,
-                        nonce,
-                        &self.ring().secrets,
-                    )
-                    .map_err(|_| OpenError::KeyWrapFailed)?;
-                let bytes = h.to_bytes();
-                c.step = Step::Writing;
-                Ok(Action::Write(Box::new(h), bytes))
-            }
-            Step::Checking | Step::Writing => Ok(Action::None),
-        }
-    }
-
-    /// The header read of a reservation returned.
-    fn check_done(&self, r: Result<Vec<u8>, io::Error>) {
-        let mut c = self.counter();
-        c.step = Step::Idle;
-        let Ok(bytes) = r else { return };
-        if bytes == c.header.to_bytes() {
-            c.step = Step::Checked;
-        } else if c.tried.as_ref() == Some(&bytes) {
-            // The write we last tried landed after all: adopt it.
-            match HeaderV2::parse(&bytes) {
-                Ok(h) if h.open_secrets(&c.hk).is_some() => {
-                    c.reserved_until = c.reserved_until.max(h.state.version_limit);
-                    c.header = h;
-                    c.tried = None;
-                    c.step = Step::Checked;
+    /// Judges a read that returned `r` (issued with ticket `t`): the value, or the error.
+    fn finish_read(
+        &self,
+        t: ReadTicket,
+        key: Key,
+        r: Result<Vec<u8>, io::Error>,
+    ) -> Result<ReadValue, io::Error> {
+        let (p, s, k) = (&key.0, &key.1, &key.2);
+        let (opened, not_found) = match r {
+            Ok(rec) => match self.open(p, s, k, rec) {
+                Some(o) => (Some(o), None),
+                None => {
+                    return Err(ReadError::AuthenticationFailed {
+                        primary_namespace: p.clone(),
+                        secondary_namespace: s.clone(),
+                        key: k.clone(),
+                    }
+                    .into())
                 }
-                _ => c.poisoned = true,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let found = opened.as_ref().map(|o| o.0);
+        let mut verdict = self.fresh().read_done(&t, found);
+        if verdict != Verdict::Serve && self.reload(&key)? {
+            let f = self.fresh();
+            verdict = f.judge(f.seen_now(&key), found);
+        }
+        let refused = match verdict {
+            Verdict::Serve => {
+                return match (opened, not_found) {
+                    (Some((version, value, key_id)), _) => Ok((value, key_id, version)),
+                    (None, Some(e)) => Err(e),
+                    (None, None) => Err(io::Error::from(io::ErrorKind::NotFound)),
+                }
             }
-        } else {
-            c.poisoned = true;
+            Verdict::Absent => match (found, not_found) {
+                (Some(found), _) => ReadError::Removed {
+                    primary_namespace: p.clone(),
+                    secondary_namespace: s.clone(),
+                    key: k.clone(),
+                    found,
+                },
+                (None, Some(e)) => return Err(e),
+                (None, None) => return Err(io::Error::from(io::ErrorKind::NotFound)),
+            },
+            Verdict::Rollback { expected_at_least } => ReadError::Rollback {
+                primary_namespace: p.clone(),
+                secondary_namespace: s.clone(),
+                key: k.clone(),
+                found: found.unwrap_or(0),
+                expected_at_least,
+            },
+            Verdict::Missing { expected_version } => ReadError::Missing {
+                primary_namespace: p.clone(),
+                secondary_namespace: s.clone(),
+                key: k.clone(),
+                expected_version,
+            },
+        };
+        if let Some((_, mut value, _)) = opened {
+            value.zeroize();
         }
+        Err(refused.into())
     }
 
-    /// The header write of a reservation returned.
-    fn write_done(&self, h: HeaderV2, bytes: Vec<u8>, ok: bool) {
-        let mut c = self.counter();
-        c.step = Step::Idle;
-        if ok {
-            c.reserved_until = c.reserved_until.max(h.state.version_limit);
-            c.header = h;
-            c.tried = None;
-        } else {
-            c.tried = Some(bytes);
-        }
+    /// Before the inner `list_all_keys`: what M holds, for [`list_all_done`](Self::list_all_done).
+    pub(crate) fn list_all_issued(&self) -> ListTicket {
+        self.fresh().list_issued(None)
     }
 
-    /// Whether a reservation's header read or write is in flight.
-    pub(crate) fn step_in_flight(c: &Counter) -> bool {
-        c.step == Step::Checking || c.step == Step::Writing
+    /// `list_all_keys` returned `all`: decodes it, checks that no key M held when the listing
+    /// was issued is missing from it, and, anchored, leaves out keys that are absent.
+    pub(crate) fn list_all_done(
+        &self,
+        t: ListTicket,
+        all: Vec<(String, String, String)>,
+    ) -> Result<Vec<(String, String, String)>, io::Error> {
+        let all = self.decode_all(all)?;
+        self.checked(&t, all, true)
     }
 
-    fn reset_step(&self, from: Step) {
-        let mut c = self.counter();
-        if c.step == from {
-            c.step = Step::Idle;
+    /// The freshness of a listing (`listed`, plaintext names): `ListError::Missing` for a key
+    /// held when it was issued and still held with the same version that is not in it (when
+    /// `check`), and, anchored, only the keys that are not absent.
+    fn checked(
+        &self,
+        t: &ListTicket,
+        mut listed: Vec<Key>,
+        check: bool,
+    ) -> Result<Vec<Key>, io::Error> {
+        // A read-only instance without an anchor cannot tell the writer's remove from a
+        // deletion: a key it read that is gone is absent, as on `read`.
+        if check && (self.anchored() || !self.read_only) {
+            let set: HashSet<&Key> = listed.iter().collect();
+            loop {
+                let missing = self.fresh().list_missing(t, &|k| set.contains(k)).cloned();
+                let Some((key, v)) = missing else { break };
+                // A read-only instance asks the anchor again first: the writer removes an
+                // entry before it removes the key.
+                if self.reload(&key)? && self.fresh().get(&key) != Some(v) {
+                    continue;
+                }
+                return Err(ListError::Missing {
+                    primary_namespace: key.0,
+                    secondary_namespace: key.1,
+                    key: key.2,
+                    expected_version: v,
+                }
+                .into());
+            }
         }
+        let mut kept = Vec::with_capacity(listed.len());
+        for key in listed.drain(..) {
+            let keep = self.fresh().keep_listed(t, &key);
+            if keep || (self.reload(&key)? && self.fresh().get(&key).is_some()) {
+                kept.push(key);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The keys of one page of `list_paginated`, decoded and, anchored, without absent keys.
+    #[cfg(feature = "lightning-0-3")]
+    pub(crate) fn page_keys(
+        &self,
+        p: &str,
+        s: &str,
+        sp: &str,
+        ss: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<String>, io::Error> {
+        let keys = self.decode_keys(p, s, sp, ss, keys)?;
+        let t = self.fresh().list_issued(Some((p, s)));
+        let triples = keys.into_iter().map(|k| key_of(p, s, &k)).collect();
+        Ok(self
+            .checked(&t, triples, false)?
+            .into_iter()
+            .map(|(_, _, k)| k)
+            .collect())
     }
 
     /// Takes one version.
     fn take(&self) -> Result<u64, OpenError> {
         let mut c = self.counter();
-        // Versions already reserved stay safe to hand out after the header was found changed
-        // (another writer reserved above them); only new reservations stop.
-        if c.next >= c.reserved_until {
+        if c.next >= c.limit {
             return Err(if c.next == u64::MAX {
                 OpenError::CounterExhausted
-            } else if c.poisoned {
-                OpenError::HeaderChanged
             } else {
-                OpenError::VersionsNotReserved
+                OpenError::VersionsExhausted
             });
         }
         let v = c.next;
         c.next += 1;
         Ok(v)
-    }
-
-    /// Runs the reservation steps due now to their end (synchronous inner store).
-    fn reserve_now<IO: HeaderIo>(self: &Arc<Self>, io: &IO) {
-        for _ in 0..2 {
-            match self.start_step(io) {
-                Ok(Some(step)) => {
-                    let _ = complete_io(async move {
-                        step.await;
-                        Ok(())
-                    });
-                }
-                Ok(None) | Err(_) => return,
-            }
-        }
-    }
-
-    /// Starts the reservation step due now, if any: its inner call is made here, and the
-    /// returned future finishes it.
-    fn start_step<IO: HeaderIo>(
-        self: &Arc<Self>,
-        io: &IO,
-    ) -> Result<Option<BoxFuture<()>>, OpenError> {
-        match self.next_step()? {
-            Action::None => Ok(None),
-            Action::Check => {
-                let fut = io.read(
-                    RESERVED_PRIMARY_NAMESPACE,
-                    HEADER_SECONDARY_NAMESPACE,
-                    HEADER_KEY,
-                );
-                let guard = StepGuard(Arc::clone(self), Step::Checking);
-                Ok(Some(Box::pin(async move {
-                    let r = fut.await;
-                    guard.0.check_done(r);
-                })))
-            }
-            Action::Write(h, bytes) => {
-                let fut = io.write(
-                    RESERVED_PRIMARY_NAMESPACE,
-                    HEADER_SECONDARY_NAMESPACE,
-                    HEADER_KEY,
-                    bytes.clone(),
-                );
-                let guard = StepGuard(Arc::clone(self), Step::Writing);
-                Ok(Some(Box::pin(async move {
-                    let ok = fut.await.is_ok();
-                    guard.0.write_done(*h, bytes, ok);
-                })))
-            }
-        }
-    }
-
-    /// Before a write or remove: the reservation step due now (run to its end for a
-    /// synchronous store, returned to be awaited for an asynchronous one).
-    fn before_mutation<IO: HeaderIo>(self: &Arc<Self>, io: &IO) -> Option<BoxFuture<()>> {
-        if IO::SYNC {
-            self.reserve_now(io);
-            None
-        } else {
-            self.start_step(io).ok().flatten()
-        }
     }
 
     fn stripe(&self, p: &str, s: &str, k: &str) -> MutexGuard<'_, ()> {
@@ -856,11 +601,11 @@ impl V2 {
         lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    // ---- rotation ----
+    // ---- header writes ----
 
     /// The read-check-write of a header change made by a caller holding the counter lock
     /// (synchronous inner store): refuses when the stored header is not the one last read or
-    /// written, or when an asynchronous reservation step is in flight.
+    /// written, or after a header write failed.
     pub(crate) fn rewrite_header<IO: HeaderIo>(
         &self,
         io: &IO,
@@ -868,11 +613,26 @@ impl V2 {
         state: State,
         secrets: &Secrets,
     ) -> Result<(), OpenError> {
-        if Self::step_in_flight(c) {
-            return Err(OpenError::Io(io::Error::new(
-                io::ErrorKind::Other,
-                "a header write of this store is in flight; retry",
-            )));
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
+        let h = c
+            .header
+            .with_state(&c.hk, state, nonce, secrets)
+            .map_err(|_| OpenError::KeyWrapFailed)?;
+        self.replace_header(io, c, h, None)
+    }
+
+    /// Writes `h` in place of the header `c` holds (read-check-write), and `hk` with it when
+    /// the credential changed.
+    pub(crate) fn replace_header<IO: HeaderIo>(
+        &self,
+        io: &IO,
+        c: &mut Counter,
+        h: HeaderV2,
+        hk: Option<Zeroizing<[u8; 32]>>,
+    ) -> Result<(), OpenError> {
+        if self.read_only {
+            return Err(read_only_error());
         }
         if c.poisoned {
             return Err(OpenError::HeaderChanged);
@@ -887,20 +647,20 @@ impl V2 {
             c.poisoned = true;
             return Err(OpenError::HeaderChanged);
         }
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(OpenError::Random)?;
-        let h = c
-            .header
-            .with_state(&c.hk, state, nonce, secrets)
-            .map_err(|_| OpenError::KeyWrapFailed)?;
-        complete_io(io.write(
+        if let Err(e) = complete_io(io.write(
             RESERVED_PRIMARY_NAMESPACE,
             HEADER_SECONDARY_NAMESPACE,
             HEADER_KEY,
             h.to_bytes(),
-        ))
-        .map_err(OpenError::Io)?;
+        )) {
+            // It may have landed: no header is written over it from this instance.
+            c.poisoned = true;
+            return Err(OpenError::Io(e));
+        }
         c.header = h;
+        if let Some(hk) = hk {
+            c.hk = hk;
+        }
         Ok(())
     }
 
@@ -924,12 +684,8 @@ impl V2 {
         Ok(())
     }
 
-    /// Adds a new data key to the keyring and makes it current, in one header write.
-    pub(crate) fn rotate<IO: HeaderIo>(&self, io: &IO) -> Result<u32, RotateError> {
-        if self.read_only {
-            return Err(RotateError::ReadOnly);
-        }
-        let mut c = self.counter();
+    /// The secrets and state of a rotation: a new random data key appended and made current.
+    pub(crate) fn rotated(&self, c: &Counter) -> Result<(State, Secrets, u32), RotateError> {
         let old = &c.header.state;
         let current = old.current_key_id().ok_or(RotateError::KeyringFull)?;
         if old.key_ids.len() >= f2::MAX_KEYS {
@@ -943,31 +699,46 @@ impl V2 {
         let mut state =
             header_state(&c.header, c.header.state.version_limit).map_err(RotateError::Header)?;
         state.key_ids.push(new_id);
-        let secrets = {
-            let ring = self.ring();
-            let mut data_keys = ring.secrets.data_keys.clone();
-            data_keys.push(key.clone());
-            Secrets {
-                data_keys,
-                name_key: ring.secrets.name_key.clone(),
-            }
+        let ring = self.ring();
+        let mut data_keys = ring.secrets.data_keys.clone();
+        data_keys.push(key);
+        let secrets = Secrets {
+            data_keys,
+            anchor_key: ring.secrets.anchor_key.clone(),
+            name_key: ring.secrets.name_key.clone(),
         };
+        Ok((state, secrets, new_id))
+    }
+
+    /// New records are sealed under the key `new_id` of `secrets` from now on (after the header
+    /// holding it was written).
+    pub(crate) fn use_keyring(&self, secrets: Secrets, new_id: u32) {
+        let mut ring = self.ring_mut();
+        if let Some(k) = secrets.data_keys.last() {
+            ring.keys.push((new_id, Cipher::new(k)));
+        }
+        ring.current = new_id;
+        ring.secrets = secrets;
+    }
+
+    /// Adds a new data key to the keyring and makes it current, in one header write.
+    pub(crate) fn rotate<IO: HeaderIo>(&self, io: &IO) -> Result<u32, RotateError> {
+        if self.read_only {
+            return Err(RotateError::ReadOnly);
+        }
+        let mut c = self.counter();
+        let (state, secrets, new_id) = self.rotated(&c)?;
         self.rewrite_header(io, &mut c, state, &secrets)
             .map_err(RotateError::Header)?;
-        {
-            let mut ring = self.ring_mut();
-            ring.keys.push((new_id, Cipher::new(&key)));
-            ring.current = new_id;
-            ring.secrets = secrets;
-        }
+        self.use_keyring(secrets, new_id);
         drop(c);
-        self.sync_anchor()
+        self.header_written()
             .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
         Ok(new_id)
     }
 
     /// Rewrites every record not sealed under the current key (a new version, the current
-    /// key, a fresh nonce), holding each key's lock from its read to its write.
+    /// key, a fresh nonce), never over a write or remove of the key made during the pass.
     pub(crate) fn reencrypt<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -985,19 +756,20 @@ impl V2 {
             done: 0,
             rewritten: 0,
         };
-        for (p, s, k) in names {
+        for key in names {
             {
-                let _key = self.stripe(&p, &s, &k);
-                match complete_io(self.read_keyed(io, &p, &s, &k)) {
+                // Synchronous writes of the key wait; asynchronous ones are checked below.
+                let _key = self.stripe(&key.0, &key.1, &key.2);
+                let quiet = self.fresh().reencrypt_read(&key);
+                match complete_io(self.read_keyed(io, &key.0, &key.1, &key.2)) {
                     // Removed since the listing: nothing to re-encrypt.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(RotateError::Read(e)),
                     Ok((mut value, key_id, _)) => {
                         if key_id == self.ring().current {
                             value.zeroize();
-                        } else {
-                            complete_io(self.write(io, &p, &s, &k, value))
-                                .map_err(RotateError::Write)?;
+                        } else if let Some(fut) = self.write_back(io, &key, quiet, value) {
+                            complete_io(fut).map_err(RotateError::Write)?;
                             done.rewritten += 1;
                         }
                     }
@@ -1009,21 +781,35 @@ impl V2 {
         Ok(done)
     }
 
-    /// After a complete clean verification pass (every record sealed under the current key),
-    /// reduces the keyring to the current key, in one header write taken while no synchronous
-    /// write is in flight.
+    /// Retirement: waits for writes sealed under other keys than the current one, checks that
+    /// every record is under the current key, then reduces the keyring to it in one header
+    /// write.
     pub(crate) fn retire<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
-        all: Vec<(String, String, String)>,
+        list_all: &dyn Fn() -> Result<Vec<(String, String, String)>, io::Error>,
     ) -> Result<(), RotateError> {
         if self.read_only {
             return Err(RotateError::ReadOnly);
         }
+        let current = self.ring().current;
+        let started = Instant::now();
+        loop {
+            let old = lock(&self.sealed_under)
+                .iter()
+                .any(|(id, n)| *id != current && *n > 0);
+            if !old {
+                break;
+            }
+            if started.elapsed() > RETIRE_WAIT {
+                return Err(RotateError::WritesInFlight);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let all = list_all().map_err(RotateError::List)?;
         let names = self
             .decode_all(all)
             .map_err(|e| RotateError::List(e.into()))?;
-        let current = self.ring().current;
         for (p, s, k) in names {
             match complete_io(self.read_keyed(io, &p, &s, &k)) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -1041,11 +827,6 @@ impl V2 {
                 }
             }
         }
-        let _every_key: Vec<MutexGuard<'_, ()>> = self
-            .stripes
-            .iter()
-            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
-            .collect();
         let mut c = self.counter();
         let (secrets, mut state) = {
             let ring = self.ring();
@@ -1068,6 +849,7 @@ impl V2 {
                 .clone();
             let secrets = Secrets {
                 data_keys: vec![key],
+                anchor_key: ring.secrets.anchor_key.clone(),
                 name_key: ring.secrets.name_key.clone(),
             };
             let state = header_state(&c.header, c.header.state.version_limit)
@@ -1083,14 +865,13 @@ impl V2 {
             ring.secrets = secrets;
         }
         drop(c);
-        drop(_every_key);
-        self.sync_anchor()
+        self.header_written()
             .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))
     }
 
     // ---- operations ----
 
-    /// `read`: the inner read is made now; the future checks and opens what it returns.
+    /// `read`: the inner read is made now; the future judges and opens what it returns.
     fn read_keyed<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1101,18 +882,15 @@ impl V2 {
         let issued = (|| {
             names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
-            let ticket = self.fresh().read_issued(p, s, k);
-            let guard = ReadGuard {
-                v2: Arc::clone(self),
-                ticket: Some(ticket),
-                names: [p.to_owned(), s.to_owned(), k.to_owned()],
-            };
-            Ok::<_, ReadError>((guard, io.read(&sp, &ss, &sk)))
+            let key = key_of(p, s, k);
+            let ticket = self.fresh().read_issued(key.clone());
+            Ok::<_, ReadError>((ticket, key, io.read(&sp, &ss, &sk)))
         })();
+        let this = Arc::clone(self);
         async move {
-            let (guard, fut) = issued?;
+            let (ticket, key, fut) = issued?;
             let r = fut.await;
-            guard.finish(r)
+            this.finish_read(ticket, key, r)
         }
     }
 
@@ -1140,6 +918,95 @@ impl V2 {
         async move { fut.await.map(|(v, _, _)| v) }
     }
 
+    /// Anchored: writes the pending anchor changes (refusing the operation if that fails).
+    fn flush(st: &mut Option<AnchorState>) -> Result<(), io::Error> {
+        match st.as_mut() {
+            Some(st) => st.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Issues a write of `key`: pending anchor changes written, a version taken, the ticket
+    /// issued (all under the anchor lock), then the value sealed. `quiet`: for a
+    /// re-encryption's write back, the key must not have been touched since the pass read it
+    /// (`None`: an application write).
+    #[allow(clippy::type_complexity)]
+    fn issue_write(
+        self: &Arc<Self>,
+        key: &Key,
+        buf: Vec<u8>,
+        quiet: Option<bool>,
+    ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
+        let mut buf = Zeroizing::new(buf);
+        if self.read_only {
+            return Err(WriteError::ReadOnly);
+        }
+        let (ticket, version) = {
+            let mut a = lock(&self.anchor);
+            Self::flush(&mut a).map_err(WriteError::Anchor)?;
+            let version = self.take().map_err(WriteError::Header)?;
+            let mut f = self.fresh();
+            if let Some(quiet) = quiet {
+                if !f.reencrypt_may_write(key, quiet) {
+                    return Ok(None);
+                }
+            }
+            (f.write_issued(key.clone(), version), version)
+        };
+        let mut guard = MutationGuard {
+            v2: Arc::clone(self),
+            ticket: Some(ticket),
+            sealed_under: None,
+        };
+        let (rec, key_id) =
+            self.seal(&key.0, &key.1, &key.2, version, core::mem::take(&mut *buf))?;
+        *lock(&self.sealed_under).entry(key_id).or_insert(0) += 1;
+        guard.sealed_under = Some(key_id);
+        Ok(Some((guard, rec)))
+    }
+
+    /// The write back of a re-encryption, if the key was not touched since the pass read it.
+    fn write_back<IO: HeaderIo>(
+        self: &Arc<Self>,
+        io: &IO,
+        key: &Key,
+        quiet: bool,
+        value: Vec<u8>,
+    ) -> Option<impl Future<Output = Result<(), io::Error>> + Send + 'static> {
+        let issued = (|| {
+            let [sp, ss, sk] = self
+                .stored_names(&key.0, &key.1, &key.2)
+                .map_err(WriteError::InvalidName)?;
+            let Some((guard, rec)) = self.issue_write(key, value, Some(quiet))? else {
+                return Ok(None);
+            };
+            Ok::<_, WriteError>(Some((guard, io.write(&sp, &ss, &sk, rec))))
+        })();
+        match issued {
+            Ok(None) => None,
+            Ok(Some((guard, fut))) => Some(Self::complete_write(guard, fut)),
+            Err(e) => Some(Self::failed(e)),
+        }
+    }
+
+    fn failed(
+        e: WriteError,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
+        Box::pin(async move { Err(e.into()) })
+    }
+
+    fn complete_write(
+        guard: MutationGuard,
+        fut: impl Future<Output = Result<(), io::Error>> + Send + 'static,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
+        Box::pin(async move {
+            let r = fut.await;
+            let anchored = guard.write_done(r.is_ok());
+            r?;
+            anchored.map_err(|e| WriteError::Anchor(e).into())
+        })
+    }
+
     /// `write`: version taken, value sealed and inner write made now.
     pub(crate) fn write<IO: HeaderIo>(
         self: &Arc<Self>,
@@ -1149,40 +1016,25 @@ impl V2 {
         k: &str,
         buf: Vec<u8>,
     ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        let mut step = None;
         let issued = (|| {
             names::check_key(p, s, k).map_err(WriteError::InvalidName)?;
-            if self.read_only {
-                return Err(WriteError::ReadOnly);
-            }
             let [sp, ss, sk] = self
                 .stored_names(p, s, k)
                 .map_err(WriteError::InvalidName)?;
-            step = self.before_mutation(io);
-            let version = self.take().map_err(WriteError::Header)?;
-            let rec = self.seal(p, s, k, version, buf)?;
-            let ticket = self.fresh().write_issued(p, s, k, version);
-            let guard = MutationGuard(Arc::clone(self), Some(ticket));
-            Ok((guard, io.write(&sp, &ss, &sk, rec)))
+            let key = key_of(p, s, k);
+            let (guard, rec) = self
+                .issue_write(&key, buf, None)?
+                .ok_or(WriteError::EncryptionFailed)?;
+            Ok::<_, WriteError>((guard, io.write(&sp, &ss, &sk, rec)))
         })();
-        let this = Arc::clone(self);
-        async move {
-            if let Some(step) = step {
-                step.await;
-            }
-            let (guard, fut) = issued?;
-            let r = fut.await;
-            let _ = guard.done(r.is_ok());
-            // After the inner write, never before: the anchor is strengthened only once the
-            // write succeeded (a failed one may have pinned the entry, which goes too).
-            let synced = this.sync_anchor();
-            r?;
-            synced.map_err(|e| WriteError::Anchor(e).into())
+        match issued {
+            Ok((guard, fut)) => Self::complete_write(guard, fut),
+            Err(e) => Self::failed(e),
         }
     }
 
-    /// `remove`: version taken and inner remove made now. The future gives the pair to fold,
-    /// if the removal calls for one.
+    /// `remove`: anchored, the key's entry leaves the anchor first; then the inner remove is
+    /// made now.
     fn remove<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1190,8 +1042,7 @@ impl V2 {
         s: &str,
         k: &str,
         lazy: bool,
-    ) -> impl Future<Output = Result<Option<FoldRequest>, io::Error>> + Send + 'static {
-        let mut step = None;
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
         let issued = (|| {
             names::check_key(p, s, k).map_err(RemoveError::InvalidName)?;
             if self.read_only {
@@ -1200,39 +1051,31 @@ impl V2 {
             let [sp, ss, sk] = self
                 .stored_names(p, s, k)
                 .map_err(RemoveError::InvalidName)?;
-            step = self.before_mutation(io);
-            let version = self.take().map_err(RemoveError::Header)?;
-            let ticket = self.fresh().remove_issued(p, s, k, version, lazy);
-            let guard = MutationGuard(Arc::clone(self), Some(ticket));
-            // The weakening reaches the anchor before the inner remove: a crash after the
-            // remove must not leave the anchor expecting the key.
-            self.sync_anchor().map_err(RemoveError::Anchor)?;
+            let key = key_of(p, s, k);
+            let ticket = {
+                let mut a = lock(&self.anchor);
+                Self::flush(&mut a).map_err(RemoveError::Anchor)?;
+                let held = self.fresh().get(&key).is_some();
+                if let (Some(st), true) = (a.as_ref(), held) {
+                    // Before the inner remove: a crash after it must not leave the anchor
+                    // expecting the key.
+                    st.put(&key, None).map_err(RemoveError::Anchor)?;
+                }
+                let next = self.counter().next();
+                self.fresh().remove_issued(key, next)
+            };
+            let guard = MutationGuard {
+                v2: Arc::clone(self),
+                ticket: Some(ticket),
+                sealed_under: None,
+            };
             Ok((guard, io.remove(&sp, &ss, &sk, lazy)))
         })();
-        let this = Arc::clone(self);
         async move {
-            if let Some(step) = step {
-                step.await;
-            }
             let (guard, fut) = issued?;
             let r = fut.await;
-            let fold = guard.done(r.is_ok());
-            let synced = this.sync_anchor();
-            if let Err(e) = r {
-                if let Some(req) = fold {
-                    this.fresh().fold_failed(&req);
-                }
-                return Err(e);
-            }
-            match synced {
-                Ok(()) => Ok(fold),
-                Err(e) => {
-                    if let Some(req) = fold {
-                        this.fresh().fold_failed(&req);
-                    }
-                    Err(RemoveError::Anchor(e).into())
-                }
-            }
+            let _ = guard.write_done(r.is_ok());
+            r
         }
     }
 
@@ -1250,7 +1093,7 @@ impl V2 {
         complete_io(self.write(io, p, s, k, buf))
     }
 
-    /// `remove` over a synchronous inner store, then the fold it calls for.
+    /// `remove` over a synchronous inner store.
     pub(crate) fn remove_sync<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1259,19 +1102,11 @@ impl V2 {
         k: &str,
         lazy: bool,
     ) -> Result<(), io::Error> {
-        let fold = {
-            let _key = self.stripe(p, s, k);
-            complete_io(self.remove(io, p, s, k, lazy))?
-        };
-        match fold {
-            Some(req) => self.fold(io, &req).map_err(io::Error::from),
-            None => Ok(()),
-        }
+        let _key = self.stripe(p, s, k);
+        complete_io(self.remove(io, p, s, k, lazy))
     }
 
-    /// `remove` over an asynchronous inner store. Compaction by folding needs further inner
-    /// calls after the removal, which a `'static` future cannot make: the pair's tombstones are
-    /// then capped instead (the documented fallback for failed folds).
+    /// `remove` over an asynchronous inner store.
     pub(crate) fn remove_async<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1280,58 +1115,11 @@ impl V2 {
         k: &str,
         lazy: bool,
     ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        let fut = self.remove(io, p, s, k, lazy);
-        let this = Arc::clone(self);
-        async move {
-            if let Some(req) = fut.await? {
-                this.fresh().fold_failed(&req);
-                this.sync_anchor().map_err(RemoveError::Anchor)?;
-            }
-            Ok(())
-        }
+        self.remove(io, p, s, k, lazy)
     }
 
-    /// Folds a pair's tombstones into its floor (synchronous inner store).
-    fn fold<IO: HeaderIo>(self: &Arc<Self>, io: &IO, req: &FoldRequest) -> Result<(), RemoveError> {
-        let listed = match complete_io(self.list(io, &req.primary, &req.secondary, false)) {
-            Ok(l) => l,
-            Err(_) => {
-                self.fresh().fold_failed(req);
-                return Ok(());
-            }
-        };
-        let candidates = self.fresh().fold_candidates(req, &listed);
-        for key in candidates {
-            match complete_io(self.read(io, &req.primary, &req.secondary, &key)) {
-                Ok(mut v) => v.zeroize(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    self.fresh().fold_failed(req);
-                    let read = e
-                        .get_ref()
-                        .and_then(|i| i.downcast_ref::<ReadError>())
-                        .cloned();
-                    return match read {
-                        Some(r) => Err(RemoveError::Freshness(r)),
-                        None => Ok(()),
-                    };
-                }
-            }
-        }
-        // Step 2's end: every present key of the pair has an entry, in the anchor too, before
-        // the floor can cover the absent ones.
-        self.fresh()
-            .mark_listed(&req.primary, &req.secondary, &listed);
-        if let Err(e) = self.sync_anchor() {
-            self.fresh().fold_failed(req);
-            return Err(RemoveError::Anchor(e));
-        }
-        self.fresh().fold_commit(req, &listed);
-        self.sync_anchor().map_err(RemoveError::Anchor)
-    }
-
-    /// `list`: the inner listing is made now; the future decodes the names and checks that no
-    /// key this instance holds live is missing (`check`).
+    /// `list`: the inner listing is made now; the future decodes the names, checks that no key
+    /// M holds is missing (`check`) and, anchored, leaves out absent keys.
     pub(crate) fn list<IO: HeaderIo>(
         self: &Arc<Self>,
         io: &IO,
@@ -1341,19 +1129,21 @@ impl V2 {
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
         let issued = (|| {
             let (sp, ss) = self.stored_namespace(p, s)?;
-            let ticket = check.then(|| self.fresh().list_issued(p, s));
-            let guard = ListGuard(Arc::clone(self), ticket);
+            let ticket = self.fresh().list_issued(Some((p, s)));
             let fut = io.list(&sp, &ss);
-            Ok::<_, ListError>((guard, fut, [p.to_owned(), s.to_owned(), sp, ss]))
+            Ok::<_, ListError>((ticket, fut, [p.to_owned(), s.to_owned(), sp, ss]))
         })();
+        let this = Arc::clone(self);
         async move {
-            let (mut guard, fut, [p, s, sp, ss]) = issued?;
+            let (ticket, fut, [p, s, sp, ss]) = issued?;
             let stored = fut.await?;
-            let keys = guard.0.decode_keys(&p, &s, &sp, &ss, stored)?;
-            if let Some(t) = guard.1.take() {
-                guard.0.check_listed(&t, &keys)?;
-            }
-            Ok(keys)
+            let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
+            let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
+            Ok(this
+                .checked(&ticket, triples, check)?
+                .into_iter()
+                .map(|(_, _, k)| k)
+                .collect())
         }
     }
 }
@@ -1363,14 +1153,6 @@ pub(crate) fn read_only_error() -> OpenError {
         io::ErrorKind::PermissionDenied,
         "the store was opened read-only",
     ))
-}
-
-/// A name too long for the anchor's one-byte length: excluded by the names checks.
-fn unencodable() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "a stored name is too long for the anchor",
-    )
 }
 
 fn seal_error(e: SealError) -> WriteError {
@@ -1395,139 +1177,52 @@ pub(crate) fn complete_io<T>(
     }
 }
 
-/// Resets a reservation step whose future was dropped before it finished.
-struct StepGuard(Arc<V2>, Step);
-
-impl Drop for StepGuard {
-    fn drop(&mut self) {
-        self.0.reset_step(self.1);
-    }
-}
-
-/// A read's freshness ticket: always given back, also when its future is dropped.
-struct ReadGuard {
+/// A write's or remove's ticket: always given back, also when its future is dropped.
+struct MutationGuard {
     v2: Arc<V2>,
-    ticket: Option<ReadTicket>,
-    names: [String; 3],
+    ticket: Option<MutationTicket>,
+    /// The data key that sealed the write.
+    sealed_under: Option<u32>,
 }
-
-impl ReadGuard {
-    fn refused(&self, r: Refusal) -> ReadError {
-        let [p, s, k] = self.names.clone();
-        match r {
-            Refusal::Rollback {
-                found,
-                expected_at_least,
-            } => ReadError::Rollback {
-                primary_namespace: p,
-                secondary_namespace: s,
-                key: k,
-                found,
-                expected_at_least,
-            },
-            Refusal::Missing { expected_version } => ReadError::Missing {
-                primary_namespace: p,
-                secondary_namespace: s,
-                key: k,
-                expected_version,
-            },
-            Refusal::Resurrected { found, removed_at } => ReadError::Resurrected {
-                primary_namespace: p,
-                secondary_namespace: s,
-                key: k,
-                found,
-                removed_at,
-            },
-        }
-    }
-
-    fn finish(mut self, r: Result<Vec<u8>, io::Error>) -> Result<ReadValue, io::Error> {
-        let Some(ticket) = self.ticket.take() else {
-            return Err(io::Error::new(
-                io::ErrorKind::Other,
-                "read ticket already used",
-            ));
-        };
-        let rec = match r {
-            Ok(rec) => rec,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let checked = self.v2.fresh().read_missing(ticket);
-                return match checked {
-                    Ok(()) => Err(e),
-                    Err(Refusal::Missing { expected_version }) => {
-                        let [p, s, k] = &self.names;
-                        match self.v2.confirm_missing(p, s, k, expected_version)? {
-                            Some(expected_version) => {
-                                Err(self.refused(Refusal::Missing { expected_version }).into())
-                            }
-                            None => Err(e),
-                        }
-                    }
-                    Err(refusal) => Err(self.refused(refusal).into()),
-                };
-            }
-            Err(e) => {
-                self.v2.fresh().read_abandoned(ticket);
-                return Err(e);
-            }
-        };
-        let [p, s, k] = &self.names;
-        let Some((version, mut value, key_id)) = self.v2.open(p, s, k, rec) else {
-            self.v2.fresh().read_abandoned(ticket);
-            return Err(ReadError::AuthenticationFailed {
-                primary_namespace: p.clone(),
-                secondary_namespace: s.clone(),
-                key: k.clone(),
-            }
-            .into());
-        };
-        let checked = self.v2.fresh().read_found(ticket, version);
-        match checked {
-            Ok(()) => {
-                self.v2.saw(version);
-                Ok((value, key_id, version))
-            }
-            Err(refusal) => {
-                value.zeroize();
-                Err(self.refused(refusal).into())
-            }
-        }
-    }
-}
-
-impl Drop for ReadGuard {
-    fn drop(&mut self) {
-        if let Some(t) = self.ticket.take() {
-            self.v2.fresh().read_abandoned(t);
-        }
-    }
-}
-
-/// A write's or remove's freshness ticket: always given back.
-struct MutationGuard(Arc<V2>, Option<MutationTicket>);
 
 impl MutationGuard {
-    fn done(mut self, ok: bool) -> Option<FoldRequest> {
-        let t = self.1.take()?;
-        self.0.fresh().mutation_done(t, ok)
+    /// The inner call returned (`ok`): M updated if the operation is still the key's latest,
+    /// and, anchored, the key's entry written (a failure is pending and returned).
+    fn write_done(mut self, ok: bool) -> Result<(), io::Error> {
+        self.finish(ok)
+    }
+
+    fn finish(&mut self, ok: bool) -> Result<(), io::Error> {
+        if let Some(id) = self.sealed_under.take() {
+            let mut m = lock(&self.v2.sealed_under);
+            if let Some(n) = m.get_mut(&id) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let Some(t) = self.ticket.take() else {
+            return Ok(());
+        };
+        let key = t.key().clone();
+        let mut a = lock(&self.v2.anchor);
+        let set = self.v2.fresh().mutation_done(t, ok);
+        match (set, a.as_mut()) {
+            (Some(v), Some(st)) => match st.put(&key, Some(v)) {
+                Ok(()) => {
+                    st.pending.remove(&key);
+                    Ok(())
+                }
+                Err(e) => {
+                    st.pending.insert(key, Some(v));
+                    Err(e)
+                }
+            },
+            _ => Ok(()),
+        }
     }
 }
 
 impl Drop for MutationGuard {
     fn drop(&mut self) {
-        if let Some(t) = self.1.take() {
-            let _ = self.0.fresh().mutation_done(t, false);
-        }
-    }
-}
-
-/// A listing's freshness ticket: always given back.
-struct ListGuard(Arc<V2>, Option<ListTicket>);
-
-impl Drop for ListGuard {
-    fn drop(&mut self) {
-        if let Some(t) = self.1.take() {
-            self.0.fresh().list_abandoned(t);
-        }
+        let _ = self.finish(false);
     }
 }
