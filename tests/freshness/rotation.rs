@@ -328,7 +328,6 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         let m1_now = KVStoreSync::read(&inner, &m1_at.0, &m1_at.1, &m1_at.2).unwrap();
         assert_eq!(key_id_of(&m1_now), new_id);
         store.retire_old_keys::<V>().unwrap();
-        let after = header(&inner);
         drop(store);
 
         let open = |pass: &[u8]| {
@@ -345,6 +344,7 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
         drop(store);
 
+        let after = header(&inner);
         // The header from before the rekey, put back: it opens with the old passphrase as far
         // as the credential goes, and the anchor refuses it.
         put_header(&inner, before);
