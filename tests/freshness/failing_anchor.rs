@@ -23,6 +23,9 @@ use encrypted_kvstore::{EncryptedStore, OpenOptions, RemoveError, WriteError};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
+/// One write or remove that must not reach the inner store.
+type Attempt<'a> = Box<dyn Fn() -> io::Result<()> + 'a>;
+
 #[track_caller]
 fn anchor_write_error(r: io::Result<()>, what: &str) {
     let e = r.expect_err(what);
@@ -86,7 +89,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
 
         // From now on nothing reaches the inner store.
         let frozen = dir_files(inner.path());
-        let attempts: [(&str, Box<dyn Fn() -> io::Result<()> + '_>); 6] = [
+        let attempts: [(&str, Attempt<'_>); 6] = [
             (
                 "a write of another key",
                 Box::new(|| store.write("monitors", "", "k2", b"two".to_vec())),
