@@ -457,3 +457,74 @@ fn a_process_killed_inside_an_overwrite_raises_no_alarm_with_names_and_padding()
         assert!(completed);
     }
 }
+
+/// A writer and a read-only reader (anchored) over one `FilesystemStore`; the reader's
+/// inner store can park a call after the file system answered.
+fn writer_and_reader() -> (TempFs, EncryptedStore<TempFs>, Rig, EncryptedStore<Rig>) {
+    let (fs, a) = (TempFs::new(), TempFs::new());
+    let writer = super::support::create_anchored(Layout::Plain, fs.clone(), &a);
+    writer.write(NS, "", "k", b"v1".to_vec()).unwrap();
+    let rig = Rig::new(fs.clone());
+    let reader = OpenOptions::new()
+        .read_only()
+        .anchor(anchor(&a))
+        .open::<V, _>(rig.clone(), PASSPHRASE)
+        .unwrap();
+    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v1");
+    (a, writer, rig, reader)
+}
+
+/// The race behind the read-only instance's alarms above, made deterministic: the reader's
+/// inner read finds the key gone between the writer's remove and its re-creation, and returns
+/// only after the writer has written the key again (inner record, then anchor entry). The
+/// reader's second look at the anchor then finds the new entry while what it found in the
+/// inner store is still nothing. docs/FORMAT.md ("Two instances over one inner store")
+/// promises no false alarm for one writer and read-only instances with the anchor: the answer
+/// must be the key absent (or its new value), never `Missing`.
+#[test]
+fn a_read_only_read_overlapping_a_remove_and_recreate_raises_no_alarm() {
+    let (_a, writer, rig, reader) = writer_and_reader();
+    writer.remove(NS, "", "k", false).unwrap();
+    rig.gate.close_on(
+        super::support::Op::ReadDone,
+        super::support::name(NS, "", "k"),
+    );
+    let read = std::thread::scope(|s| {
+        let t = s.spawn(|| reader.read(NS, "", "k"));
+        rig.gate.wait_parked();
+        writer.write(NS, "", "k", b"v2".to_vec()).unwrap();
+        rig.gate.release();
+        t.join().unwrap()
+    });
+    match read {
+        Ok(v) => assert_eq!(v, b"v2"),
+        Err(e) => assert!(
+            e.kind() == ErrorKind::NotFound && !is_alarm(&e),
+            "a read overlapping an honest remove and re-create: {e:?}"
+        ),
+    }
+    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
+}
+
+/// The same race for `list`: the reader's inner listing misses the key (removed), and returns
+/// after the writer re-created it; the listing must not be refused as `ListError::Missing`.
+#[test]
+fn a_read_only_list_overlapping_a_remove_and_recreate_raises_no_alarm() {
+    let (_a, writer, rig, reader) = writer_and_reader();
+    writer.remove(NS, "", "k", false).unwrap();
+    rig.gate.close_on(
+        super::support::Op::ListDone,
+        super::support::name(NS, "", ""),
+    );
+    let listed = std::thread::scope(|s| {
+        let t = s.spawn(|| reader.list(NS, ""));
+        rig.gate.wait_parked();
+        writer.write(NS, "", "k", b"v2".to_vec()).unwrap();
+        rig.gate.release();
+        t.join().unwrap()
+    });
+    if let Err(e) = listed {
+        panic!("a listing overlapping an honest remove and re-create: {e:?}");
+    }
+    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
+}

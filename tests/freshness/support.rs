@@ -367,6 +367,10 @@ pub enum Op {
     Remove,
     /// `list` or `list_all_keys`.
     List,
+    /// A `read` whose file-system call has returned, before its answer goes back.
+    ReadDone,
+    /// A `list` whose file-system call has returned, before its answer goes back.
+    ListDone,
 }
 
 /// Parks one call (of one kind, on one stored name) until released.
@@ -565,7 +569,9 @@ impl Rig {
 impl KVStoreSync for Rig {
     fn read(&self, p: &str, s: &str, k: &str) -> io::Result<Vec<u8>> {
         self.before(Op::Read, &name(p, s, k))?;
-        KVStoreSync::read(&self.fs, p, s, k)
+        let r = KVStoreSync::read(&self.fs, p, s, k);
+        self.gate.pass(Op::ReadDone, &name(p, s, k));
+        r
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> io::Result<()> {
         self.before(Op::Write, &name(p, s, k))?;
@@ -581,7 +587,9 @@ impl KVStoreSync for Rig {
     }
     fn list(&self, p: &str, s: &str) -> io::Result<Vec<String>> {
         self.before(Op::List, &name(p, s, ""))?;
-        KVStoreSync::list(&self.fs, p, s)
+        let r = KVStoreSync::list(&self.fs, p, s);
+        self.gate.pass(Op::ListDone, &name(p, s, ""));
+        r
     }
 }
 
@@ -602,7 +610,9 @@ impl KVStore for Rig {
         let fut = KVStore::read(&self.fs, p, s, k);
         Box::pin(async move {
             this.before(Op::Read, &n)?;
-            fut.await
+            let r = fut.await;
+            this.gate.pass(Op::ReadDone, &n);
+            r
         })
     }
     fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Fut<()> {
@@ -633,7 +643,9 @@ impl KVStore for Rig {
         let fut = KVStore::list(&self.fs, p, s);
         Box::pin(async move {
             this.before(Op::List, &n)?;
-            fut.await
+            let r = fut.await;
+            this.gate.pass(Op::ListDone, &n);
+            r
         })
     }
 }
