@@ -88,8 +88,9 @@ fn reencrypt_never_overwrites_a_write_made_while_it_read_the_key() {
         }
         let new_id = store.rotate_data_key::<V>().unwrap();
 
-        // The pass's read of x is parked; the application writes x meanwhile.
-        rig.gate.close_on(Op::Read, name(NS, "", "x"));
+        // The pass has read x (the old record) and is parked before it goes on; the
+        // application writes x meanwhile.
+        rig.gate.close_on(Op::ReadDone, name(NS, "", "x"));
         let pass = {
             let store = Arc::clone(&store);
             std::thread::spawn(move || store.reencrypt::<V>(|_| {}))
