@@ -371,3 +371,39 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
     }
 }
+
+/// A write future dropped before it completed counts as a failed write (docs/FORMAT.md,
+/// "Updates"): it leaves nothing in flight, so retirement is not held up by it, and nothing
+/// raises an alarm.
+#[test]
+fn a_dropped_async_write_neither_holds_up_retirement_nor_raises_an_alarm() {
+    for anchored in [false, true] {
+        let (rig, a) = (Rig::new(TempFs::new()), TempFs::new());
+        let store = store_over(&rig, anchored, &a);
+        store.write(NS, "", "x", b"old".to_vec()).unwrap();
+        // Issued under the current key, never polled.
+        let fut = ldk::util::persist::KVStore::write(&*store, NS, "", "x", b"dropped".to_vec());
+        drop(fut);
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"old");
+        store.rotate_data_key::<V>().unwrap();
+        let done = {
+            let store = Arc::clone(&store);
+            bounded(45, "reencrypt and retire", move || {
+                store.reencrypt::<V>(|_| {})?;
+                store.retire_old_keys::<V>()
+            })
+        };
+        done.unwrap_or_else(|e| panic!("anchored {anchored}: {e:?}"));
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"old");
+        store.write(NS, "", "x", b"new".to_vec()).unwrap();
+        let store = Arc::into_inner(store).unwrap();
+        drop(store);
+        let opts = if anchored {
+            OpenOptions::new().anchor(anchor(&a))
+        } else {
+            OpenOptions::new()
+        };
+        let store = opts.open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+        assert_eq!(store.read(NS, "", "x").unwrap(), b"new");
+    }
+}
