@@ -528,3 +528,113 @@ fn a_read_only_list_overlapping_a_remove_and_recreate_raises_no_alarm() {
     }
     assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
 }
+
+/// What a read overlapping an operation of the same instance may return.
+#[derive(Clone, Copy, Debug)]
+enum Overlap {
+    /// The read is parked before its inner call; the key is removed meanwhile.
+    RemoveBeforeInnerRead,
+    /// The read found the old record and is parked; the key is removed meanwhile.
+    RemoveAfterInnerRead,
+    /// The read is parked before its inner call; the key is written meanwhile.
+    WriteBeforeInnerRead,
+    /// The read found the old record and is parked; the key is written meanwhile.
+    WriteAfterInnerRead,
+    /// The key was removed, the read found nothing and is parked; the key is written again
+    /// meanwhile.
+    RecreateAfterInnerRead,
+}
+
+/// "Checked against two moments" (docs/FORMAT.md, "The rule"): a read of one instance that
+/// overlaps a write or remove of the same key by that instance (LDK reads on one thread while
+/// it persists on another) is never an alarm, whichever side of the inner read the other
+/// operation falls on; with and without an anchor, and for `list` as for `read`.
+#[test]
+fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
+    use super::support::{name, Op};
+    let cases = [
+        Overlap::RemoveBeforeInnerRead,
+        Overlap::RemoveAfterInnerRead,
+        Overlap::WriteBeforeInnerRead,
+        Overlap::WriteAfterInnerRead,
+        Overlap::RecreateAfterInnerRead,
+    ];
+    for anchored in [false, true] {
+        for case in cases {
+            for listing in [false, true] {
+                let at = format!("{case:?}, anchored {anchored}, list {listing}");
+                let (fs, a) = (TempFs::new(), TempFs::new());
+                let rig = Rig::new(fs.clone());
+                let mut opts = OpenOptions::new();
+                if anchored {
+                    opts = opts.anchor(anchor(&a));
+                }
+                let store = opts
+                    .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+                    .unwrap();
+                store.write(NS, "", "k", b"v1".to_vec()).unwrap();
+                store.write(NS, "", "other", b"o".to_vec()).unwrap();
+                if matches!(case, Overlap::RecreateAfterInnerRead) {
+                    store.remove(NS, "", "k", false).unwrap();
+                }
+                let before_inner = matches!(
+                    case,
+                    Overlap::RemoveBeforeInnerRead | Overlap::WriteBeforeInnerRead
+                );
+                let (op, gated) = match (listing, before_inner) {
+                    (false, true) => (Op::Read, name(NS, "", "k")),
+                    (false, false) => (Op::ReadDone, name(NS, "", "k")),
+                    (true, true) => (Op::List, name(NS, "", "")),
+                    (true, false) => (Op::ListDone, name(NS, "", "")),
+                };
+                rig.gate.close_on(op, gated);
+                let (read, listed) = std::thread::scope(|s| {
+                    let t = s.spawn(|| {
+                        if listing {
+                            (None, Some(store.list(NS, "")))
+                        } else {
+                            (Some(store.read(NS, "", "k")), None)
+                        }
+                    });
+                    rig.gate.wait_parked();
+                    let other = s.spawn(|| match case {
+                        Overlap::RemoveBeforeInnerRead | Overlap::RemoveAfterInnerRead => {
+                            store.remove(NS, "", "k", false)
+                        }
+                        _ => store.write(NS, "", "k", b"v2".to_vec()),
+                    });
+                    let mut waited = 0;
+                    while !other.is_finished() && waited < 1000 {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        waited += 1;
+                    }
+                    let finished = other.is_finished();
+                    rig.gate.release();
+                    assert!(finished, "{at}: the write or remove waited for the read");
+                    other.join().unwrap().unwrap();
+                    t.join().unwrap()
+                });
+                if let Some(read) = read {
+                    match read {
+                        Ok(v) => assert!(v == b"v1" || v == b"v2", "{at}: {v:?}"),
+                        Err(e) => assert!(
+                            e.kind() == ErrorKind::NotFound && !is_alarm(&e),
+                            "{at}: {e:?}"
+                        ),
+                    }
+                }
+                if let Some(listed) = listed {
+                    let listed = listed.unwrap_or_else(|e| panic!("{at}: {e:?}"));
+                    assert!(listed.iter().any(|k| k == "other"), "{at}: {listed:?}");
+                }
+                // Afterwards the key reads as the operation left it.
+                match case {
+                    Overlap::RemoveBeforeInnerRead | Overlap::RemoveAfterInnerRead => {
+                        assert_absent(store.read(NS, "", "k"), NS, "", "k", false);
+                    }
+                    _ => assert_eq!(store.read(NS, "", "k").unwrap(), b"v2", "{at}"),
+                }
+            }
+        }
+    }
+}
