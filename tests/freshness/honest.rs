@@ -529,20 +529,21 @@ fn a_read_only_list_overlapping_a_remove_and_recreate_raises_no_alarm() {
     assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
 }
 
-/// What a read overlapping an operation of the same instance may return.
+/// Which operation of the same instance overlaps a read, and on which side of the read's
+/// inner call.
 #[derive(Clone, Copy, Debug)]
 enum Overlap {
     /// The read is parked before its inner call; the key is removed meanwhile.
-    RemoveBeforeInnerRead,
+    RemoveBefore,
     /// The read found the old record and is parked; the key is removed meanwhile.
-    RemoveAfterInnerRead,
+    RemoveAfter,
     /// The read is parked before its inner call; the key is written meanwhile.
-    WriteBeforeInnerRead,
+    WriteBefore,
     /// The read found the old record and is parked; the key is written meanwhile.
-    WriteAfterInnerRead,
+    WriteAfter,
     /// The key was removed, the read found nothing and is parked; the key is written again
     /// meanwhile.
-    RecreateAfterInnerRead,
+    RecreateAfter,
 }
 
 /// "Checked against two moments" (docs/FORMAT.md, "The rule"): a read of one instance that
@@ -553,11 +554,11 @@ enum Overlap {
 fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
     use super::support::{name, Op};
     let cases = [
-        Overlap::RemoveBeforeInnerRead,
-        Overlap::RemoveAfterInnerRead,
-        Overlap::WriteBeforeInnerRead,
-        Overlap::WriteAfterInnerRead,
-        Overlap::RecreateAfterInnerRead,
+        Overlap::RemoveBefore,
+        Overlap::RemoveAfter,
+        Overlap::WriteBefore,
+        Overlap::WriteAfter,
+        Overlap::RecreateAfter,
     ];
     for anchored in [false, true] {
         for case in cases {
@@ -574,13 +575,10 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                     .unwrap();
                 store.write(NS, "", "k", b"v1".to_vec()).unwrap();
                 store.write(NS, "", "other", b"o".to_vec()).unwrap();
-                if matches!(case, Overlap::RecreateAfterInnerRead) {
+                if matches!(case, Overlap::RecreateAfter) {
                     store.remove(NS, "", "k", false).unwrap();
                 }
-                let before_inner = matches!(
-                    case,
-                    Overlap::RemoveBeforeInnerRead | Overlap::WriteBeforeInnerRead
-                );
+                let before_inner = matches!(case, Overlap::RemoveBefore | Overlap::WriteBefore);
                 let (op, gated) = match (listing, before_inner) {
                     (false, true) => (Op::Read, name(NS, "", "k")),
                     (false, false) => (Op::ReadDone, name(NS, "", "k")),
@@ -598,7 +596,7 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                     });
                     rig.gate.wait_parked();
                     let other = s.spawn(|| match case {
-                        Overlap::RemoveBeforeInnerRead | Overlap::RemoveAfterInnerRead => {
+                        Overlap::RemoveBefore | Overlap::RemoveAfter => {
                             store.remove(NS, "", "k", false)
                         }
                         _ => store.write(NS, "", "k", b"v2".to_vec()),
@@ -629,7 +627,7 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                 }
                 // Afterwards the key reads as the operation left it.
                 match case {
-                    Overlap::RemoveBeforeInnerRead | Overlap::RemoveAfterInnerRead => {
+                    Overlap::RemoveBefore | Overlap::RemoveAfter => {
                         assert_absent(store.read(NS, "", "k"), NS, "", "k", false);
                     }
                     _ => assert_eq!(store.read(NS, "", "k").unwrap(), b"v2", "{at}"),
