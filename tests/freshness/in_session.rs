@@ -2,7 +2,7 @@
 //! every key it read (written by an earlier session), an older record put back is `Rollback`
 //! and a deleted record is `Missing` (on `read` and on `list`); a key this session wrote and
 //! removed (lazily or not) whose record is put back is absent (`ReadError::Removed`). Over the
-//! crate's in-memory store, in both layouts.
+//! crate's in-memory store, in both layouts, read through both traits.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,7 +15,7 @@ use super::support::{
     assert_absent, assert_missing, assert_rollback, create_plain, put_back, version_of,
     write_located, Layout, Name,
 };
-use super::v::{ldk, V};
+use super::v::{ldk, AsyncOps, Ops, SyncOps, V};
 use crate::common::PASSPHRASE;
 use encrypted_kvstore::{EncryptedStore, ListError, MemoryStore};
 use ldk::io::ErrorKind;
@@ -71,11 +71,15 @@ fn every_key_written_or_read_is_watched_while_open() {
             })
             .collect();
 
-        for w in read_keys.iter().chain(&written) {
+        // The attacks are read through both traits, alternately.
+        let sync_ops = SyncOps(&store);
+        let async_ops = AsyncOps::new(&store);
+        for (i, w) in read_keys.iter().chain(&written).enumerate() {
+            let ops: &dyn Ops = if i % 2 == 0 { &sync_ops } else { &async_ops };
             let at = format!("{layout:?} {}", w.key);
             // Rolled back.
             put_back(&inner, &w.stored, &w.older);
-            let (found, expected) = assert_rollback(store.read(NS, "", &w.key), NS, "", &w.key);
+            let (found, expected) = assert_rollback(ops.read(NS, "", &w.key), NS, "", &w.key);
             assert_eq!(
                 (found, expected),
                 (version_of(&w.older), version_of(&w.newest)),
@@ -83,8 +87,8 @@ fn every_key_written_or_read_is_watched_while_open() {
             );
             // Deleted: on read and on list.
             KVStoreSync::remove(&inner, &w.stored.0, &w.stored.1, &w.stored.2, false).unwrap();
-            assert_missing(store.read(NS, "", &w.key), NS, "", &w.key);
-            let e = store.list(NS, "").unwrap_err();
+            assert_missing(ops.read(NS, "", &w.key), NS, "", &w.key);
+            let e = ops.list(NS, "").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidData, "{at}: {e:?}");
             assert!(
                 matches!(
@@ -95,14 +99,15 @@ fn every_key_written_or_read_is_watched_while_open() {
             );
             // Put right: served, and listed.
             put_back(&inner, &w.stored, &w.newest);
-            assert_eq!(store.read(NS, "", &w.key).unwrap(), b"second", "{at}");
+            assert_eq!(ops.read(NS, "", &w.key).unwrap(), b"second", "{at}");
         }
         let listed = store.list(NS, "").unwrap();
         assert_eq!(listed.len(), 2 * KEYS, "{layout:?}: {listed:?}");
 
-        for (k, stored, record) in &removed {
+        for (i, (k, stored, record)) in removed.iter().enumerate() {
+            let ops: &dyn Ops = if i % 2 == 0 { &sync_ops } else { &async_ops };
             put_back(&inner, stored, record);
-            let found = assert_absent(store.read(NS, "", k), NS, "", k, true);
+            let found = assert_absent(ops.read(NS, "", k), NS, "", k, true);
             assert_eq!(found, Some(version_of(record)), "{layout:?} {k}");
         }
     }

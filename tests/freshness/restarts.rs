@@ -183,3 +183,47 @@ fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() 
         }
     }
 }
+
+/// A read-only instance (the CLI's `verify`, `cat`, `ls`) opened after the same attacks
+/// refuses them the same way: it asks the anchor again before answering, and the anchor
+/// confirms the refusal.
+#[test]
+fn a_read_only_instance_refuses_the_same_after_restart() {
+    use super::support::{anchor, put_back, write_located};
+    use super::v::V;
+    use crate::common::PASSPHRASE;
+    use encrypted_kvstore::OpenOptions;
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (m1_at, m1_old) = write_located(&store, "monitors", "", "m1", b"old");
+        write_located(&store, "monitors", "", "m1", b"new");
+        let (u1_at, _) = write_located(&store, "updates", "", "u1", b"u");
+        let (p1_at, p1) = write_located(&store, "payments", "", "p1", b"p");
+        store.write("payments", "", "p2", b"p".to_vec()).unwrap();
+        store.remove("payments", "", "p1", false).unwrap();
+        drop(store);
+
+        put_back(&inner, &m1_at, &m1_old);
+        KVStoreSync::remove(&inner, &u1_at.0, &u1_at.1, &u1_at.2, false).unwrap();
+        put_back(&inner, &p1_at, &p1);
+        let ro = OpenOptions::new()
+            .read_only()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .unwrap();
+        assert_rollback(ro.read("monitors", "", "m1"), "monitors", "", "m1");
+        assert_missing(ro.read("updates", "", "u1"), "updates", "", "u1");
+        let e = ro.list("updates", "").unwrap_err();
+        assert!(
+            matches!(
+                e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+                Some(ListError::Missing { key, .. }) if key == "u1"
+            ),
+            "{layout:?}: {e:?}"
+        );
+        let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
+        assert_eq!(found, Some(version_of(&p1)));
+        assert_eq!(ro.list("payments", "").unwrap(), ["p2"], "{layout:?}");
+    }
+}

@@ -118,3 +118,53 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
         assert_eq!(store.read("", "", "manager").unwrap(), b"copied");
     }
 }
+
+/// `accept_current_state_listed` (for an inner store that cannot list itself): the caller
+/// names every stored triple it found; a key left out is absent from then on (never served
+/// stale, loud for LDK), also after a restart, until written again.
+#[test]
+fn a_key_left_out_of_a_listed_accept_is_absent() {
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (kept_at, kept_old) = write_located(&store, "monitors", "", "kept", b"k1");
+        write_located(&store, "monitors", "", "kept", b"k2");
+        let (_, left_out) = write_located(&store, "monitors", "", "left_out", b"l");
+        drop(store);
+
+        // The anchor is lost: a new, empty one.
+        let fresh = TempFs::new();
+        let e = open_anchored(inner.clone(), &fresh).unwrap_err();
+        assert!(matches!(e, OpenError::AnchorEmpty), "{layout:?}: {e:?}");
+        let store = OpenOptions::new()
+            .anchor(anchor(&fresh))
+            .accept_current_state_listed::<V, _>(inner.clone(), PASSPHRASE, vec![kept_at.clone()])
+            .unwrap();
+        let check = |store: &EncryptedStore<TempFs>, when: &str| {
+            assert_eq!(store.read("monitors", "", "kept").unwrap(), b"k2", "{when}");
+            let found = super::support::assert_absent(
+                store.read("monitors", "", "left_out"),
+                "monitors",
+                "",
+                "left_out",
+                true,
+            );
+            assert_eq!(found, Some(version_of(&left_out)), "{layout:?} {when}");
+            assert_eq!(store.list("monitors", "").unwrap(), ["kept"], "{when}");
+        };
+        check(&store, "open");
+        drop(store);
+        let store = open_anchored(inner.clone(), &fresh).unwrap();
+        check(&store, "after restart");
+        // An older record of the accepted key is still a rollback.
+        put_back(&inner, &kept_at, &kept_old);
+        assert_rollback(store.read("monitors", "", "kept"), "monitors", "", "kept");
+        // Written again, the left-out key is live.
+        store
+            .write("monitors", "", "left_out", b"again".to_vec())
+            .unwrap();
+        drop(store);
+        let store = open_anchored(inner.clone(), &fresh).unwrap();
+        assert_eq!(store.read("monitors", "", "left_out").unwrap(), b"again");
+    }
+}
