@@ -2,7 +2,8 @@
 //! every key it read (written by an earlier session), an older record put back is `Rollback`
 //! and a deleted record is `Missing` (on `read` and on `list`); a key this session wrote and
 //! removed (lazily or not) whose record is put back is absent (`ReadError::Removed`). Over the
-//! crate's in-memory store, in both layouts, read through both traits.
+//! crate's in-memory store, in both layouts, read through both traits. And, anchored, a removed
+//! record put back while a new write of its key is in flight stays absent.
 
 #![allow(
     clippy::unwrap_used,
@@ -110,5 +111,46 @@ fn every_key_written_or_read_is_watched_while_open() {
             let found = assert_absent(ops.read(NS, "", k), NS, "", k, true);
             assert_eq!(found, Some(version_of(record)), "{layout:?} {k}");
         }
+    }
+}
+
+/// Anchored, the moment a new write of a removed key is in flight is no opening: a record of
+/// the key from before its removal, put back while the write is parked in the inner store,
+/// is older than the write in flight and stays absent; the write then lands and is served.
+#[test]
+fn a_removed_record_put_back_while_its_key_is_written_again_stays_absent() {
+    use super::support::{anchor, Op, Rig};
+    use super::v::TempFs;
+    for layout in Layout::BOTH {
+        let (fs, a) = (TempFs::new(), TempFs::new());
+        let rig = Rig::new(fs.clone());
+        let store = layout
+            .options()
+            .anchor(anchor(&a))
+            .create::<V, _>(rig.clone(), PASSPHRASE, crate::common::cheap())
+            .unwrap();
+        let (stored, old) = write_located(&store, NS, "", "k", b"old");
+        store.remove(NS, "", "k", false).unwrap();
+
+        rig.gate.close_on(Op::Write, stored.clone());
+        let (read, written) = std::thread::scope(|s| {
+            let w = s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let fut = ldk::util::persist::KVStore::write(&store, NS, "", "k", b"new".to_vec());
+                rt.block_on(fut)
+            });
+            rig.gate.wait_parked();
+            super::support::put_back_file(fs.path(), &stored, &old);
+            let read = store.read(NS, "", "k");
+            rig.gate.release();
+            (read, w.join().unwrap())
+        });
+        let found = assert_absent(read, NS, "", "k", true);
+        assert_eq!(found, Some(version_of(&old)), "{layout:?}");
+        written.unwrap();
+        assert_eq!(store.read(NS, "", "k").unwrap(), b"new", "{layout:?}");
     }
 }

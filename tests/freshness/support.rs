@@ -714,3 +714,12 @@ pub fn restore_dir(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) {
         std::fs::write(&path, bytes).unwrap();
     }
 }
+
+/// Puts `record` back at `stored` by writing the file of LDK's `FilesystemStore` under `dir`
+/// directly, as an attacker with the disk does (not through the node's store instance, whose
+/// per-key write ordering would otherwise order the attacker's write among the node's).
+pub fn put_back_file(dir: &Path, stored: &Name, record: &[u8]) {
+    let path = dir.join(&stored.0).join(&stored.1).join(&stored.2);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, record).unwrap();
+}
