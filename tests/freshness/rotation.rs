@@ -407,3 +407,64 @@ fn a_dropped_async_write_neither_holds_up_retirement_nor_raises_an_alarm() {
         assert_eq!(store.read(NS, "", "x").unwrap(), b"new");
     }
 }
+
+/// Anchored, every older header put back is refused at open with `HeaderRolledBack`, whatever
+/// changed since: a passphrase change (a compromised credential), a rotation, a retirement (a
+/// retired key current again), a plain restart; each opened with the credential that unlocks
+/// it, so the refusal comes from the anchor and not from the credential.
+#[test]
+fn every_older_header_put_back_is_refused_with_an_anchor() {
+    const SECOND: &[u8] = b"the second passphrase";
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create_anchored(Layout::Plain, inner.clone(), &a);
+    store.write(NS, "", "m1", b"one".to_vec()).unwrap();
+    let mut older: Vec<(&str, Vec<u8>, &[u8])> = vec![("created", header(&inner), PASSPHRASE)];
+    store.change_passphrase::<V>(SECOND, cheap()).unwrap();
+    older.push(("passphrase changed", header(&inner), SECOND));
+    store.rotate_data_key::<V>().unwrap();
+    older.push(("rotated", header(&inner), SECOND));
+    store.reencrypt::<V>(|_| {}).unwrap();
+    store.retire_old_keys::<V>().unwrap();
+    older.push(("retired", header(&inner), SECOND));
+    drop(store);
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), SECOND)
+        .unwrap();
+    older.push(("reopened", header(&inner), SECOND));
+    store.write(NS, "", "m1", b"two".to_vec()).unwrap();
+    drop(store);
+    // One more restart: its reservation makes the header above newer than the store's.
+    drop(
+        OpenOptions::new()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), SECOND)
+            .unwrap(),
+    );
+    let current = header(&inner);
+    let seq = |h: &[u8]| {
+        let t = TempFs::new();
+        put_header(&t, h.to_vec());
+        EncryptedStore::inspect::<V>(&t).unwrap().header_seq
+    };
+    let now = seq(&current);
+    for (what, h, pass) in &older {
+        let then = seq(h);
+        put_header(&inner, h.clone());
+        let e = OpenOptions::new()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), pass)
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+                if header_seq == then && anchor_header_seq == now),
+            "{what}: {e:?}"
+        );
+    }
+    put_header(&inner, current);
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), SECOND)
+        .unwrap();
+    assert_eq!(store.read(NS, "", "m1").unwrap(), b"two");
+}
