@@ -1,7 +1,8 @@
 //! Property 1. Anchored, across restarts, per key: an older record put back is `Rollback`, a
 //! live value deleted while the store was down is `Missing`, and a removed value put back is
 //! absent (`NotFound`, `ReadError::Removed`) and left out of `list` and `list_all_keys`. In
-//! both layouts, through the sync and the async traits.
+//! both layouts, through the sync and the async traits, also for a read-only instance, and
+//! after a crash in the middle of a write (the window is that one write, no more).
 
 #![allow(
     clippy::unwrap_used,
@@ -225,5 +226,65 @@ fn a_read_only_instance_refuses_the_same_after_restart() {
         let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
         assert_eq!(found, Some(version_of(&p1)));
         assert_eq!(ro.list("payments", "").unwrap(), ["p2"], "{layout:?}");
+    }
+}
+
+/// The one-operation window (docs/FORMAT.md) is one operation wide and no wider: the process
+/// is killed at every step of a third write of a key; after the restart, the record of the
+/// first write put back is still `Rollback`, and the key deleted is still `Missing`, whatever
+/// step the write died at.
+#[test]
+fn a_crash_opens_no_window_beyond_the_last_operation() {
+    use super::support::{put_back, write_located, Crash, Rig, RigAnchor};
+    use super::v::V;
+    use crate::common::{cheap, PASSPHRASE};
+    use encrypted_kvstore::OpenOptions;
+    use std::sync::Arc;
+    for layout in Layout::BOTH {
+        let mut completed = false;
+        for n in 0..100 {
+            let (fs, afs, crash) = (TempFs::in_memory_fs(), TempFs::in_memory_fs(), Crash::new());
+            let rig = Rig::with_crash(fs.clone(), Arc::clone(&crash));
+            let store = layout
+                .options()
+                .anchor(RigAnchor::new(&afs, Arc::clone(&crash)))
+                .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+                .unwrap();
+            let (at, first) = write_located(&store, "monitors", "", "m1", b"first");
+            write_located(&store, "monitors", "", "m1", b"second");
+            crash.arm(n);
+            let _ = store.write("monitors", "", "m1", b"third".to_vec());
+            let died = crash.fired();
+            crash.disarm();
+            drop(store);
+            let open = || {
+                OpenOptions::new()
+                    .anchor(RigAnchor::new(&afs, Arc::clone(&crash)))
+                    .open::<V, _>(rig.clone(), PASSPHRASE)
+                    .unwrap()
+            };
+            let store = open();
+            let now = store.read("monitors", "", "m1").unwrap();
+            assert!(
+                now == b"second" || now == b"third",
+                "{layout:?} killed at {n}"
+            );
+            let current = KVStoreSync::read(&fs, &at.0, &at.1, &at.2).unwrap();
+            drop(store);
+            put_back(&fs, &at, &first);
+            let store = open();
+            assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
+            drop(store);
+            KVStoreSync::remove(&fs, &at.0, &at.1, &at.2, false).unwrap();
+            let store = open();
+            assert_missing(store.read("monitors", "", "m1"), "monitors", "", "m1");
+            put_back(&fs, &at, &current);
+            assert_eq!(store.read("monitors", "", "m1").unwrap(), now);
+            if !died {
+                completed = true;
+                break;
+            }
+        }
+        assert!(completed, "{layout:?}: the write never completed");
     }
 }
