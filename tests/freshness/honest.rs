@@ -1,11 +1,12 @@
 //! Property 6. No false alarm in honest use (docs/FORMAT.md, "A crash at any point raises no
 //! alarm", "Two instances over one inner store"):
 //!
-//! - a process killed at every step of a write, a remove (hard and lazy), an open and an
-//!   accept (the inner store and the anchor fail their n-th call and every later one, for
-//!   every n until the operation completes): reopened over working storage, every key reads
-//!   as its old or its new state, or as absent where the operation removed it, never
-//!   `Rollback`, `Missing` or `AuthenticationFailed`; with and without an anchor;
+//! - a process killed at every step of a write, a remove (hard and lazy), an open, an accept,
+//!   a rotation, a rekey, a re-encryption and a retirement (the inner store and the anchor
+//!   fail their n-th call and every later one, for every n until the operation completes):
+//!   reopened over working storage, every key reads as its old or its new state, or as
+//!   absent where the operation removed it, never `Rollback`, `Missing` or
+//!   `AuthenticationFailed`; with and without an anchor;
 //! - lazy removes that the inner store applies only some calls later, also across a restart;
 //! - a read-only instance reading and listing beside the writer that writes, removes and
 //!   re-creates keys; with and without an anchor.
@@ -39,9 +40,13 @@ enum Step {
     LazyRemove,
     Open,
     Accept,
+    Rotate,
+    Rekey,
+    Reencrypt,
+    Retire,
 }
 
-const STEPS: [Step; 7] = [
+const STEPS: [Step; 11] = [
     Step::Overwrite,
     Step::AsyncOverwrite,
     Step::NewWrite,
@@ -49,7 +54,14 @@ const STEPS: [Step; 7] = [
     Step::LazyRemove,
     Step::Open,
     Step::Accept,
+    Step::Rotate,
+    Step::Rekey,
+    Step::Reencrypt,
+    Step::Retire,
 ];
+
+/// The passphrase a rekey switches to.
+const NEW_PASSPHRASE: &[u8] = b"the passphrase after the rekey";
 
 /// What a key may read as after the crash.
 struct Allowed {
@@ -139,9 +151,17 @@ impl World {
         store
     }
 
+    /// Opens with the passphrase, or with the new one if a rekey landed.
     fn open(&self, with_anchor: bool) -> Result<EncryptedStore<Rig>, OpenError> {
-        self.options(with_anchor)
+        match self
+            .options(with_anchor)
             .open::<V, _>(self.rig(), PASSPHRASE)
+        {
+            Err(OpenError::WrongPassphrase) => self
+                .options(with_anchor)
+                .open::<V, _>(self.rig(), NEW_PASSPHRASE),
+            r => r,
+        }
     }
 
     fn accept(&self) -> Result<EncryptedStore<Rig>, OpenError> {
@@ -179,6 +199,32 @@ fn run(world: &World, step: Step, store: EncryptedStore<Rig>) {
             drop(store);
             let _ = world.accept();
         }
+        Step::Rotate => {
+            let _ = store.rotate_data_key::<V>();
+        }
+        Step::Rekey => {
+            let _ = store.rekey_passphrase::<V>(NEW_PASSPHRASE, cheap());
+        }
+        Step::Reencrypt => {
+            let _ = store.reencrypt::<V>(|_| {});
+        }
+        Step::Retire => {
+            let _ = store.retire_old_keys::<V>();
+        }
+    }
+}
+
+/// What must be done, over working storage, before the step that is killed.
+fn prepare(step: Step, store: &EncryptedStore<Rig>) {
+    match step {
+        Step::Reencrypt => {
+            store.rotate_data_key::<V>().unwrap();
+        }
+        Step::Retire => {
+            store.rotate_data_key::<V>().unwrap();
+            store.reencrypt::<V>(|_| {}).unwrap();
+        }
+        _ => {}
     }
 }
 
@@ -230,6 +276,7 @@ fn a_process_killed_at_any_step_raises_no_alarm() {
             for n in 0..300 {
                 let world = World::new(anchored);
                 let store = world.create();
+                prepare(step, &store);
                 world.crash.arm(n);
                 run(&world, step, store);
                 let died = world.crash.fired();
@@ -254,6 +301,8 @@ fn a_process_killed_at_any_step_raises_no_alarm() {
                 }
                 if !died {
                     completed = true;
+                    assert!(n > 0, "{step:?} made no call to kill");
+                    eprintln!("{step:?}, anchored {anchored}: killed at each of {n} calls");
                     break;
                 }
             }
