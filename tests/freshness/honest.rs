@@ -685,3 +685,42 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
         }
     }
 }
+
+/// A read-only instance opened before the writer rotated its data key reads the records the
+/// writer seals under the new key afterwards: "any number of `read_only()` instances may run
+/// beside the writer" (README) and one writer with read-only instances raises no false alarm
+/// (docs/FORMAT.md, "Two instances over one inner store"); a rotation by the writer is honest
+/// use.
+#[test]
+fn a_read_only_instance_reads_records_sealed_after_the_writers_rotation() {
+    let mut failures = Vec::new();
+    for anchored in [false, true] {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let opts = || {
+            if anchored {
+                OpenOptions::new().anchor(anchor(&a))
+            } else {
+                OpenOptions::new()
+            }
+        };
+        let writer = opts()
+            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .unwrap();
+        writer.write(NS, "", "k", b"before".to_vec()).unwrap();
+        let reader = opts()
+            .read_only()
+            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .unwrap();
+        assert_eq!(reader.read(NS, "", "k").unwrap(), b"before");
+        writer.rotate_data_key::<V>().unwrap();
+        writer.write(NS, "", "k", b"after".to_vec()).unwrap();
+        match reader.read(NS, "", "k") {
+            Ok(v) => assert_eq!(v, b"after", "anchored {anchored}"),
+            Err(e) => failures.push(format!("anchored {anchored}: {e:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "a record sealed under the writer's new key, read by a read-only instance: {failures:#?}"
+    );
+}
