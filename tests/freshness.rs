@@ -15,7 +15,8 @@
 //!   applied late, a read-only instance beside the writer);
 //! - `in_session`: without an anchor, within one open store;
 //! - `rotation`: re-encryption and retirement lose no write, `rekey_passphrase`;
-//! - `bounded`: the anchor holds the live keys and nothing else.
+//! - `bounded`: the anchor holds the live keys and nothing else;
+//! - `model`: random honest histories with attacks, against a model.
 
 // One suite, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -32,6 +33,7 @@ mod ldk_0_2 {
     mod honest;
     mod in_session;
     mod junk;
+    mod model;
     mod restarts;
     mod rotation;
     mod support;
@@ -48,6 +50,7 @@ mod ldk_0_3 {
     mod honest;
     mod in_session;
     mod junk;
+    mod model;
     mod restarts;
     mod rotation;
     mod support;
