@@ -1,11 +1,12 @@
-//! All properties at once, against a model: random histories (writes through both traits, hard
-//! and lazy removes, restarts, accepts of the current state, and the whole store restored from
-//! an older copy of its directory then accepted) over an anchored store on LDK's
-//! `FilesystemStore`, interleaved with attacks on one key at a time: any record of a live key
-//! other than its current one put back is `Rollback` (older records, and newer records of a
-//! timeline an accept abandoned), a live key deleted is `Missing`, any record of a removed key
-//! put back is absent, while the store is open and after a restart; each attack is undone and
-//! the store goes on, raising no alarm on the honest data.
+//! All properties at once, against a model: random histories over an anchored store on LDK's
+//! `FilesystemStore` (writes through both traits, hard and lazy removes, restarts, rotations
+//! with re-encryption, accepts of the current state, and the whole store restored from an
+//! older copy of its directory then accepted), interleaved with attacks on one key at a time.
+//! Any record of a live key other than its current one put back is `Rollback` (older records,
+//! and newer records of a timeline an accept abandoned; `AuthenticationFailed` for those sealed
+//! under a data key the restored header never had), a live key deleted is `Missing`, any record
+//! of a removed key put back is absent, while the store is open and after a restart; each
+//! attack is undone and the store goes on, raising no alarm on the honest data.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,10 +20,10 @@ use std::path::PathBuf;
 
 use super::support::{
     anchor, assert_absent, assert_missing, assert_rollback, changed_record, create_anchored,
-    dir_files, open_anchored, put_back, records, restore_dir, version_of, Layout, Name,
+    dir_files, key_id_of, open_anchored, put_back, records, restore_dir, version_of, Layout, Name,
 };
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
-use crate::common::{Xorshift, PASSPHRASE};
+use crate::common::{assert_auth_failed, Xorshift, PASSPHRASE};
 use encrypted_kvstore::{EncryptedStore, OpenOptions};
 use ldk::util::persist::KVStoreSync;
 
@@ -108,9 +109,13 @@ impl Run {
                 if !older.is_empty() && self.rng.below(2) == 0 {
                     let r = older[self.rng.below(older.len() as u64) as usize].clone();
                     put_back(&self.inner, &stored, &r);
-                    let (found, expected) = assert_rollback(store.read(p, s, k), p, s, k);
-                    assert_eq!(found, version_of(&r), "{}", self.at);
-                    assert_eq!(expected, version_of(&current), "{}", self.at);
+                    if opens(store, &r) {
+                        let (found, expected) = assert_rollback(store.read(p, s, k), p, s, k);
+                        assert_eq!(found, version_of(&r), "{}", self.at);
+                        assert_eq!(expected, version_of(&current), "{}", self.at);
+                    } else {
+                        assert_auth_failed(store.read(p, s, k), p, s, k);
+                    }
                 } else {
                     KVStoreSync::remove(&self.inner, &stored.0, &stored.1, &stored.2, false)
                         .unwrap();
@@ -121,8 +126,12 @@ impl Run {
             None => {
                 let r = key.history[self.rng.below(key.history.len() as u64) as usize].clone();
                 put_back(&self.inner, &stored, &r);
-                let found = assert_absent(store.read(p, s, k), p, s, k, true);
-                assert_eq!(found, Some(version_of(&r)), "{}", self.at);
+                if opens(store, &r) {
+                    let found = assert_absent(store.read(p, s, k), p, s, k, true);
+                    assert_eq!(found, Some(version_of(&r)), "{}", self.at);
+                } else {
+                    assert_auth_failed(store.read(p, s, k), p, s, k);
+                }
                 KVStoreSync::remove(&self.inner, &stored.0, &stored.1, &stored.2, false).unwrap();
             }
         }
@@ -157,7 +166,8 @@ fn random_histories_with_attacks_against_a_model() {
                     58..=65 => "restart",
                     66..=69 => "accept",
                     70..=73 => "copy",
-                    74..=77 => "restore and accept",
+                    74..=75 => "rotate and re-encrypt",
+                    76..=77 => "restore and accept",
                     78..=89 => "attack",
                     _ => "attack while down",
                 };
@@ -196,7 +206,23 @@ fn random_histories_with_attacks_against_a_model() {
                         copy = Some((dir_files(inner.path()), live));
                         store = run.reopen();
                     }
-                    74..=77 => {
+                    74..=75 => {
+                        store.rotate_data_key::<V>().unwrap();
+                        store.reencrypt::<V>(|_| {}).unwrap();
+                        // Every live key was rewritten under the new key: new records.
+                        for key in run.keys.iter_mut() {
+                            if let (Some(stored), Some((record, _))) = (&key.stored, &mut key.live)
+                            {
+                                let now =
+                                    KVStoreSync::read(&inner, &stored.0, &stored.1, &stored.2)
+                                        .unwrap();
+                                assert_ne!(&now, record, "{}: not re-encrypted", run.at);
+                                key.history.push(now.clone());
+                                *record = now;
+                            }
+                        }
+                    }
+                    76..=77 => {
                         drop(store);
                         if let Some((files, live)) = &copy {
                             restore_dir(inner.path(), files);
@@ -231,7 +257,7 @@ fn random_histories_with_attacks_against_a_model() {
         }
     }
     // The histories are not trivial: every kind of step was taken.
-    assert_eq!(kinds.len(), 8, "{kinds:?}");
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
 }
 
 /// Accepts the current state of the run's store into its anchor.
@@ -240,4 +266,11 @@ fn accept(run: &Run) -> EncryptedStore<TempFs> {
         .anchor(anchor(&run.a))
         .accept_current_state::<V, _>(run.inner.clone(), PASSPHRASE)
         .unwrap_or_else(|e| panic!("{}: accept: {e:?}", run.at))
+}
+
+/// Whether `record` is sealed under a key of the store's keyring. A record of a timeline an
+/// accept abandoned after a restore may be sealed under a data key the restored header never
+/// had: it does not open at all (`AuthenticationFailed`), which refuses it too.
+fn opens(store: &EncryptedStore<TempFs>, record: &[u8]) -> bool {
+    store.info().key_ids.contains(&key_id_of(record))
 }
