@@ -3,7 +3,7 @@
 //! of any key, fails before the inner store changes (the inner directory is compared byte for
 //! byte); once the anchor works again, writes and removes go on, nothing raises an alarm, and
 //! the pending change has reached the anchor (a rollback of that key is refused after a
-//! restart).
+//! restart). The same for a header change whose `meta` update the anchor refused.
 
 #![allow(
     clippy::unwrap_used,
@@ -171,4 +171,82 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         assert_rollback(store.read("monitors", "", "k1"), "monitors", "", "k1");
         assert_absent(store.read("monitors", "", "k3"), "monitors", "", "k3", true);
     }
+}
+
+/// A header change (here a rotation) whose `meta` update the anchor refused is pending like an
+/// entry (docs/FORMAT.md, "Opening with an anchor": writes and removes retry it first): while
+/// the anchor still refuses, no write or remove reaches the inner store; once it works, the
+/// next write carries the `meta` update, so the header from before the rotation put back is
+/// `HeaderRolledBack` after a restart.
+#[test]
+fn a_header_change_the_anchor_could_not_record_is_pending_too() {
+    use encrypted_kvstore::{
+        OpenError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    };
+    let header = |inner: &TempFs| {
+        KVStoreSync::read(
+            inner,
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap()
+    };
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let ra = RigAnchor::new(&a, Crash::new());
+    let store = OpenOptions::new()
+        .anchor(ra.clone())
+        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .unwrap();
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    let before = header(&inner);
+
+    ra.fail_writes.store(true, Ordering::SeqCst);
+    let rotated = store.rotate_data_key::<V>();
+    let after = header(&inner);
+    assert_ne!(after, before, "the rotation wrote no header: {rotated:?}");
+    let frozen = dir_files(inner.path());
+    anchor_write_error(
+        store.write("monitors", "", "m1", b"two".to_vec()),
+        "a write while the meta update is pending",
+    );
+    anchor_remove_error(
+        store.remove("monitors", "", "m1", false),
+        "a remove while the meta update is pending",
+    );
+    assert_eq!(
+        dir_files(inner.path()),
+        frozen,
+        "rotation result {rotated:?}"
+    );
+
+    ra.fail_writes.store(false, Ordering::SeqCst);
+    store
+        .write("monitors", "", "m1", b"three".to_vec())
+        .unwrap();
+    drop(store);
+    let current = header(&inner);
+    KVStoreSync::write(
+        &inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        before,
+    )
+    .unwrap();
+    let e = OpenOptions::new()
+        .anchor(ra.clone())
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap_err();
+    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+    KVStoreSync::write(
+        &inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        current,
+    )
+    .unwrap();
+    let store = open(&inner, &ra);
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"three");
 }
