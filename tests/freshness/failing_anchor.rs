@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use super::support::{
     assert_absent, assert_rollback, dir_files, put_back, write_located, Crash, Layout, RigAnchor,
 };
-use super::v::{ldk, TempFs, V};
+use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{EncryptedStore, OpenOptions, RemoveError, WriteError};
 use ldk::io;
@@ -89,7 +89,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
 
         // From now on nothing reaches the inner store.
         let frozen = dir_files(inner.path());
-        let attempts: [(&str, Attempt<'_>); 6] = [
+        let attempts: [(&str, Attempt<'_>); 8] = [
             (
                 "a write of another key",
                 Box::new(|| store.write("monitors", "", "k2", b"two".to_vec())),
@@ -113,6 +113,14 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
             (
                 "a lazy remove",
                 Box::new(|| store.remove("monitors", "", "k4", true)),
+            ),
+            (
+                "an async write",
+                Box::new(|| AsyncOps::new(&store).write("monitors", "", "k2", b"x".to_vec())),
+            ),
+            (
+                "an async remove",
+                Box::new(|| AsyncOps::new(&store).remove("monitors", "", "k4", false)),
             ),
         ];
         for (what, attempt) in attempts {
