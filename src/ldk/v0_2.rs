@@ -9,10 +9,11 @@ use lightning::io;
 use lightning::util::async_poll::AsyncResult;
 use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 
-use crate::ldk::{sealed, V0_2};
+use crate::io::sealed;
+use crate::io::{complete_io, AsyncIo, SyncIo};
+use crate::ldk::V0_2;
 use crate::memory::MemoryStore;
-use crate::open::{AsyncIo, SyncIo};
-use crate::store::v2::complete_io;
+
 use crate::store::{EncryptedStore, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
