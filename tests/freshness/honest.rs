@@ -523,7 +523,7 @@ fn writer_and_reader() -> (TempFs, EncryptedStore<TempFs>, Rig, EncryptedStore<R
     (a, writer, rig, reader)
 }
 
-/// The race behind the read-only instance's alarms above, made deterministic: the reader's
+/// A race a read-only instance beside the writer meets, made deterministic: the reader's
 /// inner read finds the key gone between the writer's remove and its re-creation, and returns
 /// only after the writer has written the key again (inner record, then anchor entry). The
 /// reader's second look at the anchor then finds the new entry while what it found in the
