@@ -154,3 +154,37 @@ fn a_removed_record_put_back_while_its_key_is_written_again_stays_absent() {
         assert_eq!(store.read(NS, "", "k").unwrap(), b"new", "{layout:?}");
     }
 }
+
+/// A write future dropped before it was polled is a failed write (docs/FORMAT.md, "Updates"):
+/// it leaves no "in flight" mark behind that would open the key to a record put back. A key
+/// written and removed in this session, then written again through a future that is dropped,
+/// keeps refusing its removed record (absent), with and without an anchor.
+#[test]
+fn a_dropped_write_future_leaves_no_opening_for_a_removed_record() {
+    use super::support::anchor;
+    use super::v::TempFs;
+    use encrypted_kvstore::OpenOptions;
+    for anchored in [false, true] {
+        for layout in Layout::BOTH {
+            let (fs, a) = (TempFs::new(), TempFs::new());
+            let mut opts = layout.options();
+            if anchored {
+                opts = opts.anchor(anchor(&a));
+            }
+            let store = opts
+                .create::<V, _>(fs.clone(), PASSPHRASE, crate::common::cheap())
+                .unwrap();
+            let (stored, old) = write_located(&store, NS, "", "k", b"old");
+            store.remove(NS, "", "k", false).unwrap();
+            let fut = ldk::util::persist::KVStore::write(&store, NS, "", "k", b"new".to_vec());
+            drop(fut);
+            put_back(&fs, &stored, &old);
+            let found = assert_absent(store.read(NS, "", "k"), NS, "", "k", true);
+            assert_eq!(
+                found,
+                Some(version_of(&old)),
+                "{layout:?} anchored {anchored}"
+            );
+        }
+    }
+}
