@@ -598,7 +598,8 @@ enum Overlap {
 /// "Checked against two moments" (docs/FORMAT.md, "The rule"): a read of one instance that
 /// overlaps a write or remove of the same key by that instance (LDK reads on one thread while
 /// it persists on another) is never an alarm, whichever side of the inner read the other
-/// operation falls on; with and without an anchor, and for `list` as for `read`.
+/// operation falls on; with and without an anchor, for `list` as for `read`, through both
+/// traits.
 #[test]
 fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
     use super::support::{name, Op};
@@ -611,8 +612,11 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
     ];
     for anchored in [false, true] {
         for case in cases {
-            for listing in [false, true] {
-                let at = format!("{case:?}, anchored {anchored}, list {listing}");
+            for (listing, through_async) in
+                [(false, false), (true, false), (false, true), (true, true)]
+            {
+                let at =
+                    format!("{case:?}, anchored {anchored}, list {listing}, async {through_async}");
                 let (fs, a) = (TempFs::new(), TempFs::new());
                 let rig = Rig::new(fs.clone());
                 let mut opts = OpenOptions::new();
@@ -637,7 +641,14 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                 rig.gate.close_on(op, gated);
                 let (read, listed) = std::thread::scope(|s| {
                     let t = s.spawn(|| {
-                        if listing {
+                        if through_async {
+                            let ops = AsyncOps::new(&store);
+                            if listing {
+                                (None, Some(ops.list(NS, "")))
+                            } else {
+                                (Some(ops.read(NS, "", "k")), None)
+                            }
+                        } else if listing {
                             (None, Some(store.list(NS, "")))
                         } else {
                             (Some(store.read(NS, "", "k")), None)

@@ -163,7 +163,6 @@ fn a_removed_record_put_back_while_its_key_is_written_again_stays_absent() {
 fn a_dropped_write_future_leaves_no_opening_for_a_removed_record() {
     use super::support::anchor;
     use super::v::TempFs;
-    use encrypted_kvstore::OpenOptions;
     for anchored in [false, true] {
         for layout in Layout::BOTH {
             let (fs, a) = (TempFs::new(), TempFs::new());
