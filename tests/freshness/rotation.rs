@@ -470,3 +470,47 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
         .unwrap();
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"two");
 }
+
+/// `rekey_key`: the same recovery to a raw key. Afterwards the passphrase no longer opens
+/// (`RawKeyRequired`), the raw key does, new writes are sealed under the new data key, and the
+/// header from before the rekey put back is `HeaderRolledBack` (anchored).
+#[test]
+fn rekey_key_shuts_out_the_passphrase_and_its_header() {
+    use encrypted_kvstore::RawKey;
+    let key = RawKey::from_bytes([0x42; 32]);
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create_anchored(Layout::Plain, inner.clone(), &a);
+    store.write(NS, "", "m1", b"before".to_vec()).unwrap();
+    let old_id = store.info().key_id;
+    let before = header(&inner);
+    let new_id = store.rekey_key::<V>(&key).unwrap();
+    assert!(new_id > old_id);
+    let (_, m2) = write_located(&store, NS, "", "m2", b"after");
+    assert_eq!(key_id_of(&m2), new_id);
+    drop(store);
+
+    let e = OpenOptions::new()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap_err();
+    assert!(matches!(e, OpenError::RawKeyRequired), "{e:?}");
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .open_with_key::<V, _>(inner.clone(), &key)
+        .unwrap();
+    assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
+    assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
+    drop(store);
+    let after = header(&inner);
+    put_header(&inner, before);
+    let e = OpenOptions::new()
+        .anchor(anchor(&a))
+        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap_err();
+    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+    put_header(&inner, after);
+    OpenOptions::new()
+        .anchor(anchor(&a))
+        .open_with_key::<V, _>(inner.clone(), &key)
+        .unwrap();
+}
