@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use super::support::{
     assert_absent, create_anchored, open_anchored, put_back, records, Layout, Name, Rig,
 };
-use super::v::{ldk, TempFs};
+use super::v::{ldk, MigratableKVStoreSync, TempFs};
 use crate::common::Xorshift;
 use encrypted_kvstore::{EncryptedStore, ListError};
 use ldk::io::ErrorKind;
@@ -105,7 +105,11 @@ fn attack(fs: &TempFs, layout: Layout, doomed: &BTreeMap<Name, Vec<u8>>, seed: u
 /// holds exactly the live keys (with encrypted names the junk's stored name does not decode:
 /// the listing refuses it, naming it, as docs/FORMAT.md says of any undecodable name).
 #[track_caller]
-fn check<S: KVStoreSync>(store: &EncryptedStore<S>, layout: Layout, when: &str) {
+fn check<S: KVStoreSync + MigratableKVStoreSync>(
+    store: &EncryptedStore<S>,
+    layout: Layout,
+    when: &str,
+) {
     for i in 0..REMOVED {
         let k = removed_key(i);
         let found = assert_absent(store.read("payments", "", &k), "payments", "", &k, true);
@@ -125,6 +129,13 @@ fn check<S: KVStoreSync>(store: &EncryptedStore<S>, layout: Layout, when: &str) 
             let mut live: Vec<String> = (0..LIVE).map(live_key).collect();
             live.sort();
             assert_eq!(listed, live, "{layout:?} {when}");
+            let mut all: Vec<String> = MigratableKVStoreSync::list_all_keys(store)
+                .unwrap()
+                .into_iter()
+                .map(|(_, _, k)| k)
+                .collect();
+            all.sort();
+            assert_eq!(all, live, "{layout:?} {when}: list_all_keys");
         }
         Layout::NamesPadded => {
             let e = store.list("payments", "").unwrap_err();

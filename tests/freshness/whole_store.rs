@@ -168,3 +168,42 @@ fn a_key_left_out_of_a_listed_accept_is_absent() {
         assert_eq!(store.read("monitors", "", "left_out").unwrap(), b"again");
     }
 }
+
+/// Another store made with the same passphrase, put in place of the whole store: its store id
+/// is not the one the anchor knows, so opening refuses it (`AnchorEmpty`) instead of serving
+/// another store's values as this one's.
+#[test]
+fn another_store_in_place_of_the_store_is_refused() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create_anchored(Layout::Plain, inner.clone(), &a);
+    store.write("monitors", "", "m1", b"ours".to_vec()).unwrap();
+    drop(store);
+    let other = TempFs::new();
+    let theirs = OpenOptions::new()
+        .create::<V, _>(other.clone(), PASSPHRASE, crate::common::cheap())
+        .unwrap();
+    theirs
+        .write("monitors", "", "m1", b"theirs".to_vec())
+        .unwrap();
+    drop(theirs);
+    let ours = dir_files(inner.path());
+    restore_dir(inner.path(), &dir_files(other.path()));
+    let e = open_anchored(inner.clone(), &a).unwrap_err();
+    assert!(
+        matches!(e, OpenError::AnchorRequired | OpenError::AnchorNotAttached),
+        "an unanchored substitute: {e:?}"
+    );
+    // An anchored substitute (its own anchor elsewhere) is unknown to ours.
+    let (other, elsewhere) = (TempFs::new(), TempFs::new());
+    let theirs = create_anchored(Layout::Plain, other.clone(), &elsewhere);
+    theirs
+        .write("monitors", "", "m1", b"theirs".to_vec())
+        .unwrap();
+    drop(theirs);
+    restore_dir(inner.path(), &dir_files(other.path()));
+    let e = open_anchored(inner.clone(), &a).unwrap_err();
+    assert!(matches!(e, OpenError::AnchorEmpty), "{e:?}");
+    restore_dir(inner.path(), &ours);
+    let store = open_anchored(inner.clone(), &a).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"ours");
+}
