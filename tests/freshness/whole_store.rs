@@ -2,7 +2,9 @@
 //! after five restarts that each wrote two keys: opening refuses it (`HeaderRolledBack`); the
 //! explicit `accept_current_state` takes it as the new truth; from then on none of the records
 //! written after the copy was taken is ever served again, for a key written after the accept
-//! and for one that was not, while the store is open and after a restart.
+//! and for one that was not, while the store is open and after a restart. Also: a key left out
+//! of `accept_current_state_listed` is absent, and another store put in place of the store is
+//! refused.
 
 #![allow(
     clippy::unwrap_used,
