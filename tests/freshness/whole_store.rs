@@ -3,8 +3,8 @@
 //! explicit `accept_current_state` takes it as the new truth; from then on none of the records
 //! written after the copy was taken is ever served again, for a key written after the accept
 //! and for one that was not, while the store is open and after a restart. Also: a key left out
-//! of `accept_current_state_listed` is absent, and another store put in place of the store is
-//! refused.
+//! of `accept_current_state_listed` is absent; another store put in place of the store, and
+//! the header from before the anchor was attached, are refused.
 
 #![allow(
     clippy::unwrap_used,
@@ -208,4 +208,55 @@ fn another_store_in_place_of_the_store_is_refused() {
     restore_dir(inner.path(), &ours);
     let store = open_anchored(inner.clone(), &a).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"ours");
+}
+
+/// The header from before the anchor was attached (its `anchored` bit clear), put back: the
+/// node opening with its anchor refuses it (`HeaderRolledBack`, docs/FORMAT.md "Opening with
+/// an anchor"), instead of `AnchorNotAttached`, which would invite a new accept.
+#[test]
+fn a_header_from_before_the_anchor_was_attached_is_refused() {
+    use encrypted_kvstore::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+    let header = |inner: &TempFs| {
+        inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap()
+    };
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = OpenOptions::new()
+        .create::<V, _>(inner.clone(), PASSPHRASE, crate::common::cheap())
+        .unwrap();
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    let unanchored = header(&inner);
+    let store = OpenOptions::new()
+        .anchor(anchor(&a))
+        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .unwrap();
+    store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
+    drop(store);
+    let anchored = header(&inner);
+    inner
+        .write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            unanchored,
+        )
+        .unwrap();
+    let e = open_anchored(inner.clone(), &a).unwrap_err();
+    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+    inner
+        .write(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+            anchored,
+        )
+        .unwrap();
+    let store = open_anchored(inner.clone(), &a).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
 }
