@@ -112,15 +112,17 @@ struct World {
     afs: TempFs,
     crash: Arc<Crash>,
     anchored: bool,
+    layout: Layout,
 }
 
 impl World {
-    fn new(anchored: bool) -> World {
+    fn new(anchored: bool, layout: Layout) -> World {
         World {
             fs: TempFs::in_memory_fs(),
             afs: TempFs::in_memory_fs(),
             crash: Crash::new(),
             anchored,
+            layout,
         }
     }
 
@@ -141,8 +143,11 @@ impl World {
     }
 
     fn create(&self) -> EncryptedStore<Rig> {
-        let store = self
-            .options(self.anchored)
+        let mut opts = self.layout.options();
+        if self.anchored {
+            opts = opts.anchor(self.anchor());
+        }
+        let store = opts
             .create::<V, _>(self.rig(), PASSPHRASE, cheap())
             .unwrap();
         for k in ["a", "b", "c", "d"] {
@@ -245,8 +250,11 @@ fn reopen(world: &World, step: Step) -> EncryptedStore<Rig> {
 
 /// Every key reads as one of its allowed states; the listing raises nothing.
 #[track_caller]
-fn check(store: &EncryptedStore<Rig>, step: Step, n: u64, anchored: bool) {
-    let at = format!("{step:?}, killed at call {n}, anchored {anchored}");
+fn check(store: &EncryptedStore<Rig>, step: Step, n: u64, world: &World) {
+    let at = format!(
+        "{step:?}, killed at call {n}, anchored {}, {:?}",
+        world.anchored, world.layout
+    );
     for a in allowed(step) {
         match store.read(NS, "", a.key) {
             Ok(v) => assert!(
@@ -270,11 +278,14 @@ fn check(store: &EncryptedStore<Rig>, step: Step, n: u64, anchored: bool) {
 
 #[test]
 fn a_process_killed_at_any_step_raises_no_alarm() {
-    for anchored in [false, true] {
+    for (anchored, layout) in [false, true]
+        .into_iter()
+        .flat_map(|a| Layout::BOTH.map(|l| (a, l)))
+    {
         for step in STEPS {
             let mut completed = false;
             for n in 0..300 {
-                let world = World::new(anchored);
+                let world = World::new(anchored, layout);
                 let store = world.create();
                 prepare(step, &store);
                 world.crash.arm(n);
@@ -282,7 +293,7 @@ fn a_process_killed_at_any_step_raises_no_alarm() {
                 let died = world.crash.fired();
                 world.crash.disarm();
                 let store = reopen(&world, step);
-                check(&store, step, n, anchored);
+                check(&store, step, n, &world);
                 // The reopened store goes on: a write of every key, read back after another
                 // restart (versions of the killed session are never handed out again).
                 for k in ["a", "b", "c", "d", "e"] {
@@ -302,7 +313,9 @@ fn a_process_killed_at_any_step_raises_no_alarm() {
                 if !died {
                     completed = true;
                     assert!(n > 0, "{step:?} made no call to kill");
-                    eprintln!("{step:?}, anchored {anchored}: killed at each of {n} calls");
+                    eprintln!(
+                        "{step:?}, anchored {anchored}, {layout:?}: killed at each of {n} calls"
+                    );
                     break;
                 }
             }
@@ -464,46 +477,6 @@ fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
         }
         let e = reader.write(NS, "", "k0", vec![]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
-    }
-}
-
-/// Both layouts keep the same guarantee for a kill inside an overwrite (the main case), with
-/// encrypted names and padding on.
-#[test]
-fn a_process_killed_inside_an_overwrite_raises_no_alarm_with_names_and_padding() {
-    for anchored in [false, true] {
-        let mut completed = false;
-        for n in 0..300 {
-            let (fs, afs, crash) = (TempFs::in_memory_fs(), TempFs::in_memory_fs(), Crash::new());
-            let rig = Rig::with_crash(fs.clone(), Arc::clone(&crash));
-            let mut opts = Layout::NamesPadded.options();
-            if anchored {
-                opts = opts.anchor(RigAnchor::new(&afs, Arc::clone(&crash)));
-            }
-            let store = opts
-                .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
-                .unwrap();
-            store.write(NS, "", "a", b"old".to_vec()).unwrap();
-            crash.arm(n);
-            let _ = store.write(NS, "", "a", b"new".to_vec());
-            let died = crash.fired();
-            crash.disarm();
-            drop(store);
-            let mut opts = OpenOptions::new();
-            if anchored {
-                opts = opts.anchor(RigAnchor::new(&afs, Arc::clone(&crash)));
-            }
-            let store = opts.open::<V, _>(rig, PASSPHRASE).unwrap();
-            let v = store
-                .read(NS, "", "a")
-                .unwrap_or_else(|e| panic!("killed at {n}, anchored {anchored}: {e:?}"));
-            assert!(v == b"old" || v == b"new", "{v:?}");
-            if !died {
-                completed = true;
-                break;
-            }
-        }
-        assert!(completed);
     }
 }
 
