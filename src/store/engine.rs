@@ -463,7 +463,7 @@ impl Engine {
 
     /// `remove`: anchored, the key's entry leaves the anchor first; then the inner remove is
     /// made now.
-    fn remove<IO: Io>(
+    pub(crate) fn remove<IO: Io>(
         self: &Arc<Self>,
         io: &IO,
         p: &str,
@@ -534,26 +534,13 @@ impl Engine {
         complete_io(self.remove(io, p, s, k, lazy))
     }
 
-    /// `remove` over an asynchronous inner store.
-    pub(crate) fn remove_async<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
-        p: &str,
-        s: &str,
-        k: &str,
-        lazy: bool,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        self.remove(io, p, s, k, lazy)
-    }
-
     /// `list`: the inner listing is made now; the future decodes the names, checks that no key
-    /// M holds is missing (`check`) and, anchored, leaves out absent keys.
+    /// M holds is missing and, anchored, leaves out absent keys.
     pub(crate) fn list<IO: Io>(
         self: &Arc<Self>,
         io: &IO,
         p: &str,
         s: &str,
-        check: bool,
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
         let issued = (|| {
             let (sp, ss) = self.stored_namespace(p, s)?;
@@ -568,7 +555,7 @@ impl Engine {
             let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
             let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
             Ok(this
-                .checked(&ticket, triples, check)?
+                .checked(&ticket, triples, true)?
                 .into_iter()
                 .map(|(_, _, k)| k)
                 .collect())
