@@ -119,7 +119,7 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         let io = SyncIo::<S, V0_2>::new(&self.inner);
         complete_io(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }
@@ -172,7 +172,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         let io = AsyncIo::<S, V0_2>::new(&self.inner);
         Box::pin(
             self.engine
-                .remove_async(&io, primary_namespace, secondary_namespace, key, lazy),
+                .remove(&io, primary_namespace, secondary_namespace, key, lazy),
         )
     }
 
@@ -184,7 +184,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         let io = AsyncIo::<S, V0_2>::new(&self.inner);
         Box::pin(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }

@@ -133,7 +133,7 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         let io = SyncIo::<S, V0_3>::new(&self.inner);
         complete_io(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }
@@ -173,7 +173,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
         let io = AsyncIo::<S, V0_3>::new(&self.inner);
         self.engine
-            .remove_async(&io, primary_namespace, secondary_namespace, key, lazy)
+            .remove(&io, primary_namespace, secondary_namespace, key, lazy)
     }
 
     fn list(
@@ -183,7 +183,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + 'static + MaybeSend {
         let io = AsyncIo::<S, V0_3>::new(&self.inner);
         self.engine
-            .list(&io, primary_namespace, secondary_namespace, true)
+            .list(&io, primary_namespace, secondary_namespace)
     }
 }
 

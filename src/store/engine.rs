@@ -309,13 +309,55 @@ impl Engine {
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
             let key = key_of(p, s, k);
             let ticket = self.fresh().read_issued(key.clone());
-            Ok::<_, ReadError>((ticket, key, io.read(&sp, &ss, &sk)))
+            let record = io.read(&sp, &ss, &sk);
+            // A read-only instance also reads the header: the writer may have rotated its data
+            // key since this instance opened (docs/FORMAT.md, "Two instances").
+            let header = self.read_only.then(|| {
+                io.read(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                )
+            });
+            Ok::<_, ReadError>((ticket, key, record, header))
         })();
         let this = Arc::clone(self);
         async move {
-            let (ticket, key, fut) = issued?;
-            let r = fut.await;
+            let (ticket, key, record, header) = issued?;
+            let r = record.await;
+            if let (Some(header), Ok(rec)) = (header, &r) {
+                let unknown =
+                    f2::record_prefix(rec).is_some_and(|(id, _)| this.ring().cipher(id).is_none());
+                if unknown {
+                    if let Ok(bytes) = header.await {
+                        this.refresh_keyring(&bytes);
+                    }
+                }
+            }
             this.finish_read(ticket, key, r)
+        }
+    }
+
+    /// A read-only instance found a record under a key it does not hold: if the header the
+    /// writer wrote since opens with this instance's header key (a rotation or retirement, not
+    /// a credential change) and is of the same store, its keyring replaces this one.
+    fn refresh_keyring(&self, bytes: &[u8]) {
+        let mut c = self.counter();
+        let Ok(h) = HeaderV2::parse(bytes) else {
+            return;
+        };
+        if h.store_id != c.header.store_id
+            || h.state.options != c.header.state.options
+            || h.state.header_seq <= c.header.state.header_seq
+        {
+            return;
+        }
+        let Some(secrets) = h.open_secrets(&c.hk) else {
+            return;
+        };
+        if let Ok(ring) = Ring::new(&h.state, secrets) {
+            *self.ring_mut() = ring;
+            c.header = h;
         }
     }
 
@@ -428,7 +470,7 @@ impl Engine {
 
     /// `remove`: anchored, the key's entry leaves the anchor first; then the inner remove is
     /// made now.
-    fn remove<IO: Io>(
+    pub(crate) fn remove<IO: Io>(
         self: &Arc<Self>,
         io: &IO,
         p: &str,
@@ -499,26 +541,13 @@ impl Engine {
         complete_io(self.remove(io, p, s, k, lazy))
     }
 
-    /// `remove` over an asynchronous inner store.
-    pub(crate) fn remove_async<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
-        p: &str,
-        s: &str,
-        k: &str,
-        lazy: bool,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        self.remove(io, p, s, k, lazy)
-    }
-
     /// `list`: the inner listing is made now; the future decodes the names, checks that no key
-    /// M holds is missing (`check`) and, anchored, leaves out absent keys.
+    /// M holds is missing and, anchored, leaves out absent keys.
     pub(crate) fn list<IO: Io>(
         self: &Arc<Self>,
         io: &IO,
         p: &str,
         s: &str,
-        check: bool,
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
         let issued = (|| {
             let (sp, ss) = self.stored_namespace(p, s)?;
@@ -533,7 +562,7 @@ impl Engine {
             let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
             let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
             Ok(this
-                .checked(&ticket, triples, check)?
+                .checked(&ticket, triples, true)?
                 .into_iter()
                 .map(|(_, _, k)| k)
                 .collect())
