@@ -19,7 +19,7 @@ use super::support::{
 };
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, OpenOptions, RemoveError, WriteError};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions, RemoveError, WriteError};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
@@ -53,7 +53,7 @@ fn anchor_remove_error(r: io::Result<()>, what: &str) {
 fn open(inner: &TempFs, ra: &RigAnchor) -> EncryptedStore<TempFs> {
     OpenOptions::new()
         .anchor(ra.clone())
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap()
 }
 
@@ -65,7 +65,10 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         let store = layout
             .options()
             .anchor(ra.clone())
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         let (k1_at, k1_one) = write_located(&store, "monitors", "", "k1", b"one");
         let (k3_at, k3_one) = write_located(&store, "monitors", "", "k3", b"one");
@@ -204,7 +207,10 @@ fn a_header_change_the_anchor_could_not_record_is_pending_too() {
     let ra = RigAnchor::new(&a, Crash::new());
     let store = OpenOptions::new()
         .anchor(ra.clone())
-        .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     let before = header(&inner);
@@ -244,7 +250,7 @@ fn a_header_change_the_anchor_could_not_record_is_pending_too() {
     .unwrap();
     let e = OpenOptions::new()
         .anchor(ra.clone())
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
     KVStoreSync::write(

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::support::{anchor, anchor_names, create_anchored, open_anchored, store_hex, Layout};
 use super::v::{ldk, TempFs, V};
 use crate::common::PASSPHRASE;
-use encrypted_kvstore::{OpenError, OpenOptions, ANCHOR_PRIMARY_NAMESPACE};
+use encrypted_kvstore::{Credential, OpenError, OpenOptions, ANCHOR_PRIMARY_NAMESPACE};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
@@ -153,7 +153,7 @@ fn forged_edited_and_moved_anchor_values_are_refused() {
             let e = OpenOptions::new()
                 .read_only()
                 .anchor(anchor(&a))
-                .open::<V, _>(inner.clone(), PASSPHRASE)
+                .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
                 .unwrap_err();
             assert!(
                 matches!(e, OpenError::AnchorCorrupt { .. }),

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::support::{anchor, assert_absent, is_alarm, Crash, Layout, Rig, RigAnchor};
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, OpenError, OpenOptions};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
@@ -148,7 +148,7 @@ impl World {
             opts = opts.anchor(self.anchor());
         }
         let store = opts
-            .create::<V, _>(self.rig(), PASSPHRASE, cheap())
+            .create::<V, _>(self.rig(), Credential::passphrase_with(PASSPHRASE, cheap()))
             .unwrap();
         for k in ["a", "b", "c", "d"] {
             store.write(NS, "", k, b"old".to_vec()).unwrap();
@@ -160,11 +160,11 @@ impl World {
     fn open(&self, with_anchor: bool) -> Result<EncryptedStore<Rig>, OpenError> {
         match self
             .options(with_anchor)
-            .open::<V, _>(self.rig(), PASSPHRASE)
+            .open::<V, _>(self.rig(), Credential::passphrase(PASSPHRASE))
         {
             Err(OpenError::WrongPassphrase) => self
                 .options(with_anchor)
-                .open::<V, _>(self.rig(), NEW_PASSPHRASE),
+                .open::<V, _>(self.rig(), Credential::passphrase(NEW_PASSPHRASE)),
             r => r,
         }
     }
@@ -172,7 +172,7 @@ impl World {
     fn accept(&self) -> Result<EncryptedStore<Rig>, OpenError> {
         OpenOptions::new()
             .anchor(self.anchor())
-            .accept_current_state::<V, _>(self.rig(), PASSPHRASE)
+            .accept_current_state::<V, _>(self.rig(), Credential::passphrase(PASSPHRASE))
     }
 }
 
@@ -208,7 +208,7 @@ fn run(world: &World, step: Step, store: EncryptedStore<Rig>) {
             let _ = store.rotate_data_key::<V>();
         }
         Step::Rekey => {
-            let _ = store.rekey_passphrase::<V>(NEW_PASSPHRASE, cheap());
+            let _ = store.rekey::<V>(Credential::passphrase_with(NEW_PASSPHRASE, cheap()));
         }
         Step::Reencrypt => {
             let _ = store.reencrypt::<V>(|_| {});
@@ -338,7 +338,10 @@ fn lazy_removes_applied_late_raise_no_alarm() {
             }
         };
         let store = opts()
-            .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                rig.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         for k in ["x", "y", "z", "w"] {
             store.write(NS, "", k, b"v".to_vec()).unwrap();
@@ -369,7 +372,9 @@ fn lazy_removes_applied_late_raise_no_alarm() {
         store.remove(NS, "", "y", true).unwrap();
         drop(store);
         assert_eq!(rig.queued_lazy_removes(), 1);
-        let store = opts().open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+        let store = opts()
+            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap();
         for _ in 0..5 {
             match store.read(NS, "", "y") {
                 // Without an anchor the restart knows nothing of the remove: a record written
@@ -406,7 +411,10 @@ fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
             }
         };
         let writer = opts()
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         let key = |i: usize| format!("k{i}");
         for i in 0..KEYS {
@@ -414,7 +422,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
         }
         let reader = opts()
             .read_only()
-            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         let done = AtomicBool::new(false);
         let served = AtomicUsize::new(0);
@@ -490,7 +498,7 @@ fn writer_and_reader() -> (TempFs, EncryptedStore<TempFs>, Rig, EncryptedStore<R
     let reader = OpenOptions::new()
         .read_only()
         .anchor(anchor(&a))
-        .open::<V, _>(rig.clone(), PASSPHRASE)
+        .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     assert_eq!(reader.read(NS, "", "k").unwrap(), b"v1");
     (a, writer, rig, reader)
@@ -597,7 +605,10 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                     opts = opts.anchor(anchor(&a));
                 }
                 let store = opts
-                    .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+                    .create::<V, _>(
+                        rig.clone(),
+                        Credential::passphrase_with(PASSPHRASE, cheap()),
+                    )
                     .unwrap();
                 store.write(NS, "", "k", b"v1".to_vec()).unwrap();
                 store.write(NS, "", "other", b"o".to_vec()).unwrap();
@@ -688,12 +699,15 @@ fn a_read_only_instance_reads_records_sealed_after_the_writers_rotation() {
             }
         };
         let writer = opts()
-            .create::<V, _>(inner.clone(), PASSPHRASE, cheap())
+            .create::<V, _>(
+                inner.clone(),
+                Credential::passphrase_with(PASSPHRASE, cheap()),
+            )
             .unwrap();
         writer.write(NS, "", "k", b"before".to_vec()).unwrap();
         let reader = opts()
             .read_only()
-            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         assert_eq!(reader.read(NS, "", "k").unwrap(), b"before");
         writer.rotate_data_key::<V>().unwrap();

@@ -18,7 +18,7 @@ use super::support::{
 };
 use super::v::{ldk, AsyncOps, Ops, SyncOps, V};
 use crate::common::PASSPHRASE;
-use encrypted_kvstore::{EncryptedStore, ListError, MemoryStore};
+use encrypted_kvstore::{Credential, EncryptedStore, ListError, MemoryStore};
 use ldk::io::ErrorKind;
 use ldk::util::persist::KVStoreSync;
 
@@ -56,7 +56,8 @@ fn every_key_written_or_read_is_watched_while_open() {
             .collect();
         drop(earlier);
 
-        let store = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap();
+        let store =
+            EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
         for w in &read_keys {
             assert_eq!(store.read(NS, "", &w.key).unwrap(), b"second");
         }
@@ -127,7 +128,10 @@ fn a_removed_record_put_back_while_its_key_is_written_again_stays_absent() {
         let store = layout
             .options()
             .anchor(anchor(&a))
-            .create::<V, _>(rig.clone(), PASSPHRASE, crate::common::cheap())
+            .create::<V, _>(
+                rig.clone(),
+                Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
+            )
             .unwrap();
         let (stored, old) = write_located(&store, NS, "", "k", b"old");
         store.remove(NS, "", "k", false).unwrap();
@@ -171,7 +175,10 @@ fn a_dropped_write_future_leaves_no_opening_for_a_removed_record() {
                 opts = opts.anchor(anchor(&a));
             }
             let store = opts
-                .create::<V, _>(fs.clone(), PASSPHRASE, crate::common::cheap())
+                .create::<V, _>(
+                    fs.clone(),
+                    Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
+                )
                 .unwrap();
             let (stored, old) = write_located(&store, NS, "", "k", b"old");
             store.remove(NS, "", "k", false).unwrap();

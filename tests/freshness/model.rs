@@ -24,7 +24,7 @@ use super::support::{
 };
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{assert_auth_failed, Xorshift, PASSPHRASE};
-use encrypted_kvstore::{EncryptedStore, OpenOptions};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions};
 use ldk::util::persist::KVStoreSync;
 
 const KEYS: [(&str, &str, &str); 6] = [
@@ -264,7 +264,7 @@ fn random_histories_with_attacks_against_a_model() {
 fn accept(run: &Run) -> EncryptedStore<TempFs> {
     OpenOptions::new()
         .anchor(anchor(&run.a))
-        .accept_current_state::<V, _>(run.inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(run.inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_or_else(|e| panic!("{}: accept: {e:?}", run.at))
 }
 

@@ -16,7 +16,7 @@ use super::support::{
     records, version_of, Layout,
 };
 use super::v::{ldk, AsyncOps, MigratableKVStoreSync, Ops, SyncOps, TempFs};
-use encrypted_kvstore::{EncryptedStore, ListError};
+use encrypted_kvstore::{Credential, EncryptedStore, ListError};
 use ldk::io::ErrorKind;
 use ldk::util::persist::KVStoreSync;
 
@@ -211,7 +211,7 @@ fn a_read_only_instance_refuses_the_same_after_restart() {
         let ro = OpenOptions::new()
             .read_only()
             .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         assert_rollback(ro.read("monitors", "", "m1"), "monitors", "", "m1");
         assert_missing(ro.read("updates", "", "u1"), "updates", "", "u1");
@@ -248,7 +248,10 @@ fn a_crash_opens_no_window_beyond_the_last_operation() {
             let store = layout
                 .options()
                 .anchor(RigAnchor::new(&afs, Arc::clone(&crash)))
-                .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+                .create::<V, _>(
+                    rig.clone(),
+                    Credential::passphrase_with(PASSPHRASE, cheap()),
+                )
                 .unwrap();
             let (at, first) = write_located(&store, "monitors", "", "m1", b"first");
             write_located(&store, "monitors", "", "m1", b"second");
@@ -260,7 +263,7 @@ fn a_crash_opens_no_window_beyond_the_last_operation() {
             let open = || {
                 OpenOptions::new()
                     .anchor(RigAnchor::new(&afs, Arc::clone(&crash)))
-                    .open::<V, _>(rig.clone(), PASSPHRASE)
+                    .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
                     .unwrap()
             };
             let store = open();

@@ -31,8 +31,8 @@ use super::support::{anchor, create_anchored, key_id_of, name, write_located, La
 use super::v::{ldk, TempFs, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, OpenError, OpenOptions, RotateError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE,
-    RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, OpenError, OpenOptions, RotateError, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
@@ -72,7 +72,10 @@ fn store_over(rig: &Rig, anchored: bool, a: &TempFs) -> Arc<Store> {
         OpenOptions::new()
     };
     let store = opts
-        .create::<V, _>(rig.clone(), PASSPHRASE, cheap())
+        .create::<V, _>(
+            rig.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
         .unwrap();
     Arc::new(store)
 }
@@ -170,7 +173,9 @@ fn reencrypt_never_overwrites_a_write_in_flight_when_it_reads_the_key() {
         } else {
             OpenOptions::new()
         };
-        let store = opts.open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+        let store = opts
+            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap();
         assert_eq!(store.read(NS, "", "x").unwrap(), b"application");
     }
 }
@@ -315,7 +320,9 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         let old_id = store.info().key_id;
         let before = header(&inner);
 
-        let new_id = store.rekey_passphrase::<V>(NEW, cheap()).unwrap();
+        let new_id = store
+            .rekey::<V>(Credential::passphrase_with(NEW, cheap()))
+            .unwrap();
         assert!(new_id > old_id, "{layout:?}");
         let info = store.info();
         assert_eq!(info.key_id, new_id);
@@ -337,7 +344,7 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         let open = |pass: &[u8]| {
             OpenOptions::new()
                 .anchor(anchor(&a))
-                .open::<V, _>(inner.clone(), pass)
+                .open::<V, _>(inner.clone(), Credential::passphrase(pass))
         };
         assert!(
             matches!(open(PASSPHRASE), Err(OpenError::WrongPassphrase)),
@@ -360,13 +367,14 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         let e = OpenOptions::new()
             .read_only()
             .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap_err();
         assert!(
             matches!(e, OpenError::HeaderRolledBack { .. }),
             "{layout:?} read-only: {e:?}"
         );
-        let e = EncryptedStore::open::<V>(inner.clone(), PASSPHRASE).unwrap_err();
+        let e = EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap_err();
         assert!(matches!(e, OpenError::AnchorRequired), "{layout:?}: {e:?}");
 
         put_header(&inner, after);
@@ -406,7 +414,9 @@ fn a_dropped_async_write_neither_holds_up_retirement_nor_raises_an_alarm() {
         } else {
             OpenOptions::new()
         };
-        let store = opts.open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+        let store = opts
+            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap();
         assert_eq!(store.read(NS, "", "x").unwrap(), b"new");
     }
 }
@@ -422,7 +432,9 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     let store = create_anchored(Layout::Plain, inner.clone(), &a);
     store.write(NS, "", "m1", b"one".to_vec()).unwrap();
     let mut older: Vec<(&str, Vec<u8>, &[u8])> = vec![("created", header(&inner), PASSPHRASE)];
-    store.change_passphrase::<V>(SECOND, cheap()).unwrap();
+    store
+        .change_credential::<V>(Credential::passphrase_with(SECOND, cheap()))
+        .unwrap();
     older.push(("passphrase changed", header(&inner), SECOND));
     store.rotate_data_key::<V>().unwrap();
     older.push(("rotated", header(&inner), SECOND));
@@ -432,7 +444,7 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     drop(store);
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), SECOND)
+        .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
         .unwrap();
     older.push(("reopened", header(&inner), SECOND));
     store.write(NS, "", "m1", b"two".to_vec()).unwrap();
@@ -441,7 +453,7 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     drop(
         OpenOptions::new()
             .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), SECOND)
+            .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
             .unwrap(),
     );
     let current = header(&inner);
@@ -456,7 +468,7 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
         put_header(&inner, h.clone());
         let e = OpenOptions::new()
             .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), pass)
+            .open::<V, _>(inner.clone(), Credential::passphrase(pass))
             .unwrap_err();
         assert!(
             matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
@@ -467,7 +479,7 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     put_header(&inner, current);
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), SECOND)
+        .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
         .unwrap();
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"two");
 }
@@ -484,7 +496,7 @@ fn rekey_key_shuts_out_the_passphrase_and_its_header() {
     store.write(NS, "", "m1", b"before".to_vec()).unwrap();
     let old_id = store.info().key_id;
     let before = header(&inner);
-    let new_id = store.rekey_key::<V>(&key).unwrap();
+    let new_id = store.rekey::<V>(Credential::raw_key(&key)).unwrap();
     assert!(new_id > old_id);
     let (_, m2) = write_located(&store, NS, "", "m2", b"after");
     assert_eq!(key_id_of(&m2), new_id);
@@ -492,12 +504,12 @@ fn rekey_key_shuts_out_the_passphrase_and_its_header() {
 
     let e = OpenOptions::new()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_err();
     assert!(matches!(e, OpenError::RawKeyRequired), "{e:?}");
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .open_with_key::<V, _>(inner.clone(), &key)
+        .open::<V, _>(inner.clone(), Credential::raw_key(&key))
         .unwrap();
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
     assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
@@ -506,13 +518,13 @@ fn rekey_key_shuts_out_the_passphrase_and_its_header() {
     put_header(&inner, before);
     let e = OpenOptions::new()
         .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), PASSPHRASE)
+        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
     put_header(&inner, after);
     OpenOptions::new()
         .anchor(anchor(&a))
-        .open_with_key::<V, _>(inner.clone(), &key)
+        .open::<V, _>(inner.clone(), Credential::raw_key(&key))
         .unwrap();
 }
 
@@ -571,7 +583,9 @@ fn reencrypt_never_resurrects_a_key_removed_while_it_read_it() {
             } else {
                 OpenOptions::new()
             };
-            let store = opts.open::<V, _>(rig.clone(), PASSPHRASE).unwrap();
+            let store = opts
+                .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
+                .unwrap();
             let r = store.read(NS, "", "x");
             assert!(
                 matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound),

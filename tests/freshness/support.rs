@@ -27,8 +27,8 @@ use std::time::Duration;
 use super::v::{ldk, snapshot, Fut, MigratableKVStoreSync, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError, StoreAnchor,
-    ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
+    StoreAnchor, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::{KVStore, KVStoreSync};
@@ -76,7 +76,7 @@ pub fn create_anchored<S: KVStoreSync>(layout: Layout, inner: S, a: &TempFs) -> 
     layout
         .options()
         .anchor(anchor(a))
-        .create::<V, _>(inner, PASSPHRASE, cheap())
+        .create::<V, _>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
         .unwrap()
 }
 
@@ -84,7 +84,7 @@ pub fn create_anchored<S: KVStoreSync>(layout: Layout, inner: S, a: &TempFs) -> 
 pub fn create_plain<S: KVStoreSync>(layout: Layout, inner: S) -> EncryptedStore<S> {
     layout
         .options()
-        .create::<V, _>(inner, PASSPHRASE, cheap())
+        .create::<V, _>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
         .unwrap()
 }
 
@@ -92,7 +92,7 @@ pub fn create_plain<S: KVStoreSync>(layout: Layout, inner: S) -> EncryptedStore<
 pub fn open_anchored<S: KVStoreSync>(inner: S, a: &TempFs) -> Result<EncryptedStore<S>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(a))
-        .open::<V, _>(inner, PASSPHRASE)
+        .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
 }
 
 /// The typed read error inside `e`, or a panic naming what came instead.

@@ -19,7 +19,7 @@ use super::support::{
 };
 use super::v::{ldk, TempFs, V};
 use crate::common::PASSPHRASE;
-use encrypted_kvstore::{EncryptedStore, OpenError, OpenOptions};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
@@ -61,7 +61,7 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
         let e = OpenOptions::new()
             .read_only()
             .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), PASSPHRASE)
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap_err();
         assert!(
             matches!(e, OpenError::HeaderRolledBack { .. }),
@@ -71,7 +71,7 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
         // The explicit way on: the copy becomes the truth.
         let store = OpenOptions::new()
             .anchor(anchor(&a))
-            .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+            .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
         for k in ["m1", "m2"] {
             assert_eq!(
@@ -140,7 +140,11 @@ fn a_key_left_out_of_a_listed_accept_is_absent() {
         assert!(matches!(e, OpenError::AnchorEmpty), "{layout:?}: {e:?}");
         let store = OpenOptions::new()
             .anchor(anchor(&fresh))
-            .accept_current_state_listed::<V, _>(inner.clone(), PASSPHRASE, vec![kept_at.clone()])
+            .accept_current_state_listed::<V, _>(
+                inner.clone(),
+                Credential::passphrase(PASSPHRASE),
+                vec![kept_at.clone()],
+            )
             .unwrap();
         let check = |store: &EncryptedStore<TempFs>, when: &str| {
             assert_eq!(store.read("monitors", "", "kept").unwrap(), b"k2", "{when}");
@@ -182,7 +186,10 @@ fn another_store_in_place_of_the_store_is_refused() {
     drop(store);
     let other = TempFs::new();
     let theirs = OpenOptions::new()
-        .create::<V, _>(other.clone(), PASSPHRASE, crate::common::cheap())
+        .create::<V, _>(
+            other.clone(),
+            Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
+        )
         .unwrap();
     theirs
         .write("monitors", "", "m1", b"theirs".to_vec())
@@ -227,14 +234,17 @@ fn a_header_from_before_the_anchor_was_attached_is_refused() {
     };
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = OpenOptions::new()
-        .create::<V, _>(inner.clone(), PASSPHRASE, crate::common::cheap())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
+        )
         .unwrap();
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     drop(store);
     let unanchored = header(&inner);
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
     drop(store);
