@@ -14,7 +14,7 @@
 //! - `honest`: no false alarm in honest use (a process killed at any step, lazy removes
 //!   applied late, a read-only instance beside the writer);
 //! - `in_session`: without an anchor, within one open store;
-//! - `rotation`: re-encryption and retirement lose no write, `rekey_passphrase`;
+//! - `rotation`: re-encryption and retirement lose no write, `rekey`;
 //! - `bounded`: the anchor holds the live keys and nothing else;
 //! - `model`: random honest histories with attacks, against a model.
 

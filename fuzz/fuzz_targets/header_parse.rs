@@ -1,8 +1,8 @@
 //! Header parsing: arbitrary bytes at the header's place in the inner store, given to
-//! `inspect`, `open` and `open_with_key`. Never panics; never opens unless the bytes are an
-//! authentic header and the credential is the one that sealed it; allocates nothing beyond the
-//! Argon2id memory the header declares, which parsing bounds by the documented ceiling; and
-//! any header that parses serializes back to the same bytes.
+//! `inspect`, and to `open` with a passphrase and with a raw key. Never panics; never opens
+//! unless the bytes are an authentic header and the credential is the one that sealed it;
+//! allocates nothing beyond the Argon2id memory the header declares, which parsing bounds by
+//! the documented ceiling; and any header that parses serializes back to the same bytes.
 //!
 //! Input: one byte, then `rest`. 255: the header is `rest`. Any other value `j`: the header is
 //! the `j`-th authentic fixture header (modulo) with `rest` XORed over it from the start (bytes

@@ -878,7 +878,7 @@ impl Cred {
     }
 }
 
-/// `change_passphrase` and `change_key` make two inner operations: the header read (the stored
+/// `change_credential` makes two inner operations: the header read (the stored
 /// header must still be the one the handle holds) and the header write. Where a fault hits the
 /// write decides which credential opens the store afterwards, and the data stays
 /// readable through the open handle and through whichever credential opens:

@@ -10,7 +10,7 @@
 //! - `retire_old_keys` waits for a write sealed under the old key that is still in flight,
 //!   and never leaves that record without its key;
 //! - a write future dropped before it completed leaves nothing in flight;
-//! - `rekey_passphrase`: the old passphrase no longer opens, the header from before the rekey
+//! - `rekey` to a passphrase: the old passphrase no longer opens, the header from before the rekey
 //!   put back is `HeaderRolledBack` (anchored), and new writes are sealed under the new key;
 //!   and so is every older header (before a passphrase change, a rotation, a retirement).
 
@@ -484,7 +484,7 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"two");
 }
 
-/// `rekey_key`: the same recovery to a raw key. Afterwards the passphrase no longer opens
+/// `rekey` to a raw key: the same recovery. Afterwards the passphrase no longer opens
 /// (`RawKeyRequired`), the raw key does, new writes are sealed under the new data key, and the
 /// header from before the rekey put back is `HeaderRolledBack` (anchored).
 #[test]
