@@ -634,13 +634,14 @@ impl From<ListError> for io::Error {
     }
 }
 
-/// Why a rotation, re-encryption or retirement of data keys failed. What was done before the
+/// Why the maintenance of an open store failed: a credential change, a rekey, a rotation,
+/// re-encryption or retirement of data keys, or detaching the anchor. What was done before the
 /// error stays done, and every value stays readable.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RotateError {
     /// The keyring holds 8 keys (or the current key id is the largest): re-encrypt and retire
-    /// first. Nothing was written.
+    /// first (`rotate_data_key`, `rekey`). Nothing was written.
     KeyringFull,
     /// The store was opened read-only.
     ReadOnly,
