@@ -223,7 +223,7 @@ pub(crate) fn derive_kek(
 /// default when it names none), or a raw key. An empty passphrase is refused.
 pub(crate) fn protection(cred: Credential<'_>) -> Result<Protection, SealError> {
     match cred.0 {
-        Cred::Passphrase(p, _) if p.is_empty() => Err(SealError::EmptyPassphrase),
+        Cred::Passphrase(&[], _) => Err(SealError::EmptyPassphrase),
         Cred::Passphrase(_, params) => Ok(Protection::Passphrase(params.unwrap_or_default())),
         Cred::Key(_) => Ok(Protection::RawKey),
     }
