@@ -34,7 +34,7 @@ pub enum OpenError {
     PassphraseRequired,
     /// The store is protected by a raw key, but a passphrase was given.
     RawKeyRequired,
-    /// An empty passphrase was given for a new store or a passphrase change.
+    /// An empty passphrase was given for a new store.
     EmptyPassphrase,
     /// The header is not a well-formed header.
     CorruptHeader {
@@ -63,11 +63,11 @@ pub enum OpenError {
     /// The credential opened the header, but its state block (options, keyring,
     /// counter, sealed secrets) is not the one sealed with it: tampered with.
     HeaderAuthenticationFailed,
-    /// The header in the inner store is no longer the one this instance last read
-    /// or wrote (another instance, or an attacker, changed it). Nothing was written; the
-    /// instance writes no header again (reopen it).
+    /// `accept_current_state` found the header in the inner store changed since it read it
+    /// (another instance, or an attacker, changed it). The header was not written; run it
+    /// again with the node stopped.
     HeaderChanged,
-    /// The store's version counter cannot grow any further.
+    /// The store's version counter or header sequence number cannot grow any further.
     CounterExhausted,
     /// The store's header says it is watched by a freshness anchor, and none was
     /// given (`OpenOptions::anchor`). Opening without it would silently lose rollback
@@ -152,8 +152,8 @@ impl fmt::Display for OpenError {
                 "the header's keyring and counter are not authentic: the header was tampered with",
             ),
             OpenError::HeaderChanged => f.write_str(
-                "the header was changed by another writer since this store read it; nothing was \
-                 written (reopen the store)",
+                "the header was changed by another writer since it was read; the header was not \
+                 written (run it again with the node stopped)",
             ),
             OpenError::CounterExhausted => f.write_str("the store's version counter is exhausted"),
             OpenError::AnchorRequired => f.write_str(
