@@ -275,9 +275,9 @@ pub fn read_reason(e: &lightning::io::Error) -> (Kind, String) {
                     .to_owned(),
             )
         }
-        Some(
-            r @ (ReadError::Rollback { .. } | ReadError::Missing { .. }),
-        ) => return (Kind::Freshness, format!("FRESHNESS CHECK FAILED: {r}")),
+        Some(r @ (ReadError::Rollback { .. } | ReadError::Missing { .. })) => {
+            return (Kind::Freshness, format!("FRESHNESS CHECK FAILED: {r}"))
+        }
         _ => {}
     }
     match e.kind() {
