@@ -22,6 +22,9 @@ use crate::names;
 use crate::rng::SharedRandom;
 use crate::OpenError;
 
+#[cfg(test)]
+mod tests;
+
 /// The primary namespace under which [`StoreAnchor`] keeps every anchor value.
 pub const ANCHOR_PRIMARY_NAMESPACE: &str = "encrypted_kvstore_anchor";
 
@@ -351,6 +354,9 @@ impl AnchorKey {
         Ok((epoch, key, version))
     }
 }
+
+/// What an anchor holds for a store: its `meta` and the entries of the meta's epoch.
+pub(crate) type Loaded = (Meta, Vec<(Key, u64)>);
 
 /// Reads and opens the anchor's `meta` for a store (`None`: absent).
 pub(crate) fn read_meta(

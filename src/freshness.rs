@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
+#[cfg(test)]
+mod tests;
+
 pub(crate) type Key = (String, String, String);
 
 /// What a judgement says about a read.

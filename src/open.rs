@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bitcoin::io;
 use zeroize::Zeroizing;
 
-use crate::anchor::{self, AnchorKey, AnchorState, FreshnessAnchor, Meta};
+use crate::anchor::{self, AnchorKey, AnchorState, FreshnessAnchor, Loaded, Meta};
 use crate::error::{OpenError, RotateError};
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State, ANCHOR_KEY_LEN};
 use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
@@ -425,7 +425,7 @@ impl OpenOptions {
         &self,
         header: &HeaderV2,
         secrets: &Secrets,
-    ) -> Result<Option<(Meta, Vec<(crate::freshness::Key, u64)>)>, OpenError> {
+    ) -> Result<Option<Loaded>, OpenError> {
         let anchored = header.state.options & f2::OPT_ANCHORED != 0;
         let ns = anchor::store_hex(&header.store_id);
         let seq = header.state.header_seq;

@@ -1,0 +1,378 @@
+//! The rule and its updates, against a model of an inner store whose operations on one key
+//! apply in call order at any moment between call and completion.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn key(i: u8) -> Key {
+    ("p".into(), String::new(), format!("k{i}"))
+}
+
+fn seen(version: Option<u64>, in_flight: Option<u64>) -> Seen {
+    Seen { version, in_flight }
+}
+
+#[test]
+fn the_rule_anchored() {
+    let mut f = Freshness::new(false, 1_000);
+    f.load(Vec::new(), 500);
+    let m = Some(100);
+    assert_eq!(f.judge(seen(m, None), Some(100)), Verdict::Serve);
+    assert_eq!(
+        f.judge(seen(m, None), Some(600)),
+        Verdict::Serve,
+        "newer, at least F"
+    );
+    assert_eq!(
+        f.judge(seen(m, None), Some(200)),
+        Verdict::Rollback {
+            expected_at_least: 100
+        },
+        "newer than M but below F: a record of an abandoned timeline"
+    );
+    assert_eq!(
+        f.judge(seen(m, None), Some(99)),
+        Verdict::Rollback {
+            expected_at_least: 100
+        }
+    );
+    assert_eq!(
+        f.judge(seen(m, None), None),
+        Verdict::Missing {
+            expected_version: 100
+        }
+    );
+    assert_eq!(f.judge(seen(None, None), Some(2_000)), Verdict::Absent);
+    assert_eq!(f.judge(seen(None, None), None), Verdict::Absent);
+    assert_eq!(
+        f.judge(seen(None, Some(1_500)), Some(1_600)),
+        Verdict::Serve
+    );
+    assert_eq!(
+        f.judge(seen(None, Some(1_500)), Some(1_400)),
+        Verdict::Absent
+    );
+}
+
+#[test]
+fn the_rule_without_an_anchor() {
+    let f = Freshness::new(false, 1_000);
+    assert_eq!(f.judge(seen(Some(100), None), Some(100)), Verdict::Serve);
+    assert_eq!(f.judge(seen(Some(100), None), Some(101)), Verdict::Serve);
+    assert_eq!(
+        f.judge(seen(Some(100), None), Some(99)),
+        Verdict::Rollback {
+            expected_at_least: 100
+        }
+    );
+    assert_eq!(
+        f.judge(seen(Some(100), None), None),
+        Verdict::Missing {
+            expected_version: 100
+        }
+    );
+    assert_eq!(
+        f.judge(seen(None, None), Some(999)),
+        Verdict::Serve,
+        "older than the session"
+    );
+    assert_eq!(
+        f.judge(seen(None, None), Some(1_000)),
+        Verdict::Absent,
+        "this session's, removed"
+    );
+    assert_eq!(
+        f.judge(seen(None, Some(1_000)), Some(1_000)),
+        Verdict::Serve
+    );
+    let ro = Freshness::new(true, 1_000);
+    assert_eq!(ro.judge(seen(Some(100), None), None), Verdict::Absent);
+    assert_eq!(
+        ro.judge(seen(None, None), Some(u64::MAX - 1)),
+        Verdict::Serve
+    );
+}
+
+#[test]
+fn a_served_read_is_watched_unless_an_operation_overlapped_it() {
+    let mut f = Freshness::new(false, 1_000);
+    let t = f.read_issued(key(0));
+    assert_eq!(f.read_done(&t, Some(7)), Verdict::Serve);
+    assert_eq!(f.get(&key(0)), Some(7));
+    let t = f.read_issued(key(1));
+    let w = f.remove_issued(key(1), 1_000);
+    f.mutation_done(w, true);
+    assert_eq!(
+        f.read_done(&t, Some(7)),
+        Verdict::Serve,
+        "read before the remove"
+    );
+    assert_eq!(
+        f.get(&key(1)),
+        None,
+        "not watched: the remove may have come after the read"
+    );
+}
+
+#[test]
+fn only_the_latest_write_of_a_key_sets_it() {
+    let mut f = Freshness::new(false, 10);
+    let a = f.write_issued(key(0), 10);
+    let b = f.write_issued(key(0), 11);
+    assert_eq!(f.mutation_done(b, true), Some(11));
+    assert_eq!(f.mutation_done(a, true), None);
+    assert_eq!(f.get(&key(0)), Some(11));
+    let c = f.write_issued(key(0), 12);
+    let r = f.remove_issued(key(0), 13);
+    assert_eq!(
+        f.mutation_done(c, true),
+        None,
+        "a remove was issued after it"
+    );
+    f.mutation_done(r, false);
+    assert_eq!(
+        f.get(&key(0)),
+        None,
+        "a failed remove still leaves the key absent"
+    );
+}
+
+#[test]
+fn a_reencryption_never_writes_back_over_an_operation_of_its_key() {
+    let mut f = Freshness::new(false, 10);
+    let quiet = f.reencrypt_read(&key(0));
+    assert!(f.reencrypt_may_write(&key(0), quiet));
+    let quiet = f.reencrypt_read(&key(0));
+    let w = f.write_issued(key(0), 10);
+    f.mutation_done(w, true);
+    assert!(
+        !f.reencrypt_may_write(&key(0), quiet),
+        "a write was issued during the pass"
+    );
+    let w = f.write_issued(key(0), 11);
+    let quiet = f.reencrypt_read(&key(0));
+    assert!(!quiet);
+    f.mutation_done(w, true);
+    assert!(
+        !f.reencrypt_may_write(&key(0), quiet),
+        "one was in flight when the pass read"
+    );
+}
+
+/// One step of a run over three keys.
+#[derive(Clone, Debug)]
+enum Step {
+    Write(u8),
+    Remove(u8),
+    Read(u8),
+    /// Applies the oldest unapplied operation of a key to the inner store.
+    Apply(u8),
+    /// Performs the read at this index of the reads in flight.
+    Perform(usize),
+    /// Completes the operation at this index: succeeded (if applied) or failed.
+    Complete(usize, bool),
+    /// Completes the read at this index (performing it first if it was not).
+    Finish(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0u8..3).prop_map(Step::Write),
+        (0u8..3).prop_map(Step::Remove),
+        (0u8..3).prop_map(Step::Read),
+        (0u8..3).prop_map(Step::Apply),
+        (0usize..4).prop_map(Step::Perform),
+        (0usize..4, any::<bool>()).prop_map(|(i, ok)| Step::Complete(i, ok)),
+        (0usize..4).prop_map(Step::Finish),
+    ]
+}
+
+struct Op {
+    ticket: MutationTicket,
+    key: u8,
+    /// `Some(version)`: a write.
+    write: Option<u64>,
+    applied: bool,
+}
+
+struct Model {
+    f: Freshness,
+    store: [Option<u64>; 3],
+    /// Every record each key held.
+    history: [Vec<u64>; 3],
+    next: u64,
+    ops: Vec<Op>,
+    reads: Vec<(ReadTicket, u8, Option<Option<u64>>)>,
+}
+
+impl Model {
+    fn new(anchored: bool) -> Model {
+        let mut f = Freshness::new(false, 100);
+        let mut store = [None; 3];
+        let mut history = [Vec::new(), Vec::new(), Vec::new()];
+        if anchored {
+            // Keys 0 and 1 live from an earlier session (accepted below F = 50).
+            f.load(vec![(key(0), 10), (key(1), 20)], 50);
+            store = [Some(10), Some(20), None];
+            history = [vec![5, 10], vec![20], vec![30]];
+        }
+        Model {
+            f,
+            store,
+            history,
+            next: 100,
+            ops: Vec::new(),
+            reads: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, s: &Step) -> Option<Verdict> {
+        match *s {
+            Step::Write(k) => {
+                let v = self.next;
+                self.next += 1;
+                let ticket = self.f.write_issued(key(k), v);
+                self.ops.push(Op {
+                    ticket,
+                    key: k,
+                    write: Some(v),
+                    applied: false,
+                });
+            }
+            Step::Remove(k) => {
+                let ticket = self.f.remove_issued(key(k), self.next);
+                self.ops.push(Op {
+                    ticket,
+                    key: k,
+                    write: None,
+                    applied: false,
+                });
+            }
+            Step::Read(k) => {
+                let t = self.f.read_issued(key(k));
+                self.reads.push((t, k, None));
+            }
+            Step::Apply(k) => {
+                if let Some(op) = self.ops.iter_mut().find(|o| o.key == k && !o.applied) {
+                    op.applied = true;
+                    self.store[usize::from(k)] = op.write;
+                    if let Some(v) = op.write {
+                        self.history[usize::from(k)].push(v);
+                    }
+                }
+            }
+            Step::Perform(i) => {
+                if let Some(r) = self.reads.get_mut(i) {
+                    if r.2.is_none() {
+                        r.2 = Some(self.store[usize::from(r.1)]);
+                    }
+                }
+            }
+            Step::Complete(i, ok) => {
+                if i < self.ops.len() {
+                    let k = self.ops[i].key;
+                    // Operations of a key complete in order only as far as they were applied;
+                    // a failed one may be applied later (or never).
+                    let first = self.ops.iter().position(|o| o.key == k).unwrap();
+                    let op = self.ops.remove(first);
+                    let ok = ok && op.applied;
+                    if !op.applied && !ok {
+                        // Never applied: it may still land later, or never; model "never".
+                    }
+                    self.f.mutation_done(op.ticket, ok);
+                }
+            }
+            Step::Finish(i) => {
+                if i < self.reads.len() {
+                    let (t, k, found) = self.reads.remove(i);
+                    let found = found.unwrap_or(self.store[usize::from(k)]);
+                    return Some(self.f.read_done(&t, found));
+                }
+            }
+        }
+        None
+    }
+
+    /// Completes everything (applied, succeeded) and reads nothing more.
+    fn settle(&mut self) {
+        while !self.ops.is_empty() {
+            let k = self.ops[0].key;
+            self.run(&Step::Apply(k));
+            self.run(&Step::Complete(0, true));
+        }
+        self.reads.clear();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Honest runs (any interleaving, failed calls, overlapping reads) never raise an alarm,
+    /// and a record of a key is served only if it is what the store held.
+    #[test]
+    fn honest_runs_raise_no_alarm(anchored in any::<bool>(), steps in prop::collection::vec(step(), 0..60)) {
+        let mut m = Model::new(anchored);
+        for s in &steps {
+            if let Some(v) = m.run(s) {
+                let quiet = matches!(v, Verdict::Serve | Verdict::Absent);
+                prop_assert!(
+                    quiet,
+                    "alarm {:?} after {:?}", v, steps
+                );
+            }
+        }
+    }
+
+    /// After any honest run, putting back any older record of a key, deleting a key the store
+    /// holds, or putting back a record of a removed key is never served.
+    #[test]
+    fn attacks_after_a_run_are_refused(
+        anchored in any::<bool>(),
+        steps in prop::collection::vec(step(), 0..60),
+        target in 0u8..3,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let mut m = Model::new(anchored);
+        for s in &steps {
+            m.run(s);
+        }
+        m.settle();
+        let k = usize::from(target);
+        let held = m.f.get(&key(target));
+        let current = m.store[k];
+        // M never holds a key the store lacks (a failed write that landed anyway is the one
+        // case where the store holds a record M does not know: absent, or newer than M).
+        prop_assert!(held.is_none() || current.is_some(), "M holds k{} the store lacks", target);
+        let older: Vec<u64> = m.history[k].iter().copied().filter(|v| Some(*v) != current).collect();
+        // Deletion of a held key.
+        if held.is_some() {
+            let t = m.f.read_issued(key(target));
+            let missing = matches!(m.f.read_done(&t, None), Verdict::Missing { .. });
+            prop_assert!(missing, "deletion of k{} not refused", target);
+        }
+        // Any other record this key ever held, put back.
+        if !older.is_empty() {
+            let v = older[pick.index(older.len())];
+            // Refused: anything below what M holds, and, for a key M does not hold, anything
+            // with an anchor and this session's records without one. (A record above M's is a
+            // failed write that landed: the one-operation window.)
+            let watched = match held {
+                Some(h) => v < h,
+                None => anchored || v >= 100,
+            };
+            let t = m.f.read_issued(key(target));
+            let verdict = m.f.read_done(&t, Some(v));
+            if watched {
+                prop_assert!(verdict != Verdict::Serve, "record {} of k{} served; held {:?}", v, target, held);
+            }
+        }
+    }
+}
