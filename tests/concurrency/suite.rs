@@ -574,7 +574,7 @@ fn overlapping_async_writes_removes_and_a_read_of_one_key_raise_no_alarm() {
     use std::task::{Context, Poll, Waker};
 
     const K: (&str, &str, &str) = ("monitors", "", "m");
-    let mut rng = Xorshift(0x5eed_0f_0be1_a9);
+    let mut rng = Xorshift(0x5eed_0f0b_e1a9);
     let mut cx = Context::from_waker(Waker::noop());
     let mut counts = [0usize; 3]; // reads served, absent, schedules with a read overlapping
     let mut failures: Vec<String> = Vec::new();
@@ -610,10 +610,8 @@ fn overlapping_async_writes_removes_and_a_read_of_one_key_raise_no_alarm() {
         let read_at = rng.below(n as u64 + 1) as usize;
         type Call = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
         let mut calls: Vec<(Call, usize)> = Vec::new(); // (wrapper future, inner call index)
-        let mut read: Option<(
-            Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>>,
-            usize,
-        )> = None;
+        type ReadCall = Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send>>;
+        let mut read: Option<(ReadCall, usize)> = None;
         for (i, m) in muts.iter().enumerate() {
             if i == read_at {
                 let idx = inner.calls();
