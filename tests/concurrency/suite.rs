@@ -11,6 +11,12 @@
 //! runs free; concurrent passphrase changes through one handle are released together by a
 //! barrier. Afterwards every passphrase but the last is refused with
 //! `OpenError::WrongPassphrase`.
+//!
+//! What can overlap in a session is value operations of one key: no header is written while
+//! writes are in flight (one reservation per open). Over an asynchronous inner store that holds
+//! each call back after it lands, writes and removes of one key overlap a read of it in random
+//! and in scripted schedules: the read is never an alarm, the settled key is what the last call
+//! made it, and a rollback is still refused.
 
 #![allow(
     clippy::unwrap_used,
