@@ -15,12 +15,12 @@ use blake2::Blake2bMac;
 use zeroize::Zeroizing;
 
 use crate::aead::{Cipher, TAG_LEN};
+use crate::error::OpenError;
 use crate::format::NONCE_LEN;
 use crate::freshness::Key;
-use crate::ldk::{sealed, InnerStore};
+use crate::io::{sealed, InnerStore};
 use crate::names;
 use crate::rng::SharedRandom;
-use crate::OpenError;
 
 #[cfg(test)]
 mod tests;
@@ -348,9 +348,6 @@ impl AnchorKey {
         if expected != name {
             return Err("an entry is stored under another key's name");
         }
-        if version == 0 {
-            return Err("an entry has version 0");
-        }
         Ok((epoch, key, version))
     }
 }
@@ -394,9 +391,9 @@ pub(crate) fn load(
         if epoch != meta.epoch {
             continue;
         }
-        if version >= meta.version_limit {
+        if version == 0 || version >= meta.version_limit {
             return Err(corrupt(
-                "an entry's version is at or above the meta's limit",
+                "an entry's version is 0, or at or above the meta's limit",
             ));
         }
         entries.push((k, version));
@@ -469,7 +466,15 @@ impl AnchorState {
         match self.anchor.read(&self.ns, &name)? {
             None => Ok(None),
             Some(b) => match self.key.open_entry(&name, &b) {
-                Ok((e, _, v)) if e == self.meta.epoch => Ok(Some(v)),
+                Ok((e, _, v)) if e == self.meta.epoch && v != 0 => Ok(Some(v)),
+                // A read-only instance's meta may be older than the writer's: only version 0
+                // is out of bounds for it.
+                Ok((e, _, _)) if e == self.meta.epoch => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    OpenError::AnchorCorrupt {
+                        reason: "an entry has version 0",
+                    },
+                )),
                 Ok(_) => Ok(None),
                 Err(reason) => Err(io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -59,6 +59,13 @@ pub(crate) struct MutationTicket {
     write: Option<u64>,
 }
 
+impl ReadTicket {
+    /// The version M held for the key when the read was issued.
+    pub(crate) fn held(&self) -> Option<u64> {
+        self.seen.version
+    }
+}
+
 impl MutationTicket {
     pub(crate) fn key(&self) -> &Key {
         &self.key
@@ -217,15 +224,23 @@ impl Freshness {
     /// refuse (the issue-time refusal is reported). A served record of a store without an
     /// anchor is watched from now on, unless an operation overlapped the read.
     pub(crate) fn read_done(&mut self, t: &ReadTicket, found: Option<u64>) -> Verdict {
+        let seen_now = self.seen(&t.key);
         let then = self.judge(t.seen, found);
-        let now = self.judge(self.seen(&t.key), found);
+        let now = self.judge(seen_now, found);
         let verdict = match (then, now) {
             (Verdict::Serve, _) | (_, Verdict::Serve) => Verdict::Serve,
             (Verdict::Absent, _) | (_, Verdict::Absent) => Verdict::Absent,
+            // Nothing found where M held a version: a deletion only if M held the same version
+            // at both moments (a remove and a new write in between may have left a gap).
+            (Verdict::Missing { .. }, _) if t.seen.version != seen_now.version => Verdict::Absent,
             (refused, _) => refused,
         };
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
-            let quiet = t.seq == self.seq && !self.flight.contains_key(&t.key);
+            // Watched only if no operation of the key was in flight or issued while the read
+            // was: one that lands after the read may remove what it found.
+            let quiet = t.seq == self.seq
+                && t.seen.in_flight.is_none()
+                && !self.flight.contains_key(&t.key);
             if !self.anchored && quiet {
                 let m = self.get(&t.key).map_or(v, |m| m.max(v));
                 self.set(&t.key, Some(m));

@@ -1,4 +1,5 @@
-//! Caller-held key material.
+//! What unlocks a store: the credential (a passphrase or a caller-held raw key), the key
+//! encryption key derived from it, and the credential block of a header sealed with it.
 
 use core::fmt;
 
@@ -6,6 +7,12 @@ use blake2::digest::consts::U32;
 use blake2::digest::{KeyInit, Mac};
 use blake2::Blake2bMac;
 use zeroize::Zeroizing;
+
+use crate::error::OpenError;
+use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
+use crate::format::{self, Protection, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
+use crate::kdf::{self, DeriveError, KdfParams};
+use crate::rng::RandomSource;
 
 /// A 32-byte key held by the caller (for example derived from the node's seed), used instead of
 /// a passphrase. It is zeroized on drop and its `Debug` output shows no key bytes.
@@ -77,4 +84,87 @@ mod tests {
         assert!(RawKey::from_slice(&[7; 33]).is_none());
         assert_eq!(format!("{k:?}"), "RawKey(<redacted>)");
     }
+}
+
+/// What unlocks a store.
+#[derive(Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    Passphrase(&'a [u8]),
+    Key(&'a RawKey),
+}
+
+fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
+    let mut b = [0u8; N];
+    rng.fill(&mut b).map_err(OpenError::Random)?;
+    Ok(b)
+}
+
+/// The key encryption key of `protection` for `cred` and `salt`.
+pub(crate) fn derive_kek(
+    protection: &Protection,
+    salt: &[u8; SALT_LEN],
+    cred: Credential<'_>,
+) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+    match (protection, cred) {
+        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
+            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
+                DeriveError::OutOfMemory => OpenError::OutOfMemory,
+                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
+            })
+        }
+        (Protection::RawKey, Credential::Key(k)) => {
+            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
+        }
+        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
+        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
+    }
+}
+
+/// The protection a new header gets for `cred`.
+pub(crate) fn protection(
+    cred: Credential<'_>,
+    params: Option<KdfParams>,
+) -> Result<Protection, OpenError> {
+    let protection = match (cred, params) {
+        (Credential::Passphrase(p), Some(params)) => {
+            if p.is_empty() {
+                return Err(OpenError::EmptyPassphrase);
+            }
+            Protection::Passphrase(params)
+        }
+        (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
+        (Credential::Key(_), _) => Protection::RawKey,
+    };
+    Ok(protection)
+}
+
+/// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
+/// `state` and `secrets`.
+pub(crate) fn seal_credential(
+    rng: &dyn RandomSource,
+    store_id: [u8; STORE_ID_LEN],
+    protection: Protection,
+    cred: Credential<'_>,
+    state: State,
+    secrets: &Secrets,
+) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
+    let salt = fill::<SALT_LEN>(rng)?;
+    let wrap_nonce = fill::<NONCE_LEN>(rng)?;
+    let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
+    rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
+    let secrets_nonce = fill::<NONCE_LEN>(rng)?;
+    let kek = derive_kek(&protection, &salt, cred)?;
+    let h = HeaderV2::seal(
+        protection,
+        salt,
+        store_id,
+        wrap_nonce,
+        &kek,
+        &hk,
+        state,
+        secrets_nonce,
+        secrets,
+    )
+    .map_err(|_| OpenError::KeyWrapFailed)?;
+    Ok((h, hk))
 }

@@ -39,7 +39,7 @@ main branch requires of every store), listing with the inner store's order and p
 # use lightning_persister_0_3 as lightning_persister;
 use encrypted_kvstore::{EncryptedStore, KdfParams};
 use lightning::util::persist::{KVStoreSync, PaginatedKVStoreSync};
-use lightning_persister::fs_store::v2::FilesystemStoreV2;
+use lightning_persister::fs_store::engine::FilesystemStoreV2;
 
 let dir = tempfile::tempdir()?;
 let inner = FilesystemStoreV2::new(dir.path().into())?;
@@ -66,65 +66,4 @@ pub enum V0_2 {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum V0_3 {}
 
-/// A synchronous inner store of the LDK version `M`: implemented for every `KVStoreSync` of
-/// each enabled version. Sealed: the adapters implement it; it has no methods of its own.
-pub trait InnerStore<M>: sealed::SyncIo<M> {}
-impl<M, S: sealed::SyncIo<M> + ?Sized> InnerStore<M> for S {}
-
-/// An asynchronous inner store of the LDK version `M`: implemented for every `KVStore` of each
-/// enabled version. Sealed: the adapters implement it; it has no methods of its own.
-pub trait AsyncInnerStore<M>: sealed::AsyncIo<M> {}
-impl<M, S: sealed::AsyncIo<M> + ?Sized> AsyncInnerStore<M> for S {}
-
-/// A synchronous inner store of the LDK version `M` that can list every key: implemented for
-/// every `MigratableKVStore` (0.2) or `MigratableKVStoreSync` (0.3). Sealed.
-pub trait MigratableInnerStore<M>: sealed::ListAll<M> {}
-impl<M, S: sealed::ListAll<M> + ?Sized> MigratableInnerStore<M> for S {}
-
-pub(crate) mod sealed {
-    use core::future::Future;
-
-    use bitcoin::io;
-
-    /// The calls of one LDK version's `KVStoreSync` that creating and opening a store need.
-    pub trait SyncIo<M> {
-        fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error>;
-        fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error>;
-        fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error>;
-        fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error>;
-    }
-
-    /// `list_all_keys` of one LDK version's synchronous migration trait.
-    pub trait ListAll<M> {
-        fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error>;
-    }
-
-    /// The calls of one LDK version's `KVStore` that creating and opening a store need.
-    pub trait AsyncIo<M> {
-        fn read(
-            &self,
-            p: &str,
-            s: &str,
-            k: &str,
-        ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static;
-        fn write(
-            &self,
-            p: &str,
-            s: &str,
-            k: &str,
-            buf: Vec<u8>,
-        ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
-        fn list(
-            &self,
-            p: &str,
-            s: &str,
-        ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static;
-        fn remove(
-            &self,
-            p: &str,
-            s: &str,
-            k: &str,
-            lazy: bool,
-        ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static;
-    }
-}
+pub use crate::io::{AsyncInnerStore, InnerStore, MigratableInnerStore};

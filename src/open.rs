@@ -1,5 +1,5 @@
 //! Creating, opening and re-keying a store: the header's life cycle, written once over a small
-//! private header-I/O abstraction ([`HeaderIo`]) so that the synchronous and asynchronous
+//! private header-I/O abstraction ([`Io`]) so that the synchronous and asynchronous
 //! constructors of every supported LDK version share one body.
 //!
 //! A synchronous inner store is driven through the same `async` body: its calls return futures
@@ -8,117 +8,23 @@
 
 use core::fmt;
 use core::future::Future;
-use core::marker::PhantomData;
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 
-use bitcoin::io;
 use zeroize::Zeroizing;
 
 use crate::anchor::{self, AnchorKey, AnchorState, FreshnessAnchor, Loaded, Meta};
-use crate::error::{OpenError, RotateError};
+use crate::error::OpenError;
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State, ANCHOR_KEY_LEN};
-use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, SALT_LEN, STORE_ID_LEN};
-use crate::kdf::{self, DeriveError, KdfParams};
-use crate::keys::RawKey;
-use crate::ldk::{sealed, AsyncInnerStore, InnerStore, MigratableInnerStore};
-use crate::names::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
+use crate::format::{self, Protection, DATA_KEY_LEN, NONCE_LEN, STORE_ID_LEN};
+use crate::io::{
+    complete, read_header, sealed, write_header, AsyncInnerStore, AsyncIo, InnerStore, Io,
+    MigratableInnerStore, SyncIo,
+};
+use crate::kdf::KdfParams;
+use crate::keys::{self, Credential, RawKey};
 use crate::rng::{self, RandomSource, SharedRandom};
-use crate::store::v2::{self as s2, V2};
-use crate::store::{EncryptedStore, ReencryptProgress, StoreInfo};
-
-/// How far `accept_current_state` moves the counter past the highest version it can see
-/// (docs/FORMAT.md, "Accepting the current state").
-const ACCEPT_JUMP: u64 = 1 << 40;
-
-/// What unlocks a store.
-#[derive(Clone, Copy)]
-pub(crate) enum Credential<'a> {
-    Passphrase(&'a [u8]),
-    Key(&'a RawKey),
-}
-
-/// The inner-store calls the header's life cycle needs, as futures (ready at once for a
-/// synchronous store). Implemented by [`SyncIo`] and [`AsyncIo`] over the adapters' sealed
-/// per-version traits.
-pub(crate) trait HeaderIo {
-    /// The future of one inner call. It borrows nothing: the call was made when it was
-    /// created.
-    type Fut<T: Send + 'static>: Future<Output = Result<T, io::Error>> + Send + 'static;
-    fn read(&self, primary: &str, secondary: &str, key: &str) -> Self::Fut<Vec<u8>>;
-    fn write(&self, primary: &str, secondary: &str, key: &str, buf: Vec<u8>) -> Self::Fut<()>;
-    fn list(&self, primary: &str, secondary: &str) -> Self::Fut<Vec<String>>;
-    fn remove(&self, primary: &str, secondary: &str, key: &str, lazy: bool) -> Self::Fut<()>;
-}
-
-/// A synchronous inner store of LDK version `M`, seen as [`HeaderIo`].
-pub(crate) struct SyncIo<'a, S: ?Sized, M>(&'a S, PhantomData<fn() -> M>);
-
-impl<'a, S: InnerStore<M> + ?Sized, M> SyncIo<'a, S, M> {
-    pub(crate) fn new(inner: &'a S) -> Self {
-        SyncIo(inner, PhantomData)
-    }
-}
-
-impl<S: InnerStore<M> + ?Sized, M> HeaderIo for SyncIo<'_, S, M> {
-    type Fut<T: Send + 'static> = core::future::Ready<Result<T, io::Error>>;
-    fn read(&self, p: &str, s: &str, k: &str) -> Self::Fut<Vec<u8>> {
-        core::future::ready(sealed::SyncIo::<M>::read(self.0, p, s, k))
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Self::Fut<()> {
-        core::future::ready(sealed::SyncIo::<M>::write(self.0, p, s, k, buf))
-    }
-    fn list(&self, p: &str, s: &str) -> Self::Fut<Vec<String>> {
-        core::future::ready(sealed::SyncIo::<M>::list(self.0, p, s))
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Self::Fut<()> {
-        core::future::ready(sealed::SyncIo::<M>::remove(self.0, p, s, k, lazy))
-    }
-}
-
-/// An asynchronous inner store of LDK version `M`, seen as [`HeaderIo`].
-pub(crate) struct AsyncIo<'a, S: ?Sized, M>(&'a S, PhantomData<fn() -> M>);
-
-impl<'a, S: AsyncInnerStore<M> + ?Sized, M> AsyncIo<'a, S, M> {
-    pub(crate) fn new(inner: &'a S) -> Self {
-        AsyncIo(inner, PhantomData)
-    }
-}
-
-type BoxedFut<T> = core::pin::Pin<Box<dyn Future<Output = Result<T, io::Error>> + Send>>;
-
-impl<S: AsyncInnerStore<M> + ?Sized, M> HeaderIo for AsyncIo<'_, S, M> {
-    // Boxed: the inner store's future type names the call's borrowed arguments, although it
-    // holds none of them (it is `'static`); erasing it lets it outlive them.
-    type Fut<T: Send + 'static> = BoxedFut<T>;
-    fn read(&self, p: &str, s: &str, k: &str) -> Self::Fut<Vec<u8>> {
-        Box::pin(sealed::AsyncIo::<M>::read(self.0, p, s, k))
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Self::Fut<()> {
-        Box::pin(sealed::AsyncIo::<M>::write(self.0, p, s, k, buf))
-    }
-    fn list(&self, p: &str, s: &str) -> Self::Fut<Vec<String>> {
-        Box::pin(sealed::AsyncIo::<M>::list(self.0, p, s))
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Self::Fut<()> {
-        Box::pin(sealed::AsyncIo::<M>::remove(self.0, p, s, k, lazy))
-    }
-}
-
-/// Runs a body over [`SyncIo`] to its end. Every future such a body awaits is ready at once, so
-/// one poll completes it; if it ever did not, that is an error (nothing was half-done that a
-/// retry could not redo: every body writes at most once, as its last step).
-fn complete<T>(body: impl Future<Output = Result<T, OpenError>>) -> Result<T, OpenError> {
-    let mut body = pin!(body);
-    match body.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(r) => r,
-        Poll::Pending => Err(OpenError::Io(io::Error::new(
-            io::ErrorKind::Other,
-            "a synchronous inner store call did not complete",
-        ))),
-    }
-}
+use crate::store::engine::{self, Engine};
+use crate::store::{EncryptedStore, StoreInfo};
 
 /// Options for creating and opening stores: the options of a new store (encrypted names,
 /// padding), a freshness anchor, a read-only open, a lower Argon2id memory ceiling.
@@ -173,26 +79,6 @@ fn fill<const N: usize>(rng: &dyn RandomSource) -> Result<[u8; N], OpenError> {
     let mut b = [0u8; N];
     rng.fill(&mut b).map_err(OpenError::Random)?;
     Ok(b)
-}
-
-fn derive_kek(
-    protection: &Protection,
-    salt: &[u8; SALT_LEN],
-    cred: Credential<'_>,
-) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    match (protection, cred) {
-        (Protection::Passphrase(params), Credential::Passphrase(p)) => {
-            kdf::argon2id(params, p, &format::passphrase_salt(salt)).map_err(|e| match e {
-                DeriveError::OutOfMemory => OpenError::OutOfMemory,
-                DeriveError::Argon2 => OpenError::KdfParamsOutOfBounds,
-            })
-        }
-        (Protection::RawKey, Credential::Key(k)) => {
-            format::raw_kek(k.bytes(), salt).map_err(|_| OpenError::KeyWrapFailed)
-        }
-        (Protection::Passphrase(_), Credential::Key(_)) => Err(OpenError::PassphraseRequired),
-        (Protection::RawKey, Credential::Passphrase(_)) => Err(OpenError::RawKeyRequired),
-    }
 }
 
 impl OpenOptions {
@@ -276,28 +162,8 @@ impl OpenOptions {
         }
     }
 
-    /// The protection a new header gets for `cred`.
-    fn protection_for(
-        &self,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-    ) -> Result<Protection, OpenError> {
-        let protection = match (cred, params) {
-            (Credential::Passphrase(p), Some(params)) => {
-                if p.is_empty() {
-                    return Err(OpenError::EmptyPassphrase);
-                }
-                Protection::Passphrase(params)
-            }
-            (Credential::Passphrase(_), None) => Protection::Passphrase(KdfParams::default()),
-            (Credential::Key(_), _) => Protection::RawKey,
-        };
-        self.check_memory(&protection)?;
-        Ok(protection)
-    }
-
-    /// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
-    /// `state` and `secrets`.
+    /// A header with a new credential block for `cred` over `state` and `secrets`, within
+    /// this instance's memory ceiling.
     pub(crate) fn seal_v2(
         &self,
         store_id: [u8; STORE_ID_LEN],
@@ -306,26 +172,9 @@ impl OpenOptions {
         state: State,
         secrets: &Secrets,
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
-        let protection = self.protection_for(cred, params)?;
-        let salt = fill::<SALT_LEN>(&*self.rng)?;
-        let wrap_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
-        self.rng.fill(&mut hk[..]).map_err(OpenError::Random)?;
-        let secrets_nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let kek = derive_kek(&protection, &salt, cred)?;
-        let h = HeaderV2::seal(
-            protection,
-            salt,
-            store_id,
-            wrap_nonce,
-            &kek,
-            &hk,
-            state,
-            secrets_nonce,
-            secrets,
-        )
-        .map_err(|_| OpenError::KeyWrapFailed)?;
-        Ok((h, hk))
+        let protection = keys::protection(cred, params)?;
+        self.check_memory(&protection)?;
+        keys::seal_credential(&*self.rng, store_id, protection, cred, state, secrets)
     }
 
     /// A new store: header (versions 1 to 2^32 reserved in it) and state.
@@ -333,7 +182,7 @@ impl OpenOptions {
         &self,
         cred: Credential<'_>,
         params: Option<KdfParams>,
-    ) -> Result<(Vec<u8>, Arc<V2>), OpenError> {
+    ) -> Result<(Vec<u8>, Arc<Engine>), OpenError> {
         let store_id = fill::<STORE_ID_LEN>(&*self.rng)?;
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         self.rng
@@ -360,7 +209,7 @@ impl OpenOptions {
         if self.anchor.is_some() {
             options |= f2::OPT_ANCHORED;
         }
-        let limit = 1 + s2::BLOCK;
+        let limit = 1 + engine::BLOCK;
         let state = State {
             options,
             header_seq: 1,
@@ -374,7 +223,7 @@ impl OpenOptions {
         };
         let (header, hk) = self.seal_v2(store_id, cred, params, state, &secrets)?;
         let bytes = header.to_bytes();
-        let mut v2 = V2::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
+        let mut v2 = Engine::new(header, hk, secrets, Arc::clone(&self.rng), false, 1, limit)?;
         if let Some(a) = &self.anchor {
             let meta = Meta {
                 epoch: u64::from_le_bytes(fill::<8>(&*self.rng)?),
@@ -407,7 +256,7 @@ impl OpenOptions {
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>, Secrets), OpenError> {
         let header = HeaderV2::parse(bytes).map_err(parse_error)?;
         self.check_memory(&header.protection)?;
-        let kek = derive_kek(&header.protection, &header.salt, cred)?;
+        let kek = keys::derive_kek(&header.protection, &header.salt, cred)?;
         let hk = header.unwrap_hk(&kek).ok_or(match cred {
             Credential::Passphrase(_) => OpenError::WrongPassphrase,
             Credential::Key(_) => OpenError::WrongKey,
@@ -456,23 +305,23 @@ impl OpenOptions {
     /// Unlocks header bytes (reading steps 1 to 13) and loads the anchor. A writable
     /// instance then reserves its block of versions in one header write (and records the new
     /// header in the anchor's `meta`); a read-only one writes nothing.
-    async fn unlock_v2<IO: HeaderIo>(
+    async fn unlock_v2<IO: Io>(
         &self,
         io: &IO,
         bytes: &[u8],
         cred: Credential<'_>,
-    ) -> Result<Arc<V2>, OpenError> {
+    ) -> Result<Arc<Engine>, OpenError> {
         let (header, hk, secrets) = self.unlock_v2_header(bytes, cred)?;
         self.finish_v2(io, header, hk, secrets).await
     }
 
-    async fn finish_v2<IO: HeaderIo>(
+    async fn finish_v2<IO: Io>(
         &self,
         io: &IO,
         header: HeaderV2,
         hk: Zeroizing<[u8; 32]>,
         secrets: Secrets,
-    ) -> Result<Arc<V2>, OpenError> {
+    ) -> Result<Arc<Engine>, OpenError> {
         let loaded = self.load_anchor(&header, &secrets)?;
         let rng = Arc::clone(&self.rng);
         let start = header
@@ -483,7 +332,7 @@ impl OpenOptions {
             Some((m, e)) => (Some(m), e),
             None => (None, Vec::new()),
         };
-        let attach = |mut v2: V2, meta: Option<Meta>| -> Result<Arc<V2>, OpenError> {
+        let attach = |mut v2: Engine, meta: Option<Meta>| -> Result<Arc<Engine>, OpenError> {
             if let (Some(a), Some(meta)) = (&self.anchor, meta) {
                 v2.attach_anchor(Arc::clone(a), meta, entries);
             }
@@ -491,25 +340,25 @@ impl OpenOptions {
         };
         if self.read_only {
             return attach(
-                V2::new(header, hk, secrets, rng, true, start, start)?,
+                Engine::new(header, hk, secrets, rng, true, start, start)?,
                 loaded_meta,
             );
         }
         let limit = start
-            .checked_add(s2::BLOCK)
+            .checked_add(engine::BLOCK)
             .ok_or(OpenError::CounterExhausted)?;
         let nonce = fill::<NONCE_LEN>(&*rng)?;
         let reserved = header
-            .with_state(&hk, s2::header_state(&header, limit)?, nonce, &secrets)
+            .with_state(&hk, engine::header_state(&header, limit)?, nonce, &secrets)
             .map_err(|_| OpenError::KeyWrapFailed)?;
-        write_bytes(io, reserved.to_bytes()).await?;
+        write_header(io, reserved.to_bytes()).await?;
         let meta = loaded_meta.map(|m| Meta {
             header_seq: reserved.state.header_seq,
             version_limit: limit,
             ..m
         });
         let v2 = attach(
-            V2::new(reserved, hk, secrets, rng, false, start, limit)?,
+            Engine::new(reserved, hk, secrets, rng, false, start, limit)?,
             meta,
         )?;
         v2.header_written().map_err(OpenError::AnchorIo)?;
@@ -518,28 +367,28 @@ impl OpenOptions {
 
     /// The one body of every `create*`: refuse a header or existing data (`refuse_data`, a
     /// future that does nothing until awaited here), then write a new header (the only write).
-    async fn do_create<IO: HeaderIo>(
+    async fn do_create<IO: Io>(
         &self,
         io: &IO,
         cred: Credential<'_>,
         params: Option<KdfParams>,
         refuse_data: impl Future<Output = Result<(), OpenError>>,
-    ) -> Result<Arc<V2>, OpenError> {
+    ) -> Result<Arc<Engine>, OpenError> {
         if read_header(io).await?.is_some() {
             return Err(OpenError::AlreadyInitialized);
         }
         refuse_data.await?;
         let (bytes, v2) = self.new_v2(cred, params)?;
-        write_bytes(io, bytes).await?;
+        write_header(io, bytes).await?;
         Ok(v2)
     }
 
     /// The one body of every `open*`: read the header and unlock it. Never writes.
-    async fn do_open<IO: HeaderIo>(
+    async fn do_open<IO: Io>(
         &self,
         io: &IO,
         cred: Credential<'_>,
-    ) -> Result<Arc<V2>, OpenError> {
+    ) -> Result<Arc<Engine>, OpenError> {
         let bytes = read_header(io).await?.ok_or(OpenError::NotInitialized)?;
         self.unlock_v2(io, &bytes, cred).await
     }
@@ -613,110 +462,29 @@ impl OpenOptions {
     }
 
     /// "Accepting the current state" over the stored names `stored` (every key of the store).
-    fn accept<IO: HeaderIo>(
+    fn accept<IO: Io>(
         &self,
         io: &IO,
         cred: Credential<'_>,
-        mut stored: Vec<(String, String, String)>,
-    ) -> Result<Arc<V2>, OpenError> {
-        let a = self.anchor.clone().ok_or(OpenError::AnchorRequired)?;
+        stored: Vec<(String, String, String)>,
+    ) -> Result<Arc<Engine>, OpenError> {
+        if self.anchor.is_none() {
+            return Err(OpenError::AnchorRequired);
+        }
         if self.read_only {
-            return Err(s2::read_only_error());
+            return Err(engine::read_only_error());
         }
         let bytes = complete(read_header(io))?.ok_or(OpenError::NotInitialized)?;
         let (header, hk, secrets) = self.unlock_v2_header(&bytes, cred)?;
-        let store_id = header.store_id;
-        let ns = anchor::store_hex(&store_id);
-        let key = AnchorKey::new(&secrets.anchor_key, store_id, Arc::clone(&self.rng));
-        // Step 2: every value, through the read path of a fresh read-only instance (nothing
-        // held: every authentic record is served).
-        let limit = header.state.version_limit;
-        let reader = Arc::new(V2::new(
-            header.clone(),
-            hk.clone(),
-            secrets.clone(),
+        let a = self.anchor.clone().ok_or(OpenError::AnchorRequired)?;
+        Engine::accept(
+            io,
+            &bytes,
+            (header, hk, secrets),
+            a,
             Arc::clone(&self.rng),
-            true,
-            limit,
-            limit,
-        )?);
-        crate::store::without_reserved(&mut stored);
-        let plain = reader
-            .decode_all(stored)
-            .map_err(|e| OpenError::Io(e.into()))?;
-        let mut found = Vec::with_capacity(plain.len());
-        let mut top = 0u64;
-        for (p, s, k) in plain {
-            match reader.read_value(io, &p, &s, &k) {
-                Ok((mut value, _, version)) => {
-                    zeroize::Zeroize::zeroize(&mut value);
-                    top = top.max(version);
-                    found.push(((p, s, k), version));
-                }
-                // Removed since the listing: nothing to accept.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(OpenError::Io(e)),
-            }
-        }
-        // Step 3: the accept mark above every version the abandoned timeline could have used,
-        // and a new epoch.
-        let old = anchor::read_meta(&*a, &ns, &key).ok().flatten();
-        let mark = limit
-            .max(old.map_or(0, |m| m.version_limit))
-            .max(top.saturating_add(1))
-            .checked_add(ACCEPT_JUMP)
-            .ok_or(OpenError::CounterExhausted)?;
-        let new_limit = mark
-            .checked_add(s2::BLOCK)
-            .ok_or(OpenError::CounterExhausted)?;
-        let mut epoch = u64::from_le_bytes(fill::<8>(&*self.rng)?);
-        if old.is_some_and(|m| m.epoch == epoch) {
-            epoch = epoch.wrapping_add(1);
-        }
-        let before = a.list(&ns).map_err(OpenError::AnchorIo)?;
-        // Step 4: one entry per key read.
-        for (k, version) in &found {
-            let (name, value) = key
-                .seal_entry(epoch, k, *version)
-                .map_err(OpenError::AnchorIo)?;
-            a.write(&ns, &name, &value).map_err(OpenError::AnchorIo)?;
-        }
-        // Step 5: the header (anchored, its limit above the mark), read-check-write.
-        let mut state = s2::header_state(&header, new_limit)?;
-        state.options |= f2::OPT_ANCHORED;
-        let nonce = fill::<NONCE_LEN>(&*self.rng)?;
-        let h = header
-            .with_state(&hk, state, nonce, &secrets)
-            .map_err(|_| OpenError::KeyWrapFailed)?;
-        if complete(read_header(io))?.as_deref() != Some(&bytes[..]) {
-            return Err(OpenError::HeaderChanged);
-        }
-        complete(write_bytes(io, h.to_bytes()))?;
-        // Step 6, the commit point.
-        let meta = Meta {
-            epoch,
-            header_seq: h.state.header_seq,
-            version_limit: new_limit,
-            accept_mark: mark,
-        };
-        let sealed = key.seal_meta(&meta).map_err(OpenError::AnchorIo)?;
-        a.write(&ns, AnchorState::meta_name(), &sealed)
-            .map_err(OpenError::AnchorIo)?;
-        // Step 7, best effort: values of other epochs are ignored when loading.
-        for name in before.iter().filter(|n| *n != AnchorState::meta_name()) {
-            let _ = a.remove(&ns, name);
-        }
-        let mut v2 = V2::new(
-            h,
-            hk,
-            secrets,
-            Arc::clone(&self.rng),
-            false,
-            mark,
-            new_limit,
-        )?;
-        v2.attach_anchor(a, meta, found);
-        Ok(Arc::new(v2))
+            stored,
+        )
     }
 
     /// See [`EncryptedStore::create`].
@@ -870,15 +638,6 @@ pub(crate) const WELL_KNOWN_NAMESPACES: [(&str, &str); 14] = [
     ("static_invoices", ""),
 ];
 
-/// A credential change fails only with header errors.
-fn rotate_to_open(e: RotateError) -> OpenError {
-    match e {
-        RotateError::Header(e) => e,
-        RotateError::ReadOnly => s2::read_only_error(),
-        other => OpenError::Io(io::Error::new(io::ErrorKind::Other, other)),
-    }
-}
-
 fn parse_error(e: format::HeaderParseError) -> OpenError {
     match e {
         format::HeaderParseError::Corrupt(reason) => OpenError::CorruptHeader { reason },
@@ -889,37 +648,7 @@ fn parse_error(e: format::HeaderParseError) -> OpenError {
     }
 }
 
-fn header_result(r: Result<Vec<u8>, io::Error>) -> Result<Option<Vec<u8>>, OpenError> {
-    match r {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(OpenError::Io(e)),
-    }
-}
-
-async fn read_header<IO: HeaderIo>(io: &IO) -> Result<Option<Vec<u8>>, OpenError> {
-    header_result(
-        io.read(
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-        )
-        .await,
-    )
-}
-
-pub(crate) async fn write_bytes<IO: HeaderIo>(io: &IO, bytes: Vec<u8>) -> Result<(), OpenError> {
-    io.write(
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        bytes,
-    )
-    .await
-    .map_err(OpenError::Io)
-}
-
-async fn refuse_existing_data<IO: HeaderIo>(inner: &IO) -> Result<(), OpenError> {
+async fn refuse_existing_data<IO: Io>(inner: &IO) -> Result<(), OpenError> {
     for (primary, secondary) in WELL_KNOWN_NAMESPACES {
         if !inner
             .list(primary, secondary)
@@ -1018,178 +747,6 @@ impl<S> EncryptedStore<S> {
         S: InnerStore<M>,
     {
         OpenOptions::new().open_with_key(inner, key)
-    }
-
-    /// Replaces the passphrase (or raw key) that protects the store by a new passphrase.
-    ///
-    /// Rewrites only the header, in one inner write; values are untouched. If that write fails,
-    /// the header is unchanged and the old credential still opens the store.
-    pub fn change_passphrase<M>(
-        &self,
-        new_passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<(), OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Passphrase(new_passphrase),
-            Some(params),
-            false,
-        )
-        .map(|_| ())
-        .map_err(rotate_to_open)
-    }
-
-    /// Replaces the passphrase (or raw key) that protects the store by a raw key. One inner
-    /// write, as for [`change_passphrase`](Self::change_passphrase).
-    pub fn change_key<M>(&self, new_key: &RawKey) -> Result<(), OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Key(new_key),
-            None,
-            false,
-        )
-        .map(|_| ())
-        .map_err(rotate_to_open)
-    }
-
-    /// The one body of every credential change: a new header for the same data keys (`rekey`:
-    /// and a new current data key), written in one inner write under the counter's lock (so
-    /// concurrent changes land in one order). Returns the id of the current data key.
-    fn rewrap<IO: HeaderIo>(
-        &self,
-        io: &IO,
-        cred: Credential<'_>,
-        params: Option<KdfParams>,
-        rekey: bool,
-    ) -> Result<u32, RotateError> {
-        let v2 = &self.engine;
-        if v2.read_only {
-            return Err(RotateError::ReadOnly);
-        }
-        let opts = OpenOptions {
-            rng: Arc::clone(&v2.rng),
-            ..OpenOptions::default()
-        };
-        let mut c = v2.counter();
-        let limit = c.header.state.version_limit;
-        let (state, secrets, new_id) = if rekey {
-            let (state, secrets, id) = v2.rotated(&c)?;
-            (state, secrets, Some(id))
-        } else {
-            let state = s2::header_state(&c.header, limit).map_err(RotateError::Header)?;
-            (state, v2.ring().secrets.clone(), None)
-        };
-        let (header, hk) = opts
-            .seal_v2(c.header.store_id, cred, params, state, &secrets)
-            .map_err(RotateError::Header)?;
-        v2.replace_header(io, &mut c, header, Some(hk))
-            .map_err(RotateError::Header)?;
-        let current = match new_id {
-            Some(id) => {
-                v2.use_keyring(secrets, id);
-                id
-            }
-            None => v2.ring().current,
-        };
-        drop(c);
-        v2.header_written()
-            .map_err(|e| RotateError::Header(OpenError::AnchorIo(e)))?;
-        Ok(current)
-    }
-
-    /// The recovery after a suspected compromise (docs/FORMAT.md, "Changing the passphrase or
-    /// key"): a new passphrase **and** a new current data key, in one header write, so that no
-    /// header ever opens with the new passphrase while the old data key still seals new
-    /// writes. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
-    /// [`retire_old_keys`](Self::retire_old_keys), then destroy old backups.
-    pub fn rekey_passphrase<M>(
-        &self,
-        new_passphrase: &[u8],
-        params: KdfParams,
-    ) -> Result<u32, RotateError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Passphrase(new_passphrase),
-            Some(params),
-            true,
-        )
-    }
-
-    /// [`rekey_passphrase`](Self::rekey_passphrase) to a raw key.
-    pub fn rekey_key<M>(&self, new_key: &RawKey) -> Result<u32, RotateError>
-    where
-        S: InnerStore<M>,
-    {
-        self.rewrap(
-            &SyncIo::new(&self.inner),
-            Credential::Key(new_key),
-            None,
-            true,
-        )
-    }
-
-    /// Stops watching the store with its freshness anchor. Clears the
-    /// header's `anchored` bit (one header write), so the store opens without an anchor again;
-    /// the anchor's values are left to you. Rollback across restarts is no longer detected
-    /// (docs/FORMAT.md, "What the format detects"). Nothing happens on a store that is not
-    /// anchored.
-    pub fn detach_anchor<M>(&self) -> Result<(), OpenError>
-    where
-        S: InnerStore<M>,
-    {
-        self.engine.detach(&SyncIo::new(&self.inner))
-    }
-
-    /// Adds a new random data key to the header's keyring and makes it the
-    /// key that seals every new write, in one header write; older keys still open existing
-    /// records. Returns the new key id. Follow with [`reencrypt`](Self::reencrypt) and
-    /// [`retire_old_keys`](Self::retire_old_keys) to take the old keys out of use. Refuses with
-    /// [`RotateError::KeyringFull`] at 8 keys.
-    pub fn rotate_data_key<M>(&self) -> Result<u32, RotateError>
-    where
-        S: InnerStore<M>,
-    {
-        self.engine.rotate(&SyncIo::new(&self.inner))
-    }
-
-    /// Rewrites every value not sealed under the current data key (with a new
-    /// version, so an old-key record put back later is refused as a rollback while the key is
-    /// watched). Each value is replaced by one complete inner write and the old keys stay in
-    /// the header until [`retire_old_keys`](Self::retire_old_keys), so a crash at any point
-    /// loses nothing; running it again resumes (values already under the current key are only
-    /// read). `progress` is called after each value.
-    pub fn reencrypt<M>(
-        &self,
-        mut progress: impl FnMut(ReencryptProgress),
-    ) -> Result<ReencryptProgress, RotateError>
-    where
-        S: InnerStore<M> + MigratableInnerStore<M>,
-    {
-        let all = sealed::ListAll::<M>::list_all_keys(&self.inner).map_err(RotateError::List)?;
-        self.engine
-            .reencrypt(&SyncIo::new(&self.inner), all, &mut progress)
-    }
-
-    /// After checking that every value is sealed under the current data key
-    /// (else [`RotateError::NotReencrypted`], nothing written), removes every other key from the
-    /// header in one header write. Records of the retired keys that linger in backups then no
-    /// longer open. Assumes no other instance writes the store during the check.
-    pub fn retire_old_keys<M>(&self) -> Result<(), RotateError>
-    where
-        S: InnerStore<M> + MigratableInnerStore<M>,
-    {
-        self.engine.retire(&SyncIo::new(&self.inner), &|| {
-            sealed::ListAll::<M>::list_all_keys(&self.inner)
-        })
     }
 
     /// Reads the public facts of the header of the encrypted store in `inner`, without

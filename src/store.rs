@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::format::{self, Protection};
 use crate::names;
 
-pub(crate) mod v2;
+pub(crate) mod engine;
+mod maintenance;
 
 /// Public facts about a store, read from its header. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub struct ReencryptProgress {
 /// It has every auto trait `S` has (`Send`, `Sync`, `Unpin`, `UnwindSafe`, `RefUnwindSafe`).
 pub struct EncryptedStore<S> {
     pub(crate) inner: S,
-    pub(crate) engine: Arc<v2::V2>,
+    pub(crate) engine: Arc<engine::Engine>,
 }
 
 impl<S> fmt::Debug for EncryptedStore<S> {

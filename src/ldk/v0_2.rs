@@ -9,10 +9,11 @@ use lightning::io;
 use lightning::util::async_poll::AsyncResult;
 use lightning::util::persist::{KVStore, KVStoreSync, MigratableKVStore};
 
-use crate::ldk::{sealed, V0_2};
+use crate::io::sealed;
+use crate::io::{complete_io, AsyncIo, SyncIo};
+use crate::ldk::V0_2;
 use crate::memory::MemoryStore;
-use crate::open::{AsyncIo, SyncIo};
-use crate::store::v2::complete_io;
+
 use crate::store::{EncryptedStore, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_2> for S {
@@ -118,7 +119,7 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         let io = SyncIo::<S, V0_2>::new(&self.inner);
         complete_io(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }
@@ -171,7 +172,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         let io = AsyncIo::<S, V0_2>::new(&self.inner);
         Box::pin(
             self.engine
-                .remove_async(&io, primary_namespace, secondary_namespace, key, lazy),
+                .remove(&io, primary_namespace, secondary_namespace, key, lazy),
         )
     }
 
@@ -183,7 +184,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
         let io = AsyncIo::<S, V0_2>::new(&self.inner);
         Box::pin(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }

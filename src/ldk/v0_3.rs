@@ -23,10 +23,11 @@ use lightning_0_3::util::persist::{
     PaginatedKVStoreSync, PaginatedListResponse,
 };
 
-use crate::ldk::{sealed, V0_3};
+use crate::io::sealed;
+use crate::io::{complete_io, AsyncIo, SyncIo};
+use crate::ldk::V0_3;
 use crate::memory::MemoryStore;
-use crate::open::{AsyncIo, SyncIo};
-use crate::store::v2::{complete_io, V2};
+use crate::store::engine::Engine;
 use crate::store::{EncryptedStore, SharedStore};
 
 impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
@@ -132,7 +133,7 @@ impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
         let io = SyncIo::<S, V0_3>::new(&self.inner);
         complete_io(
             self.engine
-                .list(&io, primary_namespace, secondary_namespace, true),
+                .list(&io, primary_namespace, secondary_namespace),
         )
     }
 }
@@ -172,7 +173,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
     ) -> impl Future<Output = Result<(), io::Error>> + 'static + MaybeSend {
         let io = AsyncIo::<S, V0_3>::new(&self.inner);
         self.engine
-            .remove_async(&io, primary_namespace, secondary_namespace, key, lazy)
+            .remove(&io, primary_namespace, secondary_namespace, key, lazy)
     }
 
     fn list(
@@ -182,7 +183,7 @@ impl<S: KVStore> KVStore for EncryptedStore<S> {
     ) -> impl Future<Output = Result<Vec<String>, io::Error>> + 'static + MaybeSend {
         let io = AsyncIo::<S, V0_3>::new(&self.inner);
         self.engine
-            .list(&io, primary_namespace, secondary_namespace, true)
+            .list(&io, primary_namespace, secondary_namespace)
     }
 }
 
@@ -208,7 +209,7 @@ impl<S: MigratableKVStore> MigratableKVStore for EncryptedStore<S> {
 
 /// The inner store's page, with its keys decoded.
 fn decode_page(
-    v2: &V2,
+    v2: &Engine,
     (p, s, sp, ss): (&str, &str, &str, &str),
     page: PaginatedListResponse,
 ) -> Result<PaginatedListResponse, io::Error> {

@@ -84,27 +84,46 @@ def check_dir(directory):
     return bool(files) and failed == 0
 
 
-def write_case(path, description, credential, kdf, names, plaintext):
-    """A new store holding one value at version 1, made as FORMAT.md says (one data key, key
-    id 0, names in clear, values unpadded, not anchored), with fresh OS randomness."""
+def write_case(path, description, credential, kdf, names, plaintext, options=0):
+    """A new store holding one value at version 1, made as FORMAT.md says for `create` and a
+    first write (one data key, key id 0, header_seq 1, version_limit 2^32 + 1; `options` as
+    asked), with fresh OS randomness. Anchored: the anchor `create` writes (`meta` of a random
+    epoch, header_seq 1, version_limit 2^32 + 1, accept mark 1) and the write's entry."""
     kind, secret = credential
     protection = fmt.PASSPHRASE if kind == "passphrase" else fmt.RAW_KEY
-    data_key, hk = os.urandom(32), os.urandom(32)
+    data_key, hk, anchor_key = os.urandom(32), os.urandom(32), os.urandom(32)
+    name_key = os.urandom(64) if options & fmt.NAMES else None
+    limit = fmt.BLOCK + 1
     header = fmt.build_header(
         protection=protection, secret=secret,
         kdf=kdf if protection == fmt.PASSPHRASE else (0, 0, 0),
         salt=os.urandom(32), store_id=(store_id := os.urandom(16)),
-        wrap_nonce=os.urandom(24), hk=hk, key_ids=(0,), data_keys=[data_key], header_seq=1,
-        version_limit=65_537, secrets_nonce=os.urandom(24))
+        wrap_nonce=os.urandom(24), hk=hk, options=options, key_ids=(0,), data_keys=[data_key],
+        anchor_key=anchor_key, name_key=name_key, header_seq=1, version_limit=limit,
+        secrets_nonce=os.urandom(24))
     plain_names = tuple(n.decode("ascii") for n in names)
-    record = fmt.seal_record(data_key, 0, 1, os.urandom(24), store_id, plain_names, plaintext)
+    sealed = fmt.pad(plaintext) if options & fmt.PADDING else plaintext
+    record = fmt.seal_record(data_key, 0, 1, os.urandom(24), store_id, plain_names, sealed)
+    store = fmt.Store(header, hk, data_key + anchor_key + (name_key or b""))
+    stored = fmt.stored_names(store, plain_names)
     primary, secondary, key = plain_names
-    path.write_text(
-        f"description: {description}\nexpect: success\ncredential: {kind} {secret.hex()}\n"
-        f"primary: {primary}\nsecondary: {secondary}\nkey: {key}\n"
-        f"header: {header.hex()}\nrecord: {record.hex()}\nversion: 1\n"
-        f"plaintext: {plaintext.hex()}\n"
-    )
+    lines = [f"description: {description}", "expect: success", f"credential: {kind} {secret.hex()}",
+             f"primary: {primary}", f"secondary: {secondary}", f"key: {key}"]
+    if options & fmt.NAMES:
+        lines += [f"stored_primary: {stored[0]}", f"stored_secondary: {stored[1]}",
+                  f"stored_key: {stored[2]}"]
+    lines += [f"header: {header.hex()}", f"record: {record.hex()}"]
+    if options & fmt.ANCHORED:
+        epoch = int.from_bytes(os.urandom(8), "little")
+
+        def seal(name, value):
+            return f"anchor: {name} {fmt.seal_anchor_value(anchor_key, store_id, name, value, os.urandom(24)).hex()}"
+
+        entry = fmt.entry_name(anchor_key, epoch, plain_names)
+        lines += [seal(fmt.META, fmt.meta_plaintext(epoch, 1, limit, 1)),
+                  seal(entry, fmt.entry_plaintext(epoch, 1, plain_names))]
+    lines += ["version: 1", f"plaintext: {plaintext.hex()}"]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def write_dir(directory):
@@ -113,18 +132,24 @@ def write_dir(directory):
     passphrase = ("passphrase", b"written by the independent implementation")
     raw_key = ("key", os.urandom(32))
     monitor = (b"monitors", b"", b"0123abcd_1")
+    update = (b"monitor_updates", b"0123abcd_1", b"18446744073709551615")
     cases = [
         ("py_passphrase_ok", "Passphrase store (Argon2id m=256 KiB t=2 p=2) written by Python",
-         passphrase, (256, 2, 2), monitor, os.urandom(100)),
+         passphrase, (256, 2, 2), monitor, os.urandom(100), 0),
         ("py_raw_key_ok", "Raw-key store written by Python",
-         raw_key, None, monitor, os.urandom(100)),
+         raw_key, None, monitor, os.urandom(100), 0),
         ("py_empty_value_ok", "An empty value under the top-level namespace, written by Python",
-         passphrase, (64, 1, 1), (b"", b"", b"manager"), b""),
+         passphrase, (64, 1, 1), (b"", b"", b"manager"), b"", 0),
         ("py_max_length_names_ok", "120-byte names and all 256 byte values, written by Python",
-         raw_key, None, (b"A" * 120, b"b" * 120, b"c-_9" * 30), bytes(range(256))),
+         raw_key, None, (b"A" * 120, b"b" * 120, b"c-_9" * 30), bytes(range(256)), 0),
+        ("py_anchored_ok", "An anchored passphrase store and its anchor, written by Python",
+         passphrase, (64, 1, 1), monitor, os.urandom(100), fmt.ANCHORED),
+        ("py_names_padding_anchored_ok",
+         "Encrypted names, padding and an anchor, raw key, written by Python",
+         raw_key, None, update, os.urandom(1000), fmt.NAMES | fmt.PADDING | fmt.ANCHORED),
     ]
-    for name, description, credential, kdf, names, plaintext in cases:
-        write_case(out / f"{name}.txt", description, credential, kdf, names, plaintext)
+    for name, description, credential, kdf, names, plaintext, options in cases:
+        write_case(out / f"{name}.txt", description, credential, kdf, names, plaintext, options)
     print(f"wrote {len(cases)} stores to {out}")
 
 

@@ -5,8 +5,8 @@ The format (version 2) and its test vectors ("Test vectors"), with Argon2id from
 XChaCha20-Poly1305 from PyNaCl (libsodium), BLAKE2b from hashlib and `cryptography`'s AESSIV
 for names. It shares no code with the Rust crate. The freshness anchor ("Persisted encoding",
 "Opening with an anchor") is modelled as its values: a case's `anchor:` lines are what the
-anchor holds for the store, and a read is then checked against the entries it loads
-("Freshness", "Checks").
+anchor holds for the store, and a read is then judged with the entries and the accept mark it
+loads ("Freshness", "The rule").
 
     python3 tests/independent/check_vectors.py tests/vectors           # checks every file
     python3 tests/independent/check_vectors_v2.py --generate DIR       # writes the v2 vectors
@@ -39,19 +39,23 @@ RAW_KEY_KEK_LABEL = b"encrypted-kvstore v2 raw-key kek"
 CHECKSUM_LABEL = b"encrypted-kvstore v2 header checksum"
 RECORD_LABEL = b"encrypted-kvstore v2 record"
 NAME_LABEL = b"encrypted-kvstore v2 name"
+ANCHOR_VALUE_LABEL = b"encrypted-kvstore v2 anchor value"
+ANCHOR_ENTRY_LABEL = b"encrypted-kvstore v2 anchor entry"
 assert [len(x) for x in (PASSPHRASE_KEK_LABEL, RAW_KEY_KEK_LABEL, CHECKSUM_LABEL,
-                         RECORD_LABEL, NAME_LABEL)] == [35, 32, 36, 27, 25]
+                         RECORD_LABEL, NAME_LABEL, ANCHOR_VALUE_LABEL,
+                         ANCHOR_ENTRY_LABEL)] == [35, 32, 36, 27, 25, 33, 33]
 
 # Options (header byte 144); bits 2 and 4 to 7 are reserved.
 NAMES, PADDING, ANCHORED = 1, 2, 8
 RESERVED_OPTIONS = 0xF4
-MIN_HEADER, MAX_HEADER, MAX_KEYS = 276, 592, 8
+MIN_HEADER, MAX_HEADER, MAX_KEYS = 308, 624, 8
 RECORD_FORMAT = 0x02
 RECORD_OVERHEAD = 1 + 4 + 8 + 24 + 16  # 53
 MAX_NAME, MAX_ENCRYPTED_NAME = 120, 74
 RESERVED_PRIMARY = "encrypted_kvstore"
 HEADER_PLACE = (RESERVED_PRIMARY, "", "header")
 U64_MAX = 2**64 - 1
+BLOCK = 2**32  # versions reserved by one writable open ("Versions")
 NAME_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 FIELD_PRIMARY, FIELD_SECONDARY, FIELD_KEY = 0x01, 0x02, 0x03
 
@@ -230,7 +234,7 @@ def decode_stored_name(store, field, context, stored):
 
 
 # ---------------------------------------------------------------------------------------------
-# "Header (276 to 592 bytes)"
+# "Header (308 to 624 bytes)"
 
 
 def derive_kek(protection, credential, salt, m, t, p):
@@ -261,14 +265,16 @@ class Store:
         self.current_key_id = u32_at(h, 164)
         self.key_ids = [u32_at(h, 168 + 4 * i) for i in range(n)]
         self.data_keys = {kid: secrets[32 * i : 32 * i + 32] for i, kid in enumerate(self.key_ids)}
-        self.name_key = secrets[32 * n :] if self.options & NAMES else None
+        self.anchor_key = secrets[32 * n : 32 * n + 32]
+        self.name_key = secrets[32 * n + 32 :] if self.options & NAMES else None
         self.hk = hk
-        self.fresh = Watermarks()
+        self.fresh = Freshness()
 
 
-def read_header(h, credential, anchor=None):
-    """ "Reading the header", steps 1 to 14. `anchor`: None when the store is opened
-    without one, else the values the anchor holds for this store ({name: bytes})."""
+def read_header(h, credential, anchor=None, read_only=True):
+    """ "Reading the header", steps 1 to 14, then (`read_only` False) the writable open's one
+    reservation ("Versions"). `anchor`: None when the store is opened without one, else the
+    values the anchor holds for this store ({name: bytes})."""
     if h is None:
         raise open_fail("NotInitialized", 1, "no value at the reserved place")
     if len(h) < 8 or h[:8] != MAGIC:
@@ -278,7 +284,7 @@ def read_header(h, credential, anchor=None):
     if h[8] != VERSION:
         raise open_fail("UnsupportedVersion", 3, f"version {h[8]}")
     if not MIN_HEADER <= len(h) <= MAX_HEADER:
-        raise open_fail("CorruptHeader", 4, f"length {len(h)}, not within 276..592")
+        raise open_fail("CorruptHeader", 4, f"length {len(h)}, not within 308..624")
     if h[-32:] != header_checksum(h[:-32]):
         raise open_fail("CorruptHeader", 5, "checksum mismatch")
     options = h[144]
@@ -290,10 +296,10 @@ def read_header(h, credential, anchor=None):
     if not 1 <= n <= MAX_KEYS:
         raise open_fail("CorruptHeader", 7, f"key_count {n}")
     big_n = 1 if options & NAMES else 0
-    if len(h) != 240 + 36 * n + 64 * big_n:
+    if len(h) != 272 + 36 * n + 64 * big_n:
         raise open_fail("CorruptHeader", 7,
                         f"length {len(h)} for {n} keys and names={big_n}: "
-                        f"{240 + 36 * n + 64 * big_n} expected")
+                        f"{272 + 36 * n + 64 * big_n} expected")
     key_ids = [u32_at(h, 168 + 4 * i) for i in range(n)]
     if any(a >= b for a, b in zip(key_ids, key_ids[1:])):
         raise open_fail("CorruptHeader", 8, f"key ids {key_ids} not strictly ascending")
@@ -330,11 +336,21 @@ def read_header(h, credential, anchor=None):
         raise open_fail("HeaderAuthenticationFailed", 12, "sealed_secrets do not open")
     store = Store(h, hk, secrets)
     store.fresh = open_with_anchor(store, anchor)
+    if read_only:
+        store.fresh.session_start = U64_MAX
+    else:
+        # "Writable open: one reservation": start = max(L, L_a); the header and `meta` writes
+        # themselves are not part of a case's outcome.
+        start = max(store.version_limit, store.fresh.meta_version_limit)
+        if start + BLOCK > U64_MAX:
+            raise open_fail("CounterExhausted", "reservation",
+                            f"start {start} + 2^32 exceeds 2^64 - 1")
+        store.fresh.session_start = start
     return store
 
 
 def build_header(*, protection, secret, kdf=(0, 0, 0), salt, store_id, wrap_nonce, hk,
-                 options=0, key_ids=(0,), data_keys, name_key=None, header_seq=1,
+                 options=0, key_ids=(0,), data_keys, anchor_key, name_key=None, header_seq=1,
                  version_limit=1, secrets_nonce, current_key_id=None, key_count=None,
                  version=VERSION, reserved10=b"\0\0", reserved146=b"\0\0"):
     """A header as "Writing the header" makes it; every field can be set on purpose
@@ -352,7 +368,7 @@ def build_header(*, protection, secret, kdf=(0, 0, 0), salt, store_id, wrap_nonc
     h += bytes([options, count]) + reserved146 + le64(header_seq) + le64(version_limit)
     h += le32(current) + b"".join(le32(k) for k in key_ids) + secrets_nonce
     assert len(h) == 192 + 4 * len(key_ids)
-    secrets = b"".join(data_keys) + (name_key or b"")
+    secrets = b"".join(data_keys) + anchor_key + (name_key or b"")
     h += xchacha_seal(secrets, h, secrets_nonce, hk)
     return h + header_checksum(h)
 
@@ -375,8 +391,7 @@ def seal_record(data_key, key_id, version, nonce, store_id, names, sealed_plaint
 
 
 def open_record(store, record, names):
-    """ "Reading a record", steps 4 to 9 (step 10 is check_freshness). Returns (version,
-    value)."""
+    """ "Reading a record", steps 4 to 9 (step 10 is `judge`). Returns (version, value)."""
     if len(record) < RECORD_OVERHEAD:
         raise auth_fail(4, f"{len(record)} bytes, shorter than 53")
     if record[0] != RECORD_FORMAT:
@@ -402,17 +417,11 @@ def open_record(store, record, names):
 # ---------------------------------------------------------------------------------------------
 # "The freshness anchor": "Persisted encoding" and "Opening with an anchor"
 
-ANCHOR_MAGIC = b"EKVSANCH"
-ANCHOR_FORMAT = 0x01
 META = "meta"
-META_LEN = 8 + 1 + 16 + 8 + 8
-ANCHOR_KEY_LABEL = b"encrypted-kvstore v2 anchor key"
-ANCHOR_PAIR_LABEL = b"encrypted-kvstore v2 anchor pair"
-assert (len(ANCHOR_KEY_LABEL), len(ANCHOR_PAIR_LABEL), META_LEN) == (31, 32, 41)
-# Key entry kinds ("State") and the pair record's one flag.
-LIVE, MAYBE_REMOVED, REMOVED = 0x01, 0x02, 0x03
-ENTRY_KINDS = {LIVE: "Live", MAYBE_REMOVED: "MaybeRemoved", REMOVED: "Removed"}
-LAZY = 0x01
+META_PLAINTEXT_LEN = 32  # epoch, header_seq, version_limit, accept_mark
+ANCHOR_NONCE_LEN, TAG_LEN = 24, 16
+META_LEN = ANCHOR_NONCE_LEN + META_PLAINTEXT_LEN + TAG_LEN
+assert META_LEN == 72
 LOWER_HEX = frozenset("0123456789abcdef")
 
 
@@ -420,54 +429,71 @@ def corrupt(step, why):
     return open_fail("AnchorCorrupt", f"{step} of opening with an anchor", why)
 
 
-def encode_meta(store_id, header_seq, epoch, magic=ANCHOR_MAGIC, fmt=ANCHOR_FORMAT):
-    return magic + bytes([fmt]) + store_id + le64(header_seq) + le64(epoch)
+def anchor_value_ad(store_id, name):
+    return ANCHOR_VALUE_LABEL + store_id + name.encode("ascii")
 
 
-def parse_meta(value, store_id):
-    """A present `meta` value: ((header_seq, epoch), None), or (None, why it is not valid)."""
+def seal_anchor_value(anchor_key, store_id, name, plaintext, nonce):
+    """value = nonce || XChaCha20-Poly1305(ak, nonce, AD = label || store_id || name, plaintext)."""
+    assert len(nonce) == ANCHOR_NONCE_LEN
+    return nonce + xchacha_seal(plaintext, anchor_value_ad(store_id, name), nonce, anchor_key)
+
+
+def open_anchor_value(store, name, value):
+    """The plaintext of an anchor value, or None if it does not open under this store's
+    anchor key, store id and name."""
+    if len(value) < ANCHOR_NONCE_LEN + TAG_LEN:
+        return None
+    try:
+        return xchacha_open(value[ANCHOR_NONCE_LEN:], anchor_value_ad(store.store_id, name),
+                            value[:ANCHOR_NONCE_LEN], store.anchor_key)
+    except CryptoError:
+        return None
+
+
+def meta_plaintext(epoch, header_seq, version_limit, accept_mark):
+    return le64(epoch) + le64(header_seq) + le64(version_limit) + le64(accept_mark)
+
+
+class Meta:
+    def __init__(self, plaintext):
+        self.epoch, self.header_seq = u64_at(plaintext, 0), u64_at(plaintext, 8)
+        self.version_limit, self.accept_mark = u64_at(plaintext, 16), u64_at(plaintext, 24)
+
+
+def parse_meta(store, value):
+    """A present `meta` value: (Meta, None) when it is valid ("72 bytes, opens, and
+    accept_mark <= version_limit"), else (None, why it is not)."""
     if len(value) != META_LEN:
-        return None, f"meta of {len(value)} bytes, not 41"
-    if value[:8] != ANCHOR_MAGIC:
-        return None, f"meta magic {value[:8].hex()}"
-    if value[8] != ANCHOR_FORMAT:
-        return None, f"anchor format {value[8]}"
-    if value[9:25] != store_id:
-        return None, f"meta of store {value[9:25].hex()}"
-    if u64_at(value, 33) == 0:
-        return None, "meta epoch 0"
-    return (u64_at(value, 25), u64_at(value, 33)), None
+        return None, f"meta of {len(value)} bytes, not 72"
+    plaintext = open_anchor_value(store, META, value)
+    if plaintext is None:
+        return None, "meta does not open under this store's anchor key and store id"
+    meta = Meta(plaintext)
+    if meta.accept_mark > meta.version_limit:
+        return None, f"meta accept_mark {meta.accept_mark} above version_limit {meta.version_limit}"
+    return meta, None
 
 
-def anchor_hash(label, epoch, names):
-    """The 64 hex of an entry's or a pair record's name: lengths of 4 bytes in the hash input."""
-    return blake2b_256(label + le64(epoch) + b"".join(lp(n.encode("ascii")) for n in names)).hex()
-
-
-def key_entry_name(epoch, stored):
-    return "k" + anchor_hash(ANCHOR_KEY_LABEL, epoch, stored)
-
-
-def pair_record_name(epoch, stored):
-    return "p" + anchor_hash(ANCHOR_PAIR_LABEL, epoch, stored)
+def entry_name(anchor_key, epoch, names):
+    """`k` + 64 lowercase hex of the keyed BLAKE2b-256 of an entry's epoch and plaintext names
+    (lengths of 4 bytes in the hash input)."""
+    message = ANCHOR_ENTRY_LABEL + le64(epoch) + b"".join(lp(n.encode("ascii")) for n in names)
+    return "k" + blake2b_256(message, key=anchor_key).hex()
 
 
 def len1(name):
-    """A name in a value: one length byte."""
+    """A name in an entry: one length byte."""
     b = name.encode("ascii")
     return bytes([len(b)]) + b
 
 
-def encode_key_entry(kind, version, op, epoch, stored):
-    return bytes([kind]) + le64(version) + le64(op) + le64(epoch) + b"".join(map(len1, stored))
+def entry_plaintext(epoch, version, names):
+    return le64(epoch) + le64(version) + b"".join(map(len1, names))
 
 
-def encode_pair_record(flags, floor, epoch, stored):
-    return bytes([flags]) + le64(floor) + le64(epoch) + b"".join(map(len1, stored))
-
-
-def hash_named(name, tag):
-    return len(name) == 65 and name[0] == tag and all(c in LOWER_HEX for c in name[1:])
+def entry_shaped_name(name):
+    return len(name) == 65 and name[0] == "k" and all(c in LOWER_HEX for c in name[1:])
 
 
 def names_in(value, at, count):
@@ -475,154 +501,139 @@ def names_in(value, at, count):
     out = []
     for _ in range(count):
         if at >= len(value):
-            return None, "the value ends before a name's length"
+            return None, "the plaintext ends before a name's length"
         n, at = value[at], at + 1
         if at + n > len(value):
-            return None, "a name runs past the end of the value"
+            return None, "a name runs past the end of the plaintext"
         try:
             out.append(value[at : at + n].decode("ascii"))
         except UnicodeDecodeError:
-            return None, "a stored name is not ASCII"
+            return None, "a name is not ASCII"
         at += n
     if at != len(value):
         return None, f"{len(value) - at} bytes after the names"
     return tuple(out), None
 
 
-def parse_anchor_value(name, value, epoch):
-    """One listed value other than `meta` (step 3): None when its epoch is not the meta's
-    (left over, ignored), else ("key", stored names, (kind, version, op)) or
-    ("pair", stored names, (floor, lazy)); a Failure (AnchorCorrupt) when it is not valid."""
-    if hash_named(name, "k"):
-        what, epoch_at, count, label = "key entry", 17, 3, ANCHOR_KEY_LABEL
-    elif hash_named(name, "p"):
-        what, epoch_at, count, label = "pair record", 9, 2, ANCHOR_PAIR_LABEL
-    else:
-        raise corrupt(3, f"a value under {name!r}: not meta, k + 64 hex or p + 64 hex")
-    if len(value) < epoch_at + 8:
-        raise corrupt(3, f"a {what} of {len(value)} bytes has no epoch")
-    own = u64_at(value, epoch_at)
-    if own != epoch:
-        return None
-    stored, why = names_in(value, epoch_at + 8, count)
-    if stored is None:
-        raise corrupt(3, f"{what} {name}: {why}")
-    if not all(ldk_name_ok(n) for n in stored):
-        raise corrupt(3, f"{what} {name}: a stored name is not an LDK name")
-    if stored[1] and not stored[0]:
-        raise corrupt(3, f"{what} {name}: a secondary namespace without a primary")
-    if stored[0].lower() == RESERVED_PRIMARY:
-        raise corrupt(3, f"{what} {name}: the reserved primary namespace")
-    if count == 3 and not stored[2]:
-        raise corrupt(3, f"{what} {name}: an empty key")
-    if name[1:] != anchor_hash(label, own, stored):
-        raise corrupt(3, f"{what} {name}: not the hash of its epoch and names")
-    if count == 3:
-        kind, version, op = value[0], u64_at(value, 1), u64_at(value, 9)
-        if kind not in ENTRY_KINDS:
-            raise corrupt(3, f"{what} {name}: kind {kind}")
-        if kind in (LIVE, REMOVED) and op != version:
-            raise corrupt(3, f"{what} {name}: {ENTRY_KINDS[kind]} with op {op} != version {version}")
-        if kind == MAYBE_REMOVED and op < version:
-            raise corrupt(3, f"{what} {name}: MaybeRemoved with op {op} < version {version}")
-        return "key", stored, (kind, version, op)
-    flags, floor = value[0], u64_at(value, 1)
-    if flags & ~LAZY:
-        raise corrupt(3, f"{what} {name}: flags {flags:#04x}")
-    if flags & LAZY and floor != 0:
-        raise corrupt(3, f"{what} {name}: lazy with floor {floor}")
-    return "pair", stored, (floor, bool(flags & LAZY))
+def parse_entry(store, meta, name, value):
+    """A listed value other than `meta` (step 3): (epoch, plaintext names, version) when it is
+    a valid entry, else a Failure (AnchorCorrupt). Validity does not depend on the epoch, but
+    for the version's bounds, which apply to the meta's epoch only."""
+    if not entry_shaped_name(name):
+        raise corrupt(3, f"a value under {name!r}: not meta or k + 64 lowercase hex")
+    plaintext = open_anchor_value(store, name, value)
+    if plaintext is None:
+        raise corrupt(3, f"entry {name}: does not open under this store's anchor key and name")
+    if len(plaintext) < 16:
+        raise corrupt(3, f"entry {name}: {len(plaintext)} bytes, no epoch and version")
+    epoch, version = u64_at(plaintext, 0), u64_at(plaintext, 8)
+    names, why = names_in(plaintext, 16, 3)
+    if names is None:
+        raise corrupt(3, f"entry {name}: {why}")
+    primary, secondary, key = names
+    if not all(ldk_name_ok(n) for n in names):
+        raise corrupt(3, f"entry {name}: a name is not an LDK name")
+    if not key:
+        raise corrupt(3, f"entry {name}: an empty key")
+    if secondary and not primary:
+        raise corrupt(3, f"entry {name}: a secondary namespace without a primary")
+    if primary.lower() == RESERVED_PRIMARY:
+        raise corrupt(3, f"entry {name}: the reserved primary namespace")
+    if name != entry_name(store.anchor_key, epoch, names):
+        raise corrupt(3, f"entry {name}: not the keyed hash of its epoch and names")
+    if epoch == meta.epoch and not 1 <= version < meta.version_limit:
+        raise corrupt(3, f"entry {name}: version {version} not within 1..{meta.version_limit}")
+    return epoch, names, version
 
 
-class Watermarks:
-    """What an open store checks reads against ("State"), by plaintext names: key entries
-    {(p, s, k): (kind, version, op)} and pair records {(p, s): (floor, lazy)}."""
+class Freshness:
+    """What an open store judges reads with ("State"): M by plaintext names, F, whether it is
+    anchored, S, and (anchored) the anchor's values, for a read-only instance's re-read."""
 
-    def __init__(self, keys=None, pairs=None):
-        self.keys, self.pairs = keys or {}, pairs or {}
-
-
-def plaintext_names(store, stored):
-    """The plaintext of an anchor value's stored names (themselves without `names`), or None
-    if this store's name key does not decode them in their fields and places."""
-    if not store.options & NAMES:
-        return stored
-    out = []
-    for field, name in zip((FIELD_PRIMARY, FIELD_SECONDARY, FIELD_KEY), stored):
-        plain, _ = decode_stored_name(store, field, tuple(out), name)
-        if plain is None:
-            return None
-        out.append(plain)
-    return tuple(out)
+    def __init__(self, anchored=False, entries=None, accept_mark=0, meta=None, anchor=None):
+        self.anchored, self.entries, self.accept_mark = anchored, entries or {}, accept_mark
+        self.meta, self.anchor = meta, anchor
+        self.meta_version_limit = meta.version_limit if meta else 0
+        self.session_start = U64_MAX
 
 
 def open_with_anchor(store, anchor):
     """Step 13 of "Reading the header" and "Opening with an anchor" (step 14), for a
-    header that passed steps 1 to 12. Returns the watermarks the anchor gives."""
+    header that passed steps 1 to 12: the freshness state the open starts with."""
     anchored = bool(store.options & ANCHORED)
     if anchor is None:
         if anchored:
             raise open_fail("AnchorRequired", 13, "anchored header opened without an anchor")
-        return Watermarks()
-    meta = anchor.get(META)
+        return Freshness()
+    raw_meta = anchor.get(META)
     if not anchored:
-        # A meta that is not valid: AnchorCorrupt; valid for this store with a header_seq
-        # greater than the header's: HeaderRolledBack; otherwise (none, or not newer)
-        # AnchorNotAttached.
-        parsed = None
-        if meta is not None:
-            parsed, why = parse_meta(meta, store.store_id)
-            if parsed is None:
-                raise corrupt(1, why)
-        if parsed is not None and parsed[0] > store.header_seq:
-            raise open_fail("HeaderRolledBack", 14,
-                            f"unanchored header_seq {store.header_seq}, meta {parsed[0]}")
+        # Not valid: AnchorCorrupt; valid with a header_seq greater than the header's:
+        # HeaderRolledBack; otherwise (absent, or not greater): AnchorNotAttached.
+        if raw_meta is not None:
+            meta, why = parse_meta(store, raw_meta)
+            if meta is None:
+                raise open_fail("AnchorCorrupt", 14, why)
+            if meta.header_seq > store.header_seq:
+                raise open_fail("HeaderRolledBack", 14,
+                                f"unanchored header_seq {store.header_seq}, meta {meta.header_seq}")
         raise open_fail("AnchorNotAttached", 14, "an anchor given for an unanchored header")
-    if meta is None:
+    if raw_meta is None:
         raise open_fail("AnchorEmpty", "1 of opening with an anchor", "no meta")
-    parsed, why = parse_meta(meta, store.store_id)
-    if parsed is None:
+    meta, why = parse_meta(store, raw_meta)
+    if meta is None:
         raise corrupt(1, why)
-    header_seq, epoch = parsed
-    if header_seq > store.header_seq:
+    if meta.header_seq > store.header_seq:
         raise open_fail("HeaderRolledBack", "2 of opening with an anchor",
-                        f"header_seq {store.header_seq}, meta {header_seq}")
-    fresh = Watermarks()
+                        f"header_seq {store.header_seq}, meta {meta.header_seq}")
+    entries = {}
     for name in sorted(anchor):
         if name == META:
             continue
-        parsed = parse_anchor_value(name, anchor[name], epoch)
-        if parsed is None:
-            continue
-        what, stored, state = parsed
-        plain = plaintext_names(store, stored)
-        if plain is None:
-            raise corrupt(3, f"{name}: stored names this store's name key does not decode")
-        (fresh.keys if what == "key" else fresh.pairs)[plain] = state
-    return fresh
+        epoch, names, version = parse_entry(store, meta, name, anchor[name])
+        if epoch == meta.epoch:
+            entries[names] = version
+    return Freshness(True, entries, meta.accept_mark, meta, anchor)
 
 
-def check_freshness(store, names, version):
-    """ "Checks": a read of `names` that found a record of `version` (None: NotFound)."""
-    entry = store.fresh.keys.get(tuple(names))
-    if version is None:
-        if entry is not None and entry[0] == LIVE:
-            raise Failure("read failure: Missing", "freshness",
-                          f"Live({entry[1]}) and no record")
-        raise Failure("read failure: NotFound", "v2 record step 3",
-                      "no record" + (f", entry {ENTRY_KINDS[entry[0]]}" if entry else ""))
+def served_anchored(entry, version, accept_mark):
+    """The anchored rows of "The rule" (no write in flight in a case): None when served, else
+    the failure."""
     if entry is None:
-        floor = store.fresh.pairs.get(tuple(names[:2]), (0, False))[0]
-        if version < floor:
-            raise Failure("read failure: Resurrected", "freshness",
-                          f"no entry, version {version} below the pair's floor {floor}")
+        return "absent"
+    if version is None:
+        return "Missing"
+    if version == entry or (version > entry and version >= accept_mark):
+        return None
+    return "Rollback"
+
+
+def judge(store, names, version):
+    """ "The rule" for a read of `names` that found a record of `version` (None: nothing),
+    just after the open: no write or remove in flight, M as the open loaded it."""
+    fresh = store.fresh
+    names = tuple(names)
+    if fresh.anchored:
+        entry = fresh.entries.get(names)
+        outcome = served_anchored(entry, version, fresh.accept_mark)
+        if outcome is not None and fresh.session_start == U64_MAX:
+            # "Read-only, anchored": re-read the key's entry (the meta's epoch) and judge again.
+            name = entry_name(store.anchor_key, fresh.meta.epoch, names)
+            value = fresh.anchor.get(name)
+            entry = None
+            if value is not None:
+                epoch, _, entry = parse_entry(store, fresh.meta, name, value)
+                assert epoch == fresh.meta.epoch
+            outcome = served_anchored(entry, version, fresh.accept_mark)
+        why = f"entry {entry}, F {fresh.accept_mark}, record {version}"
+    else:
+        # Not anchored, k not in M (M starts empty): served iff v < S.
+        outcome = None if version is not None and version < fresh.session_start else "absent"
+        why = f"not anchored, no entry, S {fresh.session_start}, record {version}"
+    if outcome is None:
         return
-    kind, v, _ = entry
-    if kind in (LIVE, MAYBE_REMOVED) and version < v:
-        raise Failure("read failure: Rollback", "freshness",
-                      f"{ENTRY_KINDS[kind]}({v}), version {version}")
-    if kind == REMOVED and version <= v:
-        raise Failure("read failure: Resurrected", "freshness", f"Removed({v}), version {version}")
+    if outcome == "absent":
+        outcome = "NotFound" if version is None else "Removed"
+    raise Failure(f"read failure: {outcome}", "the rule", why)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,11 +649,13 @@ def operation(expect):
 
 def check_store_case(f):
     """Put the header and the record in an empty store (and the `anchor:` values in an empty
-    anchor), open, then read, list or write."""
+    anchor), open, then read, list or write. A read or list is checked after a read-only and
+    after a writable open: a case whose outcome depends on which is not pinned, and fails."""
     anchor = anchor_values(f)
     kind, _, secret = f["credential"].partition(" ")
     if kind not in ("passphrase", "key"):
         raise ValueError(f"unknown credential kind {kind!r}")
+    credential = (kind, bytes.fromhex(secret))
     names = (f["primary"], f["secondary"], f["key"])
     stored_at = tuple(f.get(f"stored_{n}", plain)
                       for n, plain in zip(("primary", "secondary", "key"), names))
@@ -652,8 +665,29 @@ def check_store_case(f):
         inner[stored_at] = record
     inner = {place: value for place, value in inner.items() if value is not None}
     op = operation(f["expect"])
+    modes = (False,) if op == "write" else (True, False)
+    results = [run_case(inner, credential, anchor, names, op, read_only) for read_only in modes]
+    if len({r[:3] for r in results}) > 1:
+        got = "; ".join(f"{'read-only' if ro else 'writable'}: {r[0]}"
+                        for ro, r in zip(modes, results))
+        return False, got, "the outcome depends on how the store is opened"
+    got, version, value, note = results[-1]
+    if f["expect"] != got:
+        return False, got, note
+    if got != "success":
+        return True, got, note
+    if str(version) != f.get("version"):
+        return False, f"success with version {version}", f"version {f.get('version')} expected"
+    if value.hex() != f["plaintext"]:
+        return False, "success with another plaintext", value.hex()
+    return True, "success", f"version {version}, plaintext {len(value)} bytes"
+
+
+def run_case(inner, credential, anchor, names, op, read_only):
+    """One open (read-only or writable) and the case's operation: (outcome, version, value,
+    note)."""
     try:
-        store = read_header(inner.get(HEADER_PLACE), (kind, bytes.fromhex(secret)), anchor)
+        store = read_header(inner.get(HEADER_PLACE), credential, anchor, read_only)
         try:
             check_names(names, store.options, need_key=(op != "list"))
         except Failure as e:
@@ -661,23 +695,18 @@ def check_store_case(f):
             raise
         if op == "list":
             listed = list_pair(store, inner, names[0], names[1])
-            return False, "success", f"listed {listed}"
+            return "success", None, None, f"listed {listed}"
         if op == "write":
-            return False, "success", "the write was accepted"
+            return "success", None, None, "the write was accepted"
         where = stored_names(store, names)
         if where not in inner:
-            check_freshness(store, names, None)
+            judge(store, names, None)
+            raise AssertionError("the rule served a read that found nothing")
         version, value = open_record(store, inner[where], names)
-        check_freshness(store, names, version)
+        judge(store, names, version)
     except Failure as e:
-        return f["expect"] == e.what, e.what, f"{e.step}: {e.why}"
-    if f["expect"] != "success":
-        return False, "success", f"version {version}"
-    if str(version) != f.get("version"):
-        return False, f"success with version {version}", f"version {f.get('version')} expected"
-    if value.hex() != f["plaintext"]:
-        return False, "success with another plaintext", value.hex()
-    return True, "success", f"version {version}, plaintext {len(value)} bytes"
+        return e.what, None, None, f"{e.step}: {e.why}"
+    return "success", version, value, f"version {version}"
 
 
 def anchor_values(f):
@@ -751,10 +780,11 @@ class Spec:
     """A store the generator controls: its secrets and its header fields."""
 
     def __init__(self, label, *, protection=PASSPHRASE, secret=PASSPHRASE_BYTES, kdf=FAST_KDF,
-                 options=0, key_ids=(0,), header_seq=1, version_limit=65_537, store_id=None,
+                 options=0, key_ids=(0,), header_seq=1, version_limit=BLOCK + 1, store_id=None,
                  data_keys=None):
         rng = Rng(f"store {label}")
         self.rng = Rng(f"store {label} records")
+        self.anchor_rng = Rng(f"store {label} anchor")
         self.protection, self.secret = protection, secret
         self.kdf = kdf if protection == PASSPHRASE else (0, 0, 0)
         self.salt, self.store_id = rng(32), rng(16)
@@ -766,6 +796,8 @@ class Spec:
         if data_keys:
             self.data_keys.update(data_keys)
         self.name_key = rng(64) if options & NAMES else None
+        # Drawn last: the anchor key moves none of the store's other draws.
+        self.anchor_key = rng(32)
         self.options, self.header_seq, self.version_limit = options, header_seq, version_limit
 
     def credential(self):
@@ -777,7 +809,7 @@ class Spec:
                       salt=self.salt, store_id=self.store_id, wrap_nonce=self.wrap_nonce,
                       hk=self.hk, options=self.options, key_ids=self.key_ids,
                       data_keys=[self.data_keys[k] for k in self.key_ids],
-                      name_key=self.name_key, header_seq=self.header_seq,
+                      anchor_key=self.anchor_key, name_key=self.name_key, header_seq=self.header_seq,
                       version_limit=self.version_limit, secrets_nonce=self.secrets_nonce)
         fields.update(changes)
         return build_header(**fields)
@@ -796,7 +828,29 @@ class Spec:
 
     def open(self):
         return Store(self.header(), self.hk,
-                     b"".join(self.data_keys[k] for k in self.key_ids) + (self.name_key or b""))
+                     b"".join(self.data_keys[k] for k in self.key_ids) + self.anchor_key
+                     + (self.name_key or b""))
+
+    def meta(self, epoch, header_seq=None, version_limit=None, accept_mark=1, anchor_key=None,
+             store_id=None):
+        """(`meta`, value) sealed as "Persisted encoding" says; the header's header_seq and
+        version_limit unless given."""
+        plaintext = meta_plaintext(
+            epoch, self.header_seq if header_seq is None else header_seq,
+            self.version_limit if version_limit is None else version_limit, accept_mark)
+        return META, self.seal(META, plaintext, anchor_key, store_id)
+
+    def entry(self, epoch, names, version, name_of=None, name_epoch=None, anchor_key=None):
+        """(name, value) of an entry, under the keyed hash of its own epoch and names unless
+        name_of / name_epoch say otherwise, sealed for the name it is put under."""
+        name = entry_name(self.anchor_key, epoch if name_epoch is None else name_epoch,
+                          names if name_of is None else name_of)
+        return name, self.seal(name, entry_plaintext(epoch, version, names), anchor_key)
+
+    def seal(self, name, plaintext, anchor_key=None, store_id=None):
+        return seal_anchor_value(self.anchor_key if anchor_key is None else anchor_key,
+                                 self.store_id if store_id is None else store_id, name,
+                                 plaintext, self.anchor_rng(ANCHOR_NONCE_LEN))
 
 
 def flip(b, offset, bit=0):
@@ -856,18 +910,19 @@ def generate(directory):
         case(name, description, "read failure: AuthenticationFailed", spec, names,
              record=record, stored=stored)
 
-    base = Spec("passphrase", header_seq=2, version_limit=65_537)
+    # Limits as writable opens leave them: create writes 2^32 + 1, each open adds 2^32.
+    base = Spec("passphrase", header_seq=2, version_limit=2 * BLOCK + 1)
     raw = Spec("raw key", protection=RAW_KEY, secret=Rng("raw key")(32))
 
     # --- Headers that open ---------------------------------------------------------------
     ok("v2_passphrase_ok", "A v2 store (Argon2id m=64 KiB t=1 p=1), one key: opens and reads",
        base, version=7)
     ok("v2_raw_key_ok", "A v2 raw-key store, one key: opens and reads", raw, version=3)
-    three = Spec("three keys", key_ids=(0, 1, 2), header_seq=5, version_limit=196_609)
+    three = Spec("three keys", key_ids=(0, 1, 2), header_seq=5, version_limit=3 * BLOCK + 1)
     ok("v2_three_keys_record_under_old_key",
        "Keyring [0, 1, 2], current 2: a record sealed under key 1 still opens", three,
        version=70_000, key_id=1)
-    eight = Spec("eight keys", key_ids=tuple(range(8)), header_seq=12, version_limit=589_825)
+    eight = Spec("eight keys", key_ids=tuple(range(8)), header_seq=12, version_limit=5 * BLOCK + 1)
     ok("v2_eight_keys_ok", "Keyring of 8 keys (0 to 7, the most allowed): a record under key 7",
        eight, version=500_000)
     names = Spec("names", options=NAMES)
@@ -884,11 +939,12 @@ def generate(directory):
 
     # --- Headers refused ----------------------------------------------------------------
     h = base.header()
-    refused("v2_header_length_275", "A 276-byte header without its last byte", "CorruptHeader",
-            base, h[:275])
+    assert len(h) == 308
+    refused("v2_header_length_307", "A 308-byte header (the shortest) without its last byte",
+            "CorruptHeader", base, h[:307])
     full = Spec("eight keys and names", options=NAMES, key_ids=tuple(range(8)))
-    assert len(full.header()) == 592
-    refused("v2_header_length_593", "The longest header (8 keys, names: 592 bytes) and one byte more",
+    assert len(full.header()) == 624
+    refused("v2_header_length_625", "The longest header (8 keys, names: 624 bytes) and one byte more",
             "CorruptHeader", full, full.header() + b"\0", full.record(MONITOR, VALUE))
     refused("v2_header_checksum_flipped", "One bit of the checksum flipped", "CorruptHeader",
             base, flip(h, len(h) - 1))
@@ -898,17 +954,18 @@ def generate(directory):
             "CorruptHeader", base, base.header(reserved146=b"\x01\0"))
     refused("v2_header_options_bit_4_set", "Options bit 4 set (seal and checksum valid)",
             "CorruptHeader", base, base.header(options=0x10))
-    refused("v2_header_key_count_0", "key_count 0 in a 276-byte header, checksum fixed",
+    refused("v2_header_key_count_0", "key_count 0 in a 308-byte header, checksum fixed",
             "CorruptHeader", base, fix_checksum(put(h, 145, b"\0")))
     nine = Spec("nine keys", key_ids=tuple(range(9)))
+    assert len(nine.header()) == 596
     refused("v2_header_key_count_9",
-            "Nine keys (564 bytes, within 276..592; seal and checksum valid): key_count above 8",
+            "Nine keys (596 bytes, within 308..624; seal and checksum valid): key_count above 8",
             "CorruptHeader", nine, nine.header())
     refused("v2_header_length_not_key_count",
-            "key_count 2 over one key id and one data key (276 bytes, 312 expected)",
+            "key_count 2 over one key id and one data key (308 bytes, 344 expected)",
             "CorruptHeader", base, base.header(key_count=2))
     refused("v2_header_length_not_names",
-            "Option names set but no name key (276 bytes, 340 expected)", "CorruptHeader",
+            "Option names set but no name key (308 bytes, 372 expected)", "CorruptHeader",
             base, base.header(options=NAMES))
     two = Spec("two keys", key_ids=(0, 1))
     refused("v2_header_key_ids_descending", "Key ids [1, 0], current 0 (seal and checksum valid)",
@@ -955,6 +1012,7 @@ def generate(directory):
                 f"One bit of {field} (offset {offset}) flipped, checksum fixed: the unwrap fails",
                 "WrongPassphrase", base, fix_checksum(flip(h, offset)))
     ring = Spec("keys 1 and 2", key_ids=(1, 2), header_seq=4, version_limit=131_073)
+    assert ring.version_limit ^ (1 << 1) == 131_075
     hr = ring.header()
     n = len(ring.key_ids)
     for field, offset, bit, why in (
@@ -983,7 +1041,20 @@ def generate(directory):
        names=names74, version=5)
     assert all(len(x) == 120 for x in names.stored(names74))
     ok("v2_record_version_1_ok", "Version 1, the first version of a store", base, version=1)
-    ok("v2_record_version_max_ok", "Version 2^64 - 1", base, version=U64_MAX)
+    # The largest version a fresh open serves without an anchor: below S, which is the
+    # header's version_limit for a writable open, and a writable open reserves at most up to
+    # 2^64 - 1 (start + 2^32 <= 2^64 - 1).
+    top_limit = U64_MAX - BLOCK
+    top = Spec("largest versions", header_seq=7, version_limit=top_limit)
+    ok("v2_record_version_largest_ok",
+       f"Version {top_limit - 1} = 2^64 - 2^32 - 2 under version_limit 2^64 - 2^32 - 1, the "
+       "largest a writable open reserves from: served read-only (below S = 2^64 - 1) and "
+       "writable (below S = the header's version_limit)", top, version=top_limit - 1)
+    case("v2_record_version_max",
+         "Version 2^64 - 1 opens (steps 4 to 9) but no open ever hands it out (versions are "
+         "below start + 2^32 <= 2^64 - 1): not anchored, k not in M and v >= S (2^64 - 1 "
+         "read-only, the header's version_limit writable), so absent",
+         "read failure: Removed", base, record=base.record(MONITOR, VALUE, U64_MAX))
     good = base.record(MONITOR, VALUE, 5)
     bad_record("v2_record_52_bytes", "52 bytes: shorter than the 53-byte overhead", base,
                base.record(MONITOR, b"", 5)[:52])
@@ -1110,31 +1181,21 @@ def generate(directory):
            names, names=triple, version=10 + i, value=f"value of {p}/{s}/{k}".encode())
 
     # --- The freshness anchor -------------------------------------------------------------
-    # An anchored store (header_seq 3) and the values its anchor holds ("Persisted encoding"):
-    # `meta` of epoch 2, key entries and pair records of that epoch unless a case says so.
-    epoch = 2
-    anchored = Spec("anchored", options=ANCHORED, header_seq=3, version_limit=131_073)
-    mon2, mon3, mon4 = (("monitors", "", f"0123abcd_{i}") for i in (2, 3, 4))
-
-    def meta(spec, header_seq=None, epoch=epoch, store_id=None, magic=ANCHOR_MAGIC,
-             fmt=ANCHOR_FORMAT):
-        seq = spec.header_seq if header_seq is None else header_seq
-        return META, encode_meta(spec.store_id if store_id is None else store_id, seq, epoch,
-                                 magic, fmt)
-
-    def entry(spec, names, kind, version, op=None, epoch=epoch, stored=None, name_epoch=None,
-              name_of=None):
-        """A key entry under the name of its own epoch and stored names (unless name_epoch or
-        name_of say otherwise)."""
-        st = spec.stored(names) if stored is None else stored
-        value = encode_key_entry(kind, version, version if op is None else op, epoch, st)
-        return (key_entry_name(epoch if name_epoch is None else name_epoch,
-                               st if name_of is None else name_of), value)
-
-    def pair(spec, namespace, floor=0, flags=0, epoch=epoch, stored=None, name_of=None):
-        st = spec.stored((*namespace, ""))[:2] if stored is None else stored
-        value = encode_pair_record(flags, floor, epoch, st)
-        return pair_record_name(epoch, st if name_of is None else name_of), value
+    # An anchored store after two writable opens (header_seq 3, version_limit 3 * 2^32 + 1)
+    # and the values its anchor holds ("Persisted encoding"): `meta` of a random epoch with
+    # the header's header_seq and version_limit and the accept mark 1 that `create` writes,
+    # and entries of that epoch unless a case says so. Every value is sealed with a nonce of
+    # the store's own anchor stream.
+    anchored = Spec("anchored", options=ANCHORED, header_seq=3, version_limit=3 * BLOCK + 1)
+    epochs = Rng("anchor epochs")
+    epoch, old_epoch, next_epoch = (u64_at(epochs(8), 0) for _ in range(3))
+    mon2, mon3 = (("monitors", "", f"0123abcd_{i}") for i in (2, 3))
+    update = ("monitor_updates", "0123abcd_1", "5")
+    m = anchored.meta(epoch)
+    live7 = anchored.entry(epoch, MONITOR, 7)
+    others = [anchored.entry(epoch, mon2, 20), anchored.entry(epoch, mon3, 8),
+              anchored.entry(epoch, update, 21)]
+    corrupt_ = "open failure: AnchorCorrupt"
 
     def anchored_case(name, description, expect, anchor, version=7, spec=anchored,
                       names=MONITOR, record=None, **kw):
@@ -1148,70 +1209,111 @@ def generate(directory):
              version=version if success else None, plaintext=VALUE if success else None,
              anchor=anchor, **kw)
 
-    m = meta(anchored)
-    live7 = entry(anchored, MONITOR, LIVE, 7)
-    others = [entry(anchored, mon2, REMOVED, 20), entry(anchored, mon3, MAYBE_REMOVED, 8, op=21),
-              pair(anchored, ("monitor_updates", "0123abcd_1"), floor=5),
-              pair(anchored, ("archived_monitors", ""), flags=LAZY)]
-    corrupt_ = "open failure: AnchorCorrupt"
-
-    # Opens that succeed, and the read after them.
+    # Opens that succeed, and the read after them ("The rule", anchored, k in M).
     anchored_case("v2_anchor_ok",
-                  "Anchored store, meta (header_seq 3 = the header's, epoch 2), Live(7) and a "
-                  "record of version 7; Removed, MaybeRemoved, a floor and a lazy pair for "
-                  "other keys and pairs", "success", [m, live7, *others])
+                  "Anchored store, meta (header_seq 3 = the header's, accept mark 1), an entry "
+                  "of version 7 and a record of version 7; entries of other keys", "success",
+                  [m, live7, *others])
     raw_anchored = Spec("anchored raw key", protection=RAW_KEY, secret=Rng("anchored raw key")(32),
-                        options=ANCHORED, header_seq=3, version_limit=131_073)
-    anchored_case("v2_anchor_raw_key_ok", "Anchored raw-key store, Live(7), a record of version 7",
-                  "success", [meta(raw_anchored), entry(raw_anchored, MONITOR, LIVE, 7)],
+                        options=ANCHORED, header_seq=3, version_limit=3 * BLOCK + 1)
+    anchored_case("v2_anchor_raw_key_ok",
+                  "Anchored raw-key store, an entry of version 7, a record of version 7",
+                  "success", [raw_anchored.meta(epoch), raw_anchored.entry(epoch, MONITOR, 7)],
                   spec=raw_anchored)
     anchored_case("v2_anchor_meta_header_seq_below_ok",
-                  "meta.header_seq 2 below the header's 3 (a header write whose anchor update "
-                  "was cut short): opens", "success", [meta(anchored, header_seq=2), live7])
-    anchored_case("v2_anchor_live_newer_record_ok", "Live(7) and a record of version 9",
-                  "success", [m, live7], version=9)
-    anchored_case("v2_anchor_maybe_removed_ok", "MaybeRemoved(7) (op 9) and a record of version 7",
-                  "success", [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)])
-    anchored_case("v2_anchor_removed_rewritten_ok", "Removed(7) and a record of version 8",
-                  "success", [m, entry(anchored, MONITOR, REMOVED, 7)], version=8)
-    anchored_case("v2_anchor_floor_ok", "Pair floor 7, no entry for the key, a record of version 7",
-                  "success", [m, pair(anchored, ("monitors", ""), floor=7)])
-    anchored_case("v2_anchor_floor_entry_applies_ok",
-                  "Pair floor 7 and Live(3) for the key, a record of version 5: the entry "
-                  "applies, not the floor", "success",
-                  [m, pair(anchored, ("monitors", ""), floor=7), entry(anchored, MONITOR, LIVE, 3)],
-                  version=5)
-    anchored_case("v2_anchor_lazy_pair_ok", "A lazy pair (floor 0), no entry, a record of version 1",
-                  "success", [m, pair(anchored, ("monitors", ""), flags=LAZY)], version=1)
-    anchored_case("v2_anchor_op_above_version_limit_ok",
-                  "MaybeRemoved(8) with op 200000 for another key, above the header's "
-                  "version_limit 131073; Live(7), a record of version 7", "success",
-                  [m, live7, entry(anchored, mon3, MAYBE_REMOVED, 8, op=200_000)])
-    anchored_case("v2_anchor_floor_above_version_limit_ok",
-                  "A floor of 300000 in another pair, above the header's version_limit 131073; "
-                  "Live(7), a record of version 7", "success",
-                  [m, live7, pair(anchored, ("monitor_updates", "0123abcd_1"), floor=300_000)])
-    anchored_case("v2_anchor_stale_epoch_ignored",
-                  "Meta epoch 2: Live(100) and a floor of 1000 of epoch 1 are left over and "
-                  "ignored; Live(7) of epoch 2, a record of version 7", "success",
-                  [m, live7, entry(anchored, MONITOR, LIVE, 100, epoch=1),
-                   pair(anchored, ("monitors", ""), floor=1000, epoch=1)])
-    anchored_case("v2_anchor_stale_epoch_invalid_ignored",
-                  "Meta epoch 2: values of epoch 1 that would be refused in epoch 2 (kind 9, "
-                  "Live with op != version, under another key's name, a trailing byte, pair "
-                  "flags 0x80) are ignored", "success",
-                  [m, live7,
-                   (key_entry_name(1, MONITOR), encode_key_entry(9, 50, 50, 1, MONITOR)),
-                   entry(anchored, mon2, LIVE, 50, op=51, epoch=1),
-                   entry(anchored, MONITOR, LIVE, 50, epoch=1, name_of=mon3),
-                   (key_entry_name(1, mon4), encode_key_entry(LIVE, 50, 50, 1, mon4) + b"\0"),
-                   pair(anchored, ("monitors", ""), flags=0x80, epoch=1)])
+                  "meta.header_seq 2 below the header's 3 (a header write whose meta update "
+                  "was cut short): opens", "success", [anchored.meta(epoch, header_seq=2), live7])
+    anchored_case("v2_anchor_newer_record_ok",
+                  "An entry of version 7, a record of version 9 and accept mark 1: v > M[k] and "
+                  "v >= F, a write whose entry update did not complete", "success", [m, live7],
+                  version=9)
+    anchored_case("v2_anchor_meta_accept_mark_at_limit_ok",
+                  "meta accept_mark equal to its version_limit (3 * 2^32 + 1): valid; an entry "
+                  "of version 7 and a record of version 7", "success",
+                  [anchored.meta(epoch, accept_mark=anchored.version_limit), live7])
+    anchored_case("v2_anchor_old_epoch_ignored",
+                  "An entry of version 7 of the meta's epoch and one of version 100 of another "
+                  "epoch (left over from before an accept) for the same key: the other epoch's "
+                  "is ignored, a record of version 7 is served", "success",
+                  [m, live7, anchored.entry(old_epoch, MONITOR, 100)])
     anchored_case("v2_anchor_next_epoch_ignored",
-                  "Meta epoch 2 and Live(100) of epoch 3 (an accept of the current state cut "
-                  "short before its meta): ignored", "success",
-                  [m, live7, entry(anchored, MONITOR, LIVE, 100, epoch=3)])
+                  "An entry of version 100 of a new epoch (an accept cut short before its meta) "
+                  "beside the meta's epoch's entry of version 7: ignored", "success",
+                  [m, live7, anchored.entry(next_epoch, MONITOR, 100)])
+    anchored_case("v2_anchor_old_epoch_version_above_limit_ok",
+                  "An entry of another epoch with version 2^63, above the meta's version_limit: "
+                  "the version bounds apply to the meta's epoch only", "success",
+                  [m, live7, anchored.entry(old_epoch, mon3, 2**63)])
+    anchored_case("v2_anchor_old_epoch_version_0_ok",
+                  "An entry of another epoch with version 0: the version bounds apply to the "
+                  "meta's epoch only", "success", [m, live7, anchored.entry(old_epoch, mon2, 0)])
 
-    # Open refused by the anchor checks.
+    # The accept mark F: a store whose current state was accepted when its header said
+    # version_limit 2 * 2^32 + 1 (F = that + 2^40, "Accepting the current state"), with the
+    # entry of version 7 that the accept read.
+    mark = 2 * BLOCK + 1 + 2**40
+    accepted = Spec("accepted", options=ANCHORED, header_seq=4, version_limit=mark + BLOCK)
+    am = accepted.meta(epoch, accept_mark=mark)
+    a7 = accepted.entry(epoch, MONITOR, 7)
+    anchored_case("v2_anchor_accepted_ok",
+                  f"Accept mark F = {mark}: the accepted entry of version 7 and a record of "
+                  "version 7 (v = M[k], below F)", "success", [am, a7], spec=accepted)
+    anchored_case("v2_anchor_accepted_newer_record_ok",
+                  f"Accept mark F = {mark}: an entry of version 7 and a record of version F + 5 "
+                  "(v > M[k] and v >= F)", "success", [am, a7], spec=accepted, version=mark + 5)
+    anchored_case("v2_anchor_accepted_record_at_mark_ok",
+                  f"Accept mark F = {mark}: an entry of version 7 and a record of version F",
+                  "success", [am, a7], spec=accepted, version=mark)
+    anchored_case("v2_anchor_abandoned_timeline_rollback",
+                  f"Accept mark F = {mark}: an entry of version 7 and a record of version F - 1 "
+                  "(above M[k], below F: a record of a timeline the accept abandoned)",
+                  "read failure: Rollback", [am, a7], spec=accepted, version=mark - 1)
+
+    # Reads refused or absent.
+    anchored_case("v2_anchor_rollback", "An entry of version 7 and a record of version 6",
+                  "read failure: Rollback", [m, live7, *others], version=6)
+    anchored_case("v2_anchor_missing", "An entry of version 7 and no record",
+                  "read failure: Missing", [m, live7, *others], version=None)
+    anchored_case("v2_anchor_removed",
+                  "No entry for the key (entries of other keys) and a record of version 7: "
+                  "absent, Removed (kind NotFound)", "read failure: Removed", [m, *others])
+    anchored_case("v2_anchor_no_entry_absent",
+                  "No entry for the key and no record: absent, the inner NotFound",
+                  "read failure: NotFound", [m, *others], version=None)
+    anchored_case("v2_anchor_other_epoch_removed",
+                  "Only an entry of another epoch (valid) for the key, and a record of its "
+                  "version 7: ignored, so absent", "read failure: Removed",
+                  [m, anchored.entry(old_epoch, MONITOR, 7)])
+    anchored_case("v2_anchor_record_tampered",
+                  "An entry of version 7 and a record of version 7 with a ciphertext bit "
+                  "flipped: the record is checked first", "read failure: AuthenticationFailed",
+                  [m, live7], record=flip(anchored.record(MONITOR, VALUE, 7), 37))
+
+    # Encrypted names: the record is at its stored names; entries hold plaintext names.
+    anames = Spec("anchored names", options=NAMES | ANCHORED, header_seq=3,
+                  version_limit=3 * BLOCK + 1)
+    nm = anames.meta(epoch)
+    n9 = anames.entry(epoch, MONITOR, 9)
+    nothers = [anames.entry(epoch, mon2, 12)]
+    anchored_case("v2_anchor_names_ok",
+                  "Encrypted names: an entry of version 9 (plaintext names inside), a record of "
+                  "version 9 at the stored names", "success", [nm, n9, *nothers], spec=anames,
+                  version=9)
+    anchored_case("v2_anchor_names_rollback",
+                  "Encrypted names: an entry of version 9, a record of version 8",
+                  "read failure: Rollback", [nm, n9, *nothers], spec=anames, version=8)
+    anchored_case("v2_anchor_names_missing", "Encrypted names: an entry of version 9, no record",
+                  "read failure: Missing", [nm, n9, *nothers], spec=anames, version=None)
+    anchored_case("v2_anchor_names_removed",
+                  "Encrypted names: no entry for the key, a record of version 9",
+                  "read failure: Removed", [nm, *nothers], spec=anames, version=9)
+    anchored_case("v2_anchor_names_entry_of_stored_names_removed",
+                  "Encrypted names: an entry of version 9 for the key's stored names (valid, "
+                  "but an entry of another key: entries hold plaintext names), a record of "
+                  "version 9", "read failure: Removed",
+                  [nm, anames.entry(epoch, anames.stored(MONITOR), 9)], spec=anames, version=9)
+
+    # Opens refused.
     anchored_case("v2_anchor_required", "Anchored header opened without an anchor",
                   "open failure: AnchorRequired", None)
     anchored_case("v2_anchor_empty", "Anchored header, an anchor holding nothing for the store",
@@ -1223,157 +1325,90 @@ def generate(directory):
                   "Anchored header, an empty anchor, another passphrase: the header steps come "
                   "first", "open failure: WrongPassphrase", [],
                   credential=f"passphrase {b'incorrect horse battery staple'.hex()}")
+    other_ak = Rng("another anchor key")(32)
     for tag, description, value in (
-            ("40_bytes", "meta of 40 bytes (epoch cut)", m[1][:40]),
-            ("42_bytes", "meta of 42 bytes (a byte appended)", m[1] + b"\x00"),
-            ("bad_magic", "meta magic EKVSANCI", meta(anchored, magic=b"EKVSANCI")[1]),
-            ("format_2", "meta anchor format 2", meta(anchored, fmt=2)[1]),
-            ("other_store", "meta of another store id",
-             meta(anchored, store_id=Rng("another store id")(16))[1]),
-            ("epoch_0", "meta epoch 0 (with the entries of epoch 0)", meta(anchored, epoch=0)[1])):
-        extra = [entry(anchored, MONITOR, LIVE, 7, epoch=0)] if tag == "epoch_0" else [live7]
-        anchored_case(f"v2_anchor_meta_{tag}", description, corrupt_, [(META, value), *extra])
+            ("71_bytes", "meta of 71 bytes (last tag byte cut)", m[1][:71]),
+            ("73_bytes", "meta of 73 bytes (a byte appended)", m[1] + b"\0"),
+            ("other_anchor_key", "meta sealed under another anchor key",
+             anchored.meta(epoch, anchor_key=other_ak)[1]),
+            ("other_store", "meta sealed for another store id (the store id is in the "
+             "associated data)", anchored.meta(epoch, store_id=Rng("another store id")(16))[1]),
+            ("byte_flipped", "meta with one ciphertext byte flipped", flip(m[1], 30)),
+            ("accept_mark_above_limit", "meta accept_mark one above its version_limit",
+             anchored.meta(epoch, accept_mark=anchored.version_limit + 1)[1])):
+        anchored_case(f"v2_anchor_meta_{tag}", f"{description}: AnchorCorrupt", corrupt_,
+                      [(META, value), live7])
     anchored_case("v2_anchor_meta_header_seq_above",
                   "meta.header_seq 4 above the header's 3: an older header was put back",
-                  "open failure: HeaderRolledBack", [meta(anchored, header_seq=4), live7])
+                  "open failure: HeaderRolledBack", [anchored.meta(epoch, header_seq=4), live7])
     anchored_case("v2_anchor_rolled_back_before_values",
-                  "meta.header_seq 4 above the header's 3 and a key entry of kind 0: step 2 "
-                  "comes before the values are checked", "open failure: HeaderRolledBack",
-                  [meta(anchored, header_seq=4),
-                   (live7[0], encode_key_entry(0, 7, 7, epoch, MONITOR))])
+                  "meta.header_seq 4 above the header's 3 and an entry sealed under another "
+                  "key: step 2 comes before the values are listed", "open failure: HeaderRolledBack",
+                  [anchored.meta(epoch, header_seq=4),
+                   anchored.entry(epoch, MONITOR, 7, anchor_key=other_ak)])
     unanchored = anchored.header(options=0)
     for tag, description, expect, anchor in (
-            ("meta_newer", "meta.header_seq 4 above the header's 3: a header from before the "
-             "anchor was attached was put back", "HeaderRolledBack", [meta(anchored, header_seq=4)]),
+            ("meta_newer", "a valid meta with header_seq 4, above the header's 3: a header from "
+             "before the anchor was attached was put back", "HeaderRolledBack",
+             [anchored.meta(epoch, header_seq=4)]),
             ("meta_same", "a valid meta with the header's header_seq 3", "AnchorNotAttached",
              [m, live7]),
             ("meta_older", "a valid meta with header_seq 2", "AnchorNotAttached",
-             [meta(anchored, header_seq=2)]),
-            ("empty", "an anchor holding nothing", "AnchorNotAttached", [])):
+             [anchored.meta(epoch, header_seq=2)]),
+            ("empty", "an anchor holding nothing", "AnchorNotAttached", []),
+            ("meta_71_bytes", "a meta of 71 bytes (not valid)", "AnchorCorrupt", [(META, m[1][:71])]),
+            ("meta_other_store", "a meta sealed for another store id (not valid)", "AnchorCorrupt",
+             [anchored.meta(epoch, store_id=bytes(16))])):
         anchored_case(f"v2_anchor_not_attached_{tag}",
                       f"The header's anchored bit clear, an anchor given: {description}",
                       f"open failure: {expect}", anchor, header=unanchored)
 
-    # Values of the meta's epoch that are not valid.
-    def named(value):
-        """A value under the name of MONITOR's entry in the meta's epoch."""
-        return live7[0], value
+    # Values of the anchor that are not valid (an entry of the meta's epoch, or a name that
+    # is no entry's), each beside a valid meta: AnchorCorrupt.
+    plain7 = entry_plaintext(epoch, 7, MONITOR)
+
+    def sealed_as(name, plaintext=plain7):
+        return name, anchored.seal(name, plaintext)
 
     for tag, description, value in (
-            ("name_63_hex", "A value under k + 63 hex", (live7[0][:-1], live7[1])),
-            ("name_uppercase_hex", "A value under k + 64 uppercase hex",
-             ("k" + live7[0][1:].upper(), live7[1])),
-            ("name_other_letter", "A value under q + 64 hex", ("q" + live7[0][1:], live7[1])),
-            ("entry_kind_0", "A key entry of kind 0", named(encode_key_entry(0, 7, 7, epoch, MONITOR))),
-            ("entry_kind_4", "A key entry of kind 4", named(encode_key_entry(4, 7, 7, epoch, MONITOR))),
-            ("entry_live_op_not_version", "Live with version 7, op 9",
-             entry(anchored, MONITOR, LIVE, 7, op=9)),
-            ("entry_removed_op_not_version", "Removed with version 7, op 9",
-             entry(anchored, MONITOR, REMOVED, 7, op=9)),
-            ("entry_maybe_removed_op_below_version", "MaybeRemoved with version 9, op 7",
-             entry(anchored, MONITOR, MAYBE_REMOVED, 9, op=7)),
-            ("entry_wrong_name_hash", "Live(7) of key 0123abcd_1 under the name of key 0123abcd_2",
-             entry(anchored, MONITOR, LIVE, 7, name_of=mon2)),
-            ("entry_name_of_other_epoch",
-             "Live(7) of epoch 2 under the name hashed with epoch 1",
-             entry(anchored, MONITOR, LIVE, 7, name_epoch=1)),
-            ("entry_trailing_byte", "Live(7) with one byte appended", named(live7[1] + b"\0")),
-            ("entry_truncated", "Live(7) without its last byte", named(live7[1][:-1])),
-            ("entry_without_epoch", "A key entry of 20 bytes: no epoch", named(live7[1][:20])),
-            ("entry_empty_key", "Live(7) for (monitors, \"\", \"\") under its own name",
-             entry(anchored, ("monitors", "", ""), LIVE, 7)),
-            ("entry_secondary_without_primary", "Live(7) for (\"\", x, k) under its own name",
-             entry(anchored, ("", "x", "k"), LIVE, 7)),
-            ("entry_name_outside_alphabet", "Live(7) for key 0123abcd.1 under its own name",
-             entry(anchored, ("monitors", "", "0123abcd.1"), LIVE, 7)),
-            ("entry_key_121_bytes", "Live(7) for a key of 121 bytes under its own name",
-             entry(anchored, ("monitors", "", "k" * 121), LIVE, 7)),
-            ("pair_flags_bit_1", "A pair record with flags 0x02",
-             pair(anchored, ("monitors", ""), flags=0x02)),
-            ("pair_lazy_with_floor", "A lazy pair record with floor 5",
-             pair(anchored, ("monitors", ""), floor=5, flags=LAZY)),
-            ("pair_wrong_name_hash", "The pair record of (monitors, \"\") under the name of "
-             "(archived_monitors, \"\")",
-             pair(anchored, ("monitors", ""), floor=5, name_of=("archived_monitors", ""))),
-            ("pair_without_epoch", "A pair record of 12 bytes: no epoch",
-             (pair(anchored, ("monitors", ""), floor=5)[0],
-              pair(anchored, ("monitors", ""), floor=5)[1][:12]))):
-        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, [m, value])
-
-    # The read of one key against its entry or its pair's floor.
-    anchored_case("v2_anchor_rollback", "Live(7) and a record of version 6",
-                  "read failure: Rollback", [m, live7, *others], version=6)
-    anchored_case("v2_anchor_missing", "Live(7) and no record", "read failure: Missing",
-                  [m, live7, *others], version=None)
-    anchored_case("v2_anchor_maybe_removed_rollback",
-                  "MaybeRemoved(7) (op 9) and a record of version 6", "read failure: Rollback",
-                  [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)], version=6)
-    anchored_case("v2_anchor_maybe_removed_absent",
-                  "MaybeRemoved(7) (op 9) and no record: NotFound passes through",
-                  "read failure: NotFound", [m, entry(anchored, MONITOR, MAYBE_REMOVED, 7, op=9)],
-                  version=None)
-    anchored_case("v2_anchor_removed_absent", "Removed(7) and no record: NotFound passes through",
-                  "read failure: NotFound", [m, entry(anchored, MONITOR, REMOVED, 7)], version=None)
-    anchored_case("v2_anchor_no_entry_absent", "Only a meta, no record: NotFound passes through",
-                  "read failure: NotFound", [m], version=None)
-    anchored_case("v2_anchor_resurrected", "Removed(7) and a record of version 5",
-                  "read failure: Resurrected", [m, entry(anchored, MONITOR, REMOVED, 7)], version=5)
-    anchored_case("v2_anchor_resurrected_same_version", "Removed(7) and a record of version 7",
-                  "read failure: Resurrected", [m, entry(anchored, MONITOR, REMOVED, 7)])
-    anchored_case("v2_anchor_floor_resurrected",
-                  "Pair floor 7, no entry for the key, a record of version 6",
-                  "read failure: Resurrected", [m, pair(anchored, ("monitors", ""), floor=7)],
-                  version=6)
-    anchored_case("v2_anchor_record_tampered",
-                  "Live(7) and a record of version 7 with a ciphertext bit flipped: the record "
-                  "is checked before its version", "read failure: AuthenticationFailed",
-                  [m, live7], record=flip(anchored.record(MONITOR, VALUE, 7), 37))
-
-    # Encrypted names: the anchor holds stored names (ciphertext).
-    anames = Spec("anchored names", options=NAMES | ANCHORED, header_seq=3, version_limit=131_073)
-    am = meta(anames)
-    alive = entry(anames, MONITOR, LIVE, 9)
-    apair = pair(anames, ("monitors", ""), floor=3)
-    aother = entry(anames, mon2, REMOVED, 12)
-    anchored_case("v2_anchor_names_ok",
-                  "Encrypted names: Live(9) under the stored names, a floor for the stored pair, "
-                  "Removed for another key; a record of version 9", "success",
-                  [am, alive, apair, aother], spec=anames, version=9)
-    anchored_case("v2_anchor_names_rollback", "Encrypted names: Live(9), a record of version 8",
-                  "read failure: Rollback", [am, alive, apair, aother], spec=anames, version=8)
-    anchored_case("v2_anchor_names_missing", "Encrypted names: Live(9) and no record",
-                  "read failure: Missing", [am, alive, apair, aother], spec=anames, version=None)
-    anchored_case("v2_anchor_names_floor_resurrected",
-                  "Encrypted names: floor 3 of the stored pair, no entry, a record of version 2",
-                  "read failure: Resurrected", [am, apair], spec=anames, version=2)
-    anchored_case("v2_anchor_names_plaintext_entry",
-                  "Encrypted names: Live(9) under plaintext names (valid hash): the name key "
-                  "does not decode them", corrupt_,
-                  [am, entry(anames, MONITOR, LIVE, 9, stored=MONITOR)], spec=anames, version=9)
-    ans = anames.open()
-    asp, ass, _ = anames.stored(MONITOR)
-    elsewhere = stored_name(ans.name_key, ans.store_id, FIELD_KEY, ("archived_monitors", ""),
-                            MONITOR[2])
-    anchored_case("v2_anchor_names_entry_other_place",
-                  "Encrypted names: Live(9) whose stored key was encrypted for the place "
-                  "(archived_monitors, \"\")", corrupt_,
-                  [am, entry(anames, MONITOR, LIVE, 9, stored=(asp, ass, elsewhere))], spec=anames,
-                  version=9)
-
-    # Added after the cases above, so that their random draws (and files) stay as they were.
-    for tag, description, anchor in (
-            ("meta_other_store", "a meta of another store id", [meta(anchored, store_id=bytes(16))]),
-            ("meta_40_bytes", "a meta of 40 bytes", [(META, meta(anchored)[1][:40])])):
-        anchored_case(f"v2_anchor_not_attached_{tag}",
-                      f"The header's anchored bit clear, an anchor given: {description}",
-                      "open failure: AnchorCorrupt", anchor, header=unanchored)
-    for tag, description, value in (
-            ("entry_reserved_namespace", "Live(7) for (Encrypted_KVStore, \"\", header) under "
+            ("name_63_hex", "A value under k + 63 hex (sealed for that name)",
+             sealed_as(live7[0][:-1])),
+            ("name_uppercase_hex", "A value under k + 64 uppercase hex (sealed for that name)",
+             sealed_as("k" + live7[0][1:].upper())),
+            ("name_other_letter", "A value under p + 64 hex (sealed for that name)",
+             sealed_as("p" + live7[0][1:])),
+            ("entry_other_anchor_key", "An entry sealed under another anchor key",
+             anchored.entry(epoch, MONITOR, 7, anchor_key=other_ak)),
+            ("entry_byte_flipped", "An entry with one ciphertext byte flipped",
+             (live7[0], flip(live7[1], 30))),
+            ("entry_moved", "The entry of 0123abcd_1 put under the entry name of 0123abcd_2 "
+             "(sealed for its own name)", (others[0][0], live7[1])),
+            ("entry_wrong_name_hash", "The entry of 0123abcd_1 sealed for, and put under, the "
+             "entry name of 0123abcd_2", anchored.entry(epoch, MONITOR, 7, name_of=mon2)),
+            ("entry_name_of_other_epoch", "An entry of the meta's epoch under the name hashed "
+             "with another epoch (sealed for it)",
+             anchored.entry(epoch, MONITOR, 7, name_epoch=old_epoch)),
+            ("entry_trailing_byte", "An entry whose plaintext has one byte after the names",
+             sealed_as(live7[0], plain7 + b"\0")),
+            ("entry_truncated", "An entry whose plaintext lacks its last byte",
+             sealed_as(live7[0], plain7[:-1])),
+            ("entry_empty_key", "An entry for (monitors, \"\", \"\") under its own name",
+             anchored.entry(epoch, ("monitors", "", ""), 7)),
+            ("entry_secondary_without_primary", "An entry for (\"\", x, k) under its own name",
+             anchored.entry(epoch, ("", "x", "k"), 7)),
+            ("entry_name_outside_alphabet", "An entry for key 0123abcd.1 under its own name",
+             anchored.entry(epoch, ("monitors", "", "0123abcd.1"), 7)),
+            ("entry_key_121_bytes", "An entry for a key of 121 bytes under its own name",
+             anchored.entry(epoch, ("monitors", "", "k" * 121), 7)),
+            ("entry_reserved_namespace", "An entry for (Encrypted_KVStore, \"\", header) under "
              "its own name: the reserved primary namespace, in any letter case",
-             entry(anchored, ("Encrypted_KVStore", "", "header"), LIVE, 7)),
-            ("pair_reserved_namespace", "A pair record for (encrypted_kvstore, \"\")",
-             pair(anchored, ("encrypted_kvstore", "")))):
-        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, [m, value])
+             anchored.entry(epoch, ("Encrypted_KVStore", "", "header"), 7)),
+            ("entry_version_0", "An entry of the meta's epoch with version 0",
+             anchored.entry(epoch, MONITOR, 0)),
+            ("entry_version_at_limit", "An entry of the meta's epoch with version 3 * 2^32 + 1, "
+             "the meta's version_limit", anchored.entry(epoch, MONITOR, anchored.version_limit))):
+        values = [m, value] if value[0] == live7[0] else [m, live7, value]
+        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, values)
 
     # --- Steps 1 to 9 of "Reading the header" once more: the first bytes, and the KDF bounds
     # at and past every limit (the costs put in place with the checksum fixed, so nothing is

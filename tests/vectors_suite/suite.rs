@@ -5,8 +5,9 @@
 //! line) has `expect:` one of `success`, `open failure: <OpenError variant>`,
 //! `read failure: <ReadError variant>` (`NotFound` too), `list failure:` or `write failure:`;
 //! `anchor: <name> <hex>` lines (or `anchor: none`) are the values of an anchor the case is
-//! opened with (docs/FORMAT.md, "Test vectors"), checked here with a map anchor, read-only and
-//! writable; a `kind: seed-derivation` case pins `RawKey::derive_from_seed` (`seed:` and
+//! opened with (docs/FORMAT.md, "Test vectors"), checked here with a map anchor. Every read and
+//! list case is checked after a read-only and after a writable open, which must agree; a
+//! `kind: seed-derivation` case pins `RawKey::derive_from_seed` (`seed:` and
 //! `raw_key:`, hex or `none`); a `kind: padme` case pins `padme`.
 //! The store cases (`v2_*.txt`) are written by the independent Python implementation of
 //! docs/FORMAT.md (`tests/independent/check_vectors_v2.py --generate`, compared byte for byte
@@ -86,6 +87,7 @@ fn open_error_name(e: &OpenError) -> &'static str {
         OpenError::AnchorIo(_) => "AnchorIo",
         OpenError::HeaderRolledBack { .. } => "HeaderRolledBack",
         OpenError::CounterExhausted => "CounterExhausted",
+        OpenError::VersionsExhausted => "VersionsExhausted",
         _ => "unknown",
     }
 }
@@ -176,38 +178,37 @@ fn check_vector(path: &Path) {
     }
     let expect = get("expect");
     let anchor = (!anchor_lines.is_empty()).then(|| CaseAnchor::new(&name, &header, &anchor_lines));
-    if let Some(a) = &anchor {
-        // A read-only open writes nothing, and gives the same outcome as the writable one below.
-        let before = (a.map.snapshot(), inner.len());
-        let opened = open_store(&inner, &cred, Some(&a.map), true);
+    let map = anchor.as_ref().map(|a| &a.map);
+    if !expect.starts_with("write failure") {
+        // A read-only open (S = 2^64 - 1) writes nothing, and gives the same outcome as the
+        // writable one below (S = the reservation's start).
+        let before = (snapshot(&inner), map.map(MapAnchor::snapshot));
+        let opened = open_store(&inner, &cred, map, true);
         if let Some(store) = expect_open(&name, &expect, opened) {
-            let read = store.read(&p, &s, &k);
-            check_read(&name, &expect, [&p, &s, &k], &record, &f, read);
+            if let Some(("list failure", want)) = expect.split_once(": ") {
+                check_list_failure(&name, &store, want, &f);
+            } else {
+                let read = store.read(&p, &s, &k);
+                check_read(&name, &expect, [&p, &s, &k], &record, &f, read);
+            }
         }
         assert!(
-            (a.map.snapshot(), inner.len()) == before,
-            "{name}: a read-only open or read wrote"
+            (snapshot(&inner), map.map(MapAnchor::snapshot)) == before,
+            "{name}: a read-only open, read or list wrote"
         );
     }
-    let opened = match &anchor {
-        Some(a) => open_store(&inner, &cred, Some(&a.map), false),
-        None => match &cred {
-            Credential::Passphrase(pw) => EncryptedStore::open::<V>(inner.clone(), pw),
-            Credential::Key(key) => EncryptedStore::open_with_key::<V>(inner.clone(), key),
-        },
-    };
-    let anchor_before = anchor.as_ref().map(|a| a.map.snapshot());
+    let anchor_before = map.map(MapAnchor::snapshot);
+    let opened = open_store(&inner, &cred, map, false);
     let Some(store) = expect_open(&name, &expect, opened) else {
-        if let Some(a) = &anchor {
-            assert!(
-                Some(a.map.snapshot()) == anchor_before,
-                "{name}: a refused open wrote to the anchor"
-            );
-        }
+        assert!(
+            map.map(MapAnchor::snapshot) == anchor_before,
+            "{name}: a refused open wrote to the anchor"
+        );
         return;
     };
+    check_reservation(&name, &inner, &header, anchor.as_ref());
     if let Some(a) = &anchor {
-        a.check_meta_after_open(&name, &inner);
+        a.check_after_open(&name);
     }
     match expect.split_once(": ") {
         Some(("list failure", want)) => return check_list_failure(&name, &store, want, &f),
@@ -246,8 +247,15 @@ fn check_vector(path: &Path) {
                 version,
             );
             if let Some(a) = &anchor {
-                let read = record_version(&name, &record);
-                a.check_entry_after_write(&name, &inner, [&sp, &ss, &sk], &header, read);
+                a.check_entry_after_write(
+                    &name,
+                    &cred,
+                    &inner,
+                    [&p, &s, &k],
+                    [&sp, &ss, &sk],
+                    &header,
+                    &record,
+                );
             }
             return;
         }
@@ -338,7 +346,14 @@ fn check_read(
             return false;
         }
         (_, Some(("read failure", want)), Err(e)) => {
-            assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidData, "{name}: {e}");
+            // Removed (a record of an absent key) is `NotFound` at the trait edge, typed; the
+            // others are `InvalidData`.
+            let kind = if want == "Removed" {
+                ldk::io::ErrorKind::NotFound
+            } else {
+                ldk::io::ErrorKind::InvalidData
+            };
+            assert_eq!(e.kind(), kind, "{name}: {e}");
             let typed = e
                 .get_ref()
                 .and_then(|e| e.downcast_ref::<ReadError>())
@@ -380,8 +395,8 @@ fn check_read(
             },
         )
         | (
-            "Resurrected",
-            ReadError::Resurrected {
+            "Removed",
+            ReadError::Removed {
                 primary_namespace,
                 secondary_namespace,
                 key,
@@ -469,98 +484,176 @@ impl CaseAnchor {
         CaseAnchor { map, store, values }
     }
 
-    fn meta(&self, name: &str) -> Vec<u8> {
-        self.values
-            .get("meta")
-            .unwrap_or_else(|| panic!("{name}: an anchored open without meta"))
-            .clone()
-    }
-
-    /// "Opening with an anchor", step 4: a writable open reserves versions (one header write)
-    /// and writes `meta` with the new `header_seq`, the rest of it unchanged.
-    fn check_meta_after_open(&self, name: &str, inner: &MemoryStore) {
-        let h = inner
-            .read(
-                RESERVED_PRIMARY_NAMESPACE,
-                HEADER_SECONDARY_NAMESPACE,
-                HEADER_KEY,
-            )
-            .unwrap();
-        let mut want = self.meta(name);
-        want[25..33].copy_from_slice(&h[148..156]);
-        let got = self.map.read(&self.store, "meta").unwrap();
+    /// "Opening with an anchor", step 4: a writable open rewrites `meta` (new `header_seq` and
+    /// `version_limit`, a fresh nonce) in place, and adds or removes no other value.
+    fn check_after_open(&self, name: &str) {
+        let now = self.own_values();
         assert_eq!(
-            got.map(|m| hex(&m)),
-            Some(hex(&want)),
-            "{name}: meta after open"
+            now.keys().collect::<Vec<_>>(),
+            self.values.keys().collect::<Vec<_>>(),
+            "{name}: the anchor's names after a writable open"
+        );
+        assert_ne!(
+            now.get("meta"),
+            self.values.get("meta"),
+            "{name}: meta not rewritten by the writable open"
         );
     }
 
-    /// After the write of `check_version`: its version is the first the store could hand out
-    /// ("Opening with an anchor", step 4: `next` = the largest of the header's
-    /// `version_limit`, 1 + every op and 1 + every floor of the meta's epoch; the read raised it
-    /// to 1 + the version read), and the anchor holds `Live` of it for the key in the meta's
-    /// epoch, under the name the case gives that key's entry if it has one.
+    /// This store's values in the anchor now, by name.
+    fn own_values(&self) -> BTreeMap<String, Vec<u8>> {
+        self.map
+            .snapshot()
+            .into_iter()
+            .filter(|((st, _), _)| *st == self.store)
+            .map(|((_, n), v)| (n, v))
+            .collect()
+    }
+
+    /// After the write of `check_version` (a success case: the key has an entry of the meta's
+    /// epoch): the entry was rewritten under its own name (no value added or removed), and
+    /// it and `meta` now hold what the library wrote, seen through the library itself: with
+    /// the case's record put back the read is `Rollback` (found the case's version, expected
+    /// the write's), and with the case's header put back the open is `HeaderRolledBack`.
+    #[allow(clippy::too_many_arguments)]
     fn check_entry_after_write(
         &self,
         name: &str,
+        cred: &Credential,
         inner: &MemoryStore,
+        [p, s, k]: [&str; 3],
         [sp, ss, sk]: [&str; 3],
         header: &str,
-        read_version: u64,
+        record: &str,
     ) {
-        let rec = inner.read(sp, ss, sk).unwrap();
-        let epoch = &self.meta(name)[33..41];
-        let at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-        let mut next = at(&unhex(header), 156).max(read_version.saturating_add(1));
-        for (n, v) in &self.values {
-            if n.starts_with('k') && v.len() >= 25 && v[17..25] == *epoch {
-                next = next.max(at(v, 9).saturating_add(1));
-            } else if n.starts_with('p') && v.len() >= 17 && v[9..17] == *epoch {
-                next = next.max(at(v, 1).saturating_add(1));
-            }
-        }
         assert_eq!(
-            at(&rec, 5),
-            next,
-            "{name}: the version of the write after the read"
+            self.own_values().keys().collect::<Vec<_>>(),
+            self.values.keys().collect::<Vec<_>>(),
+            "{name}: the anchor's names after a write of a key with an entry"
         );
-        let mut names = Vec::new();
-        for n in [sp, ss, sk] {
-            names.push(u8::try_from(n.len()).unwrap());
-            names.extend_from_slice(n.as_bytes());
+        let written = record_version(name, &hex(&inner.read(sp, ss, sk).unwrap()));
+        let read = record_version(name, record);
+
+        let rolled_back = copy_store(inner);
+        rolled_back.write(sp, ss, sk, unhex(record)).unwrap();
+        let anchor = MapAnchor(Arc::new(Mutex::new(self.map.snapshot())));
+        let store = open_store(&rolled_back, cred, Some(&anchor), true)
+            .unwrap_or_else(|e| panic!("{name}: reopen after the write: {e:?}"));
+        let e = store.read(p, s, k).expect_err(name);
+        match e.get_ref().and_then(|e| e.downcast_ref::<ReadError>()) {
+            Some(ReadError::Rollback {
+                found,
+                expected_at_least,
+                ..
+            }) => assert_eq!(
+                (*found, *expected_at_least),
+                (read, written),
+                "{name}: the entry after the write"
+            ),
+            other => panic!("{name}: the case's record put back after the write: {other:?}"),
         }
-        let mut want = vec![1];
-        want.extend_from_slice(&rec[5..13]);
-        want.extend_from_slice(&rec[5..13]);
-        want.extend_from_slice(epoch);
-        want.extend_from_slice(&names);
-        let holding: Vec<String> = self
-            .map
-            .snapshot()
-            .into_iter()
-            .filter(|((st, _), v)| *st == self.store && *v == want)
-            .map(|((_, n), _)| n)
-            .collect();
-        assert_eq!(
-            holding.len(),
-            1,
-            "{name}: Live entry after the write: {holding:?}"
+
+        let old_header = copy_store(inner);
+        old_header
+            .write(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+                unhex(header),
+            )
+            .unwrap();
+        let now = header_u64(
+            &inner
+                .read(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                )
+                .unwrap(),
+            148,
         );
-        let entry_name = &holding[0];
+        let anchor = MapAnchor(Arc::new(Mutex::new(self.map.snapshot())));
+        match open_store(&old_header, cred, Some(&anchor), true) {
+            Err(OpenError::HeaderRolledBack {
+                header_seq,
+                anchor_header_seq,
+            }) => assert_eq!(
+                (header_seq, anchor_header_seq),
+                (header_u64(&unhex(header), 148), now),
+                "{name}: HeaderRolledBack"
+            ),
+            other => panic!(
+                "{name}: the case's header put back after a writable open: {:?}",
+                other.err()
+            ),
+        }
+    }
+}
+
+/// Every value of a memory store, by (primary, secondary, key).
+fn snapshot(inner: &MemoryStore) -> BTreeMap<(String, String, String), Vec<u8>> {
+    super::v::MigratableKVStoreSync::list_all_keys(inner)
+        .unwrap()
+        .into_iter()
+        .map(|(p, s, k)| {
+            let v = inner.read(&p, &s, &k).unwrap();
+            ((p, s, k), v)
+        })
+        .collect()
+}
+
+/// A new memory store holding the same values.
+fn copy_store(inner: &MemoryStore) -> MemoryStore {
+    let copy = MemoryStore::new();
+    for ((p, s, k), v) in snapshot(inner) {
+        copy.write(&p, &s, &k, v).unwrap();
+    }
+    copy
+}
+
+fn header_u64(h: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(h[at..at + 8].try_into().unwrap())
+}
+
+/// The one reservation of a writable open ("Versions"): the header rewritten with
+/// `header_seq + 1` and `version_limit = start + 2^32`, where `start` is the case header's
+/// `version_limit` (without an anchor) or at least it (with one: the larger of it and the
+/// meta's); the credential block, options, keyring and current key unchanged.
+fn check_reservation(name: &str, inner: &MemoryStore, header: &str, anchor: Option<&CaseAnchor>) {
+    let old = unhex(header);
+    let new = inner
+        .read(
+            RESERVED_PRIMARY_NAMESPACE,
+            HEADER_SECONDARY_NAMESPACE,
+            HEADER_KEY,
+        )
+        .unwrap();
+    assert_eq!(new.len(), old.len(), "{name}: header length after the open");
+    let n = usize::from(old[145]);
+    assert_eq!(
+        new[..148],
+        old[..148],
+        "{name}: credential block or options"
+    );
+    assert_eq!(
+        new[164..168 + 4 * n],
+        old[164..168 + 4 * n],
+        "{name}: keyring"
+    );
+    assert_eq!(
+        header_u64(&new, 148),
+        header_u64(&old, 148) + 1,
+        "{name}: header_seq after the open"
+    );
+    let start = header_u64(&new, 156) - (1 << 32);
+    let limit = header_u64(&old, 156);
+    if anchor.is_some() {
         assert!(
-            entry_name.len() == 65
-                && entry_name.starts_with('k')
-                && entry_name[1..]
-                    .bytes()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
-            "{name}: entry name {entry_name}"
+            start >= limit,
+            "{name}: reserved from {start}, below {limit}"
         );
-        for (n, v) in &self.values {
-            if n.starts_with('k') && v.len() >= 25 && v[17..25] == *epoch && v[25..] == names {
-                assert_eq!(n, entry_name, "{name}: the entry moved to another name");
-            }
-        }
+    } else {
+        assert_eq!(start, limit, "{name}: reserved from {start}");
     }
 }
 
@@ -582,20 +675,22 @@ fn check_version(
         version,
         "{name}: version line"
     );
-    if version == u64::MAX {
-        // Nothing can be written after it: the counter is exhausted.
-        let e = store.write(p, s, k, b"x".to_vec()).expect_err(name);
-        let typed = e.get_ref().and_then(|e| e.downcast_ref::<WriteError>());
-        assert!(
-            matches!(typed, Some(WriteError::Header(OpenError::CounterExhausted))),
-            "{name}: {e:?}"
-        );
-        return;
-    }
     store.write(p, s, k, b"x".to_vec()).unwrap();
     let rewritten = inner.read(sp, ss, sk).unwrap();
-    assert_eq!(rewritten[0], 2, "{name}: new records are version 2");
+    assert_eq!(rewritten[0], 2, "{name}: new records are format 2");
     let new = u64::from_le_bytes(rewritten[5..13].try_into().unwrap());
+    // The first version of the session: the reservation's start.
+    let limit = header_u64(
+        &inner
+            .read(
+                RESERVED_PRIMARY_NAMESPACE,
+                HEADER_SECONDARY_NAMESPACE,
+                HEADER_KEY,
+            )
+            .unwrap(),
+        156,
+    );
+    assert_eq!(new, limit - (1 << 32), "{name}: the first write's version");
     assert!(
         new > version,
         "{name}: wrote version {new} after reading {version}"
@@ -752,7 +847,7 @@ fn anchor_vectors_cover_every_anchored_outcome() {
         "open failure: AnchorNotAttached",
         "read failure: Rollback",
         "read failure: Missing",
-        "read failure: Resurrected",
+        "read failure: Removed",
         "read failure: NotFound",
     ] {
         assert!(seen.contains(want), "no anchor vector expects {want}");
@@ -887,9 +982,10 @@ fn generator_reproduces_pinned_vectors() {
 }
 
 /// Stores written by this library with fresh OS randomness (every option, both
-/// credentials), in the vector file format with `expect: success`, for the independent Python
-/// implementation to open: `EKV_WRITE_V2_STORES=<directory>` (CI) writes them there. Without
-/// the variable the same stores are made and checked by this suite's own checker.
+/// credentials, with and without an anchor, whose values become `anchor:` lines), in the
+/// vector file format with `expect: success`, for the independent Python implementation to
+/// open: `EKV_WRITE_V2_STORES=<directory>` (CI) writes them there. Without the variable the
+/// same stores are made and checked by this suite's own checker.
 #[test]
 fn library_written_v2_stores_open_in_a_second_implementation() {
     let out = std::env::var_os("EKV_WRITE_V2_STORES").map(PathBuf::from);
@@ -909,8 +1005,14 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
     let key = [0x5au8; 32];
     let mut n = 0;
     for (mode, opts) in modes {
-        for by_key in [false, true] {
+        for (by_key, anchored) in [(false, false), (true, false), (false, true), (true, true)] {
             let inner = MemoryStore::new();
+            let map = MapAnchor::default();
+            let opts = if anchored {
+                opts.clone().anchor(map.clone())
+            } else {
+                opts.clone()
+            };
             let store = if by_key {
                 opts.create_with_key::<V, _>(inner.clone(), &RawKey::from_bytes(key))
             } else {
@@ -940,16 +1042,28 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
                 format!("passphrase {}", hex(&passphrase))
             };
             let file = dir.join(format!(
-                "v2_library_{mode}_{}.txt",
-                if by_key { "key" } else { "passphrase" }
+                "v2_library_{mode}_{}{}.txt",
+                if by_key { "key" } else { "passphrase" },
+                if anchored { "_anchored" } else { "" }
             ));
+            let anchor_lines: String = map
+                .snapshot()
+                .into_iter()
+                .map(|((_, n), v)| format!("anchor: {n} {}\n", hex(&v)))
+                .collect();
+            assert_eq!(
+                anchor_lines.is_empty(),
+                !anchored,
+                "{mode}: anchor values written"
+            );
             std::fs::write(
                 &file,
                 format!(
-                    "description: A store ({mode}) written by the library\n\
+                    "description: A store ({mode}{}) written by the library\n\
                      expect: success\ncredential: {credential}\nprimary: {p}\nsecondary: {s}\n\
                      key: {k}\nstored_primary: {sp}\nstored_secondary: {ss}\nstored_key: {sk}\n\
-                     header: {}\nrecord: {}\nversion: {version}\nplaintext: {}\n",
+                     header: {}\nrecord: {}\n{anchor_lines}version: {version}\nplaintext: {}\n",
+                    if anchored { ", anchored" } else { "" },
                     hex(&header),
                     hex(&record),
                     hex(&value)
@@ -960,5 +1074,5 @@ fn library_written_v2_stores_open_in_a_second_implementation() {
             n += 1;
         }
     }
-    assert_eq!(n, 8);
+    assert_eq!(n, 16);
 }

@@ -1,0 +1,628 @@
+//! The record path of a store: versions from the block reserved at open, freshness (M and the
+//! rule), the anchor's updates, encrypted names and padding (docs/FORMAT.md).
+//!
+//! Every operation is split in two: the part done when the method is called (names checked and
+//! encrypted, a version taken, the value sealed, the freshness ticket issued and the inner call
+//! made) and the part done when the inner call completes (the freshness update or judgement). A
+//! synchronous inner store is driven through the same code: its calls complete at once.
+
+use core::future::Future;
+use core::hash::{Hash, Hasher};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use bitcoin::io;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::aead::Cipher;
+use crate::anchor::{AnchorKey, AnchorState, FreshnessAnchor, Meta};
+use crate::error::{ListError, OpenError, ReadError, RemoveError, RotateError, WriteError};
+use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
+use crate::format::{SealError, DATA_KEY_LEN, NONCE_LEN};
+use crate::freshness::{Freshness, Key, ListTicket, MutationTicket, ReadTicket, Verdict};
+use crate::io::{complete_io, Io};
+use crate::names::encrypted::{Field, NameCipher};
+use crate::names::{
+    self, InvalidName, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
+use crate::rng::SharedRandom;
+use crate::store::ReencryptProgress;
+
+mod anchored;
+mod counter;
+mod rotation;
+mod stored_names;
+
+pub(crate) use counter::{header_state, Counter, BLOCK};
+
+const STRIPES: usize = 64;
+
+/// An opened record: version, value, and the id of the data key that sealed it.
+type Opened = (u64, Vec<u8>, u32);
+
+/// A value read through the read path: the value, the id of the data key that sealed it, and
+/// the record's version.
+pub(crate) type ReadValue = (Vec<u8>, u32, u64);
+
+/// The state of an open store, shared by the store and its in-flight futures.
+pub(crate) struct Engine {
+    pub(crate) store_id: [u8; 16],
+    ring: RwLock<Ring>,
+    names: Option<NameCipher>,
+    padding: bool,
+    pub(crate) read_only: bool,
+    pub(crate) rng: SharedRandom,
+    ctr: Mutex<Counter>,
+    fresh: Mutex<Freshness>,
+    stripes: Vec<Mutex<()>>,
+    fallback_stripe: Mutex<()>,
+    /// The freshness anchor, if the store is anchored. Its lock is taken after a key's stripe
+    /// and before the counter and freshness locks, never the other way round.
+    anchor: Mutex<Option<AnchorState>>,
+    /// Writes in flight, by the id of the data key that sealed them.
+    sealed_under: Mutex<HashMap<u32, usize>>,
+}
+
+/// The data keys: the keyring of the header and its secrets. Changed only by a rotation or a
+/// retirement, under the counter's lock.
+pub(crate) struct Ring {
+    keys: Vec<(u32, Cipher)>,
+    pub(crate) current: u32,
+    pub(crate) secrets: Secrets,
+}
+
+impl Ring {
+    fn new(state: &State, secrets: Secrets) -> Result<Ring, OpenError> {
+        if state.key_ids.len() != secrets.data_keys.len() {
+            return Err(OpenError::HeaderAuthenticationFailed);
+        }
+        let keys = state
+            .key_ids
+            .iter()
+            .zip(&secrets.data_keys)
+            .map(|(id, k)| (*id, Cipher::new(k)))
+            .collect();
+        Ok(Ring {
+            keys,
+            current: state
+                .current_key_id()
+                .ok_or(OpenError::HeaderAuthenticationFailed)?,
+            secrets,
+        })
+    }
+
+    fn cipher(&self, key_id: u32) -> Option<&Cipher> {
+        self.keys
+            .iter()
+            .find(|(id, _)| *id == key_id)
+            .map(|(_, c)| c)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn key_of(p: &str, s: &str, k: &str) -> Key {
+    (p.to_owned(), s.to_owned(), k.to_owned())
+}
+
+impl Engine {
+    /// An open store over `header` (authenticated with `hk`, whose secrets are `secrets`), with
+    /// versions `next..limit` free to hand out.
+    pub(crate) fn new(
+        header: HeaderV2,
+        hk: Zeroizing<[u8; 32]>,
+        secrets: Secrets,
+        rng: SharedRandom,
+        read_only: bool,
+        next: u64,
+        limit: u64,
+    ) -> Result<Engine, OpenError> {
+        let options = header.state.options;
+        let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
+            (Some(k), true) => Some(NameCipher::new(k.clone(), header.store_id)),
+            (None, false) => None,
+            _ => return Err(OpenError::HeaderAuthenticationFailed),
+        };
+        let ring = Ring::new(&header.state, secrets)?;
+        Ok(Engine {
+            store_id: header.store_id,
+            ring: RwLock::new(ring),
+            names,
+            padding: options & f2::OPT_PADDING != 0,
+            read_only,
+            fresh: Mutex::new(Freshness::new(read_only, next)),
+            rng,
+            ctr: Mutex::new(Counter::new(next, limit, header, hk)),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            fallback_stripe: Mutex::new(()),
+            anchor: Mutex::new(None),
+            sealed_under: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn counter(&self) -> MutexGuard<'_, Counter> {
+        lock(&self.ctr)
+    }
+
+    fn fresh(&self) -> MutexGuard<'_, Freshness> {
+        lock(&self.fresh)
+    }
+
+    pub(crate) fn ring(&self) -> RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ring_mut(&self) -> RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn seal(
+        &self,
+        p: &str,
+        s: &str,
+        k: &str,
+        version: u64,
+        buf: Vec<u8>,
+    ) -> Result<(Vec<u8>, u32), WriteError> {
+        let plaintext = if self.padding {
+            let padded = f2::pad(&buf).map_err(seal_error);
+            let mut buf = buf;
+            buf.zeroize();
+            padded?
+        } else {
+            Zeroizing::new(buf)
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
+        let ring = self.ring();
+        let cipher = ring
+            .cipher(ring.current)
+            .ok_or(WriteError::EncryptionFailed)?;
+        let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
+            .ok_or(WriteError::EncryptionFailed)?;
+        let rec = f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext)
+            .map_err(seal_error)?;
+        Ok((rec, ring.current))
+    }
+
+    /// Reading steps 4 to 9 of a record: the version, the value, and the id of the data key
+    /// that sealed it, or `None`.
+    fn open(&self, p: &str, s: &str, k: &str, rec: Vec<u8>) -> Option<Opened> {
+        let ring = self.ring();
+        let (key_id, version) = f2::record_prefix(&rec)?;
+        if version == 0 {
+            return None;
+        }
+        let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
+        let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
+        let value = if self.padding {
+            f2::unpad(plain)?
+        } else {
+            plain
+        };
+        Some((version, value, key_id))
+    }
+
+    /// Judges a read that returned `r` (issued with ticket `t`): the value, or the error.
+    fn finish_read(
+        &self,
+        t: ReadTicket,
+        key: Key,
+        r: Result<Vec<u8>, io::Error>,
+    ) -> Result<ReadValue, io::Error> {
+        let (p, s, k) = (&key.0, &key.1, &key.2);
+        let (opened, not_found) = match r {
+            Ok(rec) => match self.open(p, s, k, rec) {
+                Some(o) => (Some(o), None),
+                None => {
+                    return Err(ReadError::AuthenticationFailed {
+                        primary_namespace: p.clone(),
+                        secondary_namespace: s.clone(),
+                        key: k.clone(),
+                    }
+                    .into())
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let found = opened.as_ref().map(|o| o.0);
+        let mut verdict = self.fresh().read_done(&t, found);
+        if verdict != Verdict::Serve && self.reload(&key)? {
+            let f = self.fresh();
+            let now = f.seen_now(&key);
+            verdict = match f.judge(now, found) {
+                // The writer changed the key's entry since this read was issued: the read may
+                // have seen the gap between its remove and its write.
+                Verdict::Missing { .. } if now.version != t.held() => Verdict::Absent,
+                v => v,
+            };
+        }
+        let refused = match verdict {
+            Verdict::Serve => {
+                return match (opened, not_found) {
+                    (Some((version, value, key_id)), _) => Ok((value, key_id, version)),
+                    (None, Some(e)) => Err(e),
+                    (None, None) => Err(io::Error::from(io::ErrorKind::NotFound)),
+                }
+            }
+            Verdict::Absent => match (found, not_found) {
+                (Some(found), _) => ReadError::Removed {
+                    primary_namespace: p.clone(),
+                    secondary_namespace: s.clone(),
+                    key: k.clone(),
+                    found,
+                },
+                (None, Some(e)) => return Err(e),
+                (None, None) => return Err(io::Error::from(io::ErrorKind::NotFound)),
+            },
+            Verdict::Rollback { expected_at_least } => ReadError::Rollback {
+                primary_namespace: p.clone(),
+                secondary_namespace: s.clone(),
+                key: k.clone(),
+                found: found.unwrap_or(0),
+                expected_at_least,
+            },
+            Verdict::Missing { expected_version } => ReadError::Missing {
+                primary_namespace: p.clone(),
+                secondary_namespace: s.clone(),
+                key: k.clone(),
+                expected_version,
+            },
+        };
+        if let Some((_, mut value, _)) = opened {
+            value.zeroize();
+        }
+        Err(refused.into())
+    }
+
+    fn stripe(&self, p: &str, s: &str, k: &str) -> MutexGuard<'_, ()> {
+        let mut h = DefaultHasher::new();
+        (p, s, k).hash(&mut h);
+        let i = usize::try_from(h.finish() % STRIPES as u64).unwrap_or(0);
+        // `i < STRIPES` always; the fallback lock is as correct, only shared by more keys.
+        let lock = self.stripes.get(i).unwrap_or(&self.fallback_stripe);
+        lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `read`: the inner read is made now; the future judges and opens what it returns.
+    fn read_keyed<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<ReadValue, io::Error>> + Send + 'static {
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
+            let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
+            let key = key_of(p, s, k);
+            let ticket = self.fresh().read_issued(key.clone());
+            let record = io.read(&sp, &ss, &sk);
+            // A read-only instance also reads the header: the writer may have rotated its data
+            // key since this instance opened (docs/FORMAT.md, "Two instances").
+            let header = self.read_only.then(|| {
+                io.read(
+                    RESERVED_PRIMARY_NAMESPACE,
+                    HEADER_SECONDARY_NAMESPACE,
+                    HEADER_KEY,
+                )
+            });
+            Ok::<_, ReadError>((ticket, key, record, header))
+        })();
+        let this = Arc::clone(self);
+        async move {
+            let (ticket, key, record, header) = issued?;
+            let r = record.await;
+            if let (Some(header), Ok(rec)) = (header, &r) {
+                let unknown =
+                    f2::record_prefix(rec).is_some_and(|(id, _)| this.ring().cipher(id).is_none());
+                if unknown {
+                    if let Ok(bytes) = header.await {
+                        this.refresh_keyring(&bytes);
+                    }
+                }
+            }
+            this.finish_read(ticket, key, r)
+        }
+    }
+
+    /// A read-only instance found a record under a key it does not hold: if the header the
+    /// writer wrote since opens with this instance's header key (a rotation or retirement, not
+    /// a credential change) and is of the same store, its keyring replaces this one.
+    fn refresh_keyring(&self, bytes: &[u8]) {
+        let mut c = self.counter();
+        let Ok(h) = HeaderV2::parse(bytes) else {
+            return;
+        };
+        if h.store_id != c.header.store_id
+            || h.state.options != c.header.state.options
+            || h.state.header_seq <= c.header.state.header_seq
+        {
+            return;
+        }
+        let Some(secrets) = h.open_secrets(&c.hk) else {
+            return;
+        };
+        if let Ok(ring) = Ring::new(&h.state, secrets) {
+            *self.ring_mut() = ring;
+            c.header = h;
+        }
+    }
+
+    /// Reads a key through the read path, with its key id and version, to its end (synchronous
+    /// inner store).
+    pub(crate) fn read_value<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> Result<ReadValue, io::Error> {
+        complete_io(self.read_keyed(io, p, s, k))
+    }
+
+    /// `read`: the value only.
+    pub(crate) fn read<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
+        let fut = self.read_keyed(io, p, s, k);
+        async move { fut.await.map(|(v, _, _)| v) }
+    }
+
+    /// Issues a write of `key`: pending anchor changes written, a version taken, the ticket
+    /// issued (all under the anchor lock), then the value sealed. `quiet`: for a
+    /// re-encryption's write back, the key must not have been touched since the pass read it
+    /// (`None`: an application write).
+    #[allow(clippy::type_complexity)]
+    fn issue_write(
+        self: &Arc<Self>,
+        key: &Key,
+        buf: Vec<u8>,
+        quiet: Option<bool>,
+    ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
+        let mut buf = Zeroizing::new(buf);
+        if self.read_only {
+            return Err(WriteError::ReadOnly);
+        }
+        let (ticket, version) = {
+            let mut a = lock(&self.anchor);
+            Self::flush(&mut a).map_err(WriteError::Anchor)?;
+            let version = self.take().map_err(WriteError::Header)?;
+            let mut f = self.fresh();
+            if let Some(quiet) = quiet {
+                if !f.reencrypt_may_write(key, quiet) {
+                    return Ok(None);
+                }
+            }
+            (f.write_issued(key.clone(), version), version)
+        };
+        let mut guard = MutationGuard {
+            v2: Arc::clone(self),
+            ticket: Some(ticket),
+            sealed_under: None,
+        };
+        let (rec, key_id) =
+            self.seal(&key.0, &key.1, &key.2, version, core::mem::take(&mut *buf))?;
+        *lock(&self.sealed_under).entry(key_id).or_insert(0) += 1;
+        guard.sealed_under = Some(key_id);
+        Ok(Some((guard, rec)))
+    }
+
+    fn failed(
+        e: WriteError,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
+        Box::pin(async move { Err(e.into()) })
+    }
+
+    fn complete_write(
+        guard: MutationGuard,
+        fut: impl Future<Output = Result<(), io::Error>> + Send + 'static,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
+        Box::pin(async move {
+            let r = fut.await;
+            let anchored = guard.write_done(r.is_ok());
+            r?;
+            anchored.map_err(|e| WriteError::Anchor(e).into())
+        })
+    }
+
+    /// `write`: version taken, value sealed and inner write made now.
+    pub(crate) fn write<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(WriteError::InvalidName)?;
+            let [sp, ss, sk] = self
+                .stored_names(p, s, k)
+                .map_err(WriteError::InvalidName)?;
+            let key = key_of(p, s, k);
+            let (guard, rec) = self
+                .issue_write(&key, buf, None)?
+                .ok_or(WriteError::EncryptionFailed)?;
+            Ok::<_, WriteError>((guard, io.write(&sp, &ss, &sk, rec)))
+        })();
+        match issued {
+            Ok((guard, fut)) => Self::complete_write(guard, fut),
+            Err(e) => Self::failed(e),
+        }
+    }
+
+    /// `remove`: anchored, the key's entry leaves the anchor first; then the inner remove is
+    /// made now.
+    pub(crate) fn remove<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        let issued = (|| {
+            names::check_key(p, s, k).map_err(RemoveError::InvalidName)?;
+            if self.read_only {
+                return Err(RemoveError::ReadOnly);
+            }
+            let [sp, ss, sk] = self
+                .stored_names(p, s, k)
+                .map_err(RemoveError::InvalidName)?;
+            let key = key_of(p, s, k);
+            let ticket = {
+                let mut a = lock(&self.anchor);
+                Self::flush(&mut a).map_err(RemoveError::Anchor)?;
+                let held = self.fresh().get(&key).is_some();
+                if let (Some(st), true) = (a.as_ref(), held) {
+                    // Before the inner remove: a crash after it must not leave the anchor
+                    // expecting the key.
+                    st.put(&key, None).map_err(RemoveError::Anchor)?;
+                }
+                let next = self.counter().next();
+                self.fresh().remove_issued(key, next)
+            };
+            let guard = MutationGuard {
+                v2: Arc::clone(self),
+                ticket: Some(ticket),
+                sealed_under: None,
+            };
+            Ok((guard, io.remove(&sp, &ss, &sk, lazy)))
+        })();
+        async move {
+            let (guard, fut) = issued?;
+            let r = fut.await;
+            let _ = guard.write_done(r.is_ok());
+            r
+        }
+    }
+
+    /// `write` over a synchronous inner store: one key's writes and removes are serialized from
+    /// taking the version to the freshness update.
+    pub(crate) fn write_sync<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        buf: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        let _key = self.stripe(p, s, k);
+        complete_io(self.write(io, p, s, k, buf))
+    }
+
+    /// `remove` over a synchronous inner store.
+    pub(crate) fn remove_sync<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+        k: &str,
+        lazy: bool,
+    ) -> Result<(), io::Error> {
+        let _key = self.stripe(p, s, k);
+        complete_io(self.remove(io, p, s, k, lazy))
+    }
+
+    /// `list`: the inner listing is made now; the future decodes the names, checks that no key
+    /// M holds is missing and, anchored, leaves out absent keys.
+    pub(crate) fn list<IO: Io>(
+        self: &Arc<Self>,
+        io: &IO,
+        p: &str,
+        s: &str,
+    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
+        let issued = (|| {
+            let (sp, ss) = self.stored_namespace(p, s)?;
+            let ticket = self.fresh().list_issued(Some((p, s)));
+            let fut = io.list(&sp, &ss);
+            Ok::<_, ListError>((ticket, fut, [p.to_owned(), s.to_owned(), sp, ss]))
+        })();
+        let this = Arc::clone(self);
+        async move {
+            let (ticket, fut, [p, s, sp, ss]) = issued?;
+            let stored = fut.await?;
+            let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
+            let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
+            Ok(this
+                .checked(&ticket, triples, true)?
+                .into_iter()
+                .map(|(_, _, k)| k)
+                .collect())
+        }
+    }
+}
+
+pub(crate) fn read_only_error() -> OpenError {
+    OpenError::Io(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "the store was opened read-only",
+    ))
+}
+
+fn seal_error(e: SealError) -> WriteError {
+    match e {
+        SealError::TooLarge => WriteError::ValueTooLarge,
+        SealError::Failed => WriteError::EncryptionFailed,
+    }
+}
+
+/// A write's or remove's ticket: always given back, also when its future is dropped.
+struct MutationGuard {
+    v2: Arc<Engine>,
+    ticket: Option<MutationTicket>,
+    /// The data key that sealed the write.
+    sealed_under: Option<u32>,
+}
+
+impl MutationGuard {
+    /// The inner call returned (`ok`): M updated if the operation is still the key's latest,
+    /// and, anchored, the key's entry written (a failure is pending and returned).
+    fn write_done(mut self, ok: bool) -> Result<(), io::Error> {
+        self.finish(ok)
+    }
+
+    fn finish(&mut self, ok: bool) -> Result<(), io::Error> {
+        if let Some(id) = self.sealed_under.take() {
+            let mut m = lock(&self.v2.sealed_under);
+            if let Some(n) = m.get_mut(&id) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let Some(t) = self.ticket.take() else {
+            return Ok(());
+        };
+        let key = t.key().clone();
+        let mut a = lock(&self.v2.anchor);
+        let set = self.v2.fresh().mutation_done(t, ok);
+        match (set, a.as_mut()) {
+            (Some(v), Some(st)) => match st.put(&key, Some(v)) {
+                Ok(()) => {
+                    st.pending.remove(&key);
+                    Ok(())
+                }
+                Err(e) => {
+                    st.pending.insert(key, Some(v));
+                    Err(e)
+                }
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for MutationGuard {
+    fn drop(&mut self) {
+        let _ = self.finish(false);
+    }
+}
