@@ -995,7 +995,8 @@ fn torn(target: Target, kind: FaultKind, side: Target) -> bool {
 
 /// Accepting the current state (here of a whole older copy of the store put back on purpose,
 /// which the anchor refuses as `HeaderRolledBack`) with a loud fault at any inner or anchor
-/// operation: it fails with that fault, and what it leaves either opens with the anchor (the
+/// operation: it fails with that fault (or, where the faulted call's failure changes nothing,
+/// succeeds with every value exact), and what it leaves either opens with the anchor (the
 /// commit point, the anchor's `meta`, was written) or is refused as before the acceptance
 /// (`HeaderRolledBack`), or with `AnchorCorrupt` after a torn `meta`; running it again opens
 /// the store with every value as restored.
@@ -1065,13 +1066,17 @@ fn faults_while_accepting_the_current_state() {
                 }
                 match accept(&inner, &anchor) {
                     Err(e) => assert!(carries_fault(&e), "{ctx}: {e:?}"),
-                    // Only a fault on a best-effort removal of an old epoch's value, after
-                    // the commit point, leaves the accept `Ok`: it fired, on the anchor.
+                    // An accept that is `Ok` although its fault fired: the fault hit a call
+                    // whose failure changes nothing (a best-effort removal of an old epoch's
+                    // value after the commit point, or the header read a read-only reader
+                    // makes beside each record and uses only for a record under a key it
+                    // lacks). Then what it accepted must be exact: every value, and the
+                    // abandoned timeline refused.
                     Ok(s) => {
-                        assert!(
-                            target == Target::Anchor && anchor.fires() == 1,
-                            "{ctx}: accepted with the fault swallowed ({} fired)",
-                            anchor.fires() + inner.fires()
+                        assert_eq!(
+                            anchor.fires() + inner.fires(),
+                            1,
+                            "{ctx}: accepted, and the fault never fired"
                         );
                         check_small_data(&s, &ctx);
                         check_abandoned_refused(&s, &newer, &ctx);
