@@ -259,13 +259,20 @@ fn freshness() -> Result<(), Box<dyn Error>> {
         Ok(_) => return Err("a removed payment put back was served".into()),
         Err(e) => check(
             e.kind() == lightning::io::ErrorKind::NotFound
-                || e.kind() == lightning::io::ErrorKind::InvalidData,
+                && matches!(
+                    e.get_ref().and_then(|i| i.downcast_ref::<ReadError>()),
+                    Some(ReadError::Removed { .. })
+                ),
             &format!(
-                "removed payment put back while down: not served ({})",
+                "removed payment put back while down: absent, not served ({})",
                 shown(&e)
             ),
         )?,
     }
+    check(
+        store.list("payments", "")?.is_empty(),
+        "removed payment put back while down: left out of the listing",
+    )?;
     // Without its anchor the store does not open at all.
     match EncryptedStore::open(inner(), Credential::passphrase(PASSPHRASE)) {
         Err(e @ OpenError::AnchorRequired) => check(true, &format!("no anchor: {e}")),

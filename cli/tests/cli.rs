@@ -478,6 +478,7 @@ fn refusals_have_documented_exit_codes() {
     cli().args(["info", s(&t.join("missing"))]).assert().code(4);
 
     // 2: usage, including KDF costs below the floor and overlapping directories.
+    let plain_before = snapshot(&plain);
     cli()
         .args(["encrypt", "--from", s(&plain), "--to", s(&t.join("o4"))])
         .args(["--passphrase-file", s(&pw), "--kdf-memory-kib", "1024"])
@@ -487,11 +488,9 @@ fn refusals_have_documented_exit_codes() {
     encrypt_with(&plain, &plain.join("inside"), &pw)
         .code(2)
         .stderr(predicate::str::contains("overlap"));
-    assert_eq!(snapshot(&plain).len(), {
-        let p2 = t.join("p2");
-        small_store(&p2);
-        snapshot(&p2).len()
-    });
+    // The refused commands wrote nothing: the source, byte for byte, and no destination.
+    assert_eq!(snapshot(&plain), plain_before);
+    assert!(!t.join("o4").exists() && !t.join("o4.partial").exists());
     cli()
         .args(["verify", s(&enc), "--passphrase", "pw"])
         .assert()
@@ -1928,13 +1927,17 @@ fn a_lost_anchor_exits_14_suggesting_accept_and_anchor_accept_makes_verify_pass(
     let last = rec.len() - 1;
     rec[last] ^= 1;
     fs::write(&aa, &rec).unwrap();
-    assert_ne!(
-        anchor_cmd("accept", &enc, &pw, &anchor)
-            .get_output()
-            .status
-            .code(),
-        Some(0)
+    // Exit 1, "a value did not authenticate", naming the value: never a panic (101), never
+    // another failure.
+    let refused = anchor_cmd("accept", &enc, &pw, &anchor);
+    let out = refused.get_output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("authentication failed") && err.contains("aa_0"),
+        "{err}"
     );
+    assert!(!err.contains("panicked"), "{err}");
     assert_eq!(snapshot(&anchor), before);
 }
 

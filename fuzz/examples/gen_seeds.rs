@@ -173,112 +173,83 @@ fn main() -> std::io::Result<()> {
     // store_ops: scenarios spelled out (name 4 is `p/s/k`, name 5 `p//sk`), each
     // once per combination of names and padding (raw key), once with a passphrase, and with a
     // freshness anchor (8: raw key only, 15: every option), where the attacks after a reopen
-    // are refused too. The
-    // attacks: an older record put back, a removed record brought back, a record deleted, and
-    // the two cases the open instance cannot tell (after a lazy remove, after a reopen). The
-    // inner-store faults: a write and a remove that fail with or without effect, the header
-    // write of an open's reservation lost, each followed by reads and a restart. Rotation: a
-    // rotation, re-encryption and retirement, clean and with a fault in each, and an old-key
-    // record put back after retirement. `op(k, fields)`: the `keep going` byte, variant `k` of
-    // `Op` (14 variants, in declaration order), its fields (a `Write`'s value is a list: its
-    // 0 byte ends it at once).
-    const VARIANTS: u64 = 14;
+    // are refused too. The attacks: an older record put back, a removed record put back (hard
+    // and lazy), a record deleted, and the case a new instance without an anchor cannot tell
+    // (after a reopen). The inner-store faults: a write and a remove that fail with or without
+    // effect, a torn write and a write that does nothing, each followed by reads, a list and a
+    // restart. Junk keys beside a written one. `op(k, fields)`: the `keep going` byte, variant
+    // `k` of `Op` (10 variants, in declaration order), its fields (a `Write`'s value is a list:
+    // its 0 byte ends it at once).
+    const VARIANTS: u64 = 10;
     let op = |k: u64, fields: &[u8]| -> Vec<u8> {
-        // The smallest u32 that `arbitrary` maps to variant k: (x * 14) >> 32 == k.
-        let x = u32::try_from((k << 32).div_ceil(VARIANTS)).expect("k < 14");
+        // The smallest u32 that `arbitrary` maps to variant k: (x * 10) >> 32 == k.
+        let x = u32::try_from((k << 32).div_ceil(VARIANTS)).expect("k < 10");
         [&[1][..], &x.to_le_bytes(), fields].concat()
     };
     let (write, read) = (op(0, &[4, 0, 0]), op(1, &[4, 0]));
     let write_other = op(0, &[5, 1, 7, 0, 0]);
     let read_other = op(1, &[5, 0]);
     let (hard, lazy) = (op(2, &[4, 0, 0]), op(2, &[4, 1, 0]));
-    let (list, reopen) = (op(3, &[0, 0]), op(5, &[]));
-    let (put_back, delete) = (op(6, &[4, 0]), op(7, &[4]));
-    let (rotate, reencrypt, retire) = (op(10, &[]), op(11, &[]), op(12, &[]));
-    // The faulted call: `at` below 129 is the operation's first inner call, 128 + n its n-th.
-    let fault = |at: u8, after: bool| op(13, &[at, u8::from(after)]);
-    let (lost_first, failed_first) = (fault(0, true), fault(0, false));
-    // An open: header read, then the reservation's header write. A rotation or retirement
-    // (after its pass): header read, header write. A re-encryption: list, then per record a
-    // read and, under an old key, a write.
-    let lost_second = fault(129, true);
-    let (lost_third, failed_fourth) = (fault(130, true), fault(131, false));
-    let scenarios: [(&str, Vec<&[u8]>); 14] = [
+    let (list, list_all, reopen) = (op(3, &[4, 0]), op(4, &[]), op(5, &[]));
+    let (put_back, delete) = (op(7, &[4, 0]), op(8, &[4]));
+    let junk = op(9, &[4, 3, 1, 7, 0]);
+    let fault = |kind: u8| op(6, &[kind]);
+    let (failed, lost_ack, torn, lost) = (fault(0), fault(1), fault(2), fault(3));
+    let scenarios: [(&str, Vec<&[u8]>); 13] = [
         ("rollback", vec![&write, &write, &put_back, &read]),
-        ("resurrection", vec![&write, &hard, &put_back, &read]),
-        ("deletion", vec![&write, &delete, &read, &list]),
-        ("after_lazy_remove", vec![&write, &lazy, &put_back, &read]),
+        (
+            "removed_put_back",
+            vec![&write, &hard, &put_back, &read, &list],
+        ),
+        (
+            "lazy_removed_put_back",
+            vec![&write, &lazy, &put_back, &read, &list],
+        ),
+        ("deletion", vec![&write, &delete, &read, &list, &list_all]),
         (
             "after_reopen",
             vec![&write, &write, &reopen, &put_back, &read],
         ),
         (
             "write_lost_ack",
-            vec![&write, &lost_first, &write, &read, &reopen, &read],
+            vec![&write, &lost_ack, &write, &read, &reopen, &read],
         ),
         (
             "write_failed",
-            vec![&write, &failed_first, &write, &read, &put_back, &read],
+            vec![&write, &failed, &write, &read, &put_back, &read],
+        ),
+        (
+            "write_torn",
+            vec![&write, &torn, &write, &read, &list, &reopen, &read],
+        ),
+        (
+            "write_lost",
+            vec![&write, &lost, &write, &read, &list, &reopen, &read],
         ),
         (
             "remove_lost_ack",
-            vec![&write, &lost_first, &hard, &read, &put_back, &read],
+            vec![&write, &lost_ack, &hard, &read, &put_back, &read],
         ),
         (
             "remove_failed",
-            vec![&write, &failed_first, &hard, &read, &list, &reopen, &read],
+            vec![&write, &failed, &hard, &read, &list, &reopen, &read],
         ),
         (
-            "reopen_reservation_lost",
-            vec![&write, &lost_second, &reopen, &read, &write, &read],
-        ),
-        (
-            "rotation",
+            "junk_keys",
             vec![
                 &write,
+                &junk,
+                &list,
+                &list_all,
                 &write_other,
-                &rotate,
-                &reencrypt,
-                &retire,
-                &reopen,
-                &read,
                 &read_other,
-            ],
-        ),
-        (
-            "rotation_header_lost",
-            vec![
-                &write,
-                &lost_second,
-                &rotate,
-                &write,
-                &reencrypt,
-                &retire,
                 &reopen,
-                &retire,
+                &list,
             ],
         ),
         (
-            "reencrypt_faults",
-            vec![
-                &write,
-                &write_other,
-                &rotate,
-                &lost_third,
-                &reencrypt,
-                &failed_fourth,
-                &reencrypt,
-                &reencrypt,
-                &retire,
-                &read,
-                &read_other,
-            ],
-        ),
-        (
-            "old_key_after_retire",
-            vec![
-                &write, &rotate, &reencrypt, &retire, &put_back, &read, &reopen, &read,
-            ],
+            "list_failed",
+            vec![&write, &failed, &list, &lost_ack, &list_all, &list],
         ),
     ];
     for (what, ops) in scenarios {

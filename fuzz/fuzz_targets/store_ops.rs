@@ -1,51 +1,39 @@
 //! Store operations: a store (with, chosen by the input's first byte, encrypted names,
 //! padding, a passphrase instead of a raw key, a freshness anchor over a second in-memory
-//! store) over an in-memory store that fails on demand, driven by writes,
-//! reads, hard and lazy removes, lists, restarts, data-key rotation, re-encryption and
-//! retirement through both traits, with faults injected on inner calls and attacks made behind
-//! the wrapper's back.
+//! store) over an in-memory store that fails on demand, driven by writes, reads, hard and lazy
+//! removes, lists, `list_all_keys` and restarts through both traits, with faults forced on the
+//! next inner call (failing before or after its effect, a torn write, a write or remove that
+//! reports success and does nothing), junk keys written into the store's namespaces, and
+//! attacks made behind the wrapper's back (an older record put back, a removed record put
+//! back, a record deleted).
 //!
-//! The model follows docs/FORMAT.md, "Versions", "Freshness" and "Data-key rotation": the
-//! store-wide counter (every write and remove takes the next version, also when its inner call
-//! then fails; an open continues from the header's `version_limit`), per key the entry the open
-//! instance holds (`Live(v)`, `MaybeRemoved(v)`, `Removed(t)`, or none after a lazy remove or a
-//! restart; weakened before a remove's inner call, strengthened only after success, pinned after
-//! a failure as "Updates" says), the keyring of the instance and the one of the stored header
-//! (they differ after a header write whose acknowledgement was lost), and every inner call each
-//! operation makes. From it, every result is predicted exactly: the value, `NotFound`,
-//! `AuthenticationFailed`, the freshness error with its numbers, the `RotateError` of a pass
-//! (`NotReencrypted` while a record is under an old key) and, for a faulted call, the injected
-//! error itself.
+//! The model follows docs/FORMAT.md, "Versions" and "Freshness", and predicts every result
+//! exactly from what the inner store holds (read back from it, the ground truth, whatever the
+//! faults and attacks did):
+//! - versions: create hands out 1, 2, ...; every write takes the next version before its inner
+//!   call (also when that call then fails); removes take none; each writable open starts at
+//!   the stored `version_limit` (S, the session's first version) and reserves 2^32;
+//! - M: anchored, the anchor's map (every acknowledged write sets it, every remove drops the key
+//!   when issued, whatever its inner call does; a restart loads it back); not anchored, the keys
+//!   this instance wrote or read and served (a restart empties it);
+//! - the rule: a record that is not one this store wrote for that key is `AuthenticationFailed`;
+//!   an authentic one of version v is served, `Rollback` or absent (`ReadError::Removed`, kind
+//!   `NotFound`) by "The rule", nothing found is `Missing` or the inner `NotFound`;
+//! - `list` and `list_all_keys`: a junk stored name is `UndecodableName` with encrypted names;
+//!   a key of M missing from the inner listing is `ListError::Missing` (the smallest); anchored,
+//!   keys not in M (junk, a removed record put back, an orphan of a failed call) are left out.
 //!
-//! With an anchor ("The freshness anchor"), the model also holds what the anchor holds: per
-//! key, the instance's entry as it was after the key's last write or remove (reads never write
-//! the anchor), and the lazy pairs; a restart loads them, so attacks stay refused across it.
-//!
-//! A fault (`Op::Fault`) makes inner call number `at` of the next operation fail, with no
-//! effect or after its effect (the acknowledgement lost): a record write or remove, a read, a
-//! list, the header read and write of an open's version reservation or of a rotation or
-//! retirement, any call of a re-encryption pass. Reservations ahead of need (at 32,768 remaining
-//! versions of a 65,536 block) are not reached: an input makes at most a few hundred operations
-//! per open, and the public API has no way to skip versions, so the only reservation faulted here
-//! is the one of each open.
+//! After every step a fresh read-only instance over the same inner store (and anchor) reads
+//! every key, predicted by the same rule with its own state (anchored: the anchor's map; not
+//! anchored: nothing, so every authentic record is served): a restart at any point.
 //!
 //! Properties checked on top of the exact model, each from a simpler rule of its own:
-//! - no false alarm: a freshness error is only ever predicted (so, since the store must match
-//!   the model, only ever raised) for a key attacked since the wrapper last wrote or removed it;
-//! - the user's view: from what the calls returned alone, each key has a set of values it may
-//!   hold (an acknowledged write: its value; a failed one: the old ones or the new one; `None`
-//!   for absent). Every read of a key not attacked since its last acknowledged change returns one
-//!   of them, through the open instance and through a fresh instance opened over the inner
-//!   store (and the anchor) after every step (a restart at that point), never an error: nothing
-//!   acknowledged is lost, and every record has its key in the stored header whatever
-//!   rotation, re-encryption or retirement was interrupted;
-//! - attacks the instance must catch: an older record put back over the key's acknowledged
-//!   write, its record deleted, a record put back over its acknowledged hard remove are refused
-//!   with `Rollback`, `Missing` (on read and list) and `Resurrected` (a lazy remove, a failed
-//!   call or, without an anchor, a restart since then makes it not a must).
-//!
-//! Pairs here never hold more than 32 tombstones, so compaction (and the floor) stays out of
-//! the model.
+//! - no false alarm: `Rollback` or `Missing` only for a key attacked, or hit by a silent fault,
+//!   since its last acknowledged write or remove;
+//! - attacks the instance must catch: an older record put back over an acknowledged write is
+//!   `Rollback` (anchored: also after a restart), a deleted record `Missing`, a record put back
+//!   after an acknowledged remove is never served by the instance that removed it (anchored:
+//!   by any later instance either).
 
 #![no_main]
 
@@ -53,9 +41,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use encrypted_kvstore::{
-    padme, Credential, EncryptedStore, HeaderError, ListError, MemoryStore, OpenError, OpenOptions,
-    ReadError, ReencryptProgress, RotateError, StoreAnchor, StoreInfo, HEADER_KEY,
-    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, ListError, MemoryStore, OpenOptions, ReadError, StoreAnchor,
+    HEADER_KEY, RESERVED_PRIMARY_NAMESPACE,
 };
 use fuzz_fixtures::{
     cheap_kdf, det_options, is_fault, now, raw_key, triples_v2, Fault, FaultyStore,
@@ -68,21 +55,10 @@ const PASSPHRASE: &[u8] = b"v2 passphrase";
 /// Operations of one input at most.
 const MAX_OPS: usize = 64;
 /// Versions one open reserves.
-const BLOCK: u64 = 65_536;
-/// Keys a keyring holds at most.
-const MAX_KEYS: usize = 8;
+const BLOCK: u64 = 1 << 32;
 
 type Name = (String, String, String);
 type Store = EncryptedStore<FaultyStore>;
-
-/// An authentic record written through the wrapper.
-#[derive(Debug, Clone)]
-struct Written {
-    rec: Vec<u8>,
-    value: Vec<u8>,
-    version: u64,
-    key_id: u32,
-}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -101,14 +77,18 @@ enum Op {
         via_async: bool,
     },
     List {
-        ns: u8,
+        name: u8,
         via_async: bool,
     },
     ListAll,
-    /// A restart: the store is dropped and opened again over the same inner store.
+    /// A restart: the store is dropped and opened again over the same inner store (and anchor).
     Reopen,
-    /// Attack: put back the `pick`-th authentic record ever written under the name (a
-    /// rollback while it is live, a resurrection after a remove).
+    /// The next inner call misbehaves: 0 fails with no effect, 1 fails after its effect, 2 a
+    /// torn write, 3 a write or remove that reports success and does nothing.
+    Fault {
+        kind: u8,
+    },
+    /// Attack: put back the `pick`-th authentic record ever written under the name.
     PutBack {
         name: u8,
         pick: u8,
@@ -117,236 +97,72 @@ enum Op {
     Delete {
         name: u8,
     },
-    /// Attack: flip a byte of the name's record (never authentic).
-    Flip {
+    /// Junk: a value under a stored name the store never made, in the name's stored pair.
+    Junk {
         name: u8,
-        at: u16,
-        xor: u8,
-    },
-    /// Attack: copy one name's record over another's (never authentic there).
-    Copy {
-        from: u8,
-        to: u8,
-    },
-    /// `rotate_data_key`.
-    Rotate,
-    /// `reencrypt`.
-    Reencrypt,
-    /// `retire_old_keys`.
-    Retire,
-    /// Inner call number `fault_index(at)` of the next operation fails: with no effect, or
-    /// (`after`) once it took effect.
-    Fault {
-        at: u8,
-        after: bool,
+        n: u8,
+        value: Vec<u8>,
     },
 }
 
-/// The faulted call's number: the first call for half the bytes, so that one-call operations
-/// meet their fault often.
-fn fault_index(at: u8) -> usize {
-    usize::from(at.saturating_sub(128)) % 24
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Live,
-    MaybeRemoved,
-    Removed,
-}
-
-/// The open instance's freshness entry for a key (docs/FORMAT.md, "State").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mark {
-    kind: Kind,
+/// An authentic record written through the wrapper.
+#[derive(Debug, Clone)]
+struct Written {
+    rec: Vec<u8>,
+    value: Vec<u8>,
     version: u64,
-    op: u64,
 }
 
-impl Mark {
-    fn live(v: u64) -> Mark {
-        Mark {
-            kind: Kind::Live,
-            version: v,
-            op: v,
-        }
-    }
-    fn maybe_removed(v: u64, op: u64) -> Mark {
-        Mark {
-            kind: Kind::MaybeRemoved,
-            version: v,
-            op,
-        }
-    }
-}
-
-/// The last call of a key the wrapper acknowledged in this session, when nothing weakened
-/// what it knows since (no failed call, no lazy remove, no restart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ack {
-    Wrote(u64),
-    Removed(u64),
-}
-
-/// What a read must give.
-#[derive(Debug)]
+/// What a read must return.
+#[derive(Debug, Clone, PartialEq)]
 enum Expect {
-    /// Value, version, key id.
-    Value(Vec<u8>, u64, u32),
+    Value(Vec<u8>, u64),
     NotFound,
     Fails(ReadError),
 }
 
-/// The public facts of a header the model follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct HeaderView {
-    /// The keyring; the last one is current.
-    keys: Vec<u32>,
-    seq: u64,
-    limit: u64,
-}
-
-impl HeaderView {
-    fn of(info: &StoreInfo) -> HeaderView {
-        assert_eq!(info.format_version, 2);
-        assert_eq!(Some(&info.key_id), info.key_ids.last(), "current key");
-        HeaderView {
-            keys: info.key_ids.clone(),
-            seq: info.header_seq,
-            limit: info.version_limit,
-        }
-    }
-
-    fn current(&self) -> u32 {
-        *self.keys.last().expect("a keyring is never empty")
-    }
-
-    /// The header a rewrite of this one (a rotation, a retirement) writes with `keys`.
-    fn rewritten(&self, keys: Vec<u32>) -> HeaderView {
-        HeaderView {
-            keys,
-            seq: self.seq + 1,
-            limit: self.limit,
-        }
-    }
-}
-
-/// What a rotation, re-encryption or retirement must return as its error.
-#[derive(Debug)]
-enum WantRotate {
-    KeyringFull,
-    /// `List` with the injected fault.
-    List,
-    /// `Read` with the injected fault, or with this read error.
-    Read(Option<ReadError>),
-    /// `Write` with the injected fault.
-    Write,
-    /// `Header(Io)` with the injected fault.
-    HeaderIo,
-    HeaderChanged,
-    NotReencrypted(Name, u32),
-}
-
-fn check_rotate<T: std::fmt::Debug>(want: Option<WantRotate>, got: Result<T, RotateError>) {
-    let Some(want) = want else {
-        got.expect("rotation operation");
-        return;
-    };
-    let Err(e) = got else {
-        panic!("expected {want:?}, got {got:?}");
-    };
-    let right = match (&want, &e) {
-        (WantRotate::KeyringFull, RotateError::KeyringFull) => true,
-        (WantRotate::List, RotateError::List(e))
-        | (WantRotate::Read(None), RotateError::Read(e))
-        | (WantRotate::Write, RotateError::Write(e))
-        | (WantRotate::HeaderIo, RotateError::Header(HeaderError::Io(e))) => is_fault(e),
-        (WantRotate::Read(Some(r)), RotateError::Read(e)) => {
-            e.kind() == ErrorKind::InvalidData && read_error(e) == Some(r)
-        }
-        (WantRotate::HeaderChanged, RotateError::Header(HeaderError::Changed)) => true,
-        (
-            WantRotate::NotReencrypted((p, s, k), id),
-            RotateError::NotReencrypted {
-                primary_namespace,
-                secondary_namespace,
-                key,
-                key_id,
-            },
-        ) => (p, s, k, id) == (primary_namespace, secondary_namespace, key, key_id),
-        _ => false,
-    };
-    assert!(right, "expected {want:?}, got {e:?}");
+/// One instance's freshness state (docs/FORMAT.md, "State").
+#[derive(Debug, Clone)]
+struct Instance {
+    anchored: bool,
+    read_only: bool,
+    /// S.
+    start: u64,
+    /// F.
+    accept_mark: u64,
+    m: BTreeMap<usize, u64>,
 }
 
 struct World {
-    /// `None` only while restarting.
     store: Option<Store>,
     inner: FaultyStore,
+    anchor: Option<MemoryStore>,
     names_encrypted: bool,
-    padded: bool,
     passphrase: bool,
-    /// Opens so far (each open gets its own deterministic random stream).
-    opens: u64,
     names: Vec<Name>,
     invalid: Vec<Name>,
     /// Per name, the names its records are stored under (learned at its first stored write).
     stored_names: BTreeMap<usize, Name>,
-    /// Per name, the bytes the inner store holds.
-    stored: BTreeMap<usize, Vec<u8>>,
     /// Per name, every authentic record written through the wrapper.
     written: BTreeMap<usize, Vec<Written>>,
-    /// The open instance's entries.
-    marks: BTreeMap<usize, Mark>,
-    /// The freshness anchor's store (options bit 3), and the entries it holds: the instance's
-    /// entry of a key as it was after the key's last write or remove (reads never write the
-    /// anchor). Its pair records are `lazy_pairs`, which a lazy remove writes at once.
-    anchor: Option<MemoryStore>,
-    anchor_marks: BTreeMap<usize, Mark>,
-    /// Pairs with a lazy remove since the open.
-    lazy_pairs: BTreeSet<(String, String)>,
-    /// The next version the store hands out.
+    /// Junk stored names written so far.
+    junk: BTreeSet<Name>,
+    me: Instance,
+    /// The next version, and the stored `version_limit`.
     next: u64,
-    /// Names changed behind the wrapper's back since its last call that reached them.
+    limit: u64,
+    /// Names attacked (or hit by a silent fault) since their last acknowledged change.
     attacked: BTreeSet<usize>,
-    /// Per name, the values the user may find (`None`: absent); a name not here is absent.
-    allowed: BTreeMap<usize, Vec<Option<Vec<u8>>>>,
-    /// Names whose content came from an attack, until an acknowledged write or remove.
-    tainted: BTreeSet<usize>,
-    last_ack: BTreeMap<usize, Ack>,
-    /// The header the open instance holds, and the stored one.
-    live: HeaderView,
-    stored_header: HeaderView,
-    /// The instance found the stored header changed: it writes no header any more.
-    poisoned: bool,
-    /// The fault armed for the next operation: its call number and kind.
-    armed: Option<(usize, Fault)>,
-    /// The fault of the operation in progress, until its call is made.
-    op_fault: Option<(usize, Fault)>,
-    /// Inner calls of the operation in progress so far, as the model counts them.
-    calls: usize,
-    /// What the last step may have changed: nothing (it armed a fault), the open instance's
-    /// entries only (a read or list), or the inner store too.
-    changed: Changed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Changed {
-    Nothing,
-    Entries,
-    Inner,
-}
-
-/// `o` with the anchor, if there is one.
-fn with_anchor(o: OpenOptions, anchor: &Option<MemoryStore>) -> OpenOptions {
-    match anchor {
-        Some(a) => o.anchor(StoreAnchor::new(a.clone())),
-        None => o,
-    }
+    /// The fault armed for the next inner call.
+    armed: Option<Fault>,
 }
 
 fn read_error(e: &io::Error) -> Option<&ReadError> {
     e.get_ref().and_then(|e| e.downcast_ref::<ReadError>())
+}
+
+fn list_error(e: &io::Error) -> Option<&ListError> {
+    e.get_ref().and_then(|e| e.downcast_ref::<ListError>())
 }
 
 fn invalid_input<T: std::fmt::Debug>(r: Result<T, io::Error>) {
@@ -356,33 +172,41 @@ fn invalid_input<T: std::fmt::Debug>(r: Result<T, io::Error>) {
     }
 }
 
-/// `r` is the injected fault, passed up unchanged.
-fn assert_fault<T: std::fmt::Debug>(r: &Result<T, io::Error>) {
-    match r {
-        Err(e) => assert!(is_fault(e), "the inner fault came back changed: {e:?}"),
-        Ok(v) => panic!("the inner call failed, yet the operation succeeded: {v:?}"),
+impl Instance {
+    /// The rule (docs/FORMAT.md, "The rule") for key `i` with nothing in flight.
+    fn judge(&self, i: usize, found: Option<u64>) -> Verdict {
+        match (self.anchored, self.m.get(&i).copied(), found) {
+            (true, Some(m), Some(v)) if v == m || (v > m && v >= self.accept_mark) => {
+                Verdict::Serve
+            }
+            (false, Some(m), Some(v)) if v >= m => Verdict::Serve,
+            (_, Some(m), Some(_)) => Verdict::Rollback(m),
+            (true, None, Some(_)) => Verdict::Absent,
+            (false, None, Some(v)) if v < self.start => Verdict::Serve,
+            (false, None, Some(_)) => Verdict::Absent,
+            (false, Some(_), None) if self.read_only => Verdict::Absent,
+            (_, Some(m), None) => Verdict::Missing(m),
+            (_, None, None) => Verdict::Absent,
+        }
     }
 }
 
-fn prefix(rec: &[u8]) -> (u32, u64) {
-    encrypted_kvstore::__fuzzing::record_v2_prefix(rec).expect("a record")
-}
-
-fn is_freshness(e: &ReadError) -> bool {
-    matches!(
-        e,
-        ReadError::Rollback { .. } | ReadError::Missing { .. } | ReadError::Resurrected { .. }
-    )
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Serve,
+    Absent,
+    Rollback(u64),
+    Missing(u64),
 }
 
 impl World {
     /// `options` bit 0: encrypted names, bit 1: padding, bit 2: a passphrase (else a raw key),
     /// bit 3: a freshness anchor over an in-memory store.
-    pub fn new(options: u8) -> World {
+    fn new(options: u8) -> World {
         let (names_encrypted, padded, passphrase) =
             (options & 1 != 0, options & 2 != 0, options & 4 != 0);
         let anchor = (options & 8 != 0).then(MemoryStore::new);
-        let mut o: OpenOptions = with_anchor(det_options(4), &anchor);
+        let mut o = with_anchor(det_options(4), &anchor);
         if names_encrypted {
             o = o.encrypt_names();
         }
@@ -405,59 +229,45 @@ impl World {
             ("p", "", "a/b"),
             (RESERVED_PRIMARY_NAMESPACE, "", HEADER_KEY),
             ("Encrypted_KVStore", "", "k"),
-            ("p", "s", "é"),
         ]
         .iter()
         .map(|(p, s, k)| (p.to_string(), s.to_string(), k.to_string()))
-        .chain([("p".to_string(), String::new(), "x".repeat(121))])
         .collect();
         if names_encrypted {
-            // Valid LDK names, too long to encrypt.
             invalid.push(("p".into(), String::new(), "x".repeat(75)));
-            invalid.push(("y".repeat(75), String::new(), "k".into()));
         }
-        let created = HeaderView {
-            keys: vec![0],
-            seq: 1,
-            limit: 1 + BLOCK,
+        let info = store.info();
+        assert_eq!(info.anchored, anchor.is_some());
+        assert_eq!((info.header_seq, info.version_limit), (1, BLOCK + 1));
+        let names = triples_v2();
+        let stored_names = if names_encrypted {
+            BTreeMap::new()
+        } else {
+            names.iter().cloned().enumerate().collect()
         };
-        let mut w = World {
+        World {
             store: Some(store),
             inner,
-            names_encrypted,
-            padded,
-            passphrase,
-            opens: 0,
-            names: triples_v2(),
-            invalid,
-            stored_names: BTreeMap::new(),
-            stored: BTreeMap::new(),
-            written: BTreeMap::new(),
-            marks: BTreeMap::new(),
+            me: Instance {
+                anchored: anchor.is_some(),
+                read_only: false,
+                start: 1,
+                accept_mark: u64::from(anchor.is_some()),
+                m: BTreeMap::new(),
+            },
             anchor,
-            anchor_marks: BTreeMap::new(),
-            lazy_pairs: BTreeSet::new(),
+            names_encrypted,
+            passphrase,
+            names,
+            invalid,
+            stored_names,
+            written: BTreeMap::new(),
+            junk: BTreeSet::new(),
             next: 1,
+            limit: BLOCK + 1,
             attacked: BTreeSet::new(),
-            allowed: BTreeMap::new(),
-            tainted: BTreeSet::new(),
-            last_ack: BTreeMap::new(),
-            live: created.clone(),
-            stored_header: created,
-            poisoned: false,
             armed: None,
-            op_fault: None,
-            calls: 0,
-            changed: Changed::Inner,
-        };
-        if !names_encrypted {
-            w.stored_names = w.names.iter().cloned().enumerate().collect();
         }
-        let info = w.store().info();
-        assert_eq!(info.names_encrypted, names_encrypted);
-        assert_eq!(info.values_padded, padded);
-        assert_eq!(info.anchored, w.anchor.is_some());
-        w
     }
 
     fn store(&self) -> &Store {
@@ -477,754 +287,395 @@ impl World {
         usize::from(n) % self.names.len()
     }
 
-    fn pair(&self, i: usize) -> (String, String) {
-        let (p, s, _) = &self.names[i];
-        (p.clone(), s.clone())
+    /// Every stored name of the inner store but the header.
+    fn inner_keys(&self) -> BTreeSet<Name> {
+        self.inner
+            .mem
+            .list_all_keys()
+            .expect("list")
+            .into_iter()
+            .filter(|(p, _, _)| p != RESERVED_PRIMARY_NAMESPACE)
+            .collect()
     }
 
-    /// One inner call of the operation in progress: the fault it meets, if it is the armed
-    /// one's.
-    fn call(&mut self) -> Option<Fault> {
-        let n = self.calls;
-        self.calls += 1;
-        match self.op_fault {
-            Some((at, f)) if at == n => {
-                self.op_fault = None;
-                Some(f)
-            }
-            _ => None,
-        }
+    /// What the inner store holds for name `i` (no fault: the ground truth).
+    fn held(&self, i: usize) -> Option<Vec<u8>> {
+        let (p, s, k) = self.stored_names.get(&i)?;
+        KVStoreSync::read(&self.inner.mem, p, s, k).ok()
     }
 
-    /// The authentic record `b` of name `i`, if a reader holding `ring` opens it.
-    fn authentic(&self, i: usize, b: &[u8], ring: &[u32]) -> Option<&Written> {
-        self.written
-            .get(&i)?
-            .iter()
-            .find(|w| w.rec == b && ring.contains(&w.key_id))
-    }
-
-    /// The read of name `i` through the open instance the model predicts, with the entry it
-    /// leaves.
-    fn predict(&self, i: usize) -> (Expect, Option<Mark>) {
-        self.predict_with(i, &self.marks, &self.live.keys)
-    }
-
-    /// The read of name `i` by an instance holding `marks` and the keyring `ring`.
-    fn predict_with(
-        &self,
-        i: usize,
-        marks: &BTreeMap<usize, Mark>,
-        ring: &[u32],
-    ) -> (Expect, Option<Mark>) {
+    /// The expectation of a read of `i` by `inst` that found `found`.
+    fn expect(&self, inst: &Instance, i: usize, found: Option<Vec<u8>>) -> Expect {
         let (p, s, k) = self.names[i].clone();
-        let mark = marks.get(&i).copied();
-        let Some(b) = self.stored.get(&i) else {
-            return match mark {
-                Some(Mark {
-                    kind: Kind::Live,
-                    version,
-                    ..
-                }) => (
-                    Expect::Fails(ReadError::Missing {
-                        primary_namespace: p,
-                        secondary_namespace: s,
-                        key: k,
-                        expected_version: version,
-                    }),
-                    mark,
-                ),
-                _ => (Expect::NotFound, mark),
-            };
-        };
-        let Some(found) = self.authentic(i, b, ring) else {
-            return (
-                Expect::Fails(ReadError::AuthenticationFailed {
+        let written = found.as_ref().map(|b| {
+            self.written
+                .get(&i)
+                .and_then(|ws| ws.iter().find(|w| &w.rec == b))
+        });
+        let version = match written {
+            Some(None) => {
+                return Expect::Fails(ReadError::AuthenticationFailed {
                     primary_namespace: p,
                     secondary_namespace: s,
                     key: k,
-                }),
-                mark,
-            );
+                })
+            }
+            Some(Some(w)) => Some(w.version),
+            None => None,
         };
-        let r = found.version;
-        match mark {
-            Some(Mark {
-                kind: Kind::Live | Kind::MaybeRemoved,
-                version,
-                ..
-            }) if r < version => {
-                return (
-                    Expect::Fails(ReadError::Rollback {
-                        primary_namespace: p,
-                        secondary_namespace: s,
-                        key: k,
-                        found: r,
-                        expected_at_least: version,
-                    }),
-                    mark,
-                )
-            }
-            Some(Mark {
-                kind: Kind::Removed,
-                version,
-                ..
-            }) if r <= version => {
-                return (
-                    Expect::Fails(ReadError::Resurrected {
-                        primary_namespace: p,
-                        secondary_namespace: s,
-                        key: k,
-                        found: r,
-                        removed_at: version,
-                    }),
-                    mark,
-                )
-            }
-            _ => {}
-        }
-        let after = if mark.is_none_or(|m| m.op <= r) {
-            let lazy = self.lazy_pairs.contains(&(p.clone(), s.clone()));
-            if lazy && mark.is_none_or(|m| m.kind != Kind::Live) {
-                Some(Mark::maybe_removed(r, r))
-            } else {
-                Some(Mark::live(r))
-            }
-        } else {
-            mark
-        };
-        (Expect::Value(found.value.clone(), r, found.key_id), after)
-    }
-
-    /// The freshness refusal the instance cannot avoid for name `i` by the simple rule of the
-    /// key's last acknowledged call (docs/FORMAT.md, "What the format detects").
-    fn must_refuse(&self, i: usize) -> Option<&'static str> {
-        let ack = self.last_ack.get(&i)?;
-        let Some(b) = self.stored.get(&i) else {
-            return matches!(ack, Ack::Wrote(_)).then_some("Missing");
-        };
-        let r = self.authentic(i, b, &self.live.keys)?.version;
-        match *ack {
-            Ack::Wrote(w) if r < w => Some("Rollback"),
-            Ack::Removed(t) if r <= t => Some("Resurrected"),
-            _ => None,
+        match (inst.judge(i, version), written.flatten()) {
+            (Verdict::Serve, Some(w)) => Expect::Value(w.value.clone(), w.version),
+            (Verdict::Serve | Verdict::Absent, None) => Expect::NotFound,
+            (Verdict::Absent, Some(w)) => Expect::Fails(ReadError::Removed {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                found: w.version,
+            }),
+            (Verdict::Rollback(m), Some(w)) => Expect::Fails(ReadError::Rollback {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                found: w.version,
+                expected_at_least: m,
+            }),
+            (Verdict::Missing(m), _) => Expect::Fails(ReadError::Missing {
+                primary_namespace: p,
+                secondary_namespace: s,
+                key: k,
+                expected_version: m,
+            }),
+            (Verdict::Rollback(_), None) => unreachable!("a rollback needs a record"),
         }
     }
 
-    /// `predict`, checked against the rules that need no model of the entries: a freshness
-    /// error only for an attacked key, and always the one the last acknowledged call calls for.
-    fn expect_read(&self, i: usize) -> (Expect, Option<Mark>) {
-        let (expect, after) = self.predict(i);
-        if let Expect::Fails(e) = &expect {
-            if is_freshness(e) {
-                assert!(
-                    self.attacked.contains(&i),
-                    "the model predicts a freshness error for a key nobody attacked: {e:?}"
-                );
-            }
-        }
-        if let Some(must) = self.must_refuse(i) {
-            assert!(self.attacked.contains(&i), "an acknowledged state changed");
-            let refused = matches!(
-                (&expect, must),
-                (Expect::Fails(ReadError::Rollback { .. }), "Rollback")
-                    | (Expect::Fails(ReadError::Missing { .. }), "Missing")
-                    | (Expect::Fails(ReadError::Resurrected { .. }), "Resurrected")
-            );
-            assert!(
-                refused,
-                "the instance must refuse name {i} as {must}, predicted {expect:?}"
-            );
-        }
-        (expect, after)
-    }
-
-    /// A read of name `i` was accepted at version `r`: the entry it leaves, and the counter.
-    fn accepted(&mut self, i: usize, r: u64, after: Option<Mark>) {
-        self.next = self.next.max(r + 1);
-        match after {
-            Some(m) => self.marks.insert(i, m),
-            None => self.marks.remove(&i),
-        };
-    }
-
-    /// The user's view of name `i`: a read returned `seen` (`None`: `NotFound`).
-    fn user_saw(&mut self, i: usize, seen: Option<&[u8]>, by: &str) {
-        if self.tainted.contains(&i) {
-            return;
-        }
-        let allowed = self.allowed.get(&i).cloned().unwrap_or_else(|| vec![None]);
-        assert!(
-            allowed.iter().any(|a| a.as_deref() == seen),
-            "{by}: name {i} reads {seen:?}, which no acknowledged or failed call left there: \
-             {allowed:?}"
-        );
-        self.allowed.insert(i, vec![seen.map(<[u8]>::to_vec)]);
-    }
-
-    /// The user's view of name `i` after a write or remove (`to`: its value, `None` for a
-    /// remove) that returned `ok`.
-    fn user_changed(&mut self, i: usize, to: Option<Vec<u8>>, ok: bool) {
-        if ok {
-            self.allowed.insert(i, vec![to]);
-            self.tainted.remove(&i);
-        } else {
-            let a = self.allowed.entry(i).or_insert_with(|| vec![None]);
-            if !a.contains(&to) {
-                a.push(to);
-            }
-        }
-    }
-
-    fn read(&mut self, i: usize, via_async: bool, fault: Option<Fault>) {
-        let (p, s, k) = self.names[i].clone();
-        let (expect, after) = self.expect_read(i);
-        let got = if via_async {
-            now(KVStore::read(self.store(), &p, &s, &k))
-        } else {
-            KVStoreSync::read(self.store(), &p, &s, &k)
-        };
-        if fault.is_some() {
-            return assert_fault(&got);
-        }
-        if !self.tainted.contains(&i) {
-            if let Err(e) = &got {
-                assert_eq!(
-                    e.kind(),
-                    ErrorKind::NotFound,
-                    "false alarm on {p}/{s}/{k}: {e}"
-                );
-            }
-        }
-        match (&expect, got) {
-            (Expect::Value(v, r, _), Ok(got)) => {
-                assert_eq!(&got, v, "read {p}/{s}/{k}: another value");
-                self.accepted(i, *r, after);
-                self.user_saw(i, Some(&got), "read");
-            }
-            (Expect::NotFound, Err(e)) if e.kind() == ErrorKind::NotFound => {
-                self.user_saw(i, None, "read");
+    #[track_caller]
+    fn check_read(&self, i: usize, want: &Expect, got: &Result<Vec<u8>, io::Error>, ctx: &str) {
+        match (want, got) {
+            (Expect::Value(v, _), Ok(got)) => assert_eq!(got, v, "{ctx}"),
+            (Expect::NotFound, Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::NotFound, "{ctx}: {e:?}");
+                assert!(read_error(e).is_none(), "{ctx}: {e:?}");
             }
             (Expect::Fails(want), Err(e)) => {
-                assert_eq!(e.kind(), ErrorKind::InvalidData, "read {p}/{s}/{k}: {e}");
-                assert_eq!(read_error(&e), Some(want), "read {p}/{s}/{k}");
+                assert_eq!(read_error(e), Some(want), "{ctx}");
+                let kind = match want {
+                    ReadError::Removed { .. } => ErrorKind::NotFound,
+                    _ => ErrorKind::InvalidData,
+                };
+                assert_eq!(e.kind(), kind, "{ctx}");
+                if matches!(want, ReadError::Rollback { .. } | ReadError::Missing { .. }) {
+                    assert!(
+                        self.attacked.contains(&i),
+                        "{ctx}: a freshness alarm for a key nobody attacked"
+                    );
+                }
             }
-            (want, got) => panic!("read {p}/{s}/{k}: expected {want:?}, got {got:?}"),
+            (want, got) => panic!("{ctx}: expected {want:?}, got {got:?}"),
         }
     }
 
-    /// The entry after a failed write of `t` (docs/FORMAT.md, "Updates": pinned).
-    fn pin_write(&mut self, i: usize, t: u64) {
-        match self.marks.get(&i).copied() {
-            None => {
-                self.marks.insert(i, Mark::maybe_removed(0, t));
-            }
-            Some(Mark {
-                kind: Kind::Removed,
-                version,
-                ..
-            }) => {
-                let v = version + 1;
-                self.marks.insert(i, Mark::maybe_removed(v, t.max(v)));
-            }
-            Some(_) => {}
-        }
-    }
-
-    /// The entry after a failed hard remove of `t`.
-    fn pin_remove(&mut self, i: usize, t: u64) {
-        let pinned = match self.marks.get(&i).copied() {
-            None => Mark::maybe_removed(0, t),
-            Some(Mark {
-                kind: Kind::Removed,
-                version,
-                ..
-            }) => {
-                let v = version + 1;
-                Mark::maybe_removed(v, t.max(v))
-            }
-            Some(m) => Mark::maybe_removed(m.version, m.op.max(t)),
-        };
-        self.marks.insert(i, pinned);
-    }
-
-    /// The record a write of `value` at `version` left under name `i`, checked and noted.
-    fn landed(&mut self, i: usize, value: Vec<u8>, version: u64) {
-        let (sp, ss, sk) = self.stored_names[&i].clone();
-        let rec = KVStoreSync::read(&self.inner.mem, &sp, &ss, &sk).expect("the record is stored");
-        let plain_len = if self.padded {
-            padme(8 + value.len() as u64).expect("small") as usize
-        } else {
-            value.len()
-        };
-        assert_eq!(rec.len(), 53 + plain_len, "record length");
-        assert_eq!(rec[0], 2);
-        let (key_id, v) = prefix(&rec);
-        assert_eq!(v, version, "versions come from one counter");
-        assert_eq!(key_id, self.live.current(), "sealed under the current key");
-        self.stored.insert(i, rec.clone());
-        self.written.entry(i).or_default().push(Written {
-            rec,
-            value,
-            version,
-            key_id,
-        });
-        // What the inner store holds is the wrapper's again.
-        self.attacked.remove(&i);
-    }
-
-    /// A write or remove of name `i` is done: the anchor holds the instance's entry of it.
-    fn synced(&mut self, i: usize) {
-        if self.anchor.is_none() {
-            return;
-        }
-        match self.marks.get(&i) {
-            Some(m) => self.anchor_marks.insert(i, *m),
-            None => self.anchor_marks.remove(&i),
-        };
+    /// Takes the armed fault for the operation's one inner call.
+    fn take_fault(&mut self) -> Option<Fault> {
+        self.armed.take()
     }
 
     fn write(&mut self, i: usize, value: Vec<u8>, via_async: bool) {
         let (p, s, k) = self.names[i].clone();
-        let learn = !self.stored_names.contains_key(&i);
-        let before = if learn {
-            self.inner.mem.list_all_keys().expect("inner list")
-        } else {
-            Vec::new()
-        };
-        let fault = self.call();
+        let fault = self.take_fault();
+        let before_keys = self.inner_keys();
+        let before = self.held(i);
+        let version = self.next;
+        self.next += 1;
         let r = if via_async {
             now(KVStore::write(self.store(), &p, &s, &k, value.clone()))
         } else {
             KVStoreSync::write(self.store(), &p, &s, &k, value.clone())
         };
-        let version = self.next;
-        self.next += 1;
-        if learn {
-            // The first stored write of a name shows its stored names.
-            let after = self.inner.mem.list_all_keys().expect("inner list");
-            let added: Vec<Name> = after.into_iter().filter(|t| !before.contains(t)).collect();
-            if fault == Some(Fault::Before) {
-                assert!(
-                    added.is_empty(),
-                    "a write that failed before its effect wrote"
-                );
-            } else {
-                assert_eq!(added.len(), 1, "a first write adds exactly one inner key");
-                let t = added.into_iter().next().expect("one key");
-                for (plain, st) in [(&p, &t.0), (&s, &t.1), (&k, &t.2)] {
-                    assert_eq!(plain.is_empty(), st.is_empty());
-                    assert!(plain.is_empty() || plain != st, "a name stored in clear");
-                }
-                self.stored_names.insert(i, t);
+        if !self.stored_names.contains_key(&i) {
+            let added: Vec<Name> = self
+                .inner_keys()
+                .difference(&before_keys)
+                .cloned()
+                .collect();
+            if let [one] = added.as_slice() {
+                self.stored_names.insert(i, one.clone());
             }
         }
+        let landed = self.held(i);
         match fault {
-            Some(_) => assert_fault(&r),
-            None => r.expect("write"),
+            None | Some(Fault::LostWrite) => r.expect("a write"),
+            Some(_) => assert!(matches!(&r, Err(e) if is_fault(e)), "{r:?}"),
         }
-        if fault != Some(Fault::Before) {
-            self.landed(i, value.clone(), version);
+        if fault == Some(Fault::LostWrite) {
+            assert_eq!(landed, before, "a lost write changed the store");
+            self.attacked.insert(i);
         }
-        if fault.is_some() {
-            self.pin_write(i, version);
-            self.last_ack.remove(&i);
-        } else {
-            self.marks.insert(i, Mark::live(version));
-            self.last_ack.insert(i, Ack::Wrote(version));
+        if matches!(fault, None | Some(Fault::After)) {
+            let rec = landed.clone().expect("the record landed");
+            let (_, v) = encrypted_kvstore::__fuzzing::record_v2_prefix(&rec).expect("a record");
+            assert_eq!(v, version, "the version taken");
+            self.written.entry(i).or_default().push(Written {
+                rec,
+                value,
+                version,
+            });
         }
-        self.synced(i);
-        self.user_changed(i, Some(value), fault.is_none());
+        if matches!(fault, None | Some(Fault::LostWrite)) {
+            self.me.m.insert(i, version);
+        }
+        if fault.is_none() {
+            self.attacked.remove(&i);
+        }
     }
 
     fn remove(&mut self, i: usize, lazy: bool, via_async: bool) {
         let (p, s, k) = self.names[i].clone();
-        let fault = self.call();
+        let fault = self.take_fault();
         let r = if via_async {
             now(KVStore::remove(self.store(), &p, &s, &k, lazy))
         } else {
             KVStoreSync::remove(self.store(), &p, &s, &k, lazy)
         };
-        let t = self.next;
-        self.next += 1;
-        // Before the inner call.
-        if lazy {
-            self.marks.remove(&i);
-            self.lazy_pairs.insert(self.pair(i));
-        } else if let Some(m) = self.marks.get(&i).copied() {
-            if m.kind != Kind::Removed {
-                self.marks.insert(i, Mark::maybe_removed(m.version, t));
-            }
-        }
         match fault {
-            Some(_) => assert_fault(&r),
-            None => r.expect("remove"),
+            None | Some(Fault::LostWrite) => r.expect("a remove"),
+            Some(_) => assert!(matches!(&r, Err(e) if is_fault(e)), "{r:?}"),
         }
-        if fault != Some(Fault::Before) {
-            self.stored.remove(&i);
-            self.attacked.remove(&i);
-        }
-        match (fault, lazy) {
-            (Some(_), false) => self.pin_remove(i, t),
-            (None, false) => {
-                self.marks.insert(
-                    i,
-                    Mark {
-                        kind: Kind::Removed,
-                        version: t,
-                        op: t,
-                    },
-                );
-            }
-            (_, true) => {}
-        }
-        match (fault, lazy) {
-            (None, false) => self.last_ack.insert(i, Ack::Removed(t)),
-            _ => self.last_ack.remove(&i),
-        };
-        self.synced(i);
-        self.user_changed(i, None, fault.is_none());
-    }
-
-    fn namespaces(&self) -> Vec<(String, String)> {
-        let mut ns: Vec<(String, String)> = self
-            .names
-            .iter()
-            .map(|(p, s, _)| (p.clone(), s.clone()))
-            .collect();
-        ns.sort();
-        ns.dedup();
-        ns.push(("nothing".into(), "here".into()));
-        ns
-    }
-
-    /// What `list(p, s)` must give: the keys stored, or the smallest live key missing.
-    fn expected_list(&self, p: &str, s: &str) -> Result<Vec<String>, ListError> {
-        let in_pair = |i: &usize| self.names[*i].0 == p && self.names[*i].1 == s;
-        let missing = self
-            .marks
-            .iter()
-            .filter(|(i, m)| in_pair(i) && m.kind == Kind::Live && !self.stored.contains_key(i))
-            .map(|(i, m)| (self.names[*i].2.clone(), m.version))
-            .min();
-        let must = (0..self.names.len())
-            .filter(|i| in_pair(i))
-            .any(|i| self.must_refuse(i) == Some("Missing"));
-        assert!(
-            !must || missing.is_some(),
-            "list {p}/{s}: a deletion of an acknowledged write goes unseen"
-        );
-        if let Some((key, expected_version)) = missing {
-            return Err(ListError::Missing {
-                primary_namespace: p.into(),
-                secondary_namespace: s.into(),
-                key,
-                expected_version,
-            });
-        }
-        let mut v: Vec<String> = self
-            .stored
-            .keys()
-            .filter(|i| in_pair(i))
-            .map(|&i| self.names[i].2.clone())
-            .collect();
-        v.sort();
-        Ok(v)
-    }
-
-    fn list(&self, p: &str, s: &str, via_async: bool, fault: Option<Fault>) {
-        let got = if via_async {
-            now(KVStore::list(self.store(), p, s))
-        } else {
-            KVStoreSync::list(self.store(), p, s)
-        };
-        if fault.is_some() {
-            return assert_fault(&got);
-        }
-        match (self.expected_list(p, s), got) {
-            (Ok(want), Ok(mut got)) => {
-                got.sort();
-                assert_eq!(got, want, "list {p}/{s}");
-            }
-            (Err(want), Err(e)) => {
-                let involved: Vec<usize> = (0..self.names.len())
-                    .filter(|&i| self.names[i].0 == p && self.names[i].1 == s)
-                    .collect();
-                assert!(
-                    involved.iter().any(|i| self.attacked.contains(i)),
-                    "the model predicts a freshness error for a pair nobody attacked"
-                );
-                assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
-                let typed = e.get_ref().and_then(|e| e.downcast_ref::<ListError>());
-                assert_eq!(typed, Some(&want), "list {p}/{s}");
-            }
-            (want, got) => panic!("list {p}/{s}: expected {want:?}, got {got:?}"),
-        }
-    }
-
-    fn tamper_write(&mut self, i: usize, bytes: Vec<u8>) {
-        let (sp, ss, sk) = &self.stored_names[&i];
-        KVStoreSync::write(&self.inner.mem, sp, ss, sk, bytes.clone()).expect("memory write");
-        self.stored.insert(i, bytes);
-        self.attacked.insert(i);
-        self.tainted.insert(i);
-    }
-
-    fn open(&self, options: OpenOptions) -> Result<Store, OpenError> {
-        let options = with_anchor(options, &self.anchor);
-        if self.passphrase {
-            options.open(self.inner.clone(), Credential::passphrase(PASSPHRASE))
-        } else {
-            options.open(self.inner.clone(), Credential::raw_key(&raw_key()))
-        }
-    }
-
-    /// A restart: the store is dropped, then opened (again after a failed attempt).
-    fn reopen(&mut self) {
-        assert!(
-            self.stored_header.limit >= self.next,
-            "a version at or above the header's limit was used"
-        );
-        self.store = None;
-        loop {
-            self.opens += 1;
-            let r = self.open(det_options(100 + self.opens));
-            // The header read, then the reservation's header write (the anchor is another
-            // store: its calls are not counted).
-            let fault = match self.call() {
-                Some(f) => Some(f),
-                None => self.call().inspect(|&f| {
-                    if f == Fault::After {
-                        self.stored_header.seq += 1;
-                        self.stored_header.limit = self.open_next() + BLOCK;
-                    }
-                }),
-            };
-            match (fault, r) {
-                (Some(_), Err(OpenError::Io(e))) if is_fault(&e) => continue,
-                (None, Ok(s)) => {
-                    self.store = Some(s);
-                    break;
-                }
-                (f, r) => panic!("open with fault {f:?}: {:?}", r.map(|s| s.info())),
-            }
-        }
-        self.next = self.open_next();
-        self.stored_header.seq += 1;
-        self.stored_header.limit = self.next + BLOCK;
-        self.live = self.stored_header.clone();
-        self.poisoned = false;
-        if self.anchor.is_some() {
-            // The anchor's entries and pair records are loaded: what the instance must refuse
-            // (and what counts as attacked) carries over the restart.
-            self.marks = self.anchor_marks.clone();
-        } else {
-            // Without an anchor, an open knows nothing of the keys.
-            self.marks.clear();
-            self.lazy_pairs.clear();
-            self.attacked.clear();
-            self.last_ack.clear();
-        }
-    }
-
-    /// The first version an open hands out: the header's limit, or above every op the anchor
-    /// holds ("Opening with an anchor", step 4; no fold here, so no floor).
-    fn open_next(&self) -> u64 {
-        let above_anchor = self.anchor_marks.values().map(|m| m.op + 1).max();
-        self.stored_header.limit.max(above_anchor.unwrap_or(0))
-    }
-
-    /// The header rewrite of a rotation or retirement to `keys`: the error it must return, if
-    /// any (the read-check-write of "Writing the header").
-    fn rewrite_header(&mut self, keys: Vec<u32>) -> Option<WantRotate> {
-        if self.poisoned {
-            return Some(WantRotate::HeaderChanged);
-        }
-        if self.call().is_some() {
-            return Some(WantRotate::HeaderIo);
-        }
-        if self.stored_header != self.live {
-            self.poisoned = true;
-            return Some(WantRotate::HeaderChanged);
-        }
-        let new = self.live.rewritten(keys);
-        match self.call() {
-            Some(Fault::Before) => Some(WantRotate::HeaderIo),
-            Some(_) => {
-                self.stored_header = new;
-                Some(WantRotate::HeaderIo)
-            }
+        // The key leaves M when the remove is issued, whatever its inner call does.
+        self.me.m.remove(&i);
+        match fault {
             None => {
-                self.stored_header = new.clone();
-                self.live = new;
-                None
+                assert_eq!(self.held(i), None, "removed");
+                self.attacked.remove(&i);
             }
+            Some(Fault::LostWrite) => {
+                self.attacked.insert(i);
+            }
+            Some(_) => {}
         }
     }
 
-    fn rotate(&mut self) {
-        let r = self.store().rotate_data_key();
-        let new_id = self.live.current() + 1;
-        let want = if self.live.keys.len() >= MAX_KEYS {
-            Some(WantRotate::KeyringFull)
+    fn read(&mut self, i: usize, via_async: bool) {
+        let (p, s, k) = self.names[i].clone();
+        let fault = self.take_fault();
+        let found = self.held(i);
+        let r = if via_async {
+            now(KVStore::read(self.store(), &p, &s, &k))
         } else {
-            let mut keys = self.live.keys.clone();
-            keys.push(new_id);
-            self.rewrite_header(keys)
+            KVStoreSync::read(self.store(), &p, &s, &k)
         };
-        if want.is_none() {
-            assert_eq!(r.as_ref().ok(), Some(&new_id), "the new key id");
-        }
-        check_rotate(want, r);
-    }
-
-    /// The names of the stored records in the order `list_all_keys` gives them.
-    fn listed(&self) -> Vec<usize> {
-        let mut v: Vec<(&Name, usize)> = self
-            .stored
-            .keys()
-            .map(|&i| (&self.stored_names[&i], i))
-            .collect();
-        v.sort();
-        v.into_iter().map(|(_, i)| i).collect()
-    }
-
-    /// The read of name `i` by a pass: the error it stops the pass with, or the key id of the
-    /// record it accepted.
-    fn pass_read(&mut self, i: usize) -> Result<(Vec<u8>, u32), WantRotate> {
-        if self.call().is_some() {
-            return Err(WantRotate::Read(None));
-        }
-        match self.expect_read(i) {
-            (Expect::Value(v, r, key_id), after) => {
-                self.accepted(i, r, after);
-                Ok((v, key_id))
-            }
-            (Expect::Fails(e), _) => Err(WantRotate::Read(Some(e))),
-            (Expect::NotFound, _) => panic!("a listed key is not found"),
-        }
-    }
-
-    fn reencrypt(&mut self) {
-        let mut seen = Vec::new();
-        let r = self.store().reencrypt(|p| seen.push(p));
-        let mut want = None;
-        let mut progress = Vec::new();
-        let mut done = ReencryptProgressModel {
-            total: 0,
-            done: 0,
-            rewritten: 0,
-        };
-        if self.call().is_some() {
-            want = Some(WantRotate::List);
-        } else {
-            let listed = self.listed();
-            done.total = listed.len();
-            for i in listed {
-                let value = match self.pass_read(i) {
-                    Ok((_, key_id)) if key_id == self.live.current() => None,
-                    Ok((value, _)) => Some(value),
-                    Err(e) => {
-                        want = Some(e);
-                        break;
-                    }
-                };
-                if let Some(value) = value {
-                    // Written back through the write path: a new version, the current key.
-                    let fault = self.call();
-                    let version = self.next;
-                    self.next += 1;
-                    if fault != Some(Fault::Before) {
-                        self.landed(i, value, version);
-                    }
-                    if fault.is_some() {
-                        self.pin_write(i, version);
-                        self.last_ack.remove(&i);
-                        self.synced(i);
-                        want = Some(WantRotate::Write);
-                        break;
-                    }
-                    self.marks.insert(i, Mark::live(version));
-                    self.last_ack.insert(i, Ack::Wrote(version));
-                    self.synced(i);
-                    done.rewritten += 1;
-                }
-                done.done += 1;
-                progress.push(done);
-            }
-        }
-        let seen: Vec<ReencryptProgressModel> =
-            seen.iter().map(ReencryptProgressModel::of).collect();
-        assert_eq!(seen, progress, "reencrypt progress");
-        if want.is_none() {
-            let got = r.as_ref().ok().map(ReencryptProgressModel::of);
-            assert_eq!(got, Some(done), "reencrypt result");
-        }
-        check_rotate(want, r);
-    }
-
-    fn retire(&mut self) {
-        let r = self.store().retire_old_keys();
-        let want = 'want: {
-            if self.call().is_some() {
-                break 'want Some(WantRotate::List);
-            }
-            let current = self.live.current();
-            for i in self.listed() {
-                match self.pass_read(i) {
-                    Ok((_, key_id)) if key_id == current => {}
-                    Ok((_, key_id)) => {
-                        break 'want Some(WantRotate::NotReencrypted(self.names[i].clone(), key_id))
-                    }
-                    Err(e) => break 'want Some(e),
-                }
-            }
-            self.rewrite_header(vec![current])
-        };
-        let retired = want.is_none();
-        check_rotate(want, r);
-        if retired {
-            // The pass read every record: each is authentic under the one key left.
-            for (i, b) in &self.stored {
-                let w = self.authentic(*i, b, &self.live.keys);
-                assert!(w.is_some(), "a record no key opens after retirement");
-            }
-        }
-    }
-
-    pub fn step(&mut self, op: Op) {
-        if let Op::Fault { at, after } = op {
-            let kind = if after { Fault::After } else { Fault::Before };
-            self.armed = Some((fault_index(at), kind));
-            self.changed = Changed::Nothing;
+        if matches!(fault, Some(Fault::Before | Fault::After | Fault::TornWrite)) {
+            assert!(matches!(&r, Err(e) if is_fault(e)), "{r:?}");
             return;
         }
-        self.changed = match op {
-            Op::Read { .. } | Op::List { .. } | Op::ListAll => Changed::Entries,
-            _ => Changed::Inner,
-        };
-        let armed = self.armed.take();
-        if let Some((at, f)) = armed {
-            self.inner.arm_after(at, f);
+        let want = self.expect(&self.me, i, found);
+        self.check_read(i, &want, &r, &format!("read {p}/{s}/{k}"));
+        if let (Expect::Value(_, v), false) = (&want, self.me.anchored) {
+            let m = self.me.m.get(&i).map_or(*v, |m| (*m).max(*v));
+            self.me.m.insert(i, m);
         }
-        self.op_fault = armed;
-        self.calls = 0;
-        let before = self.inner.calls();
-        self.run(op);
-        let left = self.inner.take_armed();
-        assert_eq!(
-            left,
-            self.op_fault.map(|(_, f)| f),
-            "the armed fault fired where the model expects no call, or did not fire"
-        );
-        assert_eq!(
-            self.inner.calls() - before,
-            self.calls,
-            "inner calls the operation made"
+    }
+
+    /// The listing `inst` must return for the pair of name `i` (or every pair), from the inner
+    /// listing.
+    fn expected_list(
+        &self,
+        inst: &Instance,
+        pair: Option<(&str, &str)>,
+    ) -> Result<Vec<Name>, ListError> {
+        let plain: BTreeMap<&Name, usize> =
+            self.stored_names.iter().map(|(i, st)| (st, *i)).collect();
+        let stored_pair = pair.and_then(|(p, s)| {
+            self.stored_names
+                .iter()
+                .find(|(i, _)| self.names[**i].0 == p && self.names[**i].1 == s)
+                .map(|(_, (sp, ss, _))| (sp.clone(), ss.clone()))
+        });
+        let listing: Vec<Name> = self
+            .inner_keys()
+            .into_iter()
+            .filter(|(sp, ss, _)| match (&pair, &stored_pair) {
+                (None, _) => true,
+                (Some(_), Some((p, s))) => sp == p && ss == s,
+                (Some(_), None) => false,
+            })
+            .collect();
+        let mut keys = Vec::new();
+        let mut undecodable = None;
+        for st in &listing {
+            match plain.get(st) {
+                Some(i) => keys.push((*i, self.names[*i].clone())),
+                None if self.names_encrypted => undecodable = undecodable.or(Some(st.clone())),
+                // A junk key: a valid LDK name, in clear.
+                None => keys.push((usize::MAX, st.clone())),
+            }
+        }
+        if let Some((sp, ss, sk)) = undecodable {
+            return Err(ListError::UndecodableName {
+                stored_primary_namespace: sp,
+                stored_secondary_namespace: ss,
+                stored_key: sk,
+            });
+        }
+        // A key of M in the pair missing from the listing: the smallest.
+        let mut held: Vec<(Name, u64)> = inst
+            .m
+            .iter()
+            .filter(|(i, _)| {
+                pair.is_none_or(|(p, s)| self.names[**i].0 == p && self.names[**i].1 == s)
+            })
+            .map(|(i, v)| (self.names[*i].clone(), *v))
+            .collect();
+        held.sort();
+        for (n, v) in held {
+            if !keys.iter().any(|(_, k)| *k == n) {
+                return Err(ListError::Missing {
+                    primary_namespace: n.0,
+                    secondary_namespace: n.1,
+                    key: n.2,
+                    expected_version: v,
+                });
+            }
+        }
+        let mut out: Vec<Name> = keys
+            .into_iter()
+            .filter(|(i, _)| !inst.anchored || inst.m.contains_key(i))
+            .map(|(_, n)| n)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn list(&mut self, i: usize, via_async: bool) {
+        let (p, s, _) = self.names[i].clone();
+        let fault = self.take_fault();
+        let r = if via_async {
+            now(KVStore::list(self.store(), &p, &s))
+        } else {
+            KVStoreSync::list(self.store(), &p, &s)
+        };
+        if matches!(fault, Some(Fault::Before | Fault::After | Fault::TornWrite)) {
+            assert!(matches!(&r, Err(e) if is_fault(e)), "{r:?}");
+            return;
+        }
+        let want = self.expected_list(&self.me, Some((&p, &s)));
+        self.check_list(
+            want,
+            r.map(|l| l.into_iter().map(|k| (p.clone(), s.clone(), k)).collect()),
         );
     }
 
-    fn run(&mut self, op: Op) {
+    fn list_all(&mut self) {
+        let fault = self.take_fault();
+        let r = self.store().list_all_keys();
+        if matches!(fault, Some(Fault::Before | Fault::After | Fault::TornWrite)) {
+            assert!(matches!(&r, Err(e) if is_fault(e)), "{r:?}");
+            return;
+        }
+        let want = self.expected_list(&self.me, None);
+        self.check_list(want, r);
+    }
+
+    #[track_caller]
+    fn check_list(&self, want: Result<Vec<Name>, ListError>, got: Result<Vec<Name>, io::Error>) {
+        match (want, got) {
+            (Ok(want), Ok(mut got)) => {
+                got.sort();
+                assert_eq!(got, want, "list");
+            }
+            (Err(ListError::UndecodableName { .. }), Err(e)) => {
+                // Which junk name the store meets first is the inner listing's order.
+                match list_error(&e) {
+                    Some(ListError::UndecodableName {
+                        stored_primary_namespace,
+                        stored_secondary_namespace,
+                        stored_key,
+                    }) => assert!(self.junk.contains(&(
+                        stored_primary_namespace.clone(),
+                        stored_secondary_namespace.clone(),
+                        stored_key.clone()
+                    ))),
+                    other => panic!("list: {other:?}"),
+                }
+                assert_eq!(e.kind(), ErrorKind::InvalidData);
+            }
+            (Err(want @ ListError::Missing { .. }), Err(e)) => {
+                assert_eq!(list_error(&e), Some(&want), "list");
+                assert_eq!(e.kind(), ErrorKind::InvalidData);
+                let ListError::Missing {
+                    primary_namespace: p,
+                    secondary_namespace: s,
+                    key: k,
+                    ..
+                } = want
+                else {
+                    unreachable!()
+                };
+                let i = self
+                    .names
+                    .iter()
+                    .position(|n| *n == (p.clone(), s.clone(), k.clone()));
+                assert!(
+                    i.is_some_and(|i| self.attacked.contains(&i)),
+                    "a list alarm for a key nobody attacked: {p}/{s}/{k}"
+                );
+            }
+            (want, got) => panic!("list: expected {want:?}, got {got:?}"),
+        }
+    }
+
+    fn reopen(&mut self) {
+        self.store = None;
+        self.armed = None;
+        self.inner.take_armed();
+        let o = with_anchor(det_options(5), &self.anchor);
+        let store = if self.passphrase {
+            o.open(self.inner.clone(), Credential::passphrase(PASSPHRASE))
+        } else {
+            o.open(self.inner.clone(), Credential::raw_key(&raw_key()))
+        }
+        .expect("reopen");
+        // One reservation: from the stored limit, 2^32 versions.
+        assert_eq!(store.info().version_limit, self.limit + BLOCK);
+        self.me.start = self.limit;
+        self.next = self.limit;
+        self.limit += BLOCK;
+        if !self.me.anchored {
+            self.me.m.clear();
+        }
+        self.store = Some(store);
+    }
+
+    /// A fresh read-only instance over the inner store (and the anchor) reads every key.
+    fn check_restart(&self) {
+        let o = with_anchor(det_options(99).read_only(), &self.anchor);
+        let mem = self.inner.mem.clone();
+        let fresh = if self.passphrase {
+            o.open(mem, Credential::passphrase(PASSPHRASE))
+        } else {
+            o.open(mem, Credential::raw_key(&raw_key()))
+        }
+        .expect("a fresh instance opens the stored header");
+        let inst = Instance {
+            anchored: self.me.anchored,
+            read_only: true,
+            start: u64::MAX,
+            accept_mark: self.me.accept_mark,
+            m: if self.me.anchored {
+                self.me.m.clone()
+            } else {
+                BTreeMap::new()
+            },
+        };
+        for i in 0..self.names.len() {
+            let (p, s, k) = &self.names[i];
+            let got = KVStoreSync::read(&fresh, p, s, k);
+            let want = self.expect(&inst, i, self.held(i));
+            self.check_read(i, &want, &got, &format!("fresh instance: {p}/{s}/{k}"));
+        }
+    }
+
+    fn step(&mut self, op: Op) {
         match op {
             Op::Write {
                 name,
@@ -1237,10 +688,7 @@ impl World {
                 }
             },
             Op::Read { name, via_async } => match self.name(name) {
-                Ok(i) => {
-                    let fault = self.call();
-                    self.read(i, via_async, fault)
-                }
+                Ok(i) => self.read(i, via_async),
                 Err((p, s, k)) => invalid_input(KVStoreSync::read(self.store(), &p, &s, &k)),
             },
             Op::Remove {
@@ -1253,218 +701,63 @@ impl World {
                     invalid_input(KVStoreSync::remove(self.store(), &p, &s, &k, lazy))
                 }
             },
-            Op::List { ns, via_async } => {
-                let all = self.namespaces();
-                let mut bad: Vec<(String, String)> =
-                    [("", "s"), (RESERVED_PRIMARY_NAMESPACE, ""), ("p", "a.b")]
-                        .iter()
-                        .map(|(p, s)| (p.to_string(), s.to_string()))
-                        .collect();
-                if self.names_encrypted {
-                    bad.push(("z".repeat(75), String::new()));
-                }
-                let n = usize::from(ns) % (all.len() + bad.len());
-                match all.get(n) {
-                    Some((p, s)) => {
-                        let fault = self.call();
-                        self.list(p, s, via_async, fault)
-                    }
-                    None => {
-                        let (p, s) = &bad[n - all.len()];
-                        invalid_input(KVStoreSync::list(self.store(), p, s));
-                    }
-                }
+            Op::List { name, via_async } => {
+                let i = self.valid(name);
+                self.list(i, via_async)
             }
-            Op::ListAll => {
-                let got = self.store().list_all_keys();
-                if self.call().is_some() {
-                    return assert_fault(&got);
-                }
-                // Every pair is checked as `list` checks it, in (primary, secondary) order;
-                // the first refusal is the result.
-                let pairs: std::collections::BTreeSet<(String, String)> = self
-                    .names
-                    .iter()
-                    .map(|(p, s, _)| (p.clone(), s.clone()))
-                    .collect();
-                let refusal = pairs
-                    .iter()
-                    .find_map(|(p, s)| self.expected_list(p, s).err());
-                if let Some(want) = refusal {
-                    let e = got.expect_err("list_all_keys accepted a deletion");
-                    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
-                    let typed = e.get_ref().and_then(|e| e.downcast_ref::<ListError>());
-                    assert_eq!(typed, Some(&want), "list_all_keys");
-                    return;
-                }
-                let mut got = got.expect("list_all_keys");
-                got.sort();
-                let mut want: Vec<Name> =
-                    self.stored.keys().map(|&i| self.names[i].clone()).collect();
-                want.sort();
-                assert_eq!(got, want);
-            }
+            Op::ListAll => self.list_all(),
             Op::Reopen => self.reopen(),
-            Op::Rotate => self.rotate(),
-            Op::Reencrypt => self.reencrypt(),
-            Op::Retire => self.retire(),
+            Op::Fault { kind } => {
+                let f = match kind % 4 {
+                    0 => Fault::Before,
+                    1 => Fault::After,
+                    2 => Fault::TornWrite,
+                    _ => Fault::LostWrite,
+                };
+                self.inner.arm(f);
+                self.armed = Some(f);
+            }
             Op::PutBack { name, pick } => {
                 let i = self.valid(name);
-                let Some(w) = self.written.get(&i) else {
+                let (Some(st), Some(ws)) = (self.stored_names.get(&i), self.written.get(&i)) else {
                     return;
                 };
-                let rec = w[usize::from(pick) % w.len()].rec.clone();
-                self.tamper_write(i, rec);
+                let rec = ws[usize::from(pick) % ws.len()].rec.clone();
+                self.inner
+                    .tamper_write(&st.0, &st.1, &st.2, rec)
+                    .expect("tamper");
+                self.attacked.insert(i);
             }
             Op::Delete { name } => {
                 let i = self.valid(name);
-                if self.stored.remove(&i).is_some() {
-                    let (sp, ss, sk) = &self.stored_names[&i];
-                    KVStoreSync::remove(&self.inner.mem, sp, ss, sk, false).expect("memory remove");
-                    self.attacked.insert(i);
-                    self.tainted.insert(i);
-                }
+                let Some(st) = self.stored_names.get(&i).cloned() else {
+                    return;
+                };
+                self.inner
+                    .tamper_remove(&st.0, &st.1, &st.2)
+                    .expect("tamper");
+                self.attacked.insert(i);
             }
-            Op::Flip { name, at, xor } => {
+            Op::Junk { name, n, value } => {
                 let i = self.valid(name);
-                let Some(mut b) = self.stored.get(&i).cloned() else {
+                let Some((sp, ss, _)) = self.stored_names.get(&i).cloned() else {
                     return;
                 };
-                if b.is_empty() {
-                    return;
-                }
-                let at = usize::from(at) % b.len();
-                b[at] ^= xor.max(1);
-                self.tamper_write(i, b);
-            }
-            Op::Copy { from, to } => {
-                let (from, to) = (self.valid(from), self.valid(to));
-                if from == to || !self.stored_names.contains_key(&to) {
-                    return;
-                }
-                if let Some(b) = self.stored.get(&from).cloned() {
-                    self.tamper_write(to, b);
-                }
-            }
-            Op::Fault { .. } => unreachable!("handled in step"),
-        }
-    }
-
-    /// The inner store and both headers against the model, every list (lists change no entry),
-    /// a read of every attacked key, so each attack's outcome is checked at once, and, if the
-    /// inner store may have changed, a restart at this point: a fresh read-only instance over the
-    /// inner store reads every name as the model says, and every name nobody attacked as the
-    /// user's view allows. Nothing after a step that only armed a fault.
-    pub fn check(&mut self) {
-        if self.changed == Changed::Nothing {
-            return;
-        }
-        let mut all = self.inner.mem.list_all_keys().expect("inner list");
-        all.sort();
-        let mut want: Vec<Name> = self
-            .stored
-            .keys()
-            .map(|i| self.stored_names[i].clone())
-            .collect();
-        want.push((
-            RESERVED_PRIMARY_NAMESPACE.into(),
-            HEADER_SECONDARY_NAMESPACE.into(),
-            HEADER_KEY.into(),
-        ));
-        want.sort();
-        assert_eq!(all, want, "the inner store holds other keys than the model");
-        for (i, b) in &self.stored {
-            let (sp, ss, sk) = &self.stored_names[i];
-            assert_eq!(
-                KVStoreSync::read(&self.inner.mem, sp, ss, sk).ok().as_ref(),
-                Some(b)
-            );
-        }
-        let stored = EncryptedStore::<encrypted_kvstore::MemoryStore>::inspect(&self.inner.mem)
-            .expect("inspect");
-        assert_eq!(HeaderView::of(&stored), self.stored_header, "stored header");
-        assert_eq!(
-            HeaderView::of(&self.store().info()),
-            self.live,
-            "the instance's header"
-        );
-        for (p, s) in self.namespaces() {
-            self.list(&p, &s, false, None);
-        }
-        let attacked: Vec<usize> = self.attacked.iter().copied().collect();
-        for i in attacked {
-            self.read(i, false, None);
-        }
-        if self.changed == Changed::Inner {
-            self.check_restart();
-        }
-    }
-
-    /// A fresh read-only instance (empty watermarks, the stored header's keyring) over the
-    /// inner store.
-    fn check_restart(&self) {
-        let options = with_anchor(det_options(99).read_only(), &self.anchor);
-        let mem = self.inner.mem.clone();
-        let fresh = if self.passphrase {
-            options.open(mem, Credential::passphrase(PASSPHRASE))
-        } else {
-            options.open(mem, Credential::raw_key(&raw_key()))
-        }
-        .expect("a fresh instance opens the stored header");
-        for i in 0..self.names.len() {
-            let (p, s, k) = &self.names[i];
-            let got = KVStoreSync::read(&fresh, p, s, k);
-            if !self.tainted.contains(&i) {
-                let allowed = self.allowed.get(&i).cloned().unwrap_or_else(|| vec![None]);
-                let seen = match &got {
-                    Ok(v) => Some(v.clone()),
-                    Err(e) if e.kind() == ErrorKind::NotFound => None,
-                    Err(e) => panic!("after a restart, {p}/{s}/{k} does not read: {e}"),
-                };
-                assert!(
-                    allowed.contains(&seen),
-                    "after a restart, {p}/{s}/{k} reads {seen:?}, outside {allowed:?}"
-                );
-            }
-            // Exactly: with the anchor's entries (a read-only instance checks a record as the
-            // writer does), or with none.
-            let none = BTreeMap::new();
-            let marks = if self.anchor.is_some() {
-                &self.anchor_marks
-            } else {
-                &none
-            };
-            match (self.predict_with(i, marks, &self.stored_header.keys).0, got) {
-                (Expect::Value(v, ..), Ok(got)) => {
-                    assert_eq!(got, v, "after a restart: {p}/{s}/{k}")
-                }
-                (Expect::NotFound, Err(e)) if e.kind() == ErrorKind::NotFound => {}
-                (Expect::Fails(want), Err(e)) => {
-                    assert_eq!(read_error(&e), Some(&want), "after a restart: {p}/{s}/{k}")
-                }
-                (want, got) => {
-                    panic!("after a restart: {p}/{s}/{k}: expected {want:?}, got {got:?}")
-                }
+                let junk = (sp, ss, format!("junk{n}"));
+                self.inner
+                    .tamper_write(&junk.0, &junk.1, &junk.2, value)
+                    .expect("tamper");
+                self.junk.insert(junk);
             }
         }
     }
 }
 
-/// [`ReencryptProgress`] as the model counts it (that one is `non_exhaustive`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ReencryptProgressModel {
-    total: usize,
-    done: usize,
-    rewritten: usize,
-}
-
-impl ReencryptProgressModel {
-    fn of(p: &ReencryptProgress) -> Self {
-        ReencryptProgressModel {
-            total: p.total,
-            done: p.done,
-            rewritten: p.rewritten,
-        }
+/// `o` with the anchor, if there is one.
+fn with_anchor(o: OpenOptions, anchor: &Option<MemoryStore>) -> OpenOptions {
+    match anchor {
+        Some(a) => o.anchor(StoreAnchor::new(a.clone())),
+        None => o,
     }
 }
 
@@ -1478,9 +771,9 @@ struct Input {
 
 fuzz_target!(|input: Input| {
     let mut w = World::new(input.options);
-    w.check();
+    w.check_restart();
     for op in input.ops.into_iter().take(MAX_OPS) {
         w.step(op);
-        w.check();
+        w.check_restart();
     }
 });

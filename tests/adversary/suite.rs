@@ -263,6 +263,14 @@ fn the_store_identity_is_bound_into_every_record() {
     d_inner
         .write("p", "s", "k", c_inner.read("p", "s", "k").unwrap())
         .unwrap();
+    // The open `d` never wrote the key and the record is of its own session's versions: absent
+    // to it. A new instance of `d` (its session starts above the record) opens the record.
+    assert_eq!(
+        d.read("p", "s", "k").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    drop(d);
+    let d = EncryptedStore::open::<V>(d_inner.clone(), Credential::raw_key(&key)).unwrap();
     assert_eq!(d.read("p", "s", "k").unwrap(), b"from store c");
 }
 
@@ -317,7 +325,8 @@ fn plaintext_or_arbitrary_bytes_behind_the_wrapper_are_refused() {
 }
 
 /// An older authentic record of the same key, written back, is refused by the open store
-/// (`Rollback`), and so is a removed key brought back (`Resurrected`). Documented limit
+/// (`Rollback`), and a removed key brought back is absent (`Removed`, kind `NotFound`, never
+/// served). Documented limit
 /// (SECURITY.md): a new instance without a freshness anchor has not seen the newer record, and
 /// reads the older value; even then the record is bound to its key and cannot move.
 #[test]
@@ -339,13 +348,14 @@ fn rollback_to_an_older_record_of_the_same_key_is_refused_while_open() {
         "{e:?}"
     );
 
-    // A removed key brought back is refused too.
+    // A removed key brought back is absent: never served.
     store.remove(p, s, k, false).unwrap();
     assert_eq!(store.read(p, s, k).unwrap_err().kind(), ErrorKind::NotFound);
     inner.write(p, s, k, old.clone()).unwrap();
     let e = store.read(p, s, k).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(
-        matches!(read_error(&e), Some(ReadError::Resurrected { .. })),
+        matches!(read_error(&e), Some(ReadError::Removed { found, .. }) if *found == u64::from_le_bytes(old[5..13].try_into().unwrap())),
         "{e:?}"
     );
 

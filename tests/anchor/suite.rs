@@ -123,8 +123,8 @@ fn an_anchored_store_opens_only_with_its_anchor() {
     assert!(EncryptedStore::inspect::<V>(&inner).unwrap().anchored);
 }
 
-/// The attacks of issue 14 across a restart: a replayed record, a deleted one, a resurrected
-/// one, through the sync and the async traits.
+/// Rollback, deletion and resurrection across a restart: a replayed record, a deleted one, a
+/// removed one put back, through the sync and the async traits.
 #[test]
 fn rollback_deletion_and_resurrection_between_restarts_are_refused() {
     for how in ["sync", "async"] {
@@ -186,14 +186,25 @@ fn rollback_deletion_and_resurrection_between_restarts_are_refused() {
         ));
         drop(store);
 
-        // 3. Resurrection of the hard-removed payment.
+        // 3. Resurrection of the hard-removed payment: absent (`Removed`, kind `NotFound`),
+        //    never served, and left out of the listing.
+        let p1_version = version_of(&p1);
         inner.write("payments", "", "p1", p1).unwrap();
         let store = open(&inner, &a).unwrap();
         let e = store.read("payments", "", "p1").unwrap_err();
-        assert!(
-            matches!(read_error(&e), ReadError::Resurrected { key, .. } if key == "p1"),
-            "{how}: {e:?}"
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{how}");
+        assert_eq!(
+            read_error(&e),
+            &ReadError::Removed {
+                primary_namespace: "payments".into(),
+                secondary_namespace: "".into(),
+                key: "p1".into(),
+                found: p1_version,
+            },
+            "{how}"
         );
+        assert_eq!(store.list("payments", "").unwrap(), Vec::<String>::new());
+        assert!(inner.read("payments", "", "p1").is_ok(), "still stored");
     }
 }
 
@@ -374,89 +385,123 @@ fn detaching_the_anchor_lets_the_store_open_without_it() {
     ));
 }
 
+/// Every value of the anchor is sealed under the anchor key and bound to its store and name: a
+/// flipped byte, a truncated value, a value moved to another name, a value from another
+/// store's anchor, a forged value and an unknown name are each `AnchorCorrupt`; mended, the
+/// store opens again.
 #[test]
 fn a_corrupt_anchor_is_refused() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = create(&inner, &a);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    store.write("monitors", "", "m2", b"two".to_vec()).unwrap();
     let id = store.info().store_id;
     drop(store);
     let ns: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let entry = anchor_names(&a)
+    let entries: Vec<String> = anchor_names(&a)
+        .into_iter()
+        .filter(|n| n.starts_with('k'))
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let (entry, other) = (&entries[0], &entries[1]);
+    let good = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, entry).unwrap();
+    let good_other = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, other).unwrap();
+    let meta = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta").unwrap();
+    assert_eq!(meta.len(), 72, "nonce, sealed 32 bytes, tag");
+    // The sealed values of another anchored store, with the same names in it.
+    let (inner2, a2) = (TempFs::new(), TempFs::new());
+    let store2 = create(&inner2, &a2);
+    store2.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    let id2 = store2.info().store_id;
+    drop(store2);
+    let ns2: String = id2.iter().map(|b| format!("{b:02x}")).collect();
+    let meta2 = a2.read(ANCHOR_PRIMARY_NAMESPACE, &ns2, "meta").unwrap();
+    let entry2_name = anchor_names(&a2)
         .into_iter()
         .find(|n| n.starts_with('k'))
         .unwrap();
-    let good = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry).unwrap();
-    let meta = a.read(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta").unwrap();
-    type Step<'a> = Box<dyn Fn() + 'a>;
-    let cases: Vec<(&str, Step<'_>, Step<'_>)> = vec![
+    let entry2 = a2
+        .read(ANCHOR_PRIMARY_NAMESPACE, &ns2, &entry2_name)
+        .unwrap();
+
+    let put = |name: &str, v: Vec<u8>| a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, name, v).unwrap();
+    let flip = |v: &[u8], i: usize| {
+        let mut v = v.to_vec();
+        v[i] ^= 1;
+        v
+    };
+    let forged_meta = {
+        // What an unsealed meta would hold (epoch, header_seq, limit, mark), padded to size.
+        let mut m = vec![0u8; 24];
+        for x in [7u64, 1_000, u64::MAX, 1] {
+            m.extend_from_slice(&x.to_le_bytes());
+        }
+        m.extend_from_slice(&[0u8; 16]);
+        m
+    };
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("an entry's nonce flipped", entry.as_str(), flip(&good, 0)),
         (
-            "unknown kind",
-            Box::new(|| {
-                let mut b = good.clone();
-                b[0] = 9;
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, b).unwrap();
-            }),
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good.clone())
-                    .unwrap()
-            }),
+            "an entry's ciphertext flipped",
+            entry.as_str(),
+            flip(&good, 30),
         ),
         (
-            "truncated entry",
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good[..20].to_vec())
-                    .unwrap()
-            }),
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, &entry, good.clone())
-                    .unwrap()
-            }),
+            "an entry's tag flipped",
+            entry.as_str(),
+            flip(&good, good.len() - 1),
+        ),
+        ("a truncated entry", entry.as_str(), good[..20].to_vec()),
+        ("an empty entry", entry.as_str(), Vec::new()),
+        (
+            "an entry moved to another entry's name",
+            entry.as_str(),
+            good_other.clone(),
         ),
         (
-            "unknown name",
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "stray", vec![1])
-                    .unwrap()
-            }),
-            Box::new(|| {
-                a.remove(ANCHOR_PRIMARY_NAMESPACE, &ns, "stray", false)
-                    .unwrap()
-            }),
+            "another store's entry under this store",
+            entry2_name.as_str(),
+            entry2.clone(),
         ),
-        (
-            "meta too short",
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta[..40].to_vec())
-                    .unwrap()
-            }),
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta.clone())
-                    .unwrap()
-            }),
-        ),
-        (
-            "meta of another store",
-            Box::new(|| {
-                let mut m = meta.clone();
-                m[9] ^= 1;
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", m).unwrap()
-            }),
-            Box::new(|| {
-                a.write(ANCHOR_PRIMARY_NAMESPACE, &ns, "meta", meta.clone())
-                    .unwrap()
-            }),
-        ),
+        ("an unknown name", "stray", vec![1]),
+        ("a name short of the hash form", &entry[..64], good.clone()),
+        ("meta too short", "meta", meta[..40].to_vec()),
+        ("meta's nonce flipped", "meta", flip(&meta, 9)),
+        ("meta's tag flipped", "meta", flip(&meta, 71)),
+        ("meta of another store", "meta", meta2.clone()),
+        ("a forged meta", "meta", forged_meta),
+        ("an entry written as meta", "meta", good.clone()),
     ];
-    for (what, break_it, mend) in cases {
-        break_it();
+    let mut before = snapshot(&a);
+    for (what, name, value) in cases {
+        put(name, value);
         let e = open(&inner, &a).unwrap_err();
         assert!(
             matches!(e, OpenError::AnchorCorrupt { .. }),
             "{what}: {e:?}"
         );
-        mend();
-        open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
+        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
+        let e = OpenOptions::new()
+            .read_only()
+            .anchor(anchor(&a))
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenError::AnchorCorrupt { .. }),
+            "{what}, read-only: {e:?}"
+        );
+        // Mend: put back exactly what the anchor held.
+        for ((p, s, k), _) in snapshot(&a) {
+            a.remove(&p, &s, &k, false).unwrap();
+        }
+        for ((p, s, k), v) in &before {
+            a.write(p, s, k, v.clone()).unwrap();
+        }
+        let store = open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
+        assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one", "{what}");
+        drop(store);
+        // The writable open rewrote meta (its reservation): the state to mend to next.
+        before = snapshot(&a);
     }
 }
 
@@ -495,9 +540,10 @@ impl<A> Flaky<A> {
     }
 }
 
-/// A failing anchor: the write lands and is reported as `WriteError::Anchor`; a remove is not
-/// made at all; nothing is lost, and neither this instance nor the next raises a false alarm.
-/// Once the anchor is back, the pending changes reach it.
+/// A failing anchor: the write lands and is reported as `WriteError::Anchor`; while that change
+/// is pending, a remove or another write is refused before it reaches the inner store; nothing
+/// is lost, and neither this instance nor the next raises a false alarm. Once the anchor is
+/// back, the changes reach it.
 #[test]
 fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     let (inner, a) = (TempFs::new(), TempFs::new());
@@ -540,6 +586,23 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         store.read("monitors", "", "m2").unwrap(),
         b"one",
         "not removed"
+    );
+    // While the change is pending, a write of another key is refused before it reaches the
+    // inner store: at most one operation runs ahead of the anchor.
+    let e = store
+        .write("monitors", "", "m3", b"three".to_vec())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
+            Some(WriteError::Anchor(_))
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        inner.read("monitors", "", "m3").unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "nothing reached the inner store"
     );
     drop(store);
 
@@ -607,10 +670,12 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
 }
 
-/// For an inner store that cannot list its keys: accepting without a listing attaches the
-/// anchor with no entries; a value is watched across restarts from its next write on.
+/// For an inner store that cannot list its keys, the caller lists them
+/// (`accept_current_state_listed`): every listed key is watched across restarts from the
+/// accept on, and a key left out of the listing is absent from then on (`Removed`, kind
+/// `NotFound`, left out of `list`), never served stale, until it is written again.
 #[test]
-fn accepting_without_a_listing_watches_values_from_their_next_write() {
+fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = anchored()
         .create::<V, _>(
@@ -619,19 +684,64 @@ fn accepting_without_a_listing_watches_values_from_their_next_write() {
         )
         .unwrap();
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    store
+        .write("monitors", "", "m2", b"left out".to_vec())
+        .unwrap();
     drop(store);
+    let listed: Vec<(String, String, String)> = records(&inner)
+        .into_iter()
+        .map(|(names, _)| names)
+        .filter(|(_, _, k)| k != "m2")
+        .collect();
+    assert_eq!(listed.len(), 1);
+    let m2 = inner.read("monitors", "", "m2").unwrap();
     let store = OpenOptions::new()
         .anchor(anchor(&a))
-        .accept_current_state_unlisted::<V, _>(inner.clone(), PASSPHRASE)
+        .accept_current_state_listed::<V, _>(
+            inner.clone(),
+            Credential::passphrase(PASSPHRASE),
+            listed,
+        )
         .unwrap();
     assert!(store.info().anchored);
-    assert_eq!(anchor_names(&a).len(), 1, "only meta");
+    assert_eq!(anchor_names(&a).len(), 2, "meta and m1's entry");
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
+    let e = store.read("monitors", "", "m2").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        read_error(&e),
+        &ReadError::Removed {
+            primary_namespace: "monitors".into(),
+            secondary_namespace: "".into(),
+            key: "m2".into(),
+            found: version_of(&m2),
+        }
+    );
+    assert_eq!(store.list("monitors", "").unwrap(), ["m1"]);
     let old = inner.read("monitors", "", "m1").unwrap();
     store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
     drop(store);
+    // Across a restart: m1 rolled back is refused, m2 is still absent.
     inner.write("monitors", "", "m1", old).unwrap();
     let store = open(&inner, &a).unwrap();
     assert_m1_rolled_back(&store);
+    assert_eq!(
+        store.read("monitors", "", "m2").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // Written again, it is live and watched.
+    store
+        .write("monitors", "", "m2", b"again".to_vec())
+        .unwrap();
+    assert_eq!(store.read("monitors", "", "m2").unwrap(), b"again");
+    drop(store);
+    inner.write("monitors", "", "m2", m2).unwrap();
+    let store = open(&inner, &a).unwrap();
+    let e = store.read("monitors", "", "m2").unwrap_err();
+    assert!(
+        matches!(read_error(&e), ReadError::Rollback { .. }),
+        "{e:?}"
+    );
 }
 
 /// An anchor is never silently ignored: `create` with one makes an anchored store.

@@ -32,7 +32,7 @@ pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
 
 /// Length of the header of a new store without encrypted names (one data key), and where its
 /// checksum starts (docs/FORMAT.md, "The header").
-pub const HEADER_LEN: usize = 276;
+pub const HEADER_LEN: usize = 308;
 /// Offset of the checksum in a header of [`HEADER_LEN`] bytes.
 pub const CHECKSUM_AT: usize = HEADER_LEN - 32;
 

@@ -14,7 +14,7 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -114,6 +114,13 @@ impl Seen {
 struct Model {
     now: BTreeMap<Name, State>,
     previous: BTreeMap<Name, Option<State>>,
+    /// Keys the open store treats as absent whatever the inner store holds (docs/FORMAT.md,
+    /// "The rule", not anchored): a remove was issued (it leaves the store's map at once, even
+    /// if it fails), or a first write failed after it landed, and no write of the key
+    /// succeeded since. A reopened store has no such key (every record is older than it).
+    hidden: BTreeSet<Name>,
+    /// Keys the open store watches (its map): written, or read and served.
+    watched: BTreeSet<Name>,
 }
 
 impl Model {
@@ -158,7 +165,17 @@ impl Model {
                 Some(_) => Seen::AuthenticationFailed,
                 None => Seen::NotFound,
             },
-            _ => Seen::of(self.now.get(&name)),
+            _ => self.seen(name),
+        }
+    }
+
+    /// What a read through the open store returns (a record is authenticated before it is
+    /// judged).
+    fn seen(&self, name: Name) -> Seen {
+        match self.now.get(&name) {
+            Some(State::Torn) => Seen::AuthenticationFailed,
+            _ if self.hidden.contains(&name) => Seen::NotFound,
+            now => Seen::of(now),
         }
     }
 }
@@ -213,6 +230,7 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) ->
     for ((p, s, k), v) in PRELOADED {
         KVStoreSync::write(&store, p, s, k, v.to_vec()).unwrap();
         model.set((p, s, k), Some(State::Present(v.to_vec())));
+        model.watched.insert((p, s, k));
     }
     let base = inner.ops();
     if let Some(n) = fault_at {
@@ -252,6 +270,13 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) ->
                     (true, FaultKind::TornWrite) => model.set(name, Some(State::Torn)),
                     (true, _) => model.set(name, stored),
                 }
+                if r.is_ok() {
+                    model.hidden.remove(&name);
+                    model.watched.insert(name);
+                } else if hit && !model.watched.contains(&name) {
+                    // A first write that failed: absent, whether or not it landed.
+                    model.hidden.insert(name);
+                }
                 if !(hit && kind.is_loud()) {
                     r.expect(&ctx);
                 }
@@ -264,18 +289,24 @@ fn run(fault_at: Option<u64>, kind: FaultKind, use_async: bool, layout: &str) ->
                     (true, FaultKind::Before | FaultKind::TornWrite | FaultKind::LostWrite) => {}
                     _ => model.set(name, None),
                 }
+                model.hidden.insert(name);
+                model.watched.remove(&name);
                 if !(hit && kind.is_loud()) {
                     r.expect(&ctx);
                 }
             }
             Op::Read(name @ (p, s, k)) => {
                 let r = ops.read(p, s, k);
+                let served = r.is_ok();
                 let hit = hit(&ctx);
                 check_report(&r, hit, kind, at, &ctx);
                 match (hit, kind.is_loud()) {
                     (true, true) => {}
                     (true, false) => check_read(name, model.seen_under(name, kind), r, &ctx),
-                    (false, _) => check_read(name, Seen::of(model.now.get(&name)), r, &ctx),
+                    (false, _) => check_read(name, model.seen(name), r, &ctx),
+                }
+                if served {
+                    model.watched.insert(name);
                 }
             }
             Op::List(p, s) => {
@@ -377,7 +408,8 @@ fn raw_store() -> (
 
 /// A write (or remove) the inner store acknowledges but loses: what is there is what was there
 /// before, an authentic but older record or nothing, and a later read or listing refuses it
-/// (a rollback, a deletion, a resurrection), never returns it as current and never garbage.
+/// (a rollback, a deletion) or treats it as absent (a removed record left behind), never
+/// returns it as current and never garbage.
 #[test]
 fn lost_acknowledged_writes_leave_the_old_value_or_nothing() {
     let refusal = |e: io::Error| {
@@ -408,18 +440,27 @@ fn lost_acknowledged_writes_leave_the_old_value_or_nothing() {
         assert!(e.starts_with("Missing"), "{e}");
         let e = refusal(ops.list("", "").unwrap_err());
         assert!(e.starts_with("Missing"), "{e}");
+        // A lost remove: the record left behind is absent (`Removed`, kind `NotFound`), never
+        // served, and left out of nothing it should be in.
         inner.arm_next(FaultKind::LostWrite);
         ops.remove("monitors", "", "m_0", false).unwrap();
-        let e = refusal(ops.read("monitors", "", "m_0").unwrap_err());
-        assert!(e.starts_with("Resurrected"), "{e}");
+        let e = ops.read("monitors", "", "m_0").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
+        assert!(
+            matches!(
+                e.get_ref().and_then(|i| i.downcast_ref::<ReadError>()),
+                Some(ReadError::Removed { key, .. }) if key == "m_0"
+            ),
+            "{e:?}"
+        );
         assert_eq!(inner.fires(), 3);
     }
 }
 
 /// A read that returns the key's previous bytes (or its absence before the first write). Those
 /// bytes are an authentic record of this store for this key, but an older version than the
-/// store wrote: refused as a rollback, a resurrection or a deletion, never returned as current;
-/// the next clean read is intact.
+/// store wrote: refused as a rollback or a deletion, or absent after a remove, never returned
+/// as current; the next clean read is intact.
 #[test]
 fn stale_reads_of_a_key_are_refused() {
     let refusal = |r: io::Result<Vec<u8>>| {
@@ -454,12 +495,14 @@ fn stale_reads_of_a_key_are_refused() {
             ReadError::Rollback { .. }
         ));
         assert_eq!(ops.read(k.0, k.1, k.2).unwrap(), b"v2");
-        // After a remove, the removed value is a resurrection.
+        // After a remove, the removed value is absent (`Removed`, kind `NotFound`).
         ops.remove(k.0, k.1, k.2, false).unwrap();
         inner.arm_next(FaultKind::StaleRead);
+        let e = ops.read(k.0, k.1, k.2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e:?}");
         assert!(matches!(
-            refusal(ops.read(k.0, k.1, k.2)),
-            ReadError::Resurrected { .. }
+            e.get_ref().and_then(|i| i.downcast_ref::<ReadError>()),
+            Some(ReadError::Removed { .. })
         ));
         assert_eq!(
             ops.read(k.0, k.1, k.2).unwrap_err().kind(),
@@ -839,7 +882,7 @@ impl Cred {
     }
 
     /// Opens the store in `inner` read-only, so that checking which credential opens it
-    /// writes nothing (a writable open reserves record versions in the header).
+    /// writes nothing (a writable open reserves its block of versions in the header).
     fn open(self, inner: &MemoryStore) -> Result<EncryptedStore<MemoryStore>, OpenError> {
         let o = encrypted_kvstore::OpenOptions::new().read_only();
         match self {
@@ -891,10 +934,10 @@ impl Cred {
 ///   header before changing the credential over such a store; LDK's `FilesystemStore` writes
 ///   atomically).
 ///
-/// Retried without a fault, the change takes: only the new credential opens. After a write
-/// whose acknowledgement or effect was lost the handle's header is not the stored one: the
-/// retry is refused with `HeaderChanged` (nothing written), and a reopened handle makes the
-/// change.
+/// Retried through the same handle, the change is refused with `HeaderChanged` and writes
+/// nothing (after a failed header write the handle writes no header over what may have landed;
+/// after a lost one its header is not the stored one); a reopened handle makes the change, and
+/// then only the new credential opens.
 #[test]
 fn credential_changes_interrupted_by_header_write_faults() {
     let changes = [
@@ -973,27 +1016,26 @@ fn credential_changes_interrupted_by_header_write_faults() {
                 }
             }
             // Retried without a fault, the change takes: only the new credential opens.
-            let store = match opener {
-                Some(opener) if matches!(kind, FaultKind::After | FaultKind::LostWrite) => {
-                    let stored = KVStoreSync::read(&mem, "encrypted_kvstore", "", "header");
-                    assert!(
-                        matches!(
-                            new.change_to(&store),
-                            Err(RotateError::Header(HeaderError::Changed))
-                        ),
-                        "{ctx}"
-                    );
-                    assert_eq!(
-                        KVStoreSync::read(&mem, "encrypted_kvstore", "", "header").ok(),
-                        stored.ok(),
-                        "{ctx}: the refused retry wrote"
-                    );
-                    drop(store);
-                    opener.open_writable(inner.clone()).unwrap()
-                }
-                _ => store,
-            };
-            new.change_to(&store).unwrap();
+            // Through the same handle the retry is refused, `HeaderChanged`, and writes nothing:
+            // a failed header write may have landed, a lost one did, so this handle writes no
+            // header over it. A reopened handle makes the change.
+            let stored = KVStoreSync::read(&mem, "encrypted_kvstore", "", "header");
+            assert!(
+                matches!(
+                    new.change_to(&store),
+                    Err(RotateError::Header(HeaderError::Changed))
+                ),
+                "{ctx}"
+            );
+            assert_eq!(
+                KVStoreSync::read(&mem, "encrypted_kvstore", "", "header").ok(),
+                stored.ok(),
+                "{ctx}: the refused retry wrote"
+            );
+            drop(store);
+            let store = opener.unwrap_or(old).open_writable(inner.clone()).unwrap();
+            new.change_to(&store)
+                .unwrap_or_else(|e| panic!("{ctx}: the retry: {e:?}"));
             old.assert_refused(new, old.open(&mem));
             let opened = new.open(&mem).unwrap();
             assert_eq!(KVStoreSync::read(&opened, "p", "s", "k").unwrap(), b"value");

@@ -2,10 +2,11 @@
 //! store over LDK's `FilesystemStore`, anchored in a second `FilesystemStore` through
 //! `StoreAnchor`. While the node is stopped, an attacker with write access to the store's
 //! directory (not to the anchor's) replays one older record, deletes the newest monitor update,
-//! brings back a hard-removed key (also one folded into its pair's floor), or puts a whole older
-//! copy of the directory back, header and all. At the next start each is refused with a typed
-//! error naming what it found: `Rollback`, `Missing`, `Resurrected` (per key, `InvalidData` at
-//! the trait edge), or `HeaderRolledBack` at open.
+//! brings back a removed key (hard or lazy, also among many removes in one pair), or puts a
+//! whole older copy of the directory back, header and all. At the next start each is refused
+//! with a typed error naming what it found: `Rollback`, `Missing` (per key, `InvalidData` at
+//! the trait edge), `HeaderRolledBack` at open, or, for a removed key put back, treated as
+//! absent: `Removed` (kind `NotFound`), never served, left out of `list`.
 //!
 //! Each attack is also run against the same store without an anchor, where the restart
 //! accepts it: the records put back are authentic and a fresh instance has no watermarks (the
@@ -134,7 +135,12 @@ fn version_of(record: &[u8]) -> u64 {
 
 #[track_caller]
 fn read_error(e: &io::Error) -> &ReadError {
-    assert_eq!(e.kind(), ErrorKind::InvalidData, "{e:?}");
+    // A refusal is `InvalidData`; a record of an absent key (`Removed`) is `NotFound`.
+    let kind = match e.get_ref().and_then(|e| e.downcast_ref::<ReadError>()) {
+        Some(ReadError::Removed { .. }) => ErrorKind::NotFound,
+        _ => ErrorKind::InvalidData,
+    };
+    assert_eq!(e.kind(), kind, "{e:?}");
     e.get_ref()
         .and_then(|e| e.downcast_ref::<ReadError>())
         .unwrap_or_else(|| panic!("untyped error {e:?}"))
@@ -284,69 +290,72 @@ fn the_newest_monitor_update_deleted_between_restarts_is_refused_only_with_an_an
     }
 }
 
-/// A hard-removed key brought back while the node is stopped: refused as `Resurrected` after
-/// an anchored restart, both while its tombstone is kept and after 33 hard removes in its pair
-/// folded the tombstones into the pair's floor. Accepted without an anchor. A lazily removed
-/// key that comes back is accepted either way (LDK expects that of its lazy removes).
+/// A removed key brought back while the node is stopped, hard or lazily removed, alone or
+/// among 33 removes in its pair: after an anchored restart it is absent (`Removed`, kind
+/// `NotFound`, the version found named) and left out of `list`. Without an anchor the
+/// restart serves it (the known limit). A key that was never removed reads as it is.
 #[test]
-fn a_hard_removed_key_brought_back_between_restarts_is_refused_only_with_an_anchor() {
+fn a_removed_key_brought_back_between_restarts_is_absent_only_with_an_anchor() {
     for (mode, opts) in modes() {
         for anchored in [true, false] {
             let ctx = format!("{mode}, anchored {anchored}");
             let node = Node::new(anchored);
             let disk = node.disk();
             let store = node.create(&opts);
-            let tombstoned = write_new(&store, &disk, ("payments", "", "pay_1"), b"paid");
+            let hard = write_new(&store, &disk, ("payments", "", "pay_1"), b"paid");
             let lazy = write_new(&store, &disk, ("payments", "", "pay_2"), b"paid too");
-            let folded = write_new(&store, &disk, ("archive", "", "a00"), b"archived");
+            let among_many = write_new(&store, &disk, ("archive", "", "a00"), b"archived");
             let stays = write_new(&store, &disk, ("archive", "", "stays"), b"stays");
-            let records: Vec<Vec<u8>> = [&tombstoned, &lazy, &folded]
+            let records: Vec<Vec<u8>> = [&hard, &lazy, &among_many]
                 .iter()
                 .map(|n| raw(&disk, n))
                 .collect();
             KVStoreSync::remove(&store, "payments", "", "pay_1", false).unwrap();
             KVStoreSync::remove(&store, "payments", "", "pay_2", true).unwrap();
-            // 33 hard removes in one pair: the last folds the tombstones into its floor.
+            // 33 hard removes in one pair (most of them of keys never written).
             for i in 0..33 {
                 KVStoreSync::remove(&store, "archive", "", &format!("a{i:02}"), false).unwrap();
             }
             drop(store);
-            for (n, rec) in [&tombstoned, &lazy, &folded]
-                .into_iter()
-                .zip(records.clone())
-            {
+            for (n, rec) in [&hard, &lazy, &among_many].into_iter().zip(records.clone()) {
                 put(&disk, n, rec);
             }
 
             let store = node.start().unwrap();
-            let lazy_back = read(&store, ("payments", "", "pay_2"));
-            assert_eq!(lazy_back.unwrap(), b"paid too", "{ctx}");
             assert_eq!(read(&store, ("archive", "", "stays")).unwrap(), b"stays");
             let _ = stays;
-            for ((p, k), rec) in [("payments", "pay_1"), ("archive", "a00")]
-                .into_iter()
-                .zip([&records[0], &records[2]])
+            for ((p, k), rec) in [
+                ("payments", "pay_1"),
+                ("payments", "pay_2"),
+                ("archive", "a00"),
+            ]
+            .into_iter()
+            .zip(&records)
             {
                 let r = read(&store, (p, "", k));
                 if anchored {
                     let e = r.unwrap_err();
-                    match read_error(&e) {
-                        ReadError::Resurrected {
-                            primary_namespace,
-                            key,
-                            found,
-                            removed_at,
-                            ..
-                        } => {
-                            assert_eq!((primary_namespace.as_str(), key.as_str()), (p, k));
-                            assert_eq!(*found, version_of(rec), "{ctx}");
-                            assert!(removed_at > found, "{ctx}: {removed_at} > {found}");
-                        }
-                        other => panic!("{ctx}: {p}/{k}: {other:?}"),
-                    }
+                    assert_eq!(e.kind(), ErrorKind::NotFound, "{ctx}: {p}/{k}");
+                    assert_eq!(
+                        read_error(&e),
+                        &ReadError::Removed {
+                            primary_namespace: p.into(),
+                            secondary_namespace: "".into(),
+                            key: k.into(),
+                            found: version_of(rec),
+                        },
+                        "{ctx}"
+                    );
                 } else {
                     assert!(r.is_ok(), "{ctx}: {p}/{k}: {r:?}");
                 }
+            }
+            let listed = |p: &str| KVStoreSync::list(&store, p, "").unwrap();
+            if anchored {
+                assert_eq!(listed("payments"), Vec::<String>::new(), "{ctx}");
+                assert_eq!(listed("archive"), ["stays"], "{ctx}");
+            } else {
+                assert_eq!(listed("payments").len(), 2, "{ctx}");
             }
         }
     }
@@ -376,8 +385,8 @@ fn change(store: &Store) {
 /// open writes the header) and is refused at open with `HeaderRolledBack`; a copy taken
 /// during the last run has the header the anchor last saw, opens, and each changed value is
 /// refused: `Rollback` (the rewritten monitor), `Missing` (the new update, on read and list),
-/// `Resurrected` (the removed payment). Without an anchor both copies open and every old
-/// value reads as current: the known limit SECURITY.md states.
+/// absent (the removed payment: `Removed`, kind `NotFound`). Without an anchor both copies
+/// open and every old value reads as current: the known limit SECURITY.md states.
 #[test]
 fn a_whole_older_copy_of_the_store_put_back() {
     for (mode, opts) in modes() {
@@ -442,8 +451,9 @@ fn a_whole_older_copy_of_the_store_put_back() {
                             "{ctx}: {e:?}"
                         );
                         let e = read(&store, ("payments", "", "pay_1")).unwrap_err();
+                        assert_eq!(e.kind(), ErrorKind::NotFound, "{ctx}");
                         assert!(
-                            matches!(read_error(&e), ReadError::Resurrected { key, .. } if key == "pay_1"),
+                            matches!(read_error(&e), ReadError::Removed { key, .. } if key == "pay_1"),
                             "{ctx}: {e:?}"
                         );
                         // What did not change since the copy reads as it is.
@@ -593,8 +603,8 @@ fn detaching_the_anchor() {
 /// updates, each `monitor_updates/<monitor>/<n>` written once; after every 100th (ldk-node's
 /// largest number of pending updates) the full monitor is written and the updates it covers
 /// are removed lazily. The anchor holds as many values after 100 cycles as after 100,000 (its
-/// meta, the monitor's entry and the updates' lazy pair record), and never more than those and
-/// one entry per pending update. A restart with updates pending, and one at the end, open and
+/// meta and the monitor's entry: one entry per live key, nothing for a removed one), and never
+/// more than those and one entry per pending update. A restart with updates pending, and one at the end, open and
 /// read everything with no false alarm.
 #[test]
 fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
@@ -649,11 +659,11 @@ fn the_anchor_stays_bounded_over_100000_monitor_update_cycles() {
          after {CYCLES} {end}, at most {most}; {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    // meta, the monitor's entry, the lazy pair record of its updates.
-    assert_eq!(at_100, Some(3));
-    assert_eq!(end, 3, "the anchor grows with the cycles");
+    // meta and the monitor's entry.
+    assert_eq!(at_100, Some(2));
+    assert_eq!(end, 2, "the anchor grows with the cycles");
     // At most: those and the entries of 100 pending updates, just before the monitor write.
-    assert_eq!(most, 3 + MAX_PENDING);
+    assert_eq!(most, 2 + MAX_PENDING);
     drop(store);
     let store = anchored()
         .open::<V, _>(inner.clone(), Credential::raw_key(&key))
@@ -721,8 +731,9 @@ fn the_anchor_watches_the_async_trait_across_a_restart() {
             "{mode}: {e:?}"
         );
         let e = ops.read("payments", "", "pay_1").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{mode}");
         assert!(
-            matches!(read_error(&e), ReadError::Resurrected { .. }),
+            matches!(read_error(&e), ReadError::Removed { .. }),
             "{mode}: {e:?}"
         );
         assert_eq!(ops.read("", "", "manager").unwrap(), b"manager", "{mode}");

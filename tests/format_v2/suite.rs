@@ -288,10 +288,11 @@ fn a_deleted_value_is_refused_on_read_and_on_list() {
     }
 }
 
-/// A key removed (not lazily) that comes back is refused; a lazily removed one that comes
-/// back is accepted (LDK expects that of its lazy removes).
+/// A removed key whose record comes back is absent, whether its remove was lazy or not (lazy
+/// removes are removes): `ReadError::Removed` with kind `NotFound`, naming the version found,
+/// never served; a key this instance never touched, written before it opened, is served.
 #[test]
-fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
+fn a_removed_key_that_comes_back_is_absent_lazy_or_not() {
     for (mode, opts) in modes() {
         for how in ["sync", "async"] {
             let inner = TempFs::new();
@@ -309,27 +310,32 @@ fn a_resurrected_key_is_refused_unless_its_remove_was_lazy() {
             ops.remove("payments", "", "pay_2", true).unwrap();
             assert_eq!(ops.list("payments", "").unwrap(), Vec::<String>::new());
             put(&inner, &hard, hard_rec.clone());
-            put(&inner, &lazy, lazy_rec);
-            let e = ops.read("payments", "", "pay_1").unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidData, "{mode} {how}");
-            match read_error(&e) {
-                ReadError::Resurrected {
-                    key,
-                    found,
-                    removed_at,
-                    ..
-                } => {
-                    assert_eq!(key, "pay_1");
-                    assert_eq!(*found, version_of(&hard_rec));
-                    assert!(removed_at > found, "{removed_at} > {found}");
-                }
-                other => panic!("{mode} {how}: {other:?}"),
+            put(&inner, &lazy, lazy_rec.clone());
+            for (k, rec) in [("pay_1", &hard_rec), ("pay_2", &lazy_rec)] {
+                let e = ops.read("payments", "", k).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::NotFound, "{mode} {how} {k}");
+                assert_eq!(
+                    read_error(&e),
+                    &ReadError::Removed {
+                        primary_namespace: "payments".into(),
+                        secondary_namespace: "".into(),
+                        key: k.into(),
+                        found: version_of(rec),
+                    },
+                    "{mode} {how}"
+                );
             }
-            assert_eq!(
-                ops.read("payments", "", "pay_2").unwrap(),
-                b"paid too",
-                "{mode} {how}"
-            );
+            // Written again, a key is live again.
+            ops.write("payments", "", "pay_1", b"again".to_vec())
+                .unwrap();
+            assert_eq!(ops.read("payments", "", "pay_1").unwrap(), b"again");
+            drop(async_ops);
+            drop(store);
+            // A new instance never saw those removes: records older than its open are served.
+            let reopened = OpenOptions::new()
+                .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+                .unwrap();
+            assert_eq!(reopened.read("payments", "", "pay_2").unwrap(), b"paid too");
         }
     }
 }
@@ -341,7 +347,7 @@ fn versions_grow_across_restarts() {
     let inner = TempFs::new();
     let store = create(&OpenOptions::new(), inner.clone());
     let first = store.info();
-    assert_eq!((first.header_seq, first.version_limit), (1, 65_537));
+    assert_eq!((first.header_seq, first.version_limit), (1, (1 << 32) + 1));
     let at = write_new(&store, &inner, ("p", "", "k"), b"1");
     let mut last = version_of(&raw(&inner, &at));
     assert_eq!(last, 1);
@@ -351,16 +357,16 @@ fn versions_grow_across_restarts() {
         }
     }
     fn store_write_and_check(inner: &TempFs, at: &Name, last: &mut u64, run: u32) {
+        let limit = EncryptedStore::inspect::<V>(inner).unwrap().version_limit;
         let store =
             EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
         let info = store.info();
-        assert!(
-            info.version_limit > *last + 65_536 - 1,
-            "run {run}: {info:?}"
-        );
+        // One reservation of 2^32 versions, from the stored limit.
+        assert_eq!(info.version_limit, limit + (1 << 32), "run {run}: {info:?}");
         store.write("p", "", "k", b"x".to_vec()).unwrap();
         let v = version_of(&raw(inner, at));
         assert!(v > *last, "run {run}: version {v} after {last}");
+        assert_eq!(v, limit, "run {run}: the first version of the block");
         *last = v;
     }
     drop(store);
@@ -421,7 +427,8 @@ fn passphrase_change_and_a_changed_header() {
             .unwrap();
     assert_eq!(reopened.read("p", "s", "k").unwrap(), b"kept");
     assert_eq!(reopened.read("p", "s", "k2").unwrap(), b"after");
-    // `reopened` reserved versions: `store`'s header is no longer the stored one.
+    // `reopened`'s open wrote the header (its reservation): `store`'s header is no longer the
+    // stored one.
     assert!(matches!(
         store.change_credential::<V>(Credential::passphrase_with(b"third", cheap())),
         Err(RotateError::Header(HeaderError::Changed))
@@ -637,88 +644,86 @@ fn async_inner_store_detects_rollback() {
     );
 }
 
-/// The counter reserves its next block ahead of need, at the low water of 32,768 remaining
-/// versions (a synchronous store in one operation, an asynchronous one in two steps), and a
-/// header changed by another writer stops further reservations: the versions already reserved
-/// are used up, then writes fail with `HeaderChanged` and write nothing.
+/// A writable open reserves 2^32 versions in its one header write, and nothing writes the
+/// header while the store is open (sync and async): thousands of writes and removes are one
+/// inner call each, the header bytes stay as the open wrote them, and a second writer that
+/// rewrites the header does not stop this instance's writes (its versions stay in its own
+/// block, below every version of the second writer); only a header write of this instance
+/// (a passphrase change) is then refused with `HeaderChanged`, and writes nothing.
 #[test]
-fn reservations_ahead_of_need_and_a_changed_header() {
+fn one_reservation_per_open_and_no_header_write_while_open() {
     use encrypted_kvstore::MemoryStore;
+    const BLOCK: u64 = 1 << 32;
+    let key = RawKey::from_bytes([3; 32]);
     for how in ["sync", "async"] {
-        let inner = MemoryStore::new();
-        let store = OpenOptions::new()
-            .create::<V, _>(
-                inner.clone(),
-                Credential::raw_key(&RawKey::from_bytes([3; 32])),
-            )
-            .unwrap();
-        let async_ops = AsyncOps::new(&store);
-        let ops: &dyn Ops = if how == "sync" {
-            &SyncOps(&store)
-        } else {
-            &async_ops
-        };
-        let version = || version_of(&KVStoreSync::read(&inner, "p", "", "k").unwrap());
-        for _ in 0..32_768 {
-            ops.write("p", "", "k", b"v".to_vec()).unwrap();
-        }
-        assert_eq!(version(), 32_768);
-        assert_eq!(store.info().header_seq, 1, "{how}: nothing reserved yet");
-        for _ in 0..3 {
-            ops.write("p", "", "k", b"v".to_vec()).unwrap();
-        }
-        let info = store.info();
-        // The next block starts above the whole current one.
-        assert_eq!(
-            (info.header_seq, info.version_limit),
-            (2, 65_537 + 65_536),
-            "{how}"
-        );
-        let stored = EncryptedStore::<MemoryStore>::inspect::<V>(&inner).unwrap();
-        assert_eq!(
-            stored.version_limit, info.version_limit,
-            "{how}: in the store"
-        );
-        drop(async_ops);
-        drop(store);
-
-        // Another writer opens (and reserves) right after this one: this one stops reserving.
-        let inner = MemoryStore::new();
-        let key = RawKey::from_bytes([4; 32]);
+        let inner = super::v::FaultyStore::new(MemoryStore::new());
+        let raw = inner.inner().clone();
         let store = OpenOptions::new()
             .create::<V, _>(inner.clone(), Credential::raw_key(&key))
             .unwrap();
-        let other = EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
+        let info = store.info();
+        assert_eq!(
+            (info.header_seq, info.version_limit),
+            (1, BLOCK + 1),
+            "{how}"
+        );
+        let header = || KVStoreSync::read(&raw, RESERVED_PRIMARY_NAMESPACE, "", "header").unwrap();
+        let created = header();
         let async_ops = AsyncOps::new(&store);
         let ops: &dyn Ops = if how == "sync" {
             &SyncOps(&store)
         } else {
             &async_ops
         };
-        let version = || version_of(&KVStoreSync::read(&inner, "p", "", "k").unwrap());
-        let limit = 65_537;
-        let mut written = 0;
-        let err = loop {
-            match ops.write("p", "", "k", b"v".to_vec()) {
-                Ok(()) => written = version(),
-                Err(e) => break e,
+        let version = || version_of(&KVStoreSync::read(&raw, "p", "", "k").unwrap());
+        for i in 0..3_000u64 {
+            let before = inner.ops();
+            ops.write("p", "", "k", i.to_le_bytes().to_vec()).unwrap();
+            if i % 100 == 0 {
+                ops.remove("p", "", "gone", i % 200 == 0).unwrap();
             }
-            assert!(written < limit, "{how}: wrote past the reserved block");
-        };
-        assert_eq!(written, limit - 1, "{how}: every reserved version was used");
-        let typed = err.get_ref().and_then(|e| e.downcast_ref::<WriteError>());
-        assert!(
-            matches!(typed, Some(WriteError::Header(OpenError::HeaderChanged))),
-            "{how}: {err:?}"
+            assert!(
+                inner.ops() - before <= 2,
+                "{how}: only the value's own inner calls"
+            );
+        }
+        assert_eq!(version(), 3_000, "{how}: one version per write, from 1");
+        assert_eq!(
+            header(),
+            created,
+            "{how}: the header was not written while open"
         );
+        assert_eq!(store.info(), info, "{how}");
+
+        // A second writer (against the README's advice) opens: its block starts above this one.
+        let other = EncryptedStore::open::<V>(raw.clone(), Credential::raw_key(&key)).unwrap();
+        let other_info = other.info();
+        assert_eq!(
+            (other_info.header_seq, other_info.version_limit),
+            (2, 2 * BLOCK + 1),
+            "{how}"
+        );
+        for _ in 0..10 {
+            ops.write("p", "", "k", b"still mine".to_vec()).unwrap();
+            assert!(version() < BLOCK + 1, "{how}: within this instance's block");
+        }
+        assert_eq!(version(), 3_010, "{how}");
+        KVStoreSync::write(&other, "p", "", "k", b"other".to_vec()).unwrap();
         assert_eq!(
             version(),
-            limit - 1,
-            "{how}: the refused write wrote nothing"
+            BLOCK + 1,
+            "{how}: the other block starts at the old limit"
         );
-        // The other writer's versions are above all of them.
-        KVStoreSync::write(&other, "p", "", "k", b"w".to_vec()).unwrap();
-        assert!(version() >= limit, "{how}");
+        let stored = header();
+        assert!(matches!(
+            store.change_credential::<V>(Credential::raw_key(&RawKey::from_bytes([4; 32]))),
+            Err(RotateError::Header(HeaderError::Changed))
+        ));
+        assert_eq!(
+            header(),
+            stored,
+            "{how}: the refused header write wrote nothing"
+        );
         drop(async_ops);
     }
 }
@@ -915,14 +920,7 @@ fn concurrent_honest_use_raises_no_false_alarm() {
         let inner = e.get_ref();
         inner
             .and_then(|i| i.downcast_ref::<ReadError>())
-            .is_some_and(|r| {
-                matches!(
-                    r,
-                    ReadError::Rollback { .. }
-                        | ReadError::Missing { .. }
-                        | ReadError::Resurrected { .. }
-                )
-            })
+            .is_some_and(|r| matches!(r, ReadError::Rollback { .. } | ReadError::Missing { .. }))
             || inner.and_then(|i| i.downcast_ref::<ListError>()).is_some()
     };
     std::thread::scope(|scope| {
@@ -1055,99 +1053,65 @@ fn writes_of_one_key_are_serialized_from_version_to_watermark() {
 }
 
 /// A fault (no effect, or effect with the acknowledgement lost) on the header read or the
-/// header write of a reservation ahead of need, sync and async: no write fails for it (versions
-/// are still reserved), the reservation is made by a later operation, the stored header and
-/// the instance agree afterwards, and no version is handed out twice, also after a reopen.
+/// header write of a writable open's reservation: the open fails with that fault and writes
+/// nothing else, and the next open hands out versions above every version handed out before,
+/// also above a reservation whose write landed unacknowledged.
 #[test]
-fn faults_on_the_reservation_steps_lose_nothing() {
+fn faults_on_the_reservation_at_open_lose_nothing() {
     use crate::common::FaultKind;
     use encrypted_kvstore::MemoryStore;
     let key = RawKey::from_bytes([8; 32]);
-    for how in ["sync", "async"] {
-        // The first operation that makes more than its own inner call starts the reservation.
-        let n = {
+    for step in 0..2u64 {
+        for kind in [FaultKind::Before, FaultKind::After] {
+            let ctx = format!("fault on step {step} ({kind:?})");
             let inner = super::v::FaultyStore::new(MemoryStore::new());
+            let raw = inner.inner().clone();
             let store = OpenOptions::new()
                 .create::<V, _>(inner.clone(), Credential::raw_key(&key))
                 .unwrap();
-            let async_ops = AsyncOps::new(&store);
-            let ops: &dyn Ops = if how == "sync" {
-                &SyncOps(&store)
+            for i in 0..5u64 {
+                KVStoreSync::write(&store, "p", "", "k", i.to_le_bytes().to_vec()).unwrap();
+            }
+            drop(store);
+            let version = || version_of(&KVStoreSync::read(&raw, "p", "", "k").unwrap());
+            let before = super::v::snapshot(&raw);
+            let at = inner.ops();
+            inner.arm(at + step, kind);
+            let e =
+                EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap_err();
+            assert!(
+                crate::common::injected_within(&e) == Some(at + step),
+                "{ctx}: {e:?}"
+            );
+            assert_eq!(inner.fires(), 1, "{ctx}");
+            assert_eq!(inner.ops(), at + step + 1, "{ctx}: nothing after the fault");
+            let landed = step == 1 && kind == FaultKind::After;
+            let after = super::v::snapshot(&raw);
+            if landed {
+                // Only the header changed: every record byte for byte as before.
+                let records = |m: &crate::common::Snapshot| {
+                    m.iter()
+                        .filter(|((p, _, _), _)| p != RESERVED_PRIMARY_NAMESPACE)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(records(&after), records(&before), "{ctx}");
+                assert_ne!(after, before, "{ctx}: the header write landed");
             } else {
-                &async_ops
-            };
-            let mut n = 0u64;
-            loop {
-                let before = inner.ops();
-                ops.write("p", "", "k", n.to_le_bytes().to_vec()).unwrap();
-                n += 1;
-                if inner.ops() - before > 1 {
-                    break;
-                }
+                assert_eq!(after, before, "{ctx}: the failed open wrote");
             }
+            inner.disarm();
+            let store =
+                EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
+            let info = store.info();
+            let expected = if landed { 3 } else { 2 };
+            assert_eq!(info.header_seq, expected, "{ctx}");
+            KVStoreSync::write(&store, "p", "", "k", b"after".to_vec()).unwrap();
             assert_eq!(
-                n, 32_770,
-                "{how}: the low water of 32,768 remaining versions"
+                version(),
+                (expected - 1) * (1 << 32) + 1,
+                "{ctx}: the first version of the new block"
             );
-            assert_eq!(
-                store.info().header_seq,
-                if how == "sync" { 2 } else { 1 },
-                "{how}"
-            );
-            n
-        };
-        for step in 0..2u64 {
-            for kind in [FaultKind::Before, FaultKind::After] {
-                let ctx = format!("{how}, fault on step {step} ({kind:?})");
-                let inner = super::v::FaultyStore::new(MemoryStore::new());
-                let store = OpenOptions::new()
-                    .create::<V, _>(inner.clone(), Credential::raw_key(&key))
-                    .unwrap();
-                let async_ops = AsyncOps::new(&store);
-                let ops: &dyn Ops = if how == "sync" {
-                    &SyncOps(&store)
-                } else {
-                    &async_ops
-                };
-                let version =
-                    || version_of(&KVStoreSync::read(inner.inner(), "p", "", "k").unwrap());
-                for i in 0..n - 1 {
-                    ops.write("p", "", "k", i.to_le_bytes().to_vec()).unwrap();
-                }
-                // Sync: the step's header read, then its write, come before the record write.
-                // Async: the read is made by one write, the header write by the next one.
-                let at = if how == "sync" {
-                    inner.ops() + step
-                } else {
-                    inner.ops() + 2 * step
-                };
-                inner.arm(at, kind);
-                let mut last = Vec::new();
-                for i in 0..20u64 {
-                    last = (1000 + i).to_le_bytes().to_vec();
-                    ops.write("p", "", "k", last.clone())
-                        .unwrap_or_else(|e| panic!("{ctx}: {e:?}"));
-                }
-                assert_eq!(inner.fires(), 1, "{ctx}: the fault fired");
-                inner.disarm();
-                let info = store.info();
-                assert!(
-                    info.version_limit > 65_537,
-                    "{ctx}: reserved later: {info:?}"
-                );
-                let stored =
-                    EncryptedStore::<super::v::FaultyStore<MemoryStore>>::inspect::<V>(&inner)
-                        .unwrap();
-                assert_eq!(stored, info, "{ctx}: the instance knows the stored header");
-                assert_eq!(ops.read("p", "", "k").unwrap(), last, "{ctx}");
-                let highest = version();
-                drop(async_ops);
-                drop(store);
-                let reopened =
-                    EncryptedStore::open::<V>(inner.clone(), Credential::raw_key(&key)).unwrap();
-                KVStoreSync::write(&reopened, "p", "", "k", b"after".to_vec()).unwrap();
-                assert!(version() > highest, "{ctx}: a version handed out twice");
-            }
         }
     }
 }

@@ -2,8 +2,9 @@
 //! `FilesystemStore` the database's attacker cannot reach): while the node is stopped, the
 //! attacker connects to the table and puts an older monitor back, deletes the newest monitor
 //! update, brings a removed payment back, or restores a whole older copy of the table. At the
-//! next start, over a new connection, each is refused (`Rollback`, `Missing`, `Resurrected` per
-//! key, `HeaderRolledBack` at open). The same replay against a store without an anchor is
+//! next start, over a new connection, each is refused (`Rollback`, `Missing` per key,
+//! `HeaderRolledBack` at open) or, for the removed payment, absent (`Removed`, kind
+//! `NotFound`). The same replay against a store without an anchor is
 //! accepted at the restart (the documented limit), so the refusal is seen to come from the
 //! anchor; and an anchored store never opens without its anchor.
 
@@ -138,10 +139,11 @@ fn rollback_deletion_and_resurrection_across_restarts_are_refused_with_an_anchor
         // 3. The hard-removed payment brought back.
         attacker(&url, &t, |a| put(a, &p1, p1_rec.clone()));
         let store = reopen_anchored(&url, &t, dir.path()).unwrap();
+        let e = store.read("payments", "", "p1").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{how}");
         assert!(
-            matches!(read_err(store.read("payments", "", "p1")),
-                ReadError::Resurrected { key, .. } if key == "p1"),
-            "{how}"
+            matches!(read_error(&e), Some(ReadError::Removed { key, .. }) if key == "p1"),
+            "{how}: {e:?}"
         );
     }
 }
@@ -208,7 +210,8 @@ fn a_whole_older_copy_of_the_table_is_refused_at_open() {
         .write("monitors", "", "m2_0", b"new".to_vec())
         .unwrap();
     drop(store);
-    // A restart: the writable open reserves versions, a header write the anchor records.
+    // A restart: the writable open reserves its block of versions, a header write the anchor
+    // records.
     drop(reopen_anchored(&url, &t, dir.path()).unwrap());
     let now = EncryptedStore::inspect::<V>(&connect(&url, &t))
         .unwrap()
