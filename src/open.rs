@@ -103,9 +103,10 @@ impl OpenOptions {
     /// A header asking for more is refused with [`OpenError::KdfParamsOutOfBounds`] before
     /// anything is allocated, and so are new costs above it: `create` through these options,
     /// and a credential change or rekey of a store they opened
-    /// ([`HeaderError::KdfParamsOutOfBounds`](crate::HeaderError::KdfParamsOutOfBounds)). Use it where memory is short (a phone, a
-    /// small VPS): without it, anyone who can write the inner store can make `open` allocate
-    /// up to 1 GiB, which there is an out-of-memory kill rather than an error.
+    /// ([`HeaderError::KdfParamsOutOfBounds`](crate::HeaderError::KdfParamsOutOfBounds)).
+    /// Use it where memory is short (a phone, a small VPS): without it, anyone who can write
+    /// the inner store can make `open` allocate up to 1 GiB, which there is an out-of-memory
+    /// kill rather than an error.
     /// [`KdfParams::default`] needs 65,536 KiB.
     pub fn max_kdf_memory_kib(mut self, kib: u32) -> Self {
         self.max_kdf_memory_kib = kib.min(KdfParams::CEILING_MEMORY_KIB);
