@@ -4,6 +4,9 @@
 
 use super::*;
 
+#[cfg(all(test, feature = "lightning-0-2"))]
+mod tests;
+
 /// Versions reserved by a writable open.
 pub(crate) const BLOCK: u64 = 1 << 32;
 
