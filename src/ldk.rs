@@ -39,7 +39,7 @@ main branch requires of every store), listing with the inner store's order and p
 # use lightning_persister_0_3 as lightning_persister;
 use encrypted_kvstore::{EncryptedStore, KdfParams};
 use lightning::util::persist::{KVStoreSync, PaginatedKVStoreSync};
-use lightning_persister::fs_store::engine::FilesystemStoreV2;
+use lightning_persister::fs_store::v2::FilesystemStoreV2;
 
 let dir = tempfile::tempdir()?;
 let inner = FilesystemStoreV2::new(dir.path().into())?;
