@@ -142,7 +142,7 @@ fn main() {
     // The header write left the header in the slot; clear it.
     assert_eq!(
         store.inner().0.lock().unwrap().take().map(|h| h.len()),
-        Some(276)
+        Some(308)
     );
     // The first write of a key sets up its freshness state (once per namespace and key, not
     // per write); counted from the second write on.
