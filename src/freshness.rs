@@ -26,7 +26,7 @@ pub(crate) enum Verdict {
 
 /// A key's state at one moment: its version in M, and the version of the first operation in
 /// flight for it (if any).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Seen {
     pub(crate) version: Option<u64>,
     pub(crate) in_flight: Option<u64>,
@@ -63,6 +63,11 @@ impl ReadTicket {
     /// The version M held for the key when the read was issued.
     pub(crate) fn held(&self) -> Option<u64> {
         self.seen.version
+    }
+
+    /// Whether an operation of the key was in flight when the read was issued.
+    pub(crate) fn was_in_flight(&self) -> bool {
+        self.seen.in_flight.is_some()
     }
 }
 
@@ -119,6 +124,10 @@ impl Freshness {
         for ((p, s, k), v) in entries {
             self.map.entry((p, s)).or_default().insert(k, v);
         }
+    }
+
+    pub(crate) fn is_anchored(&self) -> bool {
+        self.anchored
     }
 
     /// Stops using the anchor: M keeps what it holds and goes on as for a store without one.

@@ -244,6 +244,15 @@ pub fn open_error_anchored(dir: &Location, anchor: Option<&Path>, e: OpenError) 
         | OpenError::HeaderAuthenticationFailed) => {
             Failure::new(Kind::BadHeader, format!("{d}: {}", chain(&e)))
         }
+        // A value read while accepting the current state: refused as a read is.
+        OpenError::Io(ref inner)
+            if inner
+                .get_ref()
+                .is_some_and(|i| i.downcast_ref::<ReadError>().is_some()) =>
+        {
+            let (kind, _) = read_reason(inner);
+            Failure::new(kind, format!("{d}: {}", chain(inner)))
+        }
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }
@@ -351,6 +360,15 @@ pub fn rotate_error_anchored(dir: &Location, anchor: Option<&Path>, e: RotateErr
             )
         }
         RotateError::List(e) => list_error("cannot list the keys of", dir, &e),
+        // A value read while accepting the current state: refused as a read is.
+        OpenError::Io(ref inner)
+            if inner
+                .get_ref()
+                .is_some_and(|i| i.downcast_ref::<ReadError>().is_some()) =>
+        {
+            let (kind, _) = read_reason(inner);
+            Failure::new(kind, format!("{d}: {}", chain(inner)))
+        }
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }

@@ -225,6 +225,14 @@ impl Engine {
         let (opened, not_found) = match r {
             Ok(rec) => match self.open(p, s, k, rec) {
                 Some(o) => (Some(o), None),
+                // Anchored, a key that is absent (held at neither moment, nothing in flight) is
+                // absent whatever lingers there: a record under a retired key, or junk.
+                None if self.absent(&t, &key) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "not found: the key is absent for this store",
+                    ))
+                }
                 None => {
                     return Err(ReadError::AuthenticationFailed {
                         primary_namespace: p.clone(),
@@ -336,6 +344,19 @@ impl Engine {
             }
             this.finish_read(ticket, key, r)
         }
+    }
+
+    /// Anchored: whether `key` was absent when the read `t` was issued and is now (not in M,
+    /// nothing in flight).
+    fn absent(&self, t: &ReadTicket, key: &Key) -> bool {
+        if !self.fresh().is_anchored() || t.held().is_some() || t.was_in_flight() {
+            return false;
+        }
+        // A read-only instance asks the anchor: the writer may have written the key since.
+        if self.read_only && self.reload(key).is_err() {
+            return false;
+        }
+        self.fresh().seen_now(key) == crate::freshness::Seen::default()
     }
 
     /// A read-only instance found a record under a key it does not hold: if the header the
@@ -491,10 +512,16 @@ impl Engine {
                 let mut a = lock(&self.anchor);
                 Self::flush(&mut a).map_err(RemoveError::Anchor)?;
                 let held = self.fresh().get(&key).is_some();
-                if let (Some(st), true) = (a.as_ref(), held) {
+                if let (Some(st), true) = (a.as_mut(), held) {
                     // Before the inner remove: a crash after it must not leave the anchor
-                    // expecting the key.
-                    st.put(&key, None).map_err(RemoveError::Anchor)?;
+                    // expecting the key. If it fails it may still have taken effect: the key is
+                    // absent from now on, its removal from the anchor pending, and the inner
+                    // remove is not made.
+                    if let Err(e) = st.put(&key, None) {
+                        st.pending.insert(key.clone(), None);
+                        self.fresh().reload(&key, None);
+                        return Err(RemoveError::Anchor(e));
+                    }
                 }
                 let next = self.counter().next();
                 self.fresh().remove_issued(key, next)
