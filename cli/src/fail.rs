@@ -360,15 +360,6 @@ pub fn rotate_error_anchored(dir: &Location, anchor: Option<&Path>, e: RotateErr
             )
         }
         RotateError::List(e) => list_error("cannot list the keys of", dir, &e),
-        // A value read while accepting the current state: refused as a read is.
-        OpenError::Io(ref inner)
-            if inner
-                .get_ref()
-                .is_some_and(|i| i.downcast_ref::<ReadError>().is_some()) =>
-        {
-            let (kind, _) = read_reason(inner);
-            Failure::new(kind, format!("{d}: {}", chain(inner)))
-        }
         e => Failure::new(Kind::Io, format!("{d}: {}", chain(&e))),
     }
 }
