@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use encrypted_kvstore::{
-    Credential, EncryptedStore, KdfParams, OpenError, OpenOptions, ReadError, StoreAnchor,
+    Credential, EncryptedStore, OpenError, OpenOptions, ReadError, StoreAnchor,
 };
 use lightning::bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use lightning::bitcoin::Network;
@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let t = Instant::now();
     let store = EncryptedStore::create(
         FilesystemStore::new(dir.path().to_path_buf()),
-        Credential::passphrase_with(PASSPHRASE, KdfParams::default()),
+        Credential::passphrase(PASSPHRASE),
     )?;
     println!(
         "created in {:?} ({:?})",
@@ -224,10 +224,9 @@ fn freshness() -> Result<(), Box<dyn Error>> {
         anchor_dir.path().display()
     );
 
-    let store = OpenOptions::new().anchor(anchor()).create(
-        inner(),
-        Credential::passphrase_with(PASSPHRASE, KdfParams::default()),
-    )?;
+    let store = OpenOptions::new()
+        .anchor(anchor())
+        .create(inner(), Credential::passphrase(PASSPHRASE))?;
     store.write(MONITORS, M2, MONITOR, b"monitor, update_id 7".to_vec())?;
     store.write("payments", "", "pay_0001", b"payment, pending".to_vec())?;
     // What a backup (or an attacker who copied the disk) holds now.
