@@ -71,12 +71,6 @@ impl ReadTicket {
     }
 }
 
-impl MutationTicket {
-    pub(crate) fn key(&self) -> &Key {
-        &self.key
-    }
-}
-
 /// A listing's ticket: the versions M held in the pair (or in every pair) when it was issued.
 #[derive(Debug)]
 pub(crate) struct ListTicket {
@@ -305,8 +299,9 @@ impl Freshness {
     }
 
     /// A write or remove returned (`ok`) or failed (or its future was dropped). Returns the
-    /// version M now holds for the key when the write set it (the anchor's entry to write).
-    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> Option<u64> {
+    /// key with the version M now holds for it when the write set it (the anchor's entry to
+    /// write).
+    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
         let latest = match self.flight.get_mut(&t.key) {
             Some(f) => {
                 let latest = f.last == t.seq;
@@ -321,9 +316,9 @@ impl Freshness {
         match t.write {
             Some(v) if ok && latest => {
                 self.set(&t.key, Some(v));
-                Some(v)
+                (t.key, Some(v))
             }
-            _ => None,
+            _ => (t.key, None),
         }
     }
 

@@ -127,13 +127,13 @@ fn only_the_latest_write_of_a_key_sets_it() {
     let mut f = Freshness::new(false, 10);
     let a = f.write_issued(key(0), 10);
     let b = f.write_issued(key(0), 11);
-    assert_eq!(f.mutation_done(b, true), Some(11));
-    assert_eq!(f.mutation_done(a, true), None);
+    assert_eq!(f.mutation_done(b, true).1, Some(11));
+    assert_eq!(f.mutation_done(a, true).1, None);
     assert_eq!(f.get(&key(0)), Some(11));
     let c = f.write_issued(key(0), 12);
     let r = f.remove_issued(key(0), 13);
     assert_eq!(
-        f.mutation_done(c, true),
+        f.mutation_done(c, true).1,
         None,
         "a remove was issued after it"
     );

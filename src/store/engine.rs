@@ -445,22 +445,16 @@ impl Engine {
         Ok(Some((guard, rec)))
     }
 
-    fn failed(
-        e: WriteError,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
-        Box::pin(async move { Err(e.into()) })
-    }
-
-    fn complete_write(
-        guard: MutationGuard,
-        fut: impl Future<Output = Result<(), io::Error>> + Send + 'static,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send>> {
-        Box::pin(async move {
-            let r = fut.await;
-            let anchored = guard.write_done(r.is_ok());
-            r?;
-            anchored.map_err(|e| WriteError::Anchor(e).into())
-        })
+    /// Completes an issued write (or the error that stopped it before the inner call): M and
+    /// the anchor follow the inner result.
+    async fn complete_write<F: Future<Output = Result<(), io::Error>>>(
+        issued: Result<(MutationGuard, F), WriteError>,
+    ) -> Result<(), io::Error> {
+        let (guard, fut) = issued?;
+        let r = fut.await;
+        let anchored = guard.write_done(r.is_ok());
+        r?;
+        anchored.map_err(|e| WriteError::Anchor(e).into())
     }
 
     /// `write`: version taken, value sealed and inner write made now.
@@ -483,10 +477,7 @@ impl Engine {
                 .ok_or(WriteError::EncryptionFailed)?;
             Ok::<_, WriteError>((guard, io.write(&sp, &ss, &sk, rec)))
         })();
-        match issued {
-            Ok((guard, fut)) => Self::complete_write(guard, fut),
-            Err(e) => Self::failed(e),
-        }
+        Self::complete_write(issued)
     }
 
     /// `remove`: anchored, the key's entry leaves the anchor first; then the inner remove is
@@ -636,9 +627,8 @@ impl MutationGuard {
         let Some(t) = self.ticket.take() else {
             return Ok(());
         };
-        let key = t.key().clone();
         let mut a = lock(&self.v2.anchor);
-        let set = self.v2.fresh().mutation_done(t, ok);
+        let (key, set) = self.v2.fresh().mutation_done(t, ok);
         match (set, a.as_mut()) {
             (Some(v), Some(st)) => match st.put(&key, Some(v)) {
                 Ok(()) => {

@@ -610,7 +610,7 @@ fn overlapping_async_writes_removes_and_a_read_of_one_key_raise_no_alarm() {
             )
             .unwrap();
         // v0 lands and completes first.
-        let mut f = KVStore::write(&store, K.0, K.1, K.2, b"v0".to_vec());
+        let mut f = Box::pin(KVStore::write(&store, K.0, K.1, K.2, b"v0".to_vec()));
         assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
         inner.release(inner.calls() - 1);
         assert!(matches!(
@@ -846,7 +846,7 @@ fn scripted(
             Credential::passphrase_with(PASSPHRASE, cheap()),
         )
         .unwrap();
-    let mut f = KVStore::write(&store, K.0, K.1, K.2, b"v0".to_vec());
+    let mut f = Box::pin(KVStore::write(&store, K.0, K.1, K.2, b"v0".to_vec()));
     assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
     inner.release(inner.calls() - 1);
     assert!(matches!(

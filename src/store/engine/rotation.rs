@@ -236,8 +236,8 @@ impl Engine {
         })();
         match issued {
             Ok(None) => None,
-            Ok(Some((guard, fut))) => Some(Self::complete_write(guard, fut)),
-            Err(e) => Some(Self::failed(e)),
+            Ok(Some(issued)) => Some(Self::complete_write(Ok(issued))),
+            Err(e) => Some(Self::complete_write(Err(e))),
         }
     }
 }
