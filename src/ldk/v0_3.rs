@@ -30,111 +30,11 @@ use crate::memory::MemoryStore;
 use crate::store::engine::Engine;
 use crate::store::{EncryptedStore, SharedStore};
 
-impl<S: KVStoreSync + ?Sized> sealed::SyncIo<V0_3> for S {
-    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
-        KVStoreSync::read(self, p, s, k)
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        KVStoreSync::write(self, p, s, k, buf)
-    }
-    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        KVStoreSync::list(self, p, s)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
-        KVStoreSync::remove(self, p, s, k, lazy)
-    }
-}
+crate::ldk::shared_impls!(V0_3);
 
 impl<S: MigratableKVStoreSync + ?Sized> sealed::ListAll<V0_3> for S {
     fn list_all_keys(&self) -> Result<Vec<(String, String, String)>, io::Error> {
         MigratableKVStoreSync::list_all_keys(self)
-    }
-}
-
-impl<S: KVStore + ?Sized> sealed::AsyncIo<V0_3> for S {
-    fn read(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, io::Error>> + Send + 'static {
-        KVStore::read(self, p, s, k)
-    }
-    fn write(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        buf: Vec<u8>,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        KVStore::write(self, p, s, k, buf)
-    }
-    fn list(
-        &self,
-        p: &str,
-        s: &str,
-    ) -> impl Future<Output = Result<Vec<String>, io::Error>> + Send + 'static {
-        KVStore::list(self, p, s)
-    }
-    fn remove(
-        &self,
-        p: &str,
-        s: &str,
-        k: &str,
-        lazy: bool,
-    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        KVStore::remove(self, p, s, k, lazy)
-    }
-}
-
-impl<S: KVStoreSync> KVStoreSync for EncryptedStore<S> {
-    fn read(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, io::Error> {
-        let io = SyncIo::<S, V0_3>::new(&self.inner);
-        complete_io(
-            self.engine
-                .read(&io, primary_namespace, secondary_namespace, key),
-        )
-    }
-
-    fn write(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        buf: Vec<u8>,
-    ) -> Result<(), io::Error> {
-        let io = SyncIo::<S, V0_3>::new(&self.inner);
-        self.engine
-            .write_sync(&io, primary_namespace, secondary_namespace, key, buf)
-    }
-
-    fn remove(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-        key: &str,
-        lazy: bool,
-    ) -> Result<(), io::Error> {
-        let io = SyncIo::<S, V0_3>::new(&self.inner);
-        self.engine
-            .remove_sync(&io, primary_namespace, secondary_namespace, key, lazy)
-    }
-
-    fn list(
-        &self,
-        primary_namespace: &str,
-        secondary_namespace: &str,
-    ) -> Result<Vec<String>, io::Error> {
-        let io = SyncIo::<S, V0_3>::new(&self.inner);
-        complete_io(
-            self.engine
-                .list(&io, primary_namespace, secondary_namespace),
-        )
     }
 }
 
@@ -269,21 +169,6 @@ impl<S: PaginatedKVStore> PaginatedKVStore for EncryptedStore<S> {
     }
 }
 
-impl<S: KVStoreSync + ?Sized> KVStoreSync for SharedStore<S> {
-    fn read(&self, p: &str, s: &str, k: &str) -> Result<Vec<u8>, io::Error> {
-        self.0.read(p, s, k)
-    }
-    fn write(&self, p: &str, s: &str, k: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        self.0.write(p, s, k, buf)
-    }
-    fn remove(&self, p: &str, s: &str, k: &str, lazy: bool) -> Result<(), io::Error> {
-        self.0.remove(p, s, k, lazy)
-    }
-    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        self.0.list(p, s)
-    }
-}
-
 impl<S: KVStore + ?Sized> KVStore for SharedStore<S> {
     fn read(
         &self,
@@ -354,21 +239,6 @@ impl<S: PaginatedKVStore + ?Sized> PaginatedKVStore for SharedStore<S> {
         page_token: Option<PageToken>,
     ) -> impl Future<Output = Result<PaginatedListResponse, io::Error>> + 'static + MaybeSend {
         self.0.list_paginated(p, s, page_token)
-    }
-}
-
-impl KVStoreSync for MemoryStore {
-    fn read(&self, p: &str, s: &str, key: &str) -> Result<Vec<u8>, io::Error> {
-        self.get(p, s, key)
-    }
-    fn write(&self, p: &str, s: &str, key: &str, buf: Vec<u8>) -> Result<(), io::Error> {
-        self.put(p, s, key, buf)
-    }
-    fn remove(&self, p: &str, s: &str, key: &str, _lazy: bool) -> Result<(), io::Error> {
-        self.delete(p, s, key)
-    }
-    fn list(&self, p: &str, s: &str) -> Result<Vec<String>, io::Error> {
-        self.keys_in(p, s)
     }
 }
 
