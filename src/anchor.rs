@@ -15,7 +15,7 @@ use blake2::Blake2bMac;
 use zeroize::Zeroizing;
 
 use crate::aead::{Cipher, TAG_LEN};
-use crate::error::OpenError;
+use crate::error::{AnchorCorruption, OpenError};
 use crate::format::NONCE_LEN;
 use crate::freshness::Key;
 use crate::io::{sealed, InnerStore};
@@ -147,7 +147,7 @@ where
 }
 
 /// Why anchor contents were refused.
-pub(crate) type Corrupt = &'static str;
+pub(crate) type Corrupt = AnchorCorruption;
 
 /// The anchor's `meta` (plaintext).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,12 +271,12 @@ impl AnchorKey {
 
     pub(crate) fn open_meta(&self, b: &[u8]) -> Result<Meta, Corrupt> {
         if b.len() != META_LEN {
-            return Err("the meta value has the wrong length");
+            return Err(AnchorCorruption::MetaLength);
         }
-        let p = self.open(META, b).ok_or(
-            "the meta value does not authenticate (another store, another key, or edited)",
-        )?;
-        let at = |i| u64_at(&p, i).ok_or("the meta value is truncated");
+        let p = self
+            .open(META, b)
+            .ok_or(AnchorCorruption::MetaNotAuthentic)?;
+        let at = |i| u64_at(&p, i).ok_or(AnchorCorruption::MetaTruncated);
         let m = Meta {
             epoch: at(0)?,
             header_seq: at(8)?,
@@ -284,7 +284,7 @@ impl AnchorKey {
             accept_mark: at(24)?,
         };
         if m.accept_mark > m.version_limit {
-            return Err("the meta value's accept mark is above its version limit");
+            return Err(AnchorCorruption::AcceptMarkAboveLimit);
         }
         Ok(m)
     }
@@ -317,36 +317,38 @@ impl AnchorKey {
     /// Opens the entry `value` stored under `name`: its epoch, key and version.
     pub(crate) fn open_entry(&self, name: &str, value: &[u8]) -> Result<(u64, Key, u64), Corrupt> {
         if !is_entry_name(name) {
-            return Err("the anchor holds a value under a name it does not use");
+            return Err(AnchorCorruption::UnknownName);
         }
-        let p = self.open(name, value).ok_or(
-            "an entry does not authenticate (another store, another key, moved or edited)",
-        )?;
-        let epoch = u64_at(&p, 0).ok_or("an entry is truncated")?;
-        let version = u64_at(&p, 8).ok_or("an entry is truncated")?;
+        let p = self
+            .open(name, value)
+            .ok_or(AnchorCorruption::EntryNotAuthentic)?;
+        let epoch = u64_at(&p, 0).ok_or(AnchorCorruption::EntryTruncated)?;
+        let version = u64_at(&p, 8).ok_or(AnchorCorruption::EntryTruncated)?;
         let mut at = 16;
         let mut n = Vec::with_capacity(3);
         for _ in 0..3 {
-            let len = usize::from(*p.get(at).ok_or("an entry is truncated")?);
-            let bytes = p.get(at + 1..at + 1 + len).ok_or("an entry is truncated")?;
+            let len = usize::from(*p.get(at).ok_or(AnchorCorruption::EntryTruncated)?);
+            let bytes = p
+                .get(at + 1..at + 1 + len)
+                .ok_or(AnchorCorruption::EntryTruncated)?;
             n.push(
                 core::str::from_utf8(bytes)
-                    .map_err(|_| "an entry holds a name that is not UTF-8")?
+                    .map_err(|_| AnchorCorruption::EntryNameNotUtf8)?
                     .to_owned(),
             );
             at += 1 + len;
         }
         if at != p.len() {
-            return Err("an entry is longer than its names");
+            return Err(AnchorCorruption::EntryTrailingBytes);
         }
-        let [p_, s, k]: [String; 3] = n.try_into().map_err(|_| "an entry is truncated")?;
-        names::check_key(&p_, &s, &k).map_err(|_| "an entry holds an invalid name")?;
+        let [p_, s, k]: [String; 3] = n.try_into().map_err(|_| AnchorCorruption::EntryTruncated)?;
+        names::check_key(&p_, &s, &k).map_err(|_| AnchorCorruption::EntryInvalidName)?;
         let key = (p_, s, k);
         let expected = self
             .entry_name(epoch, &key)
-            .map_err(|_| "an entry's name cannot be computed")?;
+            .map_err(|_| AnchorCorruption::EntryNameUncomputable)?;
         if expected != name {
-            return Err("an entry is stored under another key's name");
+            return Err(AnchorCorruption::EntryMisplaced);
         }
         Ok((epoch, key, version))
     }
@@ -392,9 +394,7 @@ pub(crate) fn load(
             continue;
         }
         if version == 0 || version >= meta.version_limit {
-            return Err(corrupt(
-                "an entry's version is 0, or at or above the meta's limit",
-            ));
+            return Err(corrupt(AnchorCorruption::EntryVersionOutOfBounds));
         }
         entries.push((k, version));
     }
@@ -472,7 +472,7 @@ impl AnchorState {
                 Ok((e, _, _)) if e == self.meta.epoch => Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     OpenError::AnchorCorrupt {
-                        reason: "an entry has version 0",
+                        reason: AnchorCorruption::EntryVersionZero,
                     },
                 )),
                 Ok(_) => Ok(None),

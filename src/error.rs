@@ -41,7 +41,7 @@ pub enum OpenError {
     /// The header is not a well-formed header.
     CorruptHeader {
         /// What is wrong with it (no secret material).
-        reason: &'static str,
+        reason: HeaderCorruption,
     },
     /// The header is of a format version this library does not read: version 1 (written by
     /// pre-releases of encrypted-kvstore) or an unknown one.
@@ -85,7 +85,7 @@ pub enum OpenError {
     /// A value in the anchor is not a well-formed anchor value for this store.
     AnchorCorrupt {
         /// What is wrong (no secret material).
-        reason: &'static str,
+        reason: AnchorCorruption,
     },
     /// The anchor failed.
     AnchorIo(io::Error),
@@ -369,5 +369,128 @@ impl From<OpenError> for io::Error {
             }
             _ => io::Error::new(io::ErrorKind::InvalidData, e),
         }
+    }
+}
+
+/// Why a header was refused as corrupt ([`OpenError::CorruptHeader`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderCorruption {
+    /// It does not start with the encrypted-kvstore magic bytes.
+    BadMagic,
+    /// It is truncated.
+    Truncated,
+    /// It has trailing bytes.
+    TrailingBytes,
+    /// Its checksum does not match.
+    ChecksumMismatch,
+    /// Its reserved bytes are not zero.
+    ReservedBytesSet,
+    /// Its key count is not between 1 and 8.
+    KeyCountOutOfRange,
+    /// Its length does not match its key count and options.
+    LengthMismatch,
+    /// Its key ids are not strictly ascending.
+    KeyIdsNotAscending,
+    /// Its current key id is not its largest key id.
+    CurrentKeyNotLargest,
+    /// Its header sequence number is 0.
+    HeaderSeqZero,
+    /// Its version limit is 0.
+    VersionLimitZero,
+    /// A raw-key header carries KDF parameters.
+    RawKeyWithKdfParams,
+    /// Its key protection method is unknown.
+    UnknownProtection,
+}
+
+impl fmt::Display for HeaderCorruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeaderCorruption::BadMagic => {
+                "it does not start with the encrypted-kvstore magic bytes"
+            }
+            HeaderCorruption::Truncated => "it is truncated",
+            HeaderCorruption::TrailingBytes => "it has trailing bytes",
+            HeaderCorruption::ChecksumMismatch => "its checksum does not match",
+            HeaderCorruption::ReservedBytesSet => "its reserved bytes are not zero",
+            HeaderCorruption::KeyCountOutOfRange => "its key count is not between 1 and 8",
+            HeaderCorruption::LengthMismatch => {
+                "its length does not match its key count and options"
+            }
+            HeaderCorruption::KeyIdsNotAscending => "its key ids are not strictly ascending",
+            HeaderCorruption::CurrentKeyNotLargest => {
+                "its current key id is not its largest key id"
+            }
+            HeaderCorruption::HeaderSeqZero => "its header sequence number is 0",
+            HeaderCorruption::VersionLimitZero => "its version limit is 0",
+            HeaderCorruption::RawKeyWithKdfParams => "a raw-key header carries KDF parameters",
+            HeaderCorruption::UnknownProtection => "its key protection method is unknown",
+        })
+    }
+}
+
+/// Why the freshness anchor was refused as corrupt ([`OpenError::AnchorCorrupt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorCorruption {
+    /// The meta value has the wrong length.
+    MetaLength,
+    /// The meta value does not authenticate (another store, another key, or edited).
+    MetaNotAuthentic,
+    /// The meta value is truncated.
+    MetaTruncated,
+    /// The meta value's accept mark is above its version limit.
+    AcceptMarkAboveLimit,
+    /// The anchor holds a value under a name it does not use.
+    UnknownName,
+    /// An entry does not authenticate (another store, another key, moved or edited).
+    EntryNotAuthentic,
+    /// An entry is truncated.
+    EntryTruncated,
+    /// An entry holds a name that is not UTF-8.
+    EntryNameNotUtf8,
+    /// An entry is longer than its names.
+    EntryTrailingBytes,
+    /// An entry holds an invalid name.
+    EntryInvalidName,
+    /// An entry's name cannot be computed.
+    EntryNameUncomputable,
+    /// An entry is stored under another key's name.
+    EntryMisplaced,
+    /// An entry's version is 0, or at or above the meta's limit.
+    EntryVersionOutOfBounds,
+    /// An entry has version 0.
+    EntryVersionZero,
+}
+
+impl fmt::Display for AnchorCorruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AnchorCorruption::MetaLength => "the meta value has the wrong length",
+            AnchorCorruption::MetaNotAuthentic => {
+                "the meta value does not authenticate (another store, another key, or edited)"
+            }
+            AnchorCorruption::MetaTruncated => "the meta value is truncated",
+            AnchorCorruption::AcceptMarkAboveLimit => {
+                "the meta value's accept mark is above its version limit"
+            }
+            AnchorCorruption::UnknownName => {
+                "the anchor holds a value under a name it does not use"
+            }
+            AnchorCorruption::EntryNotAuthentic => {
+                "an entry does not authenticate (another store, another key, moved or edited)"
+            }
+            AnchorCorruption::EntryTruncated => "an entry is truncated",
+            AnchorCorruption::EntryNameNotUtf8 => "an entry holds a name that is not UTF-8",
+            AnchorCorruption::EntryTrailingBytes => "an entry is longer than its names",
+            AnchorCorruption::EntryInvalidName => "an entry holds an invalid name",
+            AnchorCorruption::EntryNameUncomputable => "an entry's name cannot be computed",
+            AnchorCorruption::EntryMisplaced => "an entry is stored under another key's name",
+            AnchorCorruption::EntryVersionOutOfBounds => {
+                "an entry's version is 0, or at or above the meta's limit"
+            }
+            AnchorCorruption::EntryVersionZero => "an entry has version 0",
+        })
     }
 }

@@ -45,7 +45,7 @@ pub enum Protection {
 /// Why header bytes did not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeaderParseError {
-    Corrupt(&'static str),
+    Corrupt(crate::error::HeaderCorruption),
     UnsupportedVersion(u8),
     KdfOutOfBounds,
 }

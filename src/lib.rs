@@ -34,7 +34,8 @@ pub mod ldk;
 
 pub use anchor::{FreshnessAnchor, StoreAnchor, ANCHOR_PRIMARY_NAMESPACE};
 pub use error::{
-    HeaderError, ListError, OpenError, ReadError, RemoveError, RotateError, WriteError,
+    AnchorCorruption, HeaderCorruption, HeaderError, ListError, OpenError, ReadError, RemoveError,
+    RotateError, WriteError,
 };
 pub use format::{Protection, FORMAT_VERSION, RECORD_OVERHEAD};
 

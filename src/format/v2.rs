@@ -1,6 +1,7 @@
 //! Format version 2 (docs/FORMAT.md): the header with its credential and state blocks, the
 //! versioned record, Padmé padding. Pure functions: no I/O, no panics on any input.
 
+use crate::error::HeaderCorruption;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
@@ -141,46 +142,42 @@ impl HeaderV2 {
     pub(crate) fn parse(b: &[u8]) -> Result<HeaderV2, HeaderParseError> {
         let corrupt = HeaderParseError::Corrupt;
         if b.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-            return Err(corrupt(
-                "it does not start with the encrypted-kvstore magic bytes",
-            ));
+            return Err(corrupt(HeaderCorruption::BadMagic));
         }
         match b.get(OFF_VERSION) {
             Some(&VERSION) => {}
             Some(&v) => return Err(HeaderParseError::UnsupportedVersion(v)),
-            None => return Err(corrupt("it is truncated")),
+            None => return Err(corrupt(HeaderCorruption::Truncated)),
         }
         // Step 4.
         if b.len() < MIN_HEADER_LEN {
-            return Err(corrupt("it is truncated"));
+            return Err(corrupt(HeaderCorruption::Truncated));
         }
         if b.len() > MAX_HEADER_LEN {
-            return Err(corrupt("it has trailing bytes"));
+            return Err(corrupt(HeaderCorruption::TrailingBytes));
         }
         // Step 5.
         let (prefix, sum) = b.split_at(b.len() - CHECKSUM_LEN);
         if checksum(prefix) != sum {
-            return Err(corrupt("its checksum does not match"));
+            return Err(corrupt(HeaderCorruption::ChecksumMismatch));
         }
-        let truncated = corrupt("it is truncated");
+        let truncated = corrupt(HeaderCorruption::Truncated);
         // Step 6.
         let options = *b.get(OFF_OPTIONS).ok_or(truncated)?;
         if b.get(10..12) != Some(&[0u8, 0][..])
             || b.get(146..148) != Some(&[0u8, 0][..])
             || options & !OPT_KNOWN != 0
         {
-            return Err(corrupt("its reserved bytes are not zero"));
+            return Err(corrupt(HeaderCorruption::ReservedBytesSet));
         }
         // Step 7.
         let n = usize::from(*b.get(OFF_KEY_COUNT).ok_or(truncated)?);
         if n == 0 || n > MAX_KEYS {
-            return Err(corrupt("its key count is not between 1 and 8"));
+            return Err(corrupt(HeaderCorruption::KeyCountOutOfRange));
         }
         let names = options & OPT_NAMES != 0;
         if b.len() != header_len(n, names) {
-            return Err(corrupt(
-                "its length does not match its key count and options",
-            ));
+            return Err(corrupt(HeaderCorruption::LengthMismatch));
         }
         // Step 8.
         let mut key_ids = Vec::with_capacity(n);
@@ -188,19 +185,19 @@ impl HeaderV2 {
             key_ids.push(u32_at(b, OFF_KEY_IDS + 4 * i).ok_or(truncated)?);
         }
         if key_ids.windows(2).any(|w| w.first() >= w.get(1)) {
-            return Err(corrupt("its key ids are not strictly ascending"));
+            return Err(corrupt(HeaderCorruption::KeyIdsNotAscending));
         }
         let current = u32_at(b, OFF_CURRENT).ok_or(truncated)?;
         if key_ids.last() != Some(&current) {
-            return Err(corrupt("its current key id is not its largest key id"));
+            return Err(corrupt(HeaderCorruption::CurrentKeyNotLargest));
         }
         let header_seq = u64_at(b, OFF_SEQ).ok_or(truncated)?;
         let version_limit = u64_at(b, OFF_LIMIT).ok_or(truncated)?;
         if header_seq == 0 {
-            return Err(corrupt("its header sequence number is 0"));
+            return Err(corrupt(HeaderCorruption::HeaderSeqZero));
         }
         if version_limit == 0 {
-            return Err(corrupt("its version limit is 0"));
+            return Err(corrupt(HeaderCorruption::VersionLimitZero));
         }
         // Step 9.
         let (m, t, p) = (
@@ -214,11 +211,11 @@ impl HeaderV2 {
             ),
             Some(&PROTECTION_RAW_KEY) => {
                 if (m, t, p) != (0, 0, 0) {
-                    return Err(corrupt("a raw-key header carries KDF parameters"));
+                    return Err(corrupt(HeaderCorruption::RawKeyWithKdfParams));
                 }
                 Protection::RawKey
             }
-            _ => return Err(corrupt("its key protection method is unknown")),
+            _ => return Err(corrupt(HeaderCorruption::UnknownProtection)),
         };
         let off_nonce = OFF_KEY_IDS + 4 * n;
         let off_sealed = off_nonce + NONCE_LEN;
