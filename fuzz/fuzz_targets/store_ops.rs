@@ -16,7 +16,8 @@
 //! - M: anchored, the anchor's map (every acknowledged write sets it, every remove drops the key
 //!   when issued, whatever its inner call does; a restart loads it back); not anchored, the keys
 //!   this instance wrote or read and served (a restart empties it);
-//! - the rule: a record that is not one this store wrote for that key is `AuthenticationFailed`;
+//! - the rule: a record that is not one this store wrote for that key is `AuthenticationFailed`
+//!   (anchored, for a key not in M: the inner `NotFound`, whatever lingers there);
 //!   an authentic one of version v is served, `Rollback` or absent (`ReadError::Removed`, kind
 //!   `NotFound`) by "The rule", nothing found is `Missing` or the inner `NotFound`;
 //! - `list` and `list_all_keys`: a junk stored name is `UndecodableName` with encrypted names;
@@ -313,6 +314,8 @@ impl World {
                 .and_then(|ws| ws.iter().find(|w| &w.rec == b))
         });
         let version = match written {
+            // Anchored, a key that is absent is absent whatever lingers there.
+            Some(None) if inst.anchored && !inst.m.contains_key(&i) => return Expect::NotFound,
             Some(None) => {
                 return Expect::Fails(ReadError::AuthenticationFailed {
                     primary_namespace: p,

@@ -221,14 +221,18 @@ fn record_bytes_are_the_crate_aead() {
 #[test]
 fn header_length_and_version_errors_say_which() {
     let b = header(1, 0).to_bytes();
-    let truncated = Some(HeaderParseError::Corrupt(crate::error::HeaderCorruption::Truncated));
+    let truncated = Some(HeaderParseError::Corrupt(
+        crate::error::HeaderCorruption::Truncated,
+    ));
     assert_eq!(HeaderV2::parse(&b[..b.len() - 1]).err(), truncated);
     assert_eq!(HeaderV2::parse(&b[..OFF_VERSION]).err(), truncated);
     let mut long = b.clone();
     long.resize(MAX_HEADER_LEN + 1, 0);
     assert_eq!(
         HeaderV2::parse(&long).err(),
-        Some(HeaderParseError::Corrupt(crate::error::HeaderCorruption::TrailingBytes))
+        Some(HeaderParseError::Corrupt(
+            crate::error::HeaderCorruption::TrailingBytes
+        ))
     );
     for v in [0u8, 1, 3, 255] {
         let mut f = b.clone();
