@@ -197,8 +197,14 @@ fn main() -> std::io::Result<()> {
     let (failed, lost_ack, torn, lost) = (fault(0), fault(1), fault(2), fault(3));
     let scenarios: [(&str, Vec<&[u8]>); 13] = [
         ("rollback", vec![&write, &write, &put_back, &read]),
-        ("removed_put_back", vec![&write, &hard, &put_back, &read, &list]),
-        ("lazy_removed_put_back", vec![&write, &lazy, &put_back, &read, &list]),
+        (
+            "removed_put_back",
+            vec![&write, &hard, &put_back, &read, &list],
+        ),
+        (
+            "lazy_removed_put_back",
+            vec![&write, &lazy, &put_back, &read, &list],
+        ),
         ("deletion", vec![&write, &delete, &read, &list, &list_all]),
         (
             "after_reopen",
@@ -212,8 +218,14 @@ fn main() -> std::io::Result<()> {
             "write_failed",
             vec![&write, &failed, &write, &read, &put_back, &read],
         ),
-        ("write_torn", vec![&write, &torn, &write, &read, &list, &reopen, &read]),
-        ("write_lost", vec![&write, &lost, &write, &read, &list, &reopen, &read]),
+        (
+            "write_torn",
+            vec![&write, &torn, &write, &read, &list, &reopen, &read],
+        ),
+        (
+            "write_lost",
+            vec![&write, &lost, &write, &read, &list, &reopen, &read],
+        ),
         (
             "remove_lost_ack",
             vec![&write, &lost_ack, &hard, &read, &put_back, &read],
@@ -224,7 +236,16 @@ fn main() -> std::io::Result<()> {
         ),
         (
             "junk_keys",
-            vec![&write, &junk, &list, &list_all, &write_other, &read_other, &reopen, &list],
+            vec![
+                &write,
+                &junk,
+                &list,
+                &list_all,
+                &write_other,
+                &read_other,
+                &reopen,
+                &list,
+            ],
         ),
         (
             "list_failed",
