@@ -484,7 +484,7 @@ impl AnchorState {
         }
     }
 
-    /// Every name the anchor holds for the store, `meta` excluded.
+    /// The name of the `meta` value.
     pub(crate) fn meta_name() -> &'static str {
         META
     }
