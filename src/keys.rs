@@ -229,37 +229,62 @@ pub(crate) fn protection(cred: Credential<'_>) -> Result<Protection, SealError> 
     }
 }
 
-/// A header with a new credential block for `cred` (new salt, wrap nonce and hk) over
-/// `state` and `secrets`.
-pub(crate) fn seal_credential(
-    rng: &dyn RandomSource,
-    store_id: [u8; STORE_ID_LEN],
+/// A new credential block before it is sealed into a header: its protection, a new salt and
+/// the key encryption key derived from the credential with it. Deriving is the slow part
+/// (Argon2id); it needs no state of the store, so callers do it before taking any lock that
+/// writes wait for, and seal with [`NewCredential::seal`] under it. Sealing consumes the block:
+/// one salt, one header.
+pub(crate) struct NewCredential {
     protection: Protection,
-    cred: Credential<'_>,
-    state: State,
-    secrets: &Secrets,
-) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), SealError> {
-    let salt = fill::<SALT_LEN>(rng)?;
-    let wrap_nonce = fill::<NONCE_LEN>(rng)?;
-    let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
-    rng.fill(&mut hk[..]).map_err(SealError::Random)?;
-    let secrets_nonce = fill::<NONCE_LEN>(rng)?;
-    let kek = derive_kek(&protection, &salt, cred).map_err(|e| match e {
-        OpenError::OutOfMemory => SealError::OutOfMemory,
-        OpenError::KdfParamsOutOfBounds => SealError::KdfParamsOutOfBounds,
-        _ => SealError::Failed,
-    })?;
-    let h = HeaderV2::seal(
-        protection,
-        salt,
-        store_id,
-        wrap_nonce,
-        &kek,
-        &hk,
-        state,
-        secrets_nonce,
-        secrets,
-    )
-    .map_err(|_| SealError::Failed)?;
-    Ok((h, hk))
+    salt: [u8; SALT_LEN],
+    kek: Zeroizing<[u8; 32]>,
+}
+
+impl NewCredential {
+    /// Draws a salt and derives the key encryption key of `protection` for `cred`.
+    pub(crate) fn derive(
+        rng: &dyn RandomSource,
+        protection: Protection,
+        cred: Credential<'_>,
+    ) -> Result<NewCredential, SealError> {
+        let salt = fill::<SALT_LEN>(rng)?;
+        let kek = derive_kek(&protection, &salt, cred).map_err(|e| match e {
+            OpenError::OutOfMemory => SealError::OutOfMemory,
+            OpenError::KdfParamsOutOfBounds => SealError::KdfParamsOutOfBounds,
+            _ => SealError::Failed,
+        })?;
+        Ok(NewCredential {
+            protection,
+            salt,
+            kek,
+        })
+    }
+
+    /// A header with this credential block (new wrap nonce and hk) over `state` and `secrets`,
+    /// and its hk.
+    pub(crate) fn seal(
+        self,
+        rng: &dyn RandomSource,
+        store_id: [u8; STORE_ID_LEN],
+        state: State,
+        secrets: &Secrets,
+    ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), SealError> {
+        let wrap_nonce = fill::<NONCE_LEN>(rng)?;
+        let mut hk = Zeroizing::new([0u8; f2::HK_LEN]);
+        rng.fill(&mut hk[..]).map_err(SealError::Random)?;
+        let secrets_nonce = fill::<NONCE_LEN>(rng)?;
+        let h = HeaderV2::seal(
+            self.protection,
+            self.salt,
+            store_id,
+            wrap_nonce,
+            &self.kek,
+            &hk,
+            state,
+            secrets_nonce,
+            secrets,
+        )
+        .map_err(|_| SealError::Failed)?;
+        Ok((h, hk))
+    }
 }

@@ -175,9 +175,8 @@ impl OpenOptions {
     ) -> Result<(HeaderV2, Zeroizing<[u8; 32]>), OpenError> {
         let protection = keys::protection(cred)?;
         self.check_memory(&protection)?;
-        Ok(keys::seal_credential(
-            &*self.rng, store_id, protection, cred, state, secrets,
-        )?)
+        let block = keys::NewCredential::derive(&*self.rng, protection, cred)?;
+        Ok(block.seal(&*self.rng, store_id, state, secrets)?)
     }
 
     /// A new store: header (versions 1 to 2^32 reserved in it) and state.

@@ -5,7 +5,7 @@
 use crate::error::{HeaderError, RotateError};
 use crate::format::Protection;
 use crate::io::{sealed, InnerStore, Io, MigratableInnerStore, SyncIo};
-use crate::keys::{self, Credential, SealError};
+use crate::keys::{self, Credential, NewCredential, SealError};
 use crate::store::engine;
 use crate::store::{EncryptedStore, ReencryptProgress};
 
@@ -29,7 +29,9 @@ impl<S> EncryptedStore<S> {
 
     /// The one body of every credential change: a new header for the same data keys (`rekey`:
     /// and a new current data key), written in one inner write under the counter's lock (so
-    /// concurrent changes land in one order). Returns the id of the current data key.
+    /// concurrent changes land in one order). The key encryption key is derived before that
+    /// lock is taken: writes take it for their versions and do not wait for Argon2id. Returns
+    /// the id of the current data key.
     fn rewrap<IO: Io>(
         &self,
         io: &IO,
@@ -40,13 +42,6 @@ impl<S> EncryptedStore<S> {
         if v2.read_only {
             return Err(RotateError::ReadOnly);
         }
-        let mut c = v2.counter();
-        let (state, secrets, new_id) = if rekey {
-            let (state, secrets, id) = v2.rotated(&c)?;
-            (state, secrets, Some(id))
-        } else {
-            (engine::next_state(&c)?, v2.ring().secrets.clone(), None)
-        };
         let header_error = |e: SealError| RotateError::Header(e.into());
         let protection = keys::protection(cred).map_err(header_error)?;
         if let Protection::Passphrase(p) = &protection {
@@ -54,15 +49,17 @@ impl<S> EncryptedStore<S> {
                 return Err(RotateError::Header(HeaderError::KdfParamsOutOfBounds));
             }
         }
-        let (header, hk) = keys::seal_credential(
-            &*v2.rng,
-            c.header.store_id,
-            protection,
-            cred,
-            state,
-            &secrets,
-        )
-        .map_err(header_error)?;
+        let block = NewCredential::derive(&*v2.rng, protection, cred).map_err(header_error)?;
+        let mut c = v2.counter();
+        let (state, secrets, new_id) = if rekey {
+            let (state, secrets, id) = v2.rotated(&c)?;
+            (state, secrets, Some(id))
+        } else {
+            (engine::next_state(&c)?, v2.ring().secrets.clone(), None)
+        };
+        let (header, hk) = block
+            .seal(&*v2.rng, c.header.store_id, state, &secrets)
+            .map_err(header_error)?;
         v2.replace_header(io, &mut c, header, Some(hk))
             .map_err(RotateError::Header)?;
         let current = match new_id {
@@ -146,3 +143,6 @@ impl<S> EncryptedStore<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
