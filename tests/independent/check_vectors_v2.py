@@ -607,6 +607,31 @@ def served_anchored(entry, version, accept_mark):
     return "Rollback"
 
 
+def reread_entry(store, names):
+    """ "Read-only, anchored": a read-only instance reads the key's entry (the meta's epoch)
+    again: its version, or None when there is none."""
+    fresh = store.fresh
+    name = entry_name(store.anchor_key, fresh.meta.epoch, names)
+    value = fresh.anchor.get(name)
+    if value is None:
+        return None
+    epoch, _, entry = parse_entry(store, fresh.meta, name, value)
+    assert epoch == fresh.meta.epoch
+    return entry
+
+
+def absent_whatever_lingers(store, names):
+    """Step 8 of "Reading a record": anchored, a key that is absent (not in M, nothing in
+    flight; a read-only instance re-reads its entry first) is absent whatever lies at its
+    stored names, so a record that does not open there is the inner `NotFound`, not
+    `AuthenticationFailed`."""
+    fresh = store.fresh
+    names = tuple(names)
+    if not fresh.anchored or names in fresh.entries:
+        return False
+    return fresh.session_start != U64_MAX or reread_entry(store, names) is None
+
+
 def judge(store, names, version):
     """ "The rule" for a read of `names` that found a record of `version` (None: nothing),
     just after the open: no write or remove in flight, M as the open loaded it."""
@@ -616,13 +641,8 @@ def judge(store, names, version):
         entry = fresh.entries.get(names)
         outcome = served_anchored(entry, version, fresh.accept_mark)
         if outcome is not None and fresh.session_start == U64_MAX:
-            # "Read-only, anchored": re-read the key's entry (the meta's epoch) and judge again.
-            name = entry_name(store.anchor_key, fresh.meta.epoch, names)
-            value = fresh.anchor.get(name)
-            entry = None
-            if value is not None:
-                epoch, _, entry = parse_entry(store, fresh.meta, name, value)
-                assert epoch == fresh.meta.epoch
+            # "Read-only, anchored": re-read the key's entry and judge again.
+            entry = reread_entry(store, names)
             outcome = served_anchored(entry, version, fresh.accept_mark)
         why = f"entry {entry}, F {fresh.accept_mark}, record {version}"
     else:
@@ -702,7 +722,13 @@ def run_case(inner, credential, anchor, names, op, read_only):
         if where not in inner:
             judge(store, names, None)
             raise AssertionError("the rule served a read that found nothing")
-        version, value = open_record(store, inner[where], names)
+        try:
+            version, value = open_record(store, inner[where], names)
+        except Failure as e:
+            if absent_whatever_lingers(store, names):
+                raise Failure("read failure: NotFound", f"{e.step}, then step 8's exception",
+                              f"{e.why}; anchored and the key absent: absent whatever lingers")
+            raise
         judge(store, names, version)
     except Failure as e:
         return e.what, None, None, f"{e.step}: {e.why}"
@@ -1409,6 +1435,69 @@ def generate(directory):
              "the meta's version_limit", anchored.entry(epoch, MONITOR, anchored.version_limit))):
         values = [m, value] if value[0] == live7[0] else [m, live7, value]
         anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, values)
+
+    # --- Step 8 of "Reading a record": anchored, a key not in M (removed, or its write never
+    # completed) is absent whatever lingers at its stored names, so a record there that does
+    # not open (steps 4 to 9) reads as the inner NotFound, not AuthenticationFailed; a key in
+    # M with the same bytes is AuthenticationFailed. Added after the cases above, so that no
+    # other case's draws move.
+    absent = "read failure: NotFound"
+    unopenable = "read failure: AuthenticationFailed"
+    no_entry = [m, *others]
+    good7 = anchored.record(MONITOR, VALUE, 7)
+    junk = Rng("junk at an absent key")(80)
+    for tag, description, record in (
+            ("junk", "80 random bytes", junk),
+            ("52_bytes", "a record of 52 bytes (step 4)", good7[:52]),
+            ("format_1", "a record with format byte 1 (step 5)", put(good7, 0, b"\x01")),
+            ("key_id_not_in_keyring", "a record under key id 7, not in the keyring [0] (step 6)",
+             anchored.record(MONITOR, VALUE, 7, key_id=7, data_key=Rng("key 7")(32))),
+            ("version_0", "a record of version 0 (step 7)", anchored.record(MONITOR, VALUE, 0)),
+            ("ciphertext_flipped", "a record of version 7 with a ciphertext bit flipped (step 8)",
+             flip(good7, 37)),
+            ("from_other_store", "a record of another store, sealed under its own key (step 8)",
+             other.record(MONITOR, VALUE, 7)),
+            ("moved_from_other_key", "the record of 0123abcd_2 (whose entry is live, version "
+             "20) put at 0123abcd_1: bound to another name (step 8)",
+             anchored.record(mon2, VALUE, 20))):
+        anchored_case(f"v2_anchor_absent_{tag}",
+                      f"No entry for the key (entries of other keys) and {description}: absent "
+                      "whatever lingers, the inner NotFound", absent, no_entry, record=record)
+    anchored_case("v2_anchor_entry_junk",
+                  "An entry of version 7 for the key and 80 random bytes at it: the key is in "
+                  "M, so the bytes are judged", unopenable, [m, live7, *others], record=junk)
+    anchored_case("v2_anchor_other_epoch_absent_ciphertext_flipped",
+                  "Only an entry of another epoch (valid) for the key, and its record of version "
+                  "7 with a ciphertext bit flipped: not in M, absent whatever lingers",
+                  absent, [m, anchored.entry(old_epoch, MONITOR, 7)], record=flip(good7, 37))
+    # A record under a key retired since: keyring [0, 1] reduced to [1] (header_seq 5), its
+    # meta updated after that header write.
+    aretired = Spec("anchored keys 0 and 1", key_ids=(0, 1), options=ANCHORED, header_seq=5,
+                    version_limit=3 * BLOCK + 1)
+    retired_header = aretired.header(key_ids=(1,), data_keys=[aretired.data_keys[1]])
+    under_0 = aretired.record(MONITOR, VALUE, 7, key_id=0)
+    rm = aretired.meta(epoch)
+    rothers = [aretired.entry(epoch, mon2, 20)]
+    anchored_case("v2_anchor_absent_retired_key",
+                  "Keyring [0, 1] retired to [1]; no entry for the key and a record of it under "
+                  "the retired key 0: absent whatever lingers, the inner NotFound", absent,
+                  [rm, *rothers], spec=aretired, header=retired_header, record=under_0)
+    anchored_case("v2_anchor_entry_retired_key",
+                  "Keyring [0, 1] retired to [1]; an entry of version 7 for the key and its "
+                  "record under the retired key 0: in M, so AuthenticationFailed", unopenable,
+                  [rm, aretired.entry(epoch, MONITOR, 7), *rothers], spec=aretired,
+                  header=retired_header, record=under_0)
+    apadded = Spec("anchored padding", options=ANCHORED | PADDING, header_seq=3,
+                   version_limit=3 * BLOCK + 1)
+    anchored_case("v2_anchor_absent_padding_nonzero_byte",
+                  "Padding: no entry for the key and a record whose last padding byte is 1 "
+                  "(step 9): absent whatever lingers, the inner NotFound", absent,
+                  [apadded.meta(epoch), apadded.entry(epoch, mon2, 20)], spec=apadded,
+                  record=apadded.record(MONITOR, None, 7, sealed=pad(VALUE[:13])[:-1] + b"\x01"))
+    anchored_case("v2_anchor_names_absent_moved_stored_name",
+                  "Encrypted names: no entry for the key, and the record of 0123abcd_2 (whose "
+                  "entry is live) at the key's stored names: absent whatever lingers", absent,
+                  [nm, *nothers], spec=anames, record=anames.record(mon2, VALUE, 12))
 
     # --- Steps 1 to 9 of "Reading the header" once more: the first bytes, and the KDF bounds
     # at and past every limit (the costs put in place with the checksum fixed, so nothing is

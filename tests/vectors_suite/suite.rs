@@ -824,9 +824,12 @@ fn pinned_vectors_give_their_expected_outcome() {
 /// The anchor vectors (`v2_anchor_*.txt`, written by the independent implementation) cover
 /// every outcome of "Opening with an anchor" and of the freshness checks of a read, and each
 /// of them is opened with an anchor or is the case of an anchored store opened without one.
+/// Step 8 of "Reading a record" is covered both ways: a record that does not open at a key
+/// not in M is the inner `NotFound`, at a key in M `AuthenticationFailed`.
 #[test]
 fn anchor_vectors_cover_every_anchored_outcome() {
     let mut seen = std::collections::BTreeSet::new();
+    let mut unopenable_absent = 0;
     for path in vector_files() {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         if !file.starts_with("v2_anchor_") {
@@ -843,8 +846,21 @@ fn anchor_vectors_cover_every_anchored_outcome() {
             anchored || expect == "open failure: AnchorRequired",
             "{file}: no anchor lines"
         );
+        let record = text
+            .lines()
+            .find_map(|l| l.strip_prefix("record: "))
+            .unwrap_or_else(|| panic!("{file}: no record line"));
+        // A record found and judged absent after it opened is `Removed`; the inner `NotFound`
+        // with a record present is one that did not open (steps 4 to 9) at an absent key.
+        if expect == "read failure: NotFound" && record != "none" {
+            unopenable_absent += 1;
+        }
         seen.insert(expect);
     }
+    assert!(
+        unopenable_absent >= 8,
+        "only {unopenable_absent} anchor vectors read a record that does not open at an absent key"
+    );
     for want in [
         "success",
         "open failure: AnchorRequired",
@@ -856,6 +872,7 @@ fn anchor_vectors_cover_every_anchored_outcome() {
         "read failure: Missing",
         "read failure: Removed",
         "read failure: NotFound",
+        "read failure: AuthenticationFailed",
     ] {
         assert!(seen.contains(want), "no anchor vector expects {want}");
     }
