@@ -1443,7 +1443,8 @@ def generate(directory):
     # other case's draws move.
     absent = "read failure: NotFound"
     unopenable = "read failure: AuthenticationFailed"
-    no_entry = [m, *others]
+    ameta = m  # `m` is reused below
+    no_entry = [ameta, *others]
     good7 = anchored.record(MONITOR, VALUE, 7)
     junk = Rng("junk at an absent key")(80)
     for tag, description, record in (
@@ -1548,6 +1549,58 @@ def generate(directory):
     files["v2_open_no_header"] = case_text(
         "A record but no header: never treated as a new store", "open failure: NotInitialized",
         hs.credential(), MONITOR, None, hrec)
+
+    # --- Rules no case above reached: a read of nothing without an anchor, the remaining
+    # reserved bytes and option bits, the raw-key and protection checks, and the anchor's
+    # validity rules at their other edges. Added last, so that no other case's draws move.
+    case("v2_record_none_not_found",
+         "No anchor, no record at the key: k not in M (memory starts empty), found nothing: "
+         "absent, the inner NotFound", "read failure: NotFound", base, record=None)
+    for tag, changes, why in (
+            ("reserved_11_set", dict(reserved10=b"\0\x01"), "Reserved byte 11 set"),
+            ("reserved_147_set", dict(reserved146=b"\0\x01"), "Reserved byte 147 set"),
+            ("options_bit_5_set", dict(options=0x20), "Options bit 5 set"),
+            ("options_bit_6_set", dict(options=0x40), "Options bit 6 set"),
+            ("options_bit_7_set", dict(options=0x80), "Options bit 7 set")):
+        refused(f"v2_header_{tag}", f"{why} (wrap, seal and checksum valid)", "CorruptHeader",
+                base, base.header(**changes))
+    refused("v2_header_raw_key_with_lanes_only",
+            "A raw-key header with m=0 t=0 p=1 (wrap, seal and checksum valid): every cost must "
+            "be 0", "CorruptHeader", raw, raw.header(kdf=(0, 0, 1)))
+    refused("v2_header_protection_0", "Protection byte 0, checksum fixed", "CorruptHeader", base,
+            fix_checksum(put(h, 9, b"\x00")))
+    refused("v2_raw_key_salt_flipped_checksum_fixed",
+            "A raw-key header with one salt bit flipped, checksum fixed: the unwrap fails",
+            "WrongKey", raw, fix_checksum(flip(raw.header(), 24)))
+
+    limit = anchored.version_limit
+    anchored_case("v2_anchor_entry_version_below_limit_ok",
+                  f"An entry of the meta's epoch with version {limit - 1}, one below the meta's "
+                  "version_limit (the largest valid), and a record of that version", "success",
+                  [ameta, anchored.entry(epoch, MONITOR, limit - 1)], version=limit - 1)
+    for tag, description, value in (
+            ("other_epoch_reserved_namespace", "An entry of another epoch for (encrypted_kvstore, "
+             "\"\", header) under its own name: validity does not depend on the epoch",
+             anchored.entry(old_epoch, (RESERVED_PRIMARY, "", "header"), 7)),
+            ("other_epoch_wrong_name_hash", "An entry of another epoch for 0123abcd_1 sealed for, "
+             "and put under, the name of 0123abcd_2 in that epoch",
+             anchored.entry(old_epoch, MONITOR, 7, name_of=mon2)),
+            ("other_epoch_byte_flipped", "An entry of another epoch with one ciphertext byte "
+             "flipped", (lambda e: (e[0], flip(e[1], 30)))(anchored.entry(old_epoch, mon2, 7))),
+            ("entry_15_bytes", "A value under an entry-shaped name, sealed for it, whose "
+             "plaintext is 15 bytes (no room for an epoch and a version)",
+             (lambda n: (n, anchored.seal(n, entry_plaintext(epoch, 7, MONITOR)[:15])))(
+                 entry_name(anchored.anchor_key, epoch, mon3)))):
+        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_,
+                      [ameta, live7, value])
+    anchored_case("v2_anchor_not_attached_entries_no_meta",
+                  "The header's anchored bit clear, an anchor given holding entries and no meta",
+                  "open failure: AnchorNotAttached", [live7, *others], header=unanchored)
+    anchored_case("v2_anchor_not_attached_entry_corrupt",
+                  "The header's anchored bit clear, an anchor given holding a valid meta with the "
+                  "header's header_seq and an entry with a byte flipped: entries are not read",
+                  "open failure: AnchorNotAttached", [ameta, (live7[0], flip(live7[1], 30))],
+                  header=unanchored)
 
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
