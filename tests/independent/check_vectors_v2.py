@@ -1602,6 +1602,27 @@ def generate(directory):
                   "open failure: AnchorNotAttached", [ameta, (live7[0], flip(live7[1], 30))],
                   header=unanchored)
 
+    # Step 1 of "Reading a record": names refused before anything is read (or written).
+    for tag, triple, why in (
+            ("reserved_namespace", (RESERVED_PRIMARY, "", "header"),
+             "the header's own place, the reserved primary namespace"),
+            ("reserved_namespace_other_case", ("Encrypted_KVStore", "", "header"),
+             "the reserved primary namespace in another letter case"),
+            ("empty_key", ("monitors", "", ""), "an empty key"),
+            ("secondary_without_primary", ("", "x", "k"), "a secondary namespace without a primary"),
+            ("bad_character", ("monitors", "", "0123abcd.1"), "a key with a character outside "
+             "LDK's alphabet"),
+            ("key_121_bytes", ("monitors", "", "k" * 121), "a key of 121 bytes")):
+        case(f"v2_read_invalid_name_{tag}", f"A read of {why}: refused, nothing read",
+             "read failure: InvalidName", base, triple)
+    case("v2_names_read_too_long_to_encrypt",
+         "Encrypted names: a read of a 75-byte key, refused before anything is read",
+         "read failure: TooLongToEncrypt", names, long_key)
+    case("v2_write_invalid_name_reserved_namespace",
+         "A write to (ENCRYPTED_KVSTORE, \"\", header), the reserved primary namespace in capitals: "
+         "refused, nothing written", "write failure: InvalidName", base,
+         ("ENCRYPTED_KVSTORE", "", "header"), plaintext=VALUE)
+
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
                                 10_000_000, 2**32]

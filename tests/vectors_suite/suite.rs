@@ -220,9 +220,9 @@ fn check_vector(path: &Path) {
                 .and_then(|e| e.downcast_ref::<WriteError>())
                 .unwrap_or_else(|| panic!("{name}: untyped error {e}"));
             let got = match typed {
-                WriteError::InvalidName(InvalidName::TooLongToEncrypt { .. }) => {
+                WriteError::InvalidName(invalid) => {
                     assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidInput, "{name}");
-                    "TooLongToEncrypt"
+                    invalid_name_variant(invalid)
                 }
                 other => panic!("{name}: expected {want}, got {other:?}"),
             };
@@ -268,6 +268,16 @@ fn check_vector(path: &Path) {
         inner.len(),
         usize::from(header != "none") + usize::from(record != "none")
     );
+}
+
+/// How a case names an `InvalidName` (docs/FORMAT.md, "Test vectors"): `TooLongToEncrypt`
+/// (a name too long for encrypted names), `InvalidName` for the rest (LDK's rules, the
+/// reserved namespace).
+fn invalid_name_variant(e: &InvalidName) -> &'static str {
+    match e {
+        InvalidName::TooLongToEncrypt { .. } => "TooLongToEncrypt",
+        _ => "InvalidName",
+    }
 }
 
 /// `open failure: <variant>`: `None` when the open failed as expected; the store otherwise.
@@ -334,6 +344,17 @@ fn check_read(
             return true;
         }
         ("success", _, Err(e)) => panic!("{name}: read failed: {e}"),
+        (_, Some(("read failure", want @ ("InvalidName" | "TooLongToEncrypt"))), Err(e)) => {
+            // Step 1 of "Reading a record": refused before anything is read.
+            assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidInput, "{name}: {e}");
+            match e.get_ref().and_then(|e| e.downcast_ref::<ReadError>()) {
+                Some(ReadError::InvalidName(invalid)) => {
+                    assert_eq!(invalid_name_variant(invalid), want, "{name}: {invalid:?}")
+                }
+                other => panic!("{name}: expected {want}, got {other:?}"),
+            }
+            return false;
+        }
         (_, Some(("read failure", "NotFound")), Err(e)) => {
             assert_eq!(e.kind(), ldk::io::ErrorKind::NotFound, "{name}: {e}");
             assert!(
