@@ -714,7 +714,13 @@ def run_case(inner, credential, anchor, names, op, read_only):
             e.what = e.what.format(op=op)
             raise
         if op == "list":
-            listed = list_pair(store, inner, names[0], names[1])
+            try:
+                listed = list_pair(store, inner, names[0], names[1])
+            except Failure as e:
+                # `Missing` names a key: the case's `key:` line.
+                if getattr(e, "key", names[2]) != names[2]:
+                    e.what = f"{e.what} of {e.key!r}, not of {names[2]!r}"
+                raise
             return "success", None, None, f"listed {listed}"
         if op == "write":
             return "success", None, None, "the write was accepted"
@@ -752,17 +758,36 @@ def anchor_values(f):
 
 
 def list_pair(store, inner, primary, secondary):
+    """`list(primary, secondary)` just after the open: every stored key decoded ("Decoding a
+    stored name"), then ("Updates") every key of M in the pair must be listed, else
+    `ListError::Missing` naming the smallest such key in byte order (a read-only anchored
+    instance re-reads its entry first); anchored, keys not in M are left out."""
     sp, ss, _ = stored_names(store, (primary, secondary, ""))
     keys = sorted(k for (p, s, k) in inner if (p, s) == (sp, ss))
-    if not store.options & NAMES:
-        return keys
     out = []
     for k in keys:
+        if not store.options & NAMES:
+            out.append(k)
+            continue
         name, why = decode_stored_name(store, FIELD_KEY, (primary, secondary), k)
         if name is None:
             raise Failure("list failure: UndecodableName", "decoding a stored name", f"{k!r}: {why}")
         out.append(name)
-    return out
+    fresh = store.fresh
+    held = sorted((names, v) for names, v in fresh.entries.items()
+                  if names[:2] == (primary, secondary))
+    for names, version in held:
+        if names[2] in out:
+            continue
+        if fresh.anchored and fresh.session_start == U64_MAX and reread_entry(store, names) != version:
+            continue
+        missing = Failure("list failure: Missing", "list (Updates)",
+                          f"{names[2]!r} held at version {version}, not listed")
+        missing.key = names[2]
+        raise missing
+    if fresh.anchored:
+        out = [k for k in out if (primary, secondary, k) in fresh.entries]
+    return sorted(out)
 
 
 def check_padme_case(f):
@@ -1622,6 +1647,27 @@ def generate(directory):
          "A write to (ENCRYPTED_KVSTORE, \"\", header), the reserved primary namespace in capitals: "
          "refused, nothing written", "write failure: InvalidName", base,
          ("ENCRYPTED_KVSTORE", "", "header"), plaintext=VALUE)
+
+    # `list`: a key of M that the listing lacks is Missing (the smallest in byte order), after
+    # every listed name is decoded.
+    listed3 = anames.record(mon3, VALUE, 8)
+    case("v2_anchor_list_missing",
+         "list(monitors, \"\") with entries for 0123abcd_1, _2 and _3 (and a key of another pair) "
+         "finds only the record of _3: the smallest key missing is named",
+         "list failure: Missing", anchored, ("monitors", "", "0123abcd_1"),
+         record=anchored.record(mon3, VALUE, 8), stored=mon3, anchor=[ameta, live7, *others])
+    nstored3 = anames.stored(mon3)
+    case("v2_anchor_names_list_missing",
+         "Encrypted names: list(monitors, \"\") with entries for 0123abcd_1 and _3 finds only the "
+         "stored name of _3, decoded: _1 is missing", "list failure: Missing", anames,
+         ("monitors", "", "0123abcd_1"), record=listed3, stored=nstored3,
+         anchor=[nm, n9, anames.entry(epoch, mon3, 8)])
+    case("v2_anchor_names_list_undecodable_before_missing",
+         "Encrypted names: list(monitors, \"\") with an entry for 0123abcd_1 finds only base64url "
+         "of 16 bytes: names are decoded before M is checked", "list failure: UndecodableName",
+         anames, ("monitors", "", ""), record=listed3,
+         stored=(nstored3[0], nstored3[1], b64url(Rng("16 bytes, anchored")(16))),
+         anchor=[nm, n9])
 
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,

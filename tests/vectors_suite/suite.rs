@@ -718,7 +718,8 @@ fn check_version(
     assert_eq!(store.read(p, s, k).unwrap(), b"x", "{name}");
 }
 
-/// `list failure: <ListError variant>`: listing the pair fails, naming the stored names found.
+/// `list failure: <ListError variant>`: listing the pair fails, naming the stored names found
+/// (`UndecodableName`) or the plaintext names of the key missing (`Missing`).
 fn check_list_failure(
     name: &str,
     store: &EncryptedStore<MemoryStore>,
@@ -744,6 +745,20 @@ fn check_list_failure(
             assert_eq!(stored_secondary_namespace, &f["stored_secondary"], "{name}");
             assert_eq!(stored_key, &f["stored_key"], "{name}");
         }
+        // A key of M the listing lacks: the `key:` line is the one named (the smallest).
+        (
+            "Missing",
+            ListError::Missing {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                ..
+            },
+        ) => assert_eq!(
+            [primary_namespace, secondary_namespace, key],
+            [&f["primary"], &f["secondary"], &f["key"]],
+            "{name}: the missing key"
+        ),
         _ => panic!("{name}: expected {want}, got {typed:?}"),
     }
 }
