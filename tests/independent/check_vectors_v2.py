@@ -1669,6 +1669,40 @@ def generate(directory):
          stored=(nstored3[0], nstored3[1], b64url(Rng("16 bytes, anchored")(16))),
          anchor=[nm, n9])
 
+    # The order of the steps where two would refuse the same header, and the last rules of
+    # "Opening with an anchor" and "Decoding a stored name" no case above reached.
+    steps("v2_header_version_3_short", "The magic and version byte 3 alone (9 bytes): the "
+          "version is checked before the length", "UnsupportedVersion", hh[:8] + b"\x03")
+    steps("v2_header_seq_0_memory_huge", "header_seq 0 and memory cost 0xffffffff KiB, checksum "
+          "fixed: step 8 comes before the bounds", "CorruptHeader",
+          fix_checksum(put(put(hh, 148, le64(0)), 12, le32(0xFFFF_FFFF))))
+    steps("v2_header_kdf_memory_huge_given_key", "Memory cost 0xffffffff KiB, checksum fixed, "
+          "opened with a raw key: the bounds come before the credential",
+          "KdfParamsOutOfBounds", fix_checksum(put(hh, 12, le32(0xFFFF_FFFF))),
+          credential=f"key {raw.secret.hex()}")
+    case("v2_open_empty_passphrase", "An empty passphrase (refused by create, not by open): "
+         "the unwrap fails", "open failure: WrongPassphrase", base, credential="passphrase")
+    ah = anchored.header()
+    case("v2_header_anchored_sealed_secrets_flipped_no_anchor",
+         "An anchored header with a sealed-secrets bit flipped (checksum fixed), opened without "
+         "an anchor: step 12 comes before step 13", "open failure: HeaderAuthenticationFailed",
+         anchored, header=fix_checksum(flip(ah, 192 + 4)), record=good7)
+    anchored_case("v2_anchor_meta_sealed_for_other_name",
+                  "A meta plaintext sealed for the name of an entry (the name is in the "
+                  "associated data), put under meta: AnchorCorrupt", corrupt_,
+                  [(META, anchored.seal(live7[0], meta_plaintext(
+                      epoch, anchored.header_seq, anchored.version_limit, 1))), live7])
+    anchored_case("v2_anchor_meta_absent_entry_corrupt",
+                  "No meta and an entry with a byte flipped: step 1 comes before the values "
+                  "are listed", "open failure: AnchorEmpty", [(live7[0], flip(live7[1], 30))])
+    for tag, plain, why in (
+            ("not_ldk_name", "0123abcd.1", "a key with a character outside LDK's alphabet"),
+            ("75_bytes", "k" * 75, "a key of 75 bytes, longer than encrypted names allow")):
+        undecodable(f"v2_names_list_plaintext_{tag}",
+                    f"list(monitors, \"\") finds a valid encryption, for this field and place, "
+                    f"of {why}", stored_name(ns.name_key, ns.store_id, FIELD_KEY,
+                                             ("monitors", ""), plain))
+
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
                                 10_000_000, 2**32]

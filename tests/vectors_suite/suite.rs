@@ -146,9 +146,11 @@ fn check_vector(path: &Path) {
             "{name}: unknown line {k:?}"
         );
     }
-    let cred = match get("credential").split_once(' ') {
-        Some(("passphrase", h)) => StoredCred::Passphrase(unhex(h)),
-        Some(("key", h)) => StoredCred::Key(RawKey::from_slice(&unhex(h)).unwrap()),
+    // The line is trimmed: an empty passphrase is `credential: passphrase` alone.
+    let credential = get("credential");
+    let cred = match credential.split_once(' ').unwrap_or((&credential, "")) {
+        ("passphrase", h) => StoredCred::Passphrase(unhex(h)),
+        ("key", h) => StoredCred::Key(RawKey::from_slice(&unhex(h)).unwrap()),
         other => panic!("{name}: bad credential {other:?}"),
     };
     let (p, s, k) = (get("primary"), get("secondary"), get("key"));
