@@ -1703,6 +1703,15 @@ def generate(directory):
                     f"of {why}", stored_name(ns.name_key, ns.store_id, FIELD_KEY,
                                              ("monitors", ""), plain))
 
+    # The lower edges of the KDF bounds (m = 8p, t at its ceiling of 10), and a padded
+    # plaintext too short to hold its length.
+    edges = Spec("kdf edges", kdf=(16, 10, 2))
+    ok("v2_kdf_memory_8p_passes_10_ok", "Argon2id m=16 t=10 p=2 (memory at 8p, passes at their "
+       "ceiling): within bounds, opens and reads", edges, version=3)
+    bad_record("v2_record_padding_7_bytes",
+               "Padding: a sealed plaintext of 7 bytes, too short for its 8-byte length", padding,
+               padding.record(MONITOR, None, 5, sealed=bytes(7)))
+
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,
                                 10_000_000, 2**32]
