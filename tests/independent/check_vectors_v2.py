@@ -607,6 +607,31 @@ def served_anchored(entry, version, accept_mark):
     return "Rollback"
 
 
+def reread_entry(store, names):
+    """ "Read-only, anchored": a read-only instance reads the key's entry (the meta's epoch)
+    again: its version, or None when there is none."""
+    fresh = store.fresh
+    name = entry_name(store.anchor_key, fresh.meta.epoch, names)
+    value = fresh.anchor.get(name)
+    if value is None:
+        return None
+    epoch, _, entry = parse_entry(store, fresh.meta, name, value)
+    assert epoch == fresh.meta.epoch
+    return entry
+
+
+def absent_whatever_lingers(store, names):
+    """Step 8 of "Reading a record": anchored, a key that is absent (not in M, nothing in
+    flight; a read-only instance re-reads its entry first) is absent whatever lies at its
+    stored names, so a record that does not open there is the inner `NotFound`, not
+    `AuthenticationFailed`."""
+    fresh = store.fresh
+    names = tuple(names)
+    if not fresh.anchored or names in fresh.entries:
+        return False
+    return fresh.session_start != U64_MAX or reread_entry(store, names) is None
+
+
 def judge(store, names, version):
     """ "The rule" for a read of `names` that found a record of `version` (None: nothing),
     just after the open: no write or remove in flight, M as the open loaded it."""
@@ -616,13 +641,8 @@ def judge(store, names, version):
         entry = fresh.entries.get(names)
         outcome = served_anchored(entry, version, fresh.accept_mark)
         if outcome is not None and fresh.session_start == U64_MAX:
-            # "Read-only, anchored": re-read the key's entry (the meta's epoch) and judge again.
-            name = entry_name(store.anchor_key, fresh.meta.epoch, names)
-            value = fresh.anchor.get(name)
-            entry = None
-            if value is not None:
-                epoch, _, entry = parse_entry(store, fresh.meta, name, value)
-                assert epoch == fresh.meta.epoch
+            # "Read-only, anchored": re-read the key's entry and judge again.
+            entry = reread_entry(store, names)
             outcome = served_anchored(entry, version, fresh.accept_mark)
         why = f"entry {entry}, F {fresh.accept_mark}, record {version}"
     else:
@@ -694,7 +714,13 @@ def run_case(inner, credential, anchor, names, op, read_only):
             e.what = e.what.format(op=op)
             raise
         if op == "list":
-            listed = list_pair(store, inner, names[0], names[1])
+            try:
+                listed = list_pair(store, inner, names[0], names[1])
+            except Failure as e:
+                # `Missing` names a key: the case's `key:` line.
+                if getattr(e, "key", names[2]) != names[2]:
+                    e.what = f"{e.what} of {e.key!r}, not of {names[2]!r}"
+                raise
             return "success", None, None, f"listed {listed}"
         if op == "write":
             return "success", None, None, "the write was accepted"
@@ -702,7 +728,13 @@ def run_case(inner, credential, anchor, names, op, read_only):
         if where not in inner:
             judge(store, names, None)
             raise AssertionError("the rule served a read that found nothing")
-        version, value = open_record(store, inner[where], names)
+        try:
+            version, value = open_record(store, inner[where], names)
+        except Failure as e:
+            if absent_whatever_lingers(store, names):
+                raise Failure("read failure: NotFound", f"{e.step}, then step 8's exception",
+                              f"{e.why}; anchored and the key absent: absent whatever lingers")
+            raise
         judge(store, names, version)
     except Failure as e:
         return e.what, None, None, f"{e.step}: {e.why}"
@@ -726,17 +758,36 @@ def anchor_values(f):
 
 
 def list_pair(store, inner, primary, secondary):
+    """`list(primary, secondary)` just after the open: every stored key decoded ("Decoding a
+    stored name"), then ("Updates") every key of M in the pair must be listed, else
+    `ListError::Missing` naming the smallest such key in byte order (a read-only anchored
+    instance re-reads its entry first); anchored, keys not in M are left out."""
     sp, ss, _ = stored_names(store, (primary, secondary, ""))
     keys = sorted(k for (p, s, k) in inner if (p, s) == (sp, ss))
-    if not store.options & NAMES:
-        return keys
     out = []
     for k in keys:
+        if not store.options & NAMES:
+            out.append(k)
+            continue
         name, why = decode_stored_name(store, FIELD_KEY, (primary, secondary), k)
         if name is None:
             raise Failure("list failure: UndecodableName", "decoding a stored name", f"{k!r}: {why}")
         out.append(name)
-    return out
+    fresh = store.fresh
+    held = sorted((names, v) for names, v in fresh.entries.items()
+                  if names[:2] == (primary, secondary))
+    for names, version in held:
+        if names[2] in out:
+            continue
+        if fresh.anchored and fresh.session_start == U64_MAX and reread_entry(store, names) != version:
+            continue
+        missing = Failure("list failure: Missing", "list (Updates)",
+                          f"{names[2]!r} held at version {version}, not listed")
+        missing.key = names[2]
+        raise missing
+    if fresh.anchored:
+        out = [k for k in out if (primary, secondary, k) in fresh.entries]
+    return sorted(out)
 
 
 def check_padme_case(f):
@@ -1410,6 +1461,70 @@ def generate(directory):
         values = [m, value] if value[0] == live7[0] else [m, live7, value]
         anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_, values)
 
+    # --- Step 8 of "Reading a record": anchored, a key not in M (removed, or its write never
+    # completed) is absent whatever lingers at its stored names, so a record there that does
+    # not open (steps 4 to 9) reads as the inner NotFound, not AuthenticationFailed; a key in
+    # M with the same bytes is AuthenticationFailed. Added after the cases above, so that no
+    # other case's draws move.
+    absent = "read failure: NotFound"
+    unopenable = "read failure: AuthenticationFailed"
+    ameta = m  # `m` is reused below
+    no_entry = [ameta, *others]
+    good7 = anchored.record(MONITOR, VALUE, 7)
+    junk = Rng("junk at an absent key")(80)
+    for tag, description, record in (
+            ("junk", "80 random bytes", junk),
+            ("52_bytes", "a record of 52 bytes (step 4)", good7[:52]),
+            ("format_1", "a record with format byte 1 (step 5)", put(good7, 0, b"\x01")),
+            ("key_id_not_in_keyring", "a record under key id 7, not in the keyring [0] (step 6)",
+             anchored.record(MONITOR, VALUE, 7, key_id=7, data_key=Rng("key 7")(32))),
+            ("version_0", "a record of version 0 (step 7)", anchored.record(MONITOR, VALUE, 0)),
+            ("ciphertext_flipped", "a record of version 7 with a ciphertext bit flipped (step 8)",
+             flip(good7, 37)),
+            ("from_other_store", "a record of another store, sealed under its own key (step 8)",
+             other.record(MONITOR, VALUE, 7)),
+            ("moved_from_other_key", "the record of 0123abcd_2 (whose entry is live, version "
+             "20) put at 0123abcd_1: bound to another name (step 8)",
+             anchored.record(mon2, VALUE, 20))):
+        anchored_case(f"v2_anchor_absent_{tag}",
+                      f"No entry for the key (entries of other keys) and {description}: absent "
+                      "whatever lingers, the inner NotFound", absent, no_entry, record=record)
+    anchored_case("v2_anchor_entry_junk",
+                  "An entry of version 7 for the key and 80 random bytes at it: the key is in "
+                  "M, so the bytes are judged", unopenable, [m, live7, *others], record=junk)
+    anchored_case("v2_anchor_other_epoch_absent_ciphertext_flipped",
+                  "Only an entry of another epoch (valid) for the key, and its record of version "
+                  "7 with a ciphertext bit flipped: not in M, absent whatever lingers",
+                  absent, [m, anchored.entry(old_epoch, MONITOR, 7)], record=flip(good7, 37))
+    # A record under a key retired since: keyring [0, 1] reduced to [1] (header_seq 5), its
+    # meta updated after that header write.
+    aretired = Spec("anchored keys 0 and 1", key_ids=(0, 1), options=ANCHORED, header_seq=5,
+                    version_limit=3 * BLOCK + 1)
+    retired_header = aretired.header(key_ids=(1,), data_keys=[aretired.data_keys[1]])
+    under_0 = aretired.record(MONITOR, VALUE, 7, key_id=0)
+    rm = aretired.meta(epoch)
+    rothers = [aretired.entry(epoch, mon2, 20)]
+    anchored_case("v2_anchor_absent_retired_key",
+                  "Keyring [0, 1] retired to [1]; no entry for the key and a record of it under "
+                  "the retired key 0: absent whatever lingers, the inner NotFound", absent,
+                  [rm, *rothers], spec=aretired, header=retired_header, record=under_0)
+    anchored_case("v2_anchor_entry_retired_key",
+                  "Keyring [0, 1] retired to [1]; an entry of version 7 for the key and its "
+                  "record under the retired key 0: in M, so AuthenticationFailed", unopenable,
+                  [rm, aretired.entry(epoch, MONITOR, 7), *rothers], spec=aretired,
+                  header=retired_header, record=under_0)
+    apadded = Spec("anchored padding", options=ANCHORED | PADDING, header_seq=3,
+                   version_limit=3 * BLOCK + 1)
+    anchored_case("v2_anchor_absent_padding_nonzero_byte",
+                  "Padding: no entry for the key and a record whose last padding byte is 1 "
+                  "(step 9): absent whatever lingers, the inner NotFound", absent,
+                  [apadded.meta(epoch), apadded.entry(epoch, mon2, 20)], spec=apadded,
+                  record=apadded.record(MONITOR, None, 7, sealed=pad(VALUE[:13])[:-1] + b"\x01"))
+    anchored_case("v2_anchor_names_absent_moved_stored_name",
+                  "Encrypted names: no entry for the key, and the record of 0123abcd_2 (whose "
+                  "entry is live) at the key's stored names: absent whatever lingers", absent,
+                  [nm, *nothers], spec=anames, record=anames.record(mon2, VALUE, 12))
+
     # --- Steps 1 to 9 of "Reading the header" once more: the first bytes, and the KDF bounds
     # at and past every limit (the costs put in place with the checksum fixed, so nothing is
     # derived). Added after the cases above, from a store of their own, so that no other
@@ -1459,6 +1574,143 @@ def generate(directory):
     files["v2_open_no_header"] = case_text(
         "A record but no header: never treated as a new store", "open failure: NotInitialized",
         hs.credential(), MONITOR, None, hrec)
+
+    # --- Rules no case above reached: a read of nothing without an anchor, the remaining
+    # reserved bytes and option bits, the raw-key and protection checks, and the anchor's
+    # validity rules at their other edges. Added last, so that no other case's draws move.
+    case("v2_record_none_not_found",
+         "No anchor, no record at the key: k not in M (memory starts empty), found nothing: "
+         "absent, the inner NotFound", "read failure: NotFound", base, record=None)
+    for tag, changes, why in (
+            ("reserved_11_set", dict(reserved10=b"\0\x01"), "Reserved byte 11 set"),
+            ("reserved_147_set", dict(reserved146=b"\0\x01"), "Reserved byte 147 set"),
+            ("options_bit_5_set", dict(options=0x20), "Options bit 5 set"),
+            ("options_bit_6_set", dict(options=0x40), "Options bit 6 set"),
+            ("options_bit_7_set", dict(options=0x80), "Options bit 7 set")):
+        refused(f"v2_header_{tag}", f"{why} (wrap, seal and checksum valid)", "CorruptHeader",
+                base, base.header(**changes))
+    refused("v2_header_raw_key_with_lanes_only",
+            "A raw-key header with m=0 t=0 p=1 (wrap, seal and checksum valid): every cost must "
+            "be 0", "CorruptHeader", raw, raw.header(kdf=(0, 0, 1)))
+    refused("v2_header_protection_0", "Protection byte 0, checksum fixed", "CorruptHeader", base,
+            fix_checksum(put(h, 9, b"\x00")))
+    refused("v2_raw_key_salt_flipped_checksum_fixed",
+            "A raw-key header with one salt bit flipped, checksum fixed: the unwrap fails",
+            "WrongKey", raw, fix_checksum(flip(raw.header(), 24)))
+
+    limit = anchored.version_limit
+    anchored_case("v2_anchor_entry_version_below_limit_ok",
+                  f"An entry of the meta's epoch with version {limit - 1}, one below the meta's "
+                  "version_limit (the largest valid), and a record of that version", "success",
+                  [ameta, anchored.entry(epoch, MONITOR, limit - 1)], version=limit - 1)
+    for tag, description, value in (
+            ("other_epoch_reserved_namespace", "An entry of another epoch for (encrypted_kvstore, "
+             "\"\", header) under its own name: validity does not depend on the epoch",
+             anchored.entry(old_epoch, (RESERVED_PRIMARY, "", "header"), 7)),
+            ("other_epoch_wrong_name_hash", "An entry of another epoch for 0123abcd_1 sealed for, "
+             "and put under, the name of 0123abcd_2 in that epoch",
+             anchored.entry(old_epoch, MONITOR, 7, name_of=mon2)),
+            ("other_epoch_byte_flipped", "An entry of another epoch with one ciphertext byte "
+             "flipped", (lambda e: (e[0], flip(e[1], 30)))(anchored.entry(old_epoch, mon2, 7))),
+            ("entry_15_bytes", "A value under an entry-shaped name, sealed for it, whose "
+             "plaintext is 15 bytes (no room for an epoch and a version)",
+             (lambda n: (n, anchored.seal(n, entry_plaintext(epoch, 7, MONITOR)[:15])))(
+                 entry_name(anchored.anchor_key, epoch, mon3)))):
+        anchored_case(f"v2_anchor_{tag}", f"{description}: AnchorCorrupt", corrupt_,
+                      [ameta, live7, value])
+    anchored_case("v2_anchor_not_attached_entries_no_meta",
+                  "The header's anchored bit clear, an anchor given holding entries and no meta",
+                  "open failure: AnchorNotAttached", [live7, *others], header=unanchored)
+    anchored_case("v2_anchor_not_attached_entry_corrupt",
+                  "The header's anchored bit clear, an anchor given holding a valid meta with the "
+                  "header's header_seq and an entry with a byte flipped: entries are not read",
+                  "open failure: AnchorNotAttached", [ameta, (live7[0], flip(live7[1], 30))],
+                  header=unanchored)
+
+    # Step 1 of "Reading a record": names refused before anything is read (or written).
+    for tag, triple, why in (
+            ("reserved_namespace", (RESERVED_PRIMARY, "", "header"),
+             "the header's own place, the reserved primary namespace"),
+            ("reserved_namespace_other_case", ("Encrypted_KVStore", "", "header"),
+             "the reserved primary namespace in another letter case"),
+            ("empty_key", ("monitors", "", ""), "an empty key"),
+            ("secondary_without_primary", ("", "x", "k"), "a secondary namespace without a primary"),
+            ("bad_character", ("monitors", "", "0123abcd.1"), "a key with a character outside "
+             "LDK's alphabet"),
+            ("key_121_bytes", ("monitors", "", "k" * 121), "a key of 121 bytes")):
+        case(f"v2_read_invalid_name_{tag}", f"A read of {why}: refused, nothing read",
+             "read failure: InvalidName", base, triple)
+    case("v2_names_read_too_long_to_encrypt",
+         "Encrypted names: a read of a 75-byte key, refused before anything is read",
+         "read failure: TooLongToEncrypt", names, long_key)
+    case("v2_write_invalid_name_reserved_namespace",
+         "A write to (ENCRYPTED_KVSTORE, \"\", header), the reserved primary namespace in capitals: "
+         "refused, nothing written", "write failure: InvalidName", base,
+         ("ENCRYPTED_KVSTORE", "", "header"), plaintext=VALUE)
+
+    # `list`: a key of M that the listing lacks is Missing (the smallest in byte order), after
+    # every listed name is decoded.
+    listed3 = anames.record(mon3, VALUE, 8)
+    case("v2_anchor_list_missing",
+         "list(monitors, \"\") with entries for 0123abcd_1, _2 and _3 (and a key of another pair) "
+         "finds only the record of _3: the smallest key missing is named",
+         "list failure: Missing", anchored, ("monitors", "", "0123abcd_1"),
+         record=anchored.record(mon3, VALUE, 8), stored=mon3, anchor=[ameta, live7, *others])
+    nstored3 = anames.stored(mon3)
+    case("v2_anchor_names_list_missing",
+         "Encrypted names: list(monitors, \"\") with entries for 0123abcd_1 and _3 finds only the "
+         "stored name of _3, decoded: _1 is missing", "list failure: Missing", anames,
+         ("monitors", "", "0123abcd_1"), record=listed3, stored=nstored3,
+         anchor=[nm, n9, anames.entry(epoch, mon3, 8)])
+    case("v2_anchor_names_list_undecodable_before_missing",
+         "Encrypted names: list(monitors, \"\") with an entry for 0123abcd_1 finds only base64url "
+         "of 16 bytes: names are decoded before M is checked", "list failure: UndecodableName",
+         anames, ("monitors", "", ""), record=listed3,
+         stored=(nstored3[0], nstored3[1], b64url(Rng("16 bytes, anchored")(16))),
+         anchor=[nm, n9])
+
+    # The order of the steps where two would refuse the same header, and the last rules of
+    # "Opening with an anchor" and "Decoding a stored name" no case above reached.
+    steps("v2_header_version_3_short", "The magic and version byte 3 alone (9 bytes): the "
+          "version is checked before the length", "UnsupportedVersion", hh[:8] + b"\x03")
+    steps("v2_header_seq_0_memory_huge", "header_seq 0 and memory cost 0xffffffff KiB, checksum "
+          "fixed: step 8 comes before the bounds", "CorruptHeader",
+          fix_checksum(put(put(hh, 148, le64(0)), 12, le32(0xFFFF_FFFF))))
+    steps("v2_header_kdf_memory_huge_given_key", "Memory cost 0xffffffff KiB, checksum fixed, "
+          "opened with a raw key: the bounds come before the credential",
+          "KdfParamsOutOfBounds", fix_checksum(put(hh, 12, le32(0xFFFF_FFFF))),
+          credential=f"key {raw.secret.hex()}")
+    case("v2_open_empty_passphrase", "An empty passphrase (refused by create, not by open): "
+         "the unwrap fails", "open failure: WrongPassphrase", base, credential="passphrase")
+    ah = anchored.header()
+    case("v2_header_anchored_sealed_secrets_flipped_no_anchor",
+         "An anchored header with a sealed-secrets bit flipped (checksum fixed), opened without "
+         "an anchor: step 12 comes before step 13", "open failure: HeaderAuthenticationFailed",
+         anchored, header=fix_checksum(flip(ah, 192 + 4)), record=good7)
+    anchored_case("v2_anchor_meta_sealed_for_other_name",
+                  "A meta plaintext sealed for the name of an entry (the name is in the "
+                  "associated data), put under meta: AnchorCorrupt", corrupt_,
+                  [(META, anchored.seal(live7[0], meta_plaintext(
+                      epoch, anchored.header_seq, anchored.version_limit, 1))), live7])
+    anchored_case("v2_anchor_meta_absent_entry_corrupt",
+                  "No meta and an entry with a byte flipped: step 1 comes before the values "
+                  "are listed", "open failure: AnchorEmpty", [(live7[0], flip(live7[1], 30))])
+    for tag, plain, why in (
+            ("not_ldk_name", "0123abcd.1", "a key with a character outside LDK's alphabet"),
+            ("75_bytes", "k" * 75, "a key of 75 bytes, longer than encrypted names allow")):
+        undecodable(f"v2_names_list_plaintext_{tag}",
+                    f"list(monitors, \"\") finds a valid encryption, for this field and place, "
+                    f"of {why}", stored_name(ns.name_key, ns.store_id, FIELD_KEY,
+                                             ("monitors", ""), plain))
+
+    # The lower edges of the KDF bounds (m = 8p, t at its ceiling of 10), and a padded
+    # plaintext too short to hold its length.
+    edges = Spec("kdf edges", kdf=(16, 10, 2))
+    ok("v2_kdf_memory_8p_passes_10_ok", "Argon2id m=16 t=10 p=2 (memory at 8p, passes at their "
+       "ceiling): within bounds, opens and reads", edges, version=3)
+    bad_record("v2_record_padding_7_bytes",
+               "Padding: a sealed plaintext of 7 bytes, too short for its 8-byte length", padding,
+               padding.record(MONITOR, None, 5, sealed=bytes(7)))
 
     # --- Padmé --------------------------------------------------------------------------
     xs = list(range(8, 301)) + [1_000, 1_024, 4_096, 65_536, 100_000, 1_048_575, 1_048_576,

@@ -146,9 +146,11 @@ fn check_vector(path: &Path) {
             "{name}: unknown line {k:?}"
         );
     }
-    let cred = match get("credential").split_once(' ') {
-        Some(("passphrase", h)) => StoredCred::Passphrase(unhex(h)),
-        Some(("key", h)) => StoredCred::Key(RawKey::from_slice(&unhex(h)).unwrap()),
+    // The line is trimmed: an empty passphrase is `credential: passphrase` alone.
+    let credential = get("credential");
+    let cred = match credential.split_once(' ').unwrap_or((&credential, "")) {
+        ("passphrase", h) => StoredCred::Passphrase(unhex(h)),
+        ("key", h) => StoredCred::Key(RawKey::from_slice(&unhex(h)).unwrap()),
         other => panic!("{name}: bad credential {other:?}"),
     };
     let (p, s, k) = (get("primary"), get("secondary"), get("key"));
@@ -220,9 +222,9 @@ fn check_vector(path: &Path) {
                 .and_then(|e| e.downcast_ref::<WriteError>())
                 .unwrap_or_else(|| panic!("{name}: untyped error {e}"));
             let got = match typed {
-                WriteError::InvalidName(InvalidName::TooLongToEncrypt { .. }) => {
+                WriteError::InvalidName(invalid) => {
                     assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidInput, "{name}");
-                    "TooLongToEncrypt"
+                    invalid_name_variant(invalid)
                 }
                 other => panic!("{name}: expected {want}, got {other:?}"),
             };
@@ -268,6 +270,16 @@ fn check_vector(path: &Path) {
         inner.len(),
         usize::from(header != "none") + usize::from(record != "none")
     );
+}
+
+/// How a case names an `InvalidName` (docs/FORMAT.md, "Test vectors"): `TooLongToEncrypt`
+/// (a name too long for encrypted names), `InvalidName` for the rest (LDK's rules, the
+/// reserved namespace).
+fn invalid_name_variant(e: &InvalidName) -> &'static str {
+    match e {
+        InvalidName::TooLongToEncrypt { .. } => "TooLongToEncrypt",
+        _ => "InvalidName",
+    }
 }
 
 /// `open failure: <variant>`: `None` when the open failed as expected; the store otherwise.
@@ -334,6 +346,17 @@ fn check_read(
             return true;
         }
         ("success", _, Err(e)) => panic!("{name}: read failed: {e}"),
+        (_, Some(("read failure", want @ ("InvalidName" | "TooLongToEncrypt"))), Err(e)) => {
+            // Step 1 of "Reading a record": refused before anything is read.
+            assert_eq!(e.kind(), ldk::io::ErrorKind::InvalidInput, "{name}: {e}");
+            match e.get_ref().and_then(|e| e.downcast_ref::<ReadError>()) {
+                Some(ReadError::InvalidName(invalid)) => {
+                    assert_eq!(invalid_name_variant(invalid), want, "{name}: {invalid:?}")
+                }
+                other => panic!("{name}: expected {want}, got {other:?}"),
+            }
+            return false;
+        }
         (_, Some(("read failure", "NotFound")), Err(e)) => {
             assert_eq!(e.kind(), ldk::io::ErrorKind::NotFound, "{name}: {e}");
             assert!(
@@ -697,7 +720,8 @@ fn check_version(
     assert_eq!(store.read(p, s, k).unwrap(), b"x", "{name}");
 }
 
-/// `list failure: <ListError variant>`: listing the pair fails, naming the stored names found.
+/// `list failure: <ListError variant>`: listing the pair fails, naming the stored names found
+/// (`UndecodableName`) or the plaintext names of the key missing (`Missing`).
 fn check_list_failure(
     name: &str,
     store: &EncryptedStore<MemoryStore>,
@@ -723,6 +747,20 @@ fn check_list_failure(
             assert_eq!(stored_secondary_namespace, &f["stored_secondary"], "{name}");
             assert_eq!(stored_key, &f["stored_key"], "{name}");
         }
+        // A key of M the listing lacks: the `key:` line is the one named (the smallest).
+        (
+            "Missing",
+            ListError::Missing {
+                primary_namespace,
+                secondary_namespace,
+                key,
+                ..
+            },
+        ) => assert_eq!(
+            [primary_namespace, secondary_namespace, key],
+            [&f["primary"], &f["secondary"], &f["key"]],
+            "{name}: the missing key"
+        ),
         _ => panic!("{name}: expected {want}, got {typed:?}"),
     }
 }
@@ -824,9 +862,12 @@ fn pinned_vectors_give_their_expected_outcome() {
 /// The anchor vectors (`v2_anchor_*.txt`, written by the independent implementation) cover
 /// every outcome of "Opening with an anchor" and of the freshness checks of a read, and each
 /// of them is opened with an anchor or is the case of an anchored store opened without one.
+/// Step 8 of "Reading a record" is covered both ways: a record that does not open at a key
+/// not in M is the inner `NotFound`, at a key in M `AuthenticationFailed`.
 #[test]
 fn anchor_vectors_cover_every_anchored_outcome() {
     let mut seen = std::collections::BTreeSet::new();
+    let mut unopenable_absent = 0;
     for path in vector_files() {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         if !file.starts_with("v2_anchor_") {
@@ -843,8 +884,21 @@ fn anchor_vectors_cover_every_anchored_outcome() {
             anchored || expect == "open failure: AnchorRequired",
             "{file}: no anchor lines"
         );
+        let record = text
+            .lines()
+            .find_map(|l| l.strip_prefix("record: "))
+            .unwrap_or_else(|| panic!("{file}: no record line"));
+        // A record found and judged absent after it opened is `Removed`; the inner `NotFound`
+        // with a record present is one that did not open (steps 4 to 9) at an absent key.
+        if expect == "read failure: NotFound" && record != "none" {
+            unopenable_absent += 1;
+        }
         seen.insert(expect);
     }
+    assert!(
+        unopenable_absent >= 8,
+        "only {unopenable_absent} anchor vectors read a record that does not open at an absent key"
+    );
     for want in [
         "success",
         "open failure: AnchorRequired",
@@ -856,6 +910,7 @@ fn anchor_vectors_cover_every_anchored_outcome() {
         "read failure: Missing",
         "read failure: Removed",
         "read failure: NotFound",
+        "read failure: AuthenticationFailed",
     ] {
         assert!(seen.contains(want), "no anchor vector expects {want}");
     }
