@@ -36,6 +36,8 @@ mod anchored;
 mod counter;
 mod rotation;
 mod stored_names;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use counter::{header_state, Counter, BLOCK};
 pub(crate) use rotation::next_state;
@@ -227,7 +229,7 @@ impl Engine {
                 Some(o) => (Some(o), None),
                 // Anchored, a key that is absent (held at neither moment, nothing in flight) is
                 // absent whatever lingers there: a record under a retired key, or junk.
-                None if self.absent(&t, &key) => {
+                None if self.absent(&t, &key)? => {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
                         "not found: the key is absent for this store",
@@ -347,16 +349,14 @@ impl Engine {
     }
 
     /// Anchored: whether `key` was absent when the read `t` was issued and is now (not in M,
-    /// nothing in flight).
-    fn absent(&self, t: &ReadTicket, key: &Key) -> bool {
+    /// nothing in flight). A read-only instance asks the anchor first (the writer may have
+    /// written the key since); if that anchor read fails, so does this, with its error.
+    fn absent(&self, t: &ReadTicket, key: &Key) -> Result<bool, io::Error> {
         if !self.fresh().is_anchored() || t.held().is_some() || t.was_in_flight() {
-            return false;
+            return Ok(false);
         }
-        // A read-only instance asks the anchor: the writer may have written the key since.
-        if self.read_only && self.reload(key).is_err() {
-            return false;
-        }
-        self.fresh().seen_now(key) == crate::freshness::Seen::default()
+        self.reload(key)?;
+        Ok(self.fresh().seen_now(key) == crate::freshness::Seen::default())
     }
 
     /// A read-only instance found a record under a key it does not hold: if the header the
