@@ -7,10 +7,13 @@ use lightning::util::persist::KVStoreSync;
 
 use crate::{Credential, FreshnessAnchor, MemoryStore, OpenError, OpenOptions, RawKey};
 
+/// Anchor values by (store, name).
+type Values = BTreeMap<(String, String), Vec<u8>>;
+
 /// An anchor in memory whose reads can be made to fail, and whose values a test can edit.
 #[derive(Clone, Default)]
 struct MapAnchor {
-    values: Arc<Mutex<BTreeMap<(String, String), Vec<u8>>>>,
+    values: Arc<Mutex<Values>>,
     fail_reads: Arc<AtomicBool>,
 }
 
@@ -114,6 +117,5 @@ fn first_store(anchor: &MapAnchor) -> String {
     let values = anchor.values.lock().unwrap();
     let stores: std::collections::BTreeSet<String> = values.keys().map(|k| k.0.clone()).collect();
     assert_eq!(stores.len(), 1, "{stores:?}");
-    let store = stores.into_iter().next().unwrap();
-    store
+    stores.into_iter().next().unwrap()
 }
