@@ -16,27 +16,21 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::v::{ldk, snapshot, AsyncOps, Ops, SyncOps, TempFs, V};
-use crate::common::{cheap, PASSPHRASE};
+use super::v::{
+    anchor, ldk, open_anchored, open_anchored_read_only, snapshot, AsyncOps, Ops, SyncOps, TempFs,
+    V,
+};
+use crate::common::{cheap, Snapshot, PASSPHRASE};
 use encrypted_kvstore::{
     Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
-    RemoveError, StoreAnchor, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    RemoveError, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
-type Anchor = StoreAnchor<TempFs, V>;
-
-fn anchor(dir: &TempFs) -> Anchor {
-    StoreAnchor::new(dir.clone())
-}
-
-fn anchored() -> OpenOptions {
-    OpenOptions::new()
-}
-
+/// A new anchored store over `inner`, its anchor in `a`.
 fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
-    anchored()
+    OpenOptions::new()
         .anchor(anchor(a))
         .create::<V, _>(
             inner.clone(),
@@ -45,10 +39,48 @@ fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
         .unwrap()
 }
 
+/// A new store over `inner` without an anchor.
+fn create_unanchored(inner: &TempFs) -> EncryptedStore<TempFs> {
+    OpenOptions::new()
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
+        .unwrap()
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a`, writable.
 fn open(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
+    open_anchored(inner.clone(), a)
+}
+
+/// Accepts the current state of the store in `inner` into the anchor in `a`.
+fn accept(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+}
+
+/// Puts `to` back as every value of `store`: what is not in it is removed.
+fn restore(store: &TempFs, to: &Snapshot) {
+    for ((p, s, k), _) in snapshot(store) {
+        store.remove(&p, &s, &k, false).unwrap();
+    }
+    for ((p, s, k), v) in to {
+        store.write(p, s, k, v.clone()).unwrap();
+    }
+}
+
+/// Asserts that `e` is the typed `WriteError::Anchor` of a write the anchor refused.
+#[track_caller]
+fn assert_anchor_write_error(e: &io::Error) {
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
+            Some(WriteError::Anchor(_))
+        ),
+        "{e:?}"
+    );
 }
 
 /// Reading `monitors/m1` through `store` is refused as a rollback.
@@ -223,12 +255,7 @@ fn a_whole_older_copy_of_the_store_is_refused_at_open() {
     drop(open(&inner, &a).unwrap());
     let now = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     // Restore the backup: every value of the copy, and nothing else.
-    for ((p, s, k), _) in snapshot(&inner) {
-        inner.remove(&p, &s, &k, false).unwrap();
-    }
-    for ((p, s, k), v) in &backup {
-        inner.write(p, s, k, v.clone()).unwrap();
-    }
+    restore(&inner, &backup);
     let then = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     assert!(then < now);
     let e = open(&inner, &a).unwrap_err();
@@ -239,11 +266,7 @@ fn a_whole_older_copy_of_the_store_is_refused_at_open() {
     );
     assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
     // Read-only too.
-    let e = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let e = open_anchored_read_only(inner.clone(), &a).unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
 }
 
@@ -268,22 +291,14 @@ fn older_values_under_the_current_header_are_refused_per_key() {
 #[test]
 fn attaching_an_anchor_is_explicit_and_watches_every_value() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = anchored()
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create_unanchored(&inner);
     assert!(!store.info().anchored);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store.write("", "", "manager", b"two".to_vec()).unwrap();
     drop(store);
     let e = open(&inner, &a).unwrap_err();
     assert!(matches!(e, OpenError::AnchorNotAttached), "{e:?}");
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &a).unwrap();
     assert!(store.info().anchored);
     assert_eq!(store.read("", "", "manager").unwrap(), b"two");
     drop(store);
@@ -315,10 +330,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     let mut bad = good.clone();
     *bad.last_mut().unwrap() ^= 1;
     inner.write("payments", "", "b", bad).unwrap();
-    let e = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let e = accept(&inner, &a).unwrap_err();
     let OpenError::Io(io) = &e else {
         panic!("{e:?}")
     };
@@ -327,10 +339,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     inner.write("payments", "", "b", good).unwrap();
 
     // Clean: a new epoch, no name of the old one left but `meta`.
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &a).unwrap();
     let after = anchor_names(&a);
     assert_eq!(after.len(), 4, "{after:?}");
     assert_eq!(
@@ -350,10 +359,7 @@ fn a_lost_anchor_is_replaced_only_by_accepting_the_current_state() {
     drop(store);
     let fresh = TempFs::new();
     assert!(matches!(open(&inner, &fresh), Err(OpenError::AnchorEmpty)));
-    let store = OpenOptions::new()
-        .anchor(anchor(&fresh))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &fresh).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
     drop(store);
     assert_eq!(
@@ -481,22 +487,13 @@ fn a_corrupt_anchor_is_refused() {
             "{what}: {e:?}"
         );
         assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
-        let e = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap_err();
+        let e = open_anchored_read_only(inner.clone(), &a).unwrap_err();
         assert!(
             matches!(e, OpenError::AnchorCorrupt { .. }),
             "{what}, read-only: {e:?}"
         );
         // Mend: put back exactly what the anchor held.
-        for ((p, s, k), _) in snapshot(&a) {
-            a.remove(&p, &s, &k, false).unwrap();
-        }
-        for ((p, s, k), v) in &before {
-            a.write(p, s, k, v.clone()).unwrap();
-        }
+        restore(&a, &before);
         let store = open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
         assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one", "{what}");
         drop(store);
@@ -552,7 +549,13 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         inner: anchor(&a),
         fail: Arc::clone(&fail),
     };
-    let store = anchored()
+    let reopen = || {
+        OpenOptions::new()
+            .anchor(flaky())
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap()
+    };
+    let store = OpenOptions::new()
         .anchor(flaky())
         .create::<V, _>(
             inner.clone(),
@@ -566,13 +569,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     let e = store
         .write("monitors", "", "m1", b"two".to_vec())
         .unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{e:?}"
-    );
+    assert_anchor_write_error(&e);
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
     let e = store.remove("monitors", "", "m2", false).unwrap_err();
     assert!(
@@ -592,13 +589,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     let e = store
         .write("monitors", "", "m3", b"three".to_vec())
         .unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{e:?}"
-    );
+    assert_anchor_write_error(&e);
     assert_eq!(
         inner.read("monitors", "", "m3").unwrap_err().kind(),
         ErrorKind::NotFound,
@@ -608,10 +599,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
 
     // A restart with the anchor still behind: no false alarm on the newer m1.
     fail.store(false, Ordering::SeqCst);
-    let store = OpenOptions::new()
-        .anchor(flaky())
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = reopen();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
     store.remove("monitors", "", "m2", false).unwrap();
     assert_eq!(
@@ -626,10 +614,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         .unwrap();
     drop(store);
     inner.write("monitors", "", "m1", old).unwrap();
-    let store = OpenOptions::new()
-        .anchor(flaky())
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = reopen();
     assert_m1_rolled_back(&store);
 }
 
@@ -645,11 +630,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
             .write("payments", "", k, k.as_bytes().to_vec())
             .unwrap();
     }
-    let reader = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let reader = open_anchored_read_only(inner.clone(), &a).unwrap();
     writer.remove("payments", "", "hard", false).unwrap();
     writer.remove("payments", "", "lazy", true).unwrap();
     for k in ["hard", "lazy"] {
@@ -677,12 +658,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
 #[test]
 fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = anchored()
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create_unanchored(&inner);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store
         .write("monitors", "", "m2", b"left out".to_vec())
@@ -748,13 +724,7 @@ fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
 #[test]
 fn an_anchor_makes_an_anchored_store() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create(&inner, &a);
     assert_eq!(
         store.info().format_version,
         encrypted_kvstore::FORMAT_VERSION
@@ -803,11 +773,7 @@ fn list_all_keys_refuses_a_namespace_deleted_behind_the_store() {
     // After a restart, from the anchor; a read-only instance also refuses.
     let store = open(&inner, &a).unwrap();
     assert_eq!(missing(all(&store)), ("payments".into(), "p0".into()));
-    let ro = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
     assert_eq!(missing(all(&ro)), ("payments".into(), "p0".into()));
     // Without an anchor the restart knows nothing of it (the documented limit).
     store.detach_anchor::<V>().unwrap();

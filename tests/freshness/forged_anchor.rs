@@ -13,10 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use super::support::{anchor, anchor_names, create_anchored, open_anchored, store_hex, Layout};
-use super::v::{ldk, TempFs, V};
-use crate::common::PASSPHRASE;
-use encrypted_kvstore::{Credential, OpenError, OpenOptions, ANCHOR_PRIMARY_NAMESPACE};
+use super::support::{
+    anchor_names, create_anchored, open_anchored, open_anchored_read_only, store_hex, Layout,
+};
+use super::v::{ldk, TempFs};
+use encrypted_kvstore::{OpenError, ANCHOR_PRIMARY_NAMESPACE};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
@@ -150,11 +151,7 @@ fn forged_edited_and_moved_anchor_values_are_refused() {
                 "{layout:?}, {what}: {e:?}"
             );
             assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidData);
-            let e = OpenOptions::new()
-                .read_only()
-                .anchor(anchor(&a))
-                .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-                .unwrap_err();
+            let e = open_anchored_read_only(inner.clone(), &a).unwrap_err();
             assert!(
                 matches!(e, OpenError::AnchorCorrupt { .. }),
                 "{layout:?}, {what}, read-only: {e:?}"

@@ -21,7 +21,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::support::{anchor, assert_absent, is_alarm, Crash, Layout, Rig, RigAnchor};
+use super::support::{
+    anchor, anchored_if, assert_absent, create_anchored_if, is_alarm, open_anchored_if, Crash,
+    Layout, Rig, RigAnchor,
+};
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
@@ -330,19 +333,7 @@ fn lazy_removes_applied_late_raise_no_alarm() {
         let (fs, a) = (TempFs::new(), TempFs::new());
         let rig = Rig::new(fs.clone());
         rig.late_lazy.store(true, Ordering::SeqCst);
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let store = opts()
-            .create::<V, _>(
-                rig.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let store = create_anchored_if(anchored, rig.clone(), &a);
         for k in ["x", "y", "z", "w"] {
             store.write(NS, "", k, b"v".to_vec()).unwrap();
         }
@@ -372,9 +363,7 @@ fn lazy_removes_applied_late_raise_no_alarm() {
         store.remove(NS, "", "y", true).unwrap();
         drop(store);
         assert_eq!(rig.queued_lazy_removes(), 1);
-        let store = opts()
-            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let store = open_anchored_if(anchored, rig.clone(), &a);
         for _ in 0..5 {
             match store.read(NS, "", "y") {
                 // Without an anchor the restart knows nothing of the remove: a record written
@@ -403,24 +392,12 @@ const ROUNDS: usize = 60;
 fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
     for anchored in [false, true] {
         let (inner, a) = (TempFs::new(), TempFs::new());
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let writer = opts()
-            .create::<V, _>(
-                inner.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let writer = create_anchored_if(anchored, inner.clone(), &a);
         let key = |i: usize| format!("k{i}");
         for i in 0..KEYS {
             writer.write(NS, "", &key(i), b"r0".to_vec()).unwrap();
         }
-        let reader = opts()
+        let reader = anchored_if(anchored, &a)
             .read_only()
             .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
@@ -600,16 +577,7 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                     format!("{case:?}, anchored {anchored}, list {listing}, async {through_async}");
                 let (fs, a) = (TempFs::new(), TempFs::new());
                 let rig = Rig::new(fs.clone());
-                let mut opts = OpenOptions::new();
-                if anchored {
-                    opts = opts.anchor(anchor(&a));
-                }
-                let store = opts
-                    .create::<V, _>(
-                        rig.clone(),
-                        Credential::passphrase_with(PASSPHRASE, cheap()),
-                    )
-                    .unwrap();
+                let store = create_anchored_if(anchored, rig.clone(), &a);
                 store.write(NS, "", "k", b"v1".to_vec()).unwrap();
                 store.write(NS, "", "other", b"o".to_vec()).unwrap();
                 if matches!(case, Overlap::RecreateAfter) {
@@ -691,21 +659,9 @@ fn a_read_only_instance_reads_records_sealed_after_the_writers_rotation() {
     let mut failures = Vec::new();
     for anchored in [false, true] {
         let (inner, a) = (TempFs::new(), TempFs::new());
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let writer = opts()
-            .create::<V, _>(
-                inner.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let writer = create_anchored_if(anchored, inner.clone(), &a);
         writer.write(NS, "", "k", b"before".to_vec()).unwrap();
-        let reader = opts()
+        let reader = anchored_if(anchored, &a)
             .read_only()
             .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap();
