@@ -17,13 +17,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::v::{
-    anchor, ldk, open_anchored, open_anchored_read_only, snapshot, AsyncOps, Ops, SyncOps, TempFs,
-    V,
+    anchor, ldk, open_anchored, open_anchored_read_only, open_anchored_refused, snapshot, AsyncOps,
+    Ops, SyncOps, TempFs, V,
 };
-use crate::common::{cheap, Snapshot, PASSPHRASE};
+use crate::common::{
+    assert_anchor_remove_error, assert_anchor_write_error, assert_list_missing, cheap, Snapshot,
+    PASSPHRASE,
+};
 use encrypted_kvstore::{
     Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
-    RemoveError, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -69,18 +72,6 @@ fn restore(store: &TempFs, to: &Snapshot) {
     for ((p, s, k), v) in to {
         store.write(p, s, k, v.clone()).unwrap();
     }
-}
-
-/// Asserts that `e` is the typed `WriteError::Anchor` of a write the anchor refused.
-#[track_caller]
-fn assert_anchor_write_error(e: &io::Error) {
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{e:?}"
-    );
 }
 
 /// Reading `monitors/m1` through `store` is refused as a rollback.
@@ -212,10 +203,7 @@ fn rollback_deletion_and_resurrection_between_restarts_are_refused() {
             "{e:?}"
         );
         let e = store.list("monitor_updates", "m1").unwrap_err();
-        assert!(matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-            Some(ListError::Missing { key, .. }) if key == "1"
-        ));
+        assert_list_missing(&e, "1", how);
         drop(store);
 
         // 3. Resurrection of the hard-removed payment: absent (`Removed`, kind `NotFound`),
@@ -258,16 +246,15 @@ fn a_whole_older_copy_of_the_store_is_refused_at_open() {
     restore(&inner, &backup);
     let then = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     assert!(then < now);
-    let e = open(&inner, &a).unwrap_err();
-    assert!(
-        matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
-            if header_seq == then && anchor_header_seq == now),
-        "{e:?}"
-    );
-    assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
-    // Read-only too.
-    let e = open_anchored_read_only(inner.clone(), &a).unwrap_err();
-    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+    // Writable and read-only.
+    for (mode, e) in open_anchored_refused(&inner, &a) {
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+                if header_seq == then && anchor_header_seq == now),
+            "{mode}: {e:?}"
+        );
+        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
+    }
 }
 
 /// An older copy of the values under the current header: each rolled-back key is refused.
@@ -481,17 +468,13 @@ fn a_corrupt_anchor_is_refused() {
     let mut before = snapshot(&a);
     for (what, name, value) in cases {
         put(name, value);
-        let e = open(&inner, &a).unwrap_err();
-        assert!(
-            matches!(e, OpenError::AnchorCorrupt { .. }),
-            "{what}: {e:?}"
-        );
-        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
-        let e = open_anchored_read_only(inner.clone(), &a).unwrap_err();
-        assert!(
-            matches!(e, OpenError::AnchorCorrupt { .. }),
-            "{what}, read-only: {e:?}"
-        );
+        for (mode, e) in open_anchored_refused(&inner, &a) {
+            assert!(
+                matches!(e, OpenError::AnchorCorrupt { .. }),
+                "{what}, {mode}: {e:?}"
+            );
+            assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
+        }
         // Mend: put back exactly what the anchor held.
         restore(&a, &before);
         let store = open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
@@ -566,18 +549,14 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     store.write("monitors", "", "m2", b"one".to_vec()).unwrap();
 
     fail.store(true, Ordering::SeqCst);
-    let e = store
-        .write("monitors", "", "m1", b"two".to_vec())
-        .unwrap_err();
-    assert_anchor_write_error(&e);
+    assert_anchor_write_error(
+        store.write("monitors", "", "m1", b"two".to_vec()),
+        "a write the anchor refuses",
+    );
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
-    let e = store.remove("monitors", "", "m2", false).unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
-            Some(RemoveError::Anchor(_))
-        ),
-        "{e:?}"
+    assert_anchor_remove_error(
+        store.remove("monitors", "", "m2", false),
+        "a remove while a write is pending",
     );
     assert_eq!(
         store.read("monitors", "", "m2").unwrap(),
@@ -586,10 +565,10 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     );
     // While the change is pending, a write of another key is refused before it reaches the
     // inner store: at most one operation runs ahead of the anchor.
-    let e = store
-        .write("monitors", "", "m3", b"three".to_vec())
-        .unwrap_err();
-    assert_anchor_write_error(&e);
+    assert_anchor_write_error(
+        store.write("monitors", "", "m3", b"three".to_vec()),
+        "a write of another key while a write is pending",
+    );
     assert_eq!(
         inner.read("monitors", "", "m3").unwrap_err().kind(),
         ErrorKind::NotFound,

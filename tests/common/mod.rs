@@ -25,7 +25,9 @@ use bitcoin::io;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
-use encrypted_kvstore::{FreshnessAnchor, KdfParams, OpenOptions, ReadError};
+use encrypted_kvstore::{
+    FreshnessAnchor, KdfParams, ListError, OpenOptions, ReadError, RemoveError, WriteError,
+};
 
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
@@ -57,6 +59,46 @@ pub fn cheap() -> KdfParams {
 /// The typed read error carried by an I/O error, if any.
 pub fn read_error(e: &io::Error) -> Option<&ReadError> {
     e.get_ref().and_then(|e| e.downcast_ref::<ReadError>())
+}
+
+/// Asserts that `e` is a listing refused because the live key `key` is missing from it
+/// (`InvalidData` carrying `ListError::Missing` naming `key`).
+#[track_caller]
+pub fn assert_list_missing(e: &io::Error, key: &str, at: &str) {
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{at}: {e:?}");
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+            Some(ListError::Missing { key: k, .. }) if k == key
+        ),
+        "{at}: expected ListError::Missing of {key}, got {e:?}"
+    );
+}
+
+/// Asserts that `r` is a write refused by the freshness anchor (`WriteError::Anchor`).
+#[track_caller]
+pub fn assert_anchor_write_error(r: io::Result<()>, what: &str) {
+    let e = r.expect_err(what);
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
+            Some(WriteError::Anchor(_))
+        ),
+        "{what}: {e:?}"
+    );
+}
+
+/// Asserts that `r` is a remove refused by the freshness anchor (`RemoveError::Anchor`).
+#[track_caller]
+pub fn assert_anchor_remove_error(r: io::Result<()>, what: &str) {
+    let e = r.expect_err(what);
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
+            Some(RemoveError::Anchor(_))
+        ),
+        "{what}: {e:?}"
+    );
 }
 
 /// Asserts that `r` is the documented authentication failure for exactly this key.

@@ -19,39 +19,13 @@ use super::support::{
     write_located, Crash, Layout, RigAnchor,
 };
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
-use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{
-    Credential, EncryptedStore, OpenError, OpenOptions, RemoveError, WriteError,
-};
+use crate::common::{assert_anchor_remove_error, assert_anchor_write_error, cheap, PASSPHRASE};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
 /// One write or remove that must not reach the inner store.
 type Attempt<'a> = Box<dyn Fn() -> io::Result<()> + 'a>;
-
-#[track_caller]
-fn anchor_write_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
-}
-
-#[track_caller]
-fn anchor_remove_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
-            Some(RemoveError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
-}
 
 /// A new store of `layout` over `inner`, anchored in `ra`.
 fn create(layout: Layout, inner: &TempFs, ra: &RigAnchor) -> EncryptedStore<TempFs> {
@@ -87,7 +61,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         ra.fail_writes.store(true, Ordering::SeqCst);
         // The first failure: the record landed, its entry did not.
         let before = dir_files(inner.path());
-        anchor_write_error(
+        assert_anchor_write_error(
             store.write("monitors", "", "k1", b"two".to_vec()),
             "the write the anchor could not record",
         );
@@ -137,9 +111,9 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         for (what, attempt) in attempts {
             let r = attempt();
             if what.contains("remove") {
-                anchor_remove_error(r, what);
+                assert_anchor_remove_error(r, what);
             } else {
-                anchor_write_error(r, what);
+                assert_anchor_write_error(r, what);
             }
             assert_eq!(
                 dir_files(inner.path()),
@@ -210,11 +184,11 @@ fn a_header_change_the_anchor_could_not_record_is_pending_too() {
     let after = stored_header(&inner);
     assert_ne!(after, before, "the rotation wrote no header: {rotated:?}");
     let frozen = dir_files(inner.path());
-    anchor_write_error(
+    assert_anchor_write_error(
         store.write("monitors", "", "m1", b"two".to_vec()),
         "a write while the meta update is pending",
     );
-    anchor_remove_error(
+    assert_anchor_remove_error(
         store.remove("monitors", "", "m1", false),
         "a remove while the meta update is pending",
     );

@@ -16,8 +16,8 @@ use super::support::{
     records, version_of, Layout,
 };
 use super::v::{ldk, AsyncOps, MigratableKVStoreSync, Ops, SyncOps, TempFs};
-use encrypted_kvstore::{Credential, EncryptedStore, ListError};
-use ldk::io::ErrorKind;
+use crate::common::assert_list_missing;
+use encrypted_kvstore::{Credential, EncryptedStore};
 use ldk::util::persist::KVStoreSync;
 
 const TRAITS: [&str; 2] = ["sync", "async"];
@@ -104,23 +104,11 @@ fn a_live_value_deleted_while_down_is_missing_after_restart() {
                 "m1",
                 "1",
             );
+            let at = format!("{layout:?} {how}");
             let e = store.list("monitor_updates", "m1").unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidData, "{layout:?} {how}: {e:?}");
-            assert!(
-                matches!(
-                    e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                    Some(ListError::Missing { key, .. }) if key == "1"
-                ),
-                "{layout:?} {how}: {e:?}"
-            );
+            assert_list_missing(&e, "1", &at);
             let e = MigratableKVStoreSync::list_all_keys(&store).unwrap_err();
-            assert!(
-                matches!(
-                    e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                    Some(ListError::Missing { key, .. }) if key == "1"
-                ),
-                "{layout:?} {how}: {e:?}"
-            );
+            assert_list_missing(&e, "1", &at);
             // The untouched neighbour is served.
             assert_eq!(store.read("monitor_updates", "m1", "0").unwrap(), b"u0");
         }
@@ -190,10 +178,7 @@ fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() 
 /// confirms the refusal.
 #[test]
 fn a_read_only_instance_refuses_the_same_after_restart() {
-    use super::support::{anchor, put_back, write_located};
-    use super::v::V;
-    use crate::common::PASSPHRASE;
-    use encrypted_kvstore::OpenOptions;
+    use super::support::{open_anchored_read_only, put_back, write_located};
     for layout in Layout::BOTH {
         let (inner, a) = (TempFs::new(), TempFs::new());
         let store = create_anchored(layout, inner.clone(), &a);
@@ -208,21 +193,11 @@ fn a_read_only_instance_refuses_the_same_after_restart() {
         put_back(&inner, &m1_at, &m1_old);
         KVStoreSync::remove(&inner, &u1_at.0, &u1_at.1, &u1_at.2, false).unwrap();
         put_back(&inner, &p1_at, &p1);
-        let ro = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
         assert_rollback(ro.read("monitors", "", "m1"), "monitors", "", "m1");
         assert_missing(ro.read("updates", "", "u1"), "updates", "", "u1");
         let e = ro.list("updates", "").unwrap_err();
-        assert!(
-            matches!(
-                e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                Some(ListError::Missing { key, .. }) if key == "u1"
-            ),
-            "{layout:?}: {e:?}"
-        );
+        assert_list_missing(&e, "u1", &format!("{layout:?}"));
         let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
         assert_eq!(found, Some(version_of(&p1)));
         assert_eq!(ro.list("payments", "").unwrap(), ["p2"], "{layout:?}");

@@ -25,7 +25,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 pub use super::v::{
-    anchor, open_anchored, open_anchored_read_only, put_stored_header, stored_header, Anchor,
+    anchor, open_anchored, open_anchored_read_only, open_anchored_refused, put_stored_header,
+    stored_header, Anchor,
 };
 use super::v::{ldk, snapshot, Fut, MigratableKVStoreSync, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
@@ -108,6 +109,18 @@ pub fn open_anchored_if<S: KVStoreSync>(anchored: bool, inner: S, a: &TempFs) ->
     anchored_if(anchored, a)
         .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
         .unwrap_or_else(|e| panic!("anchored {anchored}: {e:?}"))
+}
+
+/// Opens the store in `inner` read-only, with its anchor in `a` when `anchored`.
+pub fn open_read_only_anchored_if<S: KVStoreSync>(
+    anchored: bool,
+    inner: S,
+    a: &TempFs,
+) -> EncryptedStore<S> {
+    anchored_if(anchored, a)
+        .read_only()
+        .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
+        .unwrap_or_else(|e| panic!("anchored {anchored}, read-only: {e:?}"))
 }
 
 /// The typed read error inside `e`, or a panic naming what came instead.

@@ -159,6 +159,28 @@ pub fn open_anchored_read_only<S: KVStoreSync>(
         .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
 }
 
+/// Opens the anchored store in `inner` with its anchor in `a`, writable and then read-only,
+/// where both must be refused: each error, named by its mode.
+pub fn open_anchored_refused<S: KVStoreSync + Clone>(
+    inner: &S,
+    a: &TempFs,
+) -> [(&'static str, OpenError); 2] {
+    let refused = |r: Result<EncryptedStore<S>, OpenError>, mode: &str| match r {
+        Ok(_) => panic!("{mode}: opened"),
+        Err(e) => e,
+    };
+    [
+        (
+            "writable",
+            refused(open_anchored(inner.clone(), a), "writable"),
+        ),
+        (
+            "read-only",
+            refused(open_anchored_read_only(inner.clone(), a), "read-only"),
+        ),
+    ]
+}
+
 /// Reads every value of `store` (for an inner store: headers and records, as stored).
 pub fn snapshot<S: MigratableKVStoreSync>(store: &S) -> Snapshot {
     let mut out = Snapshot::new();
