@@ -75,30 +75,33 @@ pub fn assert_list_missing(e: &io::Error, key: &str, at: &str) {
     );
 }
 
+/// Asserts that `r` failed with a typed error `E` inside the I/O error, one that `expected`
+/// accepts.
+#[track_caller]
+fn assert_typed_error<E: std::error::Error + 'static>(
+    r: io::Result<()>,
+    what: &str,
+    expected: impl Fn(&E) -> bool,
+) {
+    let e = r.expect_err(what);
+    assert!(
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<E>())
+            .is_some_and(expected),
+        "{what}: {e:?}"
+    );
+}
+
 /// Asserts that `r` is a write refused by the freshness anchor (`WriteError::Anchor`).
 #[track_caller]
 pub fn assert_anchor_write_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
+    assert_typed_error(r, what, |e| matches!(e, WriteError::Anchor(_)));
 }
 
 /// Asserts that `r` is a remove refused by the freshness anchor (`RemoveError::Anchor`).
 #[track_caller]
 pub fn assert_anchor_remove_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
-            Some(RemoveError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
+    assert_typed_error(r, what, |e| matches!(e, RemoveError::Anchor(_)));
 }
 
 /// Asserts that `r` is the documented authentication failure for exactly this key.
