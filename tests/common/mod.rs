@@ -1,6 +1,7 @@
 //! Helpers shared by the proof suite: cheap KDF costs, typed-error checks, snapshots of an inner
 //! store, header forging (the header checksum is unkeyed, so an attacker can recompute it), an
-//! adapter that drives a store through either LDK trait, and a fault-injecting inner store.
+//! adapter that drives a store through either LDK trait, a fault-injecting inner store, and
+//! opening a store anchored in a second `FilesystemStore` or replacing its stored header.
 //!
 //! Everything that names an LDK trait lives in `versioned/helpers.rs`, compiled once per enabled
 //! LDK version as `common::v0_2` and `common::v0_3`; each of those modules also names that

@@ -9,7 +9,12 @@
 //!   `AuthenticationFailed`; with and without an anchor;
 //! - lazy removes that the inner store applies only some calls later, also across a restart;
 //! - a read-only instance reading and listing beside the writer that writes, removes and
-//!   re-creates keys; with and without an anchor.
+//!   re-creates keys, with and without an anchor; the same race made deterministic, a read or
+//!   a listing parked between the writer's remove and its re-creation of a key (anchored);
+//!   and records the writer seals under a new data key after the reader opened;
+//! - a read or listing of one instance overlapping that instance's own write or remove of the
+//!   key, on either side of the read's inner call, through both traits, with and without an
+//!   anchor.
 
 #![allow(
     clippy::unwrap_used,

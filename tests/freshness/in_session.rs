@@ -3,7 +3,8 @@
 //! and a deleted record is `Missing` (on `read` and on `list`); a key this session wrote and
 //! removed (lazily or not) whose record is put back is absent (`ReadError::Removed`). Over the
 //! crate's in-memory store, in both layouts, read through both traits. And, anchored, a removed
-//! record put back while a new write of its key is in flight stays absent.
+//! record put back while a new write of its key is in flight stays absent; a write future
+//! dropped unpolled leaves no opening for a removed record, with and without an anchor.
 
 #![allow(
     clippy::unwrap_used,

@@ -10,9 +10,10 @@
 //! - `retire_old_keys` waits for a write sealed under the old key that is still in flight,
 //!   and never leaves that record without its key;
 //! - a write future dropped before it completed leaves nothing in flight;
-//! - `rekey` to a passphrase: the old passphrase no longer opens, the header from before the rekey
-//!   put back is `HeaderRolledBack` (anchored), and new writes are sealed under the new key;
-//!   and so is every older header (before a passphrase change, a rotation, a retirement).
+//! - `rekey` to a passphrase or to a raw key: the old credential no longer opens, the header
+//!   from before the rekey put back is `HeaderRolledBack` (anchored), and new writes are sealed
+//!   under the new key; and so is every older header (before a passphrase change, a rotation,
+//!   a retirement).
 
 #![allow(
     clippy::unwrap_used,
