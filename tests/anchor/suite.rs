@@ -1,9 +1,14 @@
 //! The freshness anchor over LDK's `FilesystemStore` (data and anchor in two directories):
 //! opening refuses an anchored store without its anchor, an anchor that knows nothing of the
 //! store, an anchor not attached to it, a corrupt anchor and an older header put back; a record
-//! rolled back while the store was closed is refused after the restart; accepting the current
-//! state is explicit, checks every value first and starts a new epoch; a failing anchor loses
-//! nothing and raises no false alarm; a read-only instance beside the writer raises none either.
+//! rolled back or deleted while the store was closed is refused after the restart (also by
+//! `list_all_keys`, for a namespace deleted behind the store), and a removed one put back is
+//! absent; creating with an
+//! anchor makes an anchored store; attaching an anchor and accepting the current state are
+//! explicit, check every value first and start a new epoch, and an accept of a caller's listing
+//! drops what it leaves out; detaching lets the store open without its anchor; a failing anchor
+//! loses nothing and raises no false alarm; a read-only instance beside the writer raises none
+//! either.
 
 #![allow(
     clippy::unwrap_used,
