@@ -1,8 +1,9 @@
 //! One error type per operation: opening or creating a store ([`OpenError`]), reading a value
 //! ([`ReadError`]), writing one ([`WriteError`]), removing one ([`RemoveError`]), listing
 //! ([`ListError`]) and the maintenance of an open store ([`RotateError`], which wraps
-//! [`HeaderError`] for a change of its header). None of them ever carries a passphrase, a key
-//! or a byte of a value.
+//! [`HeaderError`] for a change of its header), and the reasons a header or an anchor is refused
+//! as corrupt ([`HeaderCorruption`], [`AnchorCorruption`]). The errors of the operations on
+//! values are in `value.rs`. None of them ever carries a passphrase, a key or a byte of a value.
 
 use core::fmt;
 

@@ -154,7 +154,7 @@ impl Freshness {
         }
     }
 
-    /// Replaces M[k] by what the anchor holds now (a read-only instance, before an alarm).
+    /// Replaces `M[k]` by what the anchor holds now (a read-only instance, before an alarm).
     pub(crate) fn reload(&mut self, key: &Key, v: Option<u64>) {
         self.set(key, v);
     }

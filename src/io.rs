@@ -1,7 +1,7 @@
 //! The seam to the inner store: the sealed per-LDK-version traits the adapters implement, the
 //! one view of them the core uses ([`Io`]: every call a future, ready at once for a
-//! synchronous store), its synchronous and asynchronous adapters, and the executor that runs a
-//! body over a synchronous store to its end.
+//! synchronous store), its synchronous and asynchronous adapters, the executor that runs a
+//! body over a synchronous store to its end, and the header's read and write over [`Io`].
 
 use core::future::Future;
 use core::marker::PhantomData;

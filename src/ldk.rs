@@ -2,9 +2,10 @@
 //! and the version markers the constructors infer.
 //!
 //! Each adapter implements one version's store traits for [`EncryptedStore`],
-//! [`SharedStore`] and [`MemoryStore`](crate::MemoryStore) by checking names, calling the store
-//! core and mapping its errors; nothing else lives there. Enable the versions you need with the
-//! features `lightning-0-2` (default) and `lightning-0-3`; both may be on at once.
+//! [`SharedStore`] and [`MemoryStore`](crate::MemoryStore) by calling the store core, which
+//! checks names and returns its typed errors inside `io::Error`; what the two adapters share is
+//! written once here. Nothing else lives there. Enable the versions you need with the features
+//! `lightning-0-2` (default) and `lightning-0-3`; both may be on at once.
 //!
 //! # Version markers
 //!

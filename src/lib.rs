@@ -1,5 +1,5 @@
 // The README is the crate documentation, and its example a doctest; that example speaks LDK 0.2
-// (as most users do today), so with LDK 0.3 alone the docs say where to look instead.
+// (the default feature), so with LDK 0.3 alone the docs say where to look instead.
 #![cfg_attr(feature = "lightning-0-2", doc = include_str!("../README.md"))]
 #![cfg_attr(
     not(feature = "lightning-0-2"),
@@ -27,7 +27,7 @@ mod memory;
 mod names;
 mod rng;
 mod store;
-// The header's life cycle (create, open, change of credential), over a private header I/O.
+// The header's life cycle up to an open store (create, open, accept), over a private header I/O.
 mod open;
 // One adapter per LDK version, and the version markers.
 pub mod ldk;

@@ -1,6 +1,7 @@
-//! Creating, opening and re-keying a store: the header's life cycle, written once over a small
-//! private header-I/O abstraction ([`Io`]) so that the synchronous and asynchronous
-//! constructors of every supported LDK version share one body.
+//! Creating, opening and accepting a store: [`OpenOptions`] and the header's life cycle up to
+//! an open store (create, open, accepting the current state, inspect), with the anchor loaded
+//! and checked at open. Written once over the header I/O of `io.rs` ([`Io`]) so that the
+//! synchronous and asynchronous constructors of every supported LDK version share one body.
 //!
 //! A synchronous inner store is driven through the same `async` body: its calls return futures
 //! that are ready at once, so the body completes in a single poll ([`complete`]), and a body

@@ -1,7 +1,8 @@
-//! `EncryptedStore`: an open store, its inner store and its state (keys, header, counter,
-//! freshness; the record path is in [`v2`]). It knows nothing of LDK's trait signatures: the
-//! adapters in `ldk/` implement each LDK version's traits by calling it, and `open.rs` creates
-//! and opens it.
+//! `EncryptedStore`: an open store, its inner store and its engine (keys, header, counter,
+//! freshness and the record path, in [`engine`]), the public facts about it ([`StoreInfo`])
+//! and [`SharedStore`]; its maintenance methods are in `maintenance`. It knows nothing of LDK's
+//! trait signatures: the adapters in `ldk/` implement each LDK version's traits by calling it,
+//! and `open.rs` creates and opens it.
 
 use core::fmt;
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //! adapter and crates, over stores with names in clear and values unpadded, and again over
 //! stores with encrypted names and padded values (`ldk_0_2::hidden::suite::*`, ...), whose
 //! watermarks `ldk_nodes/freshness.rs` puts to work on a node's monitors
-//! (`ldk_0_2::hidden::freshness::*`, ...).
+//! (`ldk_0_2::hidden::freshness::*`, ...), and whose data key `ldk_nodes/rotation.rs` rotates,
+//! re-encrypts under and retires while a node runs (`ldk_0_2::hidden::rotation::*`, ...).
 
 // One suite file, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]

@@ -1,7 +1,8 @@
 //! The encrypted store over a real PostgreSQL (`EncryptedStore<PostgresStore>`): LDK's store
 //! contract, an adversary with write access to the table, the freshness anchor across restarts,
 //! what the table holds (only ciphertext), a read-only instance on a streaming standby, a
-//! failover to a standby that lags, a dropped table, and LDK's own store tests with real nodes.
+//! failover to a standby that lags, a dropped table, LDK's own store tests with real nodes, and
+//! (LDK 0.3) paginated listing.
 //! Compiled once per enabled LDK version (`ldk_0_2::*`, `ldk_0_3::*`).
 //!
 //! The servers: `eval "$(scripts/pg-test-cluster start DIR PORT)"` sets `EKV_PG_PRIMARY` and

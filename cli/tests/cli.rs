@@ -1582,7 +1582,7 @@ fn a_record_left_under_an_old_key_stops_retirement_with_exit_12_naming_it() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The freshness anchor (`--anchor`, `anchor accept`, `anchor detach`; issue 14)
+// The freshness anchor (`--anchor`, `anchor accept`, `anchor detach`)
 
 /// `CMD STORE --passphrase-file PW --anchor ANCHOR` with extra arguments.
 fn anchored(cmd: &str, store: &Path, pw: &Path, anchor: &Path, extra: &[&str]) -> Assert {

@@ -1,7 +1,8 @@
 //! `lightning` 0.2's store traits (feature `lightning-0-2`): `KVStoreSync`, `KVStore` and
 //! `MigratableKVStore` for [`EncryptedStore`], [`SharedStore`] and [`MemoryStore`], and the
-//! sealed header I/O the constructors use. Each method checks names, calls the store core and
-//! maps its error; nothing else lives here.
+//! sealed I/O traits through which the core calls an inner store of this version. Each method
+//! calls the store core (which checks names and returns typed errors); nothing else lives here.
+//! What both versions share comes from `shared_impls!` in `ldk.rs`.
 
 use core::future::Future;
 

@@ -1,8 +1,9 @@
 //! `lightning` 0.3's store traits (feature `lightning-0-3`): `KVStoreSync`, `KVStore`,
 //! `MigratableKVStoreSync`, `MigratableKVStore`, `PaginatedKVStoreSync` and `PaginatedKVStore`
-//! for [`EncryptedStore`], [`SharedStore`] and [`MemoryStore`], and the sealed header I/O the
-//! constructors use. Each method checks names, calls the store core and maps its error; nothing
-//! else lives here.
+//! for [`EncryptedStore`], [`SharedStore`] and [`MemoryStore`], and the sealed I/O traits
+//! through which the core calls an inner store of this version. Each method calls the store
+//! core (which checks names and returns typed errors); nothing else lives here. What both
+//! versions share comes from `shared_impls!` in `ldk.rs`.
 //!
 //! Paginated listing passes through like `list`: keys, their order and the page tokens are the
 //! inner store's, untouched. The reserved namespace cannot appear in a page: a page lists one

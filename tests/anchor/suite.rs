@@ -1,9 +1,14 @@
 //! The freshness anchor over LDK's `FilesystemStore` (data and anchor in two directories):
 //! opening refuses an anchored store without its anchor, an anchor that knows nothing of the
 //! store, an anchor not attached to it, a corrupt anchor and an older header put back; a record
-//! rolled back while the store was closed is refused after the restart; accepting the current
-//! state is explicit, checks every value first and starts a new epoch; a failing anchor loses
-//! nothing and raises no false alarm; a read-only instance beside the writer raises none either.
+//! rolled back or deleted while the store was closed is refused after the restart (also by
+//! `list_all_keys`, for a namespace deleted behind the store), and a removed one put back is
+//! absent; creating with an
+//! anchor makes an anchored store; attaching an anchor and accepting the current state are
+//! explicit, check every value first and start a new epoch, and an accept of a caller's listing
+//! drops what it leaves out; detaching lets the store open without its anchor; a failing anchor
+//! loses nothing and raises no false alarm; a read-only instance beside the writer raises none
+//! either.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,27 +21,24 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::v::{ldk, snapshot, AsyncOps, Ops, SyncOps, TempFs, V};
-use crate::common::{cheap, PASSPHRASE};
+use super::v::{
+    anchor, ldk, open_anchored, open_anchored_read_only, open_anchored_refused, snapshot, AsyncOps,
+    Ops, SyncOps, TempFs, V,
+};
+use crate::common::{
+    assert_anchor_remove_error, assert_anchor_write_error, assert_list_missing, cheap, Snapshot,
+    PASSPHRASE,
+};
 use encrypted_kvstore::{
     Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
-    RemoveError, StoreAnchor, WriteError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
 
-type Anchor = StoreAnchor<TempFs, V>;
-
-fn anchor(dir: &TempFs) -> Anchor {
-    StoreAnchor::new(dir.clone())
-}
-
-fn anchored() -> OpenOptions {
-    OpenOptions::new()
-}
-
+/// A new anchored store over `inner`, its anchor in `a`.
 fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
-    anchored()
+    OpenOptions::new()
         .anchor(anchor(a))
         .create::<V, _>(
             inner.clone(),
@@ -45,10 +47,36 @@ fn create(inner: &TempFs, a: &TempFs) -> EncryptedStore<TempFs> {
         .unwrap()
 }
 
+/// A new store over `inner` without an anchor.
+fn create_unanchored(inner: &TempFs) -> EncryptedStore<TempFs> {
+    OpenOptions::new()
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
+        .unwrap()
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a`, writable.
 fn open(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
+    open_anchored(inner.clone(), a)
+}
+
+/// Accepts the current state of the store in `inner` into the anchor in `a`.
+fn accept(inner: &TempFs, a: &TempFs) -> Result<EncryptedStore<TempFs>, OpenError> {
     OpenOptions::new()
         .anchor(anchor(a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+}
+
+/// Puts `to` back as every value of `store`: what is not in it is removed.
+fn restore(store: &TempFs, to: &Snapshot) {
+    for ((p, s, k), _) in snapshot(store) {
+        store.remove(&p, &s, &k, false).unwrap();
+    }
+    for ((p, s, k), v) in to {
+        store.write(p, s, k, v.clone()).unwrap();
+    }
 }
 
 /// Reading `monitors/m1` through `store` is refused as a rollback.
@@ -180,10 +208,7 @@ fn rollback_deletion_and_resurrection_between_restarts_are_refused() {
             "{e:?}"
         );
         let e = store.list("monitor_updates", "m1").unwrap_err();
-        assert!(matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-            Some(ListError::Missing { key, .. }) if key == "1"
-        ));
+        assert_list_missing(&e, "1", how);
         drop(store);
 
         // 3. Resurrection of the hard-removed payment: absent (`Removed`, kind `NotFound`),
@@ -223,28 +248,18 @@ fn a_whole_older_copy_of_the_store_is_refused_at_open() {
     drop(open(&inner, &a).unwrap());
     let now = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     // Restore the backup: every value of the copy, and nothing else.
-    for ((p, s, k), _) in snapshot(&inner) {
-        inner.remove(&p, &s, &k, false).unwrap();
-    }
-    for ((p, s, k), v) in &backup {
-        inner.write(p, s, k, v.clone()).unwrap();
-    }
+    restore(&inner, &backup);
     let then = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     assert!(then < now);
-    let e = open(&inner, &a).unwrap_err();
-    assert!(
-        matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
-            if header_seq == then && anchor_header_seq == now),
-        "{e:?}"
-    );
-    assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
-    // Read-only too.
-    let e = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
-    assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
+    // Writable and read-only.
+    for (mode, e) in open_anchored_refused(&inner, &a) {
+        assert!(
+            matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+                if header_seq == then && anchor_header_seq == now),
+            "{mode}: {e:?}"
+        );
+        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData);
+    }
 }
 
 /// An older copy of the values under the current header: each rolled-back key is refused.
@@ -268,22 +283,14 @@ fn older_values_under_the_current_header_are_refused_per_key() {
 #[test]
 fn attaching_an_anchor_is_explicit_and_watches_every_value() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = anchored()
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create_unanchored(&inner);
     assert!(!store.info().anchored);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store.write("", "", "manager", b"two".to_vec()).unwrap();
     drop(store);
     let e = open(&inner, &a).unwrap_err();
     assert!(matches!(e, OpenError::AnchorNotAttached), "{e:?}");
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &a).unwrap();
     assert!(store.info().anchored);
     assert_eq!(store.read("", "", "manager").unwrap(), b"two");
     drop(store);
@@ -315,10 +322,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     let mut bad = good.clone();
     *bad.last_mut().unwrap() ^= 1;
     inner.write("payments", "", "b", bad).unwrap();
-    let e = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let e = accept(&inner, &a).unwrap_err();
     let OpenError::Io(io) = &e else {
         panic!("{e:?}")
     };
@@ -327,10 +331,7 @@ fn accepting_the_current_state_checks_every_value_and_starts_a_new_epoch() {
     inner.write("payments", "", "b", good).unwrap();
 
     // Clean: a new epoch, no name of the old one left but `meta`.
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &a).unwrap();
     let after = anchor_names(&a);
     assert_eq!(after.len(), 4, "{after:?}");
     assert_eq!(
@@ -350,10 +351,7 @@ fn a_lost_anchor_is_replaced_only_by_accepting_the_current_state() {
     drop(store);
     let fresh = TempFs::new();
     assert!(matches!(open(&inner, &fresh), Err(OpenError::AnchorEmpty)));
-    let store = OpenOptions::new()
-        .anchor(anchor(&fresh))
-        .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = accept(&inner, &fresh).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
     drop(store);
     assert_eq!(
@@ -475,28 +473,15 @@ fn a_corrupt_anchor_is_refused() {
     let mut before = snapshot(&a);
     for (what, name, value) in cases {
         put(name, value);
-        let e = open(&inner, &a).unwrap_err();
-        assert!(
-            matches!(e, OpenError::AnchorCorrupt { .. }),
-            "{what}: {e:?}"
-        );
-        assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
-        let e = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap_err();
-        assert!(
-            matches!(e, OpenError::AnchorCorrupt { .. }),
-            "{what}, read-only: {e:?}"
-        );
+        for (mode, e) in open_anchored_refused(&inner, &a) {
+            assert!(
+                matches!(e, OpenError::AnchorCorrupt { .. }),
+                "{what}, {mode}: {e:?}"
+            );
+            assert_eq!(io::Error::from(e).kind(), ErrorKind::InvalidData, "{what}");
+        }
         // Mend: put back exactly what the anchor held.
-        for ((p, s, k), _) in snapshot(&a) {
-            a.remove(&p, &s, &k, false).unwrap();
-        }
-        for ((p, s, k), v) in &before {
-            a.write(p, s, k, v.clone()).unwrap();
-        }
+        restore(&a, &before);
         let store = open(&inner, &a).unwrap_or_else(|e| panic!("{what}: mended, {e:?}"));
         assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one", "{what}");
         drop(store);
@@ -552,7 +537,13 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         inner: anchor(&a),
         fail: Arc::clone(&fail),
     };
-    let store = anchored()
+    let reopen = || {
+        OpenOptions::new()
+            .anchor(flaky())
+            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap()
+    };
+    let store = OpenOptions::new()
         .anchor(flaky())
         .create::<V, _>(
             inner.clone(),
@@ -563,24 +554,14 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     store.write("monitors", "", "m2", b"one".to_vec()).unwrap();
 
     fail.store(true, Ordering::SeqCst);
-    let e = store
-        .write("monitors", "", "m1", b"two".to_vec())
-        .unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{e:?}"
+    assert_anchor_write_error(
+        store.write("monitors", "", "m1", b"two".to_vec()),
+        "a write the anchor refuses",
     );
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
-    let e = store.remove("monitors", "", "m2", false).unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
-            Some(RemoveError::Anchor(_))
-        ),
-        "{e:?}"
+    assert_anchor_remove_error(
+        store.remove("monitors", "", "m2", false),
+        "a remove while a write is pending",
     );
     assert_eq!(
         store.read("monitors", "", "m2").unwrap(),
@@ -589,15 +570,9 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
     );
     // While the change is pending, a write of another key is refused before it reaches the
     // inner store: at most one operation runs ahead of the anchor.
-    let e = store
-        .write("monitors", "", "m3", b"three".to_vec())
-        .unwrap_err();
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{e:?}"
+    assert_anchor_write_error(
+        store.write("monitors", "", "m3", b"three".to_vec()),
+        "a write of another key while a write is pending",
     );
     assert_eq!(
         inner.read("monitors", "", "m3").unwrap_err().kind(),
@@ -608,10 +583,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
 
     // A restart with the anchor still behind: no false alarm on the newer m1.
     fail.store(false, Ordering::SeqCst);
-    let store = OpenOptions::new()
-        .anchor(flaky())
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = reopen();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
     store.remove("monitors", "", "m2", false).unwrap();
     assert_eq!(
@@ -626,10 +598,7 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
         .unwrap();
     drop(store);
     inner.write("monitors", "", "m1", old).unwrap();
-    let store = OpenOptions::new()
-        .anchor(flaky())
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let store = reopen();
     assert_m1_rolled_back(&store);
 }
 
@@ -645,11 +614,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
             .write("payments", "", k, k.as_bytes().to_vec())
             .unwrap();
     }
-    let reader = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let reader = open_anchored_read_only(inner.clone(), &a).unwrap();
     writer.remove("payments", "", "hard", false).unwrap();
     writer.remove("payments", "", "lazy", true).unwrap();
     for k in ["hard", "lazy"] {
@@ -677,12 +642,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
 #[test]
 fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = anchored()
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create_unanchored(&inner);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store
         .write("monitors", "", "m2", b"left out".to_vec())
@@ -748,13 +708,7 @@ fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
 #[test]
 fn an_anchor_makes_an_anchored_store() {
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create(&inner, &a);
     assert_eq!(
         store.info().format_version,
         encrypted_kvstore::FORMAT_VERSION
@@ -803,11 +757,7 @@ fn list_all_keys_refuses_a_namespace_deleted_behind_the_store() {
     // After a restart, from the anchor; a read-only instance also refuses.
     let store = open(&inner, &a).unwrap();
     assert_eq!(missing(all(&store)), ("payments".into(), "p0".into()));
-    let ro = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
     assert_eq!(missing(all(&ro)), ("payments".into(), "p0".into()));
     // Without an anchor the restart knows nothing of it (the documented limit).
     store.detach_anchor::<V>().unwrap();

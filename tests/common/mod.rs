@@ -1,6 +1,7 @@
 //! Helpers shared by the proof suite: cheap KDF costs, typed-error checks, snapshots of an inner
 //! store, header forging (the header checksum is unkeyed, so an attacker can recompute it), an
-//! adapter that drives a store through either LDK trait, and a fault-injecting inner store.
+//! adapter that drives a store through either LDK trait, a fault-injecting inner store, and
+//! opening a store anchored in a second `FilesystemStore` or replacing its stored header.
 //!
 //! Everything that names an LDK trait lives in `versioned/helpers.rs`, compiled once per enabled
 //! LDK version as `common::v0_2` and `common::v0_3`; each of those modules also names that
@@ -25,7 +26,9 @@ use bitcoin::io;
 use blake2::digest::consts::U32;
 use blake2::digest::Digest;
 use blake2::Blake2b;
-use encrypted_kvstore::{FreshnessAnchor, KdfParams, OpenOptions, ReadError};
+use encrypted_kvstore::{
+    FreshnessAnchor, KdfParams, ListError, OpenOptions, ReadError, RemoveError, WriteError,
+};
 
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
@@ -57,6 +60,49 @@ pub fn cheap() -> KdfParams {
 /// The typed read error carried by an I/O error, if any.
 pub fn read_error(e: &io::Error) -> Option<&ReadError> {
     e.get_ref().and_then(|e| e.downcast_ref::<ReadError>())
+}
+
+/// Asserts that `e` is a listing refused because the live key `key` is missing from it
+/// (`InvalidData` carrying `ListError::Missing` naming `key`).
+#[track_caller]
+pub fn assert_list_missing(e: &io::Error, key: &str, at: &str) {
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{at}: {e:?}");
+    assert!(
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
+            Some(ListError::Missing { key: k, .. }) if k == key
+        ),
+        "{at}: expected ListError::Missing of {key}, got {e:?}"
+    );
+}
+
+/// Asserts that `r` failed with a typed error `E` inside the I/O error, one that `expected`
+/// accepts.
+#[track_caller]
+fn assert_typed_error<E: std::error::Error + 'static>(
+    r: io::Result<()>,
+    what: &str,
+    expected: impl Fn(&E) -> bool,
+) {
+    let e = r.expect_err(what);
+    assert!(
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<E>())
+            .is_some_and(expected),
+        "{what}: {e:?}"
+    );
+}
+
+/// Asserts that `r` is a write refused by the freshness anchor (`WriteError::Anchor`).
+#[track_caller]
+pub fn assert_anchor_write_error(r: io::Result<()>, what: &str) {
+    assert_typed_error(r, what, |e| matches!(e, WriteError::Anchor(_)));
+}
+
+/// Asserts that `r` is a remove refused by the freshness anchor (`RemoveError::Anchor`).
+#[track_caller]
+pub fn assert_anchor_remove_error(r: io::Result<()>, what: &str) {
+    assert_typed_error(r, what, |e| matches!(e, RemoveError::Anchor(_)));
 }
 
 /// Asserts that `r` is the documented authentication failure for exactly this key.

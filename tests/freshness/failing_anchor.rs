@@ -15,46 +15,35 @@
 use std::sync::atomic::Ordering;
 
 use super::support::{
-    assert_absent, assert_rollback, dir_files, put_back, write_located, Crash, Layout, RigAnchor,
+    assert_absent, assert_rollback, dir_files, put_back, put_stored_header, stored_header,
+    write_located, Crash, Layout, RigAnchor,
 };
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
-use crate::common::{cheap, PASSPHRASE};
-use encrypted_kvstore::{Credential, EncryptedStore, OpenOptions, RemoveError, WriteError};
+use crate::common::{assert_anchor_remove_error, assert_anchor_write_error, cheap, PASSPHRASE};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
 /// One write or remove that must not reach the inner store.
 type Attempt<'a> = Box<dyn Fn() -> io::Result<()> + 'a>;
 
-#[track_caller]
-fn anchor_write_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<WriteError>()),
-            Some(WriteError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
+/// A new store of `layout` over `inner`, anchored in `ra`.
+fn create(layout: Layout, inner: &TempFs, ra: &RigAnchor) -> EncryptedStore<TempFs> {
+    layout
+        .options()
+        .anchor(ra.clone())
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
+        .unwrap()
 }
 
-#[track_caller]
-fn anchor_remove_error(r: io::Result<()>, what: &str) {
-    let e = r.expect_err(what);
-    assert!(
-        matches!(
-            e.get_ref().and_then(|e| e.downcast_ref::<RemoveError>()),
-            Some(RemoveError::Anchor(_))
-        ),
-        "{what}: {e:?}"
-    );
-}
-
-fn open(inner: &TempFs, ra: &RigAnchor) -> EncryptedStore<TempFs> {
+/// Opens the store in `inner` anchored in `ra`, writable.
+fn open(inner: &TempFs, ra: &RigAnchor) -> Result<EncryptedStore<TempFs>, OpenError> {
     OpenOptions::new()
         .anchor(ra.clone())
         .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap()
 }
 
 #[test]
@@ -62,14 +51,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
     for layout in Layout::BOTH {
         let (inner, a) = (TempFs::new(), TempFs::new());
         let ra = RigAnchor::new(&a, Crash::new());
-        let store = layout
-            .options()
-            .anchor(ra.clone())
-            .create::<V, _>(
-                inner.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let store = create(layout, &inner, &ra);
         let (k1_at, k1_one) = write_located(&store, "monitors", "", "k1", b"one");
         let (k3_at, k3_one) = write_located(&store, "monitors", "", "k3", b"one");
         for k in ["k2", "k4"] {
@@ -79,7 +61,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         ra.fail_writes.store(true, Ordering::SeqCst);
         // The first failure: the record landed, its entry did not.
         let before = dir_files(inner.path());
-        anchor_write_error(
+        assert_anchor_write_error(
             store.write("monitors", "", "k1", b"two".to_vec()),
             "the write the anchor could not record",
         );
@@ -129,9 +111,9 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         for (what, attempt) in attempts {
             let r = attempt();
             if what.contains("remove") {
-                anchor_remove_error(r, what);
+                assert_anchor_remove_error(r, what);
             } else {
-                anchor_write_error(r, what);
+                assert_anchor_write_error(r, what);
             }
             assert_eq!(
                 dir_files(inner.path()),
@@ -170,7 +152,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         };
         check(&store, "open");
         drop(store);
-        let store = open(&inner, &ra);
+        let store = open(&inner, &ra).unwrap();
         check(&store, "after restart");
         drop(store);
 
@@ -178,7 +160,7 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
         // restart, and k3's record put back is absent.
         put_back(&inner, &k1_at, &k1_one);
         put_back(&inner, &k3_at, &k3_one);
-        let store = open(&inner, &ra);
+        let store = open(&inner, &ra).unwrap();
         assert_rollback(store.read("monitors", "", "k1"), "monitors", "", "k1");
         assert_absent(store.read("monitors", "", "k3"), "monitors", "", "k3", true);
     }
@@ -191,40 +173,22 @@ fn an_unwritable_anchor_stops_writes_before_the_inner_store() {
 /// `HeaderRolledBack` after a restart.
 #[test]
 fn a_header_change_the_anchor_could_not_record_is_pending_too() {
-    use encrypted_kvstore::{
-        OpenError, HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
-    };
-    let header = |inner: &TempFs| {
-        KVStoreSync::read(
-            inner,
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-        )
-        .unwrap()
-    };
     let (inner, a) = (TempFs::new(), TempFs::new());
     let ra = RigAnchor::new(&a, Crash::new());
-    let store = OpenOptions::new()
-        .anchor(ra.clone())
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
+    let store = create(Layout::Plain, &inner, &ra);
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
-    let before = header(&inner);
+    let before = stored_header(&inner);
 
     ra.fail_writes.store(true, Ordering::SeqCst);
     let rotated = store.rotate_data_key::<V>();
-    let after = header(&inner);
+    let after = stored_header(&inner);
     assert_ne!(after, before, "the rotation wrote no header: {rotated:?}");
     let frozen = dir_files(inner.path());
-    anchor_write_error(
+    assert_anchor_write_error(
         store.write("monitors", "", "m1", b"two".to_vec()),
         "a write while the meta update is pending",
     );
-    anchor_remove_error(
+    assert_anchor_remove_error(
         store.remove("monitors", "", "m1", false),
         "a remove while the meta update is pending",
     );
@@ -239,28 +203,11 @@ fn a_header_change_the_anchor_could_not_record_is_pending_too() {
         .write("monitors", "", "m1", b"three".to_vec())
         .unwrap();
     drop(store);
-    let current = header(&inner);
-    KVStoreSync::write(
-        &inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        before,
-    )
-    .unwrap();
-    let e = OpenOptions::new()
-        .anchor(ra.clone())
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let current = stored_header(&inner);
+    put_stored_header(&inner, before);
+    let e = open(&inner, &ra).unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
-    KVStoreSync::write(
-        &inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        current,
-    )
-    .unwrap();
-    let store = open(&inner, &ra);
+    put_stored_header(&inner, current);
+    let store = open(&inner, &ra).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"three");
 }

@@ -9,7 +9,12 @@
 //!   `AuthenticationFailed`; with and without an anchor;
 //! - lazy removes that the inner store applies only some calls later, also across a restart;
 //! - a read-only instance reading and listing beside the writer that writes, removes and
-//!   re-creates keys; with and without an anchor.
+//!   re-creates keys, with and without an anchor; the same race made deterministic, a read or
+//!   a listing parked between the writer's remove and its re-creation of a key (anchored);
+//!   and records the writer seals under a new data key after the reader opened;
+//! - a read or listing of one instance overlapping that instance's own write or remove of the
+//!   key, on either side of the read's inner call, through both traits, with and without an
+//!   anchor.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,7 +26,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::support::{anchor, assert_absent, is_alarm, Crash, Layout, Rig, RigAnchor};
+use super::support::{
+    assert_absent, create_anchored, create_anchored_if, is_alarm, name, open_anchored_if,
+    open_anchored_read_only, open_read_only_anchored_if, Crash, Layout, Name, Op, Rig, RigAnchor,
+};
 use super::v::{ldk, AsyncOps, Ops, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions};
@@ -330,19 +338,7 @@ fn lazy_removes_applied_late_raise_no_alarm() {
         let (fs, a) = (TempFs::new(), TempFs::new());
         let rig = Rig::new(fs.clone());
         rig.late_lazy.store(true, Ordering::SeqCst);
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let store = opts()
-            .create::<V, _>(
-                rig.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let store = create_anchored_if(anchored, rig.clone(), &a);
         for k in ["x", "y", "z", "w"] {
             store.write(NS, "", k, b"v".to_vec()).unwrap();
         }
@@ -372,9 +368,7 @@ fn lazy_removes_applied_late_raise_no_alarm() {
         store.remove(NS, "", "y", true).unwrap();
         drop(store);
         assert_eq!(rig.queued_lazy_removes(), 1);
-        let store = opts()
-            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let store = open_anchored_if(anchored, rig.clone(), &a);
         for _ in 0..5 {
             match store.read(NS, "", "y") {
                 // Without an anchor the restart knows nothing of the remove: a record written
@@ -403,27 +397,12 @@ const ROUNDS: usize = 60;
 fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
     for anchored in [false, true] {
         let (inner, a) = (TempFs::new(), TempFs::new());
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let writer = opts()
-            .create::<V, _>(
-                inner.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let writer = create_anchored_if(anchored, inner.clone(), &a);
         let key = |i: usize| format!("k{i}");
         for i in 0..KEYS {
             writer.write(NS, "", &key(i), b"r0".to_vec()).unwrap();
         }
-        let reader = opts()
-            .read_only()
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let reader = open_read_only_anchored_if(anchored, inner.clone(), &a);
         let done = AtomicBool::new(false);
         let served = AtomicUsize::new(0);
         let alarms = std::sync::Mutex::new(Vec::<String>::new());
@@ -488,43 +467,45 @@ fn a_read_only_instance_beside_the_writer_raises_no_alarm() {
     }
 }
 
-/// A writer and a read-only reader (anchored) over one `FilesystemStore`; the reader's
-/// inner store can park a call after the file system answered.
-fn writer_and_reader() -> (TempFs, EncryptedStore<TempFs>, Rig, EncryptedStore<Rig>) {
+/// A race a read-only instance beside the writer meets, made deterministic. A writer and a
+/// read-only reader (anchored) share one `FilesystemStore`; the writer removes `k`; the
+/// reader's `call` parks at `op` on `gated` once its inner call has answered (finding `k`
+/// gone) and goes on only after the writer has written `k` again (inner record, then anchor
+/// entry). Returns what `call` answered; afterwards the reader reads the new value.
+fn race_a_remove_and_recreate<T: Send>(
+    op: Op,
+    gated: Name,
+    call: impl FnOnce(&EncryptedStore<Rig>) -> io::Result<T> + Send,
+) -> io::Result<T> {
     let (fs, a) = (TempFs::new(), TempFs::new());
-    let writer = super::support::create_anchored(Layout::Plain, fs.clone(), &a);
+    let writer = create_anchored(Layout::Plain, fs.clone(), &a);
     writer.write(NS, "", "k", b"v1".to_vec()).unwrap();
     let rig = Rig::new(fs.clone());
-    let reader = OpenOptions::new()
-        .read_only()
-        .anchor(anchor(&a))
-        .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap();
+    let reader = open_anchored_read_only(rig.clone(), &a).unwrap();
     assert_eq!(reader.read(NS, "", "k").unwrap(), b"v1");
-    (a, writer, rig, reader)
+    writer.remove(NS, "", "k", false).unwrap();
+    rig.gate.close_on(op, gated);
+    let answer = std::thread::scope(|s| {
+        let t = s.spawn(|| call(&reader));
+        rig.gate.wait_parked();
+        writer.write(NS, "", "k", b"v2".to_vec()).unwrap();
+        rig.gate.release();
+        t.join().unwrap()
+    });
+    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
+    answer
 }
 
-/// A race a read-only instance beside the writer meets, made deterministic: the reader's
-/// inner read finds the key gone between the writer's remove and its re-creation, and returns
-/// only after the writer has written the key again (inner record, then anchor entry). The
+/// The race for `read`: the reader's inner read finds the key gone between the writer's remove
+/// and its re-creation, and returns only after the writer has written the key again. The
 /// reader's second look at the anchor then finds the new entry while what it found in the
 /// inner store is still nothing. docs/FORMAT.md ("Two instances over one inner store")
 /// promises no false alarm for one writer and read-only instances with the anchor: the answer
 /// must be the key absent (or its new value), never `Missing`.
 #[test]
 fn a_read_only_read_overlapping_a_remove_and_recreate_raises_no_alarm() {
-    let (_a, writer, rig, reader) = writer_and_reader();
-    writer.remove(NS, "", "k", false).unwrap();
-    rig.gate.close_on(
-        super::support::Op::ReadDone,
-        super::support::name(NS, "", "k"),
-    );
-    let read = std::thread::scope(|s| {
-        let t = s.spawn(|| reader.read(NS, "", "k"));
-        rig.gate.wait_parked();
-        writer.write(NS, "", "k", b"v2".to_vec()).unwrap();
-        rig.gate.release();
-        t.join().unwrap()
+    let read = race_a_remove_and_recreate(Op::ReadDone, name(NS, "", "k"), |reader| {
+        reader.read(NS, "", "k")
     });
     match read {
         Ok(v) => assert_eq!(v, b"v2"),
@@ -533,30 +514,17 @@ fn a_read_only_read_overlapping_a_remove_and_recreate_raises_no_alarm() {
             "a read overlapping an honest remove and re-create: {e:?}"
         ),
     }
-    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
 }
 
 /// The same race for `list`: the reader's inner listing misses the key (removed), and returns
 /// after the writer re-created it; the listing must not be refused as `ListError::Missing`.
 #[test]
 fn a_read_only_list_overlapping_a_remove_and_recreate_raises_no_alarm() {
-    let (_a, writer, rig, reader) = writer_and_reader();
-    writer.remove(NS, "", "k", false).unwrap();
-    rig.gate.close_on(
-        super::support::Op::ListDone,
-        super::support::name(NS, "", ""),
-    );
-    let listed = std::thread::scope(|s| {
-        let t = s.spawn(|| reader.list(NS, ""));
-        rig.gate.wait_parked();
-        writer.write(NS, "", "k", b"v2".to_vec()).unwrap();
-        rig.gate.release();
-        t.join().unwrap()
-    });
+    let listed =
+        race_a_remove_and_recreate(Op::ListDone, name(NS, "", ""), |reader| reader.list(NS, ""));
     if let Err(e) = listed {
         panic!("a listing overlapping an honest remove and re-create: {e:?}");
     }
-    assert_eq!(reader.read(NS, "", "k").unwrap(), b"v2");
 }
 
 /// Which operation of the same instance overlaps a read, and on which side of the read's
@@ -583,7 +551,6 @@ enum Overlap {
 /// traits.
 #[test]
 fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
-    use super::support::{name, Op};
     let cases = [
         Overlap::RemoveBefore,
         Overlap::RemoveAfter,
@@ -600,16 +567,7 @@ fn a_read_overlapping_the_same_instances_write_or_remove_raises_no_alarm() {
                     format!("{case:?}, anchored {anchored}, list {listing}, async {through_async}");
                 let (fs, a) = (TempFs::new(), TempFs::new());
                 let rig = Rig::new(fs.clone());
-                let mut opts = OpenOptions::new();
-                if anchored {
-                    opts = opts.anchor(anchor(&a));
-                }
-                let store = opts
-                    .create::<V, _>(
-                        rig.clone(),
-                        Credential::passphrase_with(PASSPHRASE, cheap()),
-                    )
-                    .unwrap();
+                let store = create_anchored_if(anchored, rig.clone(), &a);
                 store.write(NS, "", "k", b"v1".to_vec()).unwrap();
                 store.write(NS, "", "other", b"o".to_vec()).unwrap();
                 if matches!(case, Overlap::RecreateAfter) {
@@ -691,24 +649,9 @@ fn a_read_only_instance_reads_records_sealed_after_the_writers_rotation() {
     let mut failures = Vec::new();
     for anchored in [false, true] {
         let (inner, a) = (TempFs::new(), TempFs::new());
-        let opts = || {
-            if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            }
-        };
-        let writer = opts()
-            .create::<V, _>(
-                inner.clone(),
-                Credential::passphrase_with(PASSPHRASE, cheap()),
-            )
-            .unwrap();
+        let writer = create_anchored_if(anchored, inner.clone(), &a);
         writer.write(NS, "", "k", b"before".to_vec()).unwrap();
-        let reader = opts()
-            .read_only()
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let reader = open_read_only_anchored_if(anchored, inner.clone(), &a);
         assert_eq!(reader.read(NS, "", "k").unwrap(), b"before");
         writer.rotate_data_key::<V>().unwrap();
         writer.write(NS, "", "k", b"after".to_vec()).unwrap();

@@ -16,172 +16,158 @@ use super::support::{
     records, version_of, Layout,
 };
 use super::v::{ldk, AsyncOps, MigratableKVStoreSync, Ops, SyncOps, TempFs};
-use encrypted_kvstore::{Credential, EncryptedStore, ListError};
-use ldk::io::ErrorKind;
+use crate::common::assert_list_missing;
+use encrypted_kvstore::Credential;
 use ldk::util::persist::KVStoreSync;
 
 const TRAITS: [&str; 2] = ["sync", "async"];
 
-/// Runs `body` with the store driven through the trait named `how`.
-fn with_ops(how: &str, store: &EncryptedStore<TempFs>, body: impl FnOnce(&dyn Ops)) {
-    if how == "sync" {
-        body(&SyncOps(store));
+/// The cases of the tests below: each layout, through each trait.
+fn cases() -> impl Iterator<Item = (Layout, &'static str)> {
+    Layout::BOTH
+        .into_iter()
+        .flat_map(|layout| TRAITS.map(|how| (layout, how)))
+}
+
+/// A new anchored store of `layout` on which `body` runs, driven through the trait named
+/// `how` and given the inner store; the store is closed afterwards, as at a shutdown. Returns
+/// the inner store, the anchor's directory and what `body` returned.
+fn written<T>(
+    layout: Layout,
+    how: &str,
+    body: impl FnOnce(&dyn Ops, &TempFs) -> T,
+) -> (TempFs, TempFs, T) {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create_anchored(layout, inner.clone(), &a);
+    let out = if how == "sync" {
+        body(&SyncOps(&store), &inner)
     } else {
-        body(&AsyncOps::new(store));
-    }
+        body(&AsyncOps::new(&store), &inner)
+    };
+    drop(store);
+    (inner, a, out)
 }
 
 #[test]
 fn a_record_put_back_after_a_newer_write_is_a_rollback_after_restart() {
-    for layout in Layout::BOTH {
-        for how in TRAITS {
-            let (inner, a) = (TempFs::new(), TempFs::new());
-            let store = create_anchored(layout, inner.clone(), &a);
-            let mut kept = None;
-            with_ops(how, &store, |ops| {
-                let before = records(&inner);
-                ops.write("monitors", "", "m1", b"state 1".to_vec())
-                    .unwrap();
-                let (stored, old) = changed_record(&before, &records(&inner));
-                let before = records(&inner);
-                ops.write("monitors", "", "m1", b"state 2".to_vec())
-                    .unwrap();
-                let (stored_again, new) = changed_record(&before, &records(&inner));
-                assert_eq!(stored, stored_again);
-                kept = Some((stored, old, new));
-            });
-            let (stored, old, new) = kept.unwrap();
-            drop(store);
+    for (layout, how) in cases() {
+        let (inner, a, (stored, old, new)) = written(layout, how, |ops, inner| {
+            let before = records(inner);
+            ops.write("monitors", "", "m1", b"state 1".to_vec())
+                .unwrap();
+            let (stored, old) = changed_record(&before, &records(inner));
+            let before = records(inner);
+            ops.write("monitors", "", "m1", b"state 2".to_vec())
+                .unwrap();
+            let (stored_again, new) = changed_record(&before, &records(inner));
+            assert_eq!(stored, stored_again);
+            (stored, old, new)
+        });
 
-            // The copy goes back while the node is down.
-            KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, old.clone()).unwrap();
-            let store = open_anchored(inner.clone(), &a).unwrap();
-            let (found, expected) =
-                assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
-            assert_eq!(
-                (found, expected),
-                (version_of(&old), version_of(&new)),
-                "{layout:?} {how}"
-            );
-            drop(store);
-            // Refusing it did not make it acceptable: a second restart refuses it again.
-            let store = open_anchored(inner.clone(), &a).unwrap();
+        // The copy goes back while the node is down.
+        KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, old.clone()).unwrap();
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        let (found, expected) =
             assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
-            // The newest record back: served.
-            KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, new).unwrap();
-            assert_eq!(
-                store.read("monitors", "", "m1").unwrap(),
-                b"state 2",
-                "{layout:?} {how}"
-            );
-        }
+        assert_eq!(
+            (found, expected),
+            (version_of(&old), version_of(&new)),
+            "{layout:?} {how}"
+        );
+        drop(store);
+        // Refusing it did not make it acceptable: a second restart refuses it again.
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
+        // The newest record back: served.
+        KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, new).unwrap();
+        assert_eq!(
+            store.read("monitors", "", "m1").unwrap(),
+            b"state 2",
+            "{layout:?} {how}"
+        );
     }
 }
 
 #[test]
 fn a_live_value_deleted_while_down_is_missing_after_restart() {
-    for layout in Layout::BOTH {
-        for how in TRAITS {
-            let (inner, a) = (TempFs::new(), TempFs::new());
-            let store = create_anchored(layout, inner.clone(), &a);
-            let mut stored = None;
-            with_ops(how, &store, |ops| {
-                ops.write("monitor_updates", "m1", "0", b"u0".to_vec())
-                    .unwrap();
-                let before = records(&inner);
-                ops.write("monitor_updates", "m1", "1", b"u1".to_vec())
-                    .unwrap();
-                stored = Some(changed_record(&before, &records(&inner)).0);
-            });
-            let stored = stored.unwrap();
-            drop(store);
+    for (layout, how) in cases() {
+        let (inner, a, stored) = written(layout, how, |ops, inner| {
+            ops.write("monitor_updates", "m1", "0", b"u0".to_vec())
+                .unwrap();
+            let before = records(inner);
+            ops.write("monitor_updates", "m1", "1", b"u1".to_vec())
+                .unwrap();
+            changed_record(&before, &records(inner)).0
+        });
 
-            KVStoreSync::remove(&inner, &stored.0, &stored.1, &stored.2, false).unwrap();
-            let store = open_anchored(inner.clone(), &a).unwrap();
-            assert_missing(
-                store.read("monitor_updates", "m1", "1"),
-                "monitor_updates",
-                "m1",
-                "1",
-            );
-            let e = store.list("monitor_updates", "m1").unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidData, "{layout:?} {how}: {e:?}");
-            assert!(
-                matches!(
-                    e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                    Some(ListError::Missing { key, .. }) if key == "1"
-                ),
-                "{layout:?} {how}: {e:?}"
-            );
-            let e = MigratableKVStoreSync::list_all_keys(&store).unwrap_err();
-            assert!(
-                matches!(
-                    e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                    Some(ListError::Missing { key, .. }) if key == "1"
-                ),
-                "{layout:?} {how}: {e:?}"
-            );
-            // The untouched neighbour is served.
-            assert_eq!(store.read("monitor_updates", "m1", "0").unwrap(), b"u0");
-        }
+        KVStoreSync::remove(&inner, &stored.0, &stored.1, &stored.2, false).unwrap();
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        assert_missing(
+            store.read("monitor_updates", "m1", "1"),
+            "monitor_updates",
+            "m1",
+            "1",
+        );
+        let at = format!("{layout:?} {how}");
+        let e = store.list("monitor_updates", "m1").unwrap_err();
+        assert_list_missing(&e, "1", &at);
+        let e = MigratableKVStoreSync::list_all_keys(&store).unwrap_err();
+        assert_list_missing(&e, "1", &at);
+        // The untouched neighbour is served.
+        assert_eq!(store.read("monitor_updates", "m1", "0").unwrap(), b"u0");
     }
 }
 
 #[test]
 fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() {
-    for layout in Layout::BOTH {
-        for how in TRAITS {
-            let (inner, a) = (TempFs::new(), TempFs::new());
-            let store = create_anchored(layout, inner.clone(), &a);
+    for (layout, how) in cases() {
+        let (inner, a, removed) = written(layout, how, |ops, inner| {
+            ops.write("payments", "", "kept", b"kept".to_vec()).unwrap();
             let mut removed = Vec::new();
-            with_ops(how, &store, |ops| {
-                ops.write("payments", "", "kept", b"kept".to_vec()).unwrap();
-                for (k, lazy) in [("hard", false), ("lazy", true)] {
-                    // An older record and the last one: both are put back below.
-                    let before = records(&inner);
-                    ops.write("payments", "", k, b"first".to_vec()).unwrap();
-                    let first = changed_record(&before, &records(&inner));
-                    let before = records(&inner);
-                    ops.write("payments", "", k, b"last".to_vec()).unwrap();
-                    let last = changed_record(&before, &records(&inner));
-                    ops.remove("payments", "", k, lazy).unwrap();
-                    removed.push((k, first, last));
-                }
-            });
-            drop(store);
-
-            for (k, first, last) in &removed {
-                for (stored, record) in [first, last] {
-                    KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, record.clone())
-                        .unwrap();
-                    let store = open_anchored(inner.clone(), &a).unwrap();
-                    let found =
-                        assert_absent(store.read("payments", "", k), "payments", "", k, true);
-                    assert_eq!(found, Some(version_of(record)), "{layout:?} {how} {k}");
-                    let mut listed = store.list("payments", "").unwrap();
-                    listed.sort();
-                    assert_eq!(listed, ["kept"], "{layout:?} {how} {k}");
-                    let all = MigratableKVStoreSync::list_all_keys(&store).unwrap();
-                    assert_eq!(
-                        all,
-                        [("payments".to_owned(), String::new(), "kept".to_owned())],
-                        "{layout:?} {how} {k}"
-                    );
-                }
+            for (k, lazy) in [("hard", false), ("lazy", true)] {
+                // An older record and the last one: both are put back below.
+                let before = records(inner);
+                ops.write("payments", "", k, b"first".to_vec()).unwrap();
+                let first = changed_record(&before, &records(inner));
+                let before = records(inner);
+                ops.write("payments", "", k, b"last".to_vec()).unwrap();
+                let last = changed_record(&before, &records(inner));
+                ops.remove("payments", "", k, lazy).unwrap();
+                removed.push((k, first, last));
             }
-            // Written again through the store, the key is live again (and the old records
-            // stay refused).
-            let store = open_anchored(inner.clone(), &a).unwrap();
-            store
-                .write("payments", "", "hard", b"again".to_vec())
-                .unwrap();
-            drop(store);
-            let store = open_anchored(inner.clone(), &a).unwrap();
-            assert_eq!(store.read("payments", "", "hard").unwrap(), b"again");
-            let (stored, last) = &removed[0].2;
-            KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, last.clone()).unwrap();
-            assert_rollback(store.read("payments", "", "hard"), "payments", "", "hard");
+            removed
+        });
+
+        for (k, first, last) in &removed {
+            for (stored, record) in [first, last] {
+                KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, record.clone())
+                    .unwrap();
+                let store = open_anchored(inner.clone(), &a).unwrap();
+                let found = assert_absent(store.read("payments", "", k), "payments", "", k, true);
+                assert_eq!(found, Some(version_of(record)), "{layout:?} {how} {k}");
+                let mut listed = store.list("payments", "").unwrap();
+                listed.sort();
+                assert_eq!(listed, ["kept"], "{layout:?} {how} {k}");
+                let all = MigratableKVStoreSync::list_all_keys(&store).unwrap();
+                assert_eq!(
+                    all,
+                    [("payments".to_owned(), String::new(), "kept".to_owned())],
+                    "{layout:?} {how} {k}"
+                );
+            }
         }
+        // Written again through the store, the key is live again (and the old records
+        // stay refused).
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        store
+            .write("payments", "", "hard", b"again".to_vec())
+            .unwrap();
+        drop(store);
+        let store = open_anchored(inner.clone(), &a).unwrap();
+        assert_eq!(store.read("payments", "", "hard").unwrap(), b"again");
+        let (stored, last) = &removed[0].2;
+        KVStoreSync::write(&inner, &stored.0, &stored.1, &stored.2, last.clone()).unwrap();
+        assert_rollback(store.read("payments", "", "hard"), "payments", "", "hard");
     }
 }
 
@@ -190,10 +176,7 @@ fn a_removed_value_put_back_while_down_is_absent_and_not_listed_after_restart() 
 /// confirms the refusal.
 #[test]
 fn a_read_only_instance_refuses_the_same_after_restart() {
-    use super::support::{anchor, put_back, write_located};
-    use super::v::V;
-    use crate::common::PASSPHRASE;
-    use encrypted_kvstore::OpenOptions;
+    use super::support::{open_anchored_read_only, put_back, write_located};
     for layout in Layout::BOTH {
         let (inner, a) = (TempFs::new(), TempFs::new());
         let store = create_anchored(layout, inner.clone(), &a);
@@ -208,21 +191,11 @@ fn a_read_only_instance_refuses_the_same_after_restart() {
         put_back(&inner, &m1_at, &m1_old);
         KVStoreSync::remove(&inner, &u1_at.0, &u1_at.1, &u1_at.2, false).unwrap();
         put_back(&inner, &p1_at, &p1);
-        let ro = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
         assert_rollback(ro.read("monitors", "", "m1"), "monitors", "", "m1");
         assert_missing(ro.read("updates", "", "u1"), "updates", "", "u1");
         let e = ro.list("updates", "").unwrap_err();
-        assert!(
-            matches!(
-                e.get_ref().and_then(|e| e.downcast_ref::<ListError>()),
-                Some(ListError::Missing { key, .. }) if key == "u1"
-            ),
-            "{layout:?}: {e:?}"
-        );
+        assert_list_missing(&e, "u1", &format!("{layout:?}"));
         let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
         assert_eq!(found, Some(version_of(&p1)));
         assert_eq!(ro.list("payments", "").unwrap(), ["p2"], "{layout:?}");

@@ -10,9 +10,10 @@
 //! - `retire_old_keys` waits for a write sealed under the old key that is still in flight,
 //!   and never leaves that record without its key;
 //! - a write future dropped before it completed leaves nothing in flight;
-//! - `rekey` to a passphrase: the old passphrase no longer opens, the header from before the rekey
-//!   put back is `HeaderRolledBack` (anchored), and new writes are sealed under the new key;
-//!   and so is every older header (before a passphrase change, a rotation, a retirement).
+//! - `rekey` to a passphrase or to a raw key: the old credential no longer opens, the header
+//!   from before the rekey put back is `HeaderRolledBack` (anchored), and new writes are sealed
+//!   under the new key; and so is every older header (before a passphrase change, a rotation,
+//!   a retirement).
 
 #![allow(
     clippy::unwrap_used,
@@ -27,13 +28,13 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::support::{anchor, create_anchored, key_id_of, name, write_located, Layout, Op, Rig};
+use super::support::{
+    anchor, create_anchored, create_anchored_if, key_id_of, name, open_anchored_if,
+    open_anchored_refused, put_stored_header, stored_header, write_located, Layout, Op, Rig,
+};
 use super::v::{ldk, TempFs, V};
 use crate::common::{cheap, Xorshift, PASSPHRASE};
-use encrypted_kvstore::{
-    Credential, EncryptedStore, OpenError, OpenOptions, RotateError, HEADER_KEY,
-    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
-};
+use encrypted_kvstore::{Credential, EncryptedStore, OpenError, OpenOptions, RotateError};
 use ldk::io;
 use ldk::util::persist::KVStoreSync;
 
@@ -66,18 +67,18 @@ fn bounded<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Sen
 }
 
 fn store_over(rig: &Rig, anchored: bool, a: &TempFs) -> Arc<Store> {
-    let opts = if anchored {
-        OpenOptions::new().anchor(anchor(a))
-    } else {
-        OpenOptions::new()
-    };
-    let store = opts
-        .create::<V, _>(
-            rig.clone(),
-            Credential::passphrase_with(PASSPHRASE, cheap()),
-        )
-        .unwrap();
-    Arc::new(store)
+    Arc::new(create_anchored_if(anchored, rig.clone(), a))
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a` and `cred`, writable.
+fn open_with(
+    inner: &TempFs,
+    a: &TempFs,
+    cred: Credential<'_>,
+) -> Result<EncryptedStore<TempFs>, OpenError> {
+    OpenOptions::new()
+        .anchor(anchor(a))
+        .open::<V, _>(inner.clone(), cred)
 }
 
 fn record_key_id(rig: &Rig, k: &str) -> u32 {
@@ -168,14 +169,7 @@ fn reencrypt_never_overwrites_a_write_in_flight_when_it_reads_the_key() {
         store.retire_old_keys::<V>().unwrap();
         drop(store);
         // After a restart too.
-        let opts = if anchored {
-            OpenOptions::new().anchor(anchor(&a))
-        } else {
-            OpenOptions::new()
-        };
-        let store = opts
-            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let store = open_anchored_if(anchored, rig.clone(), &a);
         assert_eq!(store.read(NS, "", "x").unwrap(), b"application");
     }
 }
@@ -289,27 +283,6 @@ fn retire_waits_for_an_old_key_write_in_flight() {
     }
 }
 
-fn header(inner: &TempFs) -> Vec<u8> {
-    KVStoreSync::read(
-        inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-    )
-    .unwrap()
-}
-
-fn put_header(inner: &TempFs, h: Vec<u8>) {
-    KVStoreSync::write(
-        inner,
-        RESERVED_PRIMARY_NAMESPACE,
-        HEADER_SECONDARY_NAMESPACE,
-        HEADER_KEY,
-        h,
-    )
-    .unwrap()
-}
-
 #[test]
 fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
     const NEW: &[u8] = b"the new passphrase after a compromise";
@@ -318,7 +291,7 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         let store = create_anchored(layout, inner.clone(), &a);
         let (m1_at, m1_old) = write_located(&store, NS, "", "m1", b"before");
         let old_id = store.info().key_id;
-        let before = header(&inner);
+        let before = stored_header(&inner);
 
         let new_id = store
             .rekey::<V>(Credential::passphrase_with(NEW, cheap()))
@@ -341,11 +314,7 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         store.retire_old_keys::<V>().unwrap();
         drop(store);
 
-        let open = |pass: &[u8]| {
-            OpenOptions::new()
-                .anchor(anchor(&a))
-                .open::<V, _>(inner.clone(), Credential::passphrase(pass))
-        };
+        let open = |pass: &[u8]| open_with(&inner, &a, Credential::passphrase(pass));
         assert!(
             matches!(open(PASSPHRASE), Err(OpenError::WrongPassphrase)),
             "{layout:?}"
@@ -355,29 +324,21 @@ fn rekey_passphrase_shuts_out_the_old_credential_and_its_header() {
         assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
         drop(store);
 
-        let after = header(&inner);
+        let after = stored_header(&inner);
         // The header from before the rekey, put back: it opens with the old passphrase as far
         // as the credential goes, and the anchor refuses it.
-        put_header(&inner, before);
-        let e = open(PASSPHRASE).unwrap_err();
-        assert!(
-            matches!(e, OpenError::HeaderRolledBack { .. }),
-            "{layout:?}: {e:?}"
-        );
-        let e = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap_err();
-        assert!(
-            matches!(e, OpenError::HeaderRolledBack { .. }),
-            "{layout:?} read-only: {e:?}"
-        );
+        put_stored_header(&inner, before);
+        for (mode, e) in open_anchored_refused(&inner, &a) {
+            assert!(
+                matches!(e, OpenError::HeaderRolledBack { .. }),
+                "{layout:?}, {mode}: {e:?}"
+            );
+        }
         let e = EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE))
             .unwrap_err();
         assert!(matches!(e, OpenError::AnchorRequired), "{layout:?}: {e:?}");
 
-        put_header(&inner, after);
+        put_stored_header(&inner, after);
         let store = open(NEW).unwrap();
         assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
     }
@@ -409,14 +370,7 @@ fn a_dropped_async_write_neither_holds_up_retirement_nor_raises_an_alarm() {
         store.write(NS, "", "x", b"new".to_vec()).unwrap();
         let store = Arc::into_inner(store).unwrap();
         drop(store);
-        let opts = if anchored {
-            OpenOptions::new().anchor(anchor(&a))
-        } else {
-            OpenOptions::new()
-        };
-        let store = opts
-            .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap();
+        let store = open_anchored_if(anchored, rig.clone(), &a);
         assert_eq!(store.read(NS, "", "x").unwrap(), b"new");
     }
 }
@@ -431,56 +385,43 @@ fn every_older_header_put_back_is_refused_with_an_anchor() {
     let (inner, a) = (TempFs::new(), TempFs::new());
     let store = create_anchored(Layout::Plain, inner.clone(), &a);
     store.write(NS, "", "m1", b"one".to_vec()).unwrap();
-    let mut older: Vec<(&str, Vec<u8>, &[u8])> = vec![("created", header(&inner), PASSPHRASE)];
+    let mut older: Vec<(&str, Vec<u8>, &[u8])> =
+        vec![("created", stored_header(&inner), PASSPHRASE)];
     store
         .change_credential::<V>(Credential::passphrase_with(SECOND, cheap()))
         .unwrap();
-    older.push(("passphrase changed", header(&inner), SECOND));
+    older.push(("passphrase changed", stored_header(&inner), SECOND));
     store.rotate_data_key::<V>().unwrap();
-    older.push(("rotated", header(&inner), SECOND));
+    older.push(("rotated", stored_header(&inner), SECOND));
     store.reencrypt::<V>(|_| {}).unwrap();
     store.retire_old_keys::<V>().unwrap();
-    older.push(("retired", header(&inner), SECOND));
+    older.push(("retired", stored_header(&inner), SECOND));
     drop(store);
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
-        .unwrap();
-    older.push(("reopened", header(&inner), SECOND));
+    let store = open_with(&inner, &a, Credential::passphrase(SECOND)).unwrap();
+    older.push(("reopened", stored_header(&inner), SECOND));
     store.write(NS, "", "m1", b"two".to_vec()).unwrap();
     drop(store);
     // One more restart: its reservation makes the header above newer than the store's.
-    drop(
-        OpenOptions::new()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
-            .unwrap(),
-    );
-    let current = header(&inner);
+    drop(open_with(&inner, &a, Credential::passphrase(SECOND)).unwrap());
+    let current = stored_header(&inner);
     let seq = |h: &[u8]| {
         let t = TempFs::new();
-        put_header(&t, h.to_vec());
+        put_stored_header(&t, h.to_vec());
         EncryptedStore::inspect::<V>(&t).unwrap().header_seq
     };
     let now = seq(&current);
     for (what, h, pass) in &older {
         let then = seq(h);
-        put_header(&inner, h.clone());
-        let e = OpenOptions::new()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(pass))
-            .unwrap_err();
+        put_stored_header(&inner, h.clone());
+        let e = open_with(&inner, &a, Credential::passphrase(pass)).unwrap_err();
         assert!(
             matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
                 if header_seq == then && anchor_header_seq == now),
             "{what}: {e:?}"
         );
     }
-    put_header(&inner, current);
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(SECOND))
-        .unwrap();
+    put_stored_header(&inner, current);
+    let store = open_with(&inner, &a, Credential::passphrase(SECOND)).unwrap();
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"two");
 }
 
@@ -495,37 +436,25 @@ fn rekey_key_shuts_out_the_passphrase_and_its_header() {
     let store = create_anchored(Layout::Plain, inner.clone(), &a);
     store.write(NS, "", "m1", b"before".to_vec()).unwrap();
     let old_id = store.info().key_id;
-    let before = header(&inner);
+    let before = stored_header(&inner);
     let new_id = store.rekey::<V>(Credential::raw_key(&key)).unwrap();
     assert!(new_id > old_id);
     let (_, m2) = write_located(&store, NS, "", "m2", b"after");
     assert_eq!(key_id_of(&m2), new_id);
     drop(store);
 
-    let e = OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let e = open_with(&inner, &a, Credential::passphrase(PASSPHRASE)).unwrap_err();
     assert!(matches!(e, OpenError::RawKeyRequired), "{e:?}");
-    let store = OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::raw_key(&key))
-        .unwrap();
+    let store = open_with(&inner, &a, Credential::raw_key(&key)).unwrap();
     assert_eq!(store.read(NS, "", "m1").unwrap(), b"before");
     assert_eq!(store.read(NS, "", "m2").unwrap(), b"after");
     drop(store);
-    let after = header(&inner);
-    put_header(&inner, before);
-    let e = OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-        .unwrap_err();
+    let after = stored_header(&inner);
+    put_stored_header(&inner, before);
+    let e = open_with(&inner, &a, Credential::passphrase(PASSPHRASE)).unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
-    put_header(&inner, after);
-    OpenOptions::new()
-        .anchor(anchor(&a))
-        .open::<V, _>(inner.clone(), Credential::raw_key(&key))
-        .unwrap();
+    put_stored_header(&inner, after);
+    open_with(&inner, &a, Credential::raw_key(&key)).unwrap();
 }
 
 /// The pass never brings back a key the application removed while the pass was reading it:
@@ -578,14 +507,7 @@ fn reencrypt_never_resurrects_a_key_removed_while_it_read_it() {
             store.retire_old_keys::<V>().unwrap();
             let store = Arc::into_inner(store).unwrap();
             drop(store);
-            let opts = if anchored {
-                OpenOptions::new().anchor(anchor(&a))
-            } else {
-                OpenOptions::new()
-            };
-            let store = opts
-                .open::<V, _>(rig.clone(), Credential::passphrase(PASSPHRASE))
-                .unwrap();
+            let store = open_anchored_if(anchored, rig.clone(), &a);
             let r = store.read(NS, "", "x");
             assert!(
                 matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound),

@@ -24,20 +24,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub use super::v::{
+    anchor, open_anchored, open_anchored_read_only, open_anchored_refused, put_stored_header,
+    stored_header, Anchor,
+};
 use super::v::{ldk, snapshot, Fut, MigratableKVStoreSync, TempFs, V};
 use crate::common::{cheap, PASSPHRASE};
 use encrypted_kvstore::{
-    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
-    StoreAnchor, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenOptions, ReadError,
+    ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::{KVStore, KVStoreSync};
 
 /// Primary, secondary namespace and key.
 pub type Name = (String, String, String);
-
-/// The anchor every anchored test uses: a second `FilesystemStore`.
-pub type Anchor = StoreAnchor<TempFs, V>;
 
 /// A name triple from string slices.
 pub fn name(p: &str, s: &str, k: &str) -> Name {
@@ -66,11 +67,6 @@ impl Layout {
     }
 }
 
-/// An anchor kept in `dir`.
-pub fn anchor(dir: &TempFs) -> Anchor {
-    StoreAnchor::new(dir.clone())
-}
-
 /// A new anchored store of `layout` over `inner`, its anchor in `a`.
 pub fn create_anchored<S: KVStoreSync>(layout: Layout, inner: S, a: &TempFs) -> EncryptedStore<S> {
     layout
@@ -88,11 +84,43 @@ pub fn create_plain<S: KVStoreSync>(layout: Layout, inner: S) -> EncryptedStore<
         .unwrap()
 }
 
-/// Opens the anchored store in `inner` with its anchor in `a`, writable.
-pub fn open_anchored<S: KVStoreSync>(inner: S, a: &TempFs) -> Result<EncryptedStore<S>, OpenError> {
-    OpenOptions::new()
-        .anchor(anchor(a))
+/// The options of a store anchored in `a` when `anchored`, of one without an anchor when not.
+pub fn anchored_if(anchored: bool, a: &TempFs) -> OpenOptions {
+    if anchored {
+        OpenOptions::new().anchor(anchor(a))
+    } else {
+        OpenOptions::new()
+    }
+}
+
+/// A new store over `inner` (plain layout), anchored in `a` when `anchored`.
+pub fn create_anchored_if<S: KVStoreSync>(
+    anchored: bool,
+    inner: S,
+    a: &TempFs,
+) -> EncryptedStore<S> {
+    anchored_if(anchored, a)
+        .create::<V, _>(inner, Credential::passphrase_with(PASSPHRASE, cheap()))
+        .unwrap()
+}
+
+/// Opens the store in `inner` writable, with its anchor in `a` when `anchored`.
+pub fn open_anchored_if<S: KVStoreSync>(anchored: bool, inner: S, a: &TempFs) -> EncryptedStore<S> {
+    anchored_if(anchored, a)
         .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
+        .unwrap_or_else(|e| panic!("anchored {anchored}: {e:?}"))
+}
+
+/// Opens the store in `inner` read-only, with its anchor in `a` when `anchored`.
+pub fn open_read_only_anchored_if<S: KVStoreSync>(
+    anchored: bool,
+    inner: S,
+    a: &TempFs,
+) -> EncryptedStore<S> {
+    anchored_if(anchored, a)
+        .read_only()
+        .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
+        .unwrap_or_else(|e| panic!("anchored {anchored}, read-only: {e:?}"))
 }
 
 /// The typed read error inside `e`, or a panic naming what came instead.

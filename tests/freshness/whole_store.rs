@@ -14,7 +14,8 @@
 )]
 
 use super::support::{
-    anchor, assert_rollback, create_anchored, dir_files, open_anchored, put_back, restore_dir,
+    anchor, assert_absent, assert_rollback, create_anchored, create_plain, dir_files,
+    open_anchored, open_anchored_refused, put_back, put_stored_header, restore_dir, stored_header,
     version_of, write_located, Layout, Name,
 };
 use super::v::{ldk, TempFs, V};
@@ -51,22 +52,14 @@ fn records_of_a_timeline_abandoned_by_an_accept_are_refused() {
 
         // The old copy goes back: refused at open, writable and read-only.
         restore_dir(inner.path(), &copy);
-        let e = open_anchored(inner.clone(), &a).unwrap_err();
-        assert!(
-            matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
-                if header_seq < anchor_header_seq && anchor_header_seq == seq_before_restore),
-            "{layout:?}: {e:?}"
-        );
-        assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidData);
-        let e = OpenOptions::new()
-            .read_only()
-            .anchor(anchor(&a))
-            .open::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
-            .unwrap_err();
-        assert!(
-            matches!(e, OpenError::HeaderRolledBack { .. }),
-            "{layout:?}: {e:?}"
-        );
+        for (mode, e) in open_anchored_refused(&inner, &a) {
+            assert!(
+                matches!(e, OpenError::HeaderRolledBack { header_seq, anchor_header_seq }
+                    if header_seq < anchor_header_seq && anchor_header_seq == seq_before_restore),
+                "{layout:?}, {mode}: {e:?}"
+            );
+            assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidData);
+        }
 
         // The explicit way on: the copy becomes the truth.
         let store = OpenOptions::new()
@@ -148,7 +141,7 @@ fn a_key_left_out_of_a_listed_accept_is_absent() {
             .unwrap();
         let check = |store: &EncryptedStore<TempFs>, when: &str| {
             assert_eq!(store.read("monitors", "", "kept").unwrap(), b"k2", "{when}");
-            let found = super::support::assert_absent(
+            let found = assert_absent(
                 store.read("monitors", "", "left_out"),
                 "monitors",
                 "",
@@ -185,12 +178,7 @@ fn another_store_in_place_of_the_store_is_refused() {
     store.write("monitors", "", "m1", b"ours".to_vec()).unwrap();
     drop(store);
     let other = TempFs::new();
-    let theirs = OpenOptions::new()
-        .create::<V, _>(
-            other.clone(),
-            Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
-        )
-        .unwrap();
+    let theirs = create_plain(Layout::Plain, other.clone());
     theirs
         .write("monitors", "", "m1", b"theirs".to_vec())
         .unwrap();
@@ -222,51 +210,22 @@ fn another_store_in_place_of_the_store_is_refused() {
 /// an anchor"), instead of `AnchorNotAttached`, which would invite a new accept.
 #[test]
 fn a_header_from_before_the_anchor_was_attached_is_refused() {
-    use encrypted_kvstore::{HEADER_KEY, HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE};
-    let header = |inner: &TempFs| {
-        inner
-            .read(
-                RESERVED_PRIMARY_NAMESPACE,
-                HEADER_SECONDARY_NAMESPACE,
-                HEADER_KEY,
-            )
-            .unwrap()
-    };
     let (inner, a) = (TempFs::new(), TempFs::new());
-    let store = OpenOptions::new()
-        .create::<V, _>(
-            inner.clone(),
-            Credential::passphrase_with(PASSPHRASE, crate::common::cheap()),
-        )
-        .unwrap();
+    let store = create_plain(Layout::Plain, inner.clone());
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     drop(store);
-    let unanchored = header(&inner);
+    let unanchored = stored_header(&inner);
     let store = OpenOptions::new()
         .anchor(anchor(&a))
         .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
         .unwrap();
     store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
     drop(store);
-    let anchored = header(&inner);
-    inner
-        .write(
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-            unanchored,
-        )
-        .unwrap();
+    let anchored = stored_header(&inner);
+    put_stored_header(&inner, unanchored);
     let e = open_anchored(inner.clone(), &a).unwrap_err();
     assert!(matches!(e, OpenError::HeaderRolledBack { .. }), "{e:?}");
-    inner
-        .write(
-            RESERVED_PRIMARY_NAMESPACE,
-            HEADER_SECONDARY_NAMESPACE,
-            HEADER_KEY,
-            anchored,
-        )
-        .unwrap();
+    put_stored_header(&inner, anchored);
     let store = open_anchored(inner.clone(), &a).unwrap();
     assert_eq!(store.read("monitors", "", "m1").unwrap(), b"two");
 }

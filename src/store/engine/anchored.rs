@@ -1,5 +1,6 @@
-//! Keeping the freshness anchor in step with an open store, and listings judged against M
-//! (docs/FORMAT.md, "The freshness anchor", "Updates").
+//! The freshness anchor of an open store: attaching the loaded anchor, keeping it in step
+//! with the store, listings judged against M, and accepting the current state into it
+//! (docs/FORMAT.md, "The freshness anchor", "Updates", "Accepting the current state").
 
 use super::*;
 use crate::anchor;
@@ -73,7 +74,7 @@ impl Engine {
         st.flush()
     }
 
-    /// A read-only anchored instance, before an alarm: M[k] replaced by what the anchor holds
+    /// A read-only anchored instance, before an alarm: `M[k]` replaced by what the anchor holds
     /// now. `false` when there is nothing to re-read.
     pub(super) fn reload(&self, key: &Key) -> Result<bool, io::Error> {
         if !self.read_only {

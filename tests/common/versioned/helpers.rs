@@ -12,8 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use super::ldk::io;
 use super::ldk::util::persist::{KVStore, KVStoreSync};
-use super::{FilesystemStore, MigratableKVStoreSync};
-use crate::common::{name, FaultKind, FaultState, InjectedFault, Name, Snapshot};
+use super::{FilesystemStore, MigratableKVStoreSync, V};
+use crate::common::{name, FaultKind, FaultState, InjectedFault, Name, Snapshot, PASSPHRASE};
+use encrypted_kvstore::{
+    Credential, EncryptedStore, OpenError, OpenOptions, StoreAnchor, HEADER_KEY,
+    HEADER_SECONDARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+};
 
 /// A boxed future, as both LDK versions' `KVStore` accept (0.2 names it `AsyncResult`).
 pub type Fut<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
@@ -104,6 +108,77 @@ impl MigratableKVStoreSync for TempFs {
 /// A fresh `FilesystemStore` over `dir`.
 pub fn fs(dir: &Path) -> FilesystemStore {
     FilesystemStore::new(dir.to_path_buf())
+}
+
+/// The stored header of the store in `inner`, as the inner store holds it.
+pub fn stored_header<S: KVStoreSync>(inner: &S) -> Vec<u8> {
+    KVStoreSync::read(
+        inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+    )
+    .unwrap()
+}
+
+/// Puts `header` in place of the stored header in `inner`, behind the wrapper's back.
+pub fn put_stored_header<S: KVStoreSync>(inner: &S, header: Vec<u8>) {
+    KVStoreSync::write(
+        inner,
+        RESERVED_PRIMARY_NAMESPACE,
+        HEADER_SECONDARY_NAMESPACE,
+        HEADER_KEY,
+        header,
+    )
+    .unwrap()
+}
+
+/// A freshness anchor kept in a second `FilesystemStore`.
+pub type Anchor = StoreAnchor<TempFs, V>;
+
+/// An anchor kept in `dir`.
+pub fn anchor(dir: &TempFs) -> Anchor {
+    StoreAnchor::new(dir.clone())
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a` and [`PASSPHRASE`], writable.
+pub fn open_anchored<S: KVStoreSync>(inner: S, a: &TempFs) -> Result<EncryptedStore<S>, OpenError> {
+    OpenOptions::new()
+        .anchor(anchor(a))
+        .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a` and [`PASSPHRASE`], read-only.
+pub fn open_anchored_read_only<S: KVStoreSync>(
+    inner: S,
+    a: &TempFs,
+) -> Result<EncryptedStore<S>, OpenError> {
+    OpenOptions::new()
+        .read_only()
+        .anchor(anchor(a))
+        .open::<V, _>(inner, Credential::passphrase(PASSPHRASE))
+}
+
+/// Opens the anchored store in `inner` with its anchor in `a`, writable and then read-only,
+/// where both must be refused: each error, named by its mode.
+pub fn open_anchored_refused<S: KVStoreSync + Clone>(
+    inner: &S,
+    a: &TempFs,
+) -> [(&'static str, OpenError); 2] {
+    let refused = |r: Result<EncryptedStore<S>, OpenError>, mode: &str| match r {
+        Ok(_) => panic!("{mode}: opened"),
+        Err(e) => e,
+    };
+    [
+        (
+            "writable",
+            refused(open_anchored(inner.clone(), a), "writable"),
+        ),
+        (
+            "read-only",
+            refused(open_anchored_read_only(inner.clone(), a), "read-only"),
+        ),
+    ]
 }
 
 /// Reads every value of `store` (for an inner store: headers and records, as stored).
