@@ -62,9 +62,11 @@ fn writes_do_not_wait_for_a_credential_change_to_derive_its_key() {
             thread::spawn(move || {
                 *rng.armed.lock().unwrap() = Some(thread::current().id());
                 if rekey {
-                    store.rekey(Credential::raw_key(&new)).map(|_| ())
+                    store
+                        .rekey::<crate::ldk::V0_2>(Credential::raw_key(&new))
+                        .map(|_| ())
                 } else {
-                    store.change_credential(Credential::raw_key(&new))
+                    store.change_credential::<crate::ldk::V0_2>(Credential::raw_key(&new))
                 }
             })
         };
