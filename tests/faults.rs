@@ -7,7 +7,9 @@
 
 mod common;
 
-#[cfg(feature = "lightning-0-2")]
+// The LDK 0.2 run is the root package's, the LDK 0.3 run integration/'s (whose build script
+// sets `ekv_integration`; only it has LDK 0.3's test utilities): see integration/Cargo.toml.
+#[cfg(all(feature = "lightning-0-2", not(ekv_integration)))]
 #[path = "faults"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
@@ -15,7 +17,7 @@ mod ldk_0_2 {
     mod suite;
 }
 
-#[cfg(feature = "lightning-0-3")]
+#[cfg(all(feature = "lightning-0-3", ekv_integration))]
 #[path = "faults"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;

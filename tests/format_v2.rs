@@ -8,7 +8,9 @@
 
 mod common;
 
-#[cfg(feature = "lightning-0-2")]
+// The LDK 0.2 run is the root package's, the LDK 0.3 run integration/'s (whose build script
+// sets `ekv_integration`; only it has LDK 0.3's test utilities): see integration/Cargo.toml.
+#[cfg(all(feature = "lightning-0-2", not(ekv_integration)))]
 #[path = "format_v2"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
@@ -16,7 +18,7 @@ mod ldk_0_2 {
     mod suite;
 }
 
-#[cfg(feature = "lightning-0-3")]
+#[cfg(all(feature = "lightning-0-3", ekv_integration))]
 #[path = "format_v2"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;

@@ -11,7 +11,9 @@
 
 mod common;
 
-#[cfg(feature = "lightning-0-2")]
+// The LDK 0.2 run is the root package's, the LDK 0.3 run integration/'s (whose build script
+// sets `ekv_integration`; only it has LDK 0.3's test utilities): see integration/Cargo.toml.
+#[cfg(all(feature = "lightning-0-2", not(ekv_integration)))]
 #[path = "ldk_nodes"]
 mod ldk_0_2 {
     use crate::common::v0_2 as v;
@@ -37,7 +39,7 @@ mod ldk_0_2 {
     mod compat;
 }
 
-#[cfg(feature = "lightning-0-3")]
+#[cfg(all(feature = "lightning-0-3", ekv_integration))]
 #[path = "ldk_nodes"]
 mod ldk_0_3 {
     use crate::common::v0_3 as v;
@@ -59,6 +61,6 @@ mod ldk_0_3 {
     }
 
     /// The functional-test helpers whose signatures changed in 0.3.
-    #[path = "compat_0_3.rs"]
+    #[path = "../../integration/tests/ldk_nodes/compat_0_3.rs"]
     mod compat;
 }

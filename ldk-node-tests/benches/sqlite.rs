@@ -14,7 +14,7 @@
 )]
 
 // The library's bench helpers (per-sample recorder, values, a store that costs nothing).
-#[path = "../../benches/support/mod.rs"]
+#[path = "../../integration/benches/support/mod.rs"]
 mod support;
 
 use std::time::Instant;

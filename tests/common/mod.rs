@@ -30,6 +30,17 @@ use encrypted_kvstore::{
     FreshnessAnchor, KdfParams, ListError, OpenOptions, ReadError, RemoveError, WriteError,
 };
 
+/// The repository's root, which holds `tests/`: the directory of the package compiling these
+/// sources, or its parent for integration/ (whose build script sets `ekv_integration`).
+pub fn repository() -> &'static std::path::Path {
+    let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if cfg!(ekv_integration) {
+        package.parent().unwrap()
+    } else {
+        package
+    }
+}
+
 /// The passphrase most tests use.
 pub const PASSPHRASE: &[u8] = b"proof suite passphrase";
 
@@ -533,8 +544,9 @@ pub mod v0_2 {
     pub use helpers::*;
 }
 
-/// LDK 0.3: its crates and names, and the helpers over its traits.
-#[cfg(feature = "lightning-0-3")]
+/// LDK 0.3: its crates and names, and the helpers over its traits. Only in integration/, whose
+/// build script sets `ekv_integration` and which has LDK 0.3's test utilities.
+#[cfg(all(feature = "lightning-0-3", ekv_integration))]
 #[path = "versioned"]
 #[allow(unused_imports)] // every test file uses a different subset
 pub mod v0_3 {

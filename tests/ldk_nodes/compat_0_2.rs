@@ -1,5 +1,5 @@
 //! The functional-test helpers whose signatures changed in 0.3: this file for LDK 0.2,
-//! its twin `compat_0_3.rs` for the other version.
+//! its twin `integration/tests/ldk_nodes/compat_0_3.rs` for the other version.
 
 use lightning::bitcoin::secp256k1::PublicKey;
 use lightning::events::ClosureReason;

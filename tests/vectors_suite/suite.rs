@@ -38,7 +38,7 @@ use encrypted_kvstore::{
 use ldk::util::persist::KVStoreSync;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    crate::common::repository().join("tests/vectors")
 }
 
 fn hex(b: &[u8]) -> String {
@@ -922,7 +922,7 @@ fn anchor_vectors_cover_every_anchored_outcome() {
 #[test]
 fn stores_written_by_the_independent_implementation_open() {
     let dir = std::env::var_os("EKV_INDEPENDENT_WRITTEN").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/written"),
+        || crate::common::repository().join("tests/independent/written"),
         PathBuf::from,
     );
     let files = vector_files_in(&dir);

@@ -13,6 +13,7 @@
 // One suite, compiled once per LDK version, on purpose.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "postgres/server.rs"]
 mod server;
@@ -24,10 +25,10 @@ mod ldk_0_2 {
     mod adversary;
     mod anchor;
     #[allow(dead_code)] // the node tests use part of it
-    #[path = "../ldk_nodes/compat_0_2.rs"]
+    #[path = "../../../tests/ldk_nodes/compat_0_2.rs"]
     mod compat;
     mod conformance;
-    #[path = "../conformance/contract.rs"]
+    #[path = "../../../tests/conformance/contract.rs"]
     mod contract;
     mod nodes;
     mod pg;
@@ -45,7 +46,7 @@ mod ldk_0_3 {
     #[path = "../ldk_nodes/compat_0_3.rs"]
     mod compat;
     mod conformance;
-    #[path = "../conformance/contract.rs"]
+    #[path = "../../../tests/conformance/contract.rs"]
     mod contract;
     mod nodes;
     mod pagination;

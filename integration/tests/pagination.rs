@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::{cheap, PASSPHRASE};

@@ -1,5 +1,5 @@
 //! The functional-test helpers whose signatures changed in 0.3: this file for LDK 0.3,
-//! its twin `compat_0_2.rs` for the other version.
+//! its twin `tests/ldk_nodes/compat_0_2.rs` for the other version.
 
 use lightning_0_3::bitcoin::secp256k1::PublicKey;
 use lightning_0_3::events::ClosureReason;
