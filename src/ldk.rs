@@ -32,19 +32,21 @@
 
 With `default-features = false, features = ["lightning-0-3"]` the same names work on LDK 0.3's
 stores, and the wrapper is a `PaginatedKVStore` wherever its inner store is one (as ldk-node's
-main branch requires of every store), listing with the inner store's order and page tokens:
+main branch requires of every store), listing with the inner store's order and page tokens.
+Over LDK's `FilesystemStoreV2` (lightning-persister 0.3) or any other 0.3 store the marker is
+inferred; over the crate's [`MemoryStore`](crate::MemoryStore), which implements both
+versions' traits when both features are on, it is spelled out:
 
 ```
-# // This crate's tests name LDK 0.3 `lightning_0_3`; your Cargo.toml names it `lightning`.
+# // This crate names LDK 0.3 `lightning_0_3`; your Cargo.toml names it `lightning`.
 # use lightning_0_3 as lightning;
-# use lightning_persister_0_3 as lightning_persister;
-use encrypted_kvstore::{Credential, EncryptedStore};
+use encrypted_kvstore::{ldk::V0_3, Credential, EncryptedStore, MemoryStore};
 use lightning::util::persist::{KVStoreSync, PaginatedKVStoreSync};
-use lightning_persister::fs_store::v2::FilesystemStoreV2;
 
-let dir = tempfile::tempdir()?;
-let inner = FilesystemStoreV2::new(dir.path().into())?;
-let store = EncryptedStore::create(inner, Credential::passphrase(b"a long passphrase"))?;
+let store = EncryptedStore::create::<V0_3>(
+    MemoryStore::new(),
+    Credential::passphrase(b"a long passphrase"),
+)?;
 store.write("payments", "", "p1", b"payment details".to_vec())?;
 let page = store.list_paginated("payments", "", None)?;
 assert_eq!(page.keys, ["p1"]);
