@@ -1,3 +1,6 @@
+// Test helpers outside `#[test]` functions: a failed lock or lookup is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

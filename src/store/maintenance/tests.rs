@@ -1,3 +1,6 @@
+// Test helpers outside `#[test]` functions: a failed lock or lookup is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
