@@ -87,7 +87,7 @@ fn name_field<'a>(field: u8, primary: &'a str, secondary: &'a str) -> Field<'a> 
 }
 
 fn name_cipher() -> NameCipher {
-    NameCipher::new(Zeroizing::new(NAME_KEY), NAME_STORE_ID)
+    NameCipher::new(&Zeroizing::new(NAME_KEY), NAME_STORE_ID)
 }
 
 /// The stored form of `name` under a fixed name key, as field `field % 3` (0 primary

@@ -129,7 +129,7 @@ impl Engine {
     ) -> Result<Engine, OpenError> {
         let options = header.state.options;
         let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
-            (Some(k), true) => Some(NameCipher::new(k.clone(), header.store_id)),
+            (Some(k), true) => Some(NameCipher::new(k, header.store_id)),
             (None, false) => None,
             _ => return Err(OpenError::HeaderAuthenticationFailed),
         };
