@@ -175,14 +175,8 @@ impl Engine {
         version: u64,
         buf: Vec<u8>,
     ) -> Result<(Vec<u8>, u32), WriteError> {
-        let plaintext = if self.padding {
-            let padded = f2::pad(&buf).map_err(seal_error);
-            let mut buf = buf;
-            buf.zeroize();
-            padded?
-        } else {
-            Zeroizing::new(buf)
-        };
+        // Zeroized if anything fails before the record is sealed.
+        let mut buf = Zeroizing::new(buf);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
         let ring = self.ring();
@@ -191,8 +185,17 @@ impl Engine {
             .ok_or(WriteError::EncryptionFailed)?;
         let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
-        let rec = f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext)
-            .map_err(seal_error)?;
+        let value = core::mem::take(&mut *buf);
+        let rec = f2::seal_record(
+            cipher,
+            ring.current,
+            version,
+            &nonce,
+            &ad,
+            value,
+            self.padding,
+        )
+        .map_err(seal_error)?;
         Ok((rec, ring.current))
     }
 
@@ -205,12 +208,7 @@ impl Engine {
             return None;
         }
         let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
-        let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
-        let value = if self.padding {
-            f2::unpad(plain)?
-        } else {
-            plain
-        };
+        let value = f2::open_record(ring.cipher(key_id)?, &ad, rec, self.padding).ok()?;
         Some((version, value, key_id))
     }
 
