@@ -530,31 +530,19 @@ impl Engine {
         }
     }
 
-    /// `write` over a synchronous inner store: one key's writes and removes are serialized from
-    /// taking the version to the freshness update.
-    pub(crate) fn write_sync<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
+    /// A write or remove of the key `(p, s, k)` over a synchronous inner store (`op` makes
+    /// it: [`write`](Self::write) or [`remove`](Self::remove)), run to its end under the key's
+    /// lock: one key's writes and removes are serialized from taking the version to the
+    /// freshness update.
+    pub(crate) fn serialized<F: Future<Output = Result<(), io::Error>>>(
+        &self,
         p: &str,
         s: &str,
         k: &str,
-        buf: Vec<u8>,
+        op: impl FnOnce() -> F,
     ) -> Result<(), io::Error> {
         let _key = self.stripe(p, s, k);
-        complete_io(self.write(io, p, s, k, buf))
-    }
-
-    /// `remove` over a synchronous inner store.
-    pub(crate) fn remove_sync<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
-        p: &str,
-        s: &str,
-        k: &str,
-        lazy: bool,
-    ) -> Result<(), io::Error> {
-        let _key = self.stripe(p, s, k);
-        complete_io(self.remove(io, p, s, k, lazy))
+        complete_io(op())
     }
 
     /// `list`: the inner listing is made now; the future decodes the names, checks that no key
