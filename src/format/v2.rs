@@ -577,8 +577,11 @@ pub(crate) fn seal_record(
         rec.resize(at, 0);
         rec.extend_from_slice(&value);
         rec.resize(total, 0);
-        // The bulk zeroization of the slice (`Vec`'s own zeroizes byte by byte).
+        // Zeroized as a slice, in bulk, then freed (`Vec`'s own zeroization, on the drop of
+        // `Zeroizing`, writes byte by byte: it is left an empty buffer).
+        let mut value = core::mem::take(&mut *value);
         value.as_mut_slice().zeroize();
+        drop(value);
         rec
     };
     let put = |rec: &mut [u8], at: usize, bytes: &[u8]| {
