@@ -3,8 +3,8 @@
 //! alphabet. See docs/FORMAT.md, "Encrypted names".
 //!
 //! The cipher is built once per store (the CMAC key schedule and its subkeys); the crate's
-//! `Siv` encrypts with `&mut self`, so a store keeps it behind a lock and takes it once per
-//! operation for all the names the operation encrypts or decodes. The crate itself expands
+//! `Siv` encrypts with `&mut self`, so a store keeps it behind a lock, taken once per
+//! operation for the names it encrypts and once per key a listing decodes. The crate itself expands
 //! the CTR key on every message (`Siv::xor_with_keystream`); nothing else is rebuilt per name.
 //! Names are encrypted and decoded in buffers on the stack: the stored name (or the decoded
 //! name) is the one allocation.

@@ -1,7 +1,8 @@
 //! Stored names: the names a store hands to its inner store (encrypted with the `names`
-//! option) and their decoding (docs/FORMAT.md, "Encrypted names"). Each operation takes the
-//! name cipher once and encrypts each of its names once; a listing decodes each stored
-//! namespace once, however many keys it holds.
+//! option) and their decoding (docs/FORMAT.md, "Encrypted names"). Each operation encrypts
+//! each of its names once, under one take of the name cipher; a listing decodes each key once
+//! and each stored namespace once per run of keys under it, taking the cipher key by key so
+//! that a long listing does not hold up other operations' names.
 
 use super::*;
 use crate::names::encrypted::Names;
@@ -64,14 +65,14 @@ impl Engine {
         let Some(nc) = &self.names else {
             return Ok(keys);
         };
-        let mut nc = nc.lock();
         let field = Field::Key {
             primary: p,
             secondary: s,
         };
         keys.into_iter()
             .map(|sk| {
-                nc.decrypt(field, &sk)
+                nc.lock()
+                    .decrypt(field, &sk)
                     .map_err(|_| ListError::UndecodableName {
                         stored_primary_namespace: sp.to_owned(),
                         stored_secondary_namespace: ss.to_owned(),
@@ -92,11 +93,11 @@ impl Engine {
         let Some(nc) = &self.names else {
             return Ok(all);
         };
-        let mut nc = nc.lock();
         // The last stored pair decoded, and its plaintext.
         let mut last: Option<(String, String, String, String)> = None;
         all.into_iter()
             .map(|(sp, ss, sk)| {
+                let mut nc = nc.lock();
                 let same = matches!(&last, Some((lsp, lss, _, _)) if *lsp == sp && *lss == ss);
                 if !same {
                     last = decrypt_pair(&mut nc, &sp, &ss)
