@@ -564,6 +564,18 @@ impl Engine {
             let (ticket, fut, [p, s, sp, ss]) = issued?;
             let stored = fut.await?;
             let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
+            if !this.fresh().is_anchored() {
+                // Every listed key is kept: only the keys M held when the listing was issued
+                // (all in this namespace) are looked up among the listed ones.
+                let set = std::cell::OnceCell::new();
+                let listed = |k: &Key| {
+                    let set =
+                        set.get_or_init(|| keys.iter().map(String::as_str).collect::<HashSet<_>>());
+                    k.0 == p && k.1 == s && set.contains(k.2.as_str())
+                };
+                this.check_missing(&ticket, &listed)?;
+                return Ok(keys);
+            }
             let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
             Ok(this
                 .checked(&ticket, triples, true)?
