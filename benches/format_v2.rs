@@ -587,11 +587,12 @@ fn monitor_updates(c: &mut Criterion) {
         |()| run(variants.len(), &update, &monitor),
     );
     g.finish();
-    // Nothing accumulates: after the last cycle only the monitor (and the header) is left.
+    // Nothing accumulates: after the last cycle only the monitor (and the header) is left (and
+    // only the header if a filter skipped the cycles).
     for s in &stores {
-        assert_eq!(s.inner().len(), 2);
+        assert!(s.inner().len() <= 2);
     }
-    assert_eq!(inner.len(), 1);
+    assert!(inner.len() <= 1);
 
     let base = "cycle_plain/100updates";
     let inter = rec.median(base).map(|t| {
