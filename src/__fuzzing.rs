@@ -43,7 +43,16 @@ pub fn record_v2_seal(
     plaintext: &[u8],
 ) -> Option<Vec<u8>> {
     let ad = v2::RecordAd::new(store_id, key_id, version, names.0, names.1, names.2)?;
-    v2::seal_record(&Cipher::new(key), key_id, version, nonce, &ad, plaintext).ok()
+    v2::seal_record(
+        &Cipher::new(key),
+        key_id,
+        version,
+        nonce,
+        &ad,
+        plaintext.to_vec(),
+        false,
+    )
+    .ok()
 }
 
 /// Opens `rec` as the store reads a record whose key id is that of `key`: the
@@ -57,7 +66,7 @@ pub fn record_v2_open(
 ) -> Option<(u32, u64, Vec<u8>)> {
     let (key_id, version) = v2::record_prefix(&rec)?;
     let ad = v2::RecordAd::new(store_id, key_id, version, names.0, names.1, names.2)?;
-    let plain = v2::open_record(&Cipher::new(key), &ad, rec).ok()?;
+    let plain = v2::open_record(&Cipher::new(key), &ad, rec, false).ok()?;
     Some((key_id, version, plain))
 }
 
@@ -87,7 +96,7 @@ fn name_field<'a>(field: u8, primary: &'a str, secondary: &'a str) -> Field<'a> 
 }
 
 fn name_cipher() -> NameCipher {
-    NameCipher::new(Zeroizing::new(NAME_KEY), NAME_STORE_ID)
+    NameCipher::new(&Zeroizing::new(NAME_KEY), NAME_STORE_ID)
 }
 
 /// The stored form of `name` under a fixed name key, as field `field % 3` (0 primary

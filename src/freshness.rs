@@ -75,6 +75,8 @@ impl ReadTicket {
 #[derive(Debug)]
 pub(crate) struct ListTicket {
     keys: Vec<(Key, u64)>,
+    /// Whether `keys` is sorted (by key).
+    sorted: bool,
 }
 
 /// The freshness state of an open store.
@@ -352,11 +354,16 @@ impl Freshness {
                 keys.push(((p.clone(), s.clone(), k.clone()), *v));
             }
         }
-        keys.sort();
-        ListTicket { keys }
+        // Sorted only where listed keys are looked up in it (anchored: `keep_listed`); the
+        // missing key `list_missing` reports is the smallest either way.
+        let sorted = self.anchored;
+        if sorted {
+            keys.sort_unstable();
+        }
+        ListTicket { keys, sorted }
     }
 
-    /// The first key held when the listing was issued that is not in `listed` and is still
+    /// The smallest key held when the listing was issued that is not in `listed` and is still
     /// held with the same version, with nothing in flight for it: `(key, version)`.
     pub(crate) fn list_missing<'a>(
         &self,
@@ -365,7 +372,8 @@ impl Freshness {
     ) -> Option<&'a (Key, u64)> {
         t.keys
             .iter()
-            .find(|(k, v)| !listed(k) && self.get(k) == Some(*v) && !self.flight.contains_key(k))
+            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && !self.flight.contains_key(k))
+            .min_by(|a, b| a.0.cmp(&b.0))
     }
 
     /// Anchored: whether a listed key is kept in the result (held in M now or at issue, or in
@@ -374,6 +382,10 @@ impl Freshness {
         !self.anchored
             || self.get(key).is_some()
             || self.flight.contains_key(key)
-            || t.keys.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
+            || if t.sorted {
+                t.keys.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
+            } else {
+                t.keys.iter().any(|(k, _)| k == key)
+            }
     }
 }

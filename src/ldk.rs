@@ -134,8 +134,9 @@ macro_rules! shared_impls {
                 buf: Vec<u8>,
             ) -> Result<(), io::Error> {
                 let io = SyncIo::<S, $v>::new(&self.inner);
+                let (p, s, k) = (primary_namespace, secondary_namespace, key);
                 self.engine
-                    .write_sync(&io, primary_namespace, secondary_namespace, key, buf)
+                    .serialized(p, s, k, || self.engine.write(&io, p, s, k, buf))
             }
 
             fn remove(
@@ -146,8 +147,9 @@ macro_rules! shared_impls {
                 lazy: bool,
             ) -> Result<(), io::Error> {
                 let io = SyncIo::<S, $v>::new(&self.inner);
+                let (p, s, k) = (primary_namespace, secondary_namespace, key);
                 self.engine
-                    .remove_sync(&io, primary_namespace, secondary_namespace, key, lazy)
+                    .serialized(p, s, k, || self.engine.remove(&io, p, s, k, lazy))
             }
 
             fn list(

@@ -3,7 +3,8 @@
 //!
 //! Ours: `EncryptedStore::write`/`read` over a store that keeps nothing and hands back one
 //! stored record (so only our seal/open and its allocations are timed, plus one copy of the
-//! record on read, as any store returning an owned `Vec` makes). Theirs: `build` then
+//! record on read, as any store returning an owned `Vec` makes); and a write through
+//! `EncryptedStore<MemoryStore>`, the whole path of a write including an in-memory store. Theirs: `build` then
 //! `encode_to_vec` (the bytes VSS stores); `decode` of those bytes then `deconstruct`. Both
 //! draw nonces from the OS generator and both use the storage key as associated data.
 //!
@@ -21,7 +22,8 @@ mod support;
 use std::sync::Mutex;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use encrypted_kvstore::{Credential, EncryptedStore, OsRandom, RandomSource, RawKey};
+use encrypted_kvstore::ldk::V0_2;
+use encrypted_kvstore::{Credential, EncryptedStore, MemoryStore, OsRandom, RandomSource, RawKey};
 use lightning::io;
 use lightning::util::persist::KVStoreSync;
 use support::{fresh, value, Recorder, SIZES};
@@ -77,6 +79,11 @@ fn peer(c: &mut Criterion) {
         Credential::raw_key(&RawKey::from_bytes([7; 32])),
     )
     .unwrap();
+    let memory = EncryptedStore::create::<V0_2>(
+        MemoryStore::new(),
+        Credential::raw_key(&RawKey::from_bytes([7; 32])),
+    )
+    .unwrap();
     let vss = StorableBuilder::new(OsEntropy);
     let dek = [9u8; 32];
     let aad = format!("{P}#{K}");
@@ -93,6 +100,14 @@ fn peer(c: &mut Criterion) {
             n,
             || fresh(&v),
             |buf| KVStoreSync::write(&ours, P, "", K, buf).unwrap(),
+        );
+        rec.bench(
+            &mut g,
+            "write_ours_memory",
+            label,
+            n,
+            || fresh(&v),
+            |buf| KVStoreSync::write(&memory, P, "", K, buf).unwrap(),
         );
         rec.bench(
             &mut g,
@@ -135,6 +150,12 @@ fn peer(c: &mut Criterion) {
 
     println!();
     for (_, label) in SIZES {
+        rec.ratio(
+            &format!("peer write {label} through EncryptedStore<MemoryStore> / vss-client-ng seal"),
+            &format!("write_ours_memory/{label}"),
+            &format!("seal_vss/{label}"),
+            Some(1.0),
+        );
         for op in ["seal", "open"] {
             rec.ratio(
                 &format!("peer {op} {label}: ours / vss-client-ng"),

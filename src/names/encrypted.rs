@@ -1,18 +1,32 @@
 //! Encrypted names (option `names`): each non-empty name becomes
 //! `base64url_nopad(AES-256-SIV(name key, [ad], name))`, deterministic and reversible, in LDK's
 //! alphabet. See docs/FORMAT.md, "Encrypted names".
+//!
+//! The cipher is built once per store (the CMAC key schedule and its subkeys); the crate's
+//! `Siv` encrypts with `&mut self`, so a store keeps it behind a lock, taken once per
+//! operation for the names it encrypts and once per key a listing decodes. The crate itself expands
+//! the CTR key on every message (`Siv::xor_with_keystream`); nothing else is rebuilt per name.
+//! Names are encrypted and decoded in buffers on the stack: the stored name (or the decoded
+//! name) is the one allocation.
+
+use std::sync::{Mutex, MutexGuard};
 
 use aes_siv::siv::Aes256Siv;
-use aes_siv::KeyInit;
+use aes_siv::{KeyInit, Tag};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use zeroize::Zeroizing;
 
-use super::{check_str, is_reserved, InvalidName};
+use super::{check_str, is_reserved, InvalidName, KVSTORE_NAMESPACE_KEY_MAX_LEN};
 
 /// Longest plaintext name whose stored form fits LDK's 120 characters.
 pub(crate) const MAX_PLAIN_NAME_LEN: usize = 74;
 const SIV_LEN: usize = 16;
+/// Longest decoded stored name: 120 base64url characters.
+const MAX_SEALED_LEN: usize = KVSTORE_NAMESPACE_KEY_MAX_LEN / 4 * 3;
 const NAME_AD_LABEL: &[u8] = b"encrypted-kvstore v2 name";
+/// Longest associated data: label, store id, field byte, and two names of at most 74 bytes
+/// with their lengths.
+const AD_MAX: usize = NAME_AD_LABEL.len() + 16 + 1 + 2 * (4 + MAX_PLAIN_NAME_LEN);
 
 /// Which of the three names, with the plaintext names above it (its context).
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +41,30 @@ pub(crate) enum Field<'a> {
     },
 }
 
+/// The associated data of one name, built on the stack.
+struct Ad {
+    buf: [u8; AD_MAX],
+    len: usize,
+}
+
+impl Ad {
+    fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+
+    fn push_name(&mut self, name: &str) -> Option<()> {
+        self.push(&u32::try_from(name.len()).ok()?.to_le_bytes())?;
+        self.push(name.as_bytes())
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
 impl Field<'_> {
     fn what(&self) -> &'static str {
         match self {
@@ -36,28 +74,28 @@ impl Field<'_> {
         }
     }
 
-    fn ad(&self, store_id: &[u8; 16]) -> Vec<u8> {
-        let mut ad = Vec::with_capacity(NAME_AD_LABEL.len() + 16 + 1 + 2 * (4 + 120));
-        ad.extend_from_slice(NAME_AD_LABEL);
-        ad.extend_from_slice(store_id);
-        let push = |ad: &mut Vec<u8>, s: &str| {
-            // Names are at most 74 bytes here (checked before), so the length fits.
-            ad.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
-            ad.extend_from_slice(s.as_bytes());
+    /// `None` when a context name is longer than 74 bytes (a store encrypts and decodes only
+    /// names within that length, so the context of a field always fits).
+    fn ad(&self, store_id: &[u8; 16]) -> Option<Ad> {
+        let mut ad = Ad {
+            buf: [0u8; AD_MAX],
+            len: 0,
         };
+        ad.push(NAME_AD_LABEL)?;
+        ad.push(store_id)?;
         match self {
-            Field::Primary => ad.push(1),
+            Field::Primary => ad.push(&[1])?,
             Field::Secondary { primary } => {
-                ad.push(2);
-                push(&mut ad, primary);
+                ad.push(&[2])?;
+                ad.push_name(primary)?;
             }
             Field::Key { primary, secondary } => {
-                ad.push(3);
-                push(&mut ad, primary);
-                push(&mut ad, secondary);
+                ad.push(&[3])?;
+                ad.push_name(primary)?;
+                ad.push_name(secondary)?;
             }
         }
-        ad
+        Some(ad)
     }
 }
 
@@ -65,24 +103,55 @@ impl Field<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Undecodable;
 
-/// The name key of a store and its store id.
+/// The name cipher of a store (AES-256-SIV under its name key, built once) and its store id.
+/// The key material is zeroized when the store is dropped (the `zeroize` features of
+/// `aes-siv`, `aes` and `cmac`).
 pub(crate) struct NameCipher {
-    key: Zeroizing<[u8; 64]>,
+    siv: Mutex<Aes256Siv>,
     store_id: [u8; 16],
 }
 
+/// The name cipher, taken for the names of one operation.
+pub(crate) struct Names<'a> {
+    siv: MutexGuard<'a, Aes256Siv>,
+    store_id: &'a [u8; 16],
+}
+
 impl NameCipher {
-    pub(crate) fn new(key: Zeroizing<[u8; 64]>, store_id: [u8; 16]) -> NameCipher {
-        NameCipher { key, store_id }
+    pub(crate) fn new(key: &Zeroizing<[u8; 64]>, store_id: [u8; 16]) -> NameCipher {
+        let key: &[u8; 64] = key;
+        NameCipher {
+            siv: Mutex::new(Aes256Siv::new(key.into())),
+            store_id,
+        }
     }
 
-    fn siv(&self) -> Option<Aes256Siv> {
-        Aes256Siv::new_from_slice(&self.key[..]).ok()
+    /// Takes the cipher for the names of one operation (a poisoned lock is taken all the same:
+    /// the cipher holds no state between messages).
+    pub(crate) fn lock(&self) -> Names<'_> {
+        Names {
+            siv: self.siv.lock().unwrap_or_else(|p| p.into_inner()),
+            store_id: &self.store_id,
+        }
     }
 
+    /// [`Names::encrypt`] of one name.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn encrypt(&self, field: Field<'_>, name: &str) -> Result<String, InvalidName> {
+        self.lock().encrypt(field, name)
+    }
+
+    /// [`Names::decrypt`] of one name.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn decrypt(&self, field: Field<'_>, stored: &str) -> Result<String, Undecodable> {
+        self.lock().decrypt(field, stored)
+    }
+}
+
+impl Names<'_> {
     /// The stored form of `name` (a valid LDK name, checked by the caller). `Err` when it is
     /// longer than 74 bytes, or if the cipher ever refused (never a name in clear).
-    pub(crate) fn encrypt(&self, field: Field<'_>, name: &str) -> Result<String, InvalidName> {
+    pub(crate) fn encrypt(&mut self, field: Field<'_>, name: &str) -> Result<String, InvalidName> {
         if name.is_empty() {
             return Ok(String::new());
         }
@@ -92,40 +161,60 @@ impl NameCipher {
                 len: name.len(),
             });
         }
-        let ad = field.ad(&self.store_id);
-        let ct = self
-            .siv()
-            .and_then(|mut s| s.encrypt([&ad[..]], name.as_bytes()).ok())
-            .ok_or(InvalidName::EncryptionFailed)?;
-        Ok(Base64UrlUnpadded::encode_string(&ct))
+        let failed = InvalidName::EncryptionFailed;
+        let ad = field.ad(self.store_id).ok_or(failed.clone())?;
+        let mut sealed = [0u8; SIV_LEN + MAX_PLAIN_NAME_LEN];
+        let sealed = sealed
+            .get_mut(..SIV_LEN + name.len())
+            .ok_or(failed.clone())?;
+        let (tag, body) = sealed.split_at_mut(SIV_LEN);
+        body.copy_from_slice(name.as_bytes());
+        let t = self
+            .siv
+            .encrypt_inout_detached([ad.as_bytes()], body.into())
+            .map_err(|_| failed.clone())?;
+        tag.copy_from_slice(&t);
+        let mut out = [0u8; KVSTORE_NAMESPACE_KEY_MAX_LEN];
+        let stored = Base64UrlUnpadded::encode(sealed, &mut out).map_err(|_| failed)?;
+        Ok(stored.to_owned())
     }
 
     /// The plaintext of a stored name, with the checks of "Decoding a stored name".
-    pub(crate) fn decrypt(&self, field: Field<'_>, stored: &str) -> Result<String, Undecodable> {
+    pub(crate) fn decrypt(
+        &mut self,
+        field: Field<'_>,
+        stored: &str,
+    ) -> Result<String, Undecodable> {
         if stored.is_empty() {
             return Ok(String::new());
         }
-        if stored.len() > 120 {
+        if stored.len() > KVSTORE_NAMESPACE_KEY_MAX_LEN {
             return Err(Undecodable);
         }
-        let ct = Base64UrlUnpadded::decode_vec(stored).map_err(|_| Undecodable)?;
+        let mut buf = [0u8; MAX_SEALED_LEN];
+        let len = Base64UrlUnpadded::decode(stored, &mut buf)
+            .map_err(|_| Undecodable)?
+            .len();
+        let sealed = buf.get_mut(..len).ok_or(Undecodable)?;
         // Canonical: exactly one stored name per byte string.
-        if Base64UrlUnpadded::encode_string(&ct) != stored || ct.len() < SIV_LEN + 1 {
+        let mut again = [0u8; KVSTORE_NAMESPACE_KEY_MAX_LEN];
+        if Base64UrlUnpadded::encode(sealed, &mut again) != Ok(stored) || len < SIV_LEN + 1 {
             return Err(Undecodable);
         }
-        let ad = field.ad(&self.store_id);
-        let pt = self
-            .siv()
-            .and_then(|mut s| s.decrypt([&ad[..]], &ct).ok())
-            .ok_or(Undecodable)?;
-        let name = String::from_utf8(pt).map_err(|_| Undecodable)?;
+        let ad = field.ad(self.store_id).ok_or(Undecodable)?;
+        let (tag, body) = sealed.split_at_mut(SIV_LEN);
+        let tag = Tag::try_from(&*tag).map_err(|_| Undecodable)?;
+        self.siv
+            .decrypt_inout_detached([ad.as_bytes()], body.into(), &tag)
+            .map_err(|_| Undecodable)?;
+        let name = core::str::from_utf8(body).map_err(|_| Undecodable)?;
         if name.len() > MAX_PLAIN_NAME_LEN
-            || check_str(field.what(), &name).is_err()
-            || (matches!(field, Field::Primary) && is_reserved(&name))
+            || check_str(field.what(), name).is_err()
+            || (matches!(field, Field::Primary) && is_reserved(name))
         {
             return Err(Undecodable);
         }
-        Ok(name)
+        Ok(name.to_owned())
     }
 }
 
@@ -136,7 +225,7 @@ mod tests {
     use super::*;
 
     fn cipher() -> NameCipher {
-        NameCipher::new(Zeroizing::new([3u8; 64]), [4u8; 16])
+        NameCipher::new(&Zeroizing::new([3u8; 64]), [4u8; 16])
     }
 
     /// RFC 5297, appendix A.1 (AES-SIV-CMAC-256, deterministic), through the crate and call
@@ -221,7 +310,7 @@ mod tests {
                 &k1
             )
             .is_err());
-        let other = NameCipher::new(Zeroizing::new([3u8; 64]), [5u8; 16]);
+        let other = NameCipher::new(&Zeroizing::new([3u8; 64]), [5u8; 16]);
         assert!(other.decrypt(Field::Primary, &a).is_err());
     }
 

@@ -132,7 +132,7 @@ impl Engine {
     ) -> Result<Engine, OpenError> {
         let options = header.state.options;
         let names = match (&secrets.name_key, options & f2::OPT_NAMES != 0) {
-            (Some(k), true) => Some(NameCipher::new(k.clone(), header.store_id)),
+            (Some(k), true) => Some(NameCipher::new(k, header.store_id)),
             (None, false) => None,
             _ => return Err(OpenError::HeaderAuthenticationFailed),
         };
@@ -178,14 +178,8 @@ impl Engine {
         version: u64,
         buf: Vec<u8>,
     ) -> Result<(Vec<u8>, u32), WriteError> {
-        let plaintext = if self.padding {
-            let padded = f2::pad(&buf).map_err(seal_error);
-            let mut buf = buf;
-            buf.zeroize();
-            padded?
-        } else {
-            Zeroizing::new(buf)
-        };
+        // Zeroized if anything fails before the record is sealed.
+        let mut buf = Zeroizing::new(buf);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
         let ring = self.ring();
@@ -194,8 +188,17 @@ impl Engine {
             .ok_or(WriteError::EncryptionFailed)?;
         let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
-        let rec = f2::seal_record(cipher, ring.current, version, &nonce, &ad, &plaintext)
-            .map_err(seal_error)?;
+        let value = core::mem::take(&mut *buf);
+        let rec = f2::seal_record(
+            cipher,
+            ring.current,
+            version,
+            &nonce,
+            &ad,
+            value,
+            self.padding,
+        )
+        .map_err(seal_error)?;
         Ok((rec, ring.current))
     }
 
@@ -208,12 +211,7 @@ impl Engine {
             return None;
         }
         let ad = f2::RecordAd::new(&self.store_id, key_id, version, p, s, k)?;
-        let plain = f2::open_record(ring.cipher(key_id)?, &ad, rec).ok()?;
-        let value = if self.padding {
-            f2::unpad(plain)?
-        } else {
-            plain
-        };
+        let value = f2::open_record(ring.cipher(key_id)?, &ad, rec, self.padding).ok()?;
         Some((version, value, key_id))
     }
 
@@ -533,31 +531,19 @@ impl Engine {
         }
     }
 
-    /// `write` over a synchronous inner store: one key's writes and removes are serialized from
-    /// taking the version to the freshness update.
-    pub(crate) fn write_sync<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
+    /// A write or remove of the key `(p, s, k)` over a synchronous inner store (`op` makes
+    /// it: [`write`](Self::write) or [`remove`](Self::remove)), run to its end under the key's
+    /// lock: one key's writes and removes are serialized from taking the version to the
+    /// freshness update.
+    pub(crate) fn serialized<F: Future<Output = Result<(), io::Error>>>(
+        &self,
         p: &str,
         s: &str,
         k: &str,
-        buf: Vec<u8>,
+        op: impl FnOnce() -> F,
     ) -> Result<(), io::Error> {
         let _key = self.stripe(p, s, k);
-        complete_io(self.write(io, p, s, k, buf))
-    }
-
-    /// `remove` over a synchronous inner store.
-    pub(crate) fn remove_sync<IO: Io>(
-        self: &Arc<Self>,
-        io: &IO,
-        p: &str,
-        s: &str,
-        k: &str,
-        lazy: bool,
-    ) -> Result<(), io::Error> {
-        let _key = self.stripe(p, s, k);
-        complete_io(self.remove(io, p, s, k, lazy))
+        complete_io(op())
     }
 
     /// `list`: the inner listing is made now; the future decodes the names, checks that no key
@@ -579,6 +565,18 @@ impl Engine {
             let (ticket, fut, [p, s, sp, ss]) = issued?;
             let stored = fut.await?;
             let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
+            if !this.fresh().is_anchored() {
+                // Every listed key is kept: only the keys M held when the listing was issued
+                // (all in this namespace) are looked up among the listed ones.
+                let set = std::cell::OnceCell::new();
+                let listed = |k: &Key| {
+                    let set =
+                        set.get_or_init(|| keys.iter().map(String::as_str).collect::<HashSet<_>>());
+                    k.0 == p && k.1 == s && set.contains(k.2.as_str())
+                };
+                this.check_missing(&ticket, &listed)?;
+                return Ok(keys);
+            }
             let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
             Ok(this
                 .checked(&ticket, triples, true)?

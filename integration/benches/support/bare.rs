@@ -1,5 +1,6 @@
 //! The bare AEAD backend of this build, for the benches of this crate (not included by
-//! `ldk-node-tests`, which has no `ring` feature).
+//! `ldk-node-tests`, which has no `ring` feature). Each bench uses the part it needs.
+#![allow(dead_code)]
 
 /// The AEAD backend this build's `EncryptedStore` uses (the `chacha20poly1305` crate, or ring
 /// with the `ring` feature), called bare: sealing and opening in place, no store, no record.

@@ -154,15 +154,67 @@ fn pad_round_trip_and_strict_unpad() {
 fn record_round_trip_binds_version_and_names() {
     let c = Cipher::new(&[9; 32]);
     let ad = RecordAd::new(&[2; 16], 3, 77, "monitors", "", "k").unwrap();
-    let rec = seal_record(&c, 3, 77, &[8; 24], &ad, b"value").unwrap();
+    let rec = seal_record(&c, 3, 77, &[8; 24], &ad, b"value".to_vec(), false).unwrap();
     assert_eq!(rec.len(), 5 + RECORD_OVERHEAD);
     assert_eq!(RECORD_OVERHEAD, 53);
     assert_eq!(record_prefix(&rec), Some((3, 77)));
-    assert_eq!(open_record(&c, &ad, rec.clone()).unwrap(), b"value");
+    assert_eq!(open_record(&c, &ad, rec.clone(), false).unwrap(), b"value");
     let other = RecordAd::new(&[2; 16], 3, 78, "monitors", "", "k").unwrap();
-    assert!(open_record(&c, &other, rec.clone()).is_err());
+    assert!(open_record(&c, &other, rec.clone(), false).is_err());
     let other = RecordAd::new(&[2; 16], 3, 77, "monitors", "", "j").unwrap();
-    assert!(open_record(&c, &other, rec).is_err());
+    assert!(open_record(&c, &other, rec, false).is_err());
+}
+
+/// A padded record is the record of the padded plaintext, byte for byte, whether the value
+/// is sealed in the caller's buffer (capacity for the record) or copied into a new one; both
+/// open back to the value, and a record with a bad padding does not open.
+#[test]
+fn padded_and_unpadded_records_in_place_or_copied() {
+    let c = Cipher::new(&[5; 32]);
+    let ad = RecordAd::new(&[1; 16], 2, 9, "p", "s", "k").unwrap();
+    let nonce = [6u8; NONCE_LEN];
+    for n in [0usize, 1, 7, 8, 100, 121, 129, 1000, 4096, 70_000] {
+        let value: Vec<u8> = (0..n).map(|i| (i * 11 + 3) as u8).collect();
+        for padded in [false, true] {
+            let plaintext = if padded {
+                pad(&value).unwrap().to_vec()
+            } else {
+                value.clone()
+            };
+            let expected = seal_record(&c, 2, 9, &nonce, &ad, plaintext.clone(), false).unwrap();
+            assert_eq!(expected.len(), plaintext.len() + RECORD_OVERHEAD);
+            for spare in [
+                0usize,
+                1,
+                RECORD_OVERHEAD,
+                plaintext.len() - n + RECORD_OVERHEAD,
+                4096,
+            ] {
+                let mut v = Vec::with_capacity(n + spare);
+                v.extend_from_slice(&value);
+                let ptr = v.as_ptr();
+                let in_place = v.capacity() >= expected.len();
+                let rec = seal_record(&c, 2, 9, &nonce, &ad, v, padded).unwrap();
+                assert_eq!(rec, expected, "{n} padded {padded} spare {spare}");
+                assert_eq!(rec.as_ptr() == ptr, in_place, "{n} {padded} {spare}");
+                assert_eq!(open_record(&c, &ad, rec, padded).unwrap(), value);
+            }
+        }
+        // The padded plaintext with a byte after the value set (where there is one): sealed, it
+        // does not open.
+        let mut bad = pad(&value).unwrap().to_vec();
+        if bad.len() > 8 + n {
+            *bad.last_mut().unwrap() = 1;
+            let rec = seal_record(&c, 2, 9, &nonce, &ad, bad, false).unwrap();
+            assert!(open_record(&c, &ad, rec, true).is_err(), "{n}");
+        }
+        // Opened as unpadded, a padded record is its padded plaintext.
+        let rec = seal_record(&c, 2, 9, &nonce, &ad, value.clone(), true).unwrap();
+        assert_eq!(
+            open_record(&c, &ad, rec, false).unwrap(),
+            pad(&value).unwrap().to_vec()
+        );
+    }
 }
 
 #[test]
@@ -205,14 +257,17 @@ fn record_bytes_are_the_crate_aead() {
             .unwrap();
         expected.extend_from_slice(&body);
         expected.extend_from_slice(&tag);
-        let rec = seal_record(&cipher, 9, 1234, &nonce, &ad, &value).unwrap();
+        let rec = seal_record(&cipher, 9, 1234, &nonce, &ad, value.clone(), false).unwrap();
         assert_eq!(rec, expected, "{n}");
         assert_eq!(record_prefix(&rec), Some((9, 1234)));
-        assert_eq!(open_record(&cipher, &ad, expected.clone()).unwrap(), value);
+        assert_eq!(
+            open_record(&cipher, &ad, expected.clone(), false).unwrap(),
+            value
+        );
         let mut bad = expected.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert!(open_record(&cipher, &ad, bad).is_err());
+        assert!(open_record(&cipher, &ad, bad, false).is_err());
     }
 }
 

@@ -114,26 +114,9 @@ impl Engine {
         mut listed: Vec<Key>,
         check: bool,
     ) -> Result<Vec<Key>, io::Error> {
-        // A read-only instance without an anchor cannot tell the writer's remove from a
-        // deletion: a key it read that is gone is absent, as on `read`.
-        if check && (self.anchored() || !self.read_only) {
+        if check {
             let set: HashSet<&Key> = listed.iter().collect();
-            loop {
-                let missing = self.fresh().list_missing(t, &|k| set.contains(k)).cloned();
-                let Some((key, v)) = missing else { break };
-                // A read-only instance asks the anchor again first: the writer removes an
-                // entry before it removes the key.
-                if self.reload(&key)? && self.fresh().get(&key) != Some(v) {
-                    continue;
-                }
-                return Err(ListError::Missing {
-                    primary_namespace: key.0,
-                    secondary_namespace: key.1,
-                    key: key.2,
-                    expected_version: v,
-                }
-                .into());
-            }
+            self.check_missing(t, &|k| set.contains(k))?;
         }
         let mut kept = Vec::with_capacity(listed.len());
         for key in listed.drain(..) {
@@ -143,6 +126,39 @@ impl Engine {
             }
         }
         Ok(kept)
+    }
+
+    /// `ListError::Missing` for the first key held when the listing `t` was issued, and still
+    /// held with the same version, that the listing does not hold (`listed` says whether it
+    /// does).
+    pub(super) fn check_missing(
+        &self,
+        t: &ListTicket,
+        listed: &dyn Fn(&Key) -> bool,
+    ) -> Result<(), io::Error> {
+        // A read-only instance without an anchor cannot tell the writer's remove from a
+        // deletion: a key it read that is gone is absent, as on `read`.
+        if !self.anchored() && self.read_only {
+            return Ok(());
+        }
+        loop {
+            let missing = self.fresh().list_missing(t, listed).cloned();
+            let Some((key, v)) = missing else {
+                return Ok(());
+            };
+            // A read-only instance asks the anchor again first: the writer removes an entry
+            // before it removes the key.
+            if self.reload(&key)? && self.fresh().get(&key) != Some(v) {
+                continue;
+            }
+            return Err(ListError::Missing {
+                primary_namespace: key.0,
+                secondary_namespace: key.1,
+                key: key.2,
+                expected_version: v,
+            }
+            .into());
+        }
     }
 
     /// The keys of one page of `list_paginated`, decoded and, anchored, without absent keys.

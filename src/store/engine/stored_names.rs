@@ -1,43 +1,56 @@
 //! Stored names: the names a store hands to its inner store (encrypted with the `names`
-//! option) and their decoding (docs/FORMAT.md, "Encrypted names").
+//! option) and their decoding (docs/FORMAT.md, "Encrypted names"). Each operation encrypts
+//! each of its names once, under one take of the name cipher; a listing decodes each key once
+//! and each stored namespace once per run of keys under it, taking the cipher key by key so
+//! that a long listing does not hold up other operations' names.
 
 use super::*;
+use crate::names::encrypted::Names;
+
+/// The stored forms of a (primary, secondary) pair.
+fn encrypt_pair(nc: &mut Names<'_>, p: &str, s: &str) -> Result<(String, String), InvalidName> {
+    Ok((
+        nc.encrypt(Field::Primary, p)?,
+        nc.encrypt(Field::Secondary { primary: p }, s)?,
+    ))
+}
+
+/// The plaintext names of a stored pair (`None`: not made by this store).
+fn decrypt_pair(nc: &mut Names<'_>, sp: &str, ss: &str) -> Option<(String, String)> {
+    let p = nc.decrypt(Field::Primary, sp).ok()?;
+    let s = nc.decrypt(Field::Secondary { primary: &p }, ss).ok()?;
+    Some((p, s))
+}
 
 impl Engine {
-    pub(super) fn stored_pair(&self, p: &str, s: &str) -> Result<(String, String), InvalidName> {
-        match &self.names {
-            None => Ok((p.to_owned(), s.to_owned())),
-            Some(nc) => Ok((
-                nc.encrypt(Field::Primary, p)?,
-                nc.encrypt(Field::Secondary { primary: p }, s)?,
-            )),
-        }
-    }
-
     pub(super) fn stored_names(
         &self,
         p: &str,
         s: &str,
         k: &str,
     ) -> Result<[String; 3], InvalidName> {
-        let (sp, ss) = self.stored_pair(p, s)?;
-        let sk = match &self.names {
-            None => k.to_owned(),
-            Some(nc) => nc.encrypt(
-                Field::Key {
-                    primary: p,
-                    secondary: s,
-                },
-                k,
-            )?,
+        let Some(nc) = &self.names else {
+            return Ok([p.to_owned(), s.to_owned(), k.to_owned()]);
         };
+        let mut nc = nc.lock();
+        let (sp, ss) = encrypt_pair(&mut nc, p, s)?;
+        let sk = nc.encrypt(
+            Field::Key {
+                primary: p,
+                secondary: s,
+            },
+            k,
+        )?;
         Ok([sp, ss, sk])
     }
 
-    /// The stored names of a (primary, secondary) pair, for a paginated listing.
+    /// The stored names of a (primary, secondary) pair, for a listing.
     pub(crate) fn stored_namespace(&self, p: &str, s: &str) -> Result<(String, String), ListError> {
         names::check_namespace(p, s).map_err(ListError::InvalidName)?;
-        self.stored_pair(p, s).map_err(ListError::InvalidName)
+        match &self.names {
+            None => Ok((p.to_owned(), s.to_owned())),
+            Some(nc) => encrypt_pair(&mut nc.lock(), p, s).map_err(ListError::InvalidName),
+        }
     }
 
     /// Decodes the stored keys listed under the plaintext pair `(p, s)` (stored `(sp, ss)`).
@@ -52,75 +65,62 @@ impl Engine {
         let Some(nc) = &self.names else {
             return Ok(keys);
         };
+        let field = Field::Key {
+            primary: p,
+            secondary: s,
+        };
         keys.into_iter()
             .map(|sk| {
-                nc.decrypt(
-                    Field::Key {
-                        primary: p,
-                        secondary: s,
-                    },
-                    &sk,
-                )
-                .map_err(|_| ListError::UndecodableName {
-                    stored_primary_namespace: sp.to_owned(),
-                    stored_secondary_namespace: ss.to_owned(),
-                    stored_key: sk.clone(),
-                })
-            })
-            .collect()
-    }
-
-    /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out).
-    pub(crate) fn decode_all(
-        &self,
-        mut all: Vec<(String, String, String)>,
-    ) -> Result<Vec<(String, String, String)>, ListError> {
-        all.retain(|(p, _, _)| !names::is_reserved(p));
-        if self.names.is_none() {
-            return Ok(all);
-        }
-        all.into_iter()
-            .map(|(sp, ss, sk)| {
-                self.decode_triple(&sp, &ss, &sk)
-                    .ok_or(ListError::UndecodableName {
-                        stored_primary_namespace: sp,
-                        stored_secondary_namespace: ss,
+                nc.lock()
+                    .decrypt(field, &sk)
+                    .map_err(|_| ListError::UndecodableName {
+                        stored_primary_namespace: sp.to_owned(),
+                        stored_secondary_namespace: ss.to_owned(),
                         stored_key: sk,
                     })
             })
             .collect()
     }
 
-    /// The plaintext names of a stored pair (`None`: not made by this store).
-    pub(super) fn decode_pair(&self, sp: &str, ss: &str) -> Option<(String, String)> {
-        let Some(nc) = &self.names else {
-            return Some((sp.to_owned(), ss.to_owned()));
-        };
-        let p = nc.decrypt(Field::Primary, sp).ok()?;
-        let s = nc.decrypt(Field::Secondary { primary: &p }, ss).ok()?;
-        Some((p, s))
-    }
-
-    /// The plaintext names of stored names (`None`: not made by this store).
-    pub(super) fn decode_triple(
+    /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out). A
+    /// stored pair is decoded once for the run of triples that share it (an inner store lists
+    /// a namespace's keys together).
+    pub(crate) fn decode_all(
         &self,
-        sp: &str,
-        ss: &str,
-        sk: &str,
-    ) -> Option<(String, String, String)> {
-        let (p, s) = self.decode_pair(sp, ss)?;
-        let k = match &self.names {
-            None => sk.to_owned(),
-            Some(nc) => nc
-                .decrypt(
-                    Field::Key {
-                        primary: &p,
-                        secondary: &s,
-                    },
-                    sk,
-                )
-                .ok()?,
+        mut all: Vec<(String, String, String)>,
+    ) -> Result<Vec<(String, String, String)>, ListError> {
+        all.retain(|(p, _, _)| !names::is_reserved(p));
+        let Some(nc) = &self.names else {
+            return Ok(all);
         };
-        Some((p, s, k))
+        // The last stored pair decoded, and its plaintext.
+        let mut last: Option<(String, String, String, String)> = None;
+        all.into_iter()
+            .map(|(sp, ss, sk)| {
+                let mut nc = nc.lock();
+                let same = matches!(&last, Some((lsp, lss, _, _)) if *lsp == sp && *lss == ss);
+                if !same {
+                    last = decrypt_pair(&mut nc, &sp, &ss)
+                        .map(|(p, s)| (sp.clone(), ss.clone(), p, s));
+                }
+                let triple = last.as_ref().and_then(|(_, _, p, s)| {
+                    let k = nc
+                        .decrypt(
+                            Field::Key {
+                                primary: p,
+                                secondary: s,
+                            },
+                            &sk,
+                        )
+                        .ok()?;
+                    Some((p.clone(), s.clone(), k))
+                });
+                triple.ok_or(ListError::UndecodableName {
+                    stored_primary_namespace: sp,
+                    stored_secondary_namespace: ss,
+                    stored_key: sk,
+                })
+            })
+            .collect()
     }
 }
