@@ -38,7 +38,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use bare::Bare;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use encrypted_kvstore::ldk::{InnerStore, V0_2};
 use encrypted_kvstore::{
     Credential, EncryptedStore, MemoryStore, OpenOptions, OsRandom, RandomSource, RawKey,
@@ -187,6 +188,41 @@ fn record_len(inner: &MemoryStore) -> usize {
     KVStoreSync::read(inner, p, s, k).unwrap().len()
 }
 
+/// Criterion's write and read of a value of `size` through each variant's store, in that order.
+/// The value is written again before its reads (a filter may have skipped the writes) and read
+/// back once to check it.
+fn write_and_read<S: KVStoreSync>(
+    rec: &Recorder,
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    variants: &[Variant],
+    stores: &[EncryptedStore<S>],
+    (n, label): (usize, &str),
+    v: &[u8],
+) {
+    for (var, store) in variants.iter().zip(stores) {
+        rec.bench(
+            g,
+            &format!("write_{}", var.label()),
+            label,
+            n,
+            || fresh(v),
+            |buf| KVStoreSync::write(store, P, "", K, buf).unwrap(),
+        );
+    }
+    for (var, store) in variants.iter().zip(stores) {
+        KVStoreSync::write(store, P, "", K, fresh(v)).unwrap();
+        rec.bench(
+            g,
+            &format!("read_{}", var.label()),
+            label,
+            n,
+            || (),
+            |()| KVStoreSync::read(store, P, "", K).unwrap(),
+        );
+        assert_eq!(KVStoreSync::read(store, P, "", K).unwrap(), v);
+    }
+}
+
 const RECORD_SIZES: [(usize, &str); 4] = [
     (64, "64B"),
     (1 << 10, "1KiB"),
@@ -211,28 +247,7 @@ fn record(c: &mut Criterion) {
     for (n, label) in RECORD_SIZES {
         g.sample_size(if n >= 1 << 20 { 10 } else { 50 });
         let v = value(n);
-        for (i, var) in variants.iter().enumerate() {
-            rec.bench(
-                &mut g,
-                &format!("write_{}", var.label()),
-                label,
-                n,
-                || fresh(&v),
-                |buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
-            );
-        }
-        for (i, var) in variants.iter().enumerate() {
-            KVStoreSync::write(&stores[i], P, "", K, fresh(&v)).unwrap();
-            rec.bench(
-                &mut g,
-                &format!("read_{}", var.label()),
-                label,
-                n,
-                || (),
-                |()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
-            );
-            assert_eq!(KVStoreSync::read(&stores[i], P, "", K).unwrap(), *v);
-        }
+        write_and_read(&rec, &mut g, &variants, &stores, (n, label), &v);
     }
     g.finish();
 
@@ -308,29 +323,7 @@ fn filesystem(c: &mut Criterion) {
     g.sample_size(20);
     for (n, label) in sizes {
         let v = value(n);
-        for (i, var) in variants.iter().enumerate() {
-            rec.bench(
-                &mut g,
-                &format!("write_{}", var.label()),
-                label,
-                n,
-                || fresh(&v),
-                |buf| KVStoreSync::write(&stores[i], P, "", K, buf).unwrap(),
-            );
-        }
-        for (i, var) in variants.iter().enumerate() {
-            // Written here too: a filter may have skipped the writes above.
-            KVStoreSync::write(&stores[i], P, "", K, fresh(&v)).unwrap();
-            rec.bench(
-                &mut g,
-                &format!("read_{}", var.label()),
-                label,
-                n,
-                || (),
-                |()| KVStoreSync::read(&stores[i], P, "", K).unwrap(),
-            );
-            assert_eq!(KVStoreSync::read(&stores[i], P, "", K).unwrap(), *v);
-        }
+        write_and_read(&rec, &mut g, &variants, &stores, (n, label), &v);
     }
     g.finish();
 
