@@ -78,14 +78,7 @@ fn filesystem(c: &mut Criterion) {
 
     for (n, label) in [(1usize << 10, "1KiB"), (64 << 10, "64KiB")] {
         let v = value(n);
-        rec.bench(
-            &mut g,
-            "write_encrypted",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&enc, P, "", K, buf).unwrap(),
-        );
+        rec.bench_write(&mut g, "write_encrypted", label, &enc, (P, K), &v);
         rec.bench(
             &mut g,
             "write_plain_plus_aead",

@@ -62,14 +62,7 @@ fn overhead(c: &mut Criterion) {
         let v = value(n);
 
         // Write: the caller hands over a Vec it no longer needs.
-        rec.bench(
-            &mut g,
-            "write_encrypted",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&enc, P, "", K, buf).unwrap(),
-        );
+        rec.bench_write(&mut g, "write_encrypted", label, &enc, (P, K), &v);
         rec.bench(
             &mut g,
             "write_inner_plus_aead",

@@ -93,22 +93,8 @@ fn peer(c: &mut Criterion) {
         let v = value(n);
 
         *ours.inner().keep.lock().unwrap() = false;
-        rec.bench(
-            &mut g,
-            "seal_ours",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&ours, P, "", K, buf).unwrap(),
-        );
-        rec.bench(
-            &mut g,
-            "write_ours_memory",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&memory, P, "", K, buf).unwrap(),
-        );
+        rec.bench_write(&mut g, "seal_ours", label, &ours, (P, K), &v);
+        rec.bench_write(&mut g, "write_ours_memory", label, &memory, (P, K), &v);
         rec.bench(
             &mut g,
             "seal_vss",

@@ -123,22 +123,8 @@ fn postgres(c: &mut Criterion) {
         let v = random(n);
         KVStoreSync::write(&plain, P, "", K, fresh(&v)).unwrap();
         KVStoreSync::write(&enc, P, "", K, fresh(&v)).unwrap();
-        rec.bench(
-            &mut g,
-            "write_encrypted",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&enc, P, "", K, buf).unwrap(),
-        );
-        rec.bench(
-            &mut g,
-            "write_plain",
-            label,
-            n,
-            || fresh(&v),
-            |buf| KVStoreSync::write(&plain, P, "", K, buf).unwrap(),
-        );
+        rec.bench_write(&mut g, "write_encrypted", label, &enc, (P, K), &v);
+        rec.bench_write(&mut g, "write_plain", label, &plain, (P, K), &v);
         rec.bench(
             &mut g,
             "read_encrypted",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId};
+use lightning::util::persist::KVStoreSync;
 
 /// Per-iteration times (seconds) of every sample criterion took, by benchmark name.
 #[derive(Default)]
@@ -24,6 +25,26 @@ const BATCH_BYTES: usize = 32 << 20;
 const MAX_BATCH: u64 = 4096;
 
 impl Recorder {
+    /// [`bench`](Self::bench) of writing a fresh copy of `v` to `store` under `(p, "", k)`.
+    pub fn bench_write<S: KVStoreSync>(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        param: &str,
+        store: &S,
+        (p, k): (&str, &str),
+        v: &[u8],
+    ) {
+        self.bench(
+            group,
+            name,
+            param,
+            v.len(),
+            || fresh(v),
+            |buf| KVStoreSync::write(store, p, "", k, buf).unwrap(),
+        );
+    }
+
     /// Benchmarks `routine` on inputs made by `setup` (not timed) and keeps the samples under
     /// `name/param`. `input_bytes` sizes the batches of prepared inputs.
     pub fn bench<I, O>(
