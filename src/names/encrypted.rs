@@ -55,7 +55,12 @@ impl Ad {
         Some(())
     }
 
+    /// A context name: refused above 74 bytes whatever room is left, so that which contexts
+    /// seal does not depend on the other context name's length.
     fn push_name(&mut self, name: &str) -> Option<()> {
+        if name.len() > MAX_PLAIN_NAME_LEN {
+            return None;
+        }
         self.push(&u32::try_from(name.len()).ok()?.to_le_bytes())?;
         self.push(name.as_bytes())
     }
