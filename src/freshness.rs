@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-/// A key: primary namespace, secondary namespace, key (plaintext names).
 #[cfg(test)]
 mod tests;
 
+/// A key: primary namespace, secondary namespace, key (plaintext names).
 pub(crate) type Key = (String, String, String);
 
 /// What a judgement says about a read.
