@@ -3,6 +3,8 @@
 //! store layer reports each operation when it is issued and when it completes, through tickets
 //! that are given back exactly once (a dropped future gives its ticket back from a drop guard).
 
+use core::borrow::Borrow;
+use core::hash::{Hash, Hasher};
 use std::collections::HashMap;
 
 #[cfg(test)]
@@ -10,6 +12,45 @@ mod tests;
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
 pub(crate) type Key = (String, String, String);
+
+/// A namespace pair, owned or borrowed: M's pairs are looked up by borrowed names (no copy of
+/// them per lookup). Hashes and compares as the owned `(String, String)` does.
+trait Pair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Pair for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl Pair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn Pair + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn Pair + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn Pair + '_ {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As `(String, String)` hashes: each `str` in turn.
+        self.pair().hash(h);
+    }
+}
+
+impl PartialEq for dyn Pair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn Pair + '_ {}
 
 /// What a judgement says about a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,23 +174,34 @@ impl Freshness {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<u64> {
+        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         self.map
-            .get(&(key.0.clone(), key.1.clone()))
-            .and_then(|m| m.get(&key.2))
+            .get(pair)
+            .and_then(|m| m.get(key.2.as_str()))
             .copied()
     }
 
+    /// Sets or clears `M[key]`; names are copied only for a pair or key M does not hold yet.
     fn set(&mut self, key: &Key, v: Option<u64>) {
-        let pair = (key.0.clone(), key.1.clone());
+        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         match v {
-            Some(v) => {
-                self.map.entry(pair).or_default().insert(key.2.clone(), v);
-            }
+            Some(v) => match self.map.get_mut(pair) {
+                Some(m) => match m.get_mut(key.2.as_str()) {
+                    Some(held) => *held = v,
+                    None => {
+                        m.insert(key.2.clone(), v);
+                    }
+                },
+                None => {
+                    let m = HashMap::from([(key.2.clone(), v)]);
+                    self.map.insert((key.0.clone(), key.1.clone()), m);
+                }
+            },
             None => {
-                if let Some(m) = self.map.get_mut(&pair) {
-                    m.remove(&key.2);
+                if let Some(m) = self.map.get_mut(pair) {
+                    m.remove(key.2.as_str());
                     if m.is_empty() {
-                        self.map.remove(&pair);
+                        self.map.remove(pair);
                     }
                 }
             }
@@ -243,12 +295,14 @@ impl Freshness {
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
             // Watched only if no operation of the key was in flight or issued while the read
             // was: one that lands after the read may remove what it found.
-            let quiet = t.seq == self.seq
-                && t.seen.in_flight.is_none()
-                && !self.flight.contains_key(&t.key);
+            // (`seen_now` is the state now: nothing changed it since it was taken.)
+            let quiet =
+                t.seq == self.seq && t.seen.in_flight.is_none() && seen_now.in_flight.is_none();
             if !self.anchored && quiet {
-                let m = self.get(&t.key).map_or(v, |m| m.max(v));
-                self.set(&t.key, Some(m));
+                let m = seen_now.version.map_or(v, |m| m.max(v));
+                if seen_now.version != Some(m) {
+                    self.set(&t.key, Some(m));
+                }
             }
         }
         verdict
@@ -264,13 +318,22 @@ impl Freshness {
     fn issue(&mut self, key: &Key, first: u64) -> u64 {
         self.seq += 1;
         let seq = self.seq;
-        let f = self.flight.entry(key.clone()).or_insert(Flight {
-            count: 0,
-            first,
-            last: seq,
-        });
-        f.count += 1;
-        f.last = seq;
+        match self.flight.get_mut(key) {
+            Some(f) => {
+                f.count += 1;
+                f.last = seq;
+            }
+            None => {
+                self.flight.insert(
+                    key.clone(),
+                    Flight {
+                        count: 1,
+                        first,
+                        last: seq,
+                    },
+                );
+            }
+        }
         if let Some((k, disturbed)) = &mut self.watched {
             if k == key {
                 *disturbed = true;

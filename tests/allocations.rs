@@ -60,10 +60,10 @@ const BOOKKEEPING: usize = 512;
 /// their stored forms: the name cipher allocates nothing else), the key's owned names and its
 /// freshness state. A name cipher rebuilt per call that allocated its associated data or its
 /// output, or a padded copy of the value, adds to it.
-const WRITE_ALLOCS: usize = 10;
+const WRITE_ALLOCS: usize = 8;
 /// Small buffers a synchronous read allocates (nothing the size of the value): the same names
 /// and the read's freshness ticket.
-const READ_ALLOCS: usize = 11;
+const READ_ALLOCS: usize = 6;
 
 /// The options of a store.
 struct Variant {
