@@ -110,6 +110,11 @@ impl ReadTicket {
     pub(crate) fn was_in_flight(&self) -> bool {
         self.seen.in_flight.is_some()
     }
+
+    /// The key read.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
 }
 
 /// A listing's ticket: the versions M held in the pair (or in every pair) when it was issued.
