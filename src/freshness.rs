@@ -136,6 +136,9 @@ pub(crate) struct Freshness {
     accept_mark: u64,
     /// M, grouped by namespace pair.
     map: HashMap<(String, String), HashMap<String, u64>>,
+    /// The operations in flight, by key. An entry whose count fell to 0 is kept while M holds
+    /// the key (parked: the key's next operation reuses it rather than copying the names
+    /// again); it counts as nothing in flight.
     flight: HashMap<Key, Flight>,
     /// Operations issued so far (a sequence number, not a version).
     seq: u64,
@@ -163,6 +166,7 @@ impl Freshness {
         self.anchored = true;
         self.accept_mark = accept_mark;
         self.map.clear();
+        self.flight.retain(|_, f| f.count > 0);
         for ((p, s, k), v) in entries {
             self.map.entry((p, s)).or_default().insert(k, v);
         }
@@ -209,6 +213,9 @@ impl Freshness {
                         self.map.remove(pair);
                     }
                 }
+                if self.flight.get(key).is_some_and(|f| f.count == 0) {
+                    self.flight.remove(key);
+                }
             }
         }
     }
@@ -218,10 +225,15 @@ impl Freshness {
         self.set(key, v);
     }
 
+    /// The operations of `key` in flight, if any.
+    fn in_flight(&self, key: &Key) -> Option<&Flight> {
+        self.flight.get(key).filter(|f| f.count > 0)
+    }
+
     fn seen(&self, key: &Key) -> Seen {
         Seen {
             version: self.get(key),
-            in_flight: self.flight.get(key).map(|f| f.first),
+            in_flight: self.in_flight(key).map(|f| f.first),
         }
     }
 
@@ -325,6 +337,10 @@ impl Freshness {
         let seq = self.seq;
         match self.flight.get_mut(key) {
             Some(f) => {
+                if f.count == 0 {
+                    // A parked entry: this operation starts a new run.
+                    f.first = first;
+                }
                 f.count += 1;
                 f.last = seq;
             }
@@ -372,24 +388,26 @@ impl Freshness {
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
     pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
-        let latest = match self.flight.get_mut(&t.key) {
+        let (latest, idle) = match self.flight.get_mut(&t.key) {
             Some(f) => {
                 let latest = f.last == t.seq;
                 f.count = f.count.saturating_sub(1);
-                if f.count == 0 {
-                    self.flight.remove(&t.key);
-                }
-                latest
+                (latest, f.count == 0)
             }
-            None => false,
+            None => (false, false),
         };
-        match t.write {
+        let set = match t.write {
             Some(v) if ok && latest => {
                 self.set(&t.key, Some(v));
-                (t.key, Some(v))
+                Some(v)
             }
-            _ => (t.key, None),
+            _ => None,
+        };
+        // The entry stays parked only while M holds the key.
+        if idle && set.is_none() && self.get(&t.key).is_none() {
+            self.flight.remove(&t.key);
         }
+        (t.key, set)
     }
 
     // ---- re-encryption ----
@@ -398,7 +416,7 @@ impl Freshness {
     /// flight, and from now on whether one is issued.
     pub(crate) fn reencrypt_read(&mut self, key: &Key) -> bool {
         self.watched = Some((key.clone(), false));
-        !self.flight.contains_key(key)
+        self.in_flight(key).is_none()
     }
 
     /// Whether the pass may write `key` back now: nothing was in flight when it read it
@@ -406,7 +424,7 @@ impl Freshness {
     pub(crate) fn reencrypt_may_write(&mut self, key: &Key, quiet: bool) -> bool {
         let undisturbed = matches!(&self.watched, Some((k, false)) if k == key);
         self.watched = None;
-        quiet && undisturbed && !self.flight.contains_key(key)
+        quiet && undisturbed && self.in_flight(key).is_none()
     }
 
     // ---- listings ----
@@ -440,7 +458,7 @@ impl Freshness {
     ) -> Option<&'a (Key, u64)> {
         t.keys
             .iter()
-            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && !self.flight.contains_key(k))
+            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && self.in_flight(k).is_none())
             .min_by(|a, b| a.0.cmp(&b.0))
     }
 
@@ -449,7 +467,7 @@ impl Freshness {
     pub(crate) fn keep_listed(&self, t: &ListTicket, key: &Key) -> bool {
         !self.anchored
             || self.get(key).is_some()
-            || self.flight.contains_key(key)
+            || self.in_flight(key).is_some()
             || if t.sorted {
                 t.keys.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
             } else {

@@ -395,3 +395,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_idle_key_counts_as_nothing_in_flight_and_its_entry_leaves_with_it() {
+    let mut f = Freshness::new(false, 10);
+    let w = f.write_issued(key(0), 10);
+    assert_eq!(f.mutation_done(w, true).1, Some(10));
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
+    // The next run of operations starts at its own first version.
+    let w = f.write_issued(key(0), 11);
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), Some(11)));
+    assert_eq!(f.mutation_done(w, false).1, None);
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
+    let r = f.remove_issued(key(0), 12);
+    assert_eq!(f.seen_now(&key(0)), seen(None, Some(12)));
+    f.mutation_done(r, true);
+    assert_eq!(f.seen_now(&key(0)), seen(None, None));
+    // Nothing is kept for a key M does not hold.
+    assert!(f.flight.is_empty());
+    let w = f.write_issued(key(1), 13);
+    f.mutation_done(w, false);
+    assert!(f.flight.is_empty());
+    let w = f.write_issued(key(2), 14);
+    f.mutation_done(w, true);
+    f.load(Vec::new(), 0);
+    assert!(f.flight.is_empty());
+}
