@@ -140,6 +140,9 @@ pub(crate) struct Freshness {
     /// the key (parked: the key's next operation reuses it rather than copying the names
     /// again); it counts as nothing in flight.
     flight: HashMap<Key, Flight>,
+    /// How many entries of `flight` have operations in flight (a count above 0): when none
+    /// does, no key is looked up there.
+    active: usize,
     /// Operations issued so far (a sequence number, not a version).
     seq: u64,
     /// The key a re-encryption pass is reading, and whether a write or remove of it was
@@ -156,6 +159,7 @@ impl Freshness {
             accept_mark: 0,
             map: HashMap::new(),
             flight: HashMap::new(),
+            active: 0,
             seq: 0,
             watched: None,
         }
@@ -227,6 +231,9 @@ impl Freshness {
 
     /// The operations of `key` in flight, if any.
     fn in_flight(&self, key: &Key) -> Option<&Flight> {
+        if self.active == 0 {
+            return None;
+        }
         self.flight.get(key).filter(|f| f.count > 0)
     }
 
@@ -340,11 +347,13 @@ impl Freshness {
                 if f.count == 0 {
                     // A parked entry: this operation starts a new run.
                     f.first = first;
+                    self.active += 1;
                 }
                 f.count += 1;
                 f.last = seq;
             }
             None => {
+                self.active += 1;
                 self.flight.insert(
                     key.clone(),
                     Flight {
@@ -391,11 +400,15 @@ impl Freshness {
         let (latest, idle) = match self.flight.get_mut(&t.key) {
             Some(f) => {
                 let latest = f.last == t.seq;
-                f.count = f.count.saturating_sub(1);
-                (latest, f.count == 0)
+                let was = f.count;
+                f.count = was.saturating_sub(1);
+                (latest, was == 1)
             }
             None => (false, false),
         };
+        if idle {
+            self.active = self.active.saturating_sub(1);
+        }
         let set = match t.write {
             Some(v) if ok && latest => {
                 self.set(&t.key, Some(v));
