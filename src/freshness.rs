@@ -3,13 +3,54 @@
 //! store layer reports each operation when it is issued and when it completes, through tickets
 //! that are given back exactly once (a dropped future gives its ticket back from a drop guard).
 
+use core::borrow::Borrow;
+use core::hash::{Hash, Hasher};
 use std::collections::HashMap;
 
-/// A key: primary namespace, secondary namespace, key (plaintext names).
 #[cfg(test)]
 mod tests;
 
+/// A key: primary namespace, secondary namespace, key (plaintext names).
 pub(crate) type Key = (String, String, String);
+
+/// A namespace pair, owned or borrowed: M's pairs are looked up by borrowed names (no copy of
+/// them per lookup). Hashes and compares as the owned `(String, String)` does.
+trait Pair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Pair for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl Pair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn Pair + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn Pair + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn Pair + '_ {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As `(String, String)` hashes: each `str` in turn.
+        self.pair().hash(h);
+    }
+}
+
+impl PartialEq for dyn Pair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn Pair + '_ {}
 
 /// What a judgement says about a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +110,11 @@ impl ReadTicket {
     pub(crate) fn was_in_flight(&self) -> bool {
         self.seen.in_flight.is_some()
     }
+
+    /// The key read.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
 }
 
 /// A listing's ticket: the versions M held in the pair (or in every pair) when it was issued.
@@ -90,7 +136,13 @@ pub(crate) struct Freshness {
     accept_mark: u64,
     /// M, grouped by namespace pair.
     map: HashMap<(String, String), HashMap<String, u64>>,
+    /// The operations in flight, by key. An entry whose count fell to 0 is kept while M holds
+    /// the key (parked: the key's next operation reuses it rather than copying the names
+    /// again); it counts as nothing in flight.
     flight: HashMap<Key, Flight>,
+    /// How many entries of `flight` have operations in flight (a count above 0): when none
+    /// does, no key is looked up there.
+    active: usize,
     /// Operations issued so far (a sequence number, not a version).
     seq: u64,
     /// The key a re-encryption pass is reading, and whether a write or remove of it was
@@ -107,6 +159,7 @@ impl Freshness {
             accept_mark: 0,
             map: HashMap::new(),
             flight: HashMap::new(),
+            active: 0,
             seq: 0,
             watched: None,
         }
@@ -117,6 +170,7 @@ impl Freshness {
         self.anchored = true;
         self.accept_mark = accept_mark;
         self.map.clear();
+        self.flight.retain(|_, f| f.count > 0);
         for ((p, s, k), v) in entries {
             self.map.entry((p, s)).or_default().insert(k, v);
         }
@@ -133,24 +187,38 @@ impl Freshness {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<u64> {
+        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         self.map
-            .get(&(key.0.clone(), key.1.clone()))
-            .and_then(|m| m.get(&key.2))
+            .get(pair)
+            .and_then(|m| m.get(key.2.as_str()))
             .copied()
     }
 
+    /// Sets or clears `M[key]`; names are copied only for a pair or key M does not hold yet.
     fn set(&mut self, key: &Key, v: Option<u64>) {
-        let pair = (key.0.clone(), key.1.clone());
+        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         match v {
-            Some(v) => {
-                self.map.entry(pair).or_default().insert(key.2.clone(), v);
-            }
-            None => {
-                if let Some(m) = self.map.get_mut(&pair) {
-                    m.remove(&key.2);
-                    if m.is_empty() {
-                        self.map.remove(&pair);
+            Some(v) => match self.map.get_mut(pair) {
+                Some(m) => match m.get_mut(key.2.as_str()) {
+                    Some(held) => *held = v,
+                    None => {
+                        m.insert(key.2.clone(), v);
                     }
+                },
+                None => {
+                    let m = HashMap::from([(key.2.clone(), v)]);
+                    self.map.insert((key.0.clone(), key.1.clone()), m);
+                }
+            },
+            None => {
+                if let Some(m) = self.map.get_mut(pair) {
+                    m.remove(key.2.as_str());
+                    if m.is_empty() {
+                        self.map.remove(pair);
+                    }
+                }
+                if self.flight.get(key).is_some_and(|f| f.count == 0) {
+                    self.flight.remove(key);
                 }
             }
         }
@@ -161,10 +229,18 @@ impl Freshness {
         self.set(key, v);
     }
 
+    /// The operations of `key` in flight, if any.
+    fn in_flight(&self, key: &Key) -> Option<&Flight> {
+        if self.active == 0 {
+            return None;
+        }
+        self.flight.get(key).filter(|f| f.count > 0)
+    }
+
     fn seen(&self, key: &Key) -> Seen {
         Seen {
             version: self.get(key),
-            in_flight: self.flight.get(key).map(|f| f.first),
+            in_flight: self.in_flight(key).map(|f| f.first),
         }
     }
 
@@ -243,12 +319,14 @@ impl Freshness {
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
             // Watched only if no operation of the key was in flight or issued while the read
             // was: one that lands after the read may remove what it found.
-            let quiet = t.seq == self.seq
-                && t.seen.in_flight.is_none()
-                && !self.flight.contains_key(&t.key);
+            // (`seen_now` is the state now: nothing changed it since it was taken.)
+            let quiet =
+                t.seq == self.seq && t.seen.in_flight.is_none() && seen_now.in_flight.is_none();
             if !self.anchored && quiet {
-                let m = self.get(&t.key).map_or(v, |m| m.max(v));
-                self.set(&t.key, Some(m));
+                let m = seen_now.version.map_or(v, |m| m.max(v));
+                if seen_now.version != Some(m) {
+                    self.set(&t.key, Some(m));
+                }
             }
         }
         verdict
@@ -264,13 +342,28 @@ impl Freshness {
     fn issue(&mut self, key: &Key, first: u64) -> u64 {
         self.seq += 1;
         let seq = self.seq;
-        let f = self.flight.entry(key.clone()).or_insert(Flight {
-            count: 0,
-            first,
-            last: seq,
-        });
-        f.count += 1;
-        f.last = seq;
+        match self.flight.get_mut(key) {
+            Some(f) => {
+                if f.count == 0 {
+                    // A parked entry: this operation starts a new run.
+                    f.first = first;
+                    self.active += 1;
+                }
+                f.count += 1;
+                f.last = seq;
+            }
+            None => {
+                self.active += 1;
+                self.flight.insert(
+                    key.clone(),
+                    Flight {
+                        count: 1,
+                        first,
+                        last: seq,
+                    },
+                );
+            }
+        }
         if let Some((k, disturbed)) = &mut self.watched {
             if k == key {
                 *disturbed = true;
@@ -304,24 +397,30 @@ impl Freshness {
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
     pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
-        let latest = match self.flight.get_mut(&t.key) {
+        let (latest, idle) = match self.flight.get_mut(&t.key) {
             Some(f) => {
                 let latest = f.last == t.seq;
-                f.count = f.count.saturating_sub(1);
-                if f.count == 0 {
-                    self.flight.remove(&t.key);
-                }
-                latest
+                let was = f.count;
+                f.count = was.saturating_sub(1);
+                (latest, was == 1)
             }
-            None => false,
+            None => (false, false),
         };
-        match t.write {
+        if idle {
+            self.active = self.active.saturating_sub(1);
+        }
+        let set = match t.write {
             Some(v) if ok && latest => {
                 self.set(&t.key, Some(v));
-                (t.key, Some(v))
+                Some(v)
             }
-            _ => (t.key, None),
+            _ => None,
+        };
+        // The entry stays parked only while M holds the key.
+        if idle && set.is_none() && self.get(&t.key).is_none() {
+            self.flight.remove(&t.key);
         }
+        (t.key, set)
     }
 
     // ---- re-encryption ----
@@ -330,7 +429,7 @@ impl Freshness {
     /// flight, and from now on whether one is issued.
     pub(crate) fn reencrypt_read(&mut self, key: &Key) -> bool {
         self.watched = Some((key.clone(), false));
-        !self.flight.contains_key(key)
+        self.in_flight(key).is_none()
     }
 
     /// Whether the pass may write `key` back now: nothing was in flight when it read it
@@ -338,7 +437,7 @@ impl Freshness {
     pub(crate) fn reencrypt_may_write(&mut self, key: &Key, quiet: bool) -> bool {
         let undisturbed = matches!(&self.watched, Some((k, false)) if k == key);
         self.watched = None;
-        quiet && undisturbed && !self.flight.contains_key(key)
+        quiet && undisturbed && self.in_flight(key).is_none()
     }
 
     // ---- listings ----
@@ -372,7 +471,7 @@ impl Freshness {
     ) -> Option<&'a (Key, u64)> {
         t.keys
             .iter()
-            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && !self.flight.contains_key(k))
+            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && self.in_flight(k).is_none())
             .min_by(|a, b| a.0.cmp(&b.0))
     }
 
@@ -381,7 +480,7 @@ impl Freshness {
     pub(crate) fn keep_listed(&self, t: &ListTicket, key: &Key) -> bool {
         !self.anchored
             || self.get(key).is_some()
-            || self.flight.contains_key(key)
+            || self.in_flight(key).is_some()
             || if t.sorted {
                 t.keys.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
             } else {

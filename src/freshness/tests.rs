@@ -336,6 +336,13 @@ proptest! {
                     "alarm {:?} after {:?}", v, steps
                 );
             }
+            // The count of keys with operations in flight is exact, and an idle entry is kept
+            // only for a key M holds.
+            let active = m.f.flight.values().filter(|f| f.count > 0).count();
+            prop_assert_eq!(m.f.active, active);
+            for (k, fl) in &m.f.flight {
+                prop_assert!(fl.count > 0 || m.f.get(k).is_some());
+            }
         }
         // Settled, every key reads as what the store holds, with no alarm.
         for v in m.settle() {
@@ -394,4 +401,33 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn an_idle_key_counts_as_nothing_in_flight_and_its_entry_leaves_with_it() {
+    let mut f = Freshness::new(false, 10);
+    let w = f.write_issued(key(0), 10);
+    assert_eq!(f.mutation_done(w, true).1, Some(10));
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
+    // The next run of operations starts at its own first version.
+    let w = f.write_issued(key(0), 11);
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), Some(11)));
+    assert_eq!(f.active, 1);
+    assert_eq!(f.mutation_done(w, false).1, None);
+    assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
+    assert_eq!(f.active, 0);
+    let r = f.remove_issued(key(0), 12);
+    assert_eq!(f.seen_now(&key(0)), seen(None, Some(12)));
+    f.mutation_done(r, true);
+    assert_eq!(f.seen_now(&key(0)), seen(None, None));
+    // Nothing is kept for a key M does not hold.
+    assert!(f.flight.is_empty());
+    let w = f.write_issued(key(1), 13);
+    f.mutation_done(w, false);
+    assert!(f.flight.is_empty());
+    let w = f.write_issued(key(2), 14);
+    f.mutation_done(w, true);
+    f.load(Vec::new(), 0);
+    assert!(f.flight.is_empty());
+    assert_eq!(f.active, 0);
 }

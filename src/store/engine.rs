@@ -219,16 +219,16 @@ impl Engine {
     fn finish_read(
         &self,
         t: ReadTicket,
-        key: Key,
         r: Result<Vec<u8>, io::Error>,
     ) -> Result<ReadValue, io::Error> {
+        let key = t.key();
         let (p, s, k) = (&key.0, &key.1, &key.2);
         let (opened, not_found) = match r {
             Ok(rec) => match self.open(p, s, k, rec) {
                 Some(o) => (Some(o), None),
                 // Anchored, a key that is absent (held at neither moment, nothing in flight) is
                 // absent whatever lingers there: a record under a retired key, or junk.
-                None if self.absent(&t, &key)? => {
+                None if self.absent(&t)? => {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
                         "not found: the key is absent for this store",
@@ -248,9 +248,9 @@ impl Engine {
         };
         let found = opened.as_ref().map(|o| o.0);
         let mut verdict = self.fresh().read_done(&t, found);
-        if verdict != Verdict::Serve && self.reload(&key)? {
+        if verdict != Verdict::Serve && self.reload(key)? {
             let f = self.fresh();
-            let now = f.seen_now(&key);
+            let now = f.seen_now(key);
             verdict = match f.judge(now, found) {
                 // The writer changed the key's entry since this read was issued: the read may
                 // have seen the gap between its remove and its write.
@@ -316,8 +316,7 @@ impl Engine {
         let issued = (|| {
             names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
-            let key = key_of(p, s, k);
-            let ticket = self.fresh().read_issued(key.clone());
+            let ticket = self.fresh().read_issued(key_of(p, s, k));
             let record = io.read(&sp, &ss, &sk);
             // A read-only instance also reads the header: the writer may have rotated its data
             // key since this instance opened (docs/FORMAT.md, "Two instances").
@@ -328,11 +327,11 @@ impl Engine {
                     HEADER_KEY,
                 )
             });
-            Ok::<_, ReadError>((ticket, key, record, header))
+            Ok::<_, ReadError>((ticket, record, header))
         })();
         let this = Arc::clone(self);
         async move {
-            let (ticket, key, record, header) = issued?;
+            let (ticket, record, header) = issued?;
             let r = record.await;
             if let (Some(header), Ok(rec)) = (header, &r) {
                 let unknown =
@@ -343,14 +342,15 @@ impl Engine {
                     }
                 }
             }
-            this.finish_read(ticket, key, r)
+            this.finish_read(ticket, r)
         }
     }
 
     /// Anchored: whether `key` was absent when the read `t` was issued and is now (not in M,
     /// nothing in flight). A read-only instance asks the anchor first (the writer may have
     /// written the key since); if that anchor read fails, so does this, with its error.
-    fn absent(&self, t: &ReadTicket, key: &Key) -> Result<bool, io::Error> {
+    fn absent(&self, t: &ReadTicket) -> Result<bool, io::Error> {
+        let key = t.key();
         if !self.fresh().is_anchored() || t.held().is_some() || t.was_in_flight() {
             return Ok(false);
         }
@@ -405,14 +405,15 @@ impl Engine {
         async move { fut.await.map(|(v, _, _)| v) }
     }
 
-    /// Issues a write of `key`: pending anchor changes written, a version taken, the ticket
-    /// issued (all under the anchor lock), then the value sealed. `quiet`: for a
-    /// re-encryption's write back, the key must not have been touched since the pass read it
-    /// (`None`: an application write).
-    #[allow(clippy::type_complexity)]
+    /// Issues a write of `key` (the names `(p, s, k)`, moved into its ticket): pending anchor
+    /// changes written, a version taken, the ticket issued (all under the anchor lock), then
+    /// the value sealed. `quiet`: for a re-encryption's write back, the key must not have been
+    /// touched since the pass read it (`None`: an application write).
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn issue_write(
         self: &Arc<Self>,
-        key: &Key,
+        (p, s, k): (&str, &str, &str),
+        key: Key,
         buf: Vec<u8>,
         quiet: Option<bool>,
     ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
@@ -426,19 +427,18 @@ impl Engine {
             let version = self.take().ok_or(WriteError::VersionsExhausted)?;
             let mut f = self.fresh();
             if let Some(quiet) = quiet {
-                if !f.reencrypt_may_write(key, quiet) {
+                if !f.reencrypt_may_write(&key, quiet) {
                     return Ok(None);
                 }
             }
-            (f.write_issued(key.clone(), version), version)
+            (f.write_issued(key, version), version)
         };
         let mut guard = MutationGuard {
             v2: Arc::clone(self),
             ticket: Some(ticket),
             sealed_under: None,
         };
-        let (rec, key_id) =
-            self.seal(&key.0, &key.1, &key.2, version, core::mem::take(&mut *buf))?;
+        let (rec, key_id) = self.seal(p, s, k, version, core::mem::take(&mut *buf))?;
         *lock(&self.sealed_under).entry(key_id).or_insert(0) += 1;
         guard.sealed_under = Some(key_id);
         Ok(Some((guard, rec)))
@@ -470,9 +470,8 @@ impl Engine {
             let [sp, ss, sk] = self
                 .stored_names(p, s, k)
                 .map_err(WriteError::InvalidName)?;
-            let key = key_of(p, s, k);
             let (guard, rec) = self
-                .issue_write(&key, buf, None)?
+                .issue_write((p, s, k), key_of(p, s, k), buf, None)?
                 .ok_or(WriteError::EncryptionFailed)?;
             Ok::<_, WriteError>((guard, io.write(&sp, &ss, &sk, rec)))
         })();

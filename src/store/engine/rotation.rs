@@ -229,7 +229,9 @@ impl Engine {
             let [sp, ss, sk] = self
                 .stored_names(&key.0, &key.1, &key.2)
                 .map_err(WriteError::InvalidName)?;
-            let Some((guard, rec)) = self.issue_write(key, value, Some(quiet))? else {
+            let Some((guard, rec)) =
+                self.issue_write((&key.0, &key.1, &key.2), key.clone(), value, Some(quiet))?
+            else {
                 return Ok(None);
             };
             Ok::<_, WriteError>(Some((guard, io.write(&sp, &ss, &sk, rec))))

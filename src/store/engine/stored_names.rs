@@ -4,6 +4,8 @@
 //! and each stored namespace once per run of keys under it, taking the cipher key by key so
 //! that a long listing does not hold up other operations' names.
 
+use std::borrow::Cow;
+
 use super::*;
 use crate::names::encrypted::Names;
 
@@ -23,14 +25,15 @@ fn decrypt_pair(nc: &mut Names<'_>, sp: &str, ss: &str) -> Option<(String, Strin
 }
 
 impl Engine {
-    pub(super) fn stored_names(
+    /// The names `(p, s, k)` are stored under: themselves (borrowed) with names in clear.
+    pub(super) fn stored_names<'a>(
         &self,
-        p: &str,
-        s: &str,
-        k: &str,
-    ) -> Result<[String; 3], InvalidName> {
+        p: &'a str,
+        s: &'a str,
+        k: &'a str,
+    ) -> Result<[Cow<'a, str>; 3], InvalidName> {
         let Some(nc) = &self.names else {
-            return Ok([p.to_owned(), s.to_owned(), k.to_owned()]);
+            return Ok([Cow::Borrowed(p), Cow::Borrowed(s), Cow::Borrowed(k)]);
         };
         let mut nc = nc.lock();
         let (sp, ss) = encrypt_pair(&mut nc, p, s)?;
@@ -41,7 +44,7 @@ impl Engine {
             },
             k,
         )?;
-        Ok([sp, ss, sk])
+        Ok([Cow::Owned(sp), Cow::Owned(ss), Cow::Owned(sk)])
     }
 
     /// The stored names of a (primary, secondary) pair, for a listing.
