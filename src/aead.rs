@@ -5,7 +5,7 @@
 //! in `tests/vectors/` pass with either):
 //!
 //! - [`rustcrypto`]: the `chacha20poly1305` crate's `XChaCha20Poly1305` (pure Rust; the default);
-//! - [`ring`] (feature `ring`): ring's `CHACHA20_POLY1305` (BoringSSL's assembly, run-time CPU
+//! - `ring` (the module of feature `ring`): ring's `CHACHA20_POLY1305` (BoringSSL's assembly, run-time CPU
 //!   dispatch) under the HChaCha20 subkey computed by the `chacha20` crate, with the nonce
 //!   `0x00000000 || nonce[16..24]`: the XChaCha20-Poly1305 construction of the draft and of
 //!   libsodium.

@@ -158,7 +158,7 @@ pub(crate) fn seal_record(
         .ok_or(SealError::TooLarge)?;
     // Where the value starts in the record: after the prefix and, padded, its length.
     let at = RECORD_PREFIX_LEN + if padded { PAD_LEN_FIELD } else { 0 };
-    let mut rec = if value.capacity() >= total {
+    let rec = if value.capacity() >= total {
         let mut rec = core::mem::take(&mut *value);
         // Within the capacity: no reallocation. Every byte from `n` on is zero, and the value
         // moved to `at > 0` leaves the bytes after it (the padding) zero.
@@ -179,6 +179,8 @@ pub(crate) fn seal_record(
         drop(value);
         rec
     };
+    // Holds the plaintext until it is sealed: zeroized on every early return below.
+    let mut rec = Zeroizing::new(rec);
     let put = |rec: &mut [u8], at: usize, bytes: &[u8]| {
         rec.get_mut(at..at + bytes.len())
             .map(|dst| dst.copy_from_slice(bytes))
@@ -199,12 +201,10 @@ pub(crate) fn seal_record(
     match cipher.seal_in_place(nonce, ad, body) {
         Ok(t) => {
             tag.copy_from_slice(&t);
-            Ok(rec)
+            // Sealed: nothing secret is left to wipe.
+            Ok(core::mem::take(&mut *rec))
         }
-        Err(SealFailed) => {
-            body.zeroize();
-            Err(SealError::Failed)
-        }
+        Err(SealFailed) => Err(SealError::Failed),
     }
 }
 
