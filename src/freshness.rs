@@ -117,12 +117,33 @@ impl ReadTicket {
     }
 }
 
-/// A listing's ticket: the versions M held in the pair (or in every pair) when it was issued.
+/// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
+/// pair) then.
 #[derive(Debug)]
 pub(crate) struct ListTicket {
-    keys: Vec<(Key, u64)>,
-    /// Whether `keys` is sorted (by key).
-    sorted: bool,
+    /// [`Freshness::tick`] at issue: an entry of M set at or before it was held then, with the
+    /// version it holds now.
+    tick: u64,
+    /// Anchored: the keys M held, sorted (`keep_listed` searches it); empty otherwise.
+    held: Vec<Key>,
+}
+
+/// What a listing returned, by plaintext names.
+pub(crate) enum Listed<'a> {
+    /// The keys of one namespace pair.
+    Pair(&'a str, &'a str, &'a [String]),
+    /// Whole keys.
+    Keys(&'a [Key]),
+}
+
+/// A key's entry in M.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    version: u64,
+    /// The [`Freshness::tick`] at which the entry took this version.
+    since: u64,
+    /// The last missing-key check that found the key listed.
+    mark: u64,
 }
 
 /// The freshness state of an open store.
@@ -135,7 +156,12 @@ pub(crate) struct Freshness {
     /// F: the accept mark (0 without an anchor).
     accept_mark: u64,
     /// M, grouped by namespace pair.
-    map: HashMap<(String, String), HashMap<String, u64>>,
+    map: HashMap<(String, String), HashMap<String, Held>>,
+    /// Counts changes of M's entries (each entry records when it took its version), so a
+    /// listing needs no copy of M to know which keys were held when it was issued.
+    tick: u64,
+    /// Counts missing-key checks (each marks the keys its listing holds).
+    checks: u64,
     /// The operations in flight, by key. An entry whose count fell to 0 is kept while M holds
     /// the key (parked: the key's next operation reuses it rather than copying the names
     /// again); it counts as nothing in flight.
@@ -158,6 +184,8 @@ impl Freshness {
             start: if read_only { u64::MAX } else { start },
             accept_mark: 0,
             map: HashMap::new(),
+            tick: 0,
+            checks: 0,
             flight: HashMap::new(),
             active: 0,
             seq: 0,
@@ -171,8 +199,15 @@ impl Freshness {
         self.accept_mark = accept_mark;
         self.map.clear();
         self.flight.retain(|_, f| f.count > 0);
-        for ((p, s, k), v) in entries {
-            self.map.entry((p, s)).or_default().insert(k, v);
+        self.tick += 1;
+        let since = self.tick;
+        for ((p, s, k), version) in entries {
+            let held = Held {
+                version,
+                since,
+                mark: 0,
+            };
+            self.map.entry((p, s)).or_default().insert(k, held);
         }
     }
 
@@ -191,22 +226,35 @@ impl Freshness {
         self.map
             .get(pair)
             .and_then(|m| m.get(key.2.as_str()))
-            .copied()
+            .map(|h| h.version)
     }
 
     /// Sets or clears `M[key]`; names are copied only for a pair or key M does not hold yet.
     fn set(&mut self, key: &Key, v: Option<u64>) {
         let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
+        let since = self.tick + 1;
+        let new = |version| Held {
+            version,
+            since,
+            mark: 0,
+        };
         match v {
             Some(v) => match self.map.get_mut(pair) {
                 Some(m) => match m.get_mut(key.2.as_str()) {
-                    Some(held) => *held = v,
+                    Some(held) => {
+                        if held.version != v {
+                            *held = new(v);
+                            self.tick = since;
+                        }
+                    }
                     None => {
-                        m.insert(key.2.clone(), v);
+                        m.insert(key.2.clone(), new(v));
+                        self.tick = since;
                     }
                 },
                 None => {
-                    let m = HashMap::from([(key.2.clone(), v)]);
+                    let m = HashMap::from([(key.2.clone(), new(v))]);
+                    self.tick = since;
                     self.map.insert((key.0.clone(), key.1.clone()), m);
                 }
             },
@@ -444,35 +492,82 @@ impl Freshness {
 
     /// Before listing the pair `(p, s)` (`None`: every pair).
     pub(crate) fn list_issued(&self, pair: Option<(&str, &str)>) -> ListTicket {
-        let mut keys = Vec::new();
-        for ((p, s), m) in &self.map {
-            if pair.is_some_and(|(lp, ls)| lp != p || ls != s) {
-                continue;
+        let mut held = Vec::new();
+        if self.anchored {
+            for ((p, s), m) in &self.map {
+                if pair.is_some_and(|(lp, ls)| lp != p || ls != s) {
+                    continue;
+                }
+                held.extend(m.keys().map(|k| (p.clone(), s.clone(), k.clone())));
             }
-            for (k, v) in m {
-                keys.push(((p.clone(), s.clone(), k.clone()), *v));
-            }
+            held.sort_unstable();
         }
-        // Sorted only where listed keys are looked up in it (anchored: `keep_listed`); the
-        // missing key `list_missing` reports is the smallest either way.
-        let sorted = self.anchored;
-        if sorted {
-            keys.sort_unstable();
+        ListTicket {
+            tick: self.tick,
+            held,
         }
-        ListTicket { keys, sorted }
     }
 
-    /// The smallest key held when the listing was issued that is not in `listed` and is still
-    /// held with the same version, with nothing in flight for it: `(key, version)`.
-    pub(crate) fn list_missing<'a>(
-        &self,
-        t: &'a ListTicket,
-        listed: &dyn Fn(&Key) -> bool,
-    ) -> Option<&'a (Key, u64)> {
-        t.keys
-            .iter()
-            .filter(|(k, v)| !listed(k) && self.get(k) == Some(*v) && self.in_flight(k).is_none())
-            .min_by(|a, b| a.0.cmp(&b.0))
+    /// The smallest key of the pair `scope` (`None`: of every pair) that M held when the
+    /// listing `t` was issued, still holds with the same version and has nothing in flight
+    /// for, that `listed` does not hold: `(key, version)`.
+    pub(crate) fn list_missing(
+        &mut self,
+        t: &ListTicket,
+        scope: Option<(&str, &str)>,
+        listed: &Listed<'_>,
+    ) -> Option<(Key, u64)> {
+        // Every listed key M holds is marked with this check's number (a key listed twice
+        // counts once); what is left unmarked was not listed.
+        self.checks += 1;
+        let mark = self.checks;
+        let hit = |m: Option<&mut HashMap<String, Held>>, k: &str| {
+            if let Some(h) = m.and_then(|m| m.get_mut(k)) {
+                h.mark = mark;
+            }
+        };
+        match *listed {
+            Listed::Pair(p, s, keys) => {
+                if scope.is_none_or(|scope| scope == (p, s)) {
+                    let pair: &dyn Pair = &(p, s);
+                    if let Some(m) = self.map.get_mut(pair) {
+                        for k in keys {
+                            hit(Some(&mut *m), k);
+                        }
+                    }
+                }
+            }
+            Listed::Keys(keys) => {
+                for (p, s, k) in keys {
+                    if scope.is_none_or(|scope| scope == (p.as_str(), s.as_str())) {
+                        let pair: &dyn Pair = &(p.as_str(), s.as_str());
+                        hit(self.map.get_mut(pair), k);
+                    }
+                }
+            }
+        }
+        // The keys with operations in flight (few, and none at all most of the time).
+        let flying: Vec<&Key> = if self.active == 0 {
+            Vec::new()
+        } else {
+            let flight = self.flight.iter().filter(|(_, f)| f.count > 0);
+            flight.map(|(k, _)| k).collect()
+        };
+        let mut missing = None;
+        match scope {
+            Some((p, s)) => {
+                let pair: &dyn Pair = &(p, s);
+                if let Some(m) = self.map.get(pair) {
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick, &flying);
+                }
+            }
+            None => {
+                for ((p, s), m) in &self.map {
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick, &flying);
+                }
+            }
+        }
+        missing.map(|((p, s, k), v)| ((p.to_owned(), s.to_owned(), k.to_owned()), v))
     }
 
     /// Anchored: whether a listed key is kept in the result (held in M now or at issue, or in
@@ -481,10 +576,32 @@ impl Freshness {
         !self.anchored
             || self.get(key).is_some()
             || self.in_flight(key).is_some()
-            || if t.sorted {
-                t.keys.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
-            } else {
-                t.keys.iter().any(|(k, _)| k == key)
-            }
+            || t.held.binary_search(key).is_ok()
+    }
+}
+
+/// Keeps in `least` the smallest key of `m` (the pair `(p, s)` of M) that was held at `tick`
+/// and is neither marked `mark` (listed) nor among the keys in flight.
+fn least_unlisted<'a>(
+    least: &mut Option<((&'a str, &'a str, &'a str), u64)>,
+    (p, s, m): (&'a str, &'a str, &'a HashMap<String, Held>),
+    mark: u64,
+    tick: u64,
+    flying: &[&Key],
+) {
+    for (k, h) in m {
+        if h.mark == mark || h.since > tick {
+            continue;
+        }
+        let key = (p, s, k.as_str());
+        if flying
+            .iter()
+            .any(|f| (f.0.as_str(), f.1.as_str(), f.2.as_str()) == key)
+        {
+            continue;
+        }
+        if least.is_none_or(|(l, _)| key < l) {
+            *least = Some((key, h.version));
+        }
     }
 }

@@ -13,7 +13,7 @@
 use core::future::Future;
 use core::hash::{Hash, Hasher};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use crate::error::{
 };
 use crate::format::v2::{self as f2, HeaderV2, Secrets, State};
 use crate::format::{SealError, DATA_KEY_LEN, NONCE_LEN};
-use crate::freshness::{Freshness, Key, ListTicket, MutationTicket, ReadTicket, Verdict};
+use crate::freshness::{Freshness, Key, ListTicket, Listed, MutationTicket, ReadTicket, Verdict};
 use crate::io::{complete_io, Io};
 use crate::names::encrypted::{Field, NameCipher};
 use crate::names::{
@@ -72,8 +72,8 @@ pub(crate) struct Engine {
     /// The freshness anchor, if the store is anchored. Its lock is taken after a key's stripe
     /// and before the counter and freshness locks, never the other way round.
     anchor: Mutex<Option<AnchorState>>,
-    /// Writes in flight, by the id of the data key that sealed them.
-    sealed_under: Mutex<HashMap<u32, usize>>,
+    /// Writes in flight, by the id of the data key that sealed them (a few ids: a list).
+    sealed_under: Mutex<Vec<(u32, usize)>>,
     /// The most Argon2id memory (KiB) a new passphrase of a credential change may ask for
     /// (`OpenOptions::max_kdf_memory_kib`).
     pub(crate) max_kdf_memory_kib: u32,
@@ -154,7 +154,7 @@ impl Engine {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             fallback_stripe: Mutex::new(()),
             anchor: Mutex::new(None),
-            sealed_under: Mutex::new(HashMap::new()),
+            sealed_under: Mutex::new(Vec::new()),
             max_kdf_memory_kib: crate::kdf::KdfParams::CEILING_MEMORY_KIB,
         })
     }
@@ -250,7 +250,13 @@ impl Engine {
             sealed_under: None,
         };
         let (rec, key_id) = self.seal(p, s, k, version, core::mem::take(&mut *buf))?;
-        *lock(&self.sealed_under).entry(key_id).or_insert(0) += 1;
+        {
+            let mut sealed = lock(&self.sealed_under);
+            match sealed.iter_mut().find(|(id, _)| *id == key_id) {
+                Some((_, n)) => *n += 1,
+                None => sealed.push((key_id, 1)),
+            }
+        }
         guard.sealed_under = Some(key_id);
         Ok(Some((guard, rec)))
     }
@@ -375,21 +381,15 @@ impl Engine {
             let (ticket, fut, [p, s, sp, ss]) = issued?;
             let stored = fut.await?;
             let keys = this.decode_keys(&p, &s, &sp, &ss, stored)?;
+            let scope = Some((p.as_str(), s.as_str()));
             if !this.fresh().is_anchored() {
-                // Every listed key is kept: only the keys M held when the listing was issued
-                // (all in this namespace) are looked up among the listed ones.
-                let set = std::cell::OnceCell::new();
-                let listed = |k: &Key| {
-                    let set =
-                        set.get_or_init(|| keys.iter().map(String::as_str).collect::<HashSet<_>>());
-                    k.0 == p && k.1 == s && set.contains(k.2.as_str())
-                };
-                this.check_missing(&ticket, &listed)?;
+                // Every listed key is kept: only the check of missing keys is left.
+                this.check_missing(&ticket, scope, &Listed::Pair(&p, &s, &keys))?;
                 return Ok(keys);
             }
             let triples = keys.into_iter().map(|k| key_of(&p, &s, &k)).collect();
             Ok(this
-                .checked(&ticket, triples, true)?
+                .checked(&ticket, scope, triples, true)?
                 .into_iter()
                 .map(|(_, _, k)| k)
                 .collect())
@@ -428,8 +428,8 @@ impl MutationGuard {
 
     fn finish(&mut self, ok: bool) -> Result<(), io::Error> {
         if let Some(id) = self.sealed_under.take() {
-            let mut m = lock(&self.v2.sealed_under);
-            if let Some(n) = m.get_mut(&id) {
+            let mut sealed = lock(&self.v2.sealed_under);
+            if let Some((_, n)) = sealed.iter_mut().find(|(i, _)| *i == id) {
                 *n = n.saturating_sub(1);
             }
         }

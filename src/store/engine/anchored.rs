@@ -102,21 +102,22 @@ impl Engine {
         all: Vec<(String, String, String)>,
     ) -> Result<Vec<(String, String, String)>, io::Error> {
         let all = self.decode_all(all)?;
-        self.checked(&t, all, true)
+        self.checked(&t, None, all, true)
     }
 
-    /// The freshness of a listing (`listed`, plaintext names): `ListError::Missing` for a key
-    /// held when it was issued and still held with the same version that is not in it (when
-    /// `check`), and, anchored, only the keys that are not absent.
+    /// The freshness of a listing (`listed`, plaintext names, of the pair `scope` or, `None`,
+    /// of every pair): `ListError::Missing` for a key held when it was issued and still held
+    /// with the same version that is not in it (when `check`), and, anchored, only the keys
+    /// that are not absent.
     pub(super) fn checked(
         &self,
         t: &ListTicket,
+        scope: Option<(&str, &str)>,
         mut listed: Vec<Key>,
         check: bool,
     ) -> Result<Vec<Key>, io::Error> {
         if check {
-            let set: HashSet<&Key> = listed.iter().collect();
-            self.check_missing(t, &|k| set.contains(k))?;
+            self.check_missing(t, scope, &Listed::Keys(&listed))?;
         }
         let mut kept = Vec::with_capacity(listed.len());
         for key in listed.drain(..) {
@@ -128,13 +129,14 @@ impl Engine {
         Ok(kept)
     }
 
-    /// `ListError::Missing` for the first key held when the listing `t` was issued, and still
-    /// held with the same version, that the listing does not hold (`listed` says whether it
-    /// does).
+    /// `ListError::Missing` for the first key of the pair `scope` (`None`: of every pair) held
+    /// when the listing `t` was issued, and still held with the same version, that the
+    /// listing (`listed`) does not hold.
     pub(super) fn check_missing(
         &self,
         t: &ListTicket,
-        listed: &dyn Fn(&Key) -> bool,
+        scope: Option<(&str, &str)>,
+        listed: &Listed<'_>,
     ) -> Result<(), io::Error> {
         // A read-only instance without an anchor cannot tell the writer's remove from a
         // deletion: a key it read that is gone is absent, as on `read`.
@@ -142,7 +144,7 @@ impl Engine {
             return Ok(());
         }
         loop {
-            let missing = self.fresh().list_missing(t, listed).cloned();
+            let missing = self.fresh().list_missing(t, scope, listed);
             let Some((key, v)) = missing else {
                 return Ok(());
             };
@@ -175,7 +177,7 @@ impl Engine {
         let t = self.fresh().list_issued(Some((p, s)));
         let triples = keys.into_iter().map(|k| key_of(p, s, &k)).collect();
         Ok(self
-            .checked(&t, triples, false)?
+            .checked(&t, Some((p, s)), triples, false)?
             .into_iter()
             .map(|(_, _, k)| k)
             .collect())
