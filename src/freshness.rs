@@ -73,8 +73,9 @@ pub(crate) struct Seen {
     pub(crate) in_flight: Option<u64>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Flight {
+    /// How many operations of the key are in flight.
     count: usize,
     /// The version of the first operation of this run (a remove counts with the version the
     /// counter had when it was issued).
@@ -136,7 +137,15 @@ pub(crate) enum Listed<'a> {
     Keys(&'a [Key]),
 }
 
-/// A key's entry in M.
+/// What is known of one key: its version in M, if M holds it, and its operations in flight.
+/// A key with neither has no entry.
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    held: Option<Held>,
+    flight: Flight,
+}
+
+/// A key's version in M.
 #[derive(Clone, Copy, Debug)]
 struct Held {
     version: u64,
@@ -155,19 +164,15 @@ pub(crate) struct Freshness {
     start: u64,
     /// F: the accept mark (0 without an anchor).
     accept_mark: u64,
-    /// M, grouped by namespace pair.
-    map: HashMap<(String, String), HashMap<String, Held>>,
+    /// Every key M holds or has an operation in flight, grouped by namespace pair: one lookup
+    /// finds both.
+    map: HashMap<(String, String), HashMap<String, Entry>>,
     /// Counts changes of M's entries (each entry records when it took its version), so a
     /// listing needs no copy of M to know which keys were held when it was issued.
     tick: u64,
     /// Counts missing-key checks (each marks the keys its listing holds).
     checks: u64,
-    /// The operations in flight, by key. An entry whose count fell to 0 is kept while M holds
-    /// the key (parked: the key's next operation reuses it rather than copying the names
-    /// again); it counts as nothing in flight.
-    flight: HashMap<Key, Flight>,
-    /// How many entries of `flight` have operations in flight (a count above 0): when none
-    /// does, no key is looked up there.
+    /// How many keys have operations in flight: when none has, reads look at M alone.
     active: usize,
     /// Operations issued so far (a sequence number, not a version).
     seq: u64,
@@ -186,7 +191,6 @@ impl Freshness {
             map: HashMap::new(),
             tick: 0,
             checks: 0,
-            flight: HashMap::new(),
             active: 0,
             seq: 0,
             watched: None,
@@ -197,8 +201,14 @@ impl Freshness {
     pub(crate) fn load(&mut self, entries: Vec<(Key, u64)>, accept_mark: u64) {
         self.anchored = true;
         self.accept_mark = accept_mark;
-        self.map.clear();
-        self.flight.retain(|_, f| f.count > 0);
+        // Operations in flight stay; M is replaced.
+        for m in self.map.values_mut() {
+            m.retain(|_, e| {
+                e.held = None;
+                e.flight.count > 0
+            });
+        }
+        self.map.retain(|_, m| !m.is_empty());
         self.tick += 1;
         let since = self.tick;
         for ((p, s, k), version) in entries {
@@ -207,7 +217,8 @@ impl Freshness {
                 since,
                 mark: 0,
             };
-            self.map.entry((p, s)).or_default().insert(k, held);
+            let e = self.map.entry((p, s)).or_default().entry(k).or_default();
+            e.held = Some(held);
         }
     }
 
@@ -221,52 +232,68 @@ impl Freshness {
         self.accept_mark = 0;
     }
 
-    pub(crate) fn get(&self, key: &Key) -> Option<u64> {
+    fn entry(&self, key: &Key) -> Option<&Entry> {
         let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
-        self.map
-            .get(pair)
-            .and_then(|m| m.get(key.2.as_str()))
-            .map(|h| h.version)
+        self.map.get(pair).and_then(|m| m.get(key.2.as_str()))
     }
 
-    /// Sets or clears `M[key]`; names are copied only for a pair or key M does not hold yet.
-    fn set(&mut self, key: &Key, v: Option<u64>) {
+    /// Runs `f` on the key's entry, made if there is none (names are copied only then).
+    fn with_entry<R>(&mut self, key: &Key, f: impl FnOnce(&mut Entry) -> R) -> R {
         let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
-        let since = self.tick + 1;
-        let new = |version| Held {
-            version,
-            since,
-            mark: 0,
+        if let Some(e) = self
+            .map
+            .get_mut(pair)
+            .and_then(|m| m.get_mut(key.2.as_str()))
+        {
+            return f(e);
+        }
+        let m = match self.map.get_mut(pair) {
+            Some(m) => m,
+            None => self.map.entry((key.0.clone(), key.1.clone())).or_default(),
         };
+        f(m.entry(key.2.clone()).or_default())
+    }
+
+    pub(crate) fn get(&self, key: &Key) -> Option<u64> {
+        self.entry(key).and_then(|e| e.held).map(|h| h.version)
+    }
+
+    /// Sets or clears `M[key]`.
+    fn set(&mut self, key: &Key, v: Option<u64>) {
+        let since = self.tick + 1;
         match v {
-            Some(v) => match self.map.get_mut(pair) {
-                Some(m) => match m.get_mut(key.2.as_str()) {
-                    Some(held) => {
-                        if held.version != v {
-                            *held = new(v);
-                            self.tick = since;
-                        }
+            Some(v) => {
+                let changed = self.with_entry(key, |e| {
+                    let changed = e.held.is_none_or(|h| h.version != v);
+                    if changed {
+                        e.held = Some(Held {
+                            version: v,
+                            since,
+                            mark: 0,
+                        });
                     }
-                    None => {
-                        m.insert(key.2.clone(), new(v));
-                        self.tick = since;
-                    }
-                },
-                None => {
-                    let m = HashMap::from([(key.2.clone(), new(v))]);
+                    changed
+                });
+                if changed {
                     self.tick = since;
-                    self.map.insert((key.0.clone(), key.1.clone()), m);
                 }
-            },
-            None => {
-                if let Some(m) = self.map.get_mut(pair) {
-                    m.remove(key.2.as_str());
-                    if m.is_empty() {
-                        self.map.remove(pair);
-                    }
-                }
-                if self.flight.get(key).is_some_and(|f| f.count == 0) {
-                    self.flight.remove(key);
+            }
+            None => self.clear(key),
+        }
+    }
+
+    /// Clears `M[key]`, and the key's entry with it unless an operation of it is in flight.
+    fn clear(&mut self, key: &Key) {
+        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
+        let Some(m) = self.map.get_mut(pair) else {
+            return;
+        };
+        if let Some(e) = m.get_mut(key.2.as_str()) {
+            e.held = None;
+            if e.flight.count == 0 {
+                m.remove(key.2.as_str());
+                if m.is_empty() {
+                    self.map.remove(pair);
                 }
             }
         }
@@ -277,18 +304,24 @@ impl Freshness {
         self.set(key, v);
     }
 
-    /// The operations of `key` in flight, if any.
-    fn in_flight(&self, key: &Key) -> Option<&Flight> {
+    /// The version of the first operation of `key` in flight, if any.
+    fn in_flight(&self, key: &Key) -> Option<u64> {
         if self.active == 0 {
             return None;
         }
-        self.flight.get(key).filter(|f| f.count > 0)
+        self.entry(key)
+            .map(|e| e.flight)
+            .filter(|f| f.count > 0)
+            .map(|f| f.first)
     }
 
     fn seen(&self, key: &Key) -> Seen {
-        Seen {
-            version: self.get(key),
-            in_flight: self.in_flight(key).map(|f| f.first),
+        match self.entry(key) {
+            Some(e) => Seen {
+                version: e.held.map(|h| h.version),
+                in_flight: (e.flight.count > 0).then_some(e.flight.first),
+            },
+            None => Seen::default(),
         }
     }
 
@@ -390,27 +423,19 @@ impl Freshness {
     fn issue(&mut self, key: &Key, first: u64) -> u64 {
         self.seq += 1;
         let seq = self.seq;
-        match self.flight.get_mut(key) {
-            Some(f) => {
-                if f.count == 0 {
-                    // A parked entry: this operation starts a new run.
-                    f.first = first;
-                    self.active += 1;
-                }
-                f.count += 1;
-                f.last = seq;
+        let starts = self.with_entry(key, |e| {
+            let f = &mut e.flight;
+            let starts = f.count == 0;
+            if starts {
+                // This operation starts a new run.
+                f.first = first;
             }
-            None => {
-                self.active += 1;
-                self.flight.insert(
-                    key.clone(),
-                    Flight {
-                        count: 1,
-                        first,
-                        last: seq,
-                    },
-                );
-            }
+            f.count += 1;
+            f.last = seq;
+            starts
+        });
+        if starts {
+            self.active += 1;
         }
         if let Some((k, disturbed)) = &mut self.watched {
             if k == key {
@@ -445,28 +470,36 @@ impl Freshness {
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
     pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
-        let (latest, idle) = match self.flight.get_mut(&t.key) {
-            Some(f) => {
+        let pair: &dyn Pair = &(t.key.0.as_str(), t.key.1.as_str());
+        let since = self.tick + 1;
+        let mut set = None;
+        if let Some(m) = self.map.get_mut(pair) {
+            if let Some(e) = m.get_mut(t.key.2.as_str()) {
+                let f = &mut e.flight;
                 let latest = f.last == t.seq;
-                let was = f.count;
-                f.count = was.saturating_sub(1);
-                (latest, was == 1)
+                let idle = f.count == 1;
+                f.count = f.count.saturating_sub(1);
+                if idle {
+                    self.active = self.active.saturating_sub(1);
+                }
+                if let (Some(v), true, true) = (t.write, ok, latest) {
+                    if e.held.is_none_or(|h| h.version != v) {
+                        e.held = Some(Held {
+                            version: v,
+                            since,
+                            mark: 0,
+                        });
+                        self.tick = since;
+                    }
+                    set = Some(v);
+                }
+                if e.held.is_none() && e.flight.count == 0 {
+                    m.remove(t.key.2.as_str());
+                    if m.is_empty() {
+                        self.map.remove(pair);
+                    }
+                }
             }
-            None => (false, false),
-        };
-        if idle {
-            self.active = self.active.saturating_sub(1);
-        }
-        let set = match t.write {
-            Some(v) if ok && latest => {
-                self.set(&t.key, Some(v));
-                Some(v)
-            }
-            _ => None,
-        };
-        // The entry stays parked only while M holds the key.
-        if idle && set.is_none() && self.get(&t.key).is_none() {
-            self.flight.remove(&t.key);
         }
         (t.key, set)
     }
@@ -498,7 +531,8 @@ impl Freshness {
                 if pair.is_some_and(|(lp, ls)| lp != p || ls != s) {
                     continue;
                 }
-                held.extend(m.keys().map(|k| (p.clone(), s.clone(), k.clone())));
+                let keys = m.iter().filter(|(_, e)| e.held.is_some());
+                held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.clone())));
             }
             held.sort_unstable();
         }
@@ -521,8 +555,8 @@ impl Freshness {
         // counts once); what is left unmarked was not listed.
         self.checks += 1;
         let mark = self.checks;
-        let hit = |m: Option<&mut HashMap<String, Held>>, k: &str| {
-            if let Some(h) = m.and_then(|m| m.get_mut(k)) {
+        let hit = |m: Option<&mut HashMap<String, Entry>>, k: &str| {
+            if let Some(h) = m.and_then(|m| m.get_mut(k)).and_then(|e| e.held.as_mut()) {
                 h.mark = mark;
             }
         };
@@ -546,24 +580,17 @@ impl Freshness {
                 }
             }
         }
-        // The keys with operations in flight (few, and none at all most of the time).
-        let flying: Vec<&Key> = if self.active == 0 {
-            Vec::new()
-        } else {
-            let flight = self.flight.iter().filter(|(_, f)| f.count > 0);
-            flight.map(|(k, _)| k).collect()
-        };
         let mut missing = None;
         match scope {
             Some((p, s)) => {
                 let pair: &dyn Pair = &(p, s);
                 if let Some(m) = self.map.get(pair) {
-                    least_unlisted(&mut missing, (p, s, m), mark, t.tick, &flying);
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
                 }
             }
             None => {
                 for ((p, s), m) in &self.map {
-                    least_unlisted(&mut missing, (p, s, m), mark, t.tick, &flying);
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
                 }
             }
         }
@@ -580,26 +607,20 @@ impl Freshness {
     }
 }
 
-/// Keeps in `least` the smallest key of `m` (the pair `(p, s)` of M) that was held at `tick`
-/// and is neither marked `mark` (listed) nor among the keys in flight.
+/// Keeps in `least` the smallest key of `m` (the pair `(p, s)`) that M held at `tick` with
+/// nothing in flight for it now, and is not marked `mark` (listed).
 fn least_unlisted<'a>(
     least: &mut Option<((&'a str, &'a str, &'a str), u64)>,
-    (p, s, m): (&'a str, &'a str, &'a HashMap<String, Held>),
+    (p, s, m): (&'a str, &'a str, &'a HashMap<String, Entry>),
     mark: u64,
     tick: u64,
-    flying: &[&Key],
 ) {
-    for (k, h) in m {
-        if h.mark == mark || h.since > tick {
+    for (k, e) in m {
+        let Some(h) = e.held else { continue };
+        if h.mark == mark || h.since > tick || e.flight.count > 0 {
             continue;
         }
         let key = (p, s, k.as_str());
-        if flying
-            .iter()
-            .any(|f| (f.0.as_str(), f.1.as_str(), f.2.as_str()) == key)
-        {
-            continue;
-        }
         if least.is_none_or(|(l, _)| key < l) {
             *least = Some((key, h.version));
         }

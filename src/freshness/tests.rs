@@ -336,13 +336,13 @@ proptest! {
                     "alarm {:?} after {:?}", v, steps
                 );
             }
-            // The count of keys with operations in flight is exact, and an idle entry is kept
-            // only for a key M holds.
-            let active = m.f.flight.values().filter(|f| f.count > 0).count();
+            // The count of keys with operations in flight is exact, and an entry is kept only
+            // for a key M holds or has an operation in flight.
+            let entries = || m.f.map.values().flat_map(|m| m.values());
+            let active = entries().filter(|e| e.flight.count > 0).count();
             prop_assert_eq!(m.f.active, active);
-            for (k, fl) in &m.f.flight {
-                prop_assert!(fl.count > 0 || m.f.get(k).is_some());
-            }
+            prop_assert!(entries().all(|e| e.flight.count > 0 || e.held.is_some()));
+            prop_assert!(m.f.map.values().all(|m| !m.is_empty()));
         }
         // Settled, every key reads as what the store holds, with no alarm.
         for v in m.settle() {
@@ -421,14 +421,14 @@ fn an_idle_key_counts_as_nothing_in_flight_and_its_entry_leaves_with_it() {
     f.mutation_done(r, true);
     assert_eq!(f.seen_now(&key(0)), seen(None, None));
     // Nothing is kept for a key M does not hold.
-    assert!(f.flight.is_empty());
+    assert!(f.map.is_empty());
     let w = f.write_issued(key(1), 13);
     f.mutation_done(w, false);
-    assert!(f.flight.is_empty());
+    assert!(f.map.is_empty());
     let w = f.write_issued(key(2), 14);
     f.mutation_done(w, true);
     f.load(Vec::new(), 0);
-    assert!(f.flight.is_empty());
+    assert!(f.map.is_empty());
     assert_eq!(f.active, 0);
 }
 
@@ -492,5 +492,8 @@ fn a_listing_misses_only_keys_held_when_it_was_issued_and_unchanged_since() {
     // A read that found the key at the version M holds changes nothing.
     let read = f.read_issued(key(0));
     f.read_done(&read, Some(10));
-    assert_eq!(missing(&mut f, &t, &["k1", "k3", "k9"]), Some(("k0".into(), 10)));
+    assert_eq!(
+        missing(&mut f, &t, &["k1", "k3", "k9"]),
+        Some(("k0".into(), 10))
+    );
 }
