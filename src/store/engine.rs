@@ -184,7 +184,7 @@ impl Engine {
         buf: Vec<u8>,
     ) -> Result<(Vec<u8>, u32), WriteError> {
         // Zeroized if anything fails before the record is sealed.
-        let mut buf = Zeroizing::new(buf);
+        let mut buf = f2::Plaintext::new(buf);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
         let ring = self.ring();
@@ -193,7 +193,7 @@ impl Engine {
             .ok_or(WriteError::EncryptionFailed)?;
         let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
-        let value = core::mem::take(&mut *buf);
+        let value = buf.take();
         let rec = f2::seal_record(
             cipher,
             ring.current,
@@ -228,7 +228,7 @@ impl Engine {
         buf: Vec<u8>,
         quiet: Option<bool>,
     ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
-        let mut buf = Zeroizing::new(buf);
+        let mut buf = f2::Plaintext::new(buf);
         if self.read_only {
             return Err(WriteError::ReadOnly);
         }
@@ -249,7 +249,7 @@ impl Engine {
             ticket: Some(ticket),
             sealed_under: None,
         };
-        let (rec, key_id) = self.seal(p, s, k, version, core::mem::take(&mut *buf))?;
+        let (rec, key_id) = self.seal(p, s, k, version, buf.take())?;
         {
             let mut sealed = lock(&self.sealed_under);
             match sealed.iter_mut().find(|(id, _)| *id == key_id) {

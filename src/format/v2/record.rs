@@ -1,7 +1,9 @@
 //! The format 2 record (docs/FORMAT.md, "Records"): its prefix, its associated data, sealing
 //! and opening, and Padmé padding of the sealed plaintext.
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
+#[cfg(any(test, feature = "fuzzing"))]
+use zeroize::Zeroizing;
 
 use super::super::{array_at, u32_at, SealError, NONCE_LEN, STORE_ID_LEN, TAG_LEN};
 use super::{u64_at, VERSION};
@@ -11,6 +13,44 @@ use crate::aead::{Cipher, OpenFailed, SealFailed};
 pub(crate) const RECORD_PREFIX_LEN: usize = 1 + 4 + 8 + NONCE_LEN;
 /// Bytes a v2 record adds to its sealed plaintext.
 pub(crate) const RECORD_OVERHEAD: usize = RECORD_PREFIX_LEN + TAG_LEN;
+
+/// A buffer that holds plaintext until it is taken out: zeroized on drop unless emptied (so
+/// moving the value along costs no wipe of an empty buffer, as `Zeroizing` would make).
+pub(crate) struct Plaintext(Vec<u8>);
+
+impl Plaintext {
+    pub(crate) fn new(v: Vec<u8>) -> Self {
+        Plaintext(v)
+    }
+
+    /// Takes the buffer out, leaving nothing to wipe.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.0)
+    }
+}
+
+impl core::ops::Deref for Plaintext {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Plaintext {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        if self.0.capacity() != 0 {
+            // In bulk (`Vec`'s own zeroization writes its elements byte by byte).
+            self.0.as_mut_slice().zeroize();
+            self.0.spare_capacity_mut().zeroize();
+        }
+    }
+}
 
 const RECORD_AD_LABEL: &[u8] = b"encrypted-kvstore v2 record";
 const MAX_NAME_LEN: usize = crate::names::KVSTORE_NAMESPACE_KEY_MAX_LEN;
@@ -149,7 +189,7 @@ pub(crate) fn seal_record(
     padded: bool,
 ) -> Result<Vec<u8>, SealError> {
     // Zeroized on every early return.
-    let mut value = Zeroizing::new(value);
+    let mut value = Plaintext::new(value);
     let ad = ad.as_bytes().ok_or(SealError::Failed)?;
     let n = value.len();
     let body_len = sealed_len(n, padded)?;
@@ -159,7 +199,7 @@ pub(crate) fn seal_record(
     // Where the value starts in the record: after the prefix and, padded, its length.
     let at = RECORD_PREFIX_LEN + if padded { PAD_LEN_FIELD } else { 0 };
     let rec = if value.capacity() >= total {
-        let mut rec = core::mem::take(&mut *value);
+        let mut rec = value.take();
         // Within the capacity: no reallocation. Every byte from `n` on is zero, and the value
         // moved to `at > 0` leaves the bytes after it (the padding) zero.
         rec.resize(total, 0);
@@ -172,15 +212,14 @@ pub(crate) fn seal_record(
         rec.resize(at, 0);
         rec.extend_from_slice(&value);
         rec.resize(total, 0);
-        // Zeroized as a slice, in bulk, then freed (`Vec`'s own zeroization, on the drop of
-        // `Zeroizing`, writes byte by byte: it is left an empty buffer).
-        let mut value = core::mem::take(&mut *value);
+        // Zeroized and freed now, not when `value` drops (it is left empty).
+        let mut value = value.take();
         value.as_mut_slice().zeroize();
         drop(value);
         rec
     };
     // Holds the plaintext until it is sealed: zeroized on every early return below.
-    let mut rec = Zeroizing::new(rec);
+    let mut rec = Plaintext::new(rec);
     let put = |rec: &mut [u8], at: usize, bytes: &[u8]| {
         rec.get_mut(at..at + bytes.len())
             .map(|dst| dst.copy_from_slice(bytes))
@@ -202,7 +241,7 @@ pub(crate) fn seal_record(
         Ok(t) => {
             tag.copy_from_slice(&t);
             // Sealed: nothing secret is left to wipe.
-            Ok(core::mem::take(&mut *rec))
+            Ok(rec.take())
         }
         Err(SealFailed) => Err(SealError::Failed),
     }
