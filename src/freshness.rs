@@ -90,6 +90,8 @@ pub(crate) struct ReadTicket {
     key: Key,
     seen: Seen,
     seq: u64,
+    /// [`Freshness::changes`] at issue: if it is the same at completion, so is `seen`.
+    changes: u64,
 }
 
 /// A write's or remove's ticket.
@@ -174,6 +176,9 @@ pub(crate) struct Freshness {
     checks: u64,
     /// How many keys have operations in flight: when none has, reads look at M alone.
     active: usize,
+    /// Counts changes of anything a judgement reads (the entries, the anchor's use, F): a
+    /// read that completes with no change since its issue judges the state it saw then.
+    changes: u64,
     /// Operations issued so far (a sequence number, not a version).
     seq: u64,
     /// The key a re-encryption pass is reading, and whether a write or remove of it was
@@ -192,6 +197,7 @@ impl Freshness {
             tick: 0,
             checks: 0,
             active: 0,
+            changes: 0,
             seq: 0,
             watched: None,
         }
@@ -199,6 +205,7 @@ impl Freshness {
 
     /// Loads what the anchor holds: M and the accept mark F.
     pub(crate) fn load(&mut self, entries: Vec<(Key, u64)>, accept_mark: u64) {
+        self.changes += 1;
         self.anchored = true;
         self.accept_mark = accept_mark;
         // Operations in flight stay; M is replaced.
@@ -228,6 +235,7 @@ impl Freshness {
 
     /// Stops using the anchor: M keeps what it holds and goes on as for a store without one.
     pub(crate) fn unanchor(&mut self) {
+        self.changes += 1;
         self.anchored = false;
         self.accept_mark = 0;
     }
@@ -239,6 +247,7 @@ impl Freshness {
 
     /// Runs `f` on the key's entry, made if there is none (names are copied only then).
     fn with_entry<R>(&mut self, key: &Key, f: impl FnOnce(&mut Entry) -> R) -> R {
+        self.changes += 1;
         let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         if let Some(e) = self
             .map
@@ -284,6 +293,7 @@ impl Freshness {
 
     /// Clears `M[key]`, and the key's entry with it unless an operation of it is in flight.
     fn clear(&mut self, key: &Key) {
+        self.changes += 1;
         let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
         let Some(m) = self.map.get_mut(pair) else {
             return;
@@ -378,6 +388,7 @@ impl Freshness {
             key,
             seen,
             seq: self.seq,
+            changes: self.changes,
         }
     }
 
@@ -386,7 +397,11 @@ impl Freshness {
     /// refuse (the issue-time refusal is reported). A served record of a store without an
     /// anchor is watched from now on, unless an operation overlapped the read.
     pub(crate) fn read_done(&mut self, t: &ReadTicket, found: Option<u64>) -> Verdict {
-        let seen_now = self.seen(&t.key);
+        let seen_now = if t.changes == self.changes {
+            t.seen
+        } else {
+            self.seen(&t.key)
+        };
         let then = self.judge(t.seen, found);
         let now = self.judge(seen_now, found);
         let verdict = match (then, now) {
@@ -470,6 +485,7 @@ impl Freshness {
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
     pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
+        self.changes += 1;
         let pair: &dyn Pair = &(t.key.0.as_str(), t.key.1.as_str());
         let since = self.tick + 1;
         let mut set = None;

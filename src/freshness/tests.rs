@@ -497,3 +497,30 @@ fn a_listing_misses_only_keys_held_when_it_was_issued_and_unchanged_since() {
         Some(("k0".into(), 10))
     );
 }
+
+#[test]
+fn a_read_is_judged_again_after_any_change_since_its_issue() {
+    let mut f = Freshness::new(false, 5);
+    written(&mut f, 0, 20);
+    let read = f.read_issued(key(0));
+    let r = f.remove_issued(key(0), 21);
+    f.mutation_done(r, true);
+    // At issue the older record was a rollback; now the key is removed: absent, no alarm.
+    assert_eq!(f.read_done(&read, Some(10)), Verdict::Absent);
+    // A write that lands while the read is out changes the version M holds: nothing found
+    // is then no proof of a deletion.
+    written(&mut f, 2, 40);
+    let w = f.write_issued(key(2), 41);
+    let read = f.read_issued(key(2));
+    f.mutation_done(w, true);
+    assert_eq!(f.read_done(&read, None), Verdict::Absent);
+    // With nothing changed in between, the state at issue is the state now.
+    written(&mut f, 1, 30);
+    let read = f.read_issued(key(1));
+    assert_eq!(
+        f.read_done(&read, Some(10)),
+        Verdict::Rollback {
+            expected_at_least: 30
+        }
+    );
+}
