@@ -463,11 +463,13 @@ fn a_listing_misses_only_keys_held_when_it_was_issued_and_unchanged_since() {
         Some(("k1".into(), 11)),
         "the smallest key left out"
     );
-    assert_eq!(
-        missing(&mut f, &t, &["k0", "k0", "k2", "k2", "k3"]),
-        Some(("k1".into(), 11)),
-        "a key listed twice does not stand for one left out"
-    );
+    for twice in [&["k0", "k0", "k2", "k3"][..], &["k0", "k0", "k2", "k2", "k3"]] {
+        assert_eq!(
+            missing(&mut f, &t, twice),
+            Some(("k1".into(), 11)),
+            "a key listed twice does not stand for one left out"
+        );
+    }
     assert_eq!(
         missing(&mut f, &t, &["k0", "k1", "k2", "k3", "junk"]),
         None,
