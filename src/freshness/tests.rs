@@ -157,6 +157,9 @@ fn a_reencryption_never_writes_back_over_an_operation_of_its_key() {
         !f.reencrypt_may_write(&key(0), quiet),
         "a write was issued during the pass"
     );
+    let quiet = f.reencrypt_read(&key(0));
+    assert!(quiet, "the write landed: nothing is in flight");
+    assert!(f.reencrypt_may_write(&key(0), quiet));
     let w = f.write_issued(key(0), 11);
     let quiet = f.reencrypt_read(&key(0));
     assert!(!quiet);
@@ -441,13 +444,27 @@ fn missing(f: &mut Freshness, t: &ListTicket, listed: &[&str]) -> Option<(String
     let listed: Vec<String> = listed.iter().map(|k| (*k).to_owned()).collect();
     let pair = Listed::Pair("p", "", &listed);
     let by_pair = f.list_missing(t, Some(("p", "")), &pair);
-    let keys: Vec<Key> = listed
+    let mut keys: Vec<Key> = listed
         .iter()
         .map(|k| ("p".into(), String::new(), k.clone()))
         .collect();
     let by_keys = f.list_missing(t, None, &Listed::Keys(&keys));
+    // Keys of another pair in a listing of this pair change nothing.
+    keys.push(("other".into(), String::new(), "k0".into()));
+    let scoped = f.list_missing(t, Some(("p", "")), &Listed::Keys(&keys));
     assert_eq!(by_pair, by_keys, "both forms of a listing judge alike");
+    assert_eq!(by_pair, scoped, "a listing judges only its own pair");
     by_pair.map(|((_, _, k), v)| (k, v))
+}
+
+#[test]
+fn a_listing_reports_the_smallest_key_it_misses() {
+    let mut f = Freshness::new(false, 10);
+    for i in (0..20).rev() {
+        written(&mut f, i, 100 + u64::from(i));
+    }
+    let t = f.list_issued(Some(("p", "")));
+    assert_eq!(missing(&mut f, &t, &["k0"]), Some(("k1".into(), 101)));
 }
 
 #[test]
@@ -459,11 +476,24 @@ fn a_listing_misses_only_keys_held_when_it_was_issued_and_unchanged_since() {
     let t = f.list_issued(Some(("p", "")));
     assert_eq!(missing(&mut f, &t, &["k0", "k1", "k2", "k3"]), None);
     assert_eq!(
+        missing(&mut f, &t, &["k0", "k1", "k2"]),
+        Some(("k3".into(), 13)),
+        "the key written last before the listing was issued counts"
+    );
+    assert_eq!(
+        missing(&mut f, &t, &[]),
+        Some(("k0".into(), 10)),
+        "the smallest of the keys left out"
+    );
+    assert_eq!(
         missing(&mut f, &t, &["k0", "k3"]),
         Some(("k1".into(), 11)),
         "the smallest key left out"
     );
-    for twice in [&["k0", "k0", "k2", "k3"][..], &["k0", "k0", "k2", "k2", "k3"]] {
+    for twice in [
+        &["k0", "k0", "k2", "k3"][..],
+        &["k0", "k0", "k2", "k2", "k3"],
+    ] {
         assert_eq!(
             missing(&mut f, &t, twice),
             Some(("k1".into(), 11)),
@@ -516,6 +546,20 @@ fn a_read_is_judged_again_after_any_change_since_its_issue() {
     let read = f.read_issued(key(2));
     f.mutation_done(w, true);
     assert_eq!(f.read_done(&read, None), Verdict::Absent);
+    // A write issued while the read is out may be what it finds (anchored: a key not in M is
+    // served only at or above the first version in flight).
+    let mut a = Freshness::new(false, 5);
+    a.load(Vec::new(), 0);
+    let read = a.read_issued(key(3));
+    let w = a.write_issued(key(3), 50);
+    assert_eq!(a.read_done(&read, Some(50)), Verdict::Serve);
+    a.mutation_done(w, true);
+    // A read-only instance told by the anchor that the key is gone: nothing found is absent.
+    let mut r = Freshness::new(true, 5);
+    r.load(vec![(key(4), 60)], 0);
+    let read = r.read_issued(key(4));
+    r.reload(&key(4), None);
+    assert_eq!(r.read_done(&read, None), Verdict::Absent);
     // With nothing changed in between, the state at issue is the state now.
     written(&mut f, 1, 30);
     let read = f.read_issued(key(1));
