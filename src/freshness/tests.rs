@@ -160,6 +160,12 @@ fn a_reencryption_never_writes_back_over_an_operation_of_its_key() {
     let quiet = f.reencrypt_read(&key(0));
     assert!(quiet, "the write landed: nothing is in flight");
     assert!(f.reencrypt_may_write(&key(0), quiet));
+    // Another key's operation in flight is not this key's.
+    let other = f.write_issued(key(1), 10);
+    let quiet = f.reencrypt_read(&key(0));
+    assert!(quiet, "only another key has an operation in flight");
+    assert!(f.reencrypt_may_write(&key(0), quiet));
+    f.mutation_done(other, true);
     let w = f.write_issued(key(0), 11);
     let quiet = f.reencrypt_read(&key(0));
     assert!(!quiet);
