@@ -1,0 +1,130 @@
+//! Listings: what a listing's ticket keeps, and the check that no key M held when it was
+//! issued is missing from what it returned.
+
+use std::collections::HashMap;
+
+use super::{Entry, Freshness, Key, Pair};
+
+/// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
+/// pair) then.
+#[derive(Debug)]
+pub(crate) struct ListTicket {
+    /// [`Freshness::tick`] at issue: an entry of M set at or before it was held then, with the
+    /// version it holds now.
+    tick: u64,
+    /// Anchored: the keys M held, sorted (`keep_listed` searches it); empty otherwise.
+    held: Vec<Key>,
+}
+
+/// What a listing returned, by plaintext names.
+pub(crate) enum Listed<'a> {
+    /// The keys of one namespace pair.
+    Pair(&'a str, &'a str, &'a [String]),
+    /// Whole keys.
+    Keys(&'a [Key]),
+}
+
+impl Freshness {
+    /// Before listing the pair `(p, s)` (`None`: every pair).
+    pub(crate) fn list_issued(&self, pair: Option<(&str, &str)>) -> ListTicket {
+        let mut held = Vec::new();
+        if self.anchored {
+            for ((p, s), m) in &self.map {
+                if pair.is_some_and(|(lp, ls)| lp != p || ls != s) {
+                    continue;
+                }
+                let keys = m.iter().filter(|(_, e)| e.held.is_some());
+                held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.clone())));
+            }
+            held.sort_unstable();
+        }
+        ListTicket {
+            tick: self.tick,
+            held,
+        }
+    }
+
+    /// The smallest key of the pair `scope` (`None`: of every pair) that M held when the
+    /// listing `t` was issued, still holds with the same version and has nothing in flight
+    /// for, that `listed` does not hold: `(key, version)`.
+    pub(crate) fn list_missing(
+        &mut self,
+        t: &ListTicket,
+        scope: Option<(&str, &str)>,
+        listed: &Listed<'_>,
+    ) -> Option<(Key, u64)> {
+        // Every listed key M holds is marked with this check's number (a key listed twice
+        // counts once); what is left unmarked was not listed.
+        self.checks += 1;
+        let mark = self.checks;
+        let hit = |m: Option<&mut HashMap<String, Entry>>, k: &str| {
+            if let Some(h) = m.and_then(|m| m.get_mut(k)).and_then(|e| e.held.as_mut()) {
+                h.mark = mark;
+            }
+        };
+        match *listed {
+            Listed::Pair(p, s, keys) => {
+                if scope.is_none_or(|scope| scope == (p, s)) {
+                    let pair: &dyn Pair = &(p, s);
+                    if let Some(m) = self.map.get_mut(pair) {
+                        for k in keys {
+                            hit(Some(&mut *m), k);
+                        }
+                    }
+                }
+            }
+            Listed::Keys(keys) => {
+                for (p, s, k) in keys {
+                    if scope.is_none_or(|scope| scope == (p.as_str(), s.as_str())) {
+                        let pair: &dyn Pair = &(p.as_str(), s.as_str());
+                        hit(self.map.get_mut(pair), k);
+                    }
+                }
+            }
+        }
+        let mut missing = None;
+        match scope {
+            Some((p, s)) => {
+                let pair: &dyn Pair = &(p, s);
+                if let Some(m) = self.map.get(pair) {
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
+                }
+            }
+            None => {
+                for ((p, s), m) in &self.map {
+                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
+                }
+            }
+        }
+        missing.map(|((p, s, k), v)| ((p.to_owned(), s.to_owned(), k.to_owned()), v))
+    }
+
+    /// Anchored: whether a listed key is kept in the result (held in M now or at issue, or in
+    /// flight). Without an anchor every listed key is kept.
+    pub(crate) fn keep_listed(&self, t: &ListTicket, key: &Key) -> bool {
+        !self.anchored
+            || self.get(key).is_some()
+            || self.in_flight(key).is_some()
+            || t.held.binary_search(key).is_ok()
+    }
+}
+
+/// Keeps in `least` the smallest key of `m` (the pair `(p, s)`) that M held at `tick` with
+/// nothing in flight for it now, and is not marked `mark` (listed).
+fn least_unlisted<'a>(
+    least: &mut Option<((&'a str, &'a str, &'a str), u64)>,
+    (p, s, m): (&'a str, &'a str, &'a HashMap<String, Entry>),
+    mark: u64,
+    tick: u64,
+) {
+    for (k, e) in m {
+        let Some(h) = e.held else { continue };
+        if h.mark == mark || h.since > tick || e.flight.count > 0 {
+            continue;
+        }
+        let key = (p, s, k.as_str());
+        if least.is_none_or(|(l, _)| key < l) {
+            *least = Some((key, h.version));
+        }
+    }
+}
