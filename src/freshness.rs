@@ -131,6 +131,22 @@ struct Entry {
     flight: Flight,
 }
 
+impl Entry {
+    /// Holds `version` in M from `since` on; an entry that already holds it is left as it is
+    /// (its `since` and mark too). Returns whether it changed.
+    fn hold(&mut self, version: u64, since: u64) -> bool {
+        let changed = self.held.is_none_or(|h| h.version != version);
+        if changed {
+            self.held = Some(Held {
+                version,
+                since,
+                mark: 0,
+            });
+        }
+        changed
+    }
+}
+
 /// A key's version in M.
 #[derive(Clone, Copy, Debug)]
 struct Held {
@@ -256,17 +272,7 @@ impl Freshness {
         let since = self.tick + 1;
         match v {
             Some(v) => {
-                let changed = self.with_entry(key, |e| {
-                    let changed = e.held.is_none_or(|h| h.version != v);
-                    if changed {
-                        e.held = Some(Held {
-                            version: v,
-                            since,
-                            mark: 0,
-                        });
-                    }
-                    changed
-                });
+                let changed = self.with_entry(key, |e| e.hold(v, since));
                 if changed {
                     self.tick = since;
                 }
@@ -483,12 +489,7 @@ impl Freshness {
                     self.active = self.active.saturating_sub(1);
                 }
                 if let (Some(v), true, true) = (t.write, ok, latest) {
-                    if e.held.is_none_or(|h| h.version != v) {
-                        e.held = Some(Held {
-                            version: v,
-                            since,
-                            mark: 0,
-                        });
+                    if e.hold(v, since) {
                         self.tick = since;
                     }
                     set = Some(v);

@@ -181,10 +181,9 @@ impl Engine {
         s: &str,
         k: &str,
         version: u64,
-        buf: Vec<u8>,
+        mut buf: f2::Plaintext,
     ) -> Result<(Vec<u8>, u32), WriteError> {
-        // Zeroized if anything fails before the record is sealed.
-        let mut buf = f2::Plaintext::new(buf);
+        // `buf` is zeroized if anything fails before the record is sealed.
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
         let ring = self.ring();
@@ -228,7 +227,7 @@ impl Engine {
         buf: Vec<u8>,
         quiet: Option<bool>,
     ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
-        let mut buf = f2::Plaintext::new(buf);
+        let buf = f2::Plaintext::new(buf);
         if self.read_only {
             return Err(WriteError::ReadOnly);
         }
@@ -249,7 +248,7 @@ impl Engine {
             ticket: Some(ticket),
             sealed_under: None,
         };
-        let (rec, key_id) = self.seal(p, s, k, version, buf.take())?;
+        let (rec, key_id) = self.seal(p, s, k, version, buf)?;
         {
             let mut sealed = lock(&self.sealed_under);
             match sealed.iter_mut().find(|(id, _)| *id == key_id) {
