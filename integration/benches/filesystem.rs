@@ -87,14 +87,7 @@ fn filesystem(c: &mut Criterion) {
             || fresh(&v),
             |buf| write_sealed(&plain, &bare, buf),
         );
-        rec.bench(
-            &mut g,
-            "read_encrypted",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
-        );
+        rec.bench_read(&mut g, "read_encrypted", label, &enc, (P, K), n);
         rec.bench(
             &mut g,
             "read_plain_plus_aead",

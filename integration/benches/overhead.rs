@@ -87,14 +87,7 @@ fn overhead(c: &mut Criterion) {
         let tag = bare.seal(&bare_nonce, &ad, &mut ct);
         ct.extend_from_slice(&tag);
         KVStoreSync::write(&plain, P, "", K, ct).unwrap();
-        rec.bench(
-            &mut g,
-            "read_encrypted",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
-        );
+        rec.bench_read(&mut g, "read_encrypted", label, &enc, (P, K), n);
         rec.bench(
             &mut g,
             "read_inner_plus_aead",

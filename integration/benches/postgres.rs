@@ -125,22 +125,8 @@ fn postgres(c: &mut Criterion) {
         KVStoreSync::write(&enc, P, "", K, fresh(&v)).unwrap();
         rec.bench_write(&mut g, "write_encrypted", label, &enc, (P, K), &v);
         rec.bench_write(&mut g, "write_plain", label, &plain, (P, K), &v);
-        rec.bench(
-            &mut g,
-            "read_encrypted",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
-        );
-        rec.bench(
-            &mut g,
-            "read_plain",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&plain, P, "", K).unwrap(),
-        );
+        rec.bench_read(&mut g, "read_encrypted", label, &enc, (P, K), n);
+        rec.bench_read(&mut g, "read_plain", label, &plain, (P, K), n);
     }
     let v = random(1 << 10);
     KVStoreSync::write(&anch, P, "", K, fresh(&v)).unwrap();

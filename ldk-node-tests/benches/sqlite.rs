@@ -148,14 +148,7 @@ fn sqlite_bench(c: &mut Criterion) {
         KVStoreSync::write(&enc, P, "", K, fresh(&v)).unwrap();
         let bare_nonce = nonce();
         KVStoreSync::write(&plain, P, "", K, seal_bare(&cipher, &bare_nonce, &ad, &v)).unwrap();
-        rec.bench(
-            &mut g,
-            "read_encrypted",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&enc, P, "", K).unwrap(),
-        );
+        rec.bench_read(&mut g, "read_encrypted", label, &enc, (P, K), n);
         rec.bench(
             &mut g,
             "read_sqlite_plus_aead",
@@ -171,14 +164,7 @@ fn sqlite_bench(c: &mut Criterion) {
                 )
             },
         );
-        rec.bench(
-            &mut g,
-            "read_sqlite",
-            label,
-            n,
-            || (),
-            |()| KVStoreSync::read(&plain, P, "", K).unwrap(),
-        );
+        rec.bench_read(&mut g, "read_sqlite", label, &plain, (P, K), n);
         assert_eq!(KVStoreSync::read(&enc, P, "", K).unwrap(), *v);
     }
     g.finish();

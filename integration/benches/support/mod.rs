@@ -45,6 +45,26 @@ impl Recorder {
         );
     }
 
+    /// [`bench`](Self::bench) of reading `(p, "", k)` (a value of `n` bytes) from `store`.
+    pub fn bench_read<S: KVStoreSync>(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        param: &str,
+        store: &S,
+        (p, k): (&str, &str),
+        n: usize,
+    ) {
+        self.bench(
+            group,
+            name,
+            param,
+            n,
+            || (),
+            |()| KVStoreSync::read(store, p, "", k).unwrap(),
+        );
+    }
+
     /// Benchmarks `routine` on inputs made by `setup` (not timed) and keeps the samples under
     /// `name/param`. `input_bytes` sizes the batches of prepared inputs.
     pub fn bench<I, O>(
