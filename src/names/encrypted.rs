@@ -8,7 +8,14 @@
 //! the CTR key on every message (`Siv::xor_with_keystream`); nothing else is rebuilt per name.
 //! Names are encrypted and decoded in buffers on the stack: the stored name (or the decoded
 //! name) is the one allocation.
+//!
+//! Listings decode the same keys again and again, so a store remembers the keys it decoded:
+//! by plaintext namespace pair, stored key to plaintext key, for at most [`DECODED_MAX`] keys.
+//! The cipher is deterministic and its key never changes while the store is open, so a key
+//! found there is exactly what decrypting it again would give; only names that decoded are
+//! kept, so a stored name that does not decode is refused every time.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use aes_siv::siv::Aes256Siv;
@@ -114,6 +121,35 @@ pub(crate) struct Undecodable;
 pub(crate) struct NameCipher {
     siv: Mutex<Aes256Siv>,
     store_id: [u8; 16],
+    decoded: Mutex<Decoded>,
+}
+
+/// How many decoded keys a store remembers (a few MiB at most: a key is at most 74 bytes in
+/// clear and 120 stored). Past it, further keys are decoded each time they are listed.
+pub(crate) const DECODED_MAX: usize = 16_384;
+
+/// The keys a store decoded: by plaintext pair (`"{primary}/{secondary}"`; `/` is not in
+/// LDK's alphabet), stored key to plaintext key.
+#[derive(Default)]
+struct Decoded {
+    pairs: HashMap<String, HashMap<String, String>>,
+    len: usize,
+}
+
+impl Decoded {
+    /// Remembers `stored` as decoding to `plain` under `pair` while there is room.
+    fn insert(&mut self, pair: &str, stored: String, plain: String) {
+        if self.len >= DECODED_MAX {
+            return;
+        }
+        let keys = match self.pairs.get_mut(pair) {
+            Some(keys) => keys,
+            None => self.pairs.entry(pair.to_owned()).or_default(),
+        };
+        if keys.insert(stored, plain).is_none() {
+            self.len += 1;
+        }
+    }
 }
 
 /// The name cipher, taken for the names of one operation.
@@ -128,7 +164,55 @@ impl NameCipher {
         NameCipher {
             siv: Mutex::new(Aes256Siv::new(key.into())),
             store_id,
+            decoded: Mutex::default(),
         }
+    }
+
+    /// The plaintext of the stored keys listed under the plaintext pair `(p, s)`, in their
+    /// order: each from the keys this store decoded before, or decrypted (taking the cipher key
+    /// by key, so that a long listing does not hold up other operations' names).
+    /// `Err(stored key)`: the first that does not decode.
+    pub(crate) fn decode_keys(
+        &self,
+        p: &str,
+        s: &str,
+        mut keys: Vec<String>,
+    ) -> Result<Vec<String>, String> {
+        let pair = format!("{p}/{s}");
+        let mut known = Vec::with_capacity(keys.len());
+        {
+            let decoded = self.decoded.lock().unwrap_or_else(|e| e.into_inner());
+            let pair = decoded.pairs.get(&pair);
+            for key in &mut keys {
+                let plain = pair.and_then(|pair| pair.get(key.as_str()));
+                if let Some(plain) = plain {
+                    plain.clone_into(key);
+                }
+                known.push(plain.is_some());
+            }
+        }
+        let field = Field::Key {
+            primary: p,
+            secondary: s,
+        };
+        // (stored, plaintext) of the keys decrypted now.
+        let mut fresh = Vec::new();
+        for (key, known) in keys.iter_mut().zip(known) {
+            if known {
+                continue;
+            }
+            match self.lock().decrypt(field, key) {
+                Ok(plain) => fresh.push((core::mem::replace(key, plain), key.clone())),
+                Err(Undecodable) => return Err(core::mem::take(key)),
+            }
+        }
+        if !fresh.is_empty() {
+            let mut decoded = self.decoded.lock().unwrap_or_else(|e| e.into_inner());
+            for (stored, plain) in fresh {
+                decoded.insert(&pair, stored, plain);
+            }
+        }
+        Ok(keys)
     }
 
     /// Takes the cipher for the names of one operation (a poisoned lock is taken all the same:
@@ -317,6 +401,94 @@ mod tests {
             .is_err());
         let other = NameCipher::new(&Zeroizing::new([3u8; 64]), [5u8; 16]);
         assert!(other.decrypt(Field::Primary, &a).is_err());
+    }
+
+    fn key_field<'a>(p: &'a str, s: &'a str) -> Field<'a> {
+        Field::Key {
+            primary: p,
+            secondary: s,
+        }
+    }
+
+    fn decoded_len(c: &NameCipher) -> usize {
+        c.decoded.lock().unwrap().len
+    }
+
+    /// A listing's keys come back in their order whether decrypted or remembered; a key
+    /// remembered under one pair is still refused under another, and a stored name that does
+    /// not decode is refused every time, the first in order named.
+    #[test]
+    fn listed_keys_are_decoded_once_and_remembered_by_pair() {
+        let c = cipher();
+        let plain: Vec<String> = (0..5).map(|i| format!("key{i}")).collect();
+        let stored: Vec<String> = plain
+            .iter()
+            .map(|k| c.encrypt(key_field("p", "s"), k).unwrap())
+            .collect();
+        assert_eq!(
+            c.decode_keys("p", "s", stored[..3].to_vec()).unwrap(),
+            plain[..3]
+        );
+        assert_eq!(decoded_len(&c), 3);
+        // Two remembered, two new, in an order of the inner store's choosing.
+        let mixed = vec![
+            stored[4].clone(),
+            stored[0].clone(),
+            stored[3].clone(),
+            stored[2].clone(),
+        ];
+        let want = [&plain[4], &plain[0], &plain[3], &plain[2]].map(String::clone);
+        assert_eq!(c.decode_keys("p", "s", mixed.clone()).unwrap(), want);
+        assert_eq!(decoded_len(&c), 5);
+        assert_eq!(c.decode_keys("p", "s", mixed).unwrap(), want);
+        assert_eq!(decoded_len(&c), 5);
+
+        // The same stored key under another pair (either name) is another name's context.
+        for (p, s) in [("p", "t"), ("q", "s"), ("p/s", ""), ("", "p/s")] {
+            assert_eq!(
+                c.decode_keys(p, s, vec![stored[0].clone()]).unwrap_err(),
+                stored[0],
+                "{p:?} {s:?}"
+            );
+        }
+        // A forged name among remembered ones, twice: refused, and named.
+        let forged = "A".repeat(24);
+        for _ in 0..2 {
+            let keys = vec![stored[1].clone(), forged.clone(), "B".repeat(24)];
+            assert_eq!(c.decode_keys("p", "s", keys).unwrap_err(), forged);
+        }
+        assert_eq!(decoded_len(&c), 5);
+        assert_eq!(
+            c.decode_keys("p", "s", Vec::new()).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(c.decode_keys("p", "s", vec![String::new()]).unwrap(), [""]);
+    }
+
+    /// At most `DECODED_MAX` keys are remembered; past it keys still decode, each time.
+    #[test]
+    fn remembered_keys_are_bounded() {
+        let c = cipher();
+        let stored = |i: usize| c.encrypt(key_field("p", ""), &format!("k{i}")).unwrap();
+        let keys: Vec<String> = (0..DECODED_MAX - 1).map(stored).collect();
+        c.decode_keys("p", "", keys).unwrap();
+        assert_eq!(decoded_len(&c), DECODED_MAX - 1);
+        // Remembered again: not counted twice.
+        c.decode_keys("p", "", vec![stored(0)]).unwrap();
+        assert_eq!(decoded_len(&c), DECODED_MAX - 1);
+        let last = vec![stored(DECODED_MAX - 1), stored(DECODED_MAX)];
+        let plain = c.decode_keys("p", "", last.clone()).unwrap();
+        assert_eq!(
+            plain,
+            [format!("k{}", DECODED_MAX - 1), format!("k{DECODED_MAX}")]
+        );
+        assert_eq!(decoded_len(&c), DECODED_MAX);
+        let decoded = c.decoded.lock().unwrap();
+        let pair = &decoded.pairs["p/"];
+        assert!(pair.contains_key(&last[0]) && !pair.contains_key(&last[1]));
+        assert_eq!(pair.len(), DECODED_MAX);
+        drop(decoded);
+        assert_eq!(c.decode_keys("p", "", last).unwrap(), plain);
     }
 
     #[test]

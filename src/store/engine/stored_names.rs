@@ -1,8 +1,8 @@
 //! Stored names: the names a store hands to its inner store (encrypted with the `names`
 //! option) and their decoding (docs/FORMAT.md, "Encrypted names"). Each operation encrypts
-//! each of its names once, under one take of the name cipher; a listing decodes each key once
-//! and each stored namespace once per run of keys under it, taking the cipher key by key so
-//! that a long listing does not hold up other operations' names.
+//! each of its names once, under one take of the name cipher. `list` decodes each key it has
+//! not decoded before (the name cipher remembers the others); `list_all_keys` decodes each key
+//! once and each stored namespace once per run of keys under it.
 
 use std::borrow::Cow;
 
@@ -68,21 +68,12 @@ impl Engine {
         let Some(nc) = &self.names else {
             return Ok(keys);
         };
-        let field = Field::Key {
-            primary: p,
-            secondary: s,
-        };
-        keys.into_iter()
-            .map(|sk| {
-                nc.lock()
-                    .decrypt(field, &sk)
-                    .map_err(|_| ListError::UndecodableName {
-                        stored_primary_namespace: sp.to_owned(),
-                        stored_secondary_namespace: ss.to_owned(),
-                        stored_key: sk,
-                    })
+        nc.decode_keys(p, s, keys)
+            .map_err(|stored_key| ListError::UndecodableName {
+                stored_primary_namespace: sp.to_owned(),
+                stored_secondary_namespace: ss.to_owned(),
+                stored_key,
             })
-            .collect()
     }
 
     /// Decodes every stored triple of `list_all_keys` (the reserved namespace left out). A
