@@ -34,8 +34,6 @@ mod bare;
 mod support;
 
 use std::cell::Cell;
-use std::hint::black_box;
-use std::time::Instant;
 
 use bare::Bare;
 use criterion::measurement::WallTime;
@@ -47,16 +45,14 @@ use encrypted_kvstore::{
 };
 use lightning::util::persist::{KVStoreSync, MigratableKVStore};
 use lightning_persister::fs_store::FilesystemStore;
-use support::{fmt_time, fresh, value, Recorder};
+use support::{
+    batch_for, fmt_time, fresh, interleave, median_ratio, report, value, Recorder, ROUNDS,
+};
 
 const P: &str = "monitors";
 const K: &str = "0101010101010101010101010101010101010101010101010101010101010101_0";
-/// Rounds of an interleaved pass (writes to `FilesystemStore`: [`FS_WRITE_ROUNDS`]).
-const ROUNDS: usize = 101;
+/// Rounds of the interleaved pass of writes to `FilesystemStore` (others: [`ROUNDS`]).
 const FS_WRITE_ROUNDS: usize = 200;
-/// An interleaved turn times enough operations to take about this long (seconds).
-const TURN: f64 = 500e-6;
-
 /// The store options compared. Plain is what `OpenOptions::new()` creates; every store is
 /// checked to have the options it stands for, so a change of default cannot turn the plain
 /// column into a second column of another variant unnoticed.
@@ -115,66 +111,6 @@ fn create<S: InnerStore<V0_2>>(v: Variant, inner: S) -> EncryptedStore<S> {
         .unwrap();
     v.check(store.info());
     store
-}
-
-/// The variants take turns, `rounds` times, each round starting at the next variant; a turn
-/// times `batch` operations on inputs made beforehand (not timed). Returns the per-operation
-/// time of every turn, by variant.
-fn interleave<I, O>(
-    variants: usize,
-    rounds: usize,
-    batch: usize,
-    mut setup: impl FnMut(usize) -> I,
-    mut op: impl FnMut(usize, I) -> O,
-) -> Vec<Vec<f64>> {
-    let mut times = vec![Vec::with_capacity(rounds); variants];
-    let mut inputs = Vec::with_capacity(batch);
-    let mut outputs = Vec::with_capacity(batch);
-    for r in 0..rounds {
-        for j in 0..variants {
-            let i = (r + j) % variants;
-            inputs.extend((0..batch).map(|_| setup(i)));
-            let t = Instant::now();
-            for input in inputs.drain(..) {
-                outputs.push(op(i, black_box(input)));
-            }
-            let e = t.elapsed();
-            black_box(&outputs);
-            outputs.clear();
-            times[i].push(e.as_secs_f64() / batch as f64);
-        }
-    }
-    times
-}
-
-/// Median over rounds of `times[a][r] / times[b][r]`.
-fn median_ratio(times: &[Vec<f64>], a: usize, b: usize) -> f64 {
-    let mut r: Vec<f64> = times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect();
-    r.sort_by(f64::total_cmp);
-    r[r.len() / 2]
-}
-
-/// Operations per interleaved turn, from criterion's median of the baseline.
-fn batch_for(per_op: f64) -> usize {
-    ((TURN / per_op) as usize).clamp(1, 4096)
-}
-
-/// Prints one comparison: the interleaved ratio, then criterion's ratio of medians.
-fn report(rec: &Recorder, label: &str, ours: &str, base: &str, interleaved: Option<(f64, usize)>) {
-    let (Some(a), Some(b)) = (rec.median(ours), rec.median(base)) else {
-        println!("RATIO {label}: not measured (filtered out)");
-        return;
-    };
-    let inter = match interleaved {
-        Some((r, rounds)) => format!("{r:.3} interleaved ({rounds} rounds), "),
-        None => String::new(),
-    };
-    println!(
-        "RATIO {label}: {inter}{:.3} criterion [{ours} {} / {base} {}]",
-        a / b,
-        fmt_time(a),
-        fmt_time(b)
-    );
 }
 
 /// The size of the one record a store over `inner` holds besides its header.
@@ -299,6 +235,7 @@ fn record(c: &mut Criterion) {
                     &format!("{op}_{}/{label}", var.label()),
                     &base,
                     inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+                    None,
                 );
             }
         }
@@ -378,6 +315,7 @@ fn filesystem(c: &mut Criterion) {
                     &format!("{op}_{}/{label}", var.label()),
                     &base,
                     inter.as_ref().map(|t| (median_ratio(t, i, 0), rounds)),
+                    None,
                 );
             }
         }
@@ -469,18 +407,20 @@ fn list(c: &mut Criterion) {
             &format!("list_{label}/1000keys"),
             base,
             inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+            None,
         );
     }
     for (i, (label, v, _)) in cases.iter().enumerate() {
         let target = if *v == Variant::Names { 3.0 } else { 1.3 };
         report(
             &rec,
-            &format!("list {LIST_KEYS} keys, {label} / inner MemoryStore (target <= {target:.1})"),
+            &format!("list {LIST_KEYS} keys, {label} / inner MemoryStore"),
             &format!("list_{label}/1000keys"),
             "list_inner/1000keys",
             inter
                 .as_ref()
                 .map(|t| (median_ratio(t, i, cases.len()), ROUNDS)),
+            Some(target),
         );
     }
 }
@@ -605,20 +545,19 @@ fn monitor_updates(c: &mut Criterion) {
             &format!("cycle_{}/100updates", var.label()),
             base,
             inter.as_ref().map(|t| (median_ratio(t, i, 0), ROUNDS)),
+            None,
         );
     }
     for (i, var) in variants.iter().enumerate() {
         report(
             &rec,
-            &format!(
-                "{what}, {} / (MemoryStore + bare AEAD) (target <= 1.10)",
-                var.label()
-            ),
+            &format!("{what}, {} / (MemoryStore + bare AEAD)", var.label()),
             &format!("cycle_{}/100updates", var.label()),
             "cycle_inner_plus_aead/100updates",
             inter
                 .as_ref()
                 .map(|t| (median_ratio(t, i, variants.len()), ROUNDS)),
+            Some(1.10),
         );
     }
 }

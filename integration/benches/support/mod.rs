@@ -218,6 +218,85 @@ pub fn interleaved_median<A, B>(
     ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// Rounds of an interleaved pass.
+pub const ROUNDS: usize = 101;
+/// An interleaved turn times enough operations to take about this long (seconds).
+const TURN: f64 = 500e-6;
+
+/// The variants take turns, `rounds` times, each round starting at the next variant; a turn
+/// times `batch` operations on inputs made beforehand (not timed). Returns the per-operation
+/// time of every turn, by variant.
+pub fn interleave<I, O>(
+    variants: usize,
+    rounds: usize,
+    batch: usize,
+    mut setup: impl FnMut(usize) -> I,
+    mut op: impl FnMut(usize, I) -> O,
+) -> Vec<Vec<f64>> {
+    let mut times = vec![Vec::with_capacity(rounds); variants];
+    let mut inputs = Vec::with_capacity(batch);
+    let mut outputs = Vec::with_capacity(batch);
+    for r in 0..rounds {
+        for j in 0..variants {
+            let i = (r + j) % variants;
+            inputs.extend((0..batch).map(|_| setup(i)));
+            let t = Instant::now();
+            for input in inputs.drain(..) {
+                outputs.push(op(i, black_box(input)));
+            }
+            let e = t.elapsed();
+            black_box(&outputs);
+            outputs.clear();
+            times[i].push(e.as_secs_f64() / batch as f64);
+        }
+    }
+    times
+}
+
+/// Median over rounds of `times[a][r] / times[b][r]`.
+pub fn median_ratio(times: &[Vec<f64>], a: usize, b: usize) -> f64 {
+    let mut r: Vec<f64> = times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
+
+/// Operations per interleaved turn, from criterion's median of the baseline.
+pub fn batch_for(per_op: f64) -> usize {
+    ((TURN / per_op) as usize).clamp(1, 4096)
+}
+
+/// Prints one comparison: the interleaved ratio, then criterion's ratio of medians, and the
+/// verdict on `target` (judged on the interleaved ratio when there is one).
+pub fn report(
+    rec: &Recorder,
+    label: &str,
+    ours: &str,
+    base: &str,
+    interleaved: Option<(f64, usize)>,
+    target: Option<f64>,
+) {
+    let (Some(a), Some(b)) = (rec.median(ours), rec.median(base)) else {
+        println!("RATIO {label}: not measured (filtered out)");
+        return;
+    };
+    let inter = match interleaved {
+        Some((r, rounds)) => format!("{r:.3} interleaved ({rounds} rounds), "),
+        None => String::new(),
+    };
+    let judged = interleaved.map_or(a / b, |(r, _)| r);
+    let verdict = match target {
+        Some(t) if judged <= t => format!("  (target <= {t:.2}: met)"),
+        Some(t) => format!("  (target <= {t:.2}: NOT met)"),
+        None => String::new(),
+    };
+    println!(
+        "RATIO {label}: {inter}{:.3} criterion [{ours} {} / {base} {}]{verdict}",
+        a / b,
+        fmt_time(a),
+        fmt_time(b)
+    );
+}
+
 /// A copy of `v` with exactly its length as capacity, as LDK's serialisers hand values over.
 pub fn fresh(v: &[u8]) -> Vec<u8> {
     v.to_vec()
