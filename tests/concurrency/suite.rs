@@ -472,20 +472,26 @@ fn concurrent_passphrase_changes_through_one_handle() {
 }
 
 /// An asynchronous inner store over a `MemoryStore` whose every call makes its effect when its
-/// future is first polled and then waits, pending, until the test releases it: so a test can
-/// hold a write's or remove's completion back after it landed, and choose when a read reads.
-/// The header is read and written through `KVStoreSync`, ungated.
+/// future is first polled and then waits, pending, until the test releases it (with the
+/// effect's result, or with an error): so a test can hold a write's or remove's completion back
+/// after it landed, fail it, and choose when a read reads. The header is read and written
+/// through `KVStoreSync`, ungated.
 #[derive(Clone)]
 struct Gated {
     mem: MemoryStore,
-    gates: std::sync::Arc<Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+    gates: std::sync::Arc<Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicU8>>>>,
 }
+
+/// A gated call's gate: held, released with its effect's result, or released with an error.
+const HELD: u8 = 0;
+const RELEASED: u8 = 1;
+const FAILED: u8 = 2;
 
 /// One gated call: `effect` runs at the first poll, the result is given once the gate opens.
 struct GatedCall<T> {
     effect: Option<Box<dyn FnOnce() -> io::Result<T> + Send>>,
     result: Option<io::Result<T>>,
-    gate: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    gate: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl<T: Unpin> std::future::Future for GatedCall<T> {
@@ -497,10 +503,13 @@ impl<T: Unpin> std::future::Future for GatedCall<T> {
         if let Some(effect) = self.effect.take() {
             self.result = Some(effect());
         }
-        if self.gate.load(std::sync::atomic::Ordering::SeqCst) {
-            std::task::Poll::Ready(self.result.take().unwrap())
-        } else {
-            std::task::Poll::Pending
+        match self.gate.load(std::sync::atomic::Ordering::SeqCst) {
+            HELD => std::task::Poll::Pending,
+            RELEASED => std::task::Poll::Ready(self.result.take().unwrap()),
+            _ => std::task::Poll::Ready(Err(io::Error::new(
+                ErrorKind::Other,
+                "the inner store failed the call",
+            ))),
         }
     }
 }
@@ -520,7 +529,7 @@ impl Gated {
         &self,
         effect: impl FnOnce(&MemoryStore) -> io::Result<T> + Send + 'static,
     ) -> GatedFut<T> {
-        let gate = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gate = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(HELD));
         self.gates
             .lock()
             .unwrap()
@@ -540,7 +549,12 @@ impl Gated {
 
     /// Lets call `i` complete.
     fn release(&self, i: usize) {
-        self.gates.lock().unwrap()[i].store(true, std::sync::atomic::Ordering::SeqCst);
+        self.gates.lock().unwrap()[i].store(RELEASED, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets call `i` complete with an error, whatever its effect did.
+    fn fail(&self, i: usize) {
+        self.gates.lock().unwrap()[i].store(FAILED, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -590,10 +604,11 @@ fn gated_options(anchor: Option<&MemoryStore>) -> OpenOptions {
     }
 }
 
-/// A store over a new [`Gated`], anchored in `anchor` when given, whose key [`K`] holds `v0`:
-/// written through `KVStore`, landed and completed.
+/// A store over a new [`Gated`], anchored in `anchor` when given, whose key `at` (in the
+/// namespaces of [`K`]) holds `v0`: written through `KVStore`, landed and completed.
 fn gated_store_with_v0(
     anchor: Option<&MemoryStore>,
+    at: &str,
     cx: &mut Context<'_>,
 ) -> (Gated, EncryptedStore<Gated>) {
     let inner = Gated::new();
@@ -607,7 +622,7 @@ fn gated_store_with_v0(
         &store,
         K.0,
         K.1,
-        K.2,
+        at,
         b"v0".to_vec(),
     ));
     assert!(Pin::new(&mut f).poll(cx).is_pending());
@@ -689,7 +704,7 @@ fn overlapping_async_writes_removes_and_a_read_of_one_key_raise_no_alarm() {
         let anchored = round % 2 == 1;
         let anchor_mem = MemoryStore::new();
         let anchor = anchored.then_some(&anchor_mem);
-        let (inner, store) = gated_store_with_v0(anchor, &mut cx);
+        let (inner, store) = gated_store_with_v0(anchor, K.2, &mut cx);
         let first_record = KVStoreSync::read(&inner.mem, K.0, K.1, K.2).unwrap();
         // Each record the inner store held, and the value it seals.
         let mut plain_of = HashMap::from([(first_record.clone(), b"v0".to_vec())]);
@@ -859,16 +874,31 @@ enum Ev {
     Lands(usize),
     /// Mutation `i` completes.
     Completes(usize),
+    /// Mutation `i` completes with an error of the inner store (after its effect, if it landed).
+    Fails(usize),
+    /// Behind the store's back, the inner store's bytes at [`K`] become these.
+    Planted(Plant),
     ReadLands,
     ReadCompletes,
 }
 
-/// Writes `v0` to one key, issues the mutations `muts` (a write of the value, or a remove) with
-/// a read of the key issued before mutation `read_at`, runs `events`, and returns what the read
-/// returned, and what a read and a listing of its namespace return once everything is done.
+/// Bytes put at [`K`] behind the store's back.
+#[derive(Clone, Copy, Debug)]
+enum Plant {
+    /// 80 bytes that are no record.
+    Junk,
+    /// The record `v0` was written as (at [`K`], or at another key).
+    V0,
+}
+
+/// Writes `v0` to key `v0_at` of [`K`]'s namespaces, issues the mutations `muts` of [`K`] (a
+/// write of the value, or a remove) with a read of [`K`] issued before mutation `read_at`, runs
+/// `events`, and returns what the read returned, and what a read of [`K`] and a listing of its
+/// namespaces return once everything is done.
 #[allow(clippy::type_complexity)]
 fn scripted(
     anchored: bool,
+    v0_at: &str,
     muts: &[Option<&[u8]>],
     read_at: usize,
     events: &[Ev],
@@ -879,18 +909,31 @@ fn scripted(
 ) {
     let mut cx = Context::from_waker(Waker::noop());
     let anchor = MemoryStore::new();
-    let (inner, store) = gated_store_with_v0(anchored.then_some(&anchor), &mut cx);
+    let (inner, store) = gated_store_with_v0(anchored.then_some(&anchor), v0_at, &mut cx);
+    let v0_record = KVStoreSync::read(&inner.mem, K.0, K.1, v0_at).unwrap();
     let (mut calls, (mut rf, ridx)) = issue(&store, &inner, muts, read_at, || false);
     let mut result = None;
     for ev in events {
         match *ev {
             Ev::Lands(i) => assert!(Pin::new(&mut calls[i].0).poll(&mut cx).is_pending()),
-            Ev::Completes(i) => {
-                inner.release(calls[i].1);
+            Ev::Completes(i) | Ev::Fails(i) => {
+                let fails = matches!(ev, Ev::Fails(_));
+                if fails {
+                    inner.fail(calls[i].1);
+                } else {
+                    inner.release(calls[i].1);
+                }
                 let Poll::Ready(r) = Pin::new(&mut calls[i].0).poll(&mut cx) else {
                     panic!("released")
                 };
-                r.unwrap();
+                assert_eq!(r.is_err(), fails, "mutation {i}: {r:?}");
+            }
+            Ev::Planted(p) => {
+                let bytes = match p {
+                    Plant::Junk => vec![0x5a; 80],
+                    Plant::V0 => v0_record.clone(),
+                };
+                KVStoreSync::write(&inner.mem, K.0, K.1, K.2, bytes).unwrap();
             }
             Ev::ReadLands => assert!(Pin::new(&mut rf).poll(&mut cx).is_pending()),
             Ev::ReadCompletes => {
@@ -916,6 +959,7 @@ fn a_read_overlapping_a_remove_then_a_write_raises_no_alarm() {
     for anchored in [false, true] {
         let (read, settled, listed) = scripted(
             anchored,
+            K.2,
             &[None, Some(b"v2")],
             0,
             &[
@@ -943,6 +987,7 @@ fn a_read_overlapping_a_remove_does_not_watch_the_removed_key() {
     use Ev::*;
     let (read, settled, listed) = scripted(
         false,
+        K.2,
         &[Some(b"v1"), None],
         2,
         &[
@@ -961,4 +1006,62 @@ fn a_read_overlapping_a_remove_does_not_watch_the_removed_key() {
     let e = settled.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "settled: {e:?}");
     assert_eq!(listed.unwrap(), Vec::<String>::new());
+}
+
+/// Anchored, a key held in M at neither moment with nothing in flight is absent whatever bytes
+/// are stored there, but a key with a write in flight when the read was issued is not absent
+/// (docs/FORMAT.md, "Reading a record"): a key never written, a write of it issued and a read
+/// issued behind it, the read finding bytes that do not open (junk, or the record of another
+/// key), and the write failing (so the key never enters M) either before the read completes
+/// (then only the issue-time state shows the write) or after it. The read is
+/// `AuthenticationFailed` (`InvalidData`) either way, not absent; once the failed write's
+/// flight is over, a new read of the key is absent (`NotFound`).
+#[test]
+fn a_read_overlapping_a_failed_write_refuses_what_does_not_open() {
+    use encrypted_kvstore::ReadError;
+    use Ev::*;
+    for planted in [Plant::Junk, Plant::V0] {
+        // The write fails while the read is held (at its completion the key is held nowhere
+        // and nothing is in flight), or after the read completed (the write still in flight).
+        let orders: [&[Ev]; 2] = [
+            &[
+                Lands(0),
+                Planted(planted),
+                ReadLands,
+                Fails(0),
+                ReadCompletes,
+            ],
+            &[
+                Lands(0),
+                Planted(planted),
+                ReadLands,
+                ReadCompletes,
+                Fails(0),
+            ],
+        ];
+        for events in orders {
+            let ctx = format!("{planted:?}, {events:?}");
+            let (read, settled, _) = scripted(true, "other", &[Some(b"v1")], 1, events);
+            let e = read.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData, "{ctx}: {e:?}");
+            match e.get_ref().and_then(|i| i.downcast_ref::<ReadError>()) {
+                Some(ReadError::AuthenticationFailed {
+                    primary_namespace,
+                    secondary_namespace,
+                    key,
+                }) => assert_eq!(
+                    (
+                        primary_namespace.as_str(),
+                        secondary_namespace.as_str(),
+                        key.as_str()
+                    ),
+                    K,
+                    "{ctx}"
+                ),
+                other => panic!("{ctx}: expected AuthenticationFailed, got {other:?} in {e:?}"),
+            }
+            let e = settled.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{ctx}, settled: {e:?}");
+        }
+    }
 }
