@@ -121,6 +121,9 @@ impl OpenOptions {
     /// (LDK's and ldk-node's all do); longer ones are refused with
     /// [`InvalidName::TooLongToEncrypt`](crate::InvalidName::TooLongToEncrypt). Recorded in the
     /// header for the life of the store.
+    ///
+    /// An open store remembers up to 16,384 keys it decoded (a few MiB at most), so listing
+    /// the same namespace again costs a lookup per key instead of a decryption.
     pub fn encrypt_names(mut self) -> Self {
         self.encrypt_names = true;
         self

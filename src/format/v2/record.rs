@@ -177,8 +177,10 @@ impl RecordAd {
 
 /// Seals `value` (padded first when `padded`) into a v2 record, copying the value once: in
 /// the caller's buffer when its capacity holds the record (the value is moved up past the
-/// prefix, then encrypted over itself, so no plaintext is left behind), otherwise into a new
-/// buffer of the record's size, and the caller's buffer is zeroized.
+/// prefix, then encrypted over itself, so no plaintext is left behind); otherwise, unpadded,
+/// encrypted over itself in the caller's buffer and the ciphertext copied into a new buffer of
+/// the record's size (nothing to wipe); padded, copied into the new buffer with its padding and
+/// encrypted there, and the caller's buffer zeroized.
 pub(crate) fn seal_record(
     cipher: &Cipher,
     key_id: u32,
@@ -198,6 +200,26 @@ pub(crate) fn seal_record(
         .ok_or(SealError::TooLarge)?;
     // Where the value starts in the record: after the prefix and, padded, its length.
     let at = RECORD_PREFIX_LEN + if padded { PAD_LEN_FIELD } else { 0 };
+    if !padded && value.capacity() < total {
+        let mut rec = Vec::new();
+        rec.try_reserve_exact(total)
+            .map_err(|_| SealError::TooLarge)?;
+        let tag = cipher
+            .seal_in_place(nonce, ad, value.as_mut_slice())
+            .map_err(|SealFailed| SealError::Failed)?;
+        // Sealed: the caller's buffer holds only ciphertext now.
+        let ct = value.take();
+        rec.push(VERSION);
+        rec.extend_from_slice(&key_id.to_le_bytes());
+        rec.extend_from_slice(&version.to_le_bytes());
+        rec.extend_from_slice(nonce);
+        rec.extend_from_slice(&ct);
+        rec.extend_from_slice(&tag);
+        if rec.len() != total {
+            return Err(SealError::Failed);
+        }
+        return Ok(rec);
+    }
     let rec = if value.capacity() >= total {
         let mut rec = value.take();
         // Within the capacity: no reallocation. Every byte from `n` on is zero, and the value
