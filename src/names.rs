@@ -102,8 +102,22 @@ fn check_str(what: &'static str, s: &str) -> Result<(), InvalidName> {
 
 /// Whether `b` is in LDK's `KVSTORE_NAMESPACE_KEY_ALPHABET`.
 fn in_alphabet(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    ALPHABET.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// LDK's alphabet as a table by byte value (one load per byte of a name).
+// Built at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const ALPHABET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    t
+};
 
 /// Checks a (primary, secondary) namespace pair as `list` takes it.
 pub(crate) fn check_namespace(primary: &str, secondary: &str) -> Result<(), InvalidName> {
