@@ -75,3 +75,93 @@ fn entries_are_bound_to_their_names_and_epoch() {
     assert!(a.open_entry("meta", &value).is_err());
     assert!(a.open_entry(&name.to_uppercase(), &value).is_err());
 }
+
+/// An accept mark at the version limit is in bounds; one above it is refused as such.
+#[test]
+fn meta_accept_mark_may_reach_the_limit() {
+    let a = key([1; 32], [7; 16]);
+    let at = Meta {
+        epoch: 2,
+        header_seq: 3,
+        version_limit: 1 << 20,
+        accept_mark: 1 << 20,
+    };
+    assert_eq!(a.open_meta(&a.seal_meta(&at).unwrap()), Ok(at));
+    let above = Meta {
+        accept_mark: at.version_limit + 1,
+        ..at
+    };
+    assert_eq!(
+        a.open_meta(&a.seal_meta(&above).unwrap()),
+        Err(AnchorCorruption::AcceptMarkAboveLimit)
+    );
+}
+
+/// A value under a name the anchor never uses for an entry is reported as such, before its
+/// bytes are looked at: `k` and 64 lowercase hex digits, nothing else.
+#[test]
+fn entries_under_names_the_anchor_does_not_use_are_unknown() {
+    let a = key([3; 32], [7; 16]);
+    let (name, value) = a.seal_entry(4, &triple("x"), 17).unwrap();
+    let hex = &name[1..];
+    for bad in [
+        "meta".to_owned(),
+        name.to_uppercase(),
+        format!("a{hex}"),
+        format!("k{}g", &hex[1..]),
+        format!("k{}", &hex[1..]),
+        format!("{name}0"),
+        hex.to_owned(),
+    ] {
+        assert_eq!(
+            a.open_entry(&bad, &value),
+            Err(AnchorCorruption::UnknownName),
+            "{bad}"
+        );
+    }
+}
+
+/// A read-only instance re-reading an entry refuses one of version 0 (no write has it), and
+/// reads an absent entry as absent.
+#[test]
+fn a_reread_entry_of_version_0_is_corrupt() {
+    let store_id = [7; 16];
+    let anchor: Arc<dyn FreshnessAnchor> = Arc::new(StoreAnchor::<_, crate::ldk::V0_2>::new(
+        crate::MemoryStore::new(),
+    ));
+    let st = AnchorState {
+        anchor: Arc::clone(&anchor),
+        key: key([3; 32], store_id),
+        ns: store_hex(&store_id),
+        meta: Meta {
+            epoch: 4,
+            header_seq: 1,
+            version_limit: 1 << 20,
+            accept_mark: 0,
+        },
+        meta_pending: false,
+        pending: HashMap::new(),
+    };
+    assert!(st.read_entry(&triple("x")).unwrap().is_none());
+    for (version, want) in [(17, Some(17)), (0, None)] {
+        let (name, value) = st.key.seal_entry(4, &triple("x"), version).unwrap();
+        anchor.write(&st.ns, &name, &value).unwrap();
+        match (st.read_entry(&triple("x")), want) {
+            (Ok(got), Some(_)) => assert_eq!(got, want),
+            (Err(e), None) => {
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+                let inner = e.get_ref().and_then(|e| e.downcast_ref::<OpenError>());
+                assert!(
+                    matches!(
+                        inner,
+                        Some(OpenError::AnchorCorrupt {
+                            reason: AnchorCorruption::EntryVersionZero
+                        })
+                    ),
+                    "{inner:?}"
+                );
+            }
+            (got, _) => panic!("version {version}: {got:?}"),
+        }
+    }
+}
