@@ -120,11 +120,7 @@ impl Recorder {
         match (self.median(ours), self.median(baseline)) {
             (Some(a), Some(b)) => {
                 let r = a / b;
-                let verdict = match target {
-                    Some(t) if r <= t => format!("  (target <= {t:.2}: met)"),
-                    Some(t) => format!("  (target <= {t:.2}: NOT met)"),
-                    None => String::new(),
-                };
+                let verdict = verdict(r, target);
                 println!(
                     "RATIO {label}: {r:.3}  [{ours} {} / {baseline} {}]{verdict}",
                     fmt_time(a),
@@ -283,18 +279,22 @@ pub fn report(
         Some((r, rounds)) => format!("{r:.3} interleaved ({rounds} rounds), "),
         None => String::new(),
     };
-    let judged = interleaved.map_or(a / b, |(r, _)| r);
-    let verdict = match target {
-        Some(t) if judged <= t => format!("  (target <= {t:.2}: met)"),
-        Some(t) => format!("  (target <= {t:.2}: NOT met)"),
-        None => String::new(),
-    };
+    let verdict = verdict(interleaved.map_or(a / b, |(r, _)| r), target);
     println!(
         "RATIO {label}: {inter}{:.3} criterion [{ours} {} / {base} {}]{verdict}",
         a / b,
         fmt_time(a),
         fmt_time(b)
     );
+}
+
+/// The verdict on ratio `r` against `target`, as printed after a `RATIO` line.
+fn verdict(r: f64, target: Option<f64>) -> String {
+    match target {
+        Some(t) if r <= t => format!("  (target <= {t:.2}: met)"),
+        Some(t) => format!("  (target <= {t:.2}: NOT met)"),
+        None => String::new(),
+    }
 }
 
 /// A copy of `v` with exactly its length as capacity, as LDK's serialisers hand values over.
