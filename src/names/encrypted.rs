@@ -128,23 +128,22 @@ pub(crate) struct NameCipher {
 /// clear and 120 stored). Past it, further keys are decoded each time they are listed.
 pub(crate) const DECODED_MAX: usize = 16_384;
 
-/// The keys a store decoded: by plaintext pair (`"{primary}/{secondary}"`; `/` is not in
-/// LDK's alphabet), stored key to plaintext key.
+/// The keys a store decoded: by plaintext pair, stored key to plaintext key.
 #[derive(Default)]
 struct Decoded {
-    pairs: HashMap<String, HashMap<String, String>>,
+    pairs: HashMap<(String, String), HashMap<String, String>>,
     len: usize,
 }
 
 impl Decoded {
     /// Remembers `stored` as decoding to `plain` under `pair` while there is room.
-    fn insert(&mut self, pair: &str, stored: String, plain: String) {
+    fn insert(&mut self, pair: &(String, String), stored: String, plain: String) {
         if self.len >= DECODED_MAX {
             return;
         }
         let keys = match self.pairs.get_mut(pair) {
             Some(keys) => keys,
-            None => self.pairs.entry(pair.to_owned()).or_default(),
+            None => self.pairs.entry(pair.clone()).or_default(),
         };
         if keys.insert(stored, plain).is_none() {
             self.len += 1;
@@ -178,7 +177,7 @@ impl NameCipher {
         s: &str,
         mut keys: Vec<String>,
     ) -> Result<Vec<String>, String> {
-        let pair = format!("{p}/{s}");
+        let pair = (p.to_owned(), s.to_owned());
         let mut known = Vec::with_capacity(keys.len());
         {
             let decoded = self.decoded.lock().unwrap_or_else(|e| e.into_inner());
@@ -484,7 +483,7 @@ mod tests {
         );
         assert_eq!(decoded_len(&c), DECODED_MAX);
         let decoded = c.decoded.lock().unwrap();
-        let pair = &decoded.pairs["p/"];
+        let pair = &decoded.pairs[&("p".to_owned(), String::new())];
         assert!(pair.contains_key(&last[0]) && !pair.contains_key(&last[1]));
         assert_eq!(pair.len(), DECODED_MAX);
         drop(decoded);
