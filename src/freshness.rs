@@ -3,66 +3,19 @@
 //! store layer reports each operation when it is issued and when it completes, through tickets
 //! that are given back exactly once (a dropped future gives its ticket back from a drop guard).
 
-use core::borrow::Borrow;
-use core::hash::{Hash, Hasher};
 use std::collections::HashMap;
 
+mod entries;
 mod list;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use entries::Names;
+use entries::{same, Pair, Slot};
 pub(crate) use list::{ListTicket, Listed};
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
 pub(crate) type Key = (String, String, String);
-
-/// A namespace pair, owned or borrowed: M's pairs are looked up by borrowed names (no copy of
-/// them per lookup). Hashes and compares as the owned `(String, String)` does.
-trait Pair {
-    fn pair(&self) -> (&str, &str);
-}
-
-impl Pair for (String, String) {
-    fn pair(&self) -> (&str, &str) {
-        (&self.0, &self.1)
-    }
-}
-
-impl Pair for (&str, &str) {
-    fn pair(&self) -> (&str, &str) {
-        (self.0, self.1)
-    }
-}
-
-impl<'a> Borrow<dyn Pair + 'a> for (String, String) {
-    fn borrow(&self) -> &(dyn Pair + 'a) {
-        self
-    }
-}
-
-impl Hash for dyn Pair + '_ {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        // As `(String, String)` hashes: each `str` in turn.
-        self.pair().hash(h);
-    }
-}
-
-impl PartialEq for dyn Pair + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        let ((p, s), (op, os)) = (self.pair(), other.pair());
-        same(p, op) && same(s, os)
-    }
-}
-
-/// `a == b`, without calling `memcmp` for two empty names: an empty `str` points at a dangling
-/// address, and glibc's AVX-512 `memcmp` loads from it under an all-zero mask, which costs a
-/// microcode assist of about 75 ns on such CPUs (the empty secondary namespace is LDK's
-/// commonest).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
-}
-
-impl Eq for dyn Pair + '_ {}
 
 /// What a judgement says about a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,10 +62,13 @@ pub(crate) struct ReadTicket {
 /// A write's or remove's ticket.
 #[derive(Debug)]
 pub(crate) struct MutationTicket {
-    key: Key,
+    /// The key's slot: an entry with an operation in flight keeps its slot.
+    slot: usize,
     seq: u64,
     /// `Some(version)` for a write.
     write: Option<u64>,
+    /// The data key that seals the write, once [`Freshness::sealing`] counted it.
+    sealed_under: Option<u32>,
 }
 
 impl ReadTicket {
@@ -175,9 +131,13 @@ pub(crate) struct Freshness {
     start: u64,
     /// F: the accept mark (0 without an anchor).
     accept_mark: u64,
-    /// Every key M holds or has an operation in flight, grouped by namespace pair: one lookup
-    /// finds both.
-    map: HashMap<(String, String), HashMap<String, Entry>>,
+    /// Every key M holds or has an operation in flight, grouped by namespace pair: the slot of
+    /// its entry. One lookup finds both.
+    map: HashMap<(String, String), HashMap<String, usize>>,
+    /// The entries (`None`: a free slot, listed in `free`). A slot stays with its key while the
+    /// entry exists, so a mutation's completion finds it without a lookup.
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
     /// Counts changes of M's entries (each entry records when it took its version), so a
     /// listing needs no copy of M to know which keys were held when it was issued.
     tick: u64,
@@ -193,6 +153,8 @@ pub(crate) struct Freshness {
     /// The key a re-encryption pass is reading, and whether a write or remove of it was
     /// issued since.
     watched: Option<(Key, bool)>,
+    /// Writes in flight, by the id of the data key that seals them (a few ids: a list).
+    sealed_under: Vec<(u32, usize)>,
 }
 
 impl Freshness {
@@ -203,12 +165,15 @@ impl Freshness {
             start: if read_only { u64::MAX } else { start },
             accept_mark: 0,
             map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             tick: 0,
             checks: 0,
             active: 0,
             changes: 0,
             seq: 0,
             watched: None,
+            sealed_under: Vec::new(),
         }
     }
 
@@ -218,23 +183,35 @@ impl Freshness {
         self.anchored = true;
         self.accept_mark = accept_mark;
         // Operations in flight stay; M is replaced.
+        let (slots, free) = (&mut self.slots, &mut self.free);
         for m in self.map.values_mut() {
-            m.retain(|_, e| {
-                e.held = None;
-                e.flight.count > 0
+            m.retain(|_, i| {
+                let Some(cell) = slots.get_mut(*i) else {
+                    return false;
+                };
+                let keep = cell.as_mut().is_some_and(|slot| {
+                    slot.entry.held = None;
+                    slot.entry.flight.count > 0
+                });
+                if !keep && cell.take().is_some() {
+                    free.push(*i);
+                }
+                keep
             });
         }
         self.map.retain(|_, m| !m.is_empty());
         self.tick += 1;
         let since = self.tick;
-        for ((p, s, k), version) in entries {
+        for (key, version) in entries {
             let held = Held {
                 version,
                 since,
                 mark: 0,
             };
-            let e = self.map.entry((p, s)).or_default().entry(k).or_default();
-            e.held = Some(held);
+            let i = self.slot_or_new(&key);
+            if let Some(e) = self.entry_at_mut(i) {
+                e.held = Some(held);
+            }
         }
     }
 
@@ -249,72 +226,46 @@ impl Freshness {
         self.accept_mark = 0;
     }
 
-    fn entry(&self, key: &Key) -> Option<&Entry> {
-        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
-        self.map.get(pair).and_then(|m| m.get(key.2.as_str()))
-    }
-
-    /// Runs `f` on the key's entry, made if there is none (names are copied only then).
-    fn with_entry<R>(&mut self, key: &Key, f: impl FnOnce(&mut Entry) -> R) -> R {
-        self.changes += 1;
-        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
-        if let Some(e) = self
-            .map
-            .get_mut(pair)
-            .and_then(|m| m.get_mut(key.2.as_str()))
-        {
-            return f(e);
-        }
-        let m = match self.map.get_mut(pair) {
-            Some(m) => m,
-            None => self.map.entry((key.0.clone(), key.1.clone())).or_default(),
-        };
-        f(m.entry(key.2.clone()).or_default())
-    }
-
-    pub(crate) fn get(&self, key: &Key) -> Option<u64> {
+    pub(crate) fn get(&self, key: &impl Names) -> Option<u64> {
         self.entry(key).and_then(|e| e.held).map(|h| h.version)
     }
 
     /// Sets or clears `M[key]`.
-    fn set(&mut self, key: &Key, v: Option<u64>) {
-        let since = self.tick + 1;
+    fn set(&mut self, key: &impl Names, v: Option<u64>) {
+        self.changes += 1;
         match v {
             Some(v) => {
-                let changed = self.with_entry(key, |e| e.hold(v, since));
-                if changed {
+                let since = self.tick + 1;
+                let i = self.slot_or_new(key);
+                if self.entry_at_mut(i).is_some_and(|e| e.hold(v, since)) {
                     self.tick = since;
                 }
             }
-            None => self.clear(key),
-        }
-    }
-
-    /// Clears `M[key]`, and the key's entry with it unless an operation of it is in flight.
-    fn clear(&mut self, key: &Key) {
-        self.changes += 1;
-        let pair: &dyn Pair = &(key.0.as_str(), key.1.as_str());
-        let Some(m) = self.map.get_mut(pair) else {
-            return;
-        };
-        if let Some(e) = m.get_mut(key.2.as_str()) {
-            e.held = None;
-            if e.flight.count == 0 {
-                m.remove(key.2.as_str());
-                if m.is_empty() {
-                    self.map.remove(pair);
+            None => {
+                if let Some(i) = self.slot_of(key) {
+                    self.clear_at(i);
                 }
             }
         }
     }
 
+    /// Clears `M[key]` in slot `i`, and the key's entry with it unless an operation of it is in
+    /// flight.
+    fn clear_at(&mut self, i: usize) {
+        self.changes += 1;
+        if let Some(e) = self.entry_at_mut(i) {
+            e.held = None;
+        }
+        self.drop_if_empty(i);
+    }
+
     /// Replaces `M[k]` by what the anchor holds now (a read-only instance, before an alarm).
-    pub(crate) fn reload(&mut self, key: &Key, v: Option<u64>) {
+    pub(crate) fn reload(&mut self, key: &impl Names, v: Option<u64>) {
         self.set(key, v);
     }
 
     /// The version of the first operation of `key` in flight, if any.
-    fn in_flight(&self, key: &Key) -> Option<u64> {
+    fn in_flight(&self, key: &impl Names) -> Option<u64> {
         if self.active == 0 {
             return None;
         }
@@ -324,7 +275,7 @@ impl Freshness {
             .map(|f| f.first)
     }
 
-    fn seen(&self, key: &Key) -> Seen {
+    fn seen(&self, key: &impl Names) -> Seen {
         match self.entry(key) {
             Some(e) => Seen {
                 version: e.held.map(|h| h.version),
@@ -434,10 +385,13 @@ impl Freshness {
 
     // ---- writes and removes ----
 
-    fn issue(&mut self, key: &Key, first: u64) -> u64 {
+    /// Counts an operation of `key` in flight; returns its sequence number and the key's slot.
+    fn issue(&mut self, key: &impl Names, first: u64) -> (u64, usize) {
+        self.changes += 1;
         self.seq += 1;
         let seq = self.seq;
-        let starts = self.with_entry(key, |e| {
+        let i = self.slot_or_new(key);
+        let starts = self.entry_at_mut(i).is_some_and(|e| {
             let f = &mut e.flight;
             let starts = f.count == 0;
             if starts {
@@ -452,66 +406,87 @@ impl Freshness {
             self.active += 1;
         }
         if let Some((k, disturbed)) = &mut self.watched {
-            if k == key {
+            let ((p, s, n), (wp, ws, wn)) = (key.names(), k.names());
+            if same(p, wp) && same(s, ws) && same(n, wn) {
                 *disturbed = true;
             }
         }
-        seq
+        (seq, i)
     }
 
-    pub(crate) fn write_issued(&mut self, key: Key, version: u64) -> MutationTicket {
-        let seq = self.issue(&key, version);
+    pub(crate) fn write_issued(&mut self, key: impl Names, version: u64) -> MutationTicket {
+        let (seq, slot) = self.issue(&key, version);
         MutationTicket {
-            key,
+            slot,
             seq,
             write: Some(version),
+            sealed_under: None,
         }
     }
 
     /// A remove: the key leaves M now, before the inner call (`next`: the counter's next
     /// version, which every later write of the key is at least).
-    pub(crate) fn remove_issued(&mut self, key: Key, next: u64) -> MutationTicket {
-        let seq = self.issue(&key, next);
-        self.set(&key, None);
+    pub(crate) fn remove_issued(&mut self, key: impl Names, next: u64) -> MutationTicket {
+        let (seq, slot) = self.issue(&key, next);
+        self.clear_at(slot);
         MutationTicket {
-            key,
+            slot,
             seq,
             write: None,
+            sealed_under: None,
         }
+    }
+
+    /// The write `t` is sealed under the data key `key_id`: counted until it completes.
+    pub(crate) fn sealing(&mut self, t: &mut MutationTicket, key_id: u32) {
+        if t.sealed_under.is_some() {
+            return;
+        }
+        match self.sealed_under.iter_mut().find(|(id, _)| *id == key_id) {
+            Some((_, n)) => *n += 1,
+            None => self.sealed_under.push((key_id, 1)),
+        }
+        t.sealed_under = Some(key_id);
+    }
+
+    /// Whether a write sealed under another data key than `current` is in flight.
+    pub(crate) fn sealed_under_other(&self, current: u32) -> bool {
+        self.sealed_under
+            .iter()
+            .any(|(id, n)| *id != current && *n > 0)
     }
 
     /// A write or remove returned (`ok`) or failed (or its future was dropped). Returns the
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
-    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> (Key, Option<u64>) {
+    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> Option<(&Key, u64)> {
         self.changes += 1;
-        let pair: &dyn Pair = &(t.key.0.as_str(), t.key.1.as_str());
-        let since = self.tick + 1;
-        let mut set = None;
-        if let Some(m) = self.map.get_mut(pair) {
-            if let Some(e) = m.get_mut(t.key.2.as_str()) {
-                let f = &mut e.flight;
-                let latest = f.last == t.seq;
-                let idle = f.count == 1;
-                f.count = f.count.saturating_sub(1);
-                if idle {
-                    self.active = self.active.saturating_sub(1);
-                }
-                if let (Some(v), true, true) = (t.write, ok, latest) {
-                    if e.hold(v, since) {
-                        self.tick = since;
-                    }
-                    set = Some(v);
-                }
-                if e.held.is_none() && e.flight.count == 0 {
-                    m.remove(t.key.2.as_str());
-                    if m.is_empty() {
-                        self.map.remove(pair);
-                    }
-                }
+        if let Some(id) = t.sealed_under {
+            if let Some((_, n)) = self.sealed_under.iter_mut().find(|(i, _)| *i == id) {
+                *n = n.saturating_sub(1);
             }
         }
-        (t.key, set)
+        let since = self.tick + 1;
+        let (mut set, mut changed, mut idle) = (None, false, false);
+        if let Some(e) = self.entry_at_mut(t.slot) {
+            let f = &mut e.flight;
+            let latest = f.last == t.seq;
+            idle = f.count == 1;
+            f.count = f.count.saturating_sub(1);
+            if let (Some(v), true, true) = (t.write, ok, latest) {
+                changed = e.hold(v, since);
+                set = Some(v);
+            }
+        }
+        if idle {
+            self.active = self.active.saturating_sub(1);
+        }
+        if changed {
+            self.tick = since;
+        }
+        self.drop_if_empty(t.slot);
+        let key = self.slots.get(t.slot)?.as_ref().map(|s| &s.key)?;
+        set.map(|v| (key, v))
     }
 
     // ---- re-encryption ----
@@ -525,8 +500,8 @@ impl Freshness {
 
     /// Whether the pass may write `key` back now: nothing was in flight when it read it
     /// (`quiet`), nothing is now, and nothing was issued since.
-    pub(crate) fn reencrypt_may_write(&mut self, key: &Key, quiet: bool) -> bool {
-        let undisturbed = matches!(&self.watched, Some((k, false)) if k == key);
+    pub(crate) fn reencrypt_may_write(&mut self, key: &impl Names, quiet: bool) -> bool {
+        let undisturbed = matches!(&self.watched, Some((k, false)) if k.names() == key.names());
         self.watched = None;
         quiet && undisturbed && self.in_flight(key).is_none()
     }

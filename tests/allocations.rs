@@ -56,11 +56,10 @@ const SIZES: [usize; 10] = [
 const BOOKKEEPING: usize = 512;
 
 /// Small buffers a synchronous write allocates besides the record, whatever the value's size:
-/// the key's owned names, moved into its freshness ticket (the key's entries in M and among the
-/// operations in flight were made by its first write and are reused). With names in clear the
-/// inner store is handed the caller's names (borrowed); a padded copy of the value, or names
-/// copied per lookup, add to it.
-const WRITE_ALLOCS: usize = 2;
+/// none. The key's freshness entry was made by its first write and is found by the borrowed
+/// names; its ticket names the entry's slot. With names in clear the inner store is handed the
+/// caller's names (borrowed); a padded copy of the value, or names copied per write, add to it.
+const WRITE_ALLOCS: usize = 0;
 /// Small buffers a synchronous read allocates (nothing the size of the value): the key's owned
 /// names in the read's freshness ticket.
 const READ_ALLOCS: usize = 2;

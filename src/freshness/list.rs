@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::{Entry, Freshness, Key, Pair};
+use super::{Freshness, Key, Pair, Slot};
 
 /// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
 /// pair) then.
@@ -34,7 +34,9 @@ impl Freshness {
                 if pair.is_some_and(|(lp, ls)| lp != p || ls != s) {
                     continue;
                 }
-                let keys = m.iter().filter(|(_, e)| e.held.is_some());
+                let keys = m
+                    .iter()
+                    .filter(|(_, i)| self.entry_at(**i).is_some_and(|e| e.held.is_some()));
                 held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.clone())));
             }
             held.sort_unstable_by(key_cmp);
@@ -58,8 +60,13 @@ impl Freshness {
         // counts once); what is left unmarked was not listed.
         self.checks += 1;
         let mark = self.checks;
-        let hit = |m: Option<&mut HashMap<String, Entry>>, k: &str| {
-            if let Some(h) = m.and_then(|m| m.get_mut(k)).and_then(|e| e.held.as_mut()) {
+        let slots = &mut self.slots;
+        let mut hit = |m: Option<&HashMap<String, usize>>, k: &str| {
+            let e = m
+                .and_then(|m| m.get(k))
+                .and_then(|i| slots.get_mut(*i))
+                .and_then(Option::as_mut);
+            if let Some(h) = e.and_then(|s| s.entry.held.as_mut()) {
                 h.mark = mark;
             }
         };
@@ -67,9 +74,9 @@ impl Freshness {
             Listed::Pair(p, s, keys) => {
                 if scope.is_none_or(|scope| scope == (p, s)) {
                     let pair: &dyn Pair = &(p, s);
-                    if let Some(m) = self.map.get_mut(pair) {
+                    if let Some(m) = self.map.get(pair) {
                         for k in keys {
-                            hit(Some(&mut *m), k);
+                            hit(Some(m), k);
                         }
                     }
                 }
@@ -78,7 +85,7 @@ impl Freshness {
                 for (p, s, k) in keys {
                     if scope.is_none_or(|scope| scope == (p.as_str(), s.as_str())) {
                         let pair: &dyn Pair = &(p.as_str(), s.as_str());
-                        hit(self.map.get_mut(pair), k);
+                        hit(self.map.get(pair), k);
                     }
                 }
             }
@@ -88,12 +95,12 @@ impl Freshness {
             Some((p, s)) => {
                 let pair: &dyn Pair = &(p, s);
                 if let Some(m) = self.map.get(pair) {
-                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
+                    least_unlisted(&mut missing, (p, s, m), &self.slots, mark, t.tick);
                 }
             }
             None => {
                 for ((p, s), m) in &self.map {
-                    least_unlisted(&mut missing, (p, s, m), mark, t.tick);
+                    least_unlisted(&mut missing, (p, s, m), &self.slots, mark, t.tick);
                 }
             }
         }
@@ -129,11 +136,15 @@ fn key_cmp(a: &Key, b: &Key) -> Ordering {
 /// nothing in flight for it now, and is not marked `mark` (listed).
 fn least_unlisted<'a>(
     least: &mut Option<((&'a str, &'a str, &'a str), u64)>,
-    (p, s, m): (&'a str, &'a str, &'a HashMap<String, Entry>),
+    (p, s, m): (&'a str, &'a str, &'a HashMap<String, usize>),
+    slots: &[Option<Slot>],
     mark: u64,
     tick: u64,
 ) {
-    for (k, e) in m {
+    for (k, i) in m {
+        let Some(e) = slots.get(*i).and_then(Option::as_ref).map(|s| &s.entry) else {
+            continue;
+        };
         let Some(h) = e.held else { continue };
         if h.mark == mark || h.since > tick || e.flight.count > 0 {
             continue;

@@ -127,13 +127,13 @@ fn only_the_latest_write_of_a_key_sets_it() {
     let mut f = Freshness::new(false, 10);
     let a = f.write_issued(key(0), 10);
     let b = f.write_issued(key(0), 11);
-    assert_eq!(f.mutation_done(b, true).1, Some(11));
-    assert_eq!(f.mutation_done(a, true).1, None);
+    assert_eq!(f.mutation_done(b, true).map(|(_, v)| v), Some(11));
+    assert_eq!(f.mutation_done(a, true).map(|(_, v)| v), None);
     assert_eq!(f.get(&key(0)), Some(11));
     let c = f.write_issued(key(0), 12);
     let r = f.remove_issued(key(0), 13);
     assert_eq!(
-        f.mutation_done(c, true).1,
+        f.mutation_done(c, true).map(|(_, v)| v),
         None,
         "a remove was issued after it"
     );
@@ -347,11 +347,27 @@ proptest! {
             }
             // The count of keys with operations in flight is exact, and an entry is kept only
             // for a key M holds or has an operation in flight.
-            let entries = || m.f.map.values().flat_map(|m| m.values());
+            let entries = || m.f.slots.iter().flatten().map(|s| &s.entry);
             let active = entries().filter(|e| e.flight.count > 0).count();
             prop_assert_eq!(m.f.active, active);
             prop_assert!(entries().all(|e| e.flight.count > 0 || e.held.is_some()));
             prop_assert!(m.f.map.values().all(|m| !m.is_empty()));
+            // Each entry is in one slot, under its own names; free slots are listed once.
+            let mut named = 0;
+            for ((p, s), keys) in &m.f.map {
+                for (k, i) in keys {
+                    let slot = m.f.slots[*i].as_ref().expect("a slot in use");
+                    prop_assert_eq!(&slot.key, &(p.clone(), s.clone(), k.clone()));
+                    named += 1;
+                }
+            }
+            prop_assert_eq!(named, m.f.slots.iter().flatten().count());
+            let mut free = m.f.free.clone();
+            free.sort_unstable();
+            free.dedup();
+            prop_assert_eq!(free.len(), m.f.free.len());
+            prop_assert!(free.iter().all(|i| m.f.slots[*i].is_none()));
+            prop_assert_eq!(free.len() + named, m.f.slots.len());
         }
         // Settled, every key reads as what the store holds, with no alarm.
         for v in m.settle() {
@@ -416,13 +432,13 @@ proptest! {
 fn an_idle_key_counts_as_nothing_in_flight_and_its_entry_leaves_with_it() {
     let mut f = Freshness::new(false, 10);
     let w = f.write_issued(key(0), 10);
-    assert_eq!(f.mutation_done(w, true).1, Some(10));
+    assert_eq!(f.mutation_done(w, true).map(|(_, v)| v), Some(10));
     assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
     // The next run of operations starts at its own first version.
     let w = f.write_issued(key(0), 11);
     assert_eq!(f.seen_now(&key(0)), seen(Some(10), Some(11)));
     assert_eq!(f.active, 1);
-    assert_eq!(f.mutation_done(w, false).1, None);
+    assert_eq!(f.mutation_done(w, false).map(|(_, v)| v), None);
     assert_eq!(f.seen_now(&key(0)), seen(Some(10), None));
     assert_eq!(f.active, 0);
     let r = f.remove_issued(key(0), 12);

@@ -72,8 +72,9 @@ pub(crate) struct Engine {
     /// The freshness anchor, if the store is anchored. Its lock is taken after a key's stripe
     /// and before the counter and freshness locks, never the other way round.
     anchor: Mutex<Option<AnchorState>>,
-    /// Writes in flight, by the id of the data key that sealed them (a few ids: a list).
-    sealed_under: Mutex<Vec<(u32, usize)>>,
+    /// Whether an anchor was attached at open. A store opened without one never gets one, so
+    /// its writes and removes need not take the anchor's lock.
+    anchor_attached: bool,
     /// The most Argon2id memory (KiB) a new passphrase of a credential change may ask for
     /// (`OpenOptions::max_kdf_memory_kib`).
     pub(crate) max_kdf_memory_kib: u32,
@@ -154,7 +155,7 @@ impl Engine {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             fallback_stripe: Mutex::new(()),
             anchor: Mutex::new(None),
-            sealed_under: Mutex::new(Vec::new()),
+            anchor_attached: false,
             max_kdf_memory_kib: crate::kdf::KdfParams::CEILING_MEMORY_KIB,
         })
     }
@@ -175,25 +176,25 @@ impl Engine {
         self.ring.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Seals `buf` as the record of version `version` of `(p, s, k)` under the current data
+    /// key of `ring`.
     fn seal(
         &self,
-        p: &str,
-        s: &str,
-        k: &str,
+        ring: &Ring,
+        (p, s, k): (&str, &str, &str),
         version: u64,
         mut buf: f2::Plaintext,
-    ) -> Result<(Vec<u8>, u32), WriteError> {
+    ) -> Result<Vec<u8>, WriteError> {
         // `buf` is zeroized if anything fails before the record is sealed.
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(WriteError::Random)?;
-        let ring = self.ring();
         let cipher = ring
             .cipher(ring.current)
             .ok_or(WriteError::EncryptionFailed)?;
         let ad = f2::RecordAd::new(&self.store_id, ring.current, version, p, s, k)
             .ok_or(WriteError::EncryptionFailed)?;
         let value = buf.take();
-        let rec = f2::seal_record(
+        f2::seal_record(
             cipher,
             ring.current,
             version,
@@ -202,8 +203,12 @@ impl Engine {
             value,
             self.padding,
         )
-        .map_err(seal_error)?;
-        Ok((rec, ring.current))
+        .map_err(seal_error)
+    }
+
+    /// The anchor's state, locked, if the store was opened with an anchor.
+    fn anchor_lock(&self) -> Option<MutexGuard<'_, Option<AnchorState>>> {
+        self.anchor_attached.then(|| lock(&self.anchor))
     }
 
     fn stripe(&self, p: &str, s: &str, k: &str) -> MutexGuard<'_, ()> {
@@ -215,15 +220,15 @@ impl Engine {
         lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Issues a write of `key` (the names `(p, s, k)`, moved into its ticket): pending anchor
-    /// changes written, a version taken, the ticket issued (all under the anchor lock), then
-    /// the value sealed. `quiet`: for a re-encryption's write back, the key must not have been
-    /// touched since the pass read it (`None`: an application write).
-    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    /// Issues a write of `(p, s, k)`: pending anchor changes written, a version taken and the
+    /// ticket issued (under the anchor's and the counter's locks: one key's versions are
+    /// issued in the order they are taken), then the value sealed under the current data key
+    /// (under the keyring's read lock, held since the write was counted as sealed under that
+    /// key: a retirement waits for it). `quiet`: for a re-encryption's write back, the key must
+    /// not have been touched since the pass read it (`None`: an application write).
     fn issue_write(
         self: &Arc<Self>,
-        (p, s, k): (&str, &str, &str),
-        key: Key,
+        key: (&str, &str, &str),
         buf: Vec<u8>,
         quiet: Option<bool>,
     ) -> Result<Option<(MutationGuard, Vec<u8>)>, WriteError> {
@@ -231,32 +236,28 @@ impl Engine {
         if self.read_only {
             return Err(WriteError::ReadOnly);
         }
-        let (ticket, version) = {
-            let mut a = lock(&self.anchor);
-            Self::flush(&mut a).map_err(WriteError::Anchor)?;
-            let version = self.take().ok_or(WriteError::VersionsExhausted)?;
-            let mut f = self.fresh();
-            if let Some(quiet) = quiet {
-                if !f.reencrypt_may_write(&key, quiet) {
-                    return Ok(None);
-                }
-            }
-            (f.write_issued(key, version), version)
-        };
-        let mut guard = MutationGuard {
-            v2: Arc::clone(self),
-            ticket: Some(ticket),
-            sealed_under: None,
-        };
-        let (rec, key_id) = self.seal(p, s, k, version, buf)?;
-        {
-            let mut sealed = lock(&self.sealed_under);
-            match sealed.iter_mut().find(|(id, _)| *id == key_id) {
-                Some((_, n)) => *n += 1,
-                None => sealed.push((key_id, 1)),
+        let mut a = self.anchor_lock();
+        if let Some(a) = a.as_mut() {
+            Self::flush(a).map_err(WriteError::Anchor)?;
+        }
+        let mut c = self.counter();
+        let version = c.take().ok_or(WriteError::VersionsExhausted)?;
+        // Taken under the counter's lock, which a rotation holds to change the keyring.
+        let ring = self.ring();
+        let mut f = self.fresh();
+        if let Some(quiet) = quiet {
+            if !f.reencrypt_may_write(&key, quiet) {
+                return Ok(None);
             }
         }
-        guard.sealed_under = Some(key_id);
+        let mut ticket = f.write_issued(key, version);
+        f.sealing(&mut ticket, ring.current);
+        drop((f, c, a));
+        let guard = MutationGuard {
+            v2: Arc::clone(self),
+            ticket: Some(ticket),
+        };
+        let rec = self.seal(&ring, key, version, buf)?;
         Ok(Some((guard, rec)))
     }
 
@@ -287,7 +288,7 @@ impl Engine {
                 .stored_names(p, s, k)
                 .map_err(WriteError::InvalidName)?;
             let (guard, rec) = self
-                .issue_write((p, s, k), key_of(p, s, k), buf, None)?
+                .issue_write((p, s, k), buf, None)?
                 .ok_or(WriteError::EncryptionFailed)?;
             Ok::<_, WriteError>((guard, io.write(&sp, &ss, &sk, rec)))
         })();
@@ -312,29 +313,30 @@ impl Engine {
             let [sp, ss, sk] = self
                 .stored_names(p, s, k)
                 .map_err(RemoveError::InvalidName)?;
-            let key = key_of(p, s, k);
             let ticket = {
-                let mut a = lock(&self.anchor);
-                Self::flush(&mut a).map_err(RemoveError::Anchor)?;
-                let held = self.fresh().get(&key).is_some();
-                if let (Some(st), true) = (a.as_mut(), held) {
+                let mut a = self.anchor_lock();
+                if let Some(st) = a.as_mut() {
+                    Self::flush(st).map_err(RemoveError::Anchor)?;
+                }
+                let st = a.as_mut().and_then(|a| a.as_mut());
+                if let Some(st) = st.filter(|_| self.fresh().get(&(p, s, k)).is_some()) {
                     // Before the inner remove: a crash after it must not leave the anchor
                     // expecting the key. If it fails it may still have taken effect: the key is
                     // absent from now on, its removal from the anchor pending, and the inner
                     // remove is not made.
+                    let key = key_of(p, s, k);
                     if let Err(e) = st.put(&key, None) {
-                        st.pending.insert(key.clone(), None);
                         self.fresh().reload(&key, None);
+                        st.pending.insert(key, None);
                         return Err(RemoveError::Anchor(e));
                     }
                 }
-                let next = self.counter().next();
-                self.fresh().remove_issued(key, next)
+                let c = self.counter();
+                self.fresh().remove_issued((p, s, k), c.next())
             };
             let guard = MutationGuard {
                 v2: Arc::clone(self),
                 ticket: Some(ticket),
-                sealed_under: None,
             };
             Ok((guard, io.remove(&sp, &ss, &sk, lazy)))
         })();
@@ -414,8 +416,6 @@ fn seal_error(e: SealError) -> WriteError {
 struct MutationGuard {
     v2: Arc<Engine>,
     ticket: Option<MutationTicket>,
-    /// The data key that sealed the write.
-    sealed_under: Option<u32>,
 }
 
 impl MutationGuard {
@@ -426,19 +426,20 @@ impl MutationGuard {
     }
 
     fn finish(&mut self, ok: bool) -> Result<(), io::Error> {
-        if let Some(id) = self.sealed_under.take() {
-            let mut sealed = lock(&self.v2.sealed_under);
-            if let Some((_, n)) = sealed.iter_mut().find(|(i, _)| *i == id) {
-                *n = n.saturating_sub(1);
-            }
-        }
         let Some(t) = self.ticket.take() else {
             return Ok(());
         };
-        let mut a = lock(&self.v2.anchor);
-        let (key, set) = self.v2.fresh().mutation_done(t, ok);
+        let Some(mut a) = self.v2.anchor_lock() else {
+            self.v2.fresh().mutation_done(t, ok);
+            return Ok(());
+        };
+        let set = {
+            let mut f = self.v2.fresh();
+            let set = f.mutation_done(t, ok);
+            set.map(|(key, v)| (key.clone(), v))
+        };
         match (set, a.as_mut()) {
-            (Some(v), Some(st)) => match st.put(&key, Some(v)) {
+            (Some((key, v)), Some(st)) => match st.put(&key, Some(v)) {
                 Ok(()) => {
                     st.pending.remove(&key);
                     Ok(())

@@ -36,6 +36,7 @@ impl Engine {
         let fresh = self.fresh.get_mut().unwrap_or_else(|p| p.into_inner());
         fresh.load(entries, meta.accept_mark);
         let key = self.anchor_key();
+        self.anchor_attached = true;
         *self.anchor.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(AnchorState {
             anchor,
             key,

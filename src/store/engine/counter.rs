@@ -40,6 +40,16 @@ impl Counter {
     pub(crate) fn next(&self) -> u64 {
         self.next
     }
+
+    /// Takes one version; `None` when the block reserved at open is used up.
+    pub(crate) fn take(&mut self) -> Option<u64> {
+        if self.next >= self.limit {
+            return None;
+        }
+        let v = self.next;
+        self.next += 1;
+        Some(v)
+    }
 }
 
 /// The state block of the header written after `h`: `header_seq + 1`, `version_limit` given;
@@ -54,17 +64,6 @@ pub(crate) fn header_state(h: &HeaderV2, version_limit: u64) -> Option<State> {
 }
 
 impl Engine {
-    /// Takes one version; `None` when the block reserved at open is used up.
-    pub(super) fn take(&self) -> Option<u64> {
-        let mut c = self.counter();
-        if c.next >= c.limit {
-            return None;
-        }
-        let v = c.next;
-        c.next += 1;
-        Some(v)
-    }
-
     /// The read-check-write of a header change made by a caller holding the counter lock
     /// (synchronous inner store): refuses when the stored header is not the one last read or
     /// written, or after a header write failed.

@@ -144,9 +144,7 @@ impl Engine {
         let current = self.ring().current;
         let started = Instant::now();
         loop {
-            let old = lock(&self.sealed_under)
-                .iter()
-                .any(|(id, n)| *id != current && *n > 0);
+            let old = self.fresh().sealed_under_other(current);
             if !old {
                 break;
             }
@@ -230,7 +228,7 @@ impl Engine {
                 .stored_names(&key.0, &key.1, &key.2)
                 .map_err(WriteError::InvalidName)?;
             let Some((guard, rec)) =
-                self.issue_write((&key.0, &key.1, &key.2), key.clone(), value, Some(quiet))?
+                self.issue_write((&key.0, &key.1, &key.2), value, Some(quiet))?
             else {
                 return Ok(None);
             };

@@ -1,0 +1,165 @@
+//! The entries of M and of the operations in flight: each in a slot that stays put while the
+//! entry exists (a mutation's ticket names it, so its completion finds the entry without a
+//! lookup), found by borrowed names through a map of namespace pairs.
+
+use core::borrow::Borrow;
+use core::hash::{Hash, Hasher};
+
+use super::{Entry, Freshness, Key};
+
+/// A key's names, owned or borrowed: operations are issued by borrowed names (copied only when
+/// the key gets an entry).
+pub(crate) trait Names {
+    fn names(&self) -> (&str, &str, &str);
+}
+
+impl Names for Key {
+    fn names(&self) -> (&str, &str, &str) {
+        (&self.0, &self.1, &self.2)
+    }
+}
+
+impl Names for (&str, &str, &str) {
+    fn names(&self) -> (&str, &str, &str) {
+        *self
+    }
+}
+
+impl<T: Names + ?Sized> Names for &T {
+    fn names(&self) -> (&str, &str, &str) {
+        (**self).names()
+    }
+}
+
+/// A namespace pair, owned or borrowed: M's pairs are looked up by borrowed names (no copy of
+/// them per lookup). Hashes and compares as the owned `(String, String)` does.
+pub(super) trait Pair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Pair for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl Pair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn Pair + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn Pair + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn Pair + '_ {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As `(String, String)` hashes: each `str` in turn.
+        self.pair().hash(h);
+    }
+}
+
+impl PartialEq for dyn Pair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        let ((p, s), (op, os)) = (self.pair(), other.pair());
+        same(p, op) && same(s, os)
+    }
+}
+
+/// `a == b`, without calling `memcmp` for two empty names: an empty `str` points at a dangling
+/// address, and glibc's AVX-512 `memcmp` loads from it under an all-zero mask, which costs a
+/// microcode assist of about 75 ns on such CPUs (the empty secondary namespace is LDK's
+/// commonest).
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+impl Eq for dyn Pair + '_ {}
+
+/// A key's entry and its names, in the slot its ticket names.
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub(super) key: Key,
+    pub(super) entry: Entry,
+}
+
+impl Freshness {
+    /// The slot of the key's entry, if it has one.
+    pub(super) fn slot_of(&self, key: &impl Names) -> Option<usize> {
+        let (p, s, k) = key.names();
+        let pair: &dyn Pair = &(p, s);
+        self.map.get(pair).and_then(|m| m.get(k)).copied()
+    }
+
+    pub(super) fn entry_at(&self, i: usize) -> Option<&Entry> {
+        self.slots.get(i)?.as_ref().map(|s| &s.entry)
+    }
+
+    pub(super) fn entry_at_mut(&mut self, i: usize) -> Option<&mut Entry> {
+        self.slots.get_mut(i)?.as_mut().map(|s| &mut s.entry)
+    }
+
+    pub(super) fn entry(&self, key: &impl Names) -> Option<&Entry> {
+        self.entry_at(self.slot_of(key)?)
+    }
+
+    /// The slot of the key's entry, made if there is none (names are copied only then).
+    pub(super) fn slot_or_new(&mut self, key: &impl Names) -> usize {
+        if let Some(i) = self.slot_of(key) {
+            return i;
+        }
+        let (p, s, k) = key.names();
+        let slot = Slot {
+            key: (p.to_owned(), s.to_owned(), k.to_owned()),
+            entry: Entry::default(),
+        };
+        let i = match self.free.pop() {
+            Some(i) if self.slots.get(i).is_some_and(Option::is_none) => {
+                if let Some(cell) = self.slots.get_mut(i) {
+                    *cell = Some(slot);
+                }
+                i
+            }
+            _ => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        let pair: &dyn Pair = &(p, s);
+        let m = match self.map.get_mut(pair) {
+            Some(m) => m,
+            None => self.map.entry((p.to_owned(), s.to_owned())).or_default(),
+        };
+        m.insert(k.to_owned(), i);
+        i
+    }
+
+    /// Removes the entry in slot `i` if it is empty (M does not hold the key, nothing in
+    /// flight).
+    pub(super) fn drop_if_empty(&mut self, i: usize) {
+        let Some(cell) = self.slots.get_mut(i) else {
+            return;
+        };
+        let empty = cell
+            .as_ref()
+            .is_some_and(|s| s.entry.held.is_none() && s.entry.flight.count == 0);
+        if !empty {
+            return;
+        }
+        let Some(slot) = cell.take() else {
+            return;
+        };
+        self.free.push(i);
+        let (p, s, k) = slot.key.names();
+        let pair: &dyn Pair = &(p, s);
+        if let Some(m) = self.map.get_mut(pair) {
+            m.remove(k);
+            if m.is_empty() {
+                self.map.remove(pair);
+            }
+        }
+    }
+}
