@@ -4,6 +4,7 @@
 //! that are given back exactly once (a dropped future gives its ticket back from a drop guard).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 mod entries;
 mod list;
@@ -38,6 +39,15 @@ pub(crate) struct Seen {
     pub(crate) in_flight: Option<u64>,
 }
 
+impl Seen {
+    fn of(e: &Entry) -> Seen {
+        Seen {
+            version: e.held.map(|h| h.version),
+            in_flight: (e.flight.count > 0).then_some(e.flight.first),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Flight {
     /// How many operations of the key are in flight.
@@ -52,7 +62,8 @@ struct Flight {
 /// A read's ticket: the key's state when it was issued.
 #[derive(Debug)]
 pub(crate) struct ReadTicket {
-    key: Key,
+    /// The key's names: its entry's when it has one (no copy), else a copy.
+    key: Arc<Key>,
     seen: Seen,
     seq: u64,
     /// [`Freshness::changes`] at issue: if it is the same at completion, so is `seen`.
@@ -276,13 +287,7 @@ impl Freshness {
     }
 
     fn seen(&self, key: &impl Names) -> Seen {
-        match self.entry(key) {
-            Some(e) => Seen {
-                version: e.held.map(|h| h.version),
-                in_flight: (e.flight.count > 0).then_some(e.flight.first),
-            },
-            None => Seen::default(),
-        }
+        self.entry(key).map(Seen::of).unwrap_or_default()
     }
 
     /// The rule (docs/FORMAT.md, "The rule") for one state of the key.
@@ -332,8 +337,16 @@ impl Freshness {
 
     // ---- reads ----
 
-    pub(crate) fn read_issued(&self, key: Key) -> ReadTicket {
-        let seen = self.seen(&key);
+    pub(crate) fn read_issued(&self, key: impl Names) -> ReadTicket {
+        let slot = self.slot_of(&key).and_then(|i| self.slots.get(i)?.as_ref());
+        let (key, seen) = match slot {
+            Some(slot) => (Arc::clone(&slot.key), Seen::of(&slot.entry)),
+            None => {
+                let (p, s, k) = key.names();
+                let owned = (p.to_owned(), s.to_owned(), k.to_owned());
+                (Arc::new(owned), Seen::default())
+            }
+        };
         ReadTicket {
             key,
             seen,
@@ -350,7 +363,7 @@ impl Freshness {
         let seen_now = if t.changes == self.changes {
             t.seen
         } else {
-            self.seen(&t.key)
+            self.seen(&*t.key)
         };
         let then = self.judge(t.seen, found);
         let now = self.judge(seen_now, found);
@@ -371,7 +384,7 @@ impl Freshness {
             if !self.anchored && quiet {
                 let m = seen_now.version.map_or(v, |m| m.max(v));
                 if seen_now.version != Some(m) {
-                    self.set(&t.key, Some(m));
+                    self.set(&*t.key, Some(m));
                 }
             }
         }
@@ -485,7 +498,7 @@ impl Freshness {
             self.tick = since;
         }
         self.drop_if_empty(t.slot);
-        let key = self.slots.get(t.slot)?.as_ref().map(|s| &s.key)?;
+        let key = self.slots.get(t.slot)?.as_ref().map(|s| &*s.key)?;
         set.map(|v| (key, v))
     }
 

@@ -60,9 +60,9 @@ const BOOKKEEPING: usize = 512;
 /// names; its ticket names the entry's slot. With names in clear the inner store is handed the
 /// caller's names (borrowed); a padded copy of the value, or names copied per write, add to it.
 const WRITE_ALLOCS: usize = 0;
-/// Small buffers a synchronous read allocates (nothing the size of the value): the key's owned
-/// names in the read's freshness ticket.
-const READ_ALLOCS: usize = 2;
+/// Small buffers a synchronous read allocates (nothing the size of the value): none. The
+/// read's freshness ticket shares the names of the key's entry.
+const READ_ALLOCS: usize = 0;
 /// What encrypted names add to either: the stored forms of the names, made once per operation
 /// (here the primary namespace and the key; an empty secondary namespace is stored empty, and
 /// the name cipher allocates nothing else). A name cipher rebuilt per call that allocated its

@@ -4,6 +4,7 @@
 
 use core::borrow::Borrow;
 use core::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use super::{Entry, Freshness, Key};
 
@@ -82,7 +83,8 @@ impl Eq for dyn Pair + '_ {}
 /// A key's entry and its names, in the slot its ticket names.
 #[derive(Debug)]
 pub(super) struct Slot {
-    pub(super) key: Key,
+    /// Shared with the tickets of reads issued while the entry exists.
+    pub(super) key: Arc<Key>,
     pub(super) entry: Entry,
 }
 
@@ -113,7 +115,7 @@ impl Freshness {
         }
         let (p, s, k) = key.names();
         let slot = Slot {
-            key: (p.to_owned(), s.to_owned(), k.to_owned()),
+            key: Arc::new((p.to_owned(), s.to_owned(), k.to_owned())),
             entry: Entry::default(),
         };
         let i = match self.free.pop() {
@@ -153,7 +155,7 @@ impl Freshness {
             return;
         };
         self.free.push(i);
-        let (p, s, k) = slot.key.names();
+        let (p, s, k) = (*slot.key).names();
         let pair: &dyn Pair = &(p, s);
         if let Some(m) = self.map.get_mut(pair) {
             m.remove(k);

@@ -110,7 +110,7 @@ impl Engine {
         let issued = (|| {
             names::check_key(p, s, k).map_err(ReadError::InvalidName)?;
             let [sp, ss, sk] = self.stored_names(p, s, k).map_err(ReadError::InvalidName)?;
-            let ticket = self.fresh().read_issued(key_of(p, s, k));
+            let ticket = self.fresh().read_issued((p, s, k));
             let record = io.read(&sp, &ss, &sk);
             // A read-only instance also reads the header: the writer may have rotated its data
             // key since this instance opened (docs/FORMAT.md, "Two instances").
