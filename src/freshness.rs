@@ -3,7 +3,8 @@
 //! store layer reports each operation when it is issued and when it completes, through tickets
 //! that are given back exactly once (a dropped future gives its ticket back from a drop guard).
 
-use std::collections::HashMap;
+/// M's maps: keyed by names, hashed with a per-map random seed.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 mod entries;
@@ -175,7 +176,7 @@ impl Freshness {
             read_only,
             start: if read_only { u64::MAX } else { start },
             accept_mark: 0,
-            map: HashMap::new(),
+            map: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             tick: 0,

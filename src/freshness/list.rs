@@ -2,9 +2,8 @@
 //! issued is missing from what it returned.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
-use super::{Freshness, Key, Pair, Slot};
+use super::{Freshness, HashMap, Key, Pair, Slot};
 
 /// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
 /// pair) then.
