@@ -13,7 +13,7 @@ mod list;
 mod tests;
 
 pub(crate) use entries::Names;
-use entries::{same, Pair, Slot};
+use entries::{same, KeyName, Pair, Slot};
 pub(crate) use list::{ListTicket, Listed};
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
@@ -145,7 +145,7 @@ pub(crate) struct Freshness {
     accept_mark: u64,
     /// Every key M holds or has an operation in flight, grouped by namespace pair: the slot of
     /// its entry. One lookup finds both.
-    map: HashMap<(String, String), HashMap<String, usize>>,
+    map: HashMap<(String, String), HashMap<KeyName, usize>>,
     /// The entries (`None`: a free slot, listed in `free`). A slot stays with its key while the
     /// entry exists, so a mutation's completion finds it without a lookup.
     slots: Vec<Option<Slot>>,

@@ -88,6 +88,37 @@ pub(super) struct Slot {
     pub(super) entry: Entry,
 }
 
+/// The key of an entry in its pair's map: the entry's names (shared with its slot), found by
+/// the key name alone. Hashes and compares as that `str` does.
+#[derive(Debug)]
+pub(super) struct KeyName(pub(super) Arc<Key>);
+
+impl KeyName {
+    pub(super) fn key(&self) -> &str {
+        &self.0 .2
+    }
+}
+
+impl Borrow<str> for KeyName {
+    fn borrow(&self) -> &str {
+        self.key()
+    }
+}
+
+impl Hash for KeyName {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.key().hash(h);
+    }
+}
+
+impl PartialEq for KeyName {
+    fn eq(&self, other: &Self) -> bool {
+        same(self.key(), other.key())
+    }
+}
+
+impl Eq for KeyName {}
+
 impl Freshness {
     /// The slot of the key's entry, if it has one.
     pub(super) fn slot_of(&self, key: &impl Names) -> Option<usize> {
@@ -114,8 +145,9 @@ impl Freshness {
             return i;
         }
         let (p, s, k) = key.names();
+        let names = Arc::new((p.to_owned(), s.to_owned(), k.to_owned()));
         let slot = Slot {
-            key: Arc::new((p.to_owned(), s.to_owned(), k.to_owned())),
+            key: Arc::clone(&names),
             entry: Entry::default(),
         };
         let i = match self.free.pop() {
@@ -135,7 +167,7 @@ impl Freshness {
             Some(m) => m,
             None => self.map.entry((p.to_owned(), s.to_owned())).or_default(),
         };
-        m.insert(k.to_owned(), i);
+        m.insert(KeyName(names), i);
         i
     }
 

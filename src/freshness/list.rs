@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{Freshness, HashMap, Key, Pair, Slot};
+use super::{Freshness, HashMap, Key, KeyName, Pair, Slot};
 
 /// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
 /// pair) then.
@@ -36,7 +36,7 @@ impl Freshness {
                 let keys = m
                     .iter()
                     .filter(|(_, i)| self.entry_at(**i).is_some_and(|e| e.held.is_some()));
-                held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.clone())));
+                held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.key().to_owned())));
             }
             held.sort_unstable_by(key_cmp);
         }
@@ -60,7 +60,7 @@ impl Freshness {
         self.checks += 1;
         let mark = self.checks;
         let slots = &mut self.slots;
-        let mut hit = |m: Option<&HashMap<String, usize>>, k: &str| {
+        let mut hit = |m: Option<&HashMap<KeyName, usize>>, k: &str| {
             let e = m
                 .and_then(|m| m.get(k))
                 .and_then(|i| slots.get_mut(*i))
@@ -135,7 +135,7 @@ fn key_cmp(a: &Key, b: &Key) -> Ordering {
 /// nothing in flight for it now, and is not marked `mark` (listed).
 fn least_unlisted<'a>(
     least: &mut Option<((&'a str, &'a str, &'a str), u64)>,
-    (p, s, m): (&'a str, &'a str, &'a HashMap<String, usize>),
+    (p, s, m): (&'a str, &'a str, &'a HashMap<KeyName, usize>),
     slots: &[Option<Slot>],
     mark: u64,
     tick: u64,
@@ -148,7 +148,7 @@ fn least_unlisted<'a>(
         if h.mark == mark || h.since > tick || e.flight.count > 0 {
             continue;
         }
-        let key = (p, s, k.as_str());
+        let key = (p, s, k.key());
         if least.is_none_or(|(l, _)| key < l) {
             *least = Some((key, h.version));
         }

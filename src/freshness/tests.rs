@@ -357,7 +357,8 @@ proptest! {
             for ((p, s), keys) in &m.f.map {
                 for (k, i) in keys {
                     let slot = m.f.slots[*i].as_ref().expect("a slot in use");
-                    prop_assert_eq!(&*slot.key, &(p.clone(), s.clone(), k.clone()));
+                    prop_assert_eq!(&*slot.key, &(p.clone(), s.clone(), k.key().to_owned()));
+                    prop_assert!(Arc::ptr_eq(&slot.key, &k.0));
                     named += 1;
                 }
             }

@@ -11,8 +11,7 @@
 //! in `rotation.rs`; stored names in `stored_names.rs`.
 
 use core::future::Future;
-use core::hash::{Hash, Hasher};
-use std::collections::hash_map::DefaultHasher;
+use core::hash::BuildHasher;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -68,6 +67,8 @@ pub(crate) struct Engine {
     ctr: Mutex<Counter>,
     fresh: Mutex<Freshness>,
     stripes: Vec<Mutex<()>>,
+    /// Picks a key's stripe (seeded at random: which keys share a stripe differs per store).
+    stripe_seed: foldhash::fast::RandomState,
     fallback_stripe: Mutex<()>,
     /// The freshness anchor, if the store is anchored. Its lock is taken after a key's stripe
     /// and before the counter and freshness locks, never the other way round.
@@ -153,6 +154,7 @@ impl Engine {
             rng,
             ctr: Mutex::new(Counter::new(next, limit, header, hk)),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            stripe_seed: foldhash::fast::RandomState::default(),
             fallback_stripe: Mutex::new(()),
             anchor: Mutex::new(None),
             anchor_attached: false,
@@ -212,9 +214,8 @@ impl Engine {
     }
 
     fn stripe(&self, p: &str, s: &str, k: &str) -> MutexGuard<'_, ()> {
-        let mut h = DefaultHasher::new();
-        (p, s, k).hash(&mut h);
-        let i = usize::try_from(h.finish() % STRIPES as u64).unwrap_or(0);
+        let h = self.stripe_seed.hash_one((p, s, k));
+        let i = usize::try_from(h % STRIPES as u64).unwrap_or(0);
         // `i < STRIPES` always; the fallback lock is as correct, only shared by more keys.
         let lock = self.stripes.get(i).unwrap_or(&self.fallback_stripe);
         lock.lock().unwrap_or_else(|p| p.into_inner())
