@@ -361,21 +361,7 @@ impl Freshness {
     /// refuse (the issue-time refusal is reported). A served record of a store without an
     /// anchor is watched from now on, unless an operation overlapped the read.
     pub(crate) fn read_done(&mut self, t: &ReadTicket, found: Option<u64>) -> Verdict {
-        let seen_now = if t.changes == self.changes {
-            t.seen
-        } else {
-            self.seen(&*t.key)
-        };
-        let then = self.judge(t.seen, found);
-        let now = self.judge(seen_now, found);
-        let verdict = match (then, now) {
-            (Verdict::Serve, _) | (_, Verdict::Serve) => Verdict::Serve,
-            (Verdict::Absent, _) | (_, Verdict::Absent) => Verdict::Absent,
-            // Nothing found where M held a version: a deletion only if M held the same version
-            // at both moments (a remove and a new write in between may have left a gap).
-            (Verdict::Missing { .. }, _) if t.seen.version != seen_now.version => Verdict::Absent,
-            (refused, _) => refused,
-        };
+        let (verdict, seen_now) = self.both_moments(t, found);
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
             // Watched only if no operation of the key was in flight or issued while the read
             // was: one that lands after the read may remove what it found.
@@ -392,9 +378,36 @@ impl Freshness {
         verdict
     }
 
-    /// The key's state now, to judge again after a read-only instance reloaded it.
+    /// The key's state now.
     pub(crate) fn seen_now(&self, key: &Key) -> Seen {
         self.seen(key)
+    }
+
+    /// The read `t` judged again against both moments, after a read-only instance replaced
+    /// the key's entry with what the anchor holds now: nothing is watched.
+    pub(crate) fn rejudge(&self, t: &ReadTicket, found: Option<u64>) -> Verdict {
+        self.both_moments(t, found).0
+    }
+
+    /// The read `t`'s verdict: judged against the key's state at issue and now, refused only
+    /// if both refuse (the issue-time refusal is reported). Returns the state now with it.
+    fn both_moments(&self, t: &ReadTicket, found: Option<u64>) -> (Verdict, Seen) {
+        let seen_now = if t.changes == self.changes {
+            t.seen
+        } else {
+            self.seen(&*t.key)
+        };
+        let then = self.judge(t.seen, found);
+        let now = self.judge(seen_now, found);
+        let verdict = match (then, now) {
+            (Verdict::Serve, _) | (_, Verdict::Serve) => Verdict::Serve,
+            (Verdict::Absent, _) | (_, Verdict::Absent) => Verdict::Absent,
+            // Nothing found where M held a version: a deletion only if M held the same version
+            // at both moments (a remove and a new write in between may have left a gap).
+            (Verdict::Missing { .. }, _) if t.seen.version != seen_now.version => Verdict::Absent,
+            (refused, _) => refused,
+        };
+        (verdict, seen_now)
     }
 
     // ---- writes and removes ----

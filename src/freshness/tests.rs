@@ -145,6 +145,53 @@ fn only_the_latest_write_of_a_key_sets_it() {
     );
 }
 
+/// A read-only anchored instance re-reads the key's entry before refusing a read, and judges
+/// the read again against both moments: a record the writer has since replaced is absent (it
+/// was the key's record when this instance did not hold the key), while a record older than
+/// what the instance held when the read was issued is a rollback whatever the entry is now.
+#[test]
+fn a_reread_entry_is_judged_with_the_moment_of_issue() {
+    let mut f = Freshness::new(true, 0);
+    f.load(vec![(key(1), 97)], 0);
+    // k0 unknown at issue; the inner read finds the writer's record 89; by the time the entry
+    // is re-read the writer has written 97.
+    let t = f.read_issued(key(0));
+    assert_eq!(f.read_done(&t, Some(89)), Verdict::Absent);
+    f.reload(&key(0), Some(97));
+    assert_eq!(f.rejudge(&t, Some(89)), Verdict::Absent);
+    // The next read, with 97 held, refuses 89.
+    let t = f.read_issued(key(0));
+    assert_eq!(
+        f.read_done(&t, Some(89)),
+        Verdict::Rollback {
+            expected_at_least: 97
+        }
+    );
+    // k1 held at 97 when the read is issued: 89 is refused, also when the entry moved on.
+    for now in [97, 98] {
+        f.reload(&key(1), Some(97));
+        let t = f.read_issued(key(1));
+        assert_eq!(
+            f.read_done(&t, Some(89)),
+            Verdict::Rollback {
+                expected_at_least: 97
+            }
+        );
+        f.reload(&key(1), Some(now));
+        assert_eq!(
+            f.rejudge(&t, Some(89)),
+            Verdict::Rollback {
+                expected_at_least: 97
+            },
+            "entry now {now}"
+        );
+    }
+    // A record the writer wrote after this instance's read was issued is served.
+    let t = f.read_issued(key(1));
+    f.reload(&key(1), Some(99));
+    assert_eq!(f.rejudge(&t, Some(99)), Verdict::Serve);
+}
+
 #[test]
 fn a_reencryption_never_writes_back_over_an_operation_of_its_key() {
     let mut f = Freshness::new(false, 10);

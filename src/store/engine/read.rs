@@ -52,14 +52,10 @@ impl Engine {
         let found = opened.as_ref().map(|o| o.0);
         let mut verdict = self.fresh().read_done(&t, found);
         if verdict != Verdict::Serve && self.reload(key)? {
-            let f = self.fresh();
-            let now = f.seen_now(key);
-            verdict = match f.judge(now, found) {
-                // The writer changed the key's entry since this read was issued: the read may
-                // have seen the gap between its remove and its write.
-                Verdict::Missing { .. } if now.version != t.held() => Verdict::Absent,
-                v => v,
-            };
+            // Judged again against both moments, with the entry the writer holds now: a record
+            // the writer replaced since this read was issued is not a rollback, nor a gap
+            // between its remove and its write a deletion.
+            verdict = self.fresh().rejudge(&t, found);
         }
         let refused = match verdict {
             Verdict::Serve => {
