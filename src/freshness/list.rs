@@ -3,6 +3,8 @@
 
 use std::cmp::Ordering;
 
+use crate::names::cmp_name;
+
 use super::{Freshness, HashMap, Key, KeyName, Pair, Slot};
 
 /// A listing's ticket: when it was issued and, anchored, what M held in the pair (or in every
@@ -117,18 +119,11 @@ impl Freshness {
 }
 
 /// The order of `Key` (each name in turn, bytewise), without calling `memcmp` on an empty name
-/// (see `same` in freshness.rs: it costs a microcode assist on AVX-512 CPUs).
+/// (`cmp_name`).
 fn key_cmp(a: &Key, b: &Key) -> Ordering {
-    let names = |a: &str, b: &str| {
-        if a.is_empty() || b.is_empty() {
-            a.len().cmp(&b.len())
-        } else {
-            a.cmp(b)
-        }
-    };
-    names(&a.0, &b.0)
-        .then_with(|| names(&a.1, &b.1))
-        .then_with(|| names(&a.2, &b.2))
+    cmp_name(&a.0, &b.0)
+        .then_with(|| cmp_name(&a.1, &b.1))
+        .then_with(|| cmp_name(&a.2, &b.2))
 }
 
 /// Keeps in `least` the smallest key of `m` (the pair `(p, s)`) that M held at `tick` with
