@@ -1,4 +1,5 @@
-//! The sealed encoding of anchor values.
+//! The sealed encoding of anchor values, the anchor state of an open store, and `StoreAnchor`
+//! over an LDK store.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -150,14 +151,11 @@ impl FreshnessAnchor for Values {
     }
 }
 
-/// A read-only instance re-reading an entry refuses one of version 0 (no write has it), and
-/// reads an absent entry as absent.
-#[test]
-fn a_reread_entry_of_version_0_is_corrupt() {
+/// The anchor state of store `[7; 16]` in `anchor`, at epoch 4, nothing pending.
+fn state(anchor: &Arc<dyn FreshnessAnchor>) -> AnchorState {
     let store_id = [7; 16];
-    let anchor: Arc<dyn FreshnessAnchor> = Arc::new(Values::default());
-    let st = AnchorState {
-        anchor: Arc::clone(&anchor),
+    AnchorState {
+        anchor: Arc::clone(anchor),
         key: key([3; 32], store_id),
         ns: store_hex(&store_id),
         meta: Meta {
@@ -168,7 +166,15 @@ fn a_reread_entry_of_version_0_is_corrupt() {
         },
         meta_pending: false,
         pending: HashMap::new(),
-    };
+    }
+}
+
+/// A read-only instance re-reading an entry refuses one of version 0 (no write has it), and
+/// reads an absent entry as absent.
+#[test]
+fn a_reread_entry_of_version_0_is_corrupt() {
+    let anchor: Arc<dyn FreshnessAnchor> = Arc::new(Values::default());
+    let st = state(&anchor);
     assert!(st.read_entry(&triple("x")).unwrap().is_none());
     for (version, want) in [(17, Some(17)), (0, None)] {
         let (name, value) = st.key.seal_entry(4, &triple("x"), version).unwrap();
@@ -190,5 +196,71 @@ fn a_reread_entry_of_version_0_is_corrupt() {
             }
             (got, _) => panic!("version {version}: {got:?}"),
         }
+    }
+}
+
+/// The anchor key and an open store's anchor state show what they are, the state its meta and
+/// how many changes are pending, and never the key.
+#[test]
+fn debug_shows_the_meta_and_never_the_key() {
+    let anchor: Arc<dyn FreshnessAnchor> = Arc::new(Values::default());
+    let mut st = state(&anchor);
+    st.pending.insert(triple("x"), Some(3));
+    assert_eq!(format!("{:?}", st.key), "AnchorKey { .. }");
+    assert_eq!(
+        format!("{st:?}"),
+        format!("AnchorState {{ meta: {:?}, pending: 1, .. }}", st.meta)
+    );
+}
+
+/// [`StoreAnchor`] over an LDK 0.2 store.
+#[cfg(feature = "lightning-0-2")]
+mod over_an_ldk_store {
+    use lightning::util::persist::KVStoreSync;
+
+    use super::*;
+    use crate::ldk::V0_2;
+
+    /// A store whose every call fails with one kind of error.
+    struct Failing(io::ErrorKind);
+
+    impl KVStoreSync for Failing {
+        fn read(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, io::Error> {
+            Err(self.0.into())
+        }
+        fn write(&self, _: &str, _: &str, _: &str, _: Vec<u8>) -> Result<(), io::Error> {
+            Err(self.0.into())
+        }
+        fn remove(&self, _: &str, _: &str, _: &str, _: bool) -> Result<(), io::Error> {
+            Err(self.0.into())
+        }
+        fn list(&self, _: &str, _: &str) -> Result<Vec<String>, io::Error> {
+            Err(self.0.into())
+        }
+    }
+
+    /// Only the store's `NotFound` means "no value" (a read of `None`, a remove that
+    /// succeeds); any other failure is the anchor's error, never taken for an absent value.
+    #[test]
+    fn only_not_found_is_an_absent_value() {
+        let absent = StoreAnchor::<_, V0_2>::new(Failing(io::ErrorKind::NotFound));
+        assert_eq!(absent.read("s", "n").unwrap(), None);
+        absent.remove("s", "n").unwrap();
+        let down = StoreAnchor::<_, V0_2>::new(Failing(io::ErrorKind::TimedOut));
+        assert_eq!(
+            down.read("s", "n").unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+        assert_eq!(
+            down.remove("s", "n").unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+    }
+
+    /// Its `Debug` names it and shows nothing of the store it is kept in.
+    #[test]
+    fn debug_shows_no_store() {
+        let a = StoreAnchor::<_, V0_2>::new(crate::MemoryStore::new());
+        assert_eq!(format!("{a:?}"), "StoreAnchor { .. }");
     }
 }

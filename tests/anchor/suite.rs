@@ -5,8 +5,9 @@
 //! `list_all_keys`, for a namespace deleted behind the store), and a removed one put back is
 //! absent; creating with an
 //! anchor makes an anchored store; attaching an anchor and accepting the current state are
-//! explicit, check every value first and start a new epoch, and an accept of a caller's listing
-//! drops what it leaves out; detaching lets the store open without its anchor; a failing anchor
+//! explicit, check every value first, start a new epoch (never the old one) and refuse the
+//! records of the timeline they abandon, and an accept of a caller's listing drops what it
+//! leaves out; detaching lets the store open without its anchor; a failing anchor
 //! loses nothing and raises no false alarm; a read-only instance beside the writer raises none
 //! either.
 
@@ -30,8 +31,8 @@ use crate::common::{
     PASSPHRASE,
 };
 use encrypted_kvstore::{
-    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, ReadError,
-    ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
+    Credential, EncryptedStore, FreshnessAnchor, ListError, OpenError, OpenOptions, RandomError,
+    RandomSource, ReadError, ANCHOR_PRIMARY_NAMESPACE, RESERVED_PRIMARY_NAMESPACE,
 };
 use ldk::io::{self, ErrorKind};
 use ldk::util::persist::KVStoreSync;
@@ -363,6 +364,91 @@ fn a_lost_anchor_is_replaced_only_by_accepting_the_current_state() {
     );
 }
 
+/// Every accept draws a new epoch: over three accepts of the same values no entry name recurs
+/// (an epoch drawn again would make the entries left over from its first use valid again).
+#[test]
+fn every_accept_draws_a_new_epoch() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    let mut seen = anchor_names(&a);
+    for i in 0..3 {
+        drop(accept(&inner, &a).unwrap());
+        let names = anchor_names(&a);
+        assert_eq!(
+            names.intersection(&seen).collect::<Vec<_>>(),
+            ["meta"],
+            "accept {i}"
+        );
+        seen.extend(names);
+    }
+}
+
+/// A lost anchor and a restored backup: the accept puts its mark 2^40 above the backup
+/// header's limit, so a record of the abandoned timeline (written by a later session, from
+/// versions above that limit) is refused as a rollback, not served as a newer write whose
+/// anchor update was cut short.
+#[test]
+fn after_an_accept_the_abandoned_timeline_is_refused() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let store = create(&inner, &a);
+    store.write("monitors", "", "m1", b"old".to_vec()).unwrap();
+    drop(store);
+    let backup = snapshot(&inner);
+    let store = open(&inner, &a).unwrap();
+    store.write("monitors", "", "m1", b"new".to_vec()).unwrap();
+    drop(store);
+    let abandoned = inner.read("monitors", "", "m1").unwrap();
+    restore(&inner, &backup);
+    let store = accept(&inner, &TempFs::new()).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"old");
+    inner.write("monitors", "", "m1", abandoned).unwrap();
+    assert_m1_rolled_back(&store);
+}
+
+/// A random source that gives only zeros: every draw repeats the one before.
+struct Zeros;
+
+impl RandomSource for Zeros {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
+        dest.fill(0);
+        Ok(())
+    }
+}
+
+/// An accept whose random draw repeats the meta's epoch still starts a new one. In the old
+/// epoch its entries would have the old names, and its last step, removing the old values,
+/// would remove them: every key would be absent after the next open.
+#[test]
+fn an_accept_that_draws_the_metas_epoch_starts_another() {
+    let (inner, a) = (TempFs::new(), TempFs::new());
+    let zeros = || {
+        OpenOptions::new()
+            .random_source_for_tests_only(Arc::new(Zeros))
+            .anchor(anchor(&a))
+    };
+    let store = zeros()
+        .create::<V, _>(
+            inner.clone(),
+            Credential::passphrase_with(PASSPHRASE, cheap()),
+        )
+        .unwrap();
+    store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
+    drop(store);
+    let before = anchor_names(&a);
+    drop(
+        zeros()
+            .accept_current_state::<V, _>(inner.clone(), Credential::passphrase(PASSPHRASE))
+            .unwrap(),
+    );
+    let after = anchor_names(&a);
+    assert_eq!(after.len(), 2, "meta and m1's entry: {after:?}");
+    assert_eq!(after.intersection(&before).collect::<Vec<_>>(), ["meta"]);
+    let store = open(&inner, &a).unwrap();
+    assert_eq!(store.read("monitors", "", "m1").unwrap(), b"one");
+}
+
 #[test]
 fn detaching_the_anchor_lets_the_store_open_without_it() {
     let (inner, a) = (TempFs::new(), TempFs::new());
@@ -370,7 +456,17 @@ fn detaching_the_anchor_lets_the_store_open_without_it() {
     store.write("monitors", "", "m1", b"one".to_vec()).unwrap();
     store.detach_anchor().unwrap();
     assert!(!store.info().anchored);
+    // The anchor is no longer written, and detaching again writes nothing.
+    let names = anchor_names(&a);
+    let seq = EncryptedStore::inspect::<V>(&inner).unwrap().header_seq;
     store.write("monitors", "", "m1", b"two".to_vec()).unwrap();
+    store.write("monitors", "", "m2", b"new".to_vec()).unwrap();
+    store.detach_anchor().unwrap();
+    assert_eq!(anchor_names(&a), names);
+    assert_eq!(
+        EncryptedStore::inspect::<V>(&inner).unwrap().header_seq,
+        seq
+    );
     drop(store);
     let store =
         EncryptedStore::open::<V>(inner.clone(), Credential::passphrase(PASSPHRASE)).unwrap();
@@ -604,7 +700,8 @@ fn a_failing_anchor_loses_nothing_and_raises_no_false_alarm() {
 
 /// The node and a read-only tool over one store and one anchor: the writer's removes (hard and
 /// lazy) of keys the reader loaded as live raise no alarm in the reader, which re-reads the
-/// anchor before reporting; a deletion behind both their backs is still refused.
+/// anchor before reporting; a removed record it found absent, put back behind both their backs,
+/// stays absent and out of its listing; a deletion behind both their backs is still refused.
 #[test]
 fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
     let (inner, a) = (TempFs::new(), TempFs::new());
@@ -615,6 +712,7 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
             .unwrap();
     }
     let reader = open_anchored_read_only(inner.clone(), &a).unwrap();
+    let hard = inner.read("payments", "", "hard").unwrap();
     writer.remove("payments", "", "hard", false).unwrap();
     writer.remove("payments", "", "lazy", true).unwrap();
     for k in ["hard", "lazy"] {
@@ -624,6 +722,11 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
             "{k}"
         );
     }
+    inner.write("payments", "", "hard", hard).unwrap();
+    assert_eq!(
+        reader.read("payments", "", "hard").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(reader.list("payments", "").unwrap().len(), 2);
     assert_eq!(reader.read("payments", "", "kept").unwrap(), b"kept");
     // A key the anchor still holds live, deleted behind both instances' backs.
@@ -638,7 +741,8 @@ fn a_read_only_instance_beside_the_writer_raises_no_false_alarm() {
 /// For an inner store that cannot list its keys, the caller lists them
 /// (`accept_current_state_listed`): every listed key is watched across restarts from the
 /// accept on, and a key left out of the listing is absent from then on (`Removed`, kind
-/// `NotFound`, left out of `list`), never served stale, until it is written again.
+/// `NotFound`, left out of `list`), never served stale, until it is written again. A listed key
+/// gone since the listing is skipped.
 #[test]
 fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
     let (inner, a) = (TempFs::new(), TempFs::new());
@@ -648,12 +752,13 @@ fn accepting_a_callers_listing_watches_what_it_lists_and_drops_the_rest() {
         .write("monitors", "", "m2", b"left out".to_vec())
         .unwrap();
     drop(store);
-    let listed: Vec<(String, String, String)> = records(&inner)
+    let mut listed: Vec<(String, String, String)> = records(&inner)
         .into_iter()
         .map(|(names, _)| names)
         .filter(|(_, _, k)| k != "m2")
         .collect();
     assert_eq!(listed.len(), 1);
+    listed.push(("monitors".into(), "".into(), "gone".into()));
     let m2 = inner.read("monitors", "", "m2").unwrap();
     let store = OpenOptions::new()
         .anchor(anchor(&a))
