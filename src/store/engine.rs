@@ -258,8 +258,12 @@ impl Engine {
             v2: Arc::clone(self),
             ticket: Some(ticket),
         };
-        let rec = self.seal(&ring, key, version, buf)?;
-        Ok(Some((guard, rec)))
+        let sealed = self.seal(&ring, key, version, buf);
+        // Released before the guard can give the ticket back (on an error, below): that takes
+        // the anchor's lock, which is taken before the counter's, whose holder may be waiting
+        // for the keyring's write lock.
+        drop(ring);
+        Ok(Some((guard, sealed?)))
     }
 
     /// Completes an issued write (or the error that stopped it before the inner call): M and
