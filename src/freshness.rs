@@ -12,8 +12,8 @@ mod list;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use entries::Names;
-use entries::{same, KeyName, Pair, Slot};
+use crate::names::{same_name, Triple};
+use entries::{KeyName, Pair, Slot};
 pub(crate) use list::{ListTicket, Listed};
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
@@ -238,12 +238,12 @@ impl Freshness {
         self.accept_mark = 0;
     }
 
-    pub(crate) fn get(&self, key: &impl Names) -> Option<u64> {
+    pub(crate) fn get(&self, key: &impl Triple) -> Option<u64> {
         self.entry(key).and_then(|e| e.held).map(|h| h.version)
     }
 
     /// Sets or clears `M[key]`.
-    fn set(&mut self, key: &impl Names, v: Option<u64>) {
+    fn set(&mut self, key: &impl Triple, v: Option<u64>) {
         self.changes += 1;
         match v {
             Some(v) => {
@@ -272,12 +272,12 @@ impl Freshness {
     }
 
     /// Replaces `M[k]` by what the anchor holds now (a read-only instance, before an alarm).
-    pub(crate) fn reload(&mut self, key: &impl Names, v: Option<u64>) {
+    pub(crate) fn reload(&mut self, key: &impl Triple, v: Option<u64>) {
         self.set(key, v);
     }
 
     /// The version of the first operation of `key` in flight, if any.
-    fn in_flight(&self, key: &impl Names) -> Option<u64> {
+    fn in_flight(&self, key: &impl Triple) -> Option<u64> {
         if self.active == 0 {
             return None;
         }
@@ -287,7 +287,7 @@ impl Freshness {
             .map(|f| f.first)
     }
 
-    fn seen(&self, key: &impl Names) -> Seen {
+    fn seen(&self, key: &impl Triple) -> Seen {
         self.entry(key).map(Seen::of).unwrap_or_default()
     }
 
@@ -338,7 +338,7 @@ impl Freshness {
 
     // ---- reads ----
 
-    pub(crate) fn read_issued(&self, key: impl Names) -> ReadTicket {
+    pub(crate) fn read_issued(&self, key: impl Triple) -> ReadTicket {
         let slot = self.slot_of(&key).and_then(|i| self.slots.get(i)?.as_ref());
         let (key, seen) = match slot {
             Some(slot) => (Arc::clone(&slot.key), Seen::of(&slot.entry)),
@@ -413,7 +413,7 @@ impl Freshness {
     // ---- writes and removes ----
 
     /// Counts an operation of `key` in flight; returns its sequence number and the key's slot.
-    fn issue(&mut self, key: &impl Names, first: u64) -> (u64, usize) {
+    fn issue(&mut self, key: &impl Triple, first: u64) -> (u64, usize) {
         self.changes += 1;
         self.seq += 1;
         let seq = self.seq;
@@ -434,14 +434,14 @@ impl Freshness {
         }
         if let Some((k, disturbed)) = &mut self.watched {
             let ((p, s, n), (wp, ws, wn)) = (key.names(), k.names());
-            if same(p, wp) && same(s, ws) && same(n, wn) {
+            if same_name(p, wp) && same_name(s, ws) && same_name(n, wn) {
                 *disturbed = true;
             }
         }
         (seq, i)
     }
 
-    pub(crate) fn write_issued(&mut self, key: impl Names, version: u64) -> MutationTicket {
+    pub(crate) fn write_issued(&mut self, key: impl Triple, version: u64) -> MutationTicket {
         let (seq, slot) = self.issue(&key, version);
         MutationTicket {
             slot,
@@ -453,7 +453,7 @@ impl Freshness {
 
     /// A remove: the key leaves M now, before the inner call (`next`: the counter's next
     /// version, which every later write of the key is at least).
-    pub(crate) fn remove_issued(&mut self, key: impl Names, next: u64) -> MutationTicket {
+    pub(crate) fn remove_issued(&mut self, key: impl Triple, next: u64) -> MutationTicket {
         let (seq, slot) = self.issue(&key, next);
         self.clear_at(slot);
         MutationTicket {
@@ -527,7 +527,7 @@ impl Freshness {
 
     /// Whether the pass may write `key` back now: nothing was in flight when it read it
     /// (`quiet`), nothing is now, and nothing was issued since.
-    pub(crate) fn reencrypt_may_write(&mut self, key: &impl Names, quiet: bool) -> bool {
+    pub(crate) fn reencrypt_may_write(&mut self, key: &impl Triple, quiet: bool) -> bool {
         let undisturbed = matches!(&self.watched, Some((k, false)) if k.names() == key.names());
         self.watched = None;
         quiet && undisturbed && self.in_flight(key).is_none()

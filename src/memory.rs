@@ -1,92 +1,16 @@
 //! A plaintext in-memory store, for tests, examples and benchmarks. The LDK traits of each
 //! enabled version are implemented in `ldk/` over the methods here.
 
-use core::borrow::Borrow;
-use core::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use bitcoin::io;
 
-use crate::names::cmp_name;
+use crate::names::Triple;
 
-type Map = BTreeMap<StoredKey, Entry>;
-
-/// A key held: (primary namespace, secondary namespace, key), ordered as that tuple of
-/// `String`s is, and looked up by borrowed names (no copy of them per lookup).
-#[derive(Debug, Clone)]
-struct StoredKey(String, String, String);
-
-/// Names as a lookup takes them: held or borrowed.
-trait Names {
-    fn names(&self) -> (&str, &str, &str);
-}
-
-impl Names for StoredKey {
-    fn names(&self) -> (&str, &str, &str) {
-        (&self.0, &self.1, &self.2)
-    }
-}
-
-impl Names for (&str, &str, &str) {
-    fn names(&self) -> (&str, &str, &str) {
-        *self
-    }
-}
-
-impl<'a> Borrow<dyn Names + 'a> for StoredKey {
-    fn borrow(&self) -> &(dyn Names + 'a) {
-        self
-    }
-}
-
-/// The tuple order, name by name (`cmp_name`: no `memcmp` call for an empty name).
-fn cmp_names(a: &dyn Names, b: &dyn Names) -> Ordering {
-    let ((ap, as_, ak), (bp, bs, bk)) = (a.names(), b.names());
-    cmp_name(ap, bp)
-        .then_with(|| cmp_name(as_, bs))
-        .then_with(|| cmp_name(ak, bk))
-}
-
-impl Ord for dyn Names + '_ {
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_names(self, other)
-    }
-}
-
-impl PartialOrd for dyn Names + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn Names + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for dyn Names + '_ {}
-
-impl Ord for StoredKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_names(self, other)
-    }
-}
-
-impl PartialOrd for StoredKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for StoredKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for StoredKey {}
+/// By (primary namespace, secondary namespace, key), looked up by borrowed names as a
+/// `dyn Triple` (no copy of them per lookup, no `memcmp` of an empty name).
+type Map = BTreeMap<(String, String, String), Entry>;
 
 // Creation order and page size serve only LDK 0.3's paginated listing.
 #[derive(Debug)]
@@ -162,7 +86,7 @@ impl MemoryStore {
     pub(crate) fn get(&self, p: &str, s: &str, key: &str) -> Result<Vec<u8>, io::Error> {
         let m = self.state.read().map_err(|_| poisoned())?;
         m.map
-            .get(&(p, s, key) as &dyn Names)
+            .get(&(p, s, key) as &dyn Triple)
             .map(|e| e.value.clone())
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "key not found"))
     }
@@ -170,13 +94,13 @@ impl MemoryStore {
     pub(crate) fn put(&self, p: &str, s: &str, key: &str, buf: Vec<u8>) -> Result<(), io::Error> {
         let mut m = self.state.write().map_err(|_| poisoned())?;
         let State { map, next_created } = &mut *m;
-        match map.get_mut(&(p, s, key) as &dyn Names) {
+        match map.get_mut(&(p, s, key) as &dyn Triple) {
             Some(e) => e.value = buf,
             None => {
                 *next_created += 1;
                 let created = *next_created;
                 map.insert(
-                    StoredKey(p.to_owned(), s.to_owned(), key.to_owned()),
+                    (p.to_owned(), s.to_owned(), key.to_owned()),
                     Entry {
                         created,
                         value: buf,
@@ -192,7 +116,7 @@ impl MemoryStore {
             .write()
             .map_err(|_| poisoned())?
             .map
-            .remove(&(p, s, key) as &dyn Names);
+            .remove(&(p, s, key) as &dyn Triple);
         Ok(())
     }
 
@@ -200,8 +124,8 @@ impl MemoryStore {
         let m = self.state.read().map_err(|_| poisoned())?;
         Ok(m.map
             .keys()
-            .filter(|StoredKey(mp, ms, _)| mp == p && ms == s)
-            .map(|StoredKey(_, _, key)| key.clone())
+            .filter(|(mp, ms, _)| mp == p && ms == s)
+            .map(|(_, _, key)| key.clone())
             .collect())
     }
 
@@ -212,7 +136,7 @@ impl MemoryStore {
             .map_err(|_| poisoned())?
             .map
             .keys()
-            .map(|StoredKey(p, s, k)| (p.clone(), s.clone(), k.clone()))
+            .cloned()
             .collect())
     }
 
@@ -239,8 +163,8 @@ impl MemoryStore {
         let mut entries: Vec<(u64, &str)> = m
             .map
             .iter()
-            .filter(|(StoredKey(mp, ms, _), e)| mp == p && ms == s && e.created < after)
-            .map(|(StoredKey(_, _, key), e)| (e.created, key.as_str()))
+            .filter(|((mp, ms, _), e)| mp == p && ms == s && e.created < after)
+            .map(|((_, _, key), e)| (e.created, key.as_str()))
             .collect();
         entries.sort_unstable_by_key(|&(created, _)| core::cmp::Reverse(created));
         let more = entries.len() > self.page_size;

@@ -105,6 +105,66 @@ fn in_alphabet(b: u8) -> bool {
     ((b | 0x20).wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10) | (b == b'_') | (b == b'-')
 }
 
+/// A key's three names (primary namespace, secondary namespace, key), owned or borrowed: maps
+/// keyed by owned names are looked up by borrowed ones (no copy of them per lookup). As a
+/// `dyn Triple` they are ordered as the tuple of `String`s is, name by name ([`cmp_name`]).
+pub(crate) trait Triple {
+    fn names(&self) -> (&str, &str, &str);
+}
+
+impl Triple for (String, String, String) {
+    fn names(&self) -> (&str, &str, &str) {
+        (&self.0, &self.1, &self.2)
+    }
+}
+
+impl Triple for (&str, &str, &str) {
+    fn names(&self) -> (&str, &str, &str) {
+        *self
+    }
+}
+
+impl<T: Triple + ?Sized> Triple for &T {
+    fn names(&self) -> (&str, &str, &str) {
+        (**self).names()
+    }
+}
+
+impl<'a> core::borrow::Borrow<dyn Triple + 'a> for (String, String, String) {
+    fn borrow(&self) -> &(dyn Triple + 'a) {
+        self
+    }
+}
+
+impl Ord for dyn Triple + '_ {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        let ((ap, as_, ak), (bp, bs, bk)) = (self.names(), other.names());
+        cmp_name(ap, bp)
+            .then_with(|| cmp_name(as_, bs))
+            .then_with(|| cmp_name(ak, bk))
+    }
+}
+
+impl PartialOrd for dyn Triple + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for dyn Triple + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        let ((ap, as_, ak), (bp, bs, bk)) = (self.names(), other.names());
+        same_name(ap, bp) && same_name(as_, bs) && same_name(ak, bk)
+    }
+}
+
+impl Eq for dyn Triple + '_ {}
+
+/// `a == b`, without calling `memcmp` for two empty names (see [`cmp_name`]).
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
 /// `a.cmp(b)`, without calling `memcmp` when a name is empty: an empty `str` points at a
 /// dangling address, and glibc's AVX-512 `memcmp` loads from it under an all-zero mask, which
 /// costs a microcode assist of about 75 ns on such CPUs (the empty secondary namespace is LDK's

@@ -7,30 +7,7 @@ use core::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::{Entry, Freshness, Key};
-
-/// A key's names, owned or borrowed: operations are issued by borrowed names (copied only when
-/// the key gets an entry).
-pub(crate) trait Names {
-    fn names(&self) -> (&str, &str, &str);
-}
-
-impl Names for Key {
-    fn names(&self) -> (&str, &str, &str) {
-        (&self.0, &self.1, &self.2)
-    }
-}
-
-impl Names for (&str, &str, &str) {
-    fn names(&self) -> (&str, &str, &str) {
-        *self
-    }
-}
-
-impl<T: Names + ?Sized> Names for &T {
-    fn names(&self) -> (&str, &str, &str) {
-        (**self).names()
-    }
-}
+use crate::names::{same_name, Triple};
 
 /// A namespace pair, owned or borrowed: M's pairs are looked up by borrowed names (no copy of
 /// them per lookup). Hashes and compares as the owned `(String, String)` does.
@@ -66,16 +43,8 @@ impl Hash for dyn Pair + '_ {
 impl PartialEq for dyn Pair + '_ {
     fn eq(&self, other: &Self) -> bool {
         let ((p, s), (op, os)) = (self.pair(), other.pair());
-        same(p, op) && same(s, os)
+        same_name(p, op) && same_name(s, os)
     }
-}
-
-/// `a == b`, without calling `memcmp` for two empty names: an empty `str` points at a dangling
-/// address, and glibc's AVX-512 `memcmp` loads from it under an all-zero mask, which costs a
-/// microcode assist of about 75 ns on such CPUs (the empty secondary namespace is LDK's
-/// commonest).
-pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 impl Eq for dyn Pair + '_ {}
@@ -113,7 +82,7 @@ impl Hash for KeyName {
 
 impl PartialEq for KeyName {
     fn eq(&self, other: &Self) -> bool {
-        same(self.key(), other.key())
+        same_name(self.key(), other.key())
     }
 }
 
@@ -121,7 +90,7 @@ impl Eq for KeyName {}
 
 impl Freshness {
     /// The slot of the key's entry, if it has one.
-    pub(super) fn slot_of(&self, key: &impl Names) -> Option<usize> {
+    pub(super) fn slot_of(&self, key: &impl Triple) -> Option<usize> {
         let (p, s, k) = key.names();
         let pair: &dyn Pair = &(p, s);
         self.map.get(pair).and_then(|m| m.get(k)).copied()
@@ -135,12 +104,12 @@ impl Freshness {
         self.slots.get_mut(i)?.as_mut().map(|s| &mut s.entry)
     }
 
-    pub(super) fn entry(&self, key: &impl Names) -> Option<&Entry> {
+    pub(super) fn entry(&self, key: &impl Triple) -> Option<&Entry> {
         self.entry_at(self.slot_of(key)?)
     }
 
     /// The slot of the key's entry, made if there is none (names are copied only then).
-    pub(super) fn slot_or_new(&mut self, key: &impl Names) -> usize {
+    pub(super) fn slot_or_new(&mut self, key: &impl Triple) -> usize {
         if let Some(i) = self.slot_of(key) {
             return i;
         }
@@ -187,7 +156,7 @@ impl Freshness {
             return;
         };
         self.free.push(i);
-        let (p, s, k) = (*slot.key).names();
+        let (p, s, k) = slot.key.names();
         let pair: &dyn Pair = &(p, s);
         if let Some(m) = self.map.get_mut(pair) {
             m.remove(k);

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::names::cmp_name;
+use crate::names::Triple;
 
 use super::{Freshness, HashMap, Key, KeyName, Pair, Slot};
 
@@ -118,12 +118,11 @@ impl Freshness {
     }
 }
 
-/// The order of `Key` (each name in turn, bytewise), without calling `memcmp` on an empty name
-/// (`cmp_name`).
+/// The order of `Key` (each name in turn, bytewise), as a `dyn Triple` orders it: without
+/// calling `memcmp` on an empty name.
 fn key_cmp(a: &Key, b: &Key) -> Ordering {
-    cmp_name(&a.0, &b.0)
-        .then_with(|| cmp_name(&a.1, &b.1))
-        .then_with(|| cmp_name(&a.2, &b.2))
+    let (a, b): (&dyn Triple, &dyn Triple) = (a, b);
+    a.cmp(b)
 }
 
 /// Keeps in `least` the smallest key of `m` (the pair `(p, s)`) that M held at `tick` with
