@@ -13,7 +13,8 @@ mod list;
 mod tests;
 
 use crate::names::{same_name, Triple};
-use entries::{KeyName, Pair, Slot};
+pub(crate) use entries::Names;
+use entries::{KeyName, Pair, PairKeys, Slot};
 pub(crate) use list::{ListTicket, Listed};
 
 /// A key: primary namespace, secondary namespace, key (plaintext names).
@@ -64,7 +65,7 @@ struct Flight {
 #[derive(Debug)]
 pub(crate) struct ReadTicket {
     /// The key's names: its entry's when it has one (no copy), else a copy.
-    key: Arc<Key>,
+    key: Arc<Names>,
     seen: Seen,
     seq: u64,
     /// [`Freshness::changes`] at issue: if it is the same at completion, so is `seen`.
@@ -95,7 +96,7 @@ impl ReadTicket {
     }
 
     /// The key read.
-    pub(crate) fn key(&self) -> &Key {
+    pub(crate) fn key(&self) -> &Names {
         &self.key
     }
 }
@@ -144,8 +145,10 @@ pub(crate) struct Freshness {
     /// F: the accept mark (0 without an anchor).
     accept_mark: u64,
     /// Every key M holds or has an operation in flight, grouped by namespace pair: the slot of
-    /// its entry. One lookup finds both.
-    map: HashMap<(String, String), HashMap<KeyName, usize>>,
+    /// its entry. One lookup finds both. A pair's map may be empty (kept for reuse).
+    map: HashMap<(String, String), PairKeys>,
+    /// How many of `map`'s pairs have no keys.
+    empty_pairs: usize,
     /// The entries (`None`: a free slot, listed in `free`). A slot stays with its key while the
     /// entry exists, so a mutation's completion finds it without a lookup.
     slots: Vec<Option<Slot>>,
@@ -177,6 +180,7 @@ impl Freshness {
             start: if read_only { u64::MAX } else { start },
             accept_mark: 0,
             map: HashMap::default(),
+            empty_pairs: 0,
             slots: Vec::new(),
             free: Vec::new(),
             tick: 0,
@@ -197,7 +201,7 @@ impl Freshness {
         // Operations in flight stay; M is replaced.
         let (slots, free) = (&mut self.slots, &mut self.free);
         for m in self.map.values_mut() {
-            m.retain(|_, i| {
+            m.keys.retain(|_, i| {
                 let Some(cell) = slots.get_mut(*i) else {
                     return false;
                 };
@@ -211,7 +215,7 @@ impl Freshness {
                 keep
             });
         }
-        self.map.retain(|_, m| !m.is_empty());
+        self.drop_empty_pairs();
         self.tick += 1;
         let since = self.tick;
         for (key, version) in entries {
@@ -343,9 +347,9 @@ impl Freshness {
         let (key, seen) = match slot {
             Some(slot) => (Arc::clone(&slot.key), Seen::of(&slot.entry)),
             None => {
-                let (p, s, k) = key.names();
-                let owned = (p.to_owned(), s.to_owned(), k.to_owned());
-                (Arc::new(owned), Seen::default())
+                let (p, s, _) = key.names();
+                let names = Names::of(&key, self.pair_names(p, s));
+                (Arc::new(names), Seen::default())
             }
         };
         ReadTicket {
@@ -379,7 +383,7 @@ impl Freshness {
     }
 
     /// The key's state now.
-    pub(crate) fn seen_now(&self, key: &Key) -> Seen {
+    pub(crate) fn seen_now(&self, key: &impl Triple) -> Seen {
         self.seen(key)
     }
 
@@ -486,7 +490,7 @@ impl Freshness {
     /// A write or remove returned (`ok`) or failed (or its future was dropped). Returns the
     /// key with the version M now holds for it when the write set it (the anchor's entry to
     /// write).
-    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> Option<(&Key, u64)> {
+    pub(crate) fn mutation_done(&mut self, t: MutationTicket, ok: bool) -> Option<(&Names, u64)> {
         self.changes += 1;
         if let Some(id) = t.sealed_under {
             if let Some((_, n)) = self.sealed_under.iter_mut().find(|(i, _)| *i == id) {

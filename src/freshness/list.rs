@@ -36,6 +36,7 @@ impl Freshness {
                     continue;
                 }
                 let keys = m
+                    .keys
                     .iter()
                     .filter(|(_, i)| self.entry_at(**i).is_some_and(|e| e.held.is_some()));
                 held.extend(keys.map(|(k, _)| (p.clone(), s.clone(), k.key().to_owned())));
@@ -75,7 +76,7 @@ impl Freshness {
             Listed::Pair(p, s, keys) => {
                 if scope.is_none_or(|scope| scope == (p, s)) {
                     let pair: &dyn Pair = &(p, s);
-                    if let Some(m) = self.map.get(pair) {
+                    if let Some(m) = self.map.get(pair).map(|m| &m.keys) {
                         for k in keys {
                             hit(Some(m), k);
                         }
@@ -86,7 +87,7 @@ impl Freshness {
                 for (p, s, k) in keys {
                     if scope.is_none_or(|scope| scope == (p.as_str(), s.as_str())) {
                         let pair: &dyn Pair = &(p.as_str(), s.as_str());
-                        hit(self.map.get(pair), k);
+                        hit(self.map.get(pair).map(|m| &m.keys), k);
                     }
                 }
             }
@@ -96,12 +97,12 @@ impl Freshness {
             Some((p, s)) => {
                 let pair: &dyn Pair = &(p, s);
                 if let Some(m) = self.map.get(pair) {
-                    least_unlisted(&mut missing, (p, s, m), &self.slots, mark, t.tick);
+                    least_unlisted(&mut missing, (p, s, &m.keys), &self.slots, mark, t.tick);
                 }
             }
             None => {
                 for ((p, s), m) in &self.map {
-                    least_unlisted(&mut missing, (p, s, m), &self.slots, mark, t.tick);
+                    least_unlisted(&mut missing, (p, s, &m.keys), &self.slots, mark, t.tick);
                 }
             }
         }

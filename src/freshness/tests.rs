@@ -398,14 +398,18 @@ proptest! {
             let active = entries().filter(|e| e.flight.count > 0).count();
             prop_assert_eq!(m.f.active, active);
             prop_assert!(entries().all(|e| e.flight.count > 0 || e.held.is_some()));
-            prop_assert!(m.f.map.values().all(|m| !m.is_empty()));
+            let empty = m.f.map.values().filter(|m| m.keys.is_empty()).count();
+            prop_assert_eq!(m.f.empty_pairs, empty);
+            prop_assert!(empty <= entries::EMPTY_PAIRS_KEPT);
             // Each entry is in one slot, under its own names; free slots are listed once.
             let mut named = 0;
             for ((p, s), keys) in &m.f.map {
-                for (k, i) in keys {
+                prop_assert_eq!(&*keys.names, &(p.clone(), s.clone()));
+                for (k, i) in &keys.keys {
                     let slot = m.f.slots[*i].as_ref().expect("a slot in use");
-                    prop_assert_eq!(&*slot.key, &(p.clone(), s.clone(), k.key().to_owned()));
+                    prop_assert_eq!(slot.key.names(), (p.as_str(), s.as_str(), k.key()));
                     prop_assert!(Arc::ptr_eq(&slot.key, &k.0));
+                    prop_assert!(Arc::ptr_eq(&slot.key.pair, &keys.names));
                     named += 1;
                 }
             }
@@ -494,15 +498,50 @@ fn an_idle_key_counts_as_nothing_in_flight_and_its_entry_leaves_with_it() {
     f.mutation_done(r, true);
     assert_eq!(f.seen_now(&key(0)), seen(None, None));
     // Nothing is kept for a key M does not hold.
-    assert!(f.map.is_empty());
+    let nothing_kept = |f: &Freshness| {
+        f.slots.iter().all(Option::is_none) && f.map.values().all(|m| m.keys.is_empty())
+    };
+    assert!(nothing_kept(&f));
     let w = f.write_issued(key(1), 13);
     f.mutation_done(w, false);
-    assert!(f.map.is_empty());
+    assert!(nothing_kept(&f));
     let w = f.write_issued(key(2), 14);
     f.mutation_done(w, true);
     f.load(Vec::new(), 0);
     assert!(f.map.is_empty());
     assert_eq!(f.active, 0);
+}
+
+/// A pair whose keys come and go keeps its map and its names; emptied maps are kept only up to
+/// a bound.
+#[test]
+fn emptied_pair_maps_are_reused_and_bounded() {
+    let mut f = Freshness::new(false, 1);
+    let names =
+        |f: &Freshness, p: &str| Arc::clone(f.pair_names(p, "s").expect("the pair's map is kept"));
+    let w = f.write_issued(("p0", "s", "a"), 1);
+    f.mutation_done(w, true);
+    let first = names(&f, "p0");
+    let r = f.remove_issued(("p0", "s", "a"), 2);
+    f.mutation_done(r, true);
+    assert_eq!(f.empty_pairs, 1);
+    let w = f.write_issued(("p0", "s", "b"), 2);
+    assert_eq!(f.empty_pairs, 0);
+    f.mutation_done(w, true);
+    assert!(Arc::ptr_eq(&first, &names(&f, "p0")));
+    // More pairs emptied than are kept: they are all dropped, and a pair with keys stays.
+    let mut v = 3;
+    for i in 1..=entries::EMPTY_PAIRS_KEPT + 1 {
+        let p = format!("p{i}");
+        let w = f.write_issued((p.as_str(), "s", "a"), v);
+        f.mutation_done(w, true);
+        let r = f.remove_issued((p.as_str(), "s", "a"), v + 1);
+        f.mutation_done(r, true);
+        v += 2;
+    }
+    assert_eq!(f.empty_pairs, 0);
+    assert_eq!(f.map.len(), 1);
+    assert_eq!(f.get(&("p0", "s", "b")), Some(2));
 }
 
 fn written(f: &mut Freshness, i: u8, version: u64) {

@@ -125,6 +125,11 @@ fn key_of(p: &str, s: &str, k: &str) -> Key {
     (p.to_owned(), s.to_owned(), k.to_owned())
 }
 
+fn owned_key(key: &impl names::Triple) -> Key {
+    let (p, s, k) = key.names();
+    key_of(p, s, k)
+}
+
 impl Engine {
     /// An open store over `header` (authenticated with `hk`, whose secrets are `secrets`), with
     /// versions `next..limit` free to hand out.
@@ -441,7 +446,7 @@ impl MutationGuard {
         let set = {
             let mut f = self.v2.fresh();
             let set = f.mutation_done(t, ok);
-            set.map(|(key, v)| (key.clone(), v))
+            set.map(|(key, v)| (owned_key(key), v))
         };
         match (set, a.as_mut()) {
             (Some((key, v)), Some(st)) => match st.put(&key, Some(v)) {

@@ -77,7 +77,7 @@ impl Engine {
 
     /// A read-only anchored instance, before an alarm: `M[k]` replaced by what the anchor holds
     /// now. `false` when there is nothing to re-read.
-    pub(super) fn reload(&self, key: &Key) -> Result<bool, io::Error> {
+    pub(super) fn reload(&self, key: &impl names::Triple) -> Result<bool, io::Error> {
         if !self.read_only {
             return Ok(false);
         }
@@ -85,7 +85,7 @@ impl Engine {
         let Some(st) = a.as_ref() else {
             return Ok(false);
         };
-        let v = st.read_entry(key)?;
+        let v = st.read_entry(&owned_key(key))?;
         self.fresh().reload(key, v);
         Ok(true)
     }

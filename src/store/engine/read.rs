@@ -3,6 +3,7 @@
 //! rule (docs/FORMAT.md, "Reading a record", "The rule").
 
 use super::*;
+use crate::names::Triple;
 
 impl Engine {
     /// Reading steps 4 to 9 of a record: the version, the value, and the id of the data key
@@ -25,7 +26,7 @@ impl Engine {
         r: Result<Vec<u8>, io::Error>,
     ) -> Result<ReadValue, io::Error> {
         let key = t.key();
-        let (p, s, k) = (&key.0, &key.1, &key.2);
+        let (p, s, k) = key.names();
         let (opened, not_found) = match r {
             Ok(rec) => match self.open(p, s, k, rec) {
                 Some(o) => (Some(o), None),
@@ -39,9 +40,9 @@ impl Engine {
                 }
                 None => {
                     return Err(ReadError::AuthenticationFailed {
-                        primary_namespace: p.clone(),
-                        secondary_namespace: s.clone(),
-                        key: k.clone(),
+                        primary_namespace: p.to_owned(),
+                        secondary_namespace: s.to_owned(),
+                        key: k.to_owned(),
                     }
                     .into())
                 }
@@ -67,25 +68,25 @@ impl Engine {
             }
             Verdict::Absent => match (found, not_found) {
                 (Some(found), _) => ReadError::Removed {
-                    primary_namespace: p.clone(),
-                    secondary_namespace: s.clone(),
-                    key: k.clone(),
+                    primary_namespace: p.to_owned(),
+                    secondary_namespace: s.to_owned(),
+                    key: k.to_owned(),
                     found,
                 },
                 (None, Some(e)) => return Err(e),
                 (None, None) => return Err(io::Error::from(io::ErrorKind::NotFound)),
             },
             Verdict::Rollback { expected_at_least } => ReadError::Rollback {
-                primary_namespace: p.clone(),
-                secondary_namespace: s.clone(),
-                key: k.clone(),
+                primary_namespace: p.to_owned(),
+                secondary_namespace: s.to_owned(),
+                key: k.to_owned(),
                 found: found.unwrap_or(0),
                 expected_at_least,
             },
             Verdict::Missing { expected_version } => ReadError::Missing {
-                primary_namespace: p.clone(),
-                secondary_namespace: s.clone(),
-                key: k.clone(),
+                primary_namespace: p.to_owned(),
+                secondary_namespace: s.to_owned(),
+                key: k.to_owned(),
                 expected_version,
             },
         };
