@@ -275,8 +275,11 @@ impl Freshness {
         self.drop_if_empty(i);
     }
 
-    /// Replaces `M[k]` by what the anchor holds now (a read-only instance, before an alarm).
+    /// `M[k]` after a read-only instance re-read the key's anchor entry (before an alarm): the
+    /// entry's version, or the version M holds if that is greater (a record this instance
+    /// served whose entry the writer has not written yet), or nothing if there is no entry.
     pub(crate) fn reload(&mut self, key: &impl Triple, v: Option<u64>) {
+        let v = v.map(|v| self.get(key).map_or(v, |m| m.max(v)));
         self.set(key, v);
     }
 
@@ -362,8 +365,10 @@ impl Freshness {
 
     /// Judges a read that returned (`found`: the version of the record, or `None` for the
     /// inner `NotFound`) against the issue-time state and the state now: refused only if both
-    /// refuse (the issue-time refusal is reported). A served record of a store without an
-    /// anchor is watched from now on, unless an operation overlapped the read.
+    /// refuse (the issue-time refusal is reported). A read-only instance that re-read the
+    /// key's entry after a refusal calls this again, to judge against the entry it re-read. A served record of a store without an
+    /// anchor is watched from now on (`M[k] = max(M[k], v)`), unless an operation overlapped
+    /// the read; a read-only anchored instance raises `M[k]` so for a key it holds.
     pub(crate) fn read_done(&mut self, t: &ReadTicket, found: Option<u64>) -> Verdict {
         let (verdict, seen_now) = self.both_moments(t, found);
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
@@ -372,7 +377,10 @@ impl Freshness {
             // (`seen_now` is the state now: nothing changed it since it was taken.)
             let quiet =
                 t.seq == self.seq && t.seen.in_flight.is_none() && seen_now.in_flight.is_none();
-            if !self.anchored && quiet {
+            // A read-only anchored instance raises a version it holds, never adds a key: one
+            // it dropped while the read was in flight (its entry was gone) stays dropped.
+            let watched = !self.anchored || (self.read_only && seen_now.version.is_some());
+            if watched && quiet {
                 let m = seen_now.version.map_or(v, |m| m.max(v));
                 if seen_now.version != Some(m) {
                     self.set(&*t.key, Some(m));
@@ -385,12 +393,6 @@ impl Freshness {
     /// The key's state now.
     pub(crate) fn seen_now(&self, key: &impl Triple) -> Seen {
         self.seen(key)
-    }
-
-    /// The read `t` judged again against both moments, after a read-only instance replaced
-    /// the key's entry with what the anchor holds now: nothing is watched.
-    pub(crate) fn rejudge(&self, t: &ReadTicket, found: Option<u64>) -> Verdict {
-        self.both_moments(t, found).0
     }
 
     /// The read `t`'s verdict: judged against the key's state at issue and now, refused only

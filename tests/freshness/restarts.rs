@@ -1,8 +1,9 @@
 //! Property 1. Anchored, across restarts, per key: an older record put back is `Rollback`, a
 //! live value deleted while the store was down is `Missing`, and a removed value put back is
 //! absent (`NotFound`, `ReadError::Removed`) and left out of `list` and `list_all_keys`. In
-//! both layouts, through the sync and the async traits, also for a read-only instance, and
-//! after a crash in the middle of a write (the window is that one write, no more).
+//! both layouts, through the sync and the async traits, also for a read-only instance (which
+//! never serves a key's record older than one it served), and after a crash in the middle of
+//! a write (the window is that one write, no more).
 
 #![allow(
     clippy::unwrap_used,
@@ -199,6 +200,30 @@ fn a_read_only_instance_refuses_the_same_after_restart() {
         let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
         assert_eq!(found, Some(version_of(&p1)));
         assert_eq!(ro.list("payments", "").unwrap(), ["p2"], "{layout:?}");
+    }
+}
+
+/// A read-only instance opened before the writer's newer writes never goes back on what it
+/// served: once it served a key's newer record, the record it loaded at open put back is
+/// `Rollback` for it, although the anchor held that version when it opened.
+#[test]
+fn a_read_only_instance_never_serves_older_than_it_served() {
+    use super::support::{open_anchored_read_only, put_back, write_located};
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (at, old) = write_located(&store, "monitors", "", "m1", b"old");
+        let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
+        assert_eq!(ro.read("monitors", "", "m1").unwrap(), b"old");
+        store.write("monitors", "", "m1", b"new".to_vec()).unwrap();
+        assert_eq!(ro.read("monitors", "", "m1").unwrap(), b"new", "{layout:?}");
+        put_back(&inner, &at, &old);
+        let (found, expected) =
+            assert_rollback(ro.read("monitors", "", "m1"), "monitors", "", "m1");
+        assert_eq!(found, version_of(&old), "{layout:?}");
+        assert!(expected > found, "{layout:?}");
+        // The writer refuses it too.
+        assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
     }
 }
 

@@ -56,7 +56,7 @@ impl Engine {
             // Judged again against both moments, with the entry the writer holds now: a record
             // the writer replaced since this read was issued is not a rollback, nor a gap
             // between its remove and its write a deletion.
-            verdict = self.fresh().rejudge(&t, found);
+            verdict = self.fresh().read_done(&t, found);
         }
         let refused = match verdict {
             Verdict::Serve => {
