@@ -283,6 +283,19 @@ impl Freshness {
         self.set(key, v);
     }
 
+    /// A read-only instance re-read the entry of `key` before serving its record of version
+    /// `v`: held at the greatest of the entry, `M[k]` and `v`, or dropped if there is no entry.
+    /// Returns whether it is held (else the read is absent).
+    pub(crate) fn reread_before_serving(
+        &mut self,
+        key: &impl Triple,
+        entry: Option<u64>,
+        v: u64,
+    ) -> bool {
+        self.reload(key, entry.map(|e| e.max(v)));
+        entry.is_some()
+    }
+
     /// The version of the first operation of `key` in flight, if any.
     fn in_flight(&self, key: &impl Triple) -> Option<u64> {
         if self.active == 0 {

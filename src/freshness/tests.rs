@@ -149,7 +149,8 @@ fn only_the_latest_write_of_a_key_sets_it() {
 
 /// A read-only anchored instance raises what it holds to what it served, never adds a key so,
 /// and a re-read entry older than what it holds does not lower it (the writer's entry of a
-/// record this instance served may not be written yet); no entry drops the key.
+/// record this instance served may not be written yet); no entry drops the key, and before
+/// serving makes the read absent.
 #[test]
 fn a_read_only_instance_holds_what_it_served() {
     let mut f = Freshness::new(true, 0);
@@ -174,6 +175,14 @@ fn a_read_only_instance_holds_what_it_served() {
     f.reload(&key(0), None);
     assert_eq!(f.read_done(&t, Some(13)), Verdict::Serve);
     assert_eq!(f.get(&key(0)), None);
+    // Before serving, the entry re-read: none, absent; an entry older than the record served
+    // (its entry not written yet), held at the record's version.
+    assert!(!f.reread_before_serving(&key(0), None, 13));
+    assert_eq!(f.get(&key(0)), None);
+    assert!(f.reread_before_serving(&key(0), Some(13), 15));
+    assert_eq!(f.get(&key(0)), Some(15));
+    assert!(f.reread_before_serving(&key(0), Some(14), 14));
+    assert_eq!(f.get(&key(0)), Some(15));
 }
 
 /// A read-only anchored instance re-reads the key's entry before refusing a read, and judges

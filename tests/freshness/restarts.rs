@@ -2,8 +2,9 @@
 //! live value deleted while the store was down is `Missing`, and a removed value put back is
 //! absent (`NotFound`, `ReadError::Removed`) and left out of `list` and `list_all_keys`. In
 //! both layouts, through the sync and the async traits, also for a read-only instance (which
-//! never serves a key's record older than one it served), and after a crash in the middle of
-//! a write (the window is that one write, no more).
+//! never serves a key's record older than one it served, nor a removed key's record put back
+//! while it held the key), and after a crash in the middle of a write (the window is that one
+//! write, no more).
 
 #![allow(
     clippy::unwrap_used,
@@ -224,6 +225,27 @@ fn a_read_only_instance_never_serves_older_than_it_served() {
         assert!(expected > found, "{layout:?}");
         // The writer refuses it too.
         assert_rollback(store.read("monitors", "", "m1"), "monitors", "", "m1");
+    }
+}
+
+/// A read-only instance that held a key the writer then removed does not serve the key's
+/// record put back: it re-reads the key's entry before serving, and the writer removed it.
+#[test]
+fn a_read_only_instance_never_serves_a_removed_record_put_back() {
+    use super::support::{open_anchored_read_only, put_back, write_located};
+    for layout in Layout::BOTH {
+        let (inner, a) = (TempFs::new(), TempFs::new());
+        let store = create_anchored(layout, inner.clone(), &a);
+        let (at, record) = write_located(&store, "payments", "", "p1", b"p");
+        let ro = open_anchored_read_only(inner.clone(), &a).unwrap();
+        assert_eq!(ro.read("payments", "", "p1").unwrap(), b"p");
+        store.remove("payments", "", "p1", false).unwrap();
+        put_back(&inner, &at, &record);
+        let found = assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
+        assert_eq!(found, Some(version_of(&record)), "{layout:?}");
+        // Absent from now on, as for the writer.
+        assert_absent(ro.read("payments", "", "p1"), "payments", "", "p1", true);
+        assert_absent(store.read("payments", "", "p1"), "payments", "", "p1", true);
     }
 }
 

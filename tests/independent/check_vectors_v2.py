@@ -640,10 +640,16 @@ def judge(store, names, version):
     if fresh.anchored:
         entry = fresh.entries.get(names)
         outcome = served_anchored(entry, version, fresh.accept_mark)
-        if outcome is not None and fresh.session_start == U64_MAX:
-            # "Read-only, anchored": re-read the key's entry and judge again.
-            entry = reread_entry(store, names)
-            outcome = served_anchored(entry, version, fresh.accept_mark)
+        if fresh.session_start == U64_MAX:
+            # "Read-only, anchored": re-read the key's entry and judge again; before serving,
+            # without an entry the key is absent.
+            reread = reread_entry(store, names)
+            if outcome is not None:
+                entry = reread
+                outcome = served_anchored(entry, version, fresh.accept_mark)
+            elif reread is None:
+                entry = reread
+                outcome = "absent"
         why = f"entry {entry}, F {fresh.accept_mark}, record {version}"
     else:
         # Not anchored, k not in M (M starts empty): served iff v < S.

@@ -2,7 +2,8 @@
 //! anchored" and "Two instances"), over the state machine alone. The writer's inner calls and
 //! anchor updates happen one at a time in its order (a write lands its record, then its entry;
 //! a remove drops the entry, then the record), with any number of the reader's steps between
-//! them; the reader re-reads a key's entry before refusing, as the store does.
+//! them; the reader re-reads a key's entry before refusing and before serving, as the store
+//! does.
 
 use proptest::prelude::*;
 
@@ -72,6 +73,8 @@ struct Outcome {
     current: Vec<u64>,
     /// The writer's anchor entries of the key from the read's issue to its completion.
     entries: Vec<u64>,
+    /// The writer's anchor entry of the key when the read completed.
+    entry: Option<u64>,
     found: Option<u64>,
     verdict: Verdict,
     /// Whether the record found was put back by the attacker (not the writer's).
@@ -170,10 +173,15 @@ impl World {
                 let r = self.reads.remove(i);
                 let k = r.key;
                 let (found, put_back) = r.found.unwrap_or(self.store[usize::from(k)]);
+                let entry = self.anchor[usize::from(k)];
                 let mut verdict = self.reader.read_done(&r.ticket, found);
                 if verdict != Verdict::Serve {
-                    self.reader.reload(&key(k), self.anchor[usize::from(k)]);
+                    self.reader.reload(&key(k), entry);
                     verdict = self.reader.read_done(&r.ticket, found);
+                } else if let Some(v) = found {
+                    if !self.reader.reread_before_serving(&key(k), entry, v) {
+                        verdict = Verdict::Absent;
+                    }
                 }
                 if let (Verdict::Serve, Some(v)) = (verdict, found) {
                     let served = &mut self.served[usize::from(k)];
@@ -184,6 +192,7 @@ impl World {
                     served_before: r.served_before,
                     current: r.current,
                     entries: r.entries,
+                    entry,
                     found,
                     verdict,
                     put_back,
@@ -221,11 +230,12 @@ proptest! {
 
     /// With records put back, a read-only instance never serves a key's record older than
     /// one it held when the read was issued or served before that (its reads of a key never go
-    /// back), and never serves a record put back over a key it did not hold, unless the
-    /// record was the writer's at some moment while the read was in flight (a read is judged
-    /// at its issue and at its completion) or the writer's entry named it at such a moment
-    /// (the writer's next record landed and its entry was not written yet: the one-operation
-    /// window).
+    /// back), and never serves a record put back unless the record was the writer's at some
+    /// moment while the read was in flight (a read is judged at its issue and at its
+    /// completion), or the writer's entry named it at such a moment (the writer's next record
+    /// landed and its entry was not written yet: the one-operation window), or the key is
+    /// live and held and the record is newer than what the reader held (it has not seen the
+    /// writer's newer one). A removed key's record put back is never served.
     #[test]
     fn put_back_records_never_take_it_back(steps in prop::collection::vec(step(true), 0..80)) {
         let mut w = World::new();
@@ -235,8 +245,9 @@ proptest! {
                     let v = o.found.expect("a served read found a record");
                     let floor = o.held.max(o.served_before);
                     prop_assert!(floor.is_none_or(|m| v >= m), "{:?} after {:?}", o, steps);
+                    let newer_than_seen = o.held.is_some() && o.entry.is_some();
                     let vouched =
-                        o.held.is_some() || o.current.contains(&v) || o.entries.contains(&v);
+                        newer_than_seen || o.current.contains(&v) || o.entries.contains(&v);
                     prop_assert!(!o.put_back || vouched, "{:?} after {:?}", o, steps);
                 }
             }

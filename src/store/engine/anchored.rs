@@ -78,16 +78,37 @@ impl Engine {
     /// A read-only anchored instance, before an alarm: `M[k]` replaced by what the anchor holds
     /// now. `false` when there is nothing to re-read.
     pub(super) fn reload(&self, key: &impl names::Triple) -> Result<bool, io::Error> {
-        if !self.read_only {
+        let Some(entry) = self.reread_entry(key)? else {
             return Ok(false);
+        };
+        self.fresh().reload(key, entry);
+        Ok(true)
+    }
+
+    /// Before serving the record of version `v` of `key`: a read-only anchored instance
+    /// re-reads the key's entry; `false` if there is none (the key is absent).
+    pub(super) fn held_before_serving(
+        &self,
+        key: &impl names::Triple,
+        v: u64,
+    ) -> Result<bool, io::Error> {
+        let Some(entry) = self.reread_entry(key)? else {
+            return Ok(true);
+        };
+        Ok(self.fresh().reread_before_serving(key, entry, v))
+    }
+
+    /// A read-only anchored instance: the key's entry in the anchor now (`Some(None)`: there is
+    /// none). `None` for any other instance (nothing to re-read).
+    fn reread_entry(&self, key: &impl names::Triple) -> Result<Option<Option<u64>>, io::Error> {
+        if !self.read_only {
+            return Ok(None);
         }
         let a = lock(&self.anchor);
         let Some(st) = a.as_ref() else {
-            return Ok(false);
+            return Ok(None);
         };
-        let v = st.read_entry(&owned_key(key))?;
-        self.fresh().reload(key, v);
-        Ok(true)
+        st.read_entry(&owned_key(key)).map(Some)
     }
 
     /// Before the inner `list_all_keys`: what M holds, for [`list_all_done`](Self::list_all_done).

@@ -52,11 +52,20 @@ impl Engine {
         };
         let found = opened.as_ref().map(|o| o.0);
         let mut verdict = self.fresh().read_done(&t, found);
-        if verdict != Verdict::Serve && self.reload(key)? {
-            // Judged again against both moments, with the entry the writer holds now: a record
-            // the writer replaced since this read was issued is not a rollback, nor a gap
-            // between its remove and its write a deletion.
-            verdict = self.fresh().read_done(&t, found);
+        if verdict != Verdict::Serve {
+            if self.reload(key)? {
+                // Judged again against both moments, with the entry the writer holds now: a
+                // record the writer replaced since this read was issued is not a rollback, nor
+                // a gap between its remove and its write a deletion.
+                verdict = self.fresh().read_done(&t, found);
+            }
+        } else if let Some(v) = found.filter(|_| self.read_only) {
+            // A read-only anchored instance re-reads the entry of a record it would serve: the
+            // writer removes a key's entry before the key, so without one the key is absent (a
+            // record put back after the writer's remove is not served).
+            if !self.held_before_serving(key, v)? {
+                verdict = Verdict::Absent;
+            }
         }
         let refused = match verdict {
             Verdict::Serve => {
