@@ -379,9 +379,10 @@ impl Freshness {
     /// Judges a read that returned (`found`: the version of the record, or `None` for the
     /// inner `NotFound`) against the issue-time state and the state now: refused only if both
     /// refuse (the issue-time refusal is reported). A read-only instance that re-read the
-    /// key's entry after a refusal calls this again, to judge against the entry it re-read. A served record of a store without an
-    /// anchor is watched from now on (`M[k] = max(M[k], v)`), unless an operation overlapped
-    /// the read; a read-only anchored instance raises `M[k]` so for a key it holds.
+    /// key's entry after a refusal calls this again, to judge against the entry it re-read.
+    /// A served record of a store without an anchor is watched from now on
+    /// (`M[k] = max(M[k], v)`), unless an operation overlapped the read; a read-only anchored
+    /// instance raises `M[k]` so for a key it holds.
     pub(crate) fn read_done(&mut self, t: &ReadTicket, found: Option<u64>) -> Verdict {
         let (verdict, seen_now) = self.both_moments(t, found);
         if let (Verdict::Serve, Some(v)) = (verdict, found) {
